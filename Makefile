@@ -1,0 +1,52 @@
+# reverb: a Go drop-in for Laravel Reverb.
+GO       ?= go
+BIN      := bin/reverb
+BENCHBIN := bin/reverb-bench
+PKGS     := ./...
+export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
+
+.PHONY: build run test test-all test-go test-e2e bench lint fuzz clean deps
+
+build:
+	$(GO) build -o $(BIN) ./cmd/reverb
+
+# Run the server on the bundled example Laravel project.
+run: build
+	cd examples/laravel && ../../$(BIN) start
+
+# Install everything the tests need (apt, npm, Go), then run the whole suite.
+test-all: deps test
+
+deps:
+	./scripts/install-test-deps.sh
+
+test: build test-go test-e2e
+
+test-go:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-e2e: build
+	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 --test-timeout=600000 e2e/
+
+bench: build
+	$(GO) build -o $(BENCHBIN) ./cmd/reverb-bench
+	$(BENCHBIN) -server $(CURDIR)/$(BIN) -app examples/laravel
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed (make deps)"; fi
+
+# Short fuzz runs of every fuzz target (FUZZTIME per target).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin tests/.tmp
+	$(GO) clean -testcache

@@ -1,0 +1,5 @@
+package cachestore
+
+import "errors"
+
+var errNotImplemented = errors.New("cachestore: not implemented yet")

@@ -1,0 +1,184 @@
+// Package php models the values PHP config files produce: null, bool, int,
+// float, string and ordered arrays with int or string keys, plus Unknown for
+// constructs the evaluator refuses to execute. Types are kept as PHP keeps
+// them: a value read from .env is a string ("8080"), a literal default keeps
+// its own type (8080).
+package php
+
+// Kind is the PHP type of a Value.
+type Kind uint8
+
+const (
+	Null Kind = iota
+	Bool
+	Int
+	Float
+	String
+	Array
+	// Unknown is a value the evaluator could not compute (an unsupported
+	// construct). It is an error only when the program needs it.
+	Unknown
+)
+
+// Value is an immutable PHP value. The zero Value is PHP null.
+type Value struct {
+	kind Kind
+	b    bool
+	i    int64
+	f    float64
+	s    string // String payload, or the reason for Unknown
+	arr  *OrderedArray
+	// Where records file:line of the expression that produced an Unknown
+	// value, so the error can name it.
+	Where string
+}
+
+// OrderedArray is a PHP array: insertion-ordered keys, each an int or a
+// string. Keys follow PHP's rules: canonical decimal strings become ints.
+type OrderedArray struct {
+	Keys   []Key
+	Values []Value
+	index  map[Key]int
+	// NextIndex is the next integer key "$a[] = v" would use.
+	NextIndex int64
+}
+
+// Key is an array key: IsInt selects I, otherwise S.
+type Key struct {
+	IsInt bool
+	I     int64
+	S     string
+}
+
+func NullValue() Value           { return Value{} }
+func BoolValue(b bool) Value     { return Value{kind: Bool, b: b} }
+func IntValue(i int64) Value     { return Value{kind: Int, i: i} }
+func FloatValue(f float64) Value { return Value{kind: Float, f: f} }
+func StringValue(s string) Value { return Value{kind: String, s: s} }
+func ArrayValue(a *OrderedArray) Value {
+	if a == nil {
+		a = NewArray()
+	}
+	return Value{kind: Array, arr: a}
+}
+
+// UnknownValue marks a value that could not be computed; reason names the
+// construct and where says file:line.
+func UnknownValue(reason, where string) Value {
+	return Value{kind: Unknown, s: reason, Where: where}
+}
+
+func (v Value) Kind() Kind              { return v.kind }
+func (v Value) IsNull() bool            { return v.kind == Null }
+func (v Value) IsUnknown() bool         { return v.kind == Unknown }
+func (v Value) BoolVal() bool           { return v.b }
+func (v Value) IntVal() int64           { return v.i }
+func (v Value) FloatVal() float64       { return v.f }
+func (v Value) StringVal() string       { return v.s }
+func (v Value) ArrayVal() *OrderedArray { return v.arr }
+
+// UnknownReason is the construct and location behind an Unknown value.
+func (v Value) UnknownReason() string { return v.s }
+
+// NewArray returns an empty PHP array.
+func NewArray() *OrderedArray { return &OrderedArray{index: map[Key]int{}} }
+
+// Len is count($a).
+func (a *OrderedArray) Len() int { return len(a.Keys) }
+
+// Get returns the value at k and whether it exists.
+func (a *OrderedArray) Get(k Key) (Value, bool) {
+	if a == nil {
+		return Value{}, false
+	}
+	i, ok := a.index[k]
+	if !ok {
+		return Value{}, false
+	}
+	return a.Values[i], true
+}
+
+// GetString is Get with a string key normalised as PHP does ("0" is int 0).
+func (a *OrderedArray) GetString(s string) (Value, bool) { return a.Get(StringKey(s)) }
+
+// Set assigns a[k] = v, keeping the position of an existing key.
+func (a *OrderedArray) Set(k Key, v Value) {
+	if a.index == nil {
+		a.index = map[Key]int{}
+	}
+	if i, ok := a.index[k]; ok {
+		a.Values[i] = v
+		return
+	}
+	a.index[k] = len(a.Keys)
+	a.Keys = append(a.Keys, k)
+	a.Values = append(a.Values, v)
+	if k.IsInt && k.I >= a.NextIndex {
+		a.NextIndex = k.I + 1
+	}
+}
+
+// Append is $a[] = v.
+func (a *OrderedArray) Append(v Value) { a.Set(IntKey(a.NextIndex), v) }
+
+// IntKey is an integer array key.
+func IntKey(i int64) Key { return Key{IsInt: true, I: i} }
+
+// StringKey converts a string key the way PHP does: a canonical decimal
+// integer string ("12", "-3", not "012" or "+1") becomes an int key.
+func StringKey(s string) Key {
+	if i, ok := canonicalInt(s); ok {
+		return IntKey(i)
+	}
+	return Key{S: s}
+}
+
+func canonicalInt(s string) (int64, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	neg := false
+	d := s
+	if d[0] == '-' {
+		neg = true
+		d = d[1:]
+		if d == "" {
+			return 0, false
+		}
+	}
+	if len(d) > 1 && d[0] == '0' {
+		return 0, false
+	}
+	if neg && d == "0" {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+		if n > 1<<63 {
+			return 0, false
+		}
+	}
+	if !neg && n > 1<<63-1 {
+		return 0, false
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+// IsList reports whether the keys are exactly 0..n-1 in order (json_encode
+// then writes a JSON list).
+func (a *OrderedArray) IsList() bool {
+	for i, k := range a.Keys {
+		if !k.IsInt || k.I != int64(i) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,164 @@
+// Package laravelcfg reads a Laravel project the way Laravel does: .env with
+// phpdotenv's rules, env() conversions, config/*.php through a safe evaluator
+// of the PHP subset config files use, merged over the package and framework
+// defaults, and typed settings for the rest of the program.
+package laravelcfg
+
+import (
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+// LoadOptions says which project to read and what the real environment is.
+type LoadOptions struct {
+	// Dir is the Laravel project root (where artisan lives). Empty means ".".
+	Dir string
+	// LookupEnv reads the real process environment. Nil means os.LookupEnv.
+	// The real environment always wins over .env (phpdotenv's immutable
+	// repository).
+	LookupEnv func(name string) (string, bool)
+	// EnvName is artisan's --env option (selects .env.{EnvName}); empty means
+	// only the real APP_ENV can select a .env.{APP_ENV} file.
+	EnvName string
+}
+
+// Project is everything resolved from one Laravel project root.
+type Project struct {
+	BasePath string
+	// FilesRead lists every file that contributed, in the order read.
+	FilesRead []string
+	// EnvFile is the dotenv file loaded ("" when none, or when the config
+	// cache short-circuited .env).
+	EnvFile string
+	// ConfigCached is true when bootstrap/cache/config.php supplied the config.
+	ConfigCached bool
+	// LaravelMajor is 10..13; LaravelMajorSource says how it was found
+	// ("composer.lock", "vendor/laravel/framework", or "assumed (newest)").
+	LaravelMajor       int
+	LaravelMajorSource string
+	// Config is the whole merged configuration tree, keyed by file name:
+	// "reverb", "cache", "database", "broadcasting" (and "pulse" when the app
+	// has config/pulse.php). Values keep PHP types; parts the evaluator could
+	// not compute are php.Unknown.
+	Config php.Value
+	// Reverb holds the typed settings the server needs.
+	Reverb Settings
+	// Warnings are non-fatal findings worth showing an operator.
+	Warnings []string
+
+	// env is the merged environment view: real environment first, then the
+	// variables .env defined.
+	env func(name string) (string, bool)
+}
+
+// Getenv reads a variable as PHP code in the app would after bootstrap:
+// the real environment first, then what .env loaded.
+func (p *Project) Getenv(name string) (string, bool) {
+	if p.env == nil {
+		return "", false
+	}
+	return p.env(name)
+}
+
+// Settings is the typed view of config('reverb') for the default server.
+type Settings struct {
+	Server ServerSettings
+	Apps   []App
+}
+
+// ServerSettings is reverb.servers.reverb (the "default" server).
+type ServerSettings struct {
+	Host           string
+	Port           int
+	Path           string // as configured; normalise with NormalizePath
+	Hostname       string
+	TLS            TLSOptions
+	MaxRequestSize int
+	Scaling        Scaling
+	// PulseIngestInterval and TelescopeIngestInterval are in seconds.
+	PulseIngestInterval     int
+	TelescopeIngestInterval int
+}
+
+// TLSOptions is servers.reverb.options.tls (PHP SSL context options). TLS is
+// on when LocalCert or LocalPK is non-empty.
+type TLSOptions struct {
+	LocalCert       string
+	LocalPK         string
+	Passphrase      string
+	CAFile          string
+	CAPath          string
+	VerifyPeer      *bool
+	VerifyPeerName  *bool
+	AllowSelfSigned bool
+	// Raw is the whole array as configured (nulls removed).
+	Raw php.Value
+}
+
+// Enabled reports whether the server must listen with TLS.
+func (t TLSOptions) Enabled() bool { return t.LocalCert != "" || t.LocalPK != "" }
+
+// Scaling is servers.reverb.scaling.
+type Scaling struct {
+	Enabled bool
+	Channel string
+	Server  RedisServer
+}
+
+// RedisServer is scaling.server (or database.redis.default when empty).
+type RedisServer struct {
+	URL      string
+	Scheme   string // "tls" when configured
+	Host     string
+	Port     string
+	Username string
+	Password string
+	Database int
+	Timeout  int // seconds of reconnect attempts before Reverb gives up
+}
+
+// App is one entry of reverb.apps.apps with the config provider's defaults
+// applied and PHP's loose coercion done.
+type App struct {
+	ID     string
+	Key    string
+	Secret string
+	// PingInterval and ActivityTimeout are in seconds.
+	PingInterval    int
+	ActivityTimeout int
+	AllowedOrigins  []string
+	MaxMessageSize  int  // 0 means unlimited
+	MaxConnections  *int // nil means unlimited
+	// AcceptClientEventsFrom is "all", "members" or anything else (none).
+	AcceptClientEventsFrom string
+	RateLimiting           *RateLimiting // nil when the key is missing
+	// RateLimitingRaw and OptionsRaw keep the configured arrays with their PHP
+	// types; PHP serialize() of Laravel\Reverb\Application needs them.
+	RateLimitingRaw   php.Value
+	OptionsRaw        php.Value
+	AllowedOriginsRaw php.Value
+	MaxConnectionsRaw php.Value
+}
+
+// RateLimiting is an app's rate_limiting array.
+type RateLimiting struct {
+	Enabled          bool // only PHP bool true enables it
+	MaxAttempts      int
+	DecaySeconds     int
+	TerminateOnLimit bool
+}
+
+// NormalizePath trims whitespace and slashes and re-adds one leading slash;
+// "" stays "" (Reverb's server path rule).
+func NormalizePath(p string) string {
+	i, j := 0, len(p)
+	for i < j && (p[i] == '/' || p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	for j > i && (p[j-1] == '/' || p[j-1] == ' ' || p[j-1] == '\t' || p[j-1] == '\n' || p[j-1] == '\r') {
+		j--
+	}
+	if i == j {
+		return ""
+	}
+	return "/" + p[i:j]
+}
