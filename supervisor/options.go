@@ -1,0 +1,70 @@
+package supervisor
+
+import (
+	"io"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server"
+	"github.com/reverb-go/reverb/server/cluster"
+)
+
+// Config is everything `reverb start` was asked to do. The supervisor hands
+// the same values to its workers, which resolve the endpoint themselves from
+// the config they load, so a restart picks up changed apps and options.
+type Config struct {
+	// Dir is the Laravel project root; EnvName is artisan's --env.
+	Dir     string
+	EnvName string
+	CLI     CLI
+	// Workers is the number of worker processes; 0 serves in this process
+	// (no supervisor, no zero-downtime restart: a restart flag makes the
+	// process drain and exit like Reverb does).
+	Workers int
+	// PingSweep overrides server.Options.PingSweepInterval (tests).
+	PingSweep time.Duration
+	// DrainWindow spreads the closing of old connections on restart/stop.
+	DrainWindow time.Duration
+	// RestartPoll is the polling period of non-file cache stores.
+	RestartPoll time.Duration
+	// ReadyTimeout bounds how long a new generation may take to report ready.
+	ReadyTimeout time.Duration
+
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+func (c *Config) defaults() {
+	if c.Dir == "" {
+		c.Dir = "."
+	}
+	if c.DrainWindow <= 0 {
+		c.DrainWindow = 10 * time.Second
+	}
+	if c.RestartPoll <= 0 {
+		c.RestartPoll = time.Second
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = 30 * time.Second
+	}
+}
+
+func (c Config) load() (*laravelcfg.Project, error) {
+	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: c.Dir, EnvName: c.EnvName})
+}
+
+// serverOptions builds one node's options from the loaded project.
+func serverOptions(p *laravelcfg.Project, ep Endpoint, c Config, tr cluster.Transport, nodeID string) server.Options {
+	return server.Options{
+		Apps:              p.Reverb.Apps,
+		Path:              laravelcfg.NormalizePath(ep.Path),
+		ConfigPath:        laravelcfg.NormalizePath(p.Reverb.Server.Path),
+		MaxRequestSize:    p.Reverb.Server.MaxRequestSize,
+		Transport:         tr,
+		NodeID:            nodeID,
+		PingSweepInterval: c.PingSweep,
+		Debug:             c.CLI.Debug,
+		DebugOut:          c.Stdout,
+		ErrorLog:          c.Stderr,
+	}
+}

@@ -1,0 +1,103 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/reverb-go/reverb/server"
+	"github.com/reverb-go/reverb/supervisor/console"
+)
+
+// drainGrace is how long past the drain window a node may take to finish
+// closing before it is stopped hard.
+const drainGrace = 5 * time.Second
+
+// runSingle serves in this process (--workers 0): Reverb's own process model.
+// SIGINT/SIGTERM drain and exit 0; SIGQUIT exits at once.
+func runSingle(c Config, con *console.Writer) int {
+	p, err := c.load()
+	if err != nil {
+		con.Errorf("%v", err)
+		return 1
+	}
+	ep := Resolve(p.Reverb.Server, c.CLI)
+	if err := ep.Validate(); err != nil {
+		con.Errorf("%v", err)
+		return 1
+	}
+	raw, err := net.Listen("tcp", ep.Addr())
+	if err != nil {
+		con.Errorf("Cannot listen on %s: %v", ep.Addr(), err)
+		return 1
+	}
+	ln, secure, err := wrapTLS(raw, ep, p)
+	if err != nil {
+		raw.Close()
+		con.Errorf("%v", err)
+		return 1
+	}
+	srv, err := server.New(serverOptions(p, ep, c, nil, ""))
+	if err != nil {
+		ln.Close()
+		con.Errorf("%v", err)
+		return 1
+	}
+	con.Infof("%s", boundEndpoint(ep, raw).StartLine(secure))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	for {
+		select {
+		case err := <-served:
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				con.Errorf("Server stopped: %v", err)
+				srv.Close()
+				return 1
+			}
+			return 0
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGQUIT:
+				srv.Close()
+				return 0
+			case syscall.SIGHUP:
+				con.Warnf("SIGHUP ignored: zero-downtime restarts need --workers 1 or more")
+				continue
+			}
+			con.Infof("Gracefully terminating connections")
+			ln.Close()
+			drainNode(srv, c.DrainWindow, con)
+			return 0
+		}
+	}
+}
+
+// drainNode closes every connection of srv over window and stops it.
+func drainNode(srv *server.Server, window time.Duration, con *console.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), window+drainGrace)
+	defer cancel()
+	if err := srv.Drain(ctx, window); err != nil && con != nil {
+		con.Warnf("Drain ended early: %v", err)
+	}
+	srv.Close()
+}
+
+// boundEndpoint reports the real port when the config asked for port 0 (an
+// ephemeral port; tests use it), so the start line names a usable address.
+func boundEndpoint(ep Endpoint, ln net.Listener) Endpoint {
+	if ep.Port == "0" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			ep.Port = itoa(a.Port)
+		}
+	}
+	return ep
+}
