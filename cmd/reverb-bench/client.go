@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The client side runs in child processes ("reverb-bench _client") so that
+// the sockets spread over several open-files limits and source addresses. The
+// coordinator drives each child with JSON commands on stdin and reads one
+// JSON reply per command on stdout.
+
+type clientCmd struct {
+	Op          string `json:"op"`
+	N           int    `json:"n,omitempty"`
+	Channel     string `json:"channel,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	// Reconnect makes a socket closed by the server reconnect and
+	// resubscribe at once, as pusher-js does after a 4200-range close.
+	Reconnect bool `json:"reconnect,omitempty"`
+}
+
+type clientReply struct {
+	Op         string  `json:"op"`
+	OK         int     `json:"ok"`
+	Failed     int     `json:"failed"`
+	Refused    int     `json:"refused"`
+	Open       int64   `json:"open"`
+	Received   uint64  `json:"received"`
+	LastRecvNS int64   `json:"last_recv_ns"`
+	Reconnects uint64  `json:"reconnects"`
+	Closes     uint64  `json:"closes"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	ElapsedMS  float64 `json:"elapsed_ms"`
+	ErrSample  string  `json:"err_sample,omitempty"`
+	Latency    *hist   `json:"latency,omitempty"` // event delivery latency
+	Connect    *hist   `json:"connect,omitempty"` // handshake + subscribe
+}
+
+type latencyShard struct {
+	mu sync.Mutex
+	h  hist
+}
+
+type clientState struct {
+	addr, src, path, key string
+
+	open       atomic.Int64
+	received   atomic.Uint64
+	lastRecv   atomic.Int64
+	reconnects atomic.Uint64
+	closes     atomic.Uint64
+	refused    atomic.Uint64
+
+	// latency is sharded so thousands of reader goroutines do not contend
+	// on one lock; a connection's shard is fixed when it is opened.
+	latency [16]latencyShard
+
+	mu        sync.Mutex // guards connect, conns, errSample, nextShard
+	connect   hist
+	conns     []*wsConn
+	errSample string
+	nextShard int
+}
+
+func runClient(args []string) int {
+	if len(args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: reverb-bench _client ADDR SRC PATH KEY")
+		return 2
+	}
+	st := &clientState{addr: args[0], src: args[1], path: args[2], key: args[3]}
+	if st.path == "-" {
+		st.path = ""
+	}
+	in := bufio.NewScanner(os.Stdin)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		var cmd clientCmd
+		if err := json.Unmarshal(in.Bytes(), &cmd); err != nil {
+			fmt.Fprintln(os.Stderr, "bad command:", err)
+			return 2
+		}
+		switch cmd.Op {
+		case "connect":
+			_ = out.Encode(st.connectMany(cmd))
+		case "reset":
+			for i := range st.latency {
+				st.latency[i].mu.Lock()
+				st.latency[i].h = hist{}
+				st.latency[i].mu.Unlock()
+			}
+			st.mu.Lock()
+			st.connect = hist{}
+			st.mu.Unlock()
+			st.received.Store(0)
+			st.lastRecv.Store(0)
+			st.reconnects.Store(0)
+			st.closes.Store(0)
+			st.refused.Store(0)
+			_ = out.Encode(clientReply{Op: "reset"})
+		case "report":
+			_ = out.Encode(st.report())
+		case "close":
+			st.mu.Lock()
+			for _, c := range st.conns {
+				c.Close()
+			}
+			st.mu.Unlock()
+			_ = out.Encode(clientReply{Op: "close"})
+			return 0
+		default:
+			fmt.Fprintln(os.Stderr, "unknown op", cmd.Op)
+			return 2
+		}
+	}
+	return 0
+}
+
+func (st *clientState) report() clientReply {
+	var lat hist
+	for i := range st.latency {
+		st.latency[i].mu.Lock()
+		lat.merge(&st.latency[i].h)
+		st.latency[i].mu.Unlock()
+	}
+	st.mu.Lock()
+	con := st.connect
+	errSample := st.errSample
+	st.mu.Unlock()
+	return clientReply{
+		Op: "report", Open: st.open.Load(), Received: st.received.Load(),
+		LastRecvNS: st.lastRecv.Load(), Reconnects: st.reconnects.Load(),
+		Closes: st.closes.Load(), Refused: int(st.refused.Load()), CPUSeconds: selfCPU(),
+		Latency: &lat, Connect: &con, ErrSample: errSample,
+	}
+}
+
+// connectMany opens cmd.N sockets with cmd.Concurrency dialers in parallel.
+func (st *clientState) connectMany(cmd clientCmd) clientReply {
+	start := time.Now()
+	conc := cmd.Concurrency
+	if conc <= 0 {
+		conc = 64
+	}
+	var ok, failed, refused atomic.Int64
+	next := make(chan struct{}, cmd.N)
+	for i := 0; i < cmd.N; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for i := 0; i < conc; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				c, err := st.dialSubscribed(cmd.Channel)
+				switch {
+				case err == errRefused:
+					refused.Add(1)
+				case err != nil:
+					failed.Add(1)
+					st.mu.Lock()
+					if st.errSample == "" {
+						st.errSample = err.Error()
+					}
+					st.mu.Unlock()
+				default:
+					ok.Add(1)
+					st.mu.Lock()
+					st.conns = append(st.conns, c)
+					shard := &st.latency[st.nextShard%len(st.latency)]
+					st.nextShard++
+					st.mu.Unlock()
+					go st.readLoop(c, cmd.Channel, cmd.Reconnect, shard)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r := clientReply{Op: "connected", OK: int(ok.Load()), Failed: int(failed.Load()),
+		Refused: int(refused.Load()), Open: st.open.Load(),
+		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}
+	st.mu.Lock()
+	con := st.connect
+	r.ErrSample = st.errSample
+	st.mu.Unlock()
+	r.Connect = &con
+	return r
+}
+
+func (st *clientState) dialSubscribed(channel string) (*wsConn, error) {
+	t0 := time.Now()
+	c, err := dialPusher(st.addr, st.src, st.path, st.key, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.subscribe(channel, 10*time.Second); err != nil {
+		c.Close()
+		return nil, err
+	}
+	st.mu.Lock()
+	st.connect.add(time.Since(t0))
+	st.mu.Unlock()
+	st.open.Add(1)
+	return c, nil
+}
+
+// readLoop consumes server frames until the socket closes; with reconnect it
+// dials again at once (refused dials are counted and retried).
+func (st *clientState) readLoop(c *wsConn, channel string, reconnect bool, shard *latencyShard) {
+	for {
+		op, payload, err := c.readFrame()
+		if err != nil || op == 8 {
+			st.open.Add(-1)
+			st.closes.Add(1)
+			c.Close()
+			if !reconnect {
+				return
+			}
+			for attempt := 0; attempt < 200; attempt++ {
+				nc, err := st.dialSubscribed(channel)
+				if err == nil {
+					st.reconnects.Add(1)
+					c = nc
+					st.mu.Lock()
+					st.conns = append(st.conns, c)
+					st.mu.Unlock()
+					break
+				}
+				if err == errRefused {
+					st.refused.Add(1)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			continue
+		}
+		switch op {
+		case 1:
+			if ts, ok := eventStamp(payload); ok {
+				now := time.Now().UnixNano()
+				st.received.Add(1)
+				st.lastRecv.Store(now)
+				shard.mu.Lock()
+				shard.h.add(time.Duration(now - ts))
+				shard.mu.Unlock()
+			} else if len(payload) < 64 && string(payload) == `{"event":"pusher:ping"}` {
+				_ = c.sendText([]byte(`{"event":"pusher:pong"}`))
+			}
+		case 9:
+			_ = c.send(10, payload)
+		}
+	}
+}
+
+// selfCPU is this process's user+system CPU time in seconds.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}

@@ -1,0 +1,201 @@
+// Command reverb-bench measures the reverb server on this machine: idle
+// memory per connection, fan-out throughput, latency and CPU per delivery,
+// burst time to 10,000 subscribers, connect storms and restarts under load.
+// It starts the server itself on a copy of the bundled example app and
+// spreads the client sockets over child processes and loopback source
+// addresses, so the per-process open-files limit and the ephemeral port range
+// do not bound the test. Every figure is printed with its unit and compared
+// with the target of the benchmark issue.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+type config struct {
+	server    string
+	example   string
+	scenarios map[string]bool
+	quick     bool
+	workers   int
+	// maxConns and maxWorkers size the "most this machine allows" idle run.
+	maxConns   int
+	maxWorkers int
+	perClient  int
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "_client" {
+		os.Exit(runClient(os.Args[2:]))
+	}
+	var cfg config
+	var scen string
+	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
+	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
+	flag.StringVar(&scen, "scenarios", "idle,fanout,burst,storm,restart,max", "comma-separated scenarios to run")
+	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
+	flag.IntVar(&cfg.workers, "workers", 0, "server workers (0 = the server's default)")
+	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
+	flag.IntVar(&cfg.maxWorkers, "max-workers", 6, "workers for the most-connections run (each holds < 20,000 files)")
+	flag.IntVar(&cfg.perClient, "per-client", 16000, "sockets per client process (< the 20,000 open-files limit)")
+	flag.Parse()
+	cfg.scenarios = map[string]bool{}
+	for _, s := range strings.Split(scen, ",") {
+		cfg.scenarios[strings.TrimSpace(s)] = true
+	}
+	if cfg.quick && cfg.maxConns > 20000 {
+		cfg.maxConns = 20000
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "reverb-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config) error {
+	fmt.Printf("reverb-bench %s  (server %s, quick=%v)\n\n", time.Now().UTC().Format(time.RFC3339), cfg.server, cfg.quick)
+	type scenario struct {
+		name string
+		fn   func(config) error
+	}
+	for _, s := range []scenario{
+		{"idle", idleScenario},
+		{"fanout", fanoutScenario},
+		{"burst", burstScenario},
+		{"storm", stormScenario},
+		{"restart", restartScenario},
+		{"max", maxScenario},
+	} {
+		if !cfg.scenarios[s.name] {
+			continue
+		}
+		fmt.Printf("== %s\n", s.name)
+		if err := s.fn(cfg); err != nil {
+			fmt.Printf("   ERROR %v\n", err)
+		}
+		fmt.Println()
+	}
+	printSummary()
+	return nil
+}
+
+// figure prints one measured value with its unit and, when a target is
+// given, PASS/MISS with the margin.
+type target struct {
+	limit float64
+	less  bool // true: value must be <= limit; false: >= limit
+}
+
+var summary []string
+
+func figure(name string, value float64, unit string, t *target) {
+	line := fmt.Sprintf("   %-44s %12.2f %-10s", name, value, unit)
+	if t != nil {
+		ok := value <= t.limit
+		cmp := "≤"
+		if !t.less {
+			ok = value >= t.limit
+			cmp = "≥"
+		}
+		verdict := "PASS"
+		if !ok {
+			verdict = "MISS"
+		}
+		margin := ""
+		if t.limit != 0 {
+			margin = fmt.Sprintf(" (%.2fx of target)", value/t.limit)
+		}
+		line += fmt.Sprintf("  target %s %g %s  %s%s", cmp, t.limit, unit, verdict, margin)
+		summary = append(summary, fmt.Sprintf("%-4s %s = %.2f %s (target %s %g)", verdict, name, value, unit, cmp, t.limit))
+	}
+	fmt.Println(line)
+}
+
+func printSummary() {
+	if len(summary) == 0 {
+		return
+	}
+	fmt.Println("== summary")
+	for _, s := range summary {
+		fmt.Println("   " + s)
+	}
+}
+
+func le(v float64) *target { return &target{limit: v, less: true} }
+func ge(v float64) *target { return &target{limit: v} }
+
+// sources returns n loopback source addresses starting at 127.0.0.2.
+func sources(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("127.0.0.%d", 2+i)
+	}
+	return out
+}
+
+// startClients starts n client processes, each on its own source address.
+func startClients(a *benchApp, n int) (clientPool, error) {
+	var pool clientPool
+	for _, src := range sources(n) {
+		c, err := startClient(a.addr(), src, "", a.key)
+		if err != nil {
+			pool.stop()
+			return nil, err
+		}
+		pool = append(pool, c)
+	}
+	return pool, nil
+}
+
+// connectSpread opens total sockets spread evenly over the pool.
+func connectSpread(pool clientPool, total int, channel string, concurrency int, reconnect bool) (ok, failed, refused int, connect hist, elapsed time.Duration, err error) {
+	start := time.Now()
+	replies, err := pool.all(func(i int) clientCmd {
+		n := total / len(pool)
+		if i < total%len(pool) {
+			n++
+		}
+		return clientCmd{Op: "connect", N: n, Channel: channel, Concurrency: concurrency, Reconnect: reconnect}
+	})
+	elapsed = time.Since(start)
+	for _, r := range replies {
+		ok += r.OK
+		failed += r.Failed
+		refused += r.Refused
+		if r.Connect != nil {
+			connect.merge(r.Connect)
+		}
+		if r.ErrSample != "" && err == nil && r.Failed > 0 {
+			fmt.Printf("   (client error sample: %s)\n", r.ErrSample)
+		}
+	}
+	return
+}
+
+func reportAll(pool clientPool) (received uint64, lastRecv int64, lat hist, clientCPU float64, refused int, reconnects uint64, err error) {
+	replies, err := pool.all(func(int) clientCmd { return clientCmd{Op: "report"} })
+	for _, r := range replies {
+		received += r.Received
+		if r.LastRecvNS > lastRecv {
+			lastRecv = r.LastRecvNS
+		}
+		if r.Latency != nil {
+			lat.merge(r.Latency)
+		}
+		clientCPU += r.CPUSeconds
+		refused += r.Refused
+		reconnects += r.Reconnects
+	}
+	return
+}
+
+func resetAll(pool clientPool) error {
+	_, err := pool.all(func(int) clientCmd { return clientCmd{Op: "reset"} })
+	return err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

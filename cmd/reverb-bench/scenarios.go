@@ -1,0 +1,350 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// withServer prepares an app copy, starts the server and the clients, runs
+// fn and tears everything down.
+func withServer(cfg config, workers, clients int, fn func(a *benchApp, srv *runningServer, pool clientPool) error, extra ...string) error {
+	a, err := prepareApp(cfg.example)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(a.dir)
+	srv, err := startServer(cfg.server, a, workers, extra...)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	pool, err := startClients(a, clients)
+	if err != nil {
+		return err
+	}
+	defer pool.stop()
+	return fn(a, srv, pool)
+}
+
+func idleScenario(cfg config) error {
+	n := 10000
+	if cfg.quick {
+		n = 2000
+	}
+	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		rss0, _ := treeUsage(srv.pid())
+		ok, failed, _, _, _, err := connectSpread(pool, n, "idle", 64, false)
+		if err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Second) // let the runtime settle (GC, stacks)
+		rss1, cpu1 := treeUsage(srv.pid())
+		time.Sleep(10 * time.Second)
+		_, cpu2 := treeUsage(srv.pid())
+		fmt.Printf("   %d connected, %d failed\n", ok, failed)
+		figure(fmt.Sprintf("memory per idle subscribed conn (%d)", ok), float64(rss1-rss0)/float64(max(ok, 1))/1024, "KiB", le(4))
+		figure("server RSS total", float64(rss1)/(1<<20), "MiB", nil)
+		figure("idle server CPU", (cpu2-cpu1)/10*100, "% of a core", nil)
+		return nil
+	})
+}
+
+// fanout sends events at rate per second for dur to subs subscribers of one
+// channel and reports delivery, loss, latency and CPU per delivery.
+func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target) error {
+	ok, failed, _, _, _, err := connectSpread(pool, subs, "fanout", 64, false)
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		fmt.Printf("   %d of %d subscribers failed to connect\n", failed, subs)
+	}
+	time.Sleep(time.Second)
+	if err := resetAll(pool); err != nil {
+		return err
+	}
+	api := newAPIClient(a)
+	_, cpu0 := treeUsage(srv.pid())
+	sent, apiFail := 0, 0
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	start := time.Now()
+	for time.Since(start) < dur {
+		<-tick.C
+		if err := api.trigger("fanout", sent); err != nil {
+			apiFail++
+			continue
+		}
+		sent++
+	}
+	tick.Stop()
+	elapsed := time.Since(start)
+	expected := uint64(sent) * uint64(ok)
+	deadline := time.Now().Add(5 * time.Second)
+	var received uint64
+	var lat hist
+	var clientCPU float64
+	for {
+		received, _, lat, clientCPU, _, _, err = reportAll(pool)
+		if err != nil || received >= expected || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, cpu1 := treeUsage(srv.pid())
+	label := fmt.Sprintf("%d subs × %d ev/s", ok, rate)
+	fmt.Printf("   %s: %d events sent (%d API failures), %d deliveries expected\n", label, sent, apiFail, expected)
+	figure(label+": delivered", float64(received)/elapsed.Seconds(), "msg/s", nil)
+	figure(label+": lost", float64(int64(expected)-int64(received)), "msgs", le(0))
+	figure(label+": latency p50", ms(lat.quantile(0.5)), "ms", nil)
+	figure(label+": latency p99", ms(lat.quantile(0.99)), "ms", p99Target)
+	figure(label+": latency max", ms(lat.max()), "ms", nil)
+	if received > 0 {
+		figure(label+": server CPU per delivery", (cpu1-cpu0)/float64(received)*1e6, "µs", cpuTarget)
+	}
+	figure(label+": client CPU (all client procs)", clientCPU, "s", nil)
+	return nil
+}
+
+func fanoutScenario(cfg config) error {
+	dur := 10 * time.Second
+	if cfg.quick {
+		dur = 3 * time.Second
+	}
+	if err := withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		if err := fanoutRun(cfg, a, srv, pool, 1000, 100, dur, le(2), nil); err != nil {
+			return err
+		}
+		return ceilingRun(a, srv, pool, dur)
+	}); err != nil {
+		return err
+	}
+	subs := 10000
+	if cfg.quick {
+		subs = 3000
+	}
+	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		return fanoutRun(cfg, a, srv, pool, subs, 10, dur, nil, le(20))
+	})
+}
+
+// ceilingRun fires events as fast as 8 concurrent API senders can, so frames
+// queue up and the server's coalesced writes set the pace.
+func ceilingRun(a *benchApp, srv *runningServer, pool clientPool, dur time.Duration) error {
+	if err := resetAll(pool); err != nil {
+		return err
+	}
+	api := newAPIClient(a)
+	_, cpu0 := treeUsage(srv.pid())
+	var sent, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < dur {
+				if err := api.trigger("fanout", int(sent.Load())); err != nil {
+					failed.Add(1)
+					continue
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(2 * time.Second)
+	received, _, _, clientCPU, _, _, err := reportAll(pool)
+	if err != nil {
+		return err
+	}
+	_, cpu1 := treeUsage(srv.pid())
+	elapsed := time.Since(start)
+	fmt.Printf("   ceiling: %d events sent by 8 senders in %.1fs (%d failed)\n", sent.Load(), dur.Seconds(), failed.Load())
+	figure("ceiling: deliveries per second", float64(received)/elapsed.Seconds(), "msg/s", ge(1e6))
+	if received > 0 {
+		figure("ceiling: server CPU per delivery", (cpu1-cpu0)/float64(received)*1e6, "µs", nil)
+	}
+	figure("ceiling: client CPU (all client procs)", clientCPU, "s", nil)
+	return nil
+}
+
+func burstScenario(cfg config) error {
+	subs := 10000
+	if cfg.quick {
+		subs = 3000
+	}
+	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		ok, _, _, _, _, err := connectSpread(pool, subs, "burst", 64, false)
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+		api := newAPIClient(a)
+		var results []time.Duration
+		for round := 0; round < 7; round++ {
+			if err := resetAll(pool); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := api.trigger("burst", round); err != nil {
+				return err
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				received, last, _, _, _, _, err := reportAll(pool)
+				if err != nil {
+					return err
+				}
+				if received >= uint64(ok) {
+					results = append(results, time.Unix(0, last).Sub(t0))
+					break
+				}
+				if time.Now().After(deadline) {
+					fmt.Printf("   round %d: only %d of %d received\n", round, received, ok)
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if len(results) == 0 {
+			return fmt.Errorf("no complete burst")
+		}
+		sort.Slice(results, func(i, j int) bool { return results[i] < results[j] })
+		figure(fmt.Sprintf("burst to last of %d: median of %d", ok, len(results)), ms(results[len(results)/2]), "ms", le(20))
+		figure("burst: best", ms(results[0]), "ms", nil)
+		figure("burst: worst", ms(results[len(results)-1]), "ms", nil)
+		return nil
+	})
+}
+
+func stormScenario(cfg config) error {
+	n := 20000
+	if cfg.quick {
+		n = 4000
+	}
+	return withServer(cfg, cfg.workers, 4, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		over0 := listenOverflows()
+		ok, failed, refused, connect, elapsed, err := connectSpread(pool, n, "storm", 128, false)
+		if err != nil {
+			return err
+		}
+		over1 := listenOverflows()
+		_, _, _, clientCPU, _, _, _ := reportAll(pool)
+		fmt.Printf("   %d connected, %d failed, %d refused in %.2fs\n", ok, failed, refused, elapsed.Seconds())
+		figure("connects+subscribes per second", float64(ok)/elapsed.Seconds(), "conn/s", ge(10000))
+		figure("connect+subscribe p50", ms(connect.quantile(0.5)), "ms", nil)
+		figure("connect+subscribe p99", ms(connect.quantile(0.99)), "ms", nil)
+		figure("listen-queue overflows", float64(over1-over0), "", le(0))
+		figure("client CPU (all client procs)", clientCPU, "s", nil)
+		return nil
+	})
+}
+
+func restartScenario(cfg config) error {
+	subs := 2000
+	if cfg.quick {
+		subs = 500
+	}
+	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		ok, _, _, _, _, err := connectSpread(pool, subs, "restart", 64, true)
+		if err != nil {
+			return err
+		}
+		if err := resetAll(pool); err != nil {
+			return err
+		}
+		api := newAPIClient(a)
+		stop := make(chan struct{})
+		var apiOK, apiFail atomic.Int64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // events at 50/s throughout
+			defer wg.Done()
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for seq := 0; ; seq++ {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+				}
+				if err := api.trigger("restart", seq); err != nil {
+					apiFail.Add(1)
+				} else {
+					apiOK.Add(1)
+				}
+			}
+		}()
+		// New connections throughout, from a third client process.
+		fresh, err := startClient(a.addr(), "127.0.0.9", "", a.key)
+		if err != nil {
+			return err
+		}
+		defer fresh.stop()
+		var newOK, newFail, newRefused atomic.Int64
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				r, err := fresh.do(clientCmd{Op: "connect", N: 5, Channel: "restart", Reconnect: true})
+				if err != nil {
+					return
+				}
+				newOK.Add(int64(r.OK))
+				newFail.Add(int64(r.Failed))
+				newRefused.Add(int64(r.Refused))
+			}
+		}()
+		time.Sleep(2 * time.Second)
+		t0 := time.Now()
+		out, err := exec.Command(cfg.server, "restart", "--dir", a.dir).CombinedOutput()
+		if err != nil {
+			close(stop)
+			wg.Wait()
+			return fmt.Errorf("reverb restart: %v: %s", err, out)
+		}
+		time.Sleep(20 * time.Second) // covers the default 10 s drain window
+		close(stop)
+		wg.Wait()
+		_, _, _, _, refused, reconnects, err := reportAll(pool)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("   %d subscribers with reconnect, restart requested at +%.1fs\n", ok, time.Since(t0).Seconds()-20)
+		figure("reconnects after restart", float64(reconnects), "conns", nil)
+		figure("refused connects during restart", float64(refused)+float64(newRefused.Load()), "", le(0))
+		figure("failed new connects during restart", float64(newFail.Load()), "", le(0))
+		figure("failed API calls during restart", float64(apiFail.Load()), "", le(0))
+		figure("API calls during restart", float64(apiOK.Load()), "", nil)
+		return nil
+	})
+}
+
+func maxScenario(cfg config) error {
+	clients := (cfg.maxConns + cfg.perClient - 1) / cfg.perClient
+	return withServer(cfg, cfg.maxWorkers, clients, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		rss0, _ := treeUsage(srv.pid())
+		ok, failed, refused, _, elapsed, err := connectSpread(pool, cfg.maxConns, "max", 128, false)
+		if err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Second)
+		rss1, _ := treeUsage(srv.pid())
+		fmt.Printf("   %d connected, %d failed, %d refused in %.1fs with %d workers, %d client processes\n",
+			ok, failed, refused, elapsed.Seconds(), cfg.maxWorkers, clients)
+		figure("concurrent connections held", float64(ok), "conns", ge(80000))
+		figure(fmt.Sprintf("memory per idle subscribed conn (%d)", ok), float64(rss1-rss0)/float64(max(ok, 1))/1024, "KiB", le(4))
+		return nil
+	})
+}
