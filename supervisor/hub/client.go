@@ -1,0 +1,218 @@
+package hub
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/reverb-go/reverb/server/cluster"
+)
+
+// ErrClosed is returned by Publish once the connection to the supervisor is gone.
+var ErrClosed = errors.New("hub: connection to the supervisor closed")
+
+// deliverQueue is how many relayed messages a worker buffers between its
+// reader and the server's deliver callback. The reader never blocks on the
+// server (deliver may itself Publish and wait for an Ack the reader must
+// read); a server that falls this far behind is stuck and the worker drops
+// off the bus instead of growing without bound.
+const deliverQueue = 65536
+
+// ClientEvents are the supervisor's commands to a worker.
+type ClientEvents struct {
+	// Drain is called (from the reader goroutine) when the supervisor asks
+	// the worker to stop accepting and drain over window.
+	Drain func(window time.Duration)
+	// Closed is called once when the connection to the supervisor ends.
+	Closed func(err error)
+}
+
+// Client is the worker side of the bus and implements cluster.Transport.
+//
+// Lock story: wmu serialises frame writes and the append to acks, so acks
+// holds the waiters in the order their Publish frames went out, which is the
+// order the supervisor answers them; the reader pops under wmu too.
+type Client struct {
+	conn net.Conn
+	ev   ClientEvents
+
+	wmu  sync.Mutex
+	bw   *bufio.Writer
+	hdr  [5]byte
+	acks []chan int
+	dead bool
+
+	queue     chan []byte
+	startOnce sync.Once
+	done      chan struct{} // closed by Close
+	closeOnce sync.Once
+}
+
+var _ cluster.Transport = (*Client)(nil)
+
+var ackPool = sync.Pool{New: func() any { return make(chan int, 1) }}
+
+// Dial joins the bus over conn as nodeID: it sends the hello frame and starts
+// the reader goroutine, which lives until conn closes. Messages relayed
+// before Start are buffered.
+func Dial(conn net.Conn, nodeID string, ev ClientEvents) (*Client, error) {
+	c := &Client{
+		conn:  conn,
+		ev:    ev,
+		bw:    bufio.NewWriterSize(conn, 64<<10),
+		queue: make(chan []byte, deliverQueue),
+		done:  make(chan struct{}),
+	}
+	if err := c.send(FrameHello, []byte(nodeID)); err != nil {
+		return nil, err
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+// Ready tells the supervisor this worker is serving.
+func (c *Client) Ready() error { return c.send(FrameReady, nil) }
+
+// Fail reports a fatal error for the supervisor's log.
+func (c *Client) Fail(msg string) error { return c.send(FrameFail, []byte(msg)) }
+
+func (c *Client) send(typ byte, payload []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.dead {
+		return ErrClosed
+	}
+	if err := writeFrame(c.bw, &c.hdr, typ, payload); err != nil {
+		return err
+	}
+	return c.bw.Flush()
+}
+
+// Start implements cluster.Transport: deliver is called for each relayed
+// message, one at a time, in the bus order, from one goroutine that ends on
+// Close or when the connection ends.
+func (c *Client) Start(_ context.Context, deliver func([]byte)) error {
+	c.startOnce.Do(func() {
+		go func() {
+			for {
+				select {
+				case <-c.done:
+					return
+				case msg, ok := <-c.queue:
+					if !ok {
+						return
+					}
+					deliver(msg)
+				}
+			}
+		}()
+	})
+	return nil
+}
+
+// Publish implements cluster.Transport: the count is the number of workers
+// the supervisor queued msg for, this one included.
+func (c *Client) Publish(ctx context.Context, msg []byte) (int, error) {
+	ch := ackPool.Get().(chan int)
+	c.wmu.Lock()
+	if c.dead {
+		c.wmu.Unlock()
+		ackPool.Put(ch)
+		return 0, ErrClosed
+	}
+	err := writeFrame(c.bw, &c.hdr, FramePublish, msg)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	if err != nil {
+		c.wmu.Unlock()
+		ackPool.Put(ch)
+		c.conn.Close()
+		return 0, err
+	}
+	c.acks = append(c.acks, ch)
+	c.wmu.Unlock()
+	select {
+	case n, ok := <-ch:
+		if !ok {
+			return 0, ErrClosed
+		}
+		ackPool.Put(ch)
+		return n, nil
+	case <-ctx.Done():
+		// ch stays in acks and receives the late answer; it is not reused.
+		return 0, ctx.Err()
+	}
+}
+
+// Close implements cluster.Transport: it leaves the bus.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.done) })
+	return c.conn.Close()
+}
+
+func (c *Client) readLoop() {
+	err := c.read()
+	c.conn.Close()
+	c.wmu.Lock()
+	c.dead = true
+	for _, ch := range c.acks {
+		close(ch)
+	}
+	c.acks = nil
+	c.wmu.Unlock()
+	close(c.queue)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	if c.ev.Closed != nil {
+		c.ev.Closed(err)
+	}
+}
+
+func (c *Client) read() error {
+	br := bufio.NewReaderSize(c.conn, 64<<10)
+	var hdr [5]byte
+	for {
+		typ, payload, err := readFrame(br, &hdr)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case FrameDeliver:
+			select {
+			case c.queue <- payload:
+			default:
+				return errors.New("hub: worker fell 65536 messages behind the bus")
+			}
+		case FrameAck:
+			if len(payload) != 4 {
+				return errors.New("hub: malformed ack")
+			}
+			n := int(binary.BigEndian.Uint32(payload))
+			c.wmu.Lock()
+			if len(c.acks) == 0 {
+				c.wmu.Unlock()
+				return errors.New("hub: ack without publish")
+			}
+			ch := c.acks[0]
+			c.acks[0] = nil
+			c.acks = c.acks[1:]
+			c.wmu.Unlock()
+			ch <- n
+		case FrameDrain:
+			if len(payload) != 8 {
+				return errors.New("hub: malformed drain")
+			}
+			if c.ev.Drain != nil {
+				c.ev.Drain(time.Duration(binary.BigEndian.Uint64(payload)) * time.Millisecond)
+			}
+		default:
+			return errors.New("hub: unknown frame type from supervisor")
+		}
+	}
+}
