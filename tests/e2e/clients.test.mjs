@@ -1,0 +1,218 @@
+// A browser-like flow with the real clients: laravel-echo (`reverb` broadcaster) on pusher-js
+// with a Laravel-style HMAC authorizer, and every HTTP API route through the official `pusher`
+// server SDK (what Laravel's broadcaster and other backends use).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { APP_A, RawClient, defaultApps, echoClient, pusherClient, serverSdk, startServer, waitConnected, waitFor } from './lib/harness.mjs';
+
+let server;
+let sdk;
+const cleanups = [];
+
+before(async () => {
+  server = await startServer({ apps: defaultApps() });
+  sdk = serverSdk(server, APP_A);
+});
+
+after(async () => {
+  for (const c of cleanups.splice(0)) c();
+  await server?.stop();
+});
+
+function echo(user) {
+  const e = echoClient(server, APP_A, { user });
+  cleanups.push(() => e.disconnect());
+  return e;
+}
+
+/** Resolves when an Echo channel reports subscribed, rejects on its error callback. */
+function subscribed(channel, timeout = 3000) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`channel ${channel.name} not subscribed within ${timeout} ms`)), timeout);
+    channel.subscribed(() => { clearTimeout(t); resolve(); });
+    channel.error((e) => { clearTimeout(t); reject(new Error(`subscription error on ${channel.name}: ${JSON.stringify(e)}`)); });
+  });
+}
+
+/** Collects values passed to a callback; `next()` resolves with the next one. */
+function collector() {
+  const items = [];
+  const waiters = [];
+  return {
+    items,
+    push(v) { items.push(v); waiters.splice(0).forEach((w) => w()); },
+    async next(timeout = 3000) {
+      const idx = this.read ?? 0;
+      await waitFor(() => items.length > idx, { timeout, message: 'next callback value' });
+      this.read = idx + 1;
+      return items[idx];
+    },
+  };
+}
+
+const json = async (res) => JSON.parse(await res.text());
+
+describe('laravel-echo on pusher-js', () => {
+  test('connects with a Pusher socket id', async () => {
+    const e = echo();
+    const id = await waitConnected(e.connector.pusher);
+    assert.match(id, /^\d+\.\d+$/);
+    assert.equal(e.socketId(), id);
+  });
+
+  test('private channel: real HMAC authorizer, event from the SDK, toOthers excludes the sender', async () => {
+    const alice = echo({ id: 1, info: { name: 'Alice' } });
+    const bob = echo({ id: 2, info: { name: 'Bob' } });
+    const aliceGot = collector();
+    const bobGot = collector();
+    const a = alice.private('orders.1').listen('OrderShipped', (e) => aliceGot.push(e));
+    const b = bob.private('orders.1').listen('OrderShipped', (e) => bobGot.push(e));
+    await Promise.all([subscribed(a), subscribed(b)]);
+
+    // What Laravel does for broadcast(new OrderShipped($order))->toOthers() from Alice's request.
+    let res = await sdk.trigger('private-orders.1', 'App\\Events\\OrderShipped', { order: { id: 1 } }, { socket_id: alice.socketId() });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await json(res), {});
+    assert.deepEqual(await bobGot.next(), { order: { id: 1 } });
+
+    res = await sdk.trigger('private-orders.1', 'App\\Events\\OrderShipped', { order: { id: 2 } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await bobGot.next(), { order: { id: 2 } });
+    // Alice's first event is the second one: the first was excluded by socket_id.
+    assert.deepEqual(await aliceGot.next(), { order: { id: 2 } });
+    assert.equal(aliceGot.items.length, 1);
+  });
+
+  test('private channel refused when the authorizer signs with the wrong secret', async () => {
+    const e = echoClient(server, { ...APP_A, secret: 'wrong-secret' });
+    cleanups.push(() => e.disconnect());
+    const ch = e.private('secret.1');
+    await assert.rejects(subscribed(ch), /subscription error|not subscribed/);
+  });
+
+  test('presence: here, joining, leaving', async () => {
+    const alice = echo({ id: 1, info: { name: 'Alice' } });
+    const here = collector();
+    const joining = collector();
+    const leaving = collector();
+    alice.join('chat.1').here((users) => here.push(users)).joining((u) => joining.push(u)).leaving((u) => leaving.push(u));
+    assert.deepEqual(await here.next(), [{ name: 'Alice' }]);
+
+    const bob = echo({ id: 2, info: { name: 'Bob' } });
+    const bobHere = collector();
+    bob.join('chat.1').here((users) => bobHere.push(users));
+    const seenByBob = await bobHere.next();
+    assert.deepEqual(seenByBob.map((u) => u.name).sort(), ['Alice', 'Bob']);
+    assert.deepEqual(await joining.next(), { name: 'Bob' });
+
+    bob.leave('chat.1');
+    assert.deepEqual(await leaving.next(), { name: 'Bob' });
+
+    const members = alice.connector.pusher.channel('presence-chat.1').members;
+    assert.equal(members.count, 1);
+    assert.equal(members.me.id, '1');
+  });
+
+  test('whisper / listenForWhisper on a private channel', async () => {
+    const alice = echo({ id: 1, info: { name: 'Alice' } });
+    const bob = echo({ id: 2, info: { name: 'Bob' } });
+    const typing = collector();
+    const aliceSelf = collector();
+    const a = alice.private('chat.2').listenForWhisper('typing', (e) => aliceSelf.push(e));
+    const b = bob.private('chat.2').listenForWhisper('typing', (e) => typing.push(e));
+    await Promise.all([subscribed(a), subscribed(b)]);
+    a.whisper('typing', { name: 'Alice', nested: {} });
+    assert.deepEqual(await typing.next(), { name: 'Alice', nested: {} });
+    b.whisper('typing', { name: 'Bob' });
+    assert.deepEqual(await aliceSelf.next(), { name: 'Bob' });
+    assert.equal(aliceSelf.items.length, 1, 'the sender never gets its own whisper');
+  });
+
+  test('whisper on a presence channel', async () => {
+    const alice = echo({ id: 1, info: { name: 'Alice' } });
+    const bob = echo({ id: 2, info: { name: 'Bob' } });
+    const got = collector();
+    const bobHere = collector();
+    const aliceHere = collector();
+    const a = alice.join('room.3').here((u) => aliceHere.push(u));
+    await aliceHere.next();
+    bob.join('room.3').here((u) => bobHere.push(u)).listenForWhisper('typing', (e) => got.push(e));
+    await bobHere.next();
+    a.whisper('typing', { name: 'Alice' });
+    assert.deepEqual(await got.next(), { name: 'Alice' });
+  });
+
+  test('public channel via pusher-js directly', async () => {
+    const p = pusherClient(server, APP_A);
+    cleanups.push(() => p.disconnect());
+    const ch = p.subscribe('news');
+    await new Promise((resolve) => ch.bind('pusher:subscription_succeeded', resolve));
+    const got = collector();
+    ch.bind('Published', (d) => got.push(d));
+    const res = await sdk.trigger('news', 'Published', 'plain string data');
+    assert.equal(res.status, 200);
+    assert.equal(await got.next(), 'plain string data');
+  });
+});
+
+describe('every API route through the pusher SDK', () => {
+  test('trigger with info, triggerBatch, channels, channel, users, connections, terminate', async () => {
+    const app = APP_A;
+    const raw = await RawClient.connect(server, app.key);
+    const user = pusherClient(server, app, { user: { id: 'u-77', info: { name: 'Seventy-Seven' } } });
+    cleanups.push(() => user.disconnect());
+    await waitConnected(user);
+    const pres = user.subscribe('presence-sdk');
+    await new Promise((resolve) => pres.bind('pusher:subscription_succeeded', resolve));
+    await raw.subscribeOk('sdk-public');
+
+    let res = await sdk.trigger(['presence-sdk', 'sdk-public'], 'Ping', { n: 1 }, { info: 'user_count,subscription_count' });
+    assert.deepEqual(await json(res), { channels: { 'presence-sdk': { user_count: 1 }, 'sdk-public': { subscription_count: 1 } } });
+    assert.deepEqual(JSON.parse(await raw.next()), { event: 'Ping', data: '{"n":1}', channel: 'sdk-public' });
+
+    res = await sdk.triggerBatch([
+      { channel: 'sdk-public', name: 'B1', data: { n: 1 } },
+      { channel: 'sdk-public', name: 'B2', data: 'two', info: 'subscription_count' },
+    ]);
+    assert.deepEqual(await json(res), { batch: [{}, { subscription_count: 1 }] });
+    assert.equal(await raw.next(), '{"event":"B1","channel":"sdk-public","data":"{\\"n\\":1}"}');
+    assert.equal(await raw.next(), '{"event":"B2","channel":"sdk-public","data":"two"}');
+
+    res = await sdk.get({ path: '/channels', params: { filter_by_prefix: 'presence-sdk', info: 'user_count' } });
+    assert.deepEqual(await json(res), { channels: { 'presence-sdk': { user_count: 1 } } });
+    res = await sdk.get({ path: '/channels/sdk-public', params: { info: 'subscription_count' } });
+    assert.deepEqual(await json(res), { occupied: true, subscription_count: 1 });
+    res = await sdk.get({ path: '/channels/presence-sdk/users' });
+    assert.deepEqual(await json(res), { users: [{ id: 'u-77' }] });
+    res = await sdk.get({ path: '/connections' });
+    const { connections } = await json(res);
+    assert.ok(connections >= 2, `connections ${connections}`);
+
+    // The SDK's own channel authorization is accepted too.
+    const auth = sdk.authorizeChannel(raw.socketId, 'presence-sdk', { user_id: 'u-88', user_info: { name: 'Eighty-Eight' } });
+    raw.subscribe('presence-sdk', { auth: auth.auth, channelData: auth.channel_data });
+    const ok = JSON.parse(await raw.next());
+    assert.equal(ok.event, 'pusher_internal:subscription_succeeded');
+    assert.equal(JSON.parse(ok.data).presence.count, 2);
+
+    const gone = new Promise((resolve) => user.connection.bind('state_change', (s) => { if (s.current !== 'connected') resolve(s.current); }));
+    res = await sdk.terminateUserConnections('u-77');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await json(res), {});
+    await gone;
+    assert.equal(await raw.next(), '{"event":"pusher_internal:member_removed","data":"{\\"user_id\\":\\"u-77\\"}","channel":"presence-sdk"}');
+    res = await sdk.get({ path: '/channels/presence-sdk/users' });
+    assert.deepEqual(await json(res), { users: [{ id: 'u-88' }] });
+    raw.close();
+    await raw.waitClosed();
+  });
+
+  test('the SDK sees HTTP errors as RequestError with the status', async () => {
+    const bad = serverSdk(server, { ...APP_A, secret: 'nope' });
+    await assert.rejects(bad.trigger('x', 'y', {}), (e) => e.status === 401);
+    const unknown = serverSdk(server, { ...APP_A, id: '424242' });
+    await assert.rejects(unknown.get({ path: '/connections' }), (e) => e.status === 404);
+  });
+});

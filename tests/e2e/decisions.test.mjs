@@ -1,0 +1,126 @@
+// The decisions of shared/spec/README.md that differ from upstream Reverb (fixed bugs) and the
+// quirks kept on purpose, checked on the wire. (Close codes after 4001/4004/4009 are in
+// protocol.test.mjs, the 4201 close frame and idle-socket pruning in activity.test.mjs, both
+// signature path forms in api.test.mjs.)
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { APP_A, RawClient, api, defaultApps, httpGet, rawHttp, startServer } from './lib/harness.mjs';
+import { ERR, memberAdded, succeeded } from './lib/frames.mjs';
+
+let server;
+const clients = [];
+
+before(async () => {
+  server = await startServer({ apps: defaultApps() });
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+async function connect(opts) {
+  const c = await RawClient.connect(server, APP_A.key, opts);
+  clients.push(c);
+  return c;
+}
+
+async function closeAll() {
+  const open = clients.splice(0);
+  await Promise.all(open.map(async (c) => {
+    if (!c.closeInfo) {
+      c.close();
+      await c.waitClosed().catch(() => c.terminate());
+    }
+  }));
+}
+
+describe('README decisions', () => {
+  test('a presence member without user_info gets null info, never 4200', async () => {
+    const a = await connect();
+    const b = await connect();
+    a.subscribe('presence-noinfo', { channelData: '{"user_id":"5"}' });
+    await a.expectFrame(succeeded('presence-noinfo', '{"presence":{"count":1,"ids":["5"],"hash":{"5":null}}}'));
+    b.subscribe('presence-noinfo', { channelData: '{"user_id":"6","user_info":{"name":"Six"}}' });
+    await b.expectFrame(succeeded('presence-noinfo', '{"presence":{"count":2,"ids":["5","6"],"hash":{"5":null,"6":{"name":"Six"}}}}'));
+    await a.expectFrame(memberAdded('presence-noinfo', '{"user_id":"6","user_info":{"name":"Six"}}'));
+    await closeAll();
+  });
+
+  test('terminate_connections matches a user id on any membership and skips ones without it', async () => {
+    const victim = await connect();
+    const bystander = await connect();
+    await victim.subscribeOk('public-first'); // first channel has no user id (upstream: 500)
+    await victim.subscribeOk('presence-term', { channelData: '{"user_id":77,"user_info":{"name":"x"}}' });
+    await bystander.subscribeOk('public-first');
+    let r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/users/77/terminate_connections`, { body: {} });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, {});
+    assert.equal((await victim.waitClosed()).code, 4009);
+    await bystander.expectNoFrame();
+    r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/users/nobody/terminate_connections`, { body: {} });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, {});
+    await closeAll();
+  });
+
+  test('client-event data is relayed as the client sent it ({} stays {})', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('relay');
+    await b.subscribeOk('relay');
+    const msgs = [
+      '{"event":"client-x","channel":"relay","data":{}}',
+      '{"event":"client-x","channel":"relay","data":{"empty":{},"list":[],"f":1.0,"url":"a/b","big":12345678901234567890}}',
+    ];
+    for (const m of msgs) {
+      a.send(m);
+      await b.expectFrame(m);
+    }
+    await a.expectNoFrame();
+    await closeAll();
+  });
+
+  test('a JSON-string data of a whisper is delivered as an object', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('relay-2');
+    await b.subscribeOk('relay-2');
+    a.send(JSON.stringify({ event: 'client-x', channel: 'relay-2', data: '{"id":1}' }));
+    const got = JSON.parse(await b.next());
+    assert.deepEqual(got, { event: 'client-x', channel: 'relay-2', data: { id: 1 } });
+    await closeAll();
+  });
+
+  test('only Upgrade: websocket upgrades; other Upgrade values are plain HTTP', async () => {
+    const r = await httpGet(server, '/up', { headers: { Upgrade: 'h2c', Connection: 'Upgrade' } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { health: 'OK' });
+  });
+
+  test('a failed handshake gets an HTTP error and no Pusher frames', async () => {
+    const r = await rawHttp(server, ['GET /app/reverb-key HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'], { timeout: 3000 });
+    assert.ok(r.status >= 400 && r.status < 500, r.raw.slice(0, 200));
+    assert.ok(!r.raw.includes('pusher:connection_established'), r.raw);
+    assert.ok(!r.raw.includes('pusher:error'), r.raw);
+  });
+
+  test('kept: channel type by prefix without dashes (privatefoo needs auth)', async () => {
+    const c = await connect();
+    c.subscribe('privatefoo', { auth: 'x:bad' });
+    await c.expectFrame(ERR.unauthorized);
+    await c.subscribeOk('privatefoo'); // correctly signed
+    c.subscribe('cachefoo');
+    await c.expectFrame(succeeded('cachefoo'));
+    await c.expectFrame('{"event":"pusher:cache_miss","channel":"cachefoo"}');
+    await closeAll();
+  });
+
+  test('pusher:subscribe data given as a JSON string is accepted', async () => {
+    const c = await connect();
+    c.send(JSON.stringify({ event: 'pusher:subscribe', data: JSON.stringify({ channel: 'stringly' }) }));
+    await c.expectFrame(succeeded('stringly'));
+    await closeAll();
+  });
+});

@@ -1,0 +1,463 @@
+// Spec §15 cases 1–29 and 31: the Pusher protocol over raw WebSockets, exact frames.
+// One server for the whole file; every test uses its own channel names and closes its sockets.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { APP_A, APP_B, APP_C, RawClient, api, channelAuth, defaultApps, startServer, waitFor } from './lib/harness.mjs';
+import { ERR, PONG, apiEvent, cacheMiss, established, memberAdded, memberRemoved, presenceData, succeeded } from './lib/frames.mjs';
+
+const APP_NONE = { id: '111111', key: 'reverb-key-none', secret: 'reverb-secret-none', accept_client_events_from: 'none' };
+const APP_ALL = { id: '111112', key: 'reverb-key-all', secret: 'reverb-secret-all', accept_client_events_from: 'all' };
+const APP_RL = { id: '222222', key: 'reverb-key-rl', secret: 'reverb-secret-rl', rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1, terminate_on_limit: false } };
+const APP_RLT = { id: '222223', key: 'reverb-key-rlt', secret: 'reverb-secret-rlt', rate_limiting: { enabled: true, max_attempts: 3, decay_seconds: 1, terminate_on_limit: true } };
+const ORIGIN_APPS = [
+  { id: '300001', key: 'origin-localhost', secret: 's1', allowed_origins: ['localhost'] },
+  { id: '300002', key: 'origin-sub-localhost', secret: 's2', allowed_origins: ['localhost', '*.localhost'] },
+  { id: '300003', key: 'origin-laravel', secret: 's3', allowed_origins: ['laravel.com'] },
+  { id: '300004', key: 'origin-star-laravel', secret: 's4', allowed_origins: ['*.laravel.com'] },
+];
+
+let server;
+const clients = [];
+
+before(async () => {
+  server = await startServer({ apps: [...defaultApps(), APP_NONE, APP_ALL, APP_RL, APP_RLT, ...ORIGIN_APPS] });
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+async function connect(key = APP_A.key, opts) {
+  const c = await RawClient.connect(server, key, opts);
+  clients.push(c);
+  return c;
+}
+
+async function closeAll() {
+  const open = clients.splice(0);
+  await Promise.all(open.map(async (c) => {
+    if (!c.closeInfo) {
+      c.close();
+      await c.waitClosed().catch(() => c.terminate());
+    }
+  }));
+}
+
+/** Waits until the server no longer counts any connection of app (so max_connections is free again). */
+async function waitNoConnections(app) {
+  await waitFor(async () => (await api(server, app, 'GET', `/apps/${app.id}/connections`)).json?.connections === 0,
+    { timeout: 3000, message: `no connections left on app ${app.id}` });
+}
+
+describe('connecting (cases 1–6)', () => {
+  test('1: connection_established with a Pusher socket id and activity_timeout', async () => {
+    const c = await connect();
+    assert.match(c.socketId, /^\d+\.\d+$/);
+    assert.equal(c.established, established(c.socketId, 30));
+    await closeAll();
+  });
+
+  test('2: unknown app key gets 4001 and the socket is closed with code 4001', async () => {
+    const c = await connect('invalid-key', { expectEstablished: false });
+    await c.expectFrame(ERR.appMissing);
+    const closed = await c.waitClosed();
+    assert.equal(closed.code, 4001, 'README decision: close with the error code');
+  });
+
+  test('3: the upgrade response carries X-Powered-By: Laravel Reverb', async () => {
+    const c = await connect();
+    assert.equal(c.upgradeHeaders['x-powered-by'], 'Laravel Reverb');
+    await closeAll();
+  });
+
+  test('4: allowed_origins [laravel.com]: no Origin → 4009 and close 4009; http://laravel.com → established', async () => {
+    const bad = await connect(APP_C.key, { expectEstablished: false });
+    await bad.expectFrame(ERR.originNotAllowed);
+    assert.equal((await bad.waitClosed()).code, 4009);
+    const good = await connect(APP_C.key, { origin: 'http://laravel.com' });
+    assert.equal(good.established, established(good.socketId, 30));
+    await closeAll();
+  });
+
+  const originTable = [
+    ['http://localhost', 'origin-localhost', true],
+    ['http://localhost:3000', 'origin-localhost', true],
+    ['http://sub.localhost', 'origin-sub-localhost', true],
+    ['http://localhost', 'origin-laravel', false],
+    ['http://sub.laravel.com', 'origin-laravel', false],
+    ['http://laravel.com', 'origin-star-laravel', false],
+    ['https://www.laravel.com', 'origin-star-laravel', true],
+  ];
+  for (const [origin, key, ok] of originTable) {
+    test(`5: Origin ${origin} vs ${JSON.stringify(ORIGIN_APPS.find((a) => a.key === key).allowed_origins)} → ${ok ? 'accept' : 'reject'}`, async () => {
+      const c = await connect(key, { origin, expectEstablished: false });
+      const first = await c.next();
+      if (ok) {
+        assert.match(first, /^\{"event":"pusher:connection_established"/);
+      } else {
+        assert.equal(first, ERR.originNotAllowed);
+        assert.equal((await c.waitClosed()).code, 4009);
+      }
+      await closeAll();
+    });
+  }
+
+  test('6: app B (max_connections 1): a second connection gets 4004 and is closed with 4004', async () => {
+    await waitNoConnections(APP_B);
+    const first = await connect(APP_B.key);
+    await first.subscribeOk('test-channel');
+    const second = await connect(APP_B.key, { expectEstablished: false });
+    await second.expectFrame(ERR.overQuota);
+    assert.equal((await second.waitClosed()).code, 4004);
+    await closeAll();
+  });
+});
+
+describe('subscribing (cases 7–17, 26)', () => {
+  test('7: public channel → subscription_succeeded', async () => {
+    const c = await connect();
+    c.subscribe('test-channel');
+    await c.expectFrame(succeeded('test-channel'));
+    await closeAll();
+  });
+
+  test('8: private channel with a valid auth → subscription_succeeded', async () => {
+    const c = await connect();
+    c.subscribe('private-test-channel');
+    await c.expectFrame(succeeded('private-test-channel'));
+    await closeAll();
+  });
+
+  test('9: invalid or null auth → 4009 Connection is unauthorized, socket kept', async () => {
+    const c = await connect();
+    const cd = JSON.stringify({ user_id: 1, user_info: { name: 'Test User' } });
+    for (const [channel, channelData] of [
+      ['private-test-channel-9', undefined],
+      ['presence-test-channel-9', cd],
+      ['private-cache-test-channel-9', undefined],
+      ['presence-cache-test-channel-9', cd],
+    ]) {
+      c.subscribe(channel, { auth: 'invalid-signature', channelData });
+      await c.expectFrame(ERR.unauthorized);
+      c.subscribe(channel, { auth: null, channelData });
+      await c.expectFrame(ERR.unauthorized);
+    }
+    // The key part of auth is not checked, only the signature after the first colon.
+    c.subscribe('private-test-channel-9', { auth: `wrong-key:${channelAuth(APP_A, c.socketId, 'private-test-channel-9').auth.split(':')[1]}` });
+    await c.expectFrame(succeeded('private-test-channel-9'));
+    await closeAll();
+  });
+
+  test('10: presence channel → succeeded data with count, ids and hash', async () => {
+    const c = await connect();
+    c.subscribe('presence-test-channel', { channelData: '{"user_id":1,"user_info":{"name":"Test User"}}' });
+    await c.expectFrame(succeeded('presence-test-channel', '{"presence":{"count":1,"ids":[1],"hash":{"1":{"name":"Test User"}}}}'));
+    await closeAll();
+  });
+
+  test('11: the same user on two sockets counts once', async () => {
+    const a = await connect();
+    const b = await connect();
+    const cd = '{"user_id":1,"user_info":{"name":"Test User"}}';
+    await a.subscribeOk('presence-test-channel-11', { channelData: cd });
+    b.subscribe('presence-test-channel-11', { channelData: cd });
+    await b.expectFrame(succeeded('presence-test-channel-11', '{"presence":{"count":1,"ids":[1],"hash":{"1":{"name":"Test User"}}}}'));
+    await a.expectNoFrame();
+    await closeAll();
+  });
+
+  test('12: presence without channel_data → count 0, empty ids, hash []', async () => {
+    const c = await connect();
+    c.subscribe('presence-test-channel-12');
+    await c.expectFrame(succeeded('presence-test-channel-12', '{"presence":{"count":0,"ids":[],"hash":[]}}'));
+    await closeAll();
+  });
+
+  test('13 + 14: member_added to the others only, member_removed on disconnect', async () => {
+    const ch = 'presence-test-channel';
+    const users = [1, 2, 3].map((id) => ({ user_id: id, user_info: { name: id === 1 ? 'Test User' : `Test User ${id}` } }));
+    const socks = [];
+    for (const u of users) {
+      const s = await connect();
+      s.subscribe(ch, { channelData: JSON.stringify(u) });
+      await s.expectFrame(succeeded(ch, presenceData(users.slice(0, socks.length + 1))));
+      socks.push(s);
+    }
+    await socks[0].expectFrame(memberAdded(ch, '{"user_id":2,"user_info":{"name":"Test User 2"}}'));
+    await socks[0].expectFrame(memberAdded(ch, users[2]));
+    await socks[1].expectFrame(memberAdded(ch, users[2]));
+    await socks[2].expectNoFrame();
+
+    socks[2].close();
+    await socks[0].expectFrame(memberRemoved(ch, 3));
+    await socks[1].expectFrame(memberRemoved(ch, 3));
+    assert.equal(memberRemoved(ch, 3), '{"event":"pusher_internal:member_removed","data":"{\\"user_id\\":3}","channel":"presence-test-channel"}');
+    await closeAll();
+  });
+
+  test('15: a second socket of the same user adds no member; the first leaving removes none', async () => {
+    const ch = 'presence-test-channel-15';
+    const observer = await connect();
+    await observer.subscribeOk(ch, { channelData: { user_id: 9, user_info: { name: 'Observer' } } });
+    const one = await connect();
+    const two = await connect();
+    const u1 = { user_id: 1, user_info: { name: 'Test User' } };
+    await one.subscribeOk(ch, { channelData: u1 });
+    await observer.expectFrame(memberAdded(ch, u1));
+    await two.subscribeOk(ch, { channelData: u1 });
+    await observer.expectNoFrame();
+    await one.expectNoFrame();
+
+    one.unsubscribe(ch);
+    await one.expectNoFrame(); // unsubscribe handled
+    await observer.expectNoFrame();
+    await two.expectNoFrame();
+
+    two.unsubscribe(ch);
+    await two.expectNoFrame();
+    await observer.expectFrame(memberRemoved(ch, 1));
+    await closeAll();
+  });
+
+  test('16: cache channels without a cached message → succeeded then cache_miss', async () => {
+    const c = await connect();
+    c.subscribe('cache-test-channel-16');
+    await c.expectFrame(succeeded('cache-test-channel-16'));
+    await c.expectFrame(cacheMiss('cache-test-channel-16'));
+    c.subscribe('private-cache-test-channel-16');
+    await c.expectFrame(succeeded('private-cache-test-channel-16'));
+    await c.expectFrame(cacheMiss('private-cache-test-channel-16'));
+    const cd = '{"user_id":1,"user_info":{"name":"Test User"}}';
+    c.subscribe('presence-cache-test-channel-16', { channelData: cd });
+    await c.expectFrame(succeeded('presence-cache-test-channel-16', '{"presence":{"count":1,"ids":[1],"hash":{"1":{"name":"Test User"}}}}'));
+    await c.expectFrame(cacheMiss('presence-cache-test-channel-16'));
+    await closeAll();
+  });
+
+  for (const ch of ['cache-test-channel', 'private-cache-test-channel', 'presence-cache-test-channel']) {
+    test(`17: ${ch}: a later subscriber receives the last event after succeeded`, async () => {
+      const cd = ch.startsWith('presence') ? { user_id: 1, user_info: { name: 'Test User' } } : undefined;
+      const first = await connect();
+      await first.subscribeOk(ch, { channelData: cd });
+      await first.expectFrame(cacheMiss(ch));
+      const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'App\\Events\\TestEvent', data: '{"foo":"bar"}', channel: ch } });
+      assert.equal(r.status, 200, r.text);
+      const event = apiEvent(ch, 'App\\Events\\TestEvent', '{"foo":"bar"}');
+      assert.equal(event, `{"event":"App\\\\Events\\\\TestEvent","data":"{\\"foo\\":\\"bar\\"}","channel":"${ch}"}`);
+      await first.expectFrame(event);
+
+      const later = await connect();
+      const cd2 = cd && { user_id: 2, user_info: { name: 'Test User 2' } };
+      await later.subscribeOk(ch, { channelData: cd2 });
+      await later.expectFrame(event);
+      await closeAll();
+    });
+  }
+
+  test('26: subscribe to "" → succeeded without a channel key', async () => {
+    const c = await connect();
+    c.subscribe('');
+    await c.expectFrame('{"event":"pusher_internal:subscription_succeeded","data":"{}"}');
+    await closeAll();
+  });
+});
+
+describe('events (cases 18–24)', () => {
+  test('18: an API event reaches every subscriber', async () => {
+    const socks = [await connect(), await connect(), await connect()];
+    for (const s of socks) await s.subscribeOk('test-channel-18');
+    const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'App\\Events\\TestEvent', data: '{"foo":"bar"}', channel: 'test-channel-18' } });
+    assert.equal(r.status, 200, r.text);
+    for (const s of socks) await s.expectFrame(apiEvent('test-channel-18', 'App\\Events\\TestEvent', '{"foo":"bar"}'));
+    await closeAll();
+  });
+
+  test('19: pusher:ping → pusher:pong', async () => {
+    const c = await connect();
+    c.send('{"event":"pusher:ping"}');
+    await c.expectFrame(PONG);
+    await closeAll();
+  });
+
+  test('20: whisper on a public channel reaches the others, not the sender', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('test-channel');
+    await b.subscribeOk('test-channel');
+    a.send('{"event":"client-start-typing","channel":"test-channel","data":{"id":123,"name":"Joe Dixon"}}');
+    await b.expectFrame('{"event":"client-start-typing","channel":"test-channel","data":{"id":123,"name":"Joe Dixon"}}');
+    await a.expectNoFrame();
+    await closeAll();
+  });
+
+  test('21: whisper from a member with user_id "1" carries user_id', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('private-test-channel-21', { channelData: '{"user_id":"1"}' });
+    await b.subscribeOk('private-test-channel-21');
+    a.send('{"event":"client-foo","channel":"private-test-channel-21","data":{"foo":"bar"}}');
+    await b.expectFrame('{"event":"client-foo","channel":"private-test-channel-21","data":{"foo":"bar"},"user_id":"1"}');
+    await a.expectNoFrame();
+    await closeAll();
+  });
+
+  test('22: whisper to a channel the sender is not subscribed to → 4009 not a member', async () => {
+    const a = await connect();
+    const b = await connect();
+    await b.subscribeOk('test-channel-22');
+    a.send('{"event":"client-foo","channel":"test-channel-22","data":{"foo":"bar"}}');
+    await a.expectFrame(ERR.notMember);
+    await b.expectNoFrame();
+    a.send('{"event":"client-foo","channel":"no-such-channel-22","data":{"foo":"bar"}}');
+    await a.expectFrame(ERR.notMember);
+    await closeAll();
+  });
+
+  test('23: accept_client_events_from none → 4301 client messaging disabled', async () => {
+    const a = await connect(APP_NONE.key);
+    await a.subscribeOk('test-channel');
+    a.send('{"event":"client-foo","channel":"test-channel","data":{"foo":"bar"}}');
+    await a.expectFrame(ERR.clientEventsDisabled);
+    await closeAll();
+  });
+
+  test('23b: accept_client_events_from all → relayed without membership', async () => {
+    const a = await connect(APP_ALL.key);
+    const b = await connect(APP_ALL.key);
+    await b.subscribeOk('test-channel-23');
+    a.send('{"event":"client-foo","channel":"test-channel-23","data":{"foo":"bar"}}');
+    const got = JSON.parse(await b.next());
+    assert.deepEqual(got, { event: 'client-foo', channel: 'test-channel-23', data: { foo: 'bar' } });
+    await a.expectNoFrame();
+    await closeAll();
+  });
+
+  test('24: whisper without data → data null; an event without client- prefix is ignored', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('test-channel-24');
+    await b.subscribeOk('test-channel-24');
+    a.send('{"event":"client-foo","channel":"test-channel-24"}');
+    await b.expectFrame('{"event":"client-foo","channel":"test-channel-24","data":null}');
+    a.send('{"event":"test-message","channel":"test-channel-24","data":{"foo":"bar"}}');
+    await a.expectNoFrame();
+    await b.expectNoFrame();
+    await closeAll();
+  });
+});
+
+describe('malformed input (case 25)', () => {
+  const inputs = [
+    ['text Hi', 'Hi'],
+    ['event is an array', '{"event":[]}'],
+    ['subscribe data is a plain string', '{"event":"pusher:subscribe","data":"sfsfsfs"}'],
+    ['subscribe channel []', '{"event":"pusher:subscribe","data":{"channel":[]}}'],
+    ['subscribe channel null', '{"event":"pusher:subscribe","data":{"channel":null}}'],
+    ['subscribe auth []', '{"event":"pusher:subscribe","data":{"channel":"private-test-channel-25","auth":[]}}'],
+    ['subscribe channel_data []', '{"event":"pusher:subscribe","data":{"channel":"presence-test-channel-25","auth":"x:y","channel_data":[]}}'],
+    ['subscribe channel_data "Hello"', '{"event":"pusher:subscribe","data":{"channel":"presence-test-channel-25","auth":"x:y","channel_data":"Hello"}}'],
+    ['client event channel []', '{"event":"client-foo","channel":[],"data":{}}'],
+    ['unknown pusher event', '{"event":"pusher:unknown"}'],
+    ['event without channel', '{"event":"hello"}'],
+    ['whisper with plain-text data', '{"event":"client-foo","channel":"test-channel-25","data":"plain text"}'],
+    ['JSON array', '[1,2,3]'],
+    ['invalid JSON', '{"event":'],
+    ['empty event', '{"event":""}'],
+  ];
+  for (const [name, input] of inputs) {
+    test(`25: ${name} → 4200 and the socket keeps working`, async () => {
+      const c = await connect();
+      await c.subscribeOk('test-channel-25');
+      c.send(input);
+      await c.expectFrame(ERR.invalidFormat);
+      c.send('{"event":"pusher:ping"}');
+      await c.expectFrame(PONG);
+      await closeAll();
+    });
+  }
+});
+
+describe('message size (case 27)', () => {
+  test('27: app C (max 1 byte) closes with 1009 Maximum message size exceeded', async () => {
+    const c = await connect(APP_C.key, { origin: 'http://laravel.com' });
+    c.send('{"event":"pusher:ping"}');
+    const closed = await c.waitClosed();
+    assert.deepEqual(closed, { code: 1009, reason: 'Maximum message size exceeded' });
+  });
+
+  test('27: app A closes a subscribe above 10 000 bytes with 1009', async () => {
+    const c = await connect();
+    c.subscribe('test-channel-27', { channelData: JSON.stringify({ user_id: 1, user_info: { pad: 'x'.repeat(10100) } }) });
+    const closed = await c.waitClosed();
+    assert.deepEqual(closed, { code: 1009, reason: 'Maximum message size exceeded' });
+  });
+
+  test('27: app B accepts a 20 000+ byte subscribe', async () => {
+    await waitNoConnections(APP_B);
+    const c = await connect(APP_B.key);
+    const data = await c.subscribeOk('test-channel-27b', { channelData: JSON.stringify({ user_id: 1, user_info: { pad: 'x'.repeat(20100) } }) });
+    assert.deepEqual(data, {});
+    await closeAll();
+  });
+});
+
+describe('unsubscribe and control frames (cases 28–29)', () => {
+  test('28: unsubscribing the last subscriber removes the channel; no reply', async () => {
+    const c = await connect();
+    await c.subscribeOk('test-channel-28');
+    let r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/test-channel-28`);
+    assert.deepEqual(r.json, { occupied: true });
+    c.unsubscribe('test-channel-28');
+    await c.expectNoFrame();
+    r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/test-channel-28`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { occupied: false });
+    r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels`);
+    assert.equal(r.status, 200);
+    assert.ok(!JSON.stringify(r.json).includes('test-channel-28'), r.text);
+    await closeAll();
+  });
+
+  test('29: ping frame → pong frame with the same payload; pong frame → no reply', async () => {
+    const c = await connect();
+    c.ping('hello');
+    const pong = await c.nextControl('pong');
+    assert.equal(pong.data, 'hello');
+    c.pong('unsolicited');
+    await c.expectNoFrame();
+    assert.deepEqual(c.controlFrames, []);
+    await closeAll();
+  });
+});
+
+describe('rate limiting (case 31)', () => {
+  test('31: the 4th message in the window → 4301, socket stays open, window reopens', async () => {
+    const c = await connect(APP_RL.key);
+    for (let i = 0; i < 3; i++) c.send('{"event":"pusher:ping"}');
+    c.send('{"event":"pusher:ping"}');
+    for (let i = 0; i < 3; i++) await c.expectFrame(PONG);
+    await c.expectFrame(ERR.rateLimited);
+    // The window is decay_seconds (1 s) long: poll until a message is accepted again.
+    await waitFor(async () => {
+      c.send('{"event":"pusher:ping"}');
+      const f = await c.next();
+      if (f === PONG) return true;
+      assert.equal(f, ERR.rateLimited);
+      await new Promise((r) => setTimeout(r, 200));
+      return false;
+    }, { timeout: 3000, message: 'the rate limit window to reopen' });
+    assert.equal(c.closeInfo, undefined);
+    await closeAll();
+  });
+
+  test('31: with terminate_on_limit the socket is closed', async () => {
+    const c = await connect(APP_RLT.key);
+    for (let i = 0; i < 4; i++) c.send('{"event":"pusher:ping"}');
+    for (let i = 0; i < 3; i++) await c.expectFrame(PONG);
+    await c.waitClosed();
+    // An optional 4301 frame before the close is allowed (spec §3.8 leaves it open).
+    assert.ok(c.frames.slice(4).every((f) => f === ERR.rateLimited), JSON.stringify(c.frames));
+  });
+});
