@@ -1,0 +1,66 @@
+package dotenv
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Error is a .env file Laravel refuses to boot with ("The environment file is
+// invalid!"). It names the file, the 1-based line where the offending entry
+// starts, the entry's first line, and phpdotenv's own wording of the cause so
+// that an operator can search for it.
+type Error struct {
+	File string
+	Line int
+	// Text is the first line of the offending entry, as written.
+	Text string
+	// Reason is phpdotenv's cause, e.g. "Encountered unexpected whitespace".
+	Reason string
+	// Subject is what phpdotenv shows between brackets after the reason: the
+	// (trimmed) value, the name, or the whole line, first line only.
+	Subject string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Reason, e.Text)
+}
+
+// PHPMessage is the exception message phpdotenv gives for the same file,
+// e.g. "Failed to parse dotenv file. Encountered unexpected whitespace at
+// [My App]." Tests compare it with the PHP oracle.
+func (e *Error) PHPMessage() string {
+	return "Failed to parse dotenv file. " + e.Reason + " at [" + e.Subject + "]."
+}
+
+// phpdotenv's causes, worded exactly as its EntryParser words them.
+const (
+	causeEquals       = "an unexpected equals"
+	causeName         = "an invalid name"
+	causeEscape       = "an unexpected escape sequence"
+	causeQuote        = "a missing closing quote"
+	causeWhitespace   = "unexpected whitespace"
+	reasonEncountered = "Encountered "
+)
+
+// newError builds an Error the way phpdotenv's getErrorMessage does: only the
+// first line of the subject (PHP's strtok(subject, "\n"), which also skips
+// leading newlines) is shown.
+func newError(file string, line int, raw, cause, subject string) *Error {
+	text, _, _ := strings.Cut(raw, "\n")
+	return &Error{
+		File:    file,
+		Line:    line,
+		Text:    text,
+		Reason:  reasonEncountered + cause,
+		Subject: strtokNewline(subject),
+	}
+}
+
+// strtokNewline is PHP's strtok($s, "\n") on a fresh string: skip leading
+// newlines, return up to the next one ("" when nothing is left, where PHP
+// returns false and sprintf prints an empty string).
+func strtokNewline(s string) string {
+	s = strings.TrimLeft(s, "\n")
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
