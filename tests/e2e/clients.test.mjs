@@ -89,7 +89,7 @@ describe('laravel-echo on pusher-js', () => {
     const e = echoClient(server, { ...APP_A, secret: 'wrong-secret' });
     cleanups.push(() => e.disconnect());
     const ch = e.private('secret.1');
-    await assert.rejects(subscribed(ch), /subscription error|not subscribed/);
+    await assert.rejects(subscribed(ch, 1500), /subscription error|not subscribed/);
   });
 
   test('presence: here, joining, leaving', async () => {

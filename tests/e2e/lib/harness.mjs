@@ -29,7 +29,9 @@
 //       opts.project       a Project (default: createProject(opts) is called with the same opts,
 //                          and removed again on stop)
 //       opts.port          default: a free port;   opts.host default '127.0.0.1'
-//       opts.workers       default 1;  opts.pingSweep e.g. '1s' (passes --ping-sweep)
+//       opts.workers       default 1 (env REVERB_E2E_WORKERS overrides the default)
+//       opts.pingSweep     e.g. '1s' (passes --ping-sweep)
+//       opts.drainWindow   passes --drain-window (default '200ms'; null omits the flag)
 //       opts.cliPath       passes --path;  opts.debug passes --debug;  opts.args extra CLI args
 //       opts.processEnv    extra real environment variables (REVERB_*/REDIS_* of the
 //                          caller's environment are removed first so tests stay hermetic)
@@ -387,8 +389,12 @@ export async function startServer(opts = {}) {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? await freePort();
   if (!fs.existsSync(REVERB_BIN)) throw new Error(`reverb binary not found at ${REVERB_BIN} (run make build)`);
-  const args = ['start', '--dir', project.dir, '--host', host, '--port', String(port), '--workers', String(opts.workers ?? 1)];
+  const workers = opts.workers ?? Number(process.env.REVERB_E2E_WORKERS ?? 1);
+  const args = ['start', '--dir', project.dir, '--host', host, '--port', String(port), '--workers', String(workers)];
   if (opts.pingSweep) args.push('--ping-sweep', opts.pingSweep);
+  // Stopping a test server should not spread closes over the default 10 s drain window.
+  const drainWindow = opts.drainWindow === undefined ? '200ms' : opts.drainWindow;
+  if (drainWindow !== null) args.push('--drain-window', drainWindow);
   if (opts.cliPath !== undefined) args.push('--path', opts.cliPath);
   if (opts.debug) args.push('--debug');
   args.push(...(opts.args ?? []));
