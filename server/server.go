@@ -4,13 +4,24 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/api"
 	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/server/websocket"
 )
 
 // Options configure one server (one worker process, one cluster node).
@@ -29,6 +40,13 @@ type Options struct {
 	// PingSweepInterval is the period of the ping/prune sweep (Reverb: 60s).
 	// Zero means 60s. Tests shorten it.
 	PingSweepInterval time.Duration
+	// HeartbeatInterval is the period of this node's cluster heartbeat; a
+	// node silent for three periods is forgotten (its presence members
+	// leave). Zero means 5s.
+	HeartbeatInterval time.Duration
+	// GatherTimeout bounds a cluster-wide metrics query when a node does
+	// not answer. Zero means 2s.
+	GatherTimeout time.Duration
 	// Debug prints the message stream to DebugOut with Reverb's titles.
 	Debug    bool
 	DebugOut io.Writer
@@ -38,17 +56,312 @@ type Options struct {
 
 // Server is one node: WebSocket endpoint, HTTP API, channel state.
 type Server struct {
-	opts Options
+	opts      Options
+	nodeID    string
+	transport cluster.Transport
+	apps      []*appState
+	appsByID  map[string]*appState
+	appsByKey map[string]*appState
+	noApp     *appState
+	api       http.Handler
+	debug     io.Writer
+	errMu     sync.Mutex
+	started   time.Time
+
+	handshakeFailures sync.Map // reason → *atomic.Int64
+
+	gatherMu   sync.Mutex
+	gatherings map[string]*gathering
+
+	waitersMu sync.Mutex
+	waiters   map[string]chan struct{}
+
+	nodesMu sync.Mutex
+	nodes   map[string]int64 // node id → last message (unix ns)
+
+	snapMu         sync.Mutex
+	helloSeen      bool
+	leftSinceHello map[string]bool
+
+	srvMu    sync.Mutex
+	servers  []*http.Server
+	closed   bool
+	stop     chan struct{}
+	stopOnce sync.Once
+	// wg counts the goroutines the server owns: readers, writers, sweeps.
+	wg sync.WaitGroup
 }
 
 // New validates opts and returns a server ready to Serve.
 func New(opts Options) (*Server, error) {
-	return nil, errors.New("server.New: not implemented yet")
+	if len(opts.Apps) == 0 {
+		return nil, errors.New("server: no apps configured (reverb.apps.apps is empty)")
+	}
+	if opts.PingSweepInterval <= 0 {
+		opts.PingSweepInterval = 60 * time.Second
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 5 * time.Second
+	}
+	if opts.GatherTimeout <= 0 {
+		opts.GatherTimeout = 2 * time.Second
+	}
+	if opts.MaxRequestSize <= 0 {
+		opts.MaxRequestSize = 10000
+	}
+	if opts.ErrorLog == nil {
+		opts.ErrorLog = io.Discard
+	}
+	s := &Server{
+		opts:           opts,
+		nodeID:         opts.NodeID,
+		transport:      opts.Transport,
+		appsByID:       map[string]*appState{},
+		appsByKey:      map[string]*appState{},
+		noApp:          newAppState(&laravelcfg.App{}),
+		gatherings:     map[string]*gathering{},
+		waiters:        map[string]chan struct{}{},
+		nodes:          map[string]int64{},
+		leftSinceHello: map[string]bool{},
+		stop:           make(chan struct{}),
+		started:        time.Now(),
+	}
+	if s.nodeID == "" {
+		s.nodeID = randomKey() + randomKey()
+	}
+	if opts.Debug {
+		s.debug = opts.DebugOut
+		if s.debug == nil {
+			s.debug = io.Discard
+		}
+	}
+	for i := range opts.Apps {
+		cfg := opts.Apps[i]
+		if cfg.ID == "" || cfg.Key == "" {
+			return nil, fmt.Errorf("server: app #%d has an empty app_id or key", i)
+		}
+		a := newAppState(&cfg)
+		s.apps = append(s.apps, a)
+		// First match wins, as Reverb's lookup does.
+		if _, dup := s.appsByID[cfg.ID]; !dup {
+			s.appsByID[cfg.ID] = a
+		}
+		if _, dup := s.appsByKey[cfg.Key]; !dup {
+			s.appsByKey[cfg.Key] = a
+		}
+	}
+	if s.transport == nil {
+		s.transport = cluster.NewLocal()
+	}
+	if err := s.transport.Start(context.Background(), s.deliver); err != nil {
+		return nil, fmt.Errorf("server: starting cluster transport: %w", err)
+	}
+	s.api = api.NewHandler(backend{s}, api.Options{Path: opts.Path, ConfigPath: opts.ConfigPath, MaxRequestSize: opts.MaxRequestSize})
+	hello, _ := json.Marshal(envelope{Type: typeHello, Node: s.nodeID})
+	s.publish(hello)
+	s.wg.Add(2)
+	go s.sweepLoop()
+	go s.heartbeatLoop()
+	return s, nil
 }
 
-// Serve accepts connections on ln until ln is closed or Shutdown/Close is
-// called. Several Serve calls may share one Server.
-func (s *Server) Serve(ln net.Listener) error { return errors.New("not implemented") }
+// NodeID is this node's name in cluster messages.
+func (s *Server) NodeID() string { return s.nodeID }
+
+// Serve accepts connections on ln until ln is closed or Close is called.
+// Several Serve calls may share one Server.
+func (s *Server) Serve(ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		MaxHeaderBytes:    s.opts.MaxRequestSize,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	s.srvMu.Lock()
+	if s.closed {
+		s.srvMu.Unlock()
+		return errors.New("server: closed")
+	}
+	s.servers = append(s.servers, hs)
+	s.srvMu.Unlock()
+	err := hs.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// ServeHTTP routes WebSocket upgrades to the Pusher endpoint and anything
+// else to the HTTP API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsUpgrade(r) {
+		s.api.ServeHTTP(w, r)
+		return
+	}
+	key, ok := s.appKeyFromPath(r.URL.Path)
+	if !ok {
+		s.api.ServeHTTP(w, r)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "Internal server error.", http.StatusInternalServerError)
+		return
+	}
+	herr := websocket.CheckHandshake(r)
+	nc, rw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if herr != nil {
+		s.countHandshakeFailure(strconv.Itoa(herr.Status))
+		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = nc.Write(herr.AppendResponse(nil))
+		_ = nc.Close()
+		return
+	}
+	// Bytes the client sent right after its handshake are frames: take
+	// them from net/http's reader, then let its buffers go.
+	var initial []byte
+	if n := rw.Reader.Buffered(); n > 0 {
+		p, _ := rw.Reader.Peek(n)
+		initial = append([]byte(nil), p...)
+	}
+	rw = nil
+	resp := websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := nc.Write(resp); err != nil {
+		_ = nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	s.open(nc, key, r.Header.Get("Origin"), initial)
+}
+
+// appKeyFromPath matches {path}/app/{key}.
+func (s *Server) appKeyFromPath(p string) (string, bool) {
+	prefix := s.opts.Path + "/app/"
+	if !strings.HasPrefix(p, prefix) {
+		return "", false
+	}
+	key := p[len(prefix):]
+	if key == "" || strings.Contains(key, "/") {
+		return "", false
+	}
+	return key, true
+}
+
+// open runs §2 for an upgraded socket: app, quota, origin, established.
+func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
+	a := s.appsByKey[key]
+	c := &conn{srv: s, nc: nc, app: a, subs: map[*channel]*sub{}, wantPresence: map[string]bool{}}
+	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
+	c.touch()
+	if a == nil {
+		c.app = s.noApp
+		s.countHandshakeFailure("unknown app")
+		c.closeNow(4001, "Application does not exist", false, frameNoApp())
+		s.wg.Add(1)
+		go c.readLoop(nil)
+		return
+	}
+	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), 0)
+	if mc := a.cfg.MaxConnections; mc != nil {
+		if n := a.open.Add(1); n > int64(*mc) {
+			a.open.Add(-1)
+			s.countHandshakeFailure("over quota")
+			c.closeNow(4004, "Application is over connection quota", false, frameQuota())
+			s.wg.Add(1)
+			go c.readLoop(nil)
+			return
+		}
+	} else {
+		a.open.Add(1)
+	}
+	if !originAllowed(a.cfg.AllowedOrigins, origin) {
+		a.open.Add(-1)
+		s.countHandshakeFailure("origin not allowed")
+		c.closeNow(4009, "Origin not allowed", false, frameOrigin())
+		s.wg.Add(1)
+		go c.readLoop(nil)
+		return
+	}
+	a.mu.Lock()
+	a.conns[c.id] = c
+	a.mu.Unlock()
+	a.stats.Connections.Add(1)
+	a.stats.ConnectionsTotal.Add(1)
+	if s.debug != nil {
+		s.debugInfo("Connection Established", c.id)
+	}
+	c.send(s.establishedFrame(c))
+	s.srvMu.Lock()
+	closed := s.closed
+	s.srvMu.Unlock()
+	if closed {
+		c.abort()
+	}
+	s.wg.Add(1)
+	go c.readLoop(initial)
+}
+
+func (s *Server) establishedFrame(c *conn) []byte {
+	d := make([]byte, 0, 64)
+	d = append(d, `{"socket_id":"`...)
+	d = append(d, c.id...)
+	d = append(d, `","activity_timeout":`...)
+	d = strconv.AppendInt(d, int64(c.app.cfg.ActivityTimeout), 10)
+	d = append(d, '}')
+	return textFrame(pusherText("pusher:connection_established", d, ""))
+}
+
+// originAllowed is Reverb's check (§2): "*" allows all; otherwise the
+// Origin's host must match an entry with Str::is semantics.
+func originAllowed(allowed []string, origin string) bool {
+	for _, o := range allowed {
+		if o == "*" {
+			return true
+		}
+	}
+	host := ""
+	if origin != "" {
+		if u, err := url.Parse(origin); err == nil {
+			host = u.Hostname()
+		}
+	}
+	for _, pattern := range allowed {
+		if strIs(pattern, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// strIs is Laravel's Str::is: "*" matches any run of characters, the rest
+// is literal, anchored, case-sensitive.
+func strIs(pattern, value string) bool {
+	if pattern == value {
+		return true
+	}
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return false
+	}
+	if !strings.HasPrefix(value, parts[0]) {
+		return false
+	}
+	value = value[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(value, mid)
+		if i < 0 {
+			return false
+		}
+		value = value[i+len(mid):]
+	}
+	return strings.HasSuffix(value, last)
+}
 
 // Drain stops nothing by itself (the caller closes its listeners first): it
 // closes every open WebSocket with a 4200-range close frame, spread evenly
@@ -56,8 +369,92 @@ func (s *Server) Serve(ln net.Listener) error { return errors.New("not implement
 // without a thundering herd, keeps delivering to the ones still open, and
 // returns when all are closed or ctx ends.
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
-	return errors.New("not implemented")
+	var all []*conn
+	for _, a := range s.apps {
+		a.mu.Lock()
+		for _, c := range a.conns {
+			all = append(all, c)
+		}
+		a.mu.Unlock()
+	}
+	rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	start := time.Now()
+	for i, c := range all {
+		at := start
+		if len(all) > 0 && window > 0 {
+			slot := window / time.Duration(len(all))
+			at = start.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
+		}
+		if d := time.Until(at); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		c.closeNow(4200, "Server restarting", false)
+	}
+	for {
+		if s.openSockets() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) openSockets() int {
+	n := 0
+	for _, a := range s.apps {
+		a.mu.Lock()
+		n += len(a.conns)
+		a.mu.Unlock()
+	}
+	return n
 }
 
 // Close closes every connection at once and stops background work.
-func (s *Server) Close() error { return nil }
+func (s *Server) Close() error {
+	s.srvMu.Lock()
+	if s.closed {
+		s.srvMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	servers := s.servers
+	s.srvMu.Unlock()
+	for _, hs := range servers {
+		_ = hs.Close()
+	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	for _, a := range s.apps {
+		a.mu.Lock()
+		conns := make([]*conn, 0, len(a.conns))
+		for _, c := range a.conns {
+			conns = append(conns, c)
+		}
+		a.mu.Unlock()
+		for _, c := range conns {
+			c.abort()
+		}
+	}
+	err := s.transport.Close()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) countHandshakeFailure(reason string) {
+	v, _ := s.handshakeFailures.LoadOrStore(reason, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func (s *Server) logError(msg string) {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	fmt.Fprintf(s.opts.ErrorLog, "%s reverb: %s\n", time.Now().Format(time.RFC3339), msg)
+}

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/chantype"
+)
+
+// appState is one app's state on this node: its open sockets, its channels
+// with their local subscribers, and the cluster-wide presence replica.
+//
+// Lock story: mu guards conns, channels, emptyChans, nextSeq, presence, every
+// channel's cache and presence fields, every conn's subs/wantPresence maps,
+// and every write of a channel's subscriber list. Fan-out reads
+// channel.subs through an atomic pointer to an immutable slice (copy on
+// write under mu), so delivering a broadcast never takes mu and a subscribe
+// never waits for a fan-out. mu is never held while publishing on the
+// transport or while writing to a socket (sends only enqueue).
+type appState struct {
+	cfg   *laravelcfg.App
+	stats *AppStats
+
+	open atomic.Int64 // open sockets on this node (max_connections)
+
+	mu         sync.Mutex
+	conns      map[string]*conn // socket id → open socket
+	channels   map[string]*channel
+	emptyChans map[*channel]struct{} // left over from failed subscriptions
+	nextSeq    uint64
+	presence   map[string]*presenceChannel // cluster-wide replica by channel name
+}
+
+func newAppState(cfg *laravelcfg.App) *appState {
+	return &appState{
+		cfg:        cfg,
+		stats:      &AppStats{},
+		conns:      map[string]*conn{},
+		channels:   map[string]*channel{},
+		emptyChans: map[*channel]struct{}{},
+		presence:   map[string]*presenceChannel{},
+	}
+}
+
+// channel is one channel with local subscribers (or left empty by a failed
+// subscription, as Reverb leaves it).
+type channel struct {
+	name string
+	kind chantype.Kind
+	seq  uint64 // creation order
+
+	// subs is the immutable subscriber list in subscription order; replaced
+	// (never modified) under appState.mu.
+	subs atomic.Pointer[[]*sub]
+
+	// cache is the text of the last message of a cache channel (under mu).
+	cache []byte
+}
+
+// sub is one socket's membership of one channel.
+type sub struct {
+	c *conn
+	// data is the decoded channel_data (a PHP array), null when absent.
+	data php.Value
+}
+
+func (ch *channel) subscribers() []*sub {
+	if p := ch.subs.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// findOrCreate returns the channel, creating it in creation order. Caller
+// holds a.mu.
+func (a *appState) findOrCreate(name string) *channel {
+	if ch, ok := a.channels[name]; ok {
+		return ch
+	}
+	a.nextSeq++
+	ch := &channel{name: name, kind: chantype.Of(name), seq: a.nextSeq}
+	a.channels[name] = ch
+	a.emptyChans[ch] = struct{}{}
+	return ch
+}
+
+// addSub adds or replaces c's membership of ch, keeping the original
+// position on re-subscription. Caller holds a.mu.
+func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
+	old := ch.subscribers()
+	for i, s := range old {
+		if s.c == c {
+			n := make([]*sub, len(old))
+			copy(n, old)
+			n[i] = &sub{c: c, data: data}
+			ch.subs.Store(&n)
+			c.subs[ch] = n[i]
+			return
+		}
+	}
+	n := make([]*sub, len(old), len(old)+1)
+	copy(n, old)
+	s := &sub{c: c, data: data}
+	n = append(n, s)
+	ch.subs.Store(&n)
+	c.subs[ch] = s
+	delete(a.emptyChans, ch)
+	if len(old) == 0 {
+		a.stats.Channels.Add(1)
+	}
+	a.stats.Subscriptions.Add(1)
+}
+
+// removeSub removes c from ch; it reports whether c was subscribed. An
+// emptied channel is deleted with its cache. Caller holds a.mu.
+func (a *appState) removeSub(ch *channel, c *conn) bool {
+	old := ch.subscribers()
+	for i, s := range old {
+		if s.c != c {
+			continue
+		}
+		n := make([]*sub, 0, len(old)-1)
+		n = append(n, old[:i]...)
+		n = append(n, old[i+1:]...)
+		ch.subs.Store(&n)
+		delete(c.subs, ch)
+		a.stats.Subscriptions.Add(-1)
+		if len(n) == 0 {
+			a.stats.Channels.Add(-1)
+			a.deleteChannel(ch)
+		}
+		return true
+	}
+	return false
+}
+
+func (a *appState) deleteChannel(ch *channel) {
+	if a.channels[ch.name] == ch {
+		delete(a.channels, ch.name)
+	}
+	delete(a.emptyChans, ch)
+	ch.cache = nil
+}
+
+// dropEmptyChannels deletes channels left empty by failed subscriptions, as
+// every unsubscribe and disconnect does in Reverb. Caller holds a.mu.
+func (a *appState) dropEmptyChannels() {
+	for ch := range a.emptyChans {
+		if len(ch.subscribers()) == 0 {
+			a.deleteChannel(ch)
+		} else {
+			delete(a.emptyChans, ch)
+		}
+	}
+}
+
+// sortedChannels returns the channels in creation order. Caller holds a.mu.
+func (a *appState) sortedChannels() []*channel {
+	out := make([]*channel, 0, len(a.channels))
+	for _, ch := range a.channels {
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+// connSubs returns c's channels in creation order. Caller holds a.mu.
+func connSubs(c *conn) []*channel {
+	out := make([]*channel, 0, len(c.subs))
+	for ch := range c.subs {
+		out = append(out, ch)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/api"
+	"github.com/reverb-go/reverb/server/chantype"
+	"github.com/reverb-go/reverb/server/phpjson"
+)
+
+// backend is the api.Backend view of a Server: cluster-wide answers
+// gathered through the transport.
+type backend struct{ s *Server }
+
+var _ api.Backend = backend{}
+
+func (b backend) app(cfg *laravelcfg.App) (*appState, error) {
+	if cfg == nil {
+		return nil, errors.New("server: nil app")
+	}
+	a := b.s.appsByID[cfg.ID]
+	if a == nil {
+		return nil, errors.New("server: unknown app " + cfg.ID)
+	}
+	return a, nil
+}
+
+// AppByID finds an app by app_id (exact string comparison).
+func (b backend) AppByID(id string) (*laravelcfg.App, bool) {
+	a := b.s.appsByID[id]
+	if a == nil {
+		return nil, false
+	}
+	return a.cfg, true
+}
+
+// Publish dispatches one event through the transport.
+func (b backend) Publish(ctx context.Context, cfg *laravelcfg.App, ev api.Event) error {
+	a, err := b.app(cfg)
+	if err != nil {
+		return err
+	}
+	p := make([]byte, 0, 64+len(ev.Name)+len(ev.Data))
+	p = append(p, `{"event":`...)
+	p = phpjson.AppendString(p, ev.Name)
+	if ev.Batch && len(ev.Channels) == 1 {
+		p = append(p, `,"channel":`...)
+		p = phpjson.AppendString(p, ev.Channels[0])
+		p = append(p, `,"data":`...)
+		p = phpjson.AppendString(p, ev.Data)
+	} else {
+		p = append(p, `,"channels":[`...)
+		for i, c := range ev.Channels {
+			if i > 0 {
+				p = append(p, ',')
+			}
+			p = phpjson.AppendString(p, c)
+		}
+		p = append(p, `],"data":`...)
+		p = phpjson.AppendString(p, ev.Data)
+	}
+	p = append(p, '}')
+	if _, err := b.s.transport.Publish(ctx, messageMsg(a, p, ev.SocketID)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Connections counts open sockets cluster-wide.
+func (b backend) Connections(ctx context.Context, cfg *laravelcfg.App) (int, error) {
+	a, err := b.app(cfg)
+	if err != nil {
+		return 0, err
+	}
+	ids := map[string]struct{}{}
+	for _, r := range b.s.gather(ctx, a, "connections", struct{}{}) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(r, &m) == nil {
+			for id := range m {
+				ids[id] = struct{}{}
+			}
+		}
+	}
+	return len(ids), nil
+}
+
+// nodeInfo is one node's answer about one channel.
+type nodeInfo struct {
+	Occupied          bool            `json:"occupied"`
+	UserCount         *int            `json:"user_count"`
+	SubscriptionCount *int            `json:"subscription_count"`
+	Cache             json.RawMessage `json:"cache"`
+}
+
+// mergeChannels merges the nodes' name → info answers, in first-seen order.
+func (b backend) mergeChannels(a *appState, answers []json.RawMessage) ([]string, map[string]*api.ChannelInfo) {
+	var order []string
+	out := map[string]*api.ChannelInfo{}
+	for _, r := range answers {
+		dec := json.NewDecoder(bytesReader(r))
+		fields, err := rawObjectFrom(dec)
+		if err != nil {
+			continue
+		}
+		for _, f := range fields {
+			var ni nodeInfo
+			if json.Unmarshal(f.value, &ni) != nil {
+				continue
+			}
+			ci := out[f.key]
+			if ci == nil {
+				ci = &api.ChannelInfo{Name: f.key}
+				out[f.key] = ci
+				order = append(order, f.key)
+			}
+			ci.Exists = true
+			if ni.SubscriptionCount != nil {
+				ci.SubscriptionCount += *ni.SubscriptionCount
+			}
+			if ni.UserCount != nil {
+				ci.UserCount += *ni.UserCount
+			}
+			if len(ni.Cache) > 0 && string(ni.Cache) != "null" {
+				ci.Cache = append([]byte(nil), ni.Cache...)
+			}
+		}
+	}
+	// Presence user counts come from the replica: a user present on two
+	// nodes is one user.
+	a.mu.Lock()
+	for name, ci := range out {
+		if chantype.Of(name).Presence() {
+			if pc := a.presence[name]; pc != nil {
+				ci.UserCount = pc.userCount()
+			}
+		}
+	}
+	a.mu.Unlock()
+	return order, out
+}
+
+// Channels lists occupied channels cluster-wide. Order: this node's
+// creation order first, then channels only other nodes know.
+func (b backend) Channels(ctx context.Context, cfg *laravelcfg.App, prefix string) ([]api.ChannelInfo, error) {
+	a, err := b.app(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o := metricOptions{Info: "occupied,user_count,subscription_count,cache"}
+	if prefix != "" {
+		o.Filter = &prefix
+	}
+	order, m := b.mergeChannels(a, b.s.gather(ctx, a, "channels", o))
+	out := make([]api.ChannelInfo, 0, len(order))
+	for _, name := range order {
+		if ci := m[name]; ci.SubscriptionCount > 0 {
+			out = append(out, *ci)
+		}
+	}
+	return out, nil
+}
+
+// Channel describes the named channels cluster-wide.
+func (b backend) Channel(ctx context.Context, cfg *laravelcfg.App, names []string) ([]api.ChannelInfo, error) {
+	a, err := b.app(cfg)
+	if err != nil {
+		return nil, err
+	}
+	o := metricOptions{Info: "occupied,user_count,subscription_count,cache", Channels: names}
+	if names == nil {
+		o.Channels = []string{}
+	}
+	_, m := b.mergeChannels(a, b.s.gather(ctx, a, "channels", o))
+	out := make([]api.ChannelInfo, len(names))
+	for i, name := range names {
+		if ci := m[name]; ci != nil {
+			out[i] = *ci
+		} else {
+			out[i] = api.ChannelInfo{Name: name}
+		}
+	}
+	return out, nil
+}
+
+// Users lists the distinct presence users from the cluster-wide replica.
+func (b backend) Users(_ context.Context, cfg *laravelcfg.App, channel string) ([]php.Value, bool, error) {
+	a, err := b.app(cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	pc := a.presence[channel]
+	_, local := a.channels[channel]
+	if pc == nil {
+		return nil, local, nil
+	}
+	return pc.users(), true, nil
+}
+
+// TerminateUser closes the user's sockets on every node and returns once
+// this node's are gone.
+func (b backend) TerminateUser(ctx context.Context, cfg *laravelcfg.App, userID string) error {
+	a, err := b.app(cfg)
+	if err != nil {
+		return err
+	}
+	ref := randomKey()
+	done := make(chan struct{})
+	b.s.waitersMu.Lock()
+	b.s.waiters[ref] = done
+	b.s.waitersMu.Unlock()
+	msg := make([]byte, 0, 96)
+	msg = append(msg, `{"type":"terminate","application":`...)
+	msg = phpjson.AppendString(msg, appToken(a))
+	msg = append(msg, `,"payload":{"user_id":`...)
+	msg = phpjson.AppendString(msg, userID)
+	msg = append(msg, `},"reverb_go_ref":`...)
+	msg = phpjson.AppendString(msg, ref)
+	msg = append(msg, '}')
+	if _, err := b.s.transport.Publish(ctx, msg); err != nil {
+		b.s.waitersMu.Lock()
+		delete(b.s.waiters, ref)
+		b.s.waitersMu.Unlock()
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		b.s.waitersMu.Lock()
+		delete(b.s.waiters, ref)
+		b.s.waitersMu.Unlock()
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,333 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/reverb-go/reverb/server/websocket"
+)
+
+// Outbound queue bounds. A consumer whose queue grows past either bound is
+// closed with 4100 "Over capacity" rather than stalling the broadcaster.
+const (
+	maxQueueBytes  = 4 << 20
+	maxQueueFrames = 4096
+	// writeTimeout bounds one coalesced write; a client that accepts nothing
+	// for this long is dropped.
+	writeTimeout = 10 * time.Second
+	// closeLinger is how long a closing socket waits for the client's FIN
+	// after our close frame, so the frame is not lost to a TCP reset.
+	closeLinger = 2 * time.Second
+	// smallReadBuf serves the common small messages; a read that fills it
+	// switches to a pooled large buffer for the rest of the burst.
+	smallReadBuf = 512
+	largeReadBuf = 32 << 10
+)
+
+var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); return &b }}
+
+// conn is one WebSocket connection.
+//
+// Ownership: one reader goroutine (readLoop) owns dec and the rate-limit
+// window and runs the Pusher protocol for this socket. A writer goroutine
+// exists only while frames are queued (writeLoop), so an idle socket holds
+// no write buffer and no writer. omu guards the outbound queue and the
+// closing state; appState.mu guards subs and wantPresence. Activity fields
+// are atomics because the sweep reads them from its own goroutine.
+type conn struct {
+	srv *Server
+	app *appState
+	nc  net.Conn
+	id  string
+
+	dec *websocket.Decoder
+
+	// Reader-owned rate-limit window (§3.8).
+	rlEnd   time.Time
+	rlCount int
+
+	lastSeen      atomic.Int64 // unix nanoseconds of the last touch
+	pinged        atomic.Bool
+	controlFrames atomic.Bool
+
+	// Under app.mu.
+	subs         map[*channel]*sub
+	wantPresence map[string]bool
+
+	omu     sync.Mutex
+	queue   [][]byte
+	queued  int
+	writing bool
+	closing bool
+
+	cleanupOnce sync.Once
+	closeOnce   sync.Once
+}
+
+func (c *conn) touch() {
+	c.lastSeen.Store(time.Now().UnixNano())
+	c.pinged.Store(false)
+}
+
+// send queues one frame; the bytes must not change afterwards (broadcast
+// frames are shared by every subscriber). It never blocks on the socket.
+func (c *conn) send(frame []byte) bool {
+	c.omu.Lock()
+	if c.closing {
+		c.omu.Unlock()
+		return false
+	}
+	if len(c.queue) >= maxQueueFrames || c.queued+len(frame) > maxQueueBytes {
+		// Slow consumer: drop what it did not read, close with 4100.
+		c.closing = true
+		c.queue = [][]byte{websocket.AppendClose(nil, 4100, "Over capacity")}
+		c.queued = 0
+		start := !c.writing
+		c.writing = true
+		c.omu.Unlock()
+		c.app.stats.SlowConsumersClosed.Add(1)
+		if start {
+			c.srv.wg.Add(1)
+			go c.writeLoop()
+		}
+		// The cleanup runs on its own goroutine: the caller may be a
+		// delivery in the middle of its own state changes.
+		c.srv.wg.Add(1)
+		go func() { defer c.srv.wg.Done(); c.cleanup() }()
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += len(frame)
+	start := !c.writing
+	c.writing = true
+	c.omu.Unlock()
+	if start {
+		c.srv.wg.Add(1)
+		go c.writeLoop()
+	}
+	return true
+}
+
+// writeLoop drains the queue, coalescing everything queued into one
+// writev, and exits when the queue is empty.
+func (c *conn) writeLoop() {
+	defer c.srv.wg.Done()
+	for {
+		c.omu.Lock()
+		if len(c.queue) == 0 {
+			c.writing = false
+			closing := c.closing
+			c.omu.Unlock()
+			if closing {
+				c.finishClose()
+			}
+			return
+		}
+		bufs := net.Buffers(c.queue)
+		n := c.queued
+		c.queue = nil
+		c.queued = 0
+		c.omu.Unlock()
+
+		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := bufs.WriteTo(c.nc); err != nil {
+			c.omu.Lock()
+			c.closing = true
+			c.queue = nil
+			c.queued = 0
+			c.writing = false
+			c.omu.Unlock()
+			c.abort()
+			return
+		}
+		c.app.stats.BytesOut.Add(int64(n))
+	}
+}
+
+// closeNow closes with a close frame carrying code and reason, after the
+// frames in pre. With drop, frames still queued are discarded (a slow
+// consumer must not get them first).
+func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
+	c.omu.Lock()
+	if c.closing {
+		c.omu.Unlock()
+		return
+	}
+	c.closing = true
+	if drop {
+		c.queue = nil
+		c.queued = 0
+	}
+	for _, p := range pre {
+		c.queue = append(c.queue, p)
+	}
+	c.queue = append(c.queue, websocket.AppendClose(nil, code, reason))
+	start := !c.writing
+	c.writing = true
+	c.omu.Unlock()
+	c.cleanup()
+	if start {
+		c.srv.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// closeRaw is closeNow for an already built close frame (the echo of a
+// client's close).
+func (c *conn) closeRaw(frame []byte) {
+	c.omu.Lock()
+	if c.closing {
+		c.omu.Unlock()
+		return
+	}
+	c.closing = true
+	c.queue = append(c.queue, frame)
+	start := !c.writing
+	c.writing = true
+	c.omu.Unlock()
+	c.cleanup()
+	if start {
+		c.srv.wg.Add(1)
+		go c.writeLoop()
+	}
+}
+
+func (c *conn) isClosing() bool {
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	return c.closing
+}
+
+// finishClose runs once the close frame is written: half-close so the
+// client reads the frame and answers, and let the reader wait briefly for
+// its FIN before the socket is released.
+func (c *conn) finishClose() {
+	type closeWriter interface{ CloseWrite() error }
+	if cw, ok := c.nc.(closeWriter); ok {
+		_ = cw.CloseWrite()
+		_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+		return
+	}
+	c.abort()
+}
+
+// abort closes the TCP connection at once.
+func (c *conn) abort() {
+	c.closeOnce.Do(func() { _ = c.nc.Close() })
+	c.cleanup()
+}
+
+// cleanup removes the socket from every channel of its app (§3.9) once.
+func (c *conn) cleanup() {
+	c.cleanupOnce.Do(func() {
+		c.srv.disconnect(c)
+	})
+}
+
+// readLoop is the read driver: bytes arrived → Decoder.Feed → handlers.
+func (c *conn) readLoop(initial []byte) {
+	defer c.srv.wg.Done()
+	defer c.abort()
+	if len(initial) > 0 {
+		if !c.feed(initial) {
+			c.drainUntilEOF()
+			return
+		}
+	}
+	small := make([]byte, smallReadBuf)
+	var large *[]byte
+	for {
+		buf := small
+		if large != nil {
+			buf = *large
+		}
+		n, err := c.nc.Read(buf)
+		if n > 0 {
+			c.app.stats.BytesIn.Add(int64(n))
+			if !c.feed(buf[:n]) {
+				if large != nil {
+					largeBufPool.Put(large)
+				}
+				c.drainUntilEOF()
+				return
+			}
+		}
+		if err != nil {
+			if large != nil {
+				largeBufPool.Put(large)
+			}
+			return
+		}
+		switch {
+		case large == nil && n == len(small):
+			large = largeBufPool.Get().(*[]byte)
+		case large != nil && n < len(*large)/2:
+			largeBufPool.Put(large)
+			large = nil
+		}
+	}
+}
+
+// drainUntilEOF discards input after our close frame until the client
+// closes or closeLinger passes (finishClose sets the deadline).
+func (c *conn) drainUntilEOF() {
+	var buf [256]byte
+	_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger + writeTimeout))
+	for {
+		if _, err := c.nc.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+// feed hands bytes to the decoder; false means the socket is closing.
+func (c *conn) feed(p []byte) bool {
+	if c.isClosing() {
+		return false
+	}
+	err := c.dec.Feed(p, c.onFrame)
+	if err == nil {
+		return !c.isClosing()
+	}
+	if ce, ok := err.(*websocket.CloseError); ok {
+		c.closeNow(ce.Code, ce.Reason, false)
+	}
+	return false
+}
+
+func (c *conn) onFrame(op websocket.Opcode, payload []byte) error {
+	if c.isClosing() {
+		return errClosing
+	}
+	switch op {
+	case websocket.OpText, websocket.OpBinary:
+		c.app.stats.MessagesIn.Add(1)
+		c.handleMessage(payload)
+	case websocket.OpPing:
+		c.controlFrames.Store(true)
+		c.touch()
+		c.srv.debugControl(c, payload)
+		c.send(websocket.AppendPong(nil, payload))
+	case websocket.OpPong:
+		c.controlFrames.Store(true)
+		c.touch()
+		c.srv.debugControl(c, payload)
+	case websocket.OpClose:
+		c.controlFrames.Store(true)
+		c.srv.debugControl(c, payload)
+		c.closeRaw(websocket.AppendFrame(nil, websocket.OpClose, websocket.EchoClosePayload(payload)))
+		return errClosing
+	}
+	if c.isClosing() {
+		return errClosing
+	}
+	return nil
+}
+
+type closingError struct{}
+
+func (closingError) Error() string { return "connection closing" }
+
+var errClosing error = closingError{}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+// truthy is PHP's boolean conversion.
+func truthy(v php.Value) bool {
+	switch v.Kind() {
+	case php.Bool:
+		return v.BoolVal()
+	case php.Int:
+		return v.IntVal() != 0
+	case php.Float:
+		return v.FloatVal() != 0
+	case php.String:
+		s := v.StringVal()
+		return s != "" && s != "0"
+	case php.Array:
+		return v.ArrayVal().Len() > 0
+	}
+	return false
+}
+
+// phpString is PHP's (string) cast for scalars.
+func phpString(v php.Value) string {
+	switch v.Kind() {
+	case php.Bool:
+		if v.BoolVal() {
+			return "1"
+		}
+		return ""
+	case php.Int:
+		return strconv.FormatInt(v.IntVal(), 10)
+	case php.Float:
+		f := v.FloatVal()
+		if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
+			return strconv.FormatInt(int64(f), 10)
+		}
+		return strings.ToUpper(strconv.FormatFloat(f, 'G', 14, 64))
+	case php.String:
+		return v.StringVal()
+	case php.Array:
+		return "Array"
+	}
+	return ""
+}
+
+// looseKey maps a value to a key under which PHP's loose == between the
+// (string) casts holds: numeric strings compare as numbers ("1" == "01"
+// == "1.0"), others byte for byte.
+func looseKey(v php.Value) string {
+	s := phpString(v)
+	t := strings.TrimLeft(s, " \t\n\r\v\f")
+	t = strings.TrimRight(t, " \t\n\r\v\f")
+	if t != "" {
+		if f, err := strconv.ParseFloat(t, 64); err == nil && !strings.ContainsAny(t, "xXpP_") && !strings.EqualFold(t, "inf") && !strings.EqualFold(t, "infinity") && !strings.EqualFold(t, "nan") {
+			return "n:" + strconv.FormatFloat(f, 'g', -1, 64)
+		}
+	}
+	return "s:" + s
+}
+
+// field reads a string-keyed entry of a PHP array value.
+func field(v php.Value, name string) (php.Value, bool) {
+	if v.Kind() != php.Array {
+		return php.Value{}, false
+	}
+	return v.ArrayVal().GetString(name)
+}
+
+// arrayKeyOf converts a user id into the PHP array key it would become.
+func arrayKeyOf(v php.Value) php.Key {
+	switch v.Kind() {
+	case php.Int:
+		return php.IntKey(v.IntVal())
+	case php.Float:
+		return php.IntKey(int64(v.FloatVal()))
+	case php.Bool:
+		if v.BoolVal() {
+			return php.IntKey(1)
+		}
+		return php.IntKey(0)
+	case php.String:
+		return php.StringKey(v.StringVal())
+	}
+	return php.StringKey("")
+}

@@ -1,0 +1,345 @@
+package server
+
+import (
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/chantype"
+	"github.com/reverb-go/reverb/server/phpjson"
+)
+
+// presenceChannel is the cluster-wide replica of one presence channel's
+// memberships, in the transport's order. Every node applies the same join
+// and leave messages in the same order, so every node computes the same
+// member_added / member_removed decisions and each one tells its own
+// subscribers: one event per user for the whole cluster. Guarded by
+// appState.mu.
+type presenceChannel struct {
+	members []*member
+}
+
+// member is one socket's presence membership on some node.
+type member struct {
+	node   string
+	socket string
+	data   php.Value // decoded channel_data (array)
+	id     php.Value
+	hasID  bool   // user_id present and not null
+	key    string // looseKey(user_id), "" when falsy
+}
+
+func newMember(node, socket string, data php.Value) *member {
+	m := &member{node: node, socket: socket, data: data}
+	if id, ok := field(data, "user_id"); ok && id.Kind() != php.Null {
+		m.id, m.hasID = id, true
+		if truthy(id) {
+			m.key = looseKey(id)
+		}
+	}
+	return m
+}
+
+func (p *presenceChannel) find(node, socket string) int {
+	for i, m := range p.members {
+		if m.node == node && m.socket == socket {
+			return i
+		}
+	}
+	return -1
+}
+
+func (p *presenceChannel) hasUser(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, m := range p.members {
+		if m.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// join applies a join; it returns the member_added text to broadcast, nil
+// when the user was already present (or the socket re-subscribed).
+func (p *presenceChannel) join(node, socket, channel string, data php.Value) []byte {
+	m := newMember(node, socket, data)
+	if i := p.find(node, socket); i >= 0 {
+		p.members[i] = m
+		return nil
+	}
+	already := p.hasUser(m.key)
+	p.members = append(p.members, m)
+	if already {
+		return nil
+	}
+	return internalText("pusher_internal:member_added", objectJSON(data), channel)
+}
+
+// leave removes a membership; it returns the member_removed text when the
+// user left the channel altogether.
+func (p *presenceChannel) leave(node, socket, channel string) []byte {
+	i := p.find(node, socket)
+	if i < 0 {
+		return nil
+	}
+	m := p.members[i]
+	p.members = append(p.members[:i:i], p.members[i+1:]...)
+	return p.removedText(m, channel)
+}
+
+func (p *presenceChannel) removedText(m *member, channel string) []byte {
+	if m.key == "" || p.hasUser(m.key) {
+		return nil
+	}
+	d := php.NewArray()
+	d.Set(php.StringKey("user_id"), m.id)
+	return internalText("pusher_internal:member_removed", phpjson.Append(nil, php.ArrayValue(d)), channel)
+}
+
+// dropNode removes every membership of node; it returns the member_removed
+// texts due.
+func (p *presenceChannel) dropNode(node, channel string) [][]byte {
+	var out [][]byte
+	kept := p.members[:0:0]
+	var gone []*member
+	for _, m := range p.members {
+		if m.node == node {
+			gone = append(gone, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	p.members = kept
+	seen := map[string]bool{}
+	for _, m := range gone {
+		if seen[m.key] {
+			continue
+		}
+		seen[m.key] = true
+		if t := p.removedText(m, channel); t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// users returns the distinct user ids in membership order (members without
+// a user id are skipped: Reverb would answer 500).
+func (p *presenceChannel) users() []php.Value {
+	var ids []php.Value
+	seen := map[string]bool{}
+	for _, m := range p.members {
+		if !m.hasID {
+			continue
+		}
+		k := looseKey(m.id)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ids = append(ids, m.id)
+	}
+	return ids
+}
+
+// userCount is the number of distinct users (members without a user id
+// count as one, as PHP's unique() groups them under null).
+func (p *presenceChannel) userCount() int {
+	seen := map[string]bool{}
+	for _, m := range p.members {
+		k := "null"
+		if m.hasID {
+			k = looseKey(m.id)
+		}
+		seen[k] = true
+	}
+	return len(seen)
+}
+
+// succeededData is the subscription_succeeded data of §3.5, with a missing
+// user_info mapped to null (compatibility decision).
+func (p *presenceChannel) succeededData() []byte {
+	ids := php.NewArray()
+	hash := php.NewArray()
+	seen := map[string]bool{}
+	count := 0
+	complete := true
+	for _, m := range p.members {
+		if !m.hasID {
+			complete = false
+			break
+		}
+		k := looseKey(m.id)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		count++
+		ids.Append(m.id)
+		info, _ := field(m.data, "user_info")
+		hash.Set(arrayKeyOf(m.id), info)
+	}
+	if !complete {
+		ids, hash, count = php.NewArray(), php.NewArray(), 0
+	}
+	pr := php.NewArray()
+	pr.Set(php.StringKey("count"), php.IntValue(int64(count)))
+	pr.Set(php.StringKey("ids"), php.ArrayValue(ids))
+	pr.Set(php.StringKey("hash"), php.ArrayValue(hash))
+	top := php.NewArray()
+	top.Set(php.StringKey("presence"), php.ArrayValue(pr))
+	return phpjson.Append(nil, php.ArrayValue(top))
+}
+
+// objectJSON is json_encode((object) $data)'s effect on the member_added
+// data: an empty array is "{}".
+func objectJSON(v php.Value) []byte {
+	if v.Kind() != php.Array || v.ArrayVal().Len() == 0 {
+		return []byte("{}")
+	}
+	return phpjson.Append(nil, v)
+}
+
+// onPresence applies a presence message from the transport.
+func (s *Server) onPresence(env *envelope) {
+	a := s.appsByID[env.App]
+	if a == nil || !chantype.Of(env.Channel).Presence() {
+		return
+	}
+	var added, removed, succeeded, cached []byte
+	var joiner *conn
+	compensate := false
+	mine := env.Node == s.nodeID
+
+	a.mu.Lock()
+	pc := a.presence[env.Channel]
+	if pc == nil {
+		pc = &presenceChannel{}
+		a.presence[env.Channel] = pc
+	}
+	switch env.Op {
+	case "join":
+		data := php.ArrayValue(php.NewArray())
+		if env.ChannelData != "" {
+			if d, err := phpjson.Decode([]byte(env.ChannelData)); err == nil && d.Kind() == php.Array {
+				data = d
+			}
+		}
+		added = pc.join(env.Node, env.SocketID, env.Channel, data)
+		if mine {
+			c := a.conns[env.SocketID]
+			if c != nil && c.wantPresence[env.Channel] {
+				ch := a.findOrCreate(env.Channel)
+				a.addSub(ch, c, data)
+				joiner = c
+				succeeded = pc.succeededData()
+				if ch.kind.Cache() {
+					cached = ch.cache
+				}
+			} else {
+				compensate = true
+			}
+		}
+	case "leave":
+		removed = pc.leave(env.Node, env.SocketID, env.Channel)
+		if !mine {
+			s.noteLeave(env)
+		}
+	}
+	if len(pc.members) == 0 {
+		delete(a.presence, env.Channel)
+	}
+	var subs []*sub
+	if ch := a.channels[env.Channel]; ch != nil {
+		subs = ch.subscribers()
+	}
+	a.mu.Unlock()
+
+	if joiner != nil {
+		joiner.send(textFrame(internalText("pusher_internal:subscription_succeeded", succeeded, env.Channel)))
+		if chantype.Of(env.Channel).Cache() {
+			if cached != nil {
+				joiner.send(textFrame(cached))
+			} else {
+				joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
+			}
+		}
+	}
+	for _, t := range [][]byte{added, removed} {
+		if t == nil {
+			continue
+		}
+		s.fanout(a, env.Channel, subs, textFrame(t), joinerOrNil(joiner, env, mine, a))
+	}
+	if compensate {
+		// The socket unsubscribed or went away before its join came back:
+		// undo the join for the whole cluster.
+		s.publish(presenceMsg(s.nodeID, a.cfg.ID, "leave", env.Channel, env.SocketID, ""))
+	}
+}
+
+// joinerOrNil is the socket member_added must skip: the joiner itself.
+func joinerOrNil(joiner *conn, env *envelope, mine bool, a *appState) *conn {
+	if joiner != nil {
+		return joiner
+	}
+	if mine && env.Op == "join" {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.conns[env.SocketID]
+	}
+	return nil
+}
+
+// dropNodePresence removes every membership of a node that left the
+// cluster, telling local subscribers who is gone.
+func (s *Server) dropNodePresence(node string) {
+	if node == s.nodeID {
+		return
+	}
+	for _, a := range s.apps {
+		type out struct {
+			channel string
+			subs    []*sub
+			texts   [][]byte
+		}
+		var outs []out
+		a.mu.Lock()
+		for name, pc := range a.presence {
+			texts := pc.dropNode(node, name)
+			if len(pc.members) == 0 {
+				delete(a.presence, name)
+			}
+			if len(texts) == 0 {
+				continue
+			}
+			var subs []*sub
+			if ch := a.channels[name]; ch != nil {
+				subs = ch.subscribers()
+			}
+			outs = append(outs, out{name, subs, texts})
+		}
+		a.mu.Unlock()
+		for _, o := range outs {
+			for _, t := range o.texts {
+				s.fanout(a, o.channel, o.subs, textFrame(t), nil)
+			}
+		}
+	}
+}
+
+// noteLeave remembers, for the first moments after our hello, the leaves
+// of other nodes, so their snapshots (taken at our hello) do not bring
+// those members back.
+func (s *Server) noteLeave(env *envelope) {
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	if !s.helloSeen || time.Since(s.started) > 30*time.Second {
+		if len(s.leftSinceHello) > 0 {
+			s.leftSinceHello = map[string]bool{}
+		}
+		return
+	}
+	s.leftSinceHello[env.Node+"\x00"+env.App+"\x00"+env.Channel+"\x00"+env.SocketID] = true
+}

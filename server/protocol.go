@@ -1,0 +1,233 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/chantype"
+	"github.com/reverb-go/reverb/server/phpjson"
+	"github.com/reverb-go/reverb/server/pusherauth"
+)
+
+// handleMessage runs Reverb's pipeline for one data message (§3.2).
+func (c *conn) handleMessage(p []byte) {
+	s := c.srv
+	if s.debug != nil {
+		s.debugInfo("Message Received", c.id)
+		s.debugMessage(p)
+	}
+	c.touch()
+	if rl := c.app.cfg.RateLimiting; rl != nil && rl.Enabled && !c.allow(rl.MaxAttempts, rl.DecaySeconds) {
+		if rl.TerminateOnLimit {
+			c.closeNow(4301, "Rate limit exceeded", false, frameRate())
+		} else {
+			c.send(frameRate())
+		}
+		s.debugError("Message from " + c.id + " resulted in a pusher error")
+		return
+	}
+	if c.dispatch(p) {
+		if s.debug != nil {
+			s.debugInfo("Message Handled", c.id)
+		}
+	}
+}
+
+// allow applies the fixed-window rate limit; it reports whether the
+// message may be processed.
+func (c *conn) allow(maxAttempts, decaySeconds int) bool {
+	now := time.Now()
+	if c.rlEnd.IsZero() || !now.Before(c.rlEnd) {
+		if decaySeconds <= 0 {
+			decaySeconds = 1
+		}
+		c.rlEnd = now.Add(time.Duration(decaySeconds) * time.Second)
+		c.rlCount = 0
+	}
+	if c.rlCount >= maxAttempts {
+		return false
+	}
+	c.rlCount++
+	return true
+}
+
+func (c *conn) invalid() bool {
+	c.send(frameInvalid())
+	c.srv.debugError("Message from " + c.id + " resulted in a pusher error")
+	return false
+}
+
+// dispatch decodes and routes one message; it reports success.
+func (c *conn) dispatch(p []byte) bool {
+	v, err := phpjson.Decode(p)
+	if err != nil || v.Kind() != php.Array {
+		return c.invalid()
+	}
+	ev, ok := field(v, "event")
+	if !ok || ev.Kind() != php.String || ev.StringVal() == "" {
+		return c.invalid()
+	}
+	data, _ := field(v, "data")
+	if data.Kind() == php.String {
+		if d, err := phpjson.Decode([]byte(data.StringVal())); err == nil {
+			data = d
+		}
+	}
+	name := ev.StringVal()
+	if !strings.HasPrefix(name, "pusher:") {
+		return c.clientEvent(p, name, v, data)
+	}
+	payload := php.ArrayValue(php.NewArray())
+	if truthy(data) {
+		if data.Kind() != php.Array {
+			return c.invalid()
+		}
+		payload = data
+	}
+	switch name[len("pusher:"):] {
+	case "ping":
+		c.send(framePong())
+	case "pong":
+		c.touch()
+	case "subscribe":
+		return c.subscribe(payload)
+	case "unsubscribe":
+		ch, ok := field(payload, "channel")
+		if !ok || (ch.Kind() != php.String && ch.Kind() != php.Int) {
+			return c.invalid()
+		}
+		c.srv.unsubscribe(c, phpString(ch))
+	case "connection_established":
+		c.send(c.srv.establishedFrame(c))
+	default:
+		return c.invalid()
+	}
+	return true
+}
+
+// subscribe handles pusher:subscribe (§3.4).
+func (c *conn) subscribe(payload php.Value) bool {
+	chv, ok := field(payload, "channel")
+	if !ok || (chv.Kind() != php.String && chv.Kind() != php.Int) {
+		return c.invalid()
+	}
+	name := phpString(chv)
+	auth := ""
+	if a, ok := field(payload, "auth"); ok {
+		switch a.Kind() {
+		case php.Null:
+		case php.Array, php.Unknown:
+			return c.invalid()
+		default:
+			auth = phpString(a)
+		}
+	}
+	var rawData string
+	hasData := false
+	data := php.Value{}
+	if cd, ok := field(payload, "channel_data"); ok && cd.Kind() != php.Null {
+		if cd.Kind() != php.String {
+			return c.invalid()
+		}
+		d, err := phpjson.Decode([]byte(cd.StringVal()))
+		if err != nil {
+			return c.invalid()
+		}
+		rawData, hasData, data = cd.StringVal(), true, d
+	}
+	return c.srv.subscribe(c, name, auth, rawData, hasData, data)
+}
+
+// subscribe is §3.4 steps 2–7 for a validated request.
+func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, data php.Value) bool {
+	a := c.app
+	kind := chantype.Of(name)
+	a.mu.Lock()
+	ch := a.findOrCreate(name)
+	a.mu.Unlock()
+	if kind.Private() && !pusherauth.ValidChannelAuth(a.cfg.Secret, c.id, name, rawData, hasData, auth) {
+		c.send(frameUnauth())
+		s.debugError("Message from " + c.id + " resulted in a pusher error")
+		return false
+	}
+	if kind.Presence() {
+		a.mu.Lock()
+		c.wantPresence[name] = true
+		a.mu.Unlock()
+		// The membership becomes visible, and subscription_succeeded is
+		// sent, when the join comes back through the transport: the one
+		// order every node sees decides member_added.
+		s.publishPresence(c, "join", name, rawData)
+		return true
+	}
+	if data.Kind() != php.Array {
+		data = php.Value{}
+	}
+	a.mu.Lock()
+	if a.channels[name] != ch {
+		// Deleted meanwhile by another socket's cleanup: start over.
+		ch = a.findOrCreate(name)
+	}
+	a.addSub(ch, c, data)
+	var cached []byte
+	if kind.Cache() && ch.cache != nil {
+		cached = ch.cache
+	}
+	a.mu.Unlock()
+	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
+	if kind.Cache() {
+		if cached != nil {
+			c.send(textFrame(cached))
+		} else {
+			c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
+		}
+	}
+	return true
+}
+
+// unsubscribe handles pusher:unsubscribe: no reply.
+func (s *Server) unsubscribe(c *conn, name string) {
+	a := c.app
+	a.mu.Lock()
+	ch, ok := a.channels[name]
+	wasPresence := c.wantPresence[name]
+	delete(c.wantPresence, name)
+	if ok {
+		a.removeSub(ch, c)
+	}
+	a.dropEmptyChannels()
+	a.mu.Unlock()
+	if wasPresence {
+		s.publishPresence(c, "leave", name, "")
+	}
+}
+
+// disconnect is the cleanup of §3.9: every membership removed, in channel
+// creation order, empty channels dropped, presence leaves published.
+func (s *Server) disconnect(c *conn) {
+	a := c.app
+	if s.debug != nil && a != s.noApp {
+		s.debugInfo("Connection Closed", c.id)
+	}
+	a.mu.Lock()
+	if a.conns[c.id] == c {
+		delete(a.conns, c.id)
+		a.open.Add(-1)
+		a.stats.Connections.Add(-1)
+	}
+	var leaves []string
+	for _, ch := range connSubs(c) {
+		a.removeSub(ch, c)
+	}
+	for name := range c.wantPresence {
+		leaves = append(leaves, name)
+	}
+	c.wantPresence = map[string]bool{}
+	a.dropEmptyChannels()
+	a.mu.Unlock()
+
+	for _, name := range leaves {
+		s.publishPresence(c, "leave", name, "")
+	}
+}
