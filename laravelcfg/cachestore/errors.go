@@ -1,5 +1,0 @@
-package cachestore
-
-import "errors"
-
-var errNotImplemented = errors.New("cachestore: not implemented yet")

@@ -1,0 +1,276 @@
+package cachestore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+// redisStore is Laravel's RedisStore: the key is the Redis connection prefix
+// (phpredis OPT_PREFIX / predis prefix, applied to every key) + the cache
+// prefix (+ ':' up to Laravel 10) + FlagKey; numbers are stored as their
+// raw decimal text with plain SET and no TTL.
+//
+// Concurrency: *redis.Client is safe for concurrent use; the other fields
+// are set once by openRedis.
+type redisStore struct {
+	client   *redis.Client
+	key      string
+	addr     string // for Location: "127.0.0.1:6379", "tls://h:6380", "unix:/sock"
+	db       int
+	warnings []string
+	// writeBlocked is set when a phpredis serializer or compression option
+	// means the stored bytes are not the raw decimal Go would write.
+	writeBlocked string
+}
+
+// redisConnConfig is the effective configuration of one Redis connection
+// after RedisManager and the connector merged it.
+type redisConnConfig struct {
+	client string // "phpredis" or "predis"
+	merged node
+}
+
+// resolveRedisConnection is RedisManager::resolve($name) followed by the
+// connector's option merge.
+func (r *resolver) resolveRedisConnection(name string) (redisConnConfig, error) {
+	db, err := r.config.sub("database")
+	if err != nil {
+		return redisConnConfig{}, err
+	}
+	rc, err := db.sub("redis")
+	if err != nil {
+		return redisConnConfig{}, err
+	}
+	client, err := rc.strOr("client", "phpredis")
+	if err != nil {
+		return redisConnConfig{}, err
+	}
+	if name == "" {
+		name = "default"
+	}
+	conn, err := rc.sub(name)
+	if err != nil {
+		return redisConnConfig{}, err
+	}
+	if conn.arr == nil {
+		clusters, _ := rc.sub("clusters")
+		if v, ok := clusters.get(name); ok && !v.IsNull() {
+			return redisConnConfig{}, fmt.Errorf("Redis connection [%s] is a cluster (config %s.%s): %w: Redis Cluster for the cache store; use a single-node connection", name, clusters.path, name, ErrUnsupported)
+		}
+		return redisConnConfig{}, fmt.Errorf("Redis connection [%s] not configured (config %s is missing)", name, conn.path)
+	}
+	// parseConnectionConfiguration: the url, then driver tcp/tls → scheme.
+	if conn, err = applyConfigURL(conn); err != nil {
+		return redisConnConfig{}, err
+	}
+	options, err := rc.sub("options")
+	if err != nil {
+		return redisConnConfig{}, err
+	}
+	connOptions, err := conn.sub("options")
+	if err != nil {
+		return redisConnConfig{}, err
+	}
+	merged := php.NewArray()
+	for i, k := range conn.arr.Keys {
+		if !k.IsInt && (k.S == "options" || k.S == "driver") {
+			continue
+		}
+		merged.Set(k, conn.arr.Values[i])
+	}
+	if d, ok := conn.get("driver"); ok {
+		if s, _ := phpString(d, ""); strings.EqualFold(s, "tcp") || strings.EqualFold(s, "tls") {
+			merged.Set(php.StringKey("scheme"), php.StringValue(strings.ToLower(s)))
+		}
+	}
+	connPrefix, hasConnPrefix := conn.get("prefix")
+	for _, src := range []node{options, connOptions} {
+		if src.arr == nil {
+			continue
+		}
+		for i, k := range src.arr.Keys {
+			if src.path == options.path && !k.IsInt && k.S == "parameters" {
+				continue
+			}
+			merged.Set(k, src.arr.Values[i])
+		}
+	}
+	// The connectors let a prefix set directly on the connection win.
+	if hasConnPrefix && !connPrefix.IsNull() {
+		merged.Set(php.StringKey("prefix"), connPrefix)
+	}
+	return redisConnConfig{client: client, merged: node{path: conn.path, arr: merged}}, nil
+}
+
+func (r *resolver) openRedis(sc node) (Store, error) {
+	connName, err := sc.strOr("connection", "default")
+	if err != nil {
+		return nil, err
+	}
+	rcc, err := r.resolveRedisConnection(connName)
+	if err != nil {
+		return nil, err
+	}
+	m := rcc.merged
+	st := &redisStore{}
+
+	// The connection prefix: phpredis sets OPT_PREFIX only when
+	// ! empty($config['prefix']); predis treats "" the same way.
+	connPrefix := ""
+	if v, ok := m.get("prefix"); ok && !phpEmpty(v) {
+		if connPrefix, err = phpString(v, m.keyPath("prefix")); err != nil {
+			return nil, err
+		}
+	}
+	cachePrefix, err := r.cachePrefix(sc, r.colon)
+	if err != nil {
+		return nil, err
+	}
+	st.key = connPrefix + cachePrefix + FlagKey
+
+	opt, err := redisOptions(m)
+	if err != nil {
+		return nil, err
+	}
+	st.db = opt.DB
+	st.addr = opt.Addr
+	if opt.Network == "unix" {
+		st.addr = "unix:" + opt.Addr
+	} else if opt.TLSConfig != nil {
+		st.addr = "tls://" + opt.Addr
+	}
+
+	if rcc.client != "predis" {
+		for _, o := range []string{"serializer", "compression"} {
+			v, ok := m.get(o)
+			if !ok || (!v.IsUnknown() && phpEmpty(v)) {
+				continue
+			}
+			desc := "set"
+			if s, err := phpString(v, ""); err == nil {
+				desc = strconv.Quote(s)
+			}
+			st.writeBlocked = fmt.Sprintf("config %s is %s: phpredis encodes the stored value, so the Go side cannot write the bytes PHP would; run php artisan reverb:restart instead", m.keyPath(o), desc)
+			st.warnings = append(st.warnings, fmt.Sprintf("config %s is %s: the restart flag is still detected (any change of the stored bytes), but `reverb restart` cannot write it; use php artisan reverb:restart", m.keyPath(o), desc))
+		}
+	}
+	st.client = redis.NewClient(opt)
+	return st, nil
+}
+
+// redisOptions translates the merged connection config the way
+// PhpRedisConnector::createClient uses it: host (with scheme), port,
+// username + password (AUTH only with a non-empty password), database
+// ((int) cast, SELECT), tls scheme.
+func redisOptions(m node) (*redis.Options, error) {
+	host, err := m.strOr("host", "127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	port, err := m.strOr("port", "6379")
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := m.strOr("scheme", "")
+	if err != nil {
+		return nil, err
+	}
+	// A host written with its scheme ("tls://cache.example").
+	if before, after, ok := strings.Cut(host, "://"); ok {
+		scheme, host = before, after
+	}
+	opt := &redis.Options{
+		Protocol:        2, // plain AUTH/SELECT like phpredis; works with every server version
+		DisableIdentity: true,
+		DialTimeout:     5 * time.Second,
+		ReadTimeout:     5 * time.Second,
+		WriteTimeout:    5 * time.Second,
+		PoolSize:        2,
+		MaxRetries:      1,
+	}
+	switch strings.ToLower(scheme) {
+	case "", "tcp", "redis":
+	case "tls", "ssl", "rediss":
+		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if ctx, _ := m.sub("context"); ctx.arr != nil {
+			// phpredis stream context: 'context' => ['verify_peer' => false, ...]
+			if v, ok := ctx.get("verify_peer"); ok && v.Kind() == php.Bool && !v.BoolVal() {
+				opt.TLSConfig.InsecureSkipVerify = true
+			}
+		}
+	case "unix":
+		opt.Network = "unix"
+	default:
+		return nil, fmt.Errorf("config %s.scheme: unsupported Redis scheme %q (tcp or tls)", m.path, scheme)
+	}
+	if strings.HasPrefix(host, "/") {
+		opt.Network = "unix"
+	}
+	if opt.Network == "unix" {
+		opt.Addr = host
+	} else {
+		if p := leadingInt(port); p <= 0 || p > 65535 {
+			return nil, fmt.Errorf("config %s.port: %q is not a port", m.path, port)
+		}
+		opt.Addr = net.JoinHostPort(host, strconv.FormatInt(leadingInt(port), 10))
+	}
+	if pw, ok := m.get("password"); ok && !phpEmpty(pw) {
+		if opt.Password, err = phpString(pw, m.keyPath("password")); err != nil {
+			return nil, err
+		}
+		if opt.Username, err = m.strOr("username", ""); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := m.get("database"); ok && !v.IsNull() {
+		n, err := phpInt(v, m.keyPath("database"))
+		if err != nil {
+			return nil, err
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("config %s.database: %d is not a Redis database number", m.path, n)
+		}
+		opt.DB = int(n)
+	}
+	return opt, nil
+}
+
+func (s *redisStore) Read(ctx context.Context) (Flag, error) {
+	b, err := s.client.Get(ctx, s.key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Flag{}, nil
+	}
+	if err != nil {
+		return Flag{}, fmt.Errorf("read restart flag from redis %s db %d: %w", s.addr, s.db, err)
+	}
+	return Flag{Present: true, Raw: b}, nil
+}
+
+func (s *redisStore) Write(ctx context.Context, ts int64) error {
+	if s.writeBlocked != "" {
+		return errors.New(s.writeBlocked)
+	}
+	if err := s.client.Set(ctx, s.key, strconv.FormatInt(ts, 10), 0).Err(); err != nil {
+		return fmt.Errorf("write restart flag to redis %s db %d: %w", s.addr, s.db, err)
+	}
+	return nil
+}
+
+func (s *redisStore) Location() string {
+	return fmt.Sprintf("redis %s db %d key %s", s.addr, s.db, s.key)
+}
+
+func (s *redisStore) WatchPath() string { return "" }
+
+func (s *redisStore) Warnings() []string { return s.warnings }
+
+func (s *redisStore) Close() error { return s.client.Close() }

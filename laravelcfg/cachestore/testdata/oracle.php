@@ -1,0 +1,79 @@
+<?php
+// Test oracle: Laravel's own cache store classes (Debian php-illuminate-cache
+// 8.83) write or read the restart flag, so the Go store can be compared with
+// the bytes and values Laravel itself produces.
+//
+// Usage: php oracle.php '<json>' where json is
+//   {"op": "write"|"read", "store": "file"|"database"|"redis"|"memcached",
+//    "key": "...", "value": 1732200000, "prefix": "...",
+//    "dir": "...",                                     (file)
+//    "sqlite": "/abs/db.sqlite", "table": "cache",     (database)
+//    "host": "127.0.0.1", "port": 6379, "db": 1, "redis_prefix": "..." (redis)
+//    "host": "127.0.0.1", "port": 11211                (memcached)}
+// "write" calls $store->forever($key, $value); "read" prints
+// json_encode(['type' => gettype($v), 'value' => $v]) of $store->get($key).
+//
+// The 8.83 Redis and Memcached stores append ':' to a non-empty prefix (the
+// Laravel <= 10 layout). For the Laravel 11+ layout the caller passes an
+// empty prefix and the full key, as the spec's §6 workaround says.
+
+require 'Illuminate/autoload.php';
+
+use Illuminate\Cache\DatabaseStore;
+use Illuminate\Cache\FileStore;
+use Illuminate\Cache\MemcachedConnector;
+use Illuminate\Cache\MemcachedStore;
+use Illuminate\Cache\RedisStore;
+use Illuminate\Container\Container;
+use Illuminate\Database\Capsule\Manager as Capsule;
+use Illuminate\Filesystem\Filesystem;
+use Illuminate\Redis\RedisManager;
+
+error_reporting(E_ALL);
+set_error_handler(function ($no, $str, $file, $line) {
+    throw new ErrorException($str, 0, $no, $file, $line);
+});
+
+$args = json_decode($argv[1] ?? '', true);
+if (! is_array($args)) {
+    fwrite(STDERR, "oracle.php: expected a JSON argument\n");
+    exit(2);
+}
+
+switch ($args['store']) {
+    case 'file':
+        $store = new FileStore(new Filesystem, $args['dir']);
+        break;
+    case 'database':
+        $capsule = new Capsule;
+        $capsule->addConnection(['driver' => 'sqlite', 'database' => $args['sqlite'], 'prefix' => '']);
+        $store = new DatabaseStore($capsule->getConnection(), $args['table'] ?? 'cache', $args['prefix']);
+        break;
+    case 'redis':
+        $manager = new RedisManager(new Container, 'phpredis', [
+            'options' => ['prefix' => $args['redis_prefix']],
+            'cache' => ['host' => $args['host'], 'port' => $args['port'], 'database' => $args['db']],
+        ]);
+        $store = new RedisStore($manager, $args['prefix'], 'cache');
+        break;
+    case 'memcached':
+        $memcached = (new MemcachedConnector)->connect([
+            ['host' => $args['host'], 'port' => $args['port'], 'weight' => 100],
+        ]);
+        $store = new MemcachedStore($memcached, $args['prefix']);
+        break;
+    default:
+        fwrite(STDERR, "oracle.php: unknown store {$args['store']}\n");
+        exit(2);
+}
+
+if ($args['op'] === 'write') {
+    if (! $store->forever($args['key'], $args['value'])) {
+        fwrite(STDERR, "oracle.php: forever() returned false\n");
+        exit(1);
+    }
+    echo "ok\n";
+} else {
+    $v = $store->get($args['key']);
+    echo json_encode(['type' => gettype($v), 'value' => $v]), "\n";
+}
