@@ -1,17 +1,40 @@
 package supervisor
 
 import (
-	"errors"
+	"crypto/tls"
 	"net"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/tlsconf"
 )
 
 // wrapTLS returns ln wrapped in TLS when the config (or a Herd/Valet
-// certificate for the hostname) asks for it, and whether it did.
+// certificate for the hostname) asks for it, and whether it did. Each worker
+// calls it with the config it loaded, so a restart picks up renewed
+// certificates.
 func wrapTLS(ln net.Listener, ep Endpoint, p *laravelcfg.Project) (net.Listener, bool, error) {
-	if !ep.TLS.Enabled() {
-		return ln, false, nil
+	cfg, err := tlsConfig(ep, p)
+	if err != nil || cfg == nil {
+		return ln, false, err
 	}
-	return nil, false, errors.New("TLS is configured (reverb.servers.reverb.options.tls) but not supported by this build yet")
+	return tls.NewListener(ln, cfg), true, nil
+}
+
+// tlsConfig resolves TLS like Reverb: options.tls, else a Herd/Valet site
+// certificate for the hostname; nil when the server is plain.
+func tlsConfig(ep Endpoint, p *laravelcfg.Project) (*tls.Config, error) {
+	appEnv, ok := p.Getenv("APP_ENV")
+	if !ok {
+		appEnv = "production" // config/app.php: env('APP_ENV', 'production')
+	}
+	res, err := tlsconf.Load(tlsconf.Request{
+		TLS:      ep.TLS,
+		Hostname: ep.Hostname,
+		AppEnv:   appEnv,
+		BaseDir:  p.BasePath,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.Config, nil
 }

@@ -1,0 +1,131 @@
+// Package sockets holds the file-descriptor plumbing of the supervisor: the
+// open-files limit, the listening socket (own or from systemd socket
+// activation), and the descriptors a worker inherits.
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Descriptor numbers in a worker: os/exec puts ExtraFiles[i] at fd 3+i.
+const (
+	ListenerFD = 3
+	ControlFD  = 4
+)
+
+// RaiseNoFile raises the soft RLIMIT_NOFILE to the hard limit and returns
+// the resulting limits. Children inherit it (each worker then has its own
+// budget of that many descriptors).
+func RaiseNoFile() (soft, hard uint64, err error) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, 0, err
+	}
+	if lim.Cur < lim.Max {
+		want := lim
+		want.Cur = lim.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &want); err != nil {
+			return lim.Cur, lim.Max, err
+		}
+		lim = want
+	}
+	return lim.Cur, lim.Max, nil
+}
+
+// Activated returns the first socket systemd passed (LISTEN_PID/LISTEN_FDS,
+// sd_listen_fds(3)), or nil when the process was not socket-activated. The
+// variables are removed so workers do not take them for their own.
+func Activated() (*os.File, error) {
+	pid, fds := os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS")
+	if pid == "" || fds == "" {
+		return nil, nil
+	}
+	defer func() {
+		os.Unsetenv("LISTEN_PID")
+		os.Unsetenv("LISTEN_FDS")
+		os.Unsetenv("LISTEN_FDNAMES")
+	}()
+	if p, err := strconv.Atoi(pid); err != nil || p != os.Getpid() {
+		return nil, nil // meant for another process
+	}
+	n, err := strconv.Atoi(fds)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("socket activation: LISTEN_FDS=%q: want at least one socket", fds)
+	}
+	unix.CloseOnExec(ListenerFD)
+	return os.NewFile(ListenerFD, "systemd-socket"), nil
+}
+
+// Listen opens the listening socket: the systemd one when activated,
+// otherwise a new TCP listener on addr. It returns the listener, a file
+// holding the same socket for workers to inherit, and whether it came from
+// systemd.
+func Listen(addr string) (net.Listener, *os.File, bool, error) {
+	f, err := Activated()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if f != nil {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("socket activation: fd %d is not a listening socket: %w", ListenerFD, err)
+		}
+		return ln, f, true, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	f, err = ln.(*net.TCPListener).File()
+	if err != nil {
+		ln.Close()
+		return nil, nil, false, err
+	}
+	return ln, f, false, nil
+}
+
+// Pair returns a connected unix stream socket pair: the supervisor's end as
+// a net.Conn and the worker's end as a file for ExtraFiles (to be closed by
+// the supervisor once the worker started).
+func Pair() (net.Conn, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	parent := os.NewFile(uintptr(fds[0]), "hub")
+	defer parent.Close()
+	conn, err := net.FileConn(parent)
+	if err != nil {
+		unix.Close(fds[1])
+		return nil, nil, err
+	}
+	return conn, os.NewFile(uintptr(fds[1]), "hub-worker"), nil
+}
+
+// Inherited returns the listener and control connection a worker was
+// started with.
+func Inherited() (net.Listener, net.Conn, error) {
+	lf := os.NewFile(ListenerFD, "listener")
+	cf := os.NewFile(ControlFD, "control")
+	if lf == nil || cf == nil {
+		return nil, nil, errors.New("worker started without its inherited descriptors")
+	}
+	defer lf.Close()
+	defer cf.Close()
+	ln, err := net.FileListener(lf)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fd %d is not the listening socket: %w", ListenerFD, err)
+	}
+	conn, err := net.FileConn(cf)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("fd %d is not the control socket: %w", ControlFD, err)
+	}
+	return ln, conn, nil
+}
