@@ -94,14 +94,14 @@ func isCtypeSpace(c byte) bool {
 type tokenKind uint8
 
 const (
-	tokNewlines   tokenKind = iota // [\r\n]+
-	tokSpaces                      // [ \t\v\f]+
-	tokBackslash                   // \
-	tokSingle                      // '
-	tokDouble                      // "
-	tokHash                        // #
-	tokDollar                      // $
-	tokOther                       // a run of anything else
+	tokNewlines  tokenKind = iota // [\r\n]+
+	tokSpaces                     // [ \t\v\f]+
+	tokBackslash                  // \
+	tokSingle                     // '
+	tokDouble                     // "
+	tokHash                       // #
+	tokDollar                     // $
+	tokOther                      // a run of anything else
 )
 
 func classify(c byte) tokenKind {
