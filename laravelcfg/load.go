@@ -1,10 +1,241 @@
 package laravelcfg
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/reverb-go/reverb/laravelcfg/defaults"
+	"github.com/reverb-go/reverb/laravelcfg/dotenv"
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/phpeval"
+)
+
+// configFiles are the app config files the Go side reads, in load order.
+// "pulse" is read only when the app has config/pulse.php.
+var configFiles = []string{"reverb", "cache", "database", "broadcasting", "pulse"}
+
+// mergeableOptions are the second-level keys Laravel 11+'s
+// LoadConfiguration merges one level deeper (framework defaults first).
+var mergeableOptions = map[string][]string{
+	"broadcasting": {"connections"},
+	"cache":        {"stores"},
+	"database":     {"connections"},
+}
 
 // Load reads the project at opts.Dir: config cache or .env (+ .env.{APP_ENV}),
 // config/*.php evaluated and merged over package and framework defaults, and
 // the typed Reverb settings. Errors name the file and line.
 func Load(opts LoadOptions) (*Project, error) {
-	return nil, errors.New("laravelcfg.Load: not implemented yet")
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	base, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(base); err != nil {
+		return nil, fmt.Errorf("project root: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("project root %s is not a directory", base)
+	}
+	lookupReal := opts.LookupEnv
+	if lookupReal == nil {
+		lookupReal = os.LookupEnv
+	}
+	p := &Project{BasePath: base}
+	p.LaravelMajor, p.LaravelMajorSource = DetectLaravelMajor(base)
+	if p.LaravelMajorSource == SourceAssumed {
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"Laravel version not found (no composer.lock, vendor/laravel/framework or composer.json constraint): assuming Laravel %d", p.LaravelMajor))
+	}
+
+	reverbFile := "config/reverb.php"
+	if cachePath, ok := configCachePath(base, lookupReal); ok {
+		// Cached configuration: .env is not read, env() sees only the real
+		// environment, and the file already holds the merged result.
+		p.ConfigCached = true
+		p.env = lookupReal
+		rel := relTo(base, cachePath)
+		res, err := phpeval.EvalFile(cachePath, phpeval.Options{File: rel, BasePath: base, Getenv: lookupReal})
+		if err != nil {
+			return nil, err
+		}
+		if res.Value.Kind() != php.Array {
+			return nil, fmt.Errorf("%s: the config cache does not return an array (got %s)", rel, res.Value.TypeName())
+		}
+		p.FilesRead = append(p.FilesRead, rel)
+		p.Warnings = append(p.Warnings, res.Warnings...)
+		p.Warnings = append(p.Warnings, rel+": configuration is cached: .env and config/*.php are not read (run php artisan config:clear after changing them)")
+		p.Config = res.Value
+		reverbFile = rel
+	} else {
+		envPath := dotenv.SelectFile(base, opts.EnvName, lookupReal)
+		env, err := dotenv.Load(envPath, lookupReal)
+		if err != nil {
+			return nil, err
+		}
+		if env.File != "" {
+			p.EnvFile = env.File
+			p.FilesRead = append(p.FilesRead, relTo(base, env.File))
+		}
+		p.env = env.Lookup
+		cfg := php.NewArray()
+		for _, name := range configFiles {
+			v, err := p.loadConfigFile(name, env.Lookup)
+			if err != nil {
+				return nil, err
+			}
+			if v.Kind() == php.Null && name == "pulse" {
+				continue
+			}
+			cfg.Set(php.StringKey(name), v)
+		}
+		p.Config = php.ArrayValue(cfg)
+		if _, err := os.Stat(filepath.Join(base, "config", "reverb.php")); err != nil {
+			reverbFile = defaults.ReverbFile
+		}
+	}
+
+	s, warns, err := buildSettings(p.Config, reverbFile)
+	if err != nil {
+		return nil, err
+	}
+	p.Reverb = s
+	p.Warnings = append(p.Warnings, warns...)
+	return p, nil
+}
+
+// loadConfigFile evaluates config/<name>.php and merges it as Laravel does:
+// reverb over the package default (shallow), the others over the framework
+// defaults of the app's Laravel major (11+). It returns null for pulse when
+// the app has no config/pulse.php.
+func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)) (php.Value, error) {
+	rel := "config/" + name + ".php"
+	path := filepath.Join(p.BasePath, "config", name+".php")
+	opts := phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv}
+
+	var app php.Value
+	haveApp := false
+	res, err := phpeval.EvalFile(path, opts)
+	switch {
+	case err == nil:
+		haveApp = true
+		app = res.Value
+		p.FilesRead = append(p.FilesRead, rel)
+		p.Warnings = append(p.Warnings, res.Warnings...)
+	case errors.Is(err, fs.ErrNotExist):
+	case name == "reverb":
+		return php.Value{}, err
+	default:
+		// A file we only need parts of: keep going, its values are unknown.
+		var pe *phpeval.Error
+		if !errors.As(err, &pe) {
+			return php.Value{}, err
+		}
+		p.FilesRead = append(p.FilesRead, rel)
+		p.Warnings = append(p.Warnings, err.Error())
+		return php.UnknownValue("config file could not be evaluated: "+pe.Msg, fmt.Sprintf("%s:%d", rel, pe.Line)), nil
+	}
+
+	// The defaults this file merges over.
+	var defSrc []byte
+	var defName string
+	switch {
+	case name == "reverb":
+		defSrc, defName = defaults.Reverb(), defaults.ReverbFile
+	case p.LaravelMajor >= 11:
+		if b, ok := defaults.Framework(p.LaravelMajor, name); ok {
+			defSrc, defName = b, defaults.FrameworkFile(p.LaravelMajor, name)
+		}
+	}
+	if defSrc == nil {
+		if !haveApp {
+			return php.NullValue(), nil
+		}
+		return app, nil
+	}
+	dres, err := phpeval.Eval(defSrc, phpeval.Options{File: defName, BasePath: p.BasePath, Getenv: getenv})
+	if err != nil {
+		return php.Value{}, fmt.Errorf("built-in default %s: %w", defName, err)
+	}
+	def := dres.Value
+	if !haveApp {
+		return def, nil
+	}
+	if app.IsUnknown() {
+		return app, nil
+	}
+	if app.Kind() != php.Array {
+		return php.Value{}, fmt.Errorf("%s: must return an array, got %s", rel, app.TypeName())
+	}
+	if name == "reverb" {
+		return php.ArrayValue(arrayMerge(def.ArrayVal(), app.ArrayVal())), nil
+	}
+	return php.ArrayValue(mergeFramework(def.ArrayVal(), app.ArrayVal(), mergeableOptions[name])), nil
+}
+
+// arrayMerge is PHP's array_merge for two arrays: string keys of b replace
+// those of a in place, integer keys are appended and renumbered.
+func arrayMerge(a, b *php.OrderedArray) *php.OrderedArray {
+	out := php.NewArray()
+	for _, src := range []*php.OrderedArray{a, b} {
+		for i, k := range src.Keys {
+			if k.IsInt {
+				out.Append(src.Values[i])
+			} else {
+				out.Set(k, src.Values[i])
+			}
+		}
+	}
+	return out
+}
+
+// mergeFramework is LoadConfiguration::mergeConfig (Laravel 11+): the
+// mergeable options are array_merge(default, app) one level down, then the
+// whole file is array_merge(default, app).
+func mergeFramework(def, app *php.OrderedArray, options []string) *php.OrderedArray {
+	app = app.Copy()
+	for _, opt := range options {
+		k := php.StringKey(opt)
+		av, ok := app.Get(k)
+		if !ok || av.IsNull() {
+			continue // isset() is false
+		}
+		dv, _ := def.Get(k)
+		if av.Kind() == php.Array && dv.Kind() == php.Array {
+			app.Set(k, php.ArrayValue(arrayMerge(dv.ArrayVal(), av.ArrayVal())))
+		}
+	}
+	return arrayMerge(def, app)
+}
+
+// configCachePath is Application::getCachedConfigPath: APP_CONFIG_CACHE
+// (real environment only, relative to the base path unless absolute), else
+// bootstrap/cache/config.php; ok when that file exists.
+func configCachePath(base string, lookupReal func(string) (string, bool)) (string, bool) {
+	path := filepath.Join(base, "bootstrap", "cache", "config.php")
+	if v, ok := lookupReal("APP_CONFIG_CACHE"); ok && v != "" {
+		if filepath.IsAbs(v) {
+			path = v
+		} else {
+			path = filepath.Join(base, v)
+		}
+	}
+	fi, err := os.Stat(path)
+	return path, err == nil && fi.Mode().IsRegular()
+}
+
+func relTo(base, path string) string {
+	if r, err := filepath.Rel(base, path); err == nil && !filepath.IsAbs(r) && r != ".." && !startsWithDotDot(r) {
+		return filepath.ToSlash(r)
+	}
+	return path
+}
+
+func startsWithDotDot(r string) bool {
+	return len(r) >= 3 && r[:3] == ".."+string(filepath.Separator)
 }

@@ -18,6 +18,9 @@ const (
 	// Unknown is a value the evaluator could not compute (an unsupported
 	// construct). It is an error only when the program needs it.
 	Unknown
+	// Closure is a callable the evaluator built (fn/function expressions);
+	// it only lives while a file is evaluated.
+	Closure
 )
 
 // Value is an immutable PHP value. The zero Value is PHP null.
@@ -28,6 +31,7 @@ type Value struct {
 	f    float64
 	s    string // String payload, or the reason for Unknown
 	arr  *OrderedArray
+	fn   any // Closure payload, owned by the evaluator
 	// Where records file:line of the expression that produced an Unknown
 	// value, so the error can name it.
 	Where string
@@ -67,6 +71,12 @@ func ArrayValue(a *OrderedArray) Value {
 func UnknownValue(reason, where string) Value {
 	return Value{kind: Unknown, s: reason, Where: where}
 }
+
+// ClosureValue wraps an evaluator-defined callable.
+func ClosureValue(fn any) Value { return Value{kind: Closure, fn: fn} }
+
+// ClosurePayload returns what ClosureValue wrapped.
+func (v Value) ClosurePayload() any { return v.fn }
 
 func (v Value) Kind() Kind              { return v.kind }
 func (v Value) IsNull() bool            { return v.kind == Null }

@@ -1,0 +1,186 @@
+package phpeval
+
+import (
+	"math"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+// binary applies a non-short-circuit binary operator with PHP 8 semantics.
+func (in *interp) binary(line int, op string, l, r php.Value) php.Value {
+	if l.IsUnknown() {
+		return l
+	}
+	if r.IsUnknown() {
+		return r
+	}
+	switch op {
+	case ".":
+		if l.Kind() == php.Closure || r.Kind() == php.Closure {
+			return in.failed(line, "Object of class Closure could not be converted to string")
+		}
+		ls, rs := l.ToString(), r.ToString()
+		in.checkString(line, len(ls)+len(rs))
+		return php.StringValue(ls + rs)
+	case "===":
+		return php.BoolValue(php.StrictEquals(l, r))
+	case "!==":
+		return php.BoolValue(!php.StrictEquals(l, r))
+	case "==":
+		return php.BoolValue(php.LooseEquals(l, r))
+	case "!=", "<>":
+		return php.BoolValue(!php.LooseEquals(l, r))
+	case "<", "<=", ">", ">=", "<=>":
+		c, ok := php.Compare(l, r)
+		switch op {
+		case "<":
+			return php.BoolValue(ok && c < 0)
+		case "<=":
+			return php.BoolValue(ok && c <= 0)
+		case ">":
+			return php.BoolValue(ok && c > 0)
+		case ">=":
+			return php.BoolValue(ok && c >= 0)
+		}
+		return php.IntValue(int64(c))
+	case "xor":
+		return php.BoolValue(l.ToBool() != r.ToBool())
+	case "+":
+		if l.Kind() == php.Array && r.Kind() == php.Array {
+			// Array union: left keys win.
+			out := l.ArrayVal().Copy()
+			rb := r.ArrayVal()
+			in.grow(line, rb.Len())
+			for i, k := range rb.Keys {
+				if _, ok := out.Get(k); !ok {
+					out.Set(k, rb.Values[i])
+				}
+			}
+			return php.ArrayValue(out)
+		}
+	}
+	ln, lok := l.ToNumber()
+	rn, rok := r.ToNumber()
+	if l.Kind() == php.Array || r.Kind() == php.Array || l.Kind() == php.Closure || r.Kind() == php.Closure {
+		return in.failed(line, "Unsupported operand types: "+l.TypeName()+" "+op+" "+r.TypeName())
+	}
+	if (!lok && !isLeadingNumeric(l)) || (!rok && !isLeadingNumeric(r)) {
+		return in.failed(line, "Unsupported operand types: non-numeric string "+op)
+	}
+	switch op {
+	case "+", "-", "*":
+		if ln.Kind() == php.Int && rn.Kind() == php.Int {
+			a, b := ln.IntVal(), rn.IntVal()
+			var res int64
+			overflow := false
+			switch op {
+			case "+":
+				res = a + b
+				overflow = (a > 0 && b > 0 && res < 0) || (a < 0 && b < 0 && res >= 0)
+			case "-":
+				res = a - b
+				overflow = (a >= 0 && b < 0 && res < 0) || (a < 0 && b > 0 && res >= 0)
+			case "*":
+				res = a * b
+				overflow = a != 0 && (res/a != b || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64))
+			}
+			if !overflow {
+				return php.IntValue(res)
+			}
+		}
+		a, b := ln.ToFloat(), rn.ToFloat()
+		switch op {
+		case "+":
+			return php.FloatValue(a + b)
+		case "-":
+			return php.FloatValue(a - b)
+		}
+		return php.FloatValue(a * b)
+	case "/":
+		if rn.ToFloat() == 0 {
+			return in.failed(line, "DivisionByZeroError: Division by zero")
+		}
+		if ln.Kind() == php.Int && rn.Kind() == php.Int && ln.IntVal()%rn.IntVal() == 0 &&
+			!(ln.IntVal() == math.MinInt64 && rn.IntVal() == -1) {
+			return php.IntValue(ln.IntVal() / rn.IntVal())
+		}
+		return php.FloatValue(ln.ToFloat() / rn.ToFloat())
+	case "%":
+		a, b := ln.ToInt(), rn.ToInt()
+		if b == 0 {
+			return in.failed(line, "DivisionByZeroError: Modulo by zero")
+		}
+		if b == -1 {
+			return php.IntValue(0)
+		}
+		return php.IntValue(a % b)
+	case "**":
+		if ln.Kind() == php.Int && rn.Kind() == php.Int && rn.IntVal() >= 0 {
+			res := int64(1)
+			base, exp := ln.IntVal(), rn.IntVal()
+			ok := true
+			for i := int64(0); i < exp && ok; i++ {
+				in.step(line)
+				next := res * base
+				if base != 0 && next/base != res {
+					ok = false
+				}
+				res = next
+			}
+			if ok {
+				return php.IntValue(res)
+			}
+		}
+		return php.FloatValue(math.Pow(ln.ToFloat(), rn.ToFloat()))
+	case "|", "&", "^", "<<", ">>":
+		a, b := ln.ToInt(), rn.ToInt()
+		switch op {
+		case "|":
+			return php.IntValue(a | b)
+		case "&":
+			return php.IntValue(a & b)
+		case "^":
+			return php.IntValue(a ^ b)
+		case "<<":
+			if b < 0 {
+				return in.failed(line, "ArithmeticError: Bit shift by negative number")
+			}
+			if b >= 64 {
+				return php.IntValue(0)
+			}
+			return php.IntValue(a << uint(b))
+		case ">>":
+			if b < 0 {
+				return in.failed(line, "ArithmeticError: Bit shift by negative number")
+			}
+			if b >= 64 {
+				if a < 0 {
+					return php.IntValue(-1)
+				}
+				return php.IntValue(0)
+			}
+			return php.IntValue(a >> uint(b))
+		}
+	}
+	return in.unknown(line, "operator "+op)
+}
+
+// isLeadingNumeric: "5 apples" is accepted by arithmetic with a warning in
+// PHP 8; "apples" throws a TypeError.
+func isLeadingNumeric(v php.Value) bool {
+	if v.Kind() != php.String {
+		return true
+	}
+	s := v.StringVal()
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' {
+			continue
+		}
+		if c == '+' || c == '-' {
+			continue
+		}
+		return c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9'
+	}
+	return false
+}

@@ -1,0 +1,468 @@
+package laravelcfg
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+// SettingsError is an invalid or missing value in config('reverb'), named
+// by its key path ("reverb.servers.reverb.port").
+type SettingsError struct {
+	File string // where the value was configured
+	Key  string
+	Msg  string
+}
+
+func (e *SettingsError) Error() string {
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+}
+
+// settingsReader reads typed values out of the config tree with PHP's
+// non-strict coercion, collecting the first error.
+type settingsReader struct {
+	file  string
+	warns []string
+}
+
+func (r *settingsReader) fail(key, format string, args ...any) error {
+	return &SettingsError{File: r.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// known refuses an Unknown value, naming the construct behind it.
+func (r *settingsReader) known(key string, v php.Value) error {
+	if v.IsUnknown() {
+		return r.fail(key, "cannot be computed without PHP (%s: %s)", v.Where, v.UnknownReason())
+	}
+	return nil
+}
+
+// get returns the value at key below arr (missing is null).
+func get(arr php.Value, k string) php.Value {
+	if arr.Kind() != php.Array {
+		return php.Value{}
+	}
+	v, _ := arr.ArrayVal().GetString(k)
+	return v
+}
+
+// describe renders a value for error messages the way var_export would.
+func describe(v php.Value) string {
+	switch v.Kind() {
+	case php.String:
+		return strconv.Quote(v.StringVal())
+	case php.Null:
+		return "null"
+	case php.Array:
+		return "an array"
+	case php.Bool:
+		if v.BoolVal() {
+			return "true"
+		}
+		return "false"
+	}
+	return v.ToString()
+}
+
+// intVal is a non-strict PHP int parameter; def applies to null when
+// hasDef (the `?? default` reads).
+func (r *settingsReader) intVal(key string, v php.Value, def int, hasDef bool) (int, error) {
+	if err := r.known(key, v); err != nil {
+		return 0, err
+	}
+	if v.IsNull() {
+		if hasDef {
+			return def, nil
+		}
+		return 0, r.fail(key, "missing (an integer is required)")
+	}
+	n, ok := v.CoerceInt()
+	if !ok {
+		if v.Kind() == php.String {
+			return 0, r.fail(key, "%s is not numeric", describe(v))
+		}
+		return 0, r.fail(key, "%s is not an integer", describe(v))
+	}
+	if n > 1<<31-1 || n < -(1<<31) {
+		return 0, r.fail(key, "%d is out of range", n)
+	}
+	return int(n), nil
+}
+
+// strVal is a PHP string parameter (null → def when allowed).
+func (r *settingsReader) strVal(key string, v php.Value, def string, nullable bool) (string, error) {
+	if err := r.known(key, v); err != nil {
+		return "", err
+	}
+	if v.IsNull() {
+		if nullable {
+			return def, nil
+		}
+		return "", r.fail(key, "missing")
+	}
+	s, ok := v.CoerceString()
+	if !ok {
+		return "", r.fail(key, "%s is not a string", describe(v))
+	}
+	return s, nil
+}
+
+func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
+	if err := r.known(key, v); err != nil {
+		return false, err
+	}
+	return v.ToBool(), nil
+}
+
+// buildSettings reads config('reverb') into Settings as reverb:start and
+// ConfigApplicationProvider do.
+func buildSettings(cfg php.Value, file string) (Settings, []string, error) {
+	r := &settingsReader{file: file}
+	var s Settings
+	reverb := get(cfg, "reverb")
+	if err := r.known("reverb", reverb); err != nil {
+		return s, nil, err
+	}
+	if reverb.Kind() != php.Array {
+		return s, nil, r.fail("reverb", "missing: config('reverb') is %s", describe(reverb))
+	}
+	name, err := r.strVal("reverb.default", get(reverb, "default"), "reverb", true)
+	if err != nil {
+		return s, nil, err
+	}
+	if name == "" {
+		name = "reverb"
+	}
+	serverKey := "reverb.servers." + name
+	server := get(get(reverb, "servers"), name)
+	if err := r.known(serverKey, server); err != nil {
+		return s, nil, err
+	}
+	if server.Kind() != php.Array {
+		return s, nil, r.fail(serverKey, "missing: reverb.default names server %q but reverb.servers has no such entry", name)
+	}
+	if s.Server, err = r.server(serverKey, server, cfg); err != nil {
+		return s, nil, err
+	}
+	if s.Apps, err = r.apps(get(reverb, "apps")); err != nil {
+		return s, nil, err
+	}
+	return s, r.warns, nil
+}
+
+func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerSettings, error) {
+	var s ServerSettings
+	var err error
+	if s.Host, err = r.strVal(key+".host", get(v, "host"), "0.0.0.0", true); err != nil {
+		return s, err
+	}
+	if s.Host == "" {
+		s.Host = "0.0.0.0"
+		r.warns = append(r.warns, key+".host is empty: listening on 0.0.0.0")
+	}
+	if s.Port, err = r.intVal(key+".port", get(v, "port"), 8080, false); err != nil {
+		return s, err
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		return s, r.fail(key+".port", "%d is not a TCP port", s.Port)
+	}
+	if s.Path, err = r.strVal(key+".path", get(v, "path"), "", true); err != nil {
+		return s, err
+	}
+	if s.Hostname, err = r.strVal(key+".hostname", get(v, "hostname"), "", true); err != nil {
+		return s, err
+	}
+	if s.MaxRequestSize, err = r.intVal(key+".max_request_size", get(v, "max_request_size"), 10_000, true); err != nil {
+		return s, err
+	}
+	if s.PulseIngestInterval, err = r.intVal(key+".pulse_ingest_interval", get(v, "pulse_ingest_interval"), 15, true); err != nil {
+		return s, err
+	}
+	if s.TelescopeIngestInterval, err = r.intVal(key+".telescope_ingest_interval", get(v, "telescope_ingest_interval"), 15, true); err != nil {
+		return s, err
+	}
+	options := get(v, "options")
+	if err := r.known(key+".options", options); err != nil {
+		return s, err
+	}
+	if s.TLS, err = r.tls(key+".options.tls", get(options, "tls")); err != nil {
+		return s, err
+	}
+	if s.Scaling, err = r.scaling(key+".scaling", get(v, "scaling"), cfg); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func (r *settingsReader) tls(key string, v php.Value) (TLSOptions, error) {
+	var t TLSOptions
+	if err := r.known(key, v); err != nil {
+		return t, err
+	}
+	if v.IsNull() {
+		t.Raw = php.ArrayValue(nil)
+		return t, nil
+	}
+	if v.Kind() != php.Array {
+		return t, r.fail(key, "%s is not an array of SSL context options", describe(v))
+	}
+	// Null entries are removed, as Reverb does with array_filter.
+	raw := php.NewArray()
+	src := v.ArrayVal()
+	for i, k := range src.Keys {
+		val := src.Values[i]
+		if val.IsNull() {
+			continue
+		}
+		if err := r.known(key+"."+k.String(), val); err != nil {
+			return t, err
+		}
+		raw.Set(k, val)
+	}
+	t.Raw = php.ArrayValue(raw)
+	strs := map[string]*string{"local_cert": &t.LocalCert, "local_pk": &t.LocalPK, "passphrase": &t.Passphrase, "cafile": &t.CAFile, "capath": &t.CAPath}
+	for name, dst := range strs {
+		val, ok := raw.GetString(name)
+		if !ok {
+			continue
+		}
+		s, ok := val.CoerceString()
+		if !ok {
+			return t, r.fail(key+"."+name, "%s is not a string", describe(val))
+		}
+		// A falsy path ("" or "0") does not enable TLS in Reverb.
+		if name == "local_cert" || name == "local_pk" {
+			if !val.ToBool() {
+				s = ""
+			}
+		}
+		*dst = s
+	}
+	for name, dst := range map[string]**bool{"verify_peer": &t.VerifyPeer, "verify_peer_name": &t.VerifyPeerName} {
+		if val, ok := raw.GetString(name); ok {
+			b := val.ToBool()
+			*dst = &b
+		}
+	}
+	if val, ok := raw.GetString("allow_self_signed"); ok {
+		t.AllowSelfSigned = val.ToBool()
+	}
+	return t, nil
+}
+
+func (r *settingsReader) scaling(key string, v php.Value, cfg php.Value) (Scaling, error) {
+	var s Scaling
+	var err error
+	if err := r.known(key, v); err != nil {
+		return s, err
+	}
+	if s.Enabled, err = r.boolVal(key+".enabled", get(v, "enabled")); err != nil {
+		return s, err
+	}
+	if s.Channel, err = r.strVal(key+".channel", get(v, "channel"), "reverb", true); err != nil {
+		return s, err
+	}
+	if s.Channel == "" {
+		s.Channel = "reverb"
+	}
+	srvKey := key + ".server"
+	srv := get(v, "server")
+	if err := r.known(srvKey, srv); err != nil {
+		if !s.Enabled {
+			return s, nil // not needed
+		}
+		return s, err
+	}
+	if srv.Kind() != php.Array || srv.ArrayVal().Len() == 0 {
+		// Reverb falls back to the app's default Redis connection.
+		srvKey = "database.redis.default"
+		srv = get(get(get(cfg, "database"), "redis"), "default")
+		if srv.IsUnknown() && !s.Enabled {
+			return s, nil
+		}
+	}
+	s.Server, err = r.redisServer(srvKey, srv)
+	if err != nil && !s.Enabled {
+		r.warns = append(r.warns, "scaling is disabled; ignoring: "+err.Error())
+		return s, nil
+	}
+	return s, err
+}
+
+func (r *settingsReader) redisServer(key string, v php.Value) (RedisServer, error) {
+	var s RedisServer
+	var err error
+	if err := r.known(key, v); err != nil {
+		return s, err
+	}
+	strs := []struct {
+		name string
+		dst  *string
+		def  string
+	}{
+		{"url", &s.URL, ""}, {"scheme", &s.Scheme, ""}, {"host", &s.Host, "127.0.0.1"}, {"port", &s.Port, "6379"},
+		{"username", &s.Username, ""}, {"password", &s.Password, ""},
+	}
+	for _, f := range strs {
+		if *f.dst, err = r.strVal(key+"."+f.name, get(v, f.name), f.def, true); err != nil {
+			return s, err
+		}
+	}
+	if s.Port != "" {
+		if _, ok := php.StringValue(s.Port).CoerceInt(); !ok {
+			return s, r.fail(key+".port", "%q is not numeric", s.Port)
+		}
+	}
+	low := strings.ToLower(s.URL)
+	if s.Scheme == "" && (strings.HasPrefix(low, "rediss://") || strings.HasPrefix(low, "tls://")) {
+		s.Scheme = "tls"
+	}
+	if s.Database, err = r.intVal(key+".database", get(v, "database"), 0, true); err != nil {
+		return s, err
+	}
+	if s.Timeout, err = r.intVal(key+".timeout", get(v, "timeout"), 60, true); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func (r *settingsReader) apps(v php.Value) ([]App, error) {
+	key := "reverb.apps"
+	if err := r.known(key, v); err != nil {
+		return nil, err
+	}
+	provider, err := r.strVal(key+".provider", get(v, "provider"), "config", true)
+	if err != nil {
+		return nil, err
+	}
+	if provider != "config" && provider != "" {
+		return nil, r.fail(key+".provider", "%q is not supported (only the \"config\" provider can be read without PHP)", provider)
+	}
+	list := get(v, "apps")
+	key += ".apps"
+	if err := r.known(key, list); err != nil {
+		return nil, err
+	}
+	if list.Kind() != php.Array {
+		return nil, r.fail(key, "%s is not a list of apps", describe(list))
+	}
+	var apps []App
+	ids := map[string]string{}
+	keys := map[string]string{}
+	arr := list.ArrayVal()
+	for i, k := range arr.Keys {
+		akey := key + "." + k.String()
+		a, err := r.app(akey, arr.Values[i])
+		if err != nil {
+			return nil, err
+		}
+		if prev, dup := ids[a.ID]; dup {
+			return nil, r.fail(akey+".app_id", "%q is also the app_id of %s", a.ID, prev)
+		}
+		if prev, dup := keys[a.Key]; dup {
+			return nil, r.fail(akey+".key", "%q is also the key of %s", a.Key, prev)
+		}
+		ids[a.ID], keys[a.Key] = akey, akey
+		apps = append(apps, a)
+	}
+	if len(apps) == 0 {
+		r.warns = append(r.warns, key+" is empty: every connection will be refused")
+	}
+	return apps, nil
+}
+
+// app builds one Laravel\Reverb\Application the way
+// ConfigApplicationProvider::findBy does.
+func (r *settingsReader) app(key string, v php.Value) (App, error) {
+	var a App
+	var err error
+	if err := r.known(key, v); err != nil {
+		return a, err
+	}
+	if v.Kind() != php.Array {
+		return a, r.fail(key, "%s is not an app array", describe(v))
+	}
+	for _, req := range []struct {
+		name string
+		dst  *string
+	}{{"app_id", &a.ID}, {"key", &a.Key}, {"secret", &a.Secret}} {
+		f := get(v, req.name)
+		if err := r.known(key+"."+req.name, f); err != nil {
+			return a, err
+		}
+		if f.IsNull() {
+			return a, r.fail(key, "missing %s", req.name)
+		}
+		if *req.dst, err = r.strVal(key+"."+req.name, f, "", false); err != nil {
+			return a, err
+		}
+	}
+	if a.PingInterval, err = r.intVal(key+".ping_interval", get(v, "ping_interval"), 0, false); err != nil {
+		return a, err
+	}
+	if a.ActivityTimeout, err = r.intVal(key+".activity_timeout", get(v, "activity_timeout"), 30, true); err != nil {
+		return a, err
+	}
+	if a.MaxMessageSize, err = r.intVal(key+".max_message_size", get(v, "max_message_size"), 0, false); err != nil {
+		return a, err
+	}
+	mc := get(v, "max_connections")
+	a.MaxConnectionsRaw = mc
+	if !mc.IsNull() {
+		n, err := r.intVal(key+".max_connections", mc, 0, false)
+		if err != nil {
+			return a, err
+		}
+		a.MaxConnections = &n
+	}
+	origins := get(v, "allowed_origins")
+	if err := r.known(key+".allowed_origins", origins); err != nil {
+		return a, err
+	}
+	if origins.IsNull() {
+		return a, r.fail(key, "missing allowed_origins")
+	}
+	if origins.Kind() != php.Array {
+		return a, r.fail(key+".allowed_origins", "%s is not an array", describe(origins))
+	}
+	a.AllowedOriginsRaw = origins
+	for i, o := range origins.ArrayVal().Values {
+		if err := r.known(fmt.Sprintf("%s.allowed_origins.%s", key, origins.ArrayVal().Keys[i]), o); err != nil {
+			return a, err
+		}
+		a.AllowedOrigins = append(a.AllowedOrigins, o.ToString())
+	}
+	if a.AcceptClientEventsFrom, err = r.strVal(key+".accept_client_events_from", get(v, "accept_client_events_from"), "all", true); err != nil {
+		return a, err
+	}
+	rl := get(v, "rate_limiting")
+	if err := r.known(key+".rate_limiting", rl); err != nil {
+		return a, err
+	}
+	a.RateLimitingRaw = rl
+	if rl.Kind() == php.Array {
+		lim := &RateLimiting{}
+		en := get(rl, "enabled")
+		lim.Enabled = en.Kind() == php.Bool && en.BoolVal()
+		if lim.MaxAttempts, err = r.intVal(key+".rate_limiting.max_attempts", get(rl, "max_attempts"), 60, true); err != nil {
+			return a, err
+		}
+		if lim.DecaySeconds, err = r.intVal(key+".rate_limiting.decay_seconds", get(rl, "decay_seconds"), 60, true); err != nil {
+			return a, err
+		}
+		if lim.TerminateOnLimit, err = r.boolVal(key+".rate_limiting.terminate_on_limit", get(rl, "terminate_on_limit")); err != nil {
+			return a, err
+		}
+		a.RateLimiting = lim
+	} else if !rl.IsNull() {
+		return a, r.fail(key+".rate_limiting", "%s is not an array", describe(rl))
+	}
+	opts := get(v, "options")
+	if opts.IsNull() {
+		opts = php.ArrayValue(nil)
+	}
+	a.OptionsRaw = opts
+	return a, nil
+}
