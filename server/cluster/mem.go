@@ -72,6 +72,12 @@ func (n *busNode) Start(_ context.Context, deliver func([]byte)) error {
 }
 
 func (n *busNode) Publish(_ context.Context, msg []byte) (int, error) {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return 0, errors.New("cluster: bus node closed")
+	}
 	// Holding the bus lock while appending to every inbox makes the order
 	// total: no two publishes interleave differently on two nodes.
 	n.bus.mu.Lock()

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/reverb-go/reverb/server/cluster"
+)
+
+// Cross-node presence: member_added / member_removed once per user for the
+// whole cluster, counts and users cluster-wide (§15 case 48 and the
+// README's decision).
+func TestClusterPresence(t *testing.T) {
+	na, nb := twoNodes(t)
+	ch := "presence-room"
+	a1 := na.dial(t, "reverb-key")
+	a1.subscribe(ch, `{"user_id":1,"user_info":{"n":"a"}}`, "reverb-secret")
+	a1.expectContains(`\"count\":1`)
+
+	b1 := nb.dial(t, "reverb-key")
+	b1.subscribe(ch, `{"user_id":2}`, "reverb-secret")
+	b1.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{\"presence\":{\"count\":2,\"ids\":[1,2],\"hash\":{\"1\":{\"n\":\"a\"},\"2\":null}}}","channel":"presence-room"}`)
+	a1.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":2}","channel":"presence-room"}`)
+
+	// User 1 again, on node b: no member_added anywhere.
+	b2 := nb.dial(t, "reverb-key")
+	b2.subscribe(ch, `{"user_id":1,"user_info":{"n":"a"}}`, "reverb-secret")
+	b2.expectContains(`\"count\":2`)
+
+	ctx := context.Background()
+	for _, n := range []*testServer{na, nb} {
+		ids, exists, _ := backend{n.s}.Users(ctx, n.app("123456"), ch)
+		if !exists || len(ids) != 2 {
+			t.Fatalf("users on %s: %v", n.s.nodeID, ids)
+		}
+		info, _ := backend{n.s}.Channel(ctx, n.app("123456"), []string{ch})
+		if info[0].UserCount != 2 || info[0].SubscriptionCount != 3 {
+			t.Fatalf("info on %s: %+v", n.s.nodeID, info[0])
+		}
+		c, _ := backend{n.s}.Connections(ctx, n.app("123456"))
+		if c != 3 {
+			t.Fatalf("connections on %s: %d", n.s.nodeID, c)
+		}
+	}
+
+	// a1 (user 1) leaves: user 1 is still on node b, nothing is sent.
+	_ = a1.ws.Close()
+	// b2 leaves: now user 1 is gone: b1 is told once.
+	time.Sleep(50 * time.Millisecond)
+	_ = b2.ws.Close()
+	b1.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":1}","channel":"presence-room"}`)
+	b1.send(`{"event":"pusher:ping"}`)
+	b1.expect(`{"event":"pusher:pong"}`)
+}
+
+// Events, exclusion and terminate across nodes.
+func TestClusterBroadcast(t *testing.T) {
+	na, nb := twoNodes(t)
+	a := na.dial(t, "reverb-key")
+	b := nb.dial(t, "reverb-key")
+	b2 := nb.dial(t, "reverb-key")
+	for _, c := range []*client{a, b, b2} {
+		c.subscribe("test-channel", "", "")
+		c.subscribed("test-channel")
+	}
+	ctx := context.Background()
+	if err := (backend{na.s}).Publish(ctx, na.app("123456"), apiEvent("e", "d", b2.id, "test-channel")); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(`{"event":"e","data":"d","channel":"test-channel"}`)
+	b.expect(`{"event":"e","data":"d","channel":"test-channel"}`)
+	b2.send(`{"event":"pusher:ping"}`)
+	b2.expect(`{"event":"pusher:pong"}`)
+
+	// Whisper from node b reaches node a.
+	b.send(`{"event":"client-w","channel":"test-channel","data":{"x":1}}`)
+	a.expect(`{"event":"client-w","channel":"test-channel","data":{"x":1}}`)
+	b2.expect(`{"event":"client-w","channel":"test-channel","data":{"x":1}}`)
+
+	b.subscribe("private-u", `{"user_id":"9"}`, "reverb-secret")
+	b.subscribed("private-u")
+	if err := (backend{na.s}).TerminateUser(ctx, na.app("123456"), "9"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := b.expectClose(); code != 4009 {
+		t.Fatalf("close %d", code)
+	}
+}
+
+// A node that disappears takes its presence members with it.
+func TestClusterNodeGone(t *testing.T) {
+	bus := cluster.NewBus()
+	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	nbT := bus.Node()
+	nb := startServer(t, Options{Transport: nbT, NodeID: "node-b", HeartbeatInterval: time.Hour})
+	a := na.dial(t, "reverb-key")
+	a.subscribe("presence-r", `{"user_id":1}`, "reverb-secret")
+	a.expectContains("subscription_succeeded")
+	b := nb.dial(t, "reverb-key")
+	b.subscribe("presence-r", `{"user_id":2}`, "reverb-secret")
+	b.expectContains("subscription_succeeded")
+	a.expectContains("member_added")
+	gone, _ := json.Marshal(map[string]string{"type": "reverb-go:node_gone", "node_id": "node-b"})
+	_ = nbT.Close() // node b vanishes without a word
+	_, _ = bus.Node().Publish(context.Background(), gone) // publisher not started: only delivers to others
+	a.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":2}","channel":"presence-r"}`)
+}
+
+// A node joining late learns the presence members from snapshots.
+func TestClusterLateJoiner(t *testing.T) {
+	bus := cluster.NewBus()
+	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	a := na.dial(t, "reverb-key")
+	a.subscribe("presence-r", `{"user_id":1}`, "reverb-secret")
+	a.expectContains("subscription_succeeded")
+	nb := startServer(t, Options{Transport: bus.Node(), NodeID: "node-b"})
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ids, _, _ := backend{nb.s}.Users(context.Background(), nb.app("123456"), "presence-r")
+		if len(ids) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("late node never learned the member")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b := nb.dial(t, "reverb-key")
+	b.subscribe("presence-r", `{"user_id":1}`, "reverb-secret")
+	b.expectContains(`\"count\":1`)
+	a.send(`{"event":"pusher:ping"}`)
+	a.expect(`{"event":"pusher:pong"}`) // no member_added for the same user
+}
+
+// Connections come and go without leaking goroutines.
+func TestChurnNoGoroutineLeak(t *testing.T) {
+	ts := startServer(t, Options{})
+	time.Sleep(50 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	for i := 0; i < 50; i++ {
+		c := ts.dial(t, "reverb-key")
+		c.subscribe("presence-x", `{"user_id":1}`, "reverb-secret")
+		c.expectContains("subscription_succeeded")
+		c.subscribe("test", "", "")
+		c.subscribed("test")
+		_ = c.ws.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base || ts.s.openSockets() != 0 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			n := runtime.Stack(buf, true)
+			t.Fatalf("goroutines %d > baseline %d\n%s", runtime.NumGoroutine(), base, buf[:n])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

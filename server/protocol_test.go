@@ -1,0 +1,493 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	gws "github.com/gorilla/websocket"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+)
+
+// §15 case 1 and 3.
+func TestConnectionEstablished(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := ts.dialRaw(t, "reverb-key", nil)
+	if got := c.resp.Header.Get("X-Powered-By"); got != "Laravel Reverb" {
+		t.Errorf("X-Powered-By = %q", got)
+	}
+	msg := c.read()
+	re := regexp.MustCompile(`^\{"event":"pusher:connection_established","data":"\{\\"socket_id\\":\\"\d+\.\d+\\",\\"activity_timeout\\":30\}"\}$`)
+	if !re.MatchString(msg) {
+		t.Fatalf("got %s", msg)
+	}
+}
+
+// §15 cases 2, 4, 6: errors at connect, then a close frame with the code.
+func TestConnectRefused(t *testing.T) {
+	ts := startServer(t, Options{})
+	holder := ts.dial(t, "reverb-key-2") // app B allows one socket
+	_ = holder
+	cases := []struct {
+		name, key, origin, frame string
+		code                     int
+	}{
+		{"unknown app", "invalid-key", "", `{"event":"pusher:error","data":"{\"code\":4001,\"message\":\"Application does not exist\"}"}`, 4001},
+		{"origin missing", "reverb-key-3", "", `{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"Origin not allowed\"}"}`, 4009},
+		{"over quota", "reverb-key-2", "", `{"event":"pusher:error","data":"{\"code\":4004,\"message\":\"Application is over connection quota\"}"}`, 4004},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.origin != "" {
+				h.Set("Origin", tc.origin)
+			}
+			c := ts.dialRaw(t, tc.key, h)
+			c.expect(tc.frame)
+			if code, _ := c.expectClose(); code != tc.code {
+				t.Fatalf("close code %d, want %d", code, tc.code)
+			}
+		})
+	}
+	h := http.Header{"Origin": {"http://laravel.com"}}
+	c := ts.dialRaw(t, "reverb-key-3", h)
+	c.expectContains("pusher:connection_established")
+}
+
+// §15 case 5.
+func TestOriginAllowed(t *testing.T) {
+	cases := []struct {
+		origin  string
+		allowed []string
+		ok      bool
+	}{
+		{"http://localhost", []string{"localhost"}, true},
+		{"http://localhost:3000", []string{"localhost"}, true},
+		{"http://sub.localhost", []string{"localhost", "*.localhost"}, true},
+		{"http://localhost", []string{"laravel.com"}, false},
+		{"http://sub.laravel.com", []string{"laravel.com"}, false},
+		{"http://laravel.com", []string{"*.laravel.com"}, false},
+		{"", []string{"laravel.com"}, false},
+		{"", []string{"*"}, true},
+		{"https://a.b.example.com", []string{"*.example.com"}, true},
+		{"https://x", []string{"https://x"}, false},
+		{"http://Laravel.com", []string{"laravel.com"}, false},
+	}
+	for _, tc := range cases {
+		if got := originAllowed(tc.allowed, tc.origin); got != tc.ok {
+			t.Errorf("originAllowed(%v, %q) = %v", tc.allowed, tc.origin, got)
+		}
+	}
+}
+
+// §15 cases 7, 8, 9, 16, 26, 19.
+func TestSubscribe(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := ts.dial(t, "reverb-key")
+	c.subscribe("test-channel", "", "")
+	c.subscribed("test-channel")
+	c.subscribe("private-test-channel", "", "reverb-secret")
+	c.subscribed("private-test-channel")
+	c.subscribe("private-encrypted-x", "", "reverb-secret")
+	c.subscribed("private-encrypted-x")
+	for _, ch := range []string{"private-x", "presence-x", "private-cache-x", "presence-cache-x"} {
+		c.send(`{"event":"pusher:subscribe","data":{"channel":"` + ch + `","auth":"invalid-signature"}}`)
+		c.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"Connection is unauthorized\"}"}`)
+		c.send(`{"event":"pusher:subscribe","data":{"channel":"` + ch + `","auth":null}}`)
+		c.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"Connection is unauthorized\"}"}`)
+	}
+	for _, ch := range []string{"cache-test-channel", "private-cache-test-channel"} {
+		secret := ""
+		if strings.HasPrefix(ch, "private") {
+			secret = "reverb-secret"
+		}
+		c.subscribe(ch, "", secret)
+		c.subscribed(ch)
+		c.expect(`{"event":"pusher:cache_miss","channel":"` + ch + `"}`)
+	}
+	c.subscribe("presence-cache-test-channel", `{"user_id":1}`, "reverb-secret")
+	c.expectContains(`"pusher_internal:subscription_succeeded"`)
+	c.expect(`{"event":"pusher:cache_miss","channel":"presence-cache-test-channel"}`)
+	c.send(`{"event":"pusher:subscribe","data":{"channel":""}}`)
+	c.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{}"}`)
+	c.send(`{"event":"pusher:ping"}`)
+	c.expect(`{"event":"pusher:pong"}`)
+	c.send(`{"event":"pusher:subscribe","data":{"channel":123}}`)
+	c.subscribed("123")
+}
+
+// §15 cases 10–15: presence.
+func TestPresence(t *testing.T) {
+	ts := startServer(t, Options{})
+	ch := "presence-test-channel"
+	user := func(id int) string {
+		n := map[int]string{1: "Test User", 2: "Test User 2", 3: "Test User 3"}[id]
+		return `{"user_id":` + string(rune('0'+id)) + `,"user_info":{"name":"` + n + `"}}`
+	}
+	c1 := ts.dial(t, "reverb-key")
+	c1.subscribe(ch, user(1), "reverb-secret")
+	c1.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{\"presence\":{\"count\":1,\"ids\":[1],\"hash\":{\"1\":{\"name\":\"Test User\"}}}}","channel":"presence-test-channel"}`)
+	c2 := ts.dial(t, "reverb-key")
+	c2.subscribe(ch, user(2), "reverb-secret")
+	c2.expectContains(`\"count\":2,\"ids\":[1,2]`)
+	c1.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":2,\"user_info\":{\"name\":\"Test User 2\"}}","channel":"presence-test-channel"}`)
+	c3 := ts.dial(t, "reverb-key")
+	c3.subscribe(ch, user(3), "reverb-secret")
+	c3.expectContains(`\"count\":3`)
+	c1.expectContains(`\"user_id\":3`)
+	c2.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":3,\"user_info\":{\"name\":\"Test User 3\"}}","channel":"presence-test-channel"}`)
+
+	// Same user on a second socket: no member_added; that socket leaving:
+	// no member_removed.
+	c1b := ts.dial(t, "reverb-key")
+	c1b.subscribe(ch, user(1), "reverb-secret")
+	c1b.expectContains(`\"count\":3,\"ids\":[1,2,3]`)
+	_ = c1b.ws.Close()
+	time.Sleep(50 * time.Millisecond)
+
+	// Users list and counts.
+	ids, exists, err := backend{ts.s}.Users(context.Background(), ts.app("123456"), ch)
+	if err != nil || !exists || len(ids) != 3 {
+		t.Fatalf("users %v %v %v", ids, exists, err)
+	}
+
+	_ = c3.ws.Close()
+	c1.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":3}","channel":"presence-test-channel"}`)
+	c2.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":3}","channel":"presence-test-channel"}`)
+	// c1 got nothing about c1b.
+	c1.send(`{"event":"pusher:ping"}`)
+	c1.expect(`{"event":"pusher:pong"}`)
+}
+
+func TestPresenceDataShapes(t *testing.T) {
+	ts := startServer(t, Options{})
+	cases := []struct{ name, data, want string }{
+		{"no channel_data", "", `{"presence":{"count":0,"ids":[],"hash":[]}}`},
+		{"no user_info", `{"user_id":"abc"}`, `{"presence":{"count":1,"ids":["abc"],"hash":{"abc":null}}}`},
+		{"user zero", `{"user_id":0,"user_info":{"a":1}}`, `{"presence":{"count":1,"ids":[0],"hash":[{"a":1}]}}`},
+		{"string id", `{"user_id":"1","user_info":{"name":"Joe"}}`, `{"presence":{"count":1,"ids":["1"],"hash":{"1":{"name":"Joe"}}}}`},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := "presence-shape-" + string(rune('a'+i))
+			c := ts.dial(t, "reverb-key")
+			c.subscribe(ch, tc.data, "reverb-secret")
+			c.expect(`{"event":"pusher_internal:subscription_succeeded","data":` + jsonString(tc.want) + `,"channel":"` + ch + `"}`)
+		})
+	}
+}
+
+// §15 cases 17, 18, 34.
+func TestBroadcastAndCache(t *testing.T) {
+	ts := startServer(t, Options{})
+	var subs []*client
+	for i := 0; i < 3; i++ {
+		c := ts.dial(t, "reverb-key")
+		c.subscribe("test-channel", "", "")
+		c.subscribed("test-channel")
+		subs = append(subs, c)
+	}
+	ts.trigger(t, "123456", `App\Events\TestEvent`, `{"foo":"bar"}`, "test-channel")
+	for _, c := range subs {
+		c.expect(`{"event":"App\\Events\\TestEvent","data":"{\"foo\":\"bar\"}","channel":"test-channel"}`)
+	}
+	// socket_id exclusion.
+	err := backend{ts.s}.Publish(context.Background(), ts.app("123456"), apiEvent("x", "{}", subs[0].id, "test-channel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs[1].expect(`{"event":"x","data":"{}","channel":"test-channel"}`)
+	subs[2].expect(`{"event":"x","data":"{}","channel":"test-channel"}`)
+	subs[0].send(`{"event":"pusher:ping"}`)
+	subs[0].expect(`{"event":"pusher:pong"}`)
+
+	// Cache: trigger on a channel without subscribers caches nothing.
+	ts.trigger(t, "123456", "ev", `{"a":1}`, "cache-test-channel")
+	c := ts.dial(t, "reverb-key")
+	c.subscribe("cache-test-channel", "", "")
+	c.subscribed("cache-test-channel")
+	c.expect(`{"event":"pusher:cache_miss","channel":"cache-test-channel"}`)
+	ts.trigger(t, "123456", `App\Events\TestEvent`, `{"foo":"bar"}`, "cache-test-channel")
+	c.expect(`{"event":"App\\Events\\TestEvent","data":"{\"foo\":\"bar\"}","channel":"cache-test-channel"}`)
+	d := ts.dial(t, "reverb-key")
+	d.subscribe("cache-test-channel", "", "")
+	d.subscribed("cache-test-channel")
+	d.expect(`{"event":"App\\Events\\TestEvent","data":"{\"foo\":\"bar\"}","channel":"cache-test-channel"}`)
+
+	// Batch key order.
+	err = backend{ts.s}.Publish(context.Background(), ts.app("123456"), batchEvent("b", "d", "test-channel"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs[1].expect(`{"event":"b","channel":"test-channel","data":"d"}`)
+}
+
+// §15 cases 20–24.
+func TestClientEvents(t *testing.T) {
+	all := appA()
+	all.ID, all.Key, all.AcceptClientEventsFrom = "1", "all-key", "all"
+	none := appA()
+	none.ID, none.Key, none.AcceptClientEventsFrom = "2", "none-key", "none"
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appA(), all, none}})
+
+	a := ts.dial(t, "reverb-key")
+	b := ts.dial(t, "reverb-key")
+	for _, c := range []*client{a, b} {
+		c.subscribe("test-channel", "", "")
+		c.subscribed("test-channel")
+	}
+	a.send(`{"event":"client-start-typing","channel":"test-channel","data":{"id":123,"name":"Joe Dixon"}}`)
+	b.expect(`{"event":"client-start-typing","channel":"test-channel","data":{"id":123,"name":"Joe Dixon"}}`)
+	a.send(`{"event":"client-x","channel":"test-channel"}`)
+	b.expect(`{"event":"client-x","channel":"test-channel","data":null}`)
+	a.send(`{"event":"client-x","channel":"test-channel","data":"{\"k\":{}}"}`)
+	b.expect(`{"event":"client-x","channel":"test-channel","data":{"k":{}}}`)
+	a.send(`{"event":"test-message","channel":"test-channel","data":{}}`)
+	a.send(`{"event":"client-x","channel":"other","data":{}}`)
+	a.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"The client is not a member of the specified channel.\"}"}`)
+	b.send(`{"event":"pusher:ping"}`)
+	b.expect(`{"event":"pusher:pong"}`)
+	a.send(`{"event":"pusher:ping"}`)
+	a.expect(`{"event":"pusher:pong"}`)
+
+	// user_id from channel_data.
+	p1 := ts.dial(t, "reverb-key")
+	p2 := ts.dial(t, "reverb-key")
+	p1.subscribe("private-chat", `{"user_id":"1"}`, "reverb-secret")
+	p1.subscribed("private-chat")
+	p2.subscribe("private-chat", "", "reverb-secret")
+	p2.subscribed("private-chat")
+	p1.send(`{"event":"client-foo","channel":"private-chat","data":{"foo":"bar"}}`)
+	p2.expect(`{"event":"client-foo","channel":"private-chat","data":{"foo":"bar"},"user_id":"1"}`)
+
+	// all: relayed with every key in the client's order, no membership.
+	x := ts.dial(t, "all-key")
+	y := ts.dial(t, "all-key")
+	y.subscribe("c", "", "")
+	y.subscribed("c")
+	x.send(`{"channel":"c","event":"client-a","data":{"z":1},"extra":[1]}`)
+	y.expect(`{"channel":"c","event":"client-a","data":{"z":1},"extra":[1]}`)
+
+	n := ts.dial(t, "none-key")
+	n.send(`{"event":"client-a","channel":"c","data":{}}`)
+	n.expect(`{"event":"pusher:error","data":"{\"code\":4301,\"message\":\"The app does not have client messaging enabled.\"}"}`)
+}
+
+// §15 case 25.
+func TestMalformed(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := ts.dial(t, "reverb-key")
+	inputs := []string{
+		`Hi`,
+		`{"event":[]}`,
+		`{"event":"pusher:subscribe","data":"sfsfsfs"}`,
+		`{"event":"pusher:subscribe","data":{"channel":[]}}`,
+		`{"event":"pusher:subscribe","data":{"channel":null}}`,
+		`{"event":"pusher:subscribe","data":{"channel":"x","auth":[]}}`,
+		`{"event":"pusher:subscribe","data":{"channel":"x","channel_data":[]}}`,
+		`{"event":"pusher:subscribe","data":{"channel":"x","channel_data":"Hello"}}`,
+		`{"event":"client-x","channel":[]}`,
+		`{"event":"pusher:unknown"}`,
+		`{"event":"hello"}`,
+		`{"event":"client-x","channel":"c","data":"plain text"}`,
+		`[]`,
+		`"str"`,
+		`{"event":""}`,
+	}
+	for _, in := range inputs {
+		c.send(in)
+		c.expect(`{"event":"pusher:error","data":"{\"code\":4200,\"message\":\"Invalid message format\"}"}`)
+	}
+	c.send(`{"event":"pusher:ping"}`)
+	c.expect(`{"event":"pusher:pong"}`)
+}
+
+// §15 case 27.
+func TestMaxMessageSize(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := ts.dialRaw(t, "reverb-key-3", http.Header{"Origin": {"http://laravel.com"}})
+	c.read()
+	c.send(`{"event":"pusher:ping"}`)
+	if code, text := c.expectClose(); code != 1009 || text != "Maximum message size exceeded" {
+		t.Fatalf("close %d %q", code, text)
+	}
+	a := ts.dial(t, "reverb-key")
+	a.send(`{"event":"pusher:subscribe","data":{"channel":"` + strings.Repeat("x", 10001) + `"}}`)
+	if code, _ := a.expectClose(); code != 1009 {
+		t.Fatalf("close %d", code)
+	}
+	b := ts.dial(t, "reverb-key-2")
+	long := strings.Repeat("y", 20000)
+	b.send(`{"event":"pusher:subscribe","data":{"channel":"` + long + `"}}`)
+	b.subscribed(long)
+}
+
+// §15 case 28 and 41.
+func TestUnsubscribeAndMetrics(t *testing.T) {
+	ts := startServer(t, Options{})
+	ctx := context.Background()
+	be := backend{ts.s}
+	app := ts.app("123456")
+	c := ts.dial(t, "reverb-key")
+	c.subscribe("test-channel", "", "")
+	c.subscribed("test-channel")
+	c.subscribe("other", "", "")
+	c.subscribed("other")
+	d := ts.dial(t, "reverb-key")
+	d.subscribe("test-channel", "", "")
+	d.subscribed("test-channel")
+	e := ts.dial(t, "reverb-key")
+	_ = e
+	n, err := be.Connections(ctx, app)
+	if err != nil || n != 3 {
+		t.Fatalf("connections %d %v (every open socket counts)", n, err)
+	}
+	list, _ := be.Channels(ctx, app, "")
+	if len(list) != 2 || list[0].Name != "test-channel" || list[0].SubscriptionCount != 2 || list[1].Name != "other" {
+		t.Fatalf("channels %+v", list)
+	}
+	c.send(`{"event":"pusher:unsubscribe","data":{"channel":"other"}}`)
+	c.send(`{"event":"pusher:ping"}`)
+	c.expect(`{"event":"pusher:pong"}`)
+	info, _ := be.Channel(ctx, app, []string{"other", "test-channel"})
+	if info[0].Exists || !info[1].Exists || info[1].SubscriptionCount != 2 {
+		t.Fatalf("channel info %+v", info)
+	}
+	list, _ = be.Channels(ctx, app, "test")
+	if len(list) != 1 {
+		t.Fatalf("filtered %+v", list)
+	}
+}
+
+// §15 case 29.
+func TestControlFrames(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := ts.dial(t, "reverb-key")
+	got := make(chan string, 1)
+	c.ws.SetPongHandler(func(p string) error { got <- p; return nil })
+	if err := c.ws.WriteControl(gws.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	c.send(`{"event":"pusher:ping"}`)
+	c.expect(`{"event":"pusher:pong"}`)
+	select {
+	case p := <-got:
+		if p != "hi" {
+			t.Fatalf("pong payload %q", p)
+		}
+	default:
+		t.Fatal("no pong frame")
+	}
+}
+
+// §15 case 30 (sweep shortened).
+func TestPingAndPrune(t *testing.T) {
+	app := appA()
+	app.PingInterval = 0
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}, PingSweepInterval: 150 * time.Millisecond})
+	c := ts.dial(t, "reverb-key")
+	c.expect(`{"event":"pusher:ping"}`)
+	c.expect(`{"event":"pusher:error","data":"{\"code\":4201,\"message\":\"Pong reply not received in time\"}"}`)
+	if code, _ := c.expectClose(); code != 4201 {
+		t.Fatalf("close %d", code)
+	}
+	// A control-frame user is pinged with a ping frame.
+	d := ts.dial(t, "reverb-key")
+	pinged := make(chan struct{}, 4)
+	d.ws.SetPingHandler(func(string) error { pinged <- struct{}{}; return nil })
+	_ = d.ws.WriteControl(gws.PongMessage, nil, time.Now().Add(time.Second))
+	go func() {
+		_ = d.ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			if _, _, err := d.ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-pinged:
+	case <-time.After(3 * time.Second):
+		t.Fatal("no ping frame")
+	}
+}
+
+// §15 case 31.
+func TestRateLimit(t *testing.T) {
+	for _, terminate := range []bool{false, true} {
+		app := appA()
+		app.RateLimiting = &laravelcfg.RateLimiting{Enabled: true, MaxAttempts: 3, DecaySeconds: 1, TerminateOnLimit: terminate}
+		ts := startServer(t, Options{Apps: []laravelcfg.App{app}})
+		c := ts.dial(t, "reverb-key")
+		for i := 0; i < 3; i++ {
+			c.send(`{"event":"pusher:ping"}`)
+			c.expect(`{"event":"pusher:pong"}`)
+		}
+		c.send(`{"event":"pusher:ping"}`)
+		c.expect(`{"event":"pusher:error","data":"{\"code\":4301,\"message\":\"Rate limit exceeded\"}"}`)
+		if terminate {
+			if code, _ := c.expectClose(); code != 4301 {
+				t.Fatalf("close %d", code)
+			}
+			continue
+		}
+		time.Sleep(1100 * time.Millisecond)
+		c.send(`{"event":"pusher:ping"}`)
+		c.expect(`{"event":"pusher:pong"}`)
+	}
+}
+
+// §15 case 42.
+func TestTerminate(t *testing.T) {
+	ts := startServer(t, Options{})
+	ctx := context.Background()
+	c := ts.dial(t, "reverb-key")
+	c.subscribe("test-channel", "", "")
+	c.subscribed("test-channel")
+	c.subscribe("presence-room", `{"user_id":"456"}`, "reverb-secret")
+	c.expectContains("subscription_succeeded")
+	other := ts.dial(t, "reverb-key")
+	other.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+	other.expectContains("subscription_succeeded")
+	if err := (backend{ts.s}).TerminateUser(ctx, ts.app("123456"), "456"); err != nil {
+		t.Fatal(err)
+	}
+	ids, _, _ := backend{ts.s}.Users(ctx, ts.app("123456"), "presence-room")
+	if len(ids) != 1 {
+		t.Fatalf("users after terminate %v", ids)
+	}
+	if code, _ := c.expectClose(); code != 4009 {
+		t.Fatalf("close %d", code)
+	}
+	other.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":\"456\"}","channel":"presence-room"}`)
+}
+
+func TestClientClose(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := ts.dial(t, "reverb-key")
+	_ = c.ws.WriteControl(gws.CloseMessage, gws.FormatCloseMessage(4000, "bye"), time.Now().Add(time.Second))
+	if code, text := c.expectClose(); code != 4000 || text != "bye" {
+		t.Fatalf("echo %d %q", code, text)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	ts := startServer(t, Options{})
+	var cs []*client
+	for i := 0; i < 5; i++ {
+		cs = append(cs, ts.dial(t, "reverb-key"))
+	}
+	done := make(chan error, 1)
+	go func() { done <- ts.s.Drain(context.Background(), 200*time.Millisecond) }()
+	for _, c := range cs {
+		if code, _ := c.expectClose(); code != 4200 {
+			t.Fatalf("close %d", code)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
