@@ -1,6 +1,7 @@
 package cachestore
 
 import (
+	"database/sql"
 	"fmt"
 	"path/filepath"
 
@@ -147,3 +148,5 @@ func skeletonConfig(l layout, base string) php.Value {
 func project(l layout, base string, cfg php.Value) *laravelcfg.Project {
 	return &laravelcfg.Project{BasePath: base, LaravelMajor: l.major, Config: cfg}
 }
+
+func sqlOpen(driver, path string) (*sql.DB, error) { return sql.Open(driver, path) }

@@ -9,7 +9,8 @@
 //    "dir": "...",                                     (file)
 //    "sqlite": "/abs/db.sqlite", "table": "cache",     (database)
 //    "host": "127.0.0.1", "port": 6379, "db": 1, "redis_prefix": "..." (redis)
-//    "host": "127.0.0.1", "port": 11211                (memcached)}
+//    "host": "127.0.0.1", "port": 11211,               (memcached)
+//    "servers": [["127.0.0.1", 11211], ...]            (memcached, several)}
 // "write" calls $store->forever($key, $value); "read" prints
 // json_encode(['type' => gettype($v), 'value' => $v]) of $store->get($key).
 //
@@ -57,9 +58,11 @@ switch ($args['store']) {
         $store = new RedisStore($manager, $args['prefix'], 'cache');
         break;
     case 'memcached':
-        $memcached = (new MemcachedConnector)->connect([
-            ['host' => $args['host'], 'port' => $args['port'], 'weight' => 100],
-        ]);
+        $servers = [];
+        foreach ($args['servers'] ?? [[$args['host'], $args['port']]] as [$host, $port]) {
+            $servers[] = ['host' => $host, 'port' => $port, 'weight' => 100];
+        }
+        $memcached = (new MemcachedConnector)->connect($servers);
         $store = new MemcachedStore($memcached, $args['prefix']);
         break;
     default:
