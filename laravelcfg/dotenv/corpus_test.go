@@ -206,7 +206,7 @@ func realLookup(real []Var) func(string) (string, bool) {
 
 // runGo loads the case like Laravel would and reports env() for every name
 // the file mentions plus the real variables.
-func runGo(t testing.TB, dir string, c corpusCase) result {
+func runGo(t testing.TB, dir string, c corpusCase, d dialect) result {
 	path := filepath.Join(dir, ".env")
 	lookup := realLookup(c.Real)
 	res := result{Vars: map[string]tagged{}}
@@ -214,7 +214,7 @@ func runGo(t testing.TB, dir string, c corpusCase) result {
 	for _, v := range c.Real {
 		names[v.Name] = true
 	}
-	env, err := Load(path, lookup)
+	env, err := load(path, lookup, d)
 	if err != nil {
 		var de *Error
 		if !errors.As(err, &de) {
@@ -226,7 +226,7 @@ func runGo(t testing.TB, dir string, c corpusCase) result {
 		res.Error, res.Line = de.PHPMessage(), de.Line
 		env = newEnv("", lookup)
 	} else if !c.Missing {
-		entries, err := Parse(path, c.File)
+		entries, err := parse(path, c.File, d)
 		if err != nil {
 			t.Fatalf("case %s: Load succeeded but Parse failed: %v", c.Name, err)
 		}
@@ -251,7 +251,14 @@ func TestCorpus(t *testing.T) {
 	for i, c := range cases {
 		dir := filepath.Join(tmp, strconv.Itoa(i))
 		writeCase(t, dir, c)
-		got[c.Name] = runGo(t, dir, c)
+		got[c.Name] = runGo(t, dir, c, latest)
+		// The diff54 markers must be exactly the cases where the 5.4.1
+		// dialect gives another result.
+		old := runGo(t, dir, c, dialect{v54: true})
+		differs := !reflect.DeepEqual(normalize(old), normalize(got[c.Name]))
+		if differs != (c.Diff54 != "") {
+			t.Errorf("case %s: diff54 marker is %q but the 5.4.1 dialect differs=%v: %s", c.Name, c.Diff54, differs, mustJSON(old))
+		}
 	}
 	if *update {
 		writeGolden(t, got)

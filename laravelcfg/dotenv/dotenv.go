@@ -34,20 +34,31 @@ type Entry struct {
 // mb_convert_encoding does, and a leading BOM is removed. The first entry
 // phpdotenv would refuse makes the whole file fail with an *Error.
 func Parse(filename string, data []byte) ([]Entry, error) {
-	entries, err := parse(filename, data)
+	entries, err := parse(filename, data, latest)
 	if err != nil {
 		return nil, err
 	}
 	return entries, nil
 }
 
+// dialect selects the phpdotenv release whose parser is reproduced. The
+// package follows the newest 5.6 (Laravel 11+ requires ^5.6.1, and composer
+// gives Laravel 10 apps 5.6 too); v54 reproduces 5.4.1, the version Debian
+// ships, so the tests can check against PHP that every known 5.4/5.6
+// difference is exactly the one documented.
+type dialect struct {
+	v54 bool
+}
+
+var latest = dialect{}
+
 // parse returns a typed nil-able *Error so callers inside the package do not
 // trip over a non-nil error interface holding a nil pointer.
-func parse(filename string, data []byte) ([]Entry, *Error) {
-	raws := joinLines(splitLines(toUTF8(data)))
+func parse(filename string, data []byte, d dialect) ([]Entry, *Error) {
+	raws := joinLines(splitLines(toUTF8(data)), d)
 	entries := make([]Entry, 0, len(raws))
 	for _, raw := range raws {
-		e, err := parseEntry(filename, raw)
+		e, err := parseEntry(filename, raw, d)
 		if err != nil {
 			return nil, err
 		}

@@ -302,3 +302,21 @@ func TestSelectFile(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestArtisanLookup(t *testing.T) {
+	real := func(n string) (string, bool) {
+		if n == "PHP_SELF" || n == "X" {
+			return "real", true
+		}
+		return "", false
+	}
+	env, err := LoadBytes(".env", []byte("DOCUMENT_ROOT=/srv\nSELF=${PHP_SELF}\nX=file\nY=y\n"), ArtisanLookup(real))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"DOCUMENT_ROOT": "", "SELF": "artisan", "PHP_SELF": "artisan", "X": "real", "Y": "y"} {
+		if got, ok := env.Lookup(name); !ok || got != want {
+			t.Errorf("Lookup(%s) = %q,%v; want %q", name, got, ok, want)
+		}
+	}
+}

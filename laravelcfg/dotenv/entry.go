@@ -9,7 +9,7 @@ import (
 // parseEntry is pass 2 for one raw entry (phpdotenv's EntryParser): split at
 // the first '=', validate the name, run the value through the token state
 // machine.
-func parseEntry(file string, raw rawEntry) (Entry, *Error) {
+func parseEntry(file string, raw rawEntry, d dialect) (Entry, *Error) {
 	fail := func(cause, subject string) (Entry, *Error) {
 		return Entry{}, newError(file, raw.line, raw.text, cause, subject)
 	}
@@ -22,7 +22,7 @@ func parseEntry(file string, raw rawEntry) (Entry, *Error) {
 			return fail(causeEquals, raw.text)
 		}
 	}
-	name, ok := parseName(name)
+	name, ok := parseName(name, d)
 	if !ok {
 		return fail(causeName, name)
 	}
@@ -43,9 +43,15 @@ func parseEntry(file string, raw rawEntry) (Entry, *Error) {
 // longer than 8 characters: phpdotenv's quirk that makes `export A=1` an
 // invalid name [export A] while `export FOO=1` defines FOO. It returns the
 // name to report in either case.
-func parseName(name string) (string, bool) {
+func parseName(name string, d dialect) (string, bool) {
 	if utf8.RuneCountInString(name) > 8 && strings.HasPrefix(name, "export") && isCtypeSpace(name[6]) {
-		name = strings.TrimLeft(name[6:], phpTrimSet)
+		// phpdotenv 5.6.4 trims exactly these after "export" (earlier
+		// versions used PHP's default set, which has NUL but not \f).
+		cutset := " \t\n\r\v\f"
+		if d.v54 {
+			cutset = phpTrimSet
+		}
+		name = strings.TrimLeft(name[6:], cutset)
 	}
 	if utf8.RuneCountInString(name) >= 3 {
 		first, last := name[0], name[len(name)-1]
@@ -53,7 +59,23 @@ func parseName(name string) (string, bool) {
 			name = name[1 : len(name)-1]
 		}
 	}
+	if d.v54 {
+		return name, validASCIIName(name)
+	}
 	return name, validName(name)
+}
+
+// validASCIIName is phpdotenv 5.4's rule: [A-Za-z0-9_.]+.
+func validASCIIName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isRefNameByte(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // validName follows phpdotenv 5.6, which Laravel 11+ requires: letters

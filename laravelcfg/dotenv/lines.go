@@ -39,7 +39,7 @@ func splitLines(s string) []string {
 // comment containing `="` without a closing quote opens a multi-line value
 // too, and a value that is never closed swallows the rest of the file
 // without an error (its buffer is simply never emitted).
-func joinLines(lines []string) []rawEntry {
+func joinLines(lines []string, d dialect) []rawEntry {
 	var out []rawEntry
 	multiline := false
 	var buf []string
@@ -47,7 +47,11 @@ func joinLines(lines []string) []rawEntry {
 	for i, line := range lines {
 		lineNo := i + 1
 		entryLine := lineNo
-		started := looksLikeMultilineStart(line)
+		// Only a line outside a multi-line value can open one (phpdotenv
+		// >= 5.5; 5.4 also re-opened on a continuation line containing
+		// `="`, so a base64 value whose last line ends in `="` swallowed
+		// the rest of the file).
+		started := (!multiline || d.v54) && looksLikeMultilineStart(line)
 		if started {
 			multiline = true
 		}

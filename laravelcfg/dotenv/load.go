@@ -52,6 +52,15 @@ func Load(path string, lookupReal func(string) (string, bool)) (*Env, error) {
 	return LoadBytes(path, data, lookupReal)
 }
 
+// load is Load with a dialect, for the tests against phpdotenv 5.4.1.
+func load(path string, lookupReal func(string) (string, bool), d dialect) (*Env, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Load(path, lookupReal)
+	}
+	return loadBytes(path, data, lookupReal, d)
+}
+
 func isDirectory(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
@@ -60,7 +69,11 @@ func isDirectory(path string) bool {
 // LoadBytes is Load for contents already read; filename names the file in
 // errors and in Env.File.
 func LoadBytes(filename string, data []byte, lookupReal func(string) (string, bool)) (*Env, error) {
-	entries, perr := parse(filename, data)
+	return loadBytes(filename, data, lookupReal, latest)
+}
+
+func loadBytes(filename string, data []byte, lookupReal func(string) (string, bool), d dialect) (*Env, error) {
+	entries, perr := parse(filename, data, d)
 	if perr != nil {
 		return nil, perr
 	}
