@@ -104,7 +104,7 @@ func TestClusterNodeGone(t *testing.T) {
 	b.expectContains("subscription_succeeded")
 	a.expectContains("member_added")
 	gone, _ := json.Marshal(map[string]string{"type": "reverb-go:node_gone", "node_id": "node-b"})
-	_ = nbT.Close() // node b vanishes without a word
+	_ = nbT.Close()                                       // node b vanishes without a word
 	_, _ = bus.Node().Publish(context.Background(), gone) // publisher not started: only delivers to others
 	a.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":2}","channel":"presence-r"}`)
 }

@@ -89,3 +89,5 @@ func arrayKeyOf(v php.Value) php.Key {
 	}
 	return php.StringKey("")
 }
+
+func phpNullValue() php.Value { return php.Value{} }
