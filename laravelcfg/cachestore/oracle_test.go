@@ -373,7 +373,6 @@ func TestOracleMemcached(t *testing.T) {
 	}
 }
 
-
 // TestOracleMemcachedTwoServers: with several servers ext-memcached spreads
 // keys with libmemcached's default modula distribution; Go must pick the same
 // server for every prefix, or it would read nothing.

@@ -164,6 +164,7 @@ func (r *resolver) openFailover(name string, sc node, depth int) (Store, error) 
 		names = append(names, n)
 	}
 	var failures []string
+	var errs []error
 	for _, n := range names {
 		st, err := r.open(n, depth+1)
 		if err == nil {
@@ -176,12 +177,26 @@ func (r *resolver) openFailover(name string, sc node, depth int) (Store, error) 
 		}
 		if err != nil {
 			failures = append(failures, fmt.Sprintf("[%s]: %v", n, err))
+			errs = append(errs, err)
 			continue
 		}
 		return &failoverStore{Store: st, note: fmt.Sprintf(" (failover store [%s]: first reachable of %s)", name, strings.Join(names, ", "))}, nil
 	}
-	return nil, fmt.Errorf("cache store [%s] (driver failover): no listed store can carry the flag: %s", name, strings.Join(failures, "; "))
+	return nil, &multiError{
+		msg:  fmt.Sprintf("cache store [%s] (driver failover): no listed store can carry the flag: %s", name, strings.Join(failures, "; ")),
+		errs: errs,
+	}
 }
+
+// multiError is one message for several causes, each reachable by
+// errors.Is/As (a failover store's stores).
+type multiError struct {
+	msg  string
+	errs []error
+}
+
+func (e *multiError) Error() string   { return e.msg }
+func (e *multiError) Unwrap() []error { return e.errs }
 
 // failoverStore is the store a failover store resolved to, with a Location
 // that says so.
