@@ -1,0 +1,111 @@
+package sysctl
+
+import "fmt"
+
+// Estimates used by Compute. They are deliberately round numbers: doctor
+// answers "about how many", not a promise.
+const (
+	// FDReserve is kept aside in every worker for what is not a client
+	// connection: listening sockets, the supervisor link, Redis and cache
+	// store connections, log files, the fsnotify watch.
+	FDReserve = 64
+	// ConnBytes is the memory one idle plain WebSocket costs: the socket,
+	// 4 KiB read and write buffers, the reader goroutine's stack, channel
+	// membership and send queue, with headroom for the Go heap's slack.
+	ConnBytes = 32 << 10
+	// TLSConnBytes adds crypto/tls's record buffers for wss:// served by
+	// the server itself.
+	TLSConnBytes = 64 << 10
+	// memoryShare is the part of available memory counted as usable for
+	// connections (the rest stays for the OS, PHP, Redis...).
+	memoryShare = 0.8
+	// fileMaxShare is the part of fs.file-max counted as ours: it is one
+	// table for the whole system.
+	fileMaxShare = 0.9
+)
+
+// Bound is one limit expressed as a number of connections for the whole
+// setup (all workers).
+type Bound struct {
+	Name        string `json:"name"`
+	Connections uint64 `json:"connections"`
+	Detail      string `json:"detail"`
+}
+
+// Capacity is how many connections this machine can hold.
+type Capacity struct {
+	Workers   int    `json:"workers"`
+	PerWorker uint64 `json:"per_worker"`
+	Total     uint64 `json:"total"`
+	// Binding names the smallest bound ("" when nothing could be read).
+	Binding string  `json:"binding"`
+	Bounds  []Bound `json:"bounds"`
+	// ProxyPorts bounds connections only when a proxy on this host (nginx)
+	// forwards them to one upstream address: each proxied connection takes
+	// one ephemeral port. Direct clients do not use local ports. 0 = unknown.
+	ProxyPorts uint64 `json:"proxy_ports"`
+}
+
+// Compute turns readings into a capacity for workers processes (0 means
+// one process serving itself). tls says the server terminates TLS itself.
+func Compute(l Limits, workers int, tls bool) Capacity {
+	procs := workers
+	if procs < 1 {
+		procs = 1
+	}
+	c := Capacity{Workers: workers, ProxyPorts: uint64(l.Ports())}
+	perConn := uint64(ConnBytes)
+	if tls {
+		perConn = TLSConnBytes
+	}
+
+	if l.NoFileHard > FDReserve && l.NoFileHard != Unlimited {
+		per := l.NoFileHard - FDReserve
+		c.Bounds = append(c.Bounds, Bound{
+			Name:        "open files per worker",
+			Connections: per * uint64(procs),
+			Detail: fmt.Sprintf("hard RLIMIT_NOFILE %d − %d reserved = %d per worker × %d worker(s)",
+				l.NoFileHard, FDReserve, per, procs),
+		})
+	}
+	if l.FileMax > 0 && l.FileMax < 1<<62 {
+		c.Bounds = append(c.Bounds, Bound{
+			Name:        "fs.file-max",
+			Connections: uint64(float64(l.FileMax) * fileMaxShare),
+			Detail:      fmt.Sprintf("%d open files for the whole system, 90%% counted as ours", l.FileMax),
+		})
+	}
+	mem, memName := l.MemAvailable, "available"
+	if mem == 0 {
+		mem, memName = l.MemTotal, "total"
+	}
+	if mem > 0 {
+		c.Bounds = append(c.Bounds, Bound{
+			Name:        "memory",
+			Connections: uint64(float64(mem)*memoryShare) / perConn,
+			Detail: fmt.Sprintf("%s %s × 80%% / about %d KiB per connection%s",
+				HumanBytes(mem), memName, perConn>>10, map[bool]string{true: " (TLS in-process)", false: ""}[tls]),
+		})
+	}
+	for _, b := range c.Bounds {
+		if c.Binding == "" || b.Connections < c.Total {
+			c.Total, c.Binding = b.Connections, b.Name
+		}
+	}
+	c.PerWorker = c.Total / uint64(procs)
+	return c
+}
+
+// HumanBytes prints a byte count in binary units.
+func HumanBytes(b uint64) string {
+	const unit = 1024
+	if b < unit {
+		return fmt.Sprintf("%d B", b)
+	}
+	div, exp := uint64(unit), 0
+	for n := b / unit; n >= unit && exp < 4; n /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTP"[exp])
+}

@@ -1,0 +1,329 @@
+// Package doctor builds `reverb doctor`'s report: where the server listens
+// and where clients are told to connect, the machine's limits and the
+// connections they allow, findings (problems, warnings, notes) and
+// ready-to-paste configuration snippets.
+package doctor
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/tlsconf"
+	"github.com/reverb-go/reverb/sysctl"
+)
+
+// Levels of a finding. Problems and warnings make doctor exit with 1.
+const (
+	Problem = "problem"
+	Warning = "warning"
+	Info    = "info"
+)
+
+// Finding is one observation.
+type Finding struct {
+	Level   string `json:"level"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Input is everything Build looks at; every source is injectable.
+type Input struct {
+	Dir     string              // absolute project root
+	Project *laravelcfg.Project // nil when LoadErr is set
+	LoadErr error
+	Limits  sysctl.Limits
+	Workers int
+	// DrainWindow is `reverb start --drain-window`'s default.
+	DrainWindow time.Duration
+	User        string // runs the server in the snippets
+	Home        string // for the Herd/Valet certificate lookup
+	// OpenFlag opens the restart-flag store (cachestore.Open); an error
+	// means php artisan reverb:restart cannot reach this server.
+	OpenFlag func(*laravelcfg.Project) (io.Closer, error)
+	// Getenv overrides Project.Getenv (tests build projects by hand and
+	// cannot set their environment); nil means Project.Getenv.
+	Getenv func(name string) (string, bool)
+}
+
+// Endpoint is an address with its scheme.
+type Endpoint struct {
+	Scheme string `json:"scheme"`
+	Host   string `json:"host"`
+	Port   int    `json:"port"`
+	Path   string `json:"path"`
+	// From says where the values were read.
+	From string `json:"from"`
+}
+
+// URL prints the endpoint as ws(s)://host:port/path.
+func (e Endpoint) URL() string {
+	s := "ws"
+	if e.Scheme == "https" {
+		s = "wss"
+	}
+	h := e.Host
+	if h == "" {
+		h = "(unset)"
+	}
+	return fmt.Sprintf("%s://%s%s", s, net.JoinHostPort(strings.Trim(h, "[]"), strconv.Itoa(e.Port)), e.Path)
+}
+
+// Report is the whole diagnosis.
+type Report struct {
+	Dir       string           `json:"dir"`
+	AppEnv    string           `json:"app_env"`
+	Listen    Endpoint         `json:"listen"`
+	TLSSource string           `json:"tls_source"`
+	Clients   Endpoint         `json:"clients"`
+	Limits    sysctl.Limits    `json:"limits"`
+	Capacity  sysctl.Capacity  `json:"capacity"`
+	Findings  []Finding        `json:"findings"`
+	Snippets  []sysctl.Snippet `json:"snippets"`
+	// OK is false when a problem or warning was found (exit status 1).
+	OK bool `json:"ok"`
+}
+
+// Build runs every check.
+func Build(in Input) Report {
+	r := Report{Dir: in.Dir, Limits: in.Limits, Findings: []Finding{}}
+	add := func(level, code, format string, args ...any) {
+		r.Findings = append(r.Findings, Finding{level, code, fmt.Sprintf(format, args...)})
+	}
+	p := in.Project
+	if in.LoadErr != nil || p == nil {
+		err := in.LoadErr
+		if err == nil {
+			err = fmt.Errorf("no project")
+		}
+		add(Problem, "project", "cannot read the Laravel project: %v", err)
+		p = &laravelcfg.Project{Reverb: laravelcfg.Settings{Server: laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}}}
+	}
+	getenv := in.Getenv
+	if getenv == nil {
+		getenv = p.Getenv
+	}
+	srv := p.Reverb.Server
+	r.AppEnv, _ = getenv("APP_ENV")
+	production := r.AppEnv == "production"
+
+	// Where the server listens, and with TLS or not.
+	r.Listen = Endpoint{Scheme: "http", Host: srv.Host, Port: srv.Port, Path: laravelcfg.NormalizePath(srv.Path),
+		From: "reverb.servers.reverb (REVERB_SERVER_HOST, REVERB_SERVER_PORT, REVERB_SERVER_PATH)"}
+	tlsRes, tlsErr := tlsconf.Load(tlsconf.Request{TLS: srv.TLS, Hostname: srv.Hostname, AppEnv: r.AppEnv, Home: in.Home, BaseDir: in.Dir})
+	serverTLS := srv.TLS.Enabled()
+	switch {
+	case tlsErr != nil:
+		add(Problem, "tls", "%v: `reverb start` will refuse to start", tlsErr)
+	case tlsRes.Source == tlsconf.SourceHerd || tlsRes.Source == tlsconf.SourceValet:
+		serverTLS = true
+		add(Info, "tls", "hostname %q has a %s certificate (%s): the server listens with TLS (wss://)", srv.Hostname, tlsRes.Source, tlsRes.CertFile)
+	}
+	if tlsRes != nil && len(tlsRes.Ignored) > 0 {
+		add(Info, "tls", "options.tls keys without effect here: %s", strings.Join(tlsRes.Ignored, ", "))
+	}
+	if serverTLS {
+		r.Listen.Scheme = "https"
+		r.TLSSource = string(tlsconf.SourceConfig)
+		if tlsRes != nil && tlsRes.Source != tlsconf.SourceNone {
+			r.TLSSource = string(tlsRes.Source)
+		}
+	}
+
+	// Where clients are told to connect.
+	r.Clients = clientEndpoint(p, getenv)
+	r.Clients.Path = r.Listen.Path
+	checkEndpoints(r.Listen, r.Clients, production, add)
+
+	// Apps.
+	if in.LoadErr == nil && len(p.Reverb.Apps) == 0 {
+		add(Problem, "apps", "no app is configured (reverb.apps.apps): every connection would be refused with 4001")
+	}
+	for _, a := range p.Reverb.Apps {
+		if production && slices.Contains(a.AllowedOrigins, "*") {
+			add(Warning, "origins", "app %s allows every origin (allowed_origins ['*']) with APP_ENV=production: list your sites' hostnames in config/reverb.php", a.ID)
+		}
+	}
+
+	// Restart flag.
+	if in.LoadErr == nil && in.OpenFlag != nil {
+		store, err := in.OpenFlag(p)
+		if err != nil {
+			add(Warning, "restart-flag", "%v: `php artisan reverb:restart` cannot reach this server (use the file, database, redis or memcached cache store, or restart with SIGHUP)", err)
+		} else if store != nil {
+			store.Close()
+		}
+	}
+	if p.Reverb.Server.Scaling.Enabled {
+		add(Info, "scaling", "Redis scaling is on (channel %q): start the same server on every node behind the load balancer", p.Reverb.Server.Scaling.Channel)
+	}
+
+	// Machine limits and capacity.
+	l := in.Limits
+	r.Capacity = sysctl.Compute(l, in.Workers, serverTLS)
+	checkLimits(l, r.Capacity, p.Reverb.Apps, add)
+
+	// Snippets.
+	idle := 0
+	for _, a := range p.Reverb.Apps {
+		idle = max(idle, a.PingInterval, a.ActivityTimeout)
+	}
+	workers := in.Workers
+	r.Snippets = sysctl.Snippets(sysctl.Target{
+		Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
+		Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
+		PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
+		Workers: workers, DrainWindow: in.DrainWindow,
+		NoFile:      sysctl.RecommendNoFile(l, workers, serverTLS),
+		IdleSeconds: idle, Limits: l,
+	})
+
+	r.OK = true
+	for _, f := range r.Findings {
+		if f.Level != Info {
+			r.OK = false
+		}
+	}
+	return r
+}
+
+// clientEndpoint reads host/port/scheme from the first app's options (what
+// the broadcaster and Pulse use), falling back to REVERB_HOST/PORT/SCHEME
+// with config/reverb.php's defaults (443, https).
+func clientEndpoint(p *laravelcfg.Project, getenv func(string) (string, bool)) Endpoint {
+	e := Endpoint{Scheme: "https", Port: 443, From: "REVERB_HOST, REVERB_PORT, REVERB_SCHEME"}
+	if v, ok := getenv("REVERB_HOST"); ok {
+		e.Host = v
+	}
+	if v, ok := getenv("REVERB_PORT"); ok {
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			e.Port = n
+		}
+	}
+	if v, ok := getenv("REVERB_SCHEME"); ok && v != "" {
+		e.Scheme = v
+	}
+	if len(p.Reverb.Apps) == 0 {
+		return e
+	}
+	opts := p.Reverb.Apps[0].OptionsRaw.ArrayVal()
+	if opts == nil {
+		return e
+	}
+	e.From = "reverb.apps.apps[0].options (host, port, scheme)"
+	if v, ok := opts.GetString("host"); ok {
+		e.Host = scalarString(v)
+	}
+	if v, ok := opts.GetString("port"); ok {
+		if n, err := strconv.Atoi(scalarString(v)); err == nil {
+			e.Port = n
+		}
+	}
+	if v, ok := opts.GetString("scheme"); ok && scalarString(v) != "" {
+		e.Scheme = scalarString(v)
+	}
+	return e
+}
+
+func scalarString(v php.Value) string {
+	switch v.Kind() {
+	case php.String:
+		return v.StringVal()
+	case php.Int:
+		return strconv.FormatInt(v.IntVal(), 10)
+	case php.Float:
+		return strconv.FormatFloat(v.FloatVal(), 'f', -1, 64)
+	case php.Bool:
+		if v.BoolVal() {
+			return "1"
+		}
+	}
+	return ""
+}
+
+func isLoopback(h string) bool {
+	h = strings.Trim(h, "[]")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkEndpoints(listen, clients Endpoint, production bool, add func(level, code, format string, args ...any)) {
+	tlsServer := listen.Scheme == "https"
+	samePort := clients.Port == listen.Port
+	switch {
+	case clients.Host == "":
+		add(Warning, "clients", "REVERB_HOST is empty: Laravel's broadcaster falls back to Pusher's cloud and Echo has no host to connect to")
+	case clients.Scheme != "http" && clients.Scheme != "https":
+		add(Problem, "clients", "REVERB_SCHEME=%q: must be http or https", clients.Scheme)
+	case clients.Scheme == "https" && !tlsServer && samePort:
+		add(Problem, "clients", "clients are told %s but the server listens without TLS on port %d: put a TLS proxy (nginx, below) on another port, usually 443, or set options.tls in config/reverb.php", clients.URL(), listen.Port)
+	case clients.Scheme == "https" && !tlsServer:
+		add(Info, "clients", "clients connect with TLS to %s: a proxy there must terminate TLS and forward to %s (nginx snippet below)", clients.URL(), net.JoinHostPort(listen.Host, strconv.Itoa(listen.Port)))
+	case clients.Scheme == "http" && tlsServer && samePort:
+		add(Problem, "clients", "the server listens with TLS on port %d but clients are told %s (REVERB_SCHEME=http)", listen.Port, clients.URL())
+	case clients.Scheme == "http" && tlsServer:
+		add(Warning, "clients", "the server listens with TLS on port %d but clients are told %s: only right if a proxy there forwards plain text to a TLS upstream", listen.Port, clients.URL())
+	case !samePort:
+		add(Warning, "clients", "clients are told port %d but the server listens on %d: only right if a proxy forwards %d to %d", clients.Port, listen.Port, clients.Port, listen.Port)
+	}
+	if clients.Host != "" && production && isLoopback(clients.Host) {
+		add(Warning, "clients", "REVERB_HOST=%s with APP_ENV=production: browsers on other machines cannot reach it", clients.Host)
+	}
+	if isLoopback(listen.Host) && clients.Host != "" && !isLoopback(clients.Host) && samePort {
+		add(Warning, "clients", "the server listens on %s only, but clients are told %s directly", listen.Host, clients.URL())
+	}
+}
+
+func checkLimits(l sysctl.Limits, c sysctl.Capacity, apps []laravelcfg.App, add func(level, code, format string, args ...any)) {
+	const guide = 10_000 // Reverb's production guide
+	if l.NoFileHard != 0 && l.NoFileHard < guide {
+		add(Warning, "open-files", "hard open-files limit is %d: each worker holds at most about %d connections (raise it: limits.conf, LimitNOFILE or minfds below)", l.NoFileHard, int64(l.NoFileHard)-sysctl.FDReserve)
+	}
+	if l.NoFileSoft != 0 && l.NoFileSoft < l.NoFileHard && l.NoFileSoft < guide {
+		add(Info, "open-files", "`ulimit -n` shows %d, but reverb raises its own soft limit to the hard limit (%d) at start; php artisan reverb:start would be held to %d", l.NoFileSoft, l.NoFileHard, l.NoFileSoft)
+	}
+	if l.Somaxconn != 0 && l.Somaxconn < 1024 {
+		add(Info, "backlog", "net.core.somaxconn is %d: a reconnect wave after a restart may see refused connections (4096 below)", l.Somaxconn)
+	}
+	if c.ProxyPorts != 0 && c.Total != 0 && c.ProxyPorts < c.Total {
+		add(Info, "ports", "behind a proxy on this host forwarding to one upstream address, %d ephemeral ports (%d–%d) cap connections at %d, below the %d this machine could hold", c.ProxyPorts, l.PortLow, l.PortHigh, c.ProxyPorts, c.Total)
+	}
+	for _, m := range l.Missing {
+		add(Info, "readings", "could not read %s", m)
+	}
+	var want uint64
+	for _, a := range apps {
+		if a.MaxConnections != nil && *a.MaxConnections > 0 {
+			want += uint64(*a.MaxConnections)
+		}
+	}
+	if want > 0 && c.Total > 0 && want > c.Total {
+		add(Warning, "capacity", "the apps' max_connections add up to %d but this machine holds about %d (%s binds)", want, c.Total, c.Binding)
+	}
+}
+
+// OwnerName returns the user owning dir, the natural one to run the server
+// as; fallback when unknown.
+func OwnerName(dir, fallback string) string {
+	if name := ownerName(dir); name != "" {
+		return name
+	}
+	if fallback != "" {
+		return fallback
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "www-data"
+}
