@@ -17,7 +17,7 @@ func Run(c Config) int {
 	if c.Workers <= 0 {
 		return runSingle(c, con)
 	}
-	return runSingle(c, con) // TODO: supervisor
+	return runSupervisor(c, con)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/reverb-go/reverb/server"
 	"github.com/reverb-go/reverb/supervisor/console"
 )
 
@@ -20,7 +19,7 @@ const drainGrace = 5 * time.Second
 // runSingle serves in this process (--workers 0): Reverb's own process model.
 // SIGINT/SIGTERM drain and exit 0; SIGQUIT exits at once.
 func runSingle(c Config, con *console.Writer) int {
-	p, err := c.load()
+	p, err := loadProject(c)
 	if err != nil {
 		con.Errorf("%v", err)
 		return 1
@@ -41,7 +40,7 @@ func runSingle(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	srv, err := server.New(serverOptions(p, ep, c, nil, ""))
+	srv, err := newNode(serverOptions(p, ep, c, nil, ""))
 	if err != nil {
 		ln.Close()
 		con.Errorf("%v", err)
@@ -82,7 +81,7 @@ func runSingle(c Config, con *console.Writer) int {
 }
 
 // drainNode closes every connection of srv over window and stops it.
-func drainNode(srv *server.Server, window time.Duration, con *console.Writer) {
+func drainNode(srv node, window time.Duration, con *console.Writer) {
 	ctx, cancel := context.WithTimeout(context.Background(), window+drainGrace)
 	defer cancel()
 	if err := srv.Drain(ctx, window); err != nil && con != nil {

@@ -1,0 +1,166 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
+	"github.com/reverb-go/reverb/server"
+)
+
+// The tests run the real supervisor and real worker processes (this test
+// binary re-executed, see TestMain) with three fakes: a config loader
+// reading <dir>/reverb.conf, a file flag store at <dir>/flag/..., and a small
+// HTTP node instead of the Pusher server, so the process model is tested on
+// its own.
+
+func useFakes() {
+	loadProject = fakeLoad
+	openStore = func(p *laravelcfg.Project) (cachestore.Store, error) {
+		return fakeFlag{filepath.Join(p.BasePath, "flag", "4f", "e4", "flagfile")}, nil
+	}
+	newNode = newFakeNode
+}
+
+// fakeLoad fails like laravelcfg does, naming file and line, when
+// reverb.conf has a line "broken".
+func fakeLoad(c Config) (*laravelcfg.Project, error) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "reverb.conf"))
+	if err != nil {
+		return nil, err
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "broken" {
+			return nil, fmt.Errorf("config/reverb.php:%d: syntax error, unexpected end of file", i+1)
+		}
+	}
+	return &laravelcfg.Project{
+		BasePath: c.Dir,
+		Reverb: laravelcfg.Settings{Server: laravelcfg.ServerSettings{
+			Host: "127.0.0.1",
+			Port: 0,
+		}},
+	}, nil
+}
+
+type fakeFlag struct{ path string }
+
+func (s fakeFlag) Read(context.Context) (cachestore.Flag, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return cachestore.Flag{}, nil
+	}
+	return cachestore.Flag{Present: err == nil, Raw: b}, err
+}
+func (s fakeFlag) Write(_ context.Context, ts int64) error {
+	os.MkdirAll(filepath.Dir(s.path), 0o777)
+	return os.WriteFile(s.path, fmt.Appendf(nil, "9999999999i:%d;", ts), 0o666)
+}
+func (s fakeFlag) Location() string  { return "file " + s.path }
+func (s fakeFlag) WatchPath() string { return s.path }
+func (s fakeFlag) Close() error      { return nil }
+
+// fakeNode answers:
+//
+//	GET /id            "<node id> <pid>"
+//	GET /publish?m=X   publishes X on the bus, answers the receiver count
+//	GET /seen          the node id, then the bus messages delivered so far, one per line
+//	GET /hold          hijacks the connection, writes "hello <node id>\n" and
+//	                   keeps it until Drain ("bye\n") or Close
+type fakeNode struct {
+	opts server.Options
+	http *http.Server
+
+	mu   sync.Mutex // guards seen and held
+	seen []string
+	held map[net.Conn]struct{}
+}
+
+func newFakeNode(opts server.Options) (node, error) {
+	n := &fakeNode{opts: opts, held: map[net.Conn]struct{}{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/id", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %d", opts.NodeID, os.Getpid())
+	})
+	mux.HandleFunc("/publish", func(w http.ResponseWriter, r *http.Request) {
+		cnt, err := opts.Transport.Publish(r.Context(), []byte(r.URL.Query().Get("m")))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, cnt)
+	})
+	mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		fmt.Fprintf(w, "%s\n%s", opts.NodeID, strings.Join(n.seen, "\n"))
+	})
+	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
+		conn, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(bw, "hello %s\n", opts.NodeID)
+		bw.Flush()
+		n.mu.Lock()
+		n.held[conn] = struct{}{}
+		n.mu.Unlock()
+		go func() { // ends when the client or Drain/Close closes conn
+			bufio.NewReader(conn).ReadByte()
+			n.mu.Lock()
+			delete(n.held, conn)
+			n.mu.Unlock()
+			conn.Close()
+		}()
+	})
+	n.http = &http.Server{Handler: mux}
+	if opts.Transport != nil {
+		opts.Transport.Start(context.Background(), func(m []byte) {
+			n.mu.Lock()
+			n.seen = append(n.seen, string(m))
+			n.mu.Unlock()
+		})
+	}
+	return n, nil
+}
+
+func (n *fakeNode) Serve(ln net.Listener) error { return n.http.Serve(ln) }
+
+func (n *fakeNode) Drain(ctx context.Context, window time.Duration) error {
+	n.mu.Lock()
+	conns := make([]net.Conn, 0, len(n.held))
+	for c := range n.held {
+		conns = append(conns, c)
+	}
+	n.mu.Unlock()
+	step := window / time.Duration(len(conns)+1)
+	for _, c := range conns {
+		select {
+		case <-time.After(step):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		c.Write([]byte("bye\n"))
+		c.Close()
+	}
+	return n.http.Shutdown(ctx)
+}
+
+func (n *fakeNode) Close() error {
+	n.mu.Lock()
+	for c := range n.held {
+		c.Close()
+	}
+	n.mu.Unlock()
+	return n.http.Close()
+}

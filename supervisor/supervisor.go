@@ -1,0 +1,566 @@
+package supervisor
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
+	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/flagwatch"
+	"github.com/reverb-go/reverb/supervisor/hub"
+	"github.com/reverb-go/reverb/supervisor/sockets"
+	"golang.org/x/sys/unix"
+)
+
+// lowNoFile is the open-files limit under which the supervisor warns: below
+// it a busy worker runs out of sockets long before CPU.
+const lowNoFile = 10000
+
+// Backoff of a worker that keeps dying: doubled from the first delay up to
+// the last; reset once a replacement lived longer than backoffReset.
+const (
+	backoffFirst = 100 * time.Millisecond
+	backoffMax   = 30 * time.Second
+	backoffReset = time.Minute
+)
+
+// openStore resolves the restart flag's store; tests substitute it.
+var openStore = cachestore.Open
+
+// Events the supervisor's loop handles. Everything that changes supervisor
+// state arrives here, so the state needs no lock: only the loop goroutine
+// touches it.
+type (
+	evReady struct{ p *proc }
+	evFail  struct {
+		p   *proc
+		msg string
+	}
+	evExit struct {
+		p   *proc
+		err error
+	}
+	evFlag       struct{ ch flagwatch.Change }
+	evGenTimeout struct{ g *generation }
+	evRespawn    struct {
+		g    *generation
+		slot int
+	}
+	evDrainDeadline struct{ g *generation }
+)
+
+// generation is one set of N workers started from one config load.
+type generation struct {
+	num        int
+	started    time.Time
+	procs      []*proc // by slot; a replaced worker's slot holds the new one
+	draining   bool
+	drainStart time.Time
+	failures   []int // consecutive deaths per slot, for backoff
+	timer      *time.Timer
+}
+
+// proc is one worker process.
+type proc struct {
+	gen      *generation
+	slot     int
+	id       string
+	cmd      *exec.Cmd
+	peer     *hub.Peer
+	started  time.Time
+	ready    bool
+	exited   bool
+	draining bool
+	failMsg  string
+}
+
+type supervisor struct {
+	c   Config
+	con *console.Writer
+	exe string
+
+	ep     Endpoint
+	ln     net.Listener
+	lnFile *os.File
+	relay  *hub.Relay
+	events chan any
+
+	gens    []*generation // live generations, oldest first
+	current *generation   // the serving generation
+	pending *generation   // a generation starting up
+	nextGen int
+	queued  bool // a restart arrived while one was starting
+
+	stopping bool
+	exitCode int
+
+	watcher *flagwatch.Watcher
+	store   cachestore.Store
+}
+
+func runSupervisor(c Config, con *console.Writer) int {
+	s := &supervisor{c: c, con: con, events: make(chan any, 256)}
+	exe, err := os.Executable()
+	if err != nil {
+		con.Errorf("Cannot find this program's path to start workers: %v", err)
+		return 1
+	}
+	s.exe = exe
+
+	soft, hard, err := sockets.RaiseNoFile()
+	switch {
+	case err != nil:
+		con.Warnf("Cannot raise the open files limit (%d, hard %d): %v", soft, hard, err)
+	case soft < lowNoFile:
+		con.Warnf("Open files limit is %d per worker (hard limit %d): raise it (ulimit -n, LimitNOFILE=) to hold more connections", soft, hard)
+	}
+
+	p, err := loadProject(c)
+	if err != nil {
+		con.Errorf("%v", err)
+		return 1
+	}
+	s.ep = Resolve(p.Reverb.Server, c.CLI)
+	if err := s.ep.Validate(); err != nil {
+		con.Errorf("%v", err)
+		return 1
+	}
+	tlsCfg, err := tlsConfig(s.ep, p)
+	if err != nil {
+		con.Errorf("%v", err)
+		return 1
+	}
+	ln, lnFile, activated, err := sockets.Listen(s.ep.Addr())
+	if err != nil {
+		con.Errorf("Cannot listen on %s: %v", s.ep.Addr(), err)
+		return 1
+	}
+	s.ln, s.lnFile = ln, lnFile
+	defer ln.Close()
+	defer lnFile.Close()
+	shown := boundEndpoint(s.ep, ln)
+	if activated {
+		shown = boundEndpoint(Endpoint{Host: "", Port: "0", Path: s.ep.Path, Hostname: s.ep.Hostname}, ln)
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			shown.Host = a.IP.String()
+		}
+	}
+	con.Infof("%s", shown.StartLine(tlsCfg != nil))
+
+	s.relay = hub.NewRelay(0, func(f string, a ...any) { con.Warnf(f, a...) })
+	s.watch(p)
+	defer func() {
+		if s.watcher != nil {
+			s.watcher.Stop()
+		}
+		if s.store != nil {
+			s.store.Close()
+		}
+	}()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	s.startGeneration()
+	for {
+		if s.stopping && s.liveProcs() == 0 {
+			return s.exitCode
+		}
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				con.Infof("SIGHUP received: restarting the workers")
+				s.restart()
+			case syscall.SIGQUIT:
+				s.killAll()
+				s.reapAll(2 * time.Second)
+				return 0
+			default:
+				if s.stopping {
+					con.Warnf("Second %v: stopping the workers now", sig)
+					s.killAll()
+					continue
+				}
+				con.Infof("Gracefully terminating connections")
+				s.stop(0)
+			}
+		case ev := <-s.events:
+			s.handle(ev)
+		}
+	}
+}
+
+// watch (re)starts the flag watcher on the store p's config selects, unless
+// it already watches that location.
+func (s *supervisor) watch(p *laravelcfg.Project) {
+	store, err := openStore(p)
+	if err != nil {
+		s.con.Warnf("The restart flag is not watched (%v); SIGHUP still restarts", err)
+		return
+	}
+	if s.store != nil && s.store.Location() == store.Location() {
+		store.Close()
+		return
+	}
+	w, err := flagwatch.Start(store, s.c.RestartPoll, func(ch flagwatch.Change) {
+		s.events <- evFlag{ch}
+	}, func(f string, a ...any) { s.con.Warnf(f, a...) })
+	if err != nil {
+		store.Close()
+		s.con.Warnf("The restart flag is not watched (%v); SIGHUP still restarts", err)
+		return
+	}
+	if s.watcher != nil {
+		s.watcher.Stop()
+		s.store.Close()
+	}
+	s.watcher, s.store = w, store
+}
+
+func newNodeID(gen, slot int) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("g%dw%d-%s", gen, slot, hex.EncodeToString(b[:]))
+}
+
+func (s *supervisor) startGeneration() {
+	s.nextGen++
+	g := &generation{num: s.nextGen, started: time.Now(), procs: make([]*proc, s.c.Workers), failures: make([]int, s.c.Workers)}
+	s.gens = append(s.gens, g)
+	s.pending = g
+	for slot := range g.procs {
+		if err := s.spawn(g, slot); err != nil {
+			s.con.Errorf("Cannot start worker %d of generation %d: %v", slot, g.num, err)
+			s.failGeneration(g, err.Error())
+			return
+		}
+	}
+	g.timer = time.AfterFunc(s.c.ReadyTimeout, func() { s.events <- evGenTimeout{g} })
+}
+
+// spawn starts the worker for g's slot with the listening socket on fd 3 and
+// its end of a new bus connection on fd 4.
+func (s *supervisor) spawn(g *generation, slot int) error {
+	conn, child, err := sockets.Pair()
+	if err != nil {
+		return err
+	}
+	defer child.Close()
+	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now()}
+	cmd := exec.Command(s.exe, workerArgs(s.c, p.id)...)
+	cmd.ExtraFiles = []*os.File{s.lnFile, child}
+	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Workers die with the supervisor (they also watch the bus), and
+		// sit in their own process group so a terminal's Ctrl-C reaches
+		// only the supervisor, which drains them in order.
+		Pdeathsig: syscall.SIGTERM,
+		Setpgid:   true,
+	}
+	if err := cmd.Start(); err != nil {
+		conn.Close()
+		return err
+	}
+	p.cmd = cmd
+	p.peer = s.relay.Attach(conn, hub.Events{
+		Ready: func() { s.events <- evReady{p} },
+		Fail:  func(msg string) { s.events <- evFail{p, msg} },
+	})
+	g.procs[slot] = p
+	go func() {
+		err := cmd.Wait()
+		p.peer.Close()
+		s.events <- evExit{p, err}
+	}()
+	return nil
+}
+
+func (s *supervisor) handle(ev any) {
+	switch ev := ev.(type) {
+	case evReady:
+		s.onReady(ev.p)
+	case evFail:
+		ev.p.failMsg = ev.msg
+	case evExit:
+		s.onExit(ev.p, ev.err)
+	case evFlag:
+		s.con.Infof("Restart signal received (%s: %s → %s)", s.store.Location(), flagwatch.Describe(ev.ch.Old), flagwatch.Describe(ev.ch.New))
+		s.restart()
+	case evGenTimeout:
+		if ev.g == s.pending {
+			s.failGeneration(ev.g, fmt.Sprintf("not ready after %v", s.c.ReadyTimeout))
+		}
+	case evRespawn:
+		if ev.g != s.current || ev.g.draining || s.stopping {
+			return
+		}
+		if err := s.spawn(ev.g, ev.slot); err != nil {
+			s.con.Errorf("Cannot restart worker %d: %v", ev.slot, err)
+			s.scheduleRespawn(ev.g, ev.slot)
+		}
+	case evDrainDeadline:
+		n := 0
+		for _, p := range ev.g.procs {
+			if p != nil && !p.exited {
+				p.cmd.Process.Kill()
+				n++
+			}
+		}
+		if n > 0 {
+			s.con.Warnf("Generation %d: killed %d worker(s) still open after the drain window", ev.g.num, n)
+		}
+	}
+}
+
+func (s *supervisor) onReady(p *proc) {
+	p.ready = true
+	g := p.gen
+	if p.draining || p.exited {
+		return
+	}
+	if g == s.current {
+		s.con.Infof("Worker %d replaced (generation %d, %s)", p.slot, g.num, p.id)
+		return
+	}
+	if g != s.pending {
+		return
+	}
+	for _, q := range g.procs {
+		if q == nil || !q.ready {
+			return
+		}
+	}
+	g.timer.Stop()
+	s.pending = nil
+	elapsed := time.Since(g.started)
+	old := s.current
+	s.current = g
+	if old == nil {
+		s.con.Infof("%d workers ready in %d ms", len(g.procs), elapsed.Milliseconds())
+	} else {
+		s.con.Infof("Generation %d ready in %d ms", g.num, elapsed.Milliseconds())
+		s.drainGeneration(old)
+	}
+	if s.queued {
+		s.queued = false
+		s.restart()
+	}
+}
+
+func (s *supervisor) onExit(p *proc, err error) {
+	p.exited = true
+	g := p.gen
+	if !p.ready && g == s.pending && !s.stopping {
+		msg := p.failMsg
+		if msg == "" {
+			msg = fmt.Sprintf("worker exited before it was ready (%s)", exitText(err))
+		}
+		s.failGeneration(g, msg)
+	} else if !p.draining && !g.draining && !s.stopping && g == s.current {
+		life := time.Since(p.started)
+		if life > backoffReset {
+			g.failures[p.slot] = 0
+		}
+		delay := s.scheduleRespawn(g, p.slot)
+		s.con.Errorf("Worker %d (%s, pid %d) died: %s; starting a new one in %v", p.slot, p.id, p.cmd.Process.Pid, exitText(err), delay)
+	}
+	if (g.draining || s.stopping) && p.ready {
+		left := g.live()
+		if left > 0 {
+			s.con.Infof("Generation %d draining: %d of %d worker(s) left after %.1f s", g.num, left, len(g.procs), time.Since(g.drainStart).Seconds())
+		}
+	}
+	if g.live() == 0 && (g.draining || g != s.current) {
+		s.removeGeneration(g)
+	}
+}
+
+func (s *supervisor) scheduleRespawn(g *generation, slot int) time.Duration {
+	delay := backoffFirst << min(g.failures[slot], 20)
+	if delay > backoffMax {
+		delay = backoffMax
+	}
+	g.failures[slot]++
+	time.AfterFunc(delay, func() { s.events <- evRespawn{g, slot} })
+	return delay
+}
+
+func (g *generation) live() int {
+	n := 0
+	for _, p := range g.procs {
+		if p != nil && !p.exited {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *supervisor) liveProcs() int {
+	n := 0
+	for _, g := range s.gens {
+		n += g.live()
+	}
+	return n
+}
+
+func (s *supervisor) removeGeneration(g *generation) {
+	for i, x := range s.gens {
+		if x == g {
+			s.gens = append(s.gens[:i], s.gens[i+1:]...)
+			break
+		}
+	}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	if g.draining && !s.stopping {
+		s.con.Infof("Generation %d gone after %.1f s", g.num, time.Since(g.drainStart).Seconds())
+	}
+}
+
+// failGeneration gives up on a starting generation: the running one keeps
+// serving (at start, the process exits 1).
+func (s *supervisor) failGeneration(g *generation, msg string) {
+	if s.pending == g {
+		s.pending = nil
+	}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	if s.current == nil {
+		s.con.Errorf("%s", msg)
+		s.stop(1)
+	} else {
+		s.con.Errorf("Restart failed: %s; generation %d keeps serving", msg, s.current.num)
+	}
+	s.drainGeneration(g)
+	s.queued = false
+}
+
+// drainGeneration tells every worker of g to stop accepting and close its
+// connections over the drain window; workers that did not get ready are
+// killed, and the rest are killed at the deadline.
+func (s *supervisor) drainGeneration(g *generation) {
+	if g.draining {
+		return
+	}
+	g.draining = true
+	g.drainStart = time.Now()
+	n := 0
+	for _, p := range g.procs {
+		if p == nil || p.exited {
+			continue
+		}
+		p.draining = true
+		if !p.ready || !p.peer.Drain(s.c.DrainWindow) {
+			p.cmd.Process.Kill()
+			continue
+		}
+		n++
+	}
+	if n > 0 && !s.stopping {
+		s.con.Infof("Draining generation %d: %d worker(s), window %v", g.num, n, s.c.DrainWindow)
+	}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.timer = time.AfterFunc(s.c.DrainWindow+drainGrace, func() { s.events <- evDrainDeadline{g} })
+	if g.live() == 0 {
+		s.removeGeneration(g)
+	}
+}
+
+// restart reloads the config and starts a new generation; the old one
+// drains once the new one is ready.
+func (s *supervisor) restart() {
+	if s.stopping {
+		return
+	}
+	if s.pending != nil {
+		s.queued = true
+		return
+	}
+	p, err := loadProject(s.c)
+	if err != nil {
+		s.con.Errorf("Restart cancelled, the running workers keep serving: %v", err)
+		return
+	}
+	ep := Resolve(p.Reverb.Server, s.c.CLI)
+	if ep.Addr() != s.ep.Addr() {
+		s.con.Warnf("The config now says %s but the socket stays on %s until reverb is stopped and started", ep.Addr(), s.ep.Addr())
+	}
+	if _, err := tlsConfig(ep, p); err != nil {
+		s.con.Errorf("Restart cancelled, the running workers keep serving: %v", err)
+		return
+	}
+	s.con.Infof("Configuration reloaded")
+	s.watch(p)
+	s.startGeneration()
+}
+
+// stop drains every worker and makes the loop return code once they are gone.
+func (s *supervisor) stop(code int) {
+	if s.stopping {
+		return
+	}
+	s.stopping = true
+	s.exitCode = code
+	s.pending = nil
+	// The listening socket closes once the last worker is gone; the
+	// supervisor's copy goes now so nothing waits in the backlog of a
+	// socket no one will accept from.
+	s.ln.Close()
+	for _, g := range s.gens {
+		s.drainGeneration(g)
+	}
+}
+
+func (s *supervisor) killAll() {
+	for _, g := range s.gens {
+		for _, p := range g.procs {
+			if p != nil && !p.exited {
+				p.cmd.Process.Kill()
+			}
+		}
+	}
+}
+
+// reapAll waits up to d for the killed workers' exit events.
+func (s *supervisor) reapAll(d time.Duration) {
+	deadline := time.After(d)
+	for s.liveProcs() > 0 {
+		select {
+		case ev := <-s.events:
+			if e, ok := ev.(evExit); ok {
+				e.p.exited = true
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func exitText(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by " + unix.SignalName(ws.Signal())
+		}
+		return fmt.Sprintf("exit status %d", ee.ExitCode())
+	}
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}

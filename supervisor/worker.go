@@ -1,0 +1,184 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server"
+	"github.com/reverb-go/reverb/supervisor/hub"
+	"github.com/reverb-go/reverb/supervisor/sockets"
+)
+
+// WorkerCommand is the internal subcommand the supervisor runs its workers
+// with (internal commands start with "_" and are hidden from the usage).
+const WorkerCommand = "_worker"
+
+// orphanDrainWindow is the drain window of a worker whose supervisor died:
+// nothing will replace it, so clients are sent away quickly to reconnect to
+// whatever the process manager starts next.
+const orphanDrainWindow = time.Second
+
+// node is the part of *server.Server a worker drives. Tests substitute a
+// small fake to exercise the process model without the Pusher server.
+type node interface {
+	Serve(ln net.Listener) error
+	Drain(ctx context.Context, window time.Duration) error
+	Close() error
+}
+
+// newNode builds the worker's server.
+var newNode = func(opts server.Options) (node, error) {
+	s, err := server.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadProject reads the Laravel project; tests substitute it.
+var loadProject = func(c Config) (*laravelcfg.Project, error) { return c.load() }
+
+// workerArgs renders the command line of a worker.
+func workerArgs(c Config, nodeID string) []string {
+	args := []string{WorkerCommand,
+		"--dir", c.Dir,
+		"--env", c.EnvName,
+		"--host", c.CLI.Host,
+		"--port", c.CLI.Port,
+		"--path", c.CLI.Path,
+		"--hostname", c.CLI.Hostname,
+		"--ping-sweep", c.PingSweep.String(),
+		"--drain-window", c.DrainWindow.String(),
+		"--node-id", nodeID,
+	}
+	if c.CLI.Debug {
+		args = append(args, "--debug")
+	}
+	return args
+}
+
+// RunWorker is the entry point of a worker process (`reverb _worker`). It
+// expects the listening socket on fd 3 and its bus connection on fd 4.
+func RunWorker(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(WorkerCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Config
+	var nodeID string
+	fs.StringVar(&c.Dir, "dir", ".", "")
+	fs.StringVar(&c.EnvName, "env", "", "")
+	fs.StringVar(&c.CLI.Host, "host", "", "")
+	fs.StringVar(&c.CLI.Port, "port", "", "")
+	fs.StringVar(&c.CLI.Path, "path", "", "")
+	fs.StringVar(&c.CLI.Hostname, "hostname", "", "")
+	fs.BoolVar(&c.CLI.Debug, "debug", false, "")
+	fs.DurationVar(&c.PingSweep, "ping-sweep", 0, "")
+	fs.DurationVar(&c.DrainWindow, "drain-window", 0, "")
+	fs.StringVar(&nodeID, "node-id", "", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c.Stdout, c.Stderr = stdout, stderr
+	c.defaults()
+
+	// The supervisor set Pdeathsig; if it died before that took effect we
+	// were re-parented already and must not serve alone.
+	if os.Getppid() == 1 {
+		fmt.Fprintln(stderr, "reverb worker: supervisor already gone")
+		return 1
+	}
+	// Terminal signals go to the supervisor, which coordinates; a worker
+	// only reacts to the SIGTERM a service manager may send to the whole
+	// group (and to its parent-death signal).
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	ln, conn, err := sockets.Inherited()
+	if err != nil {
+		fmt.Fprintf(stderr, "reverb worker: %v\n", err)
+		return 1
+	}
+	drains := make(chan time.Duration, 1)
+	lifeline := make(chan error, 1)
+	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
+		Drain: func(w time.Duration) {
+			select {
+			case drains <- w:
+			default: // already draining
+			}
+		},
+		Closed: func(err error) { lifeline <- err },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "reverb worker: cannot reach the supervisor: %v\n", err)
+		return 1
+	}
+	fail := func(err error) int {
+		// The supervisor logs it in its own style; stderr is for the case
+		// the bus is already gone.
+		if bus.Fail(err.Error()) != nil {
+			fmt.Fprintf(stderr, "reverb worker: %v\n", err)
+		}
+		bus.Close()
+		return 1
+	}
+
+	p, err := loadProject(c)
+	if err != nil {
+		return fail(err)
+	}
+	ep := Resolve(p.Reverb.Server, c.CLI)
+	tln, _, err := wrapTLS(ln, ep, p)
+	if err != nil {
+		return fail(err)
+	}
+	srv, err := newNode(serverOptions(p, ep, c, bus, nodeID))
+	if err != nil {
+		return fail(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(tln) }()
+	if err := bus.Ready(); err != nil {
+		srv.Close()
+		return 1
+	}
+
+	drain := func(window time.Duration) int {
+		ln.Close() // stop accepting; the socket stays open in the others
+		drainNode(srv, window, nil)
+		bus.Close()
+		return 0
+	}
+	for {
+		select {
+		case w := <-drains:
+			return drain(w)
+		case <-lifeline:
+			return drain(orphanDrainWindow)
+		case sig := <-sigs:
+			if sig == syscall.SIGQUIT {
+				srv.Close()
+				bus.Close()
+				return 0
+			}
+			return drain(c.DrainWindow)
+		case err := <-served:
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				fmt.Fprintf(stderr, "reverb worker %s: server stopped: %v\n", nodeID, err)
+				srv.Close()
+				bus.Close()
+				return 1
+			}
+		}
+	}
+}
