@@ -6,7 +6,7 @@ import "os"
 // $_SERVER when `php artisan ...` runs, after importing the environment (so
 // they override real variables of the same name). phpdotenv reads $_SERVER
 // first, so under artisan these names count as real variables: .env cannot
-// set them, env('DOCUMENT_ROOT') is '' and ${PHP_SELF} interpolates to
+// set them, env('DOCUMENT_ROOT') is the empty string and ${PHP_SELF} interpolates to
 // "artisan".
 var artisanServerVars = map[string]string{
 	"PHP_SELF":        "artisan",

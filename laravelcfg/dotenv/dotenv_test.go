@@ -172,6 +172,9 @@ func TestLoadFiles(t *testing.T) {
 	if err != nil || env.File != "" || len(env.FileVars()) != 0 {
 		t.Fatalf("missing file: env=%+v err=%v", env, err)
 	}
+	if env, err := Load(filepath.Join(dir, "file", ".env"), noEnv); err != nil || env.File != "" {
+		t.Fatalf("path through a missing dir: env=%+v err=%v", env, err)
+	}
 	// A directory named .env reads as empty in PHP.
 	if err := os.Mkdir(filepath.Join(dir, "d"), 0o755); err != nil {
 		t.Fatal(err)
@@ -182,6 +185,9 @@ func TestLoadFiles(t *testing.T) {
 	bad := filepath.Join(dir, "bad")
 	if err := os.WriteFile(bad, []byte("A=x y"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if env, err := Load(filepath.Join(bad, ".env"), noEnv); err != nil || env.File != "" {
+		t.Fatalf("path through a file: env=%+v err=%v", env, err)
 	}
 	if _, err := Load(bad, noEnv); err == nil || !strings.HasPrefix(err.Error(), bad+":1: ") {
 		t.Fatalf("bad file: err = %v", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
@@ -40,7 +41,10 @@ type Var struct {
 func Load(path string, lookupReal func(string) (string, bool)) (*Env, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		// ENOTDIR: a path component is a file; PHP's
+		// file_get_contents fails and safeLoad ignores it, as for a
+		// missing file.
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 			return newEnv("", lookupReal), nil
 		}
 		if isDirectory(path) {
