@@ -129,6 +129,9 @@ func lex(src string) ([]token, *lexError) {
 			for j < len(src) && (isIdentChar(src[j]) || (src[j] == '\\' && j+1 < len(src) && isIdentStart(src[j+1]))) {
 				j++
 			}
+			if j+1 < len(src) && src[j] == '\\' && src[j+1] == '{' {
+				j++ // group use: Foo\{A, B}
+			}
 			toks = append(toks, token{kind: tIdent, text: src[i:j], line: line})
 			i = j
 		case c >= '0' && c <= '9' || (c == '.' && i+1 < len(src) && src[i+1] >= '0' && src[i+1] <= '9'):

@@ -274,10 +274,7 @@ func (ps *parser) useStatement() stmt {
 			ps.fail(t.line, "syntax error, unexpected %s in use", describe(t))
 		}
 		name := strings.TrimPrefix(t.text, "\\")
-		if ps.isOp("\\") || strings.HasSuffix(name, "\\") {
-			ps.fail(t.line, "unsupported group use")
-		}
-		if ps.isOp("{") { // use A\{B, C as D};
+		if strings.HasSuffix(name, "\\") && ps.isOp("{") { // use A\{B, C as D};
 			prefix := strings.TrimSuffix(name, "\\")
 			ps.next()
 			for !ps.accept("}") {
