@@ -27,7 +27,7 @@ var envSets = map[string]map[string]string{
 		"REVERB_SERVER_PORT": "'9000'", "REVERB_SCALING_ENABLED": "true", "REVERB_SCHEME": "https",
 		"REDIS_URL": "rediss://user:pa%40ss@redis.example.com:6380/2", "REDIS_PASSWORD": "(null)",
 		"CACHE_PREFIX": "", "CACHE_DRIVER": "redis", "CACHE_STORE": "redis", "REDIS_CACHE_DB": "3",
-		"REVERB_ALLOWED_ORIGINS": "https://a.example.com, B.example.com,,*.c.example.com ",
+		"REVERB_ALLOWED_ORIGINS":     "https://a.example.com, B.example.com,,*.c.example.com ",
 		"REVERB_APP_MAX_CONNECTIONS": "empty", "REVERB_APP_ACTIVITY_TIMEOUT": "\"45\"",
 		"REVERB_APP_KEY_2": "key-two", "REVERB_APP_SECRET_2": "secret-two", "REVERB_APP_ID_2": "222222",
 		"REVERB_APP_RATE_LIMITING_ENABLED": "TRUE", "REVERB_APP_RATE_LIMIT_TERMINATE": "(false)",
