@@ -35,6 +35,9 @@ type envelope struct {
 	ChannelData string          `json:"channel_data,omitempty"`
 	For         string          `json:"for,omitempty"`
 	Entries     []snapshotEntry `json:"entries,omitempty"`
+	// Counts are a heartbeat's open sockets per app id (max_connections
+	// is enforced over the cluster with these, a heartbeat late).
+	Counts map[string]int64 `json:"counts,omitempty"`
 }
 
 // snapshotEntry is one presence membership in a node's snapshot.
@@ -132,6 +135,7 @@ func (s *Server) deliver(msg []byte) {
 	case typePresence:
 		s.onPresence(&env)
 	case typeHeartbeat:
+		s.noteCounts(env.Node, env.Counts)
 	case typeHello:
 		s.onHello(&env)
 	case typeSnapshot:
@@ -303,6 +307,7 @@ func (s *Server) forgetNode(node string) {
 	}
 	s.nodesMu.Lock()
 	delete(s.nodes, node)
+	delete(s.remoteCounts, node)
 	s.nodesMu.Unlock()
 	s.dropNodePresence(node)
 }
@@ -314,13 +319,19 @@ func (s *Server) heartbeatLoop() {
 	period := s.opts.HeartbeatInterval
 	t := time.NewTicker(period)
 	defer t.Stop()
-	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID})
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
 		}
+		counts := map[string]int64{}
+		for _, a := range s.apps {
+			counts[a.cfg.ID] = a.open.Load()
+		}
+		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts})
 		s.publish(hb)
 		deadline := time.Now().Add(-3 * period).UnixNano()
 		var silent []string
@@ -677,3 +688,25 @@ func (s *Server) localChannelUsers(a *appState, name string) []byte {
 }
 
 var _ = chantype.Of
+
+// noteCounts records another node's open sockets per app.
+func (s *Server) noteCounts(node string, counts map[string]int64) {
+	if node == "" || node == s.nodeID || counts == nil {
+		return
+	}
+	s.nodesMu.Lock()
+	s.remoteCounts[node] = counts
+	s.nodesMu.Unlock()
+}
+
+// remoteOpen is the number of open sockets of app on the other nodes, as
+// of their last heartbeats.
+func (s *Server) remoteOpen(appID string) int64 {
+	s.nodesMu.Lock()
+	defer s.nodesMu.Unlock()
+	var n int64
+	for _, c := range s.remoteCounts {
+		n += c[appID]
+	}
+	return n
+}

@@ -78,6 +78,8 @@ type Server struct {
 
 	nodesMu sync.Mutex
 	nodes   map[string]int64 // node id → last message (unix ns)
+	// remoteCounts is node id → app id → open sockets (heartbeats).
+	remoteCounts map[string]map[string]int64
 
 	snapMu         sync.Mutex
 	helloSeen      bool
@@ -122,6 +124,7 @@ func New(opts Options) (*Server, error) {
 		gatherings:     map[string]*gathering{},
 		waiters:        map[string]chan struct{}{},
 		nodes:          map[string]int64{},
+		remoteCounts:   map[string]map[string]int64{},
 		leftSinceHello: map[string]bool{},
 		stop:           make(chan struct{}),
 		started:        time.Now(),
@@ -268,7 +271,9 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	}
 	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), 0)
 	if mc := a.cfg.MaxConnections; mc != nil {
-		if n := a.open.Add(1); n > int64(*mc) {
+		// Every open socket of the cluster counts: this node's exactly,
+		// the others' as of their last heartbeat.
+		if n := a.open.Add(1) + s.remoteOpen(a.cfg.ID); n > int64(*mc) {
 			a.open.Add(-1)
 			s.countHandshakeFailure("over quota")
 			c.closeNow(4004, "Application is over connection quota", false, frameQuota())
