@@ -139,6 +139,13 @@ func (in *interp) callBuiltin(line int, name string, fn builtin, args []php.Valu
 			}
 		}
 	}
+	for _, a := range args {
+		if a.Kind() == php.Array {
+			in.cost(line, a.ArrayVal().Len())
+		} else if a.Kind() == php.String {
+			in.cost(line, len(a.StringVal())/64)
+		}
+	}
 	return fn(in, line, args)
 }
 
@@ -173,6 +180,7 @@ func (in *interp) callClosure(line int, c *closure, args []php.Value) php.Value 
 	if in.depth > in.opts.Limits.MaxDepth {
 		in.abort(line, "closure calls nested deeper than %d", in.opts.Limits.MaxDepth)
 	}
+	in.cost(line, len(c.captured))
 	sc := &scope{vars: make(map[string]php.Value, len(c.captured)+len(args))}
 	for k, v := range c.captured {
 		sc.vars[k] = v

@@ -181,6 +181,13 @@ func (in *interp) step(line int) {
 	}
 }
 
+// cost charges work proportional to n (array copies, scans), so that
+// quadratic programs hit MaxSteps instead of running for minutes.
+func (in *interp) cost(line int, n int) {
+	in.steps += n
+	in.step(line)
+}
+
 func (in *interp) checkString(line int, n int) {
 	if n > in.opts.Limits.MaxString {
 		in.abort(line, "string longer than %d bytes", in.opts.Limits.MaxString)
@@ -362,6 +369,7 @@ func (in *interp) eval(n node, sc *scope) php.Value {
 		c := &closure{node: n, captured: map[string]php.Value{}}
 		if n.expr != nil {
 			// Arrow functions capture the parent scope by value.
+			in.cost(n.line, len(sc.vars))
 			for k, v := range sc.vars {
 				c.captured[k] = v
 			}
@@ -556,6 +564,7 @@ func (in *interp) store(line int, target node, v php.Value, sc *scope) {
 		var arr *php.OrderedArray
 		switch cur.Kind() {
 		case php.Array:
+			in.cost(line, cur.ArrayVal().Len())
 			arr = cur.ArrayVal().Copy()
 		case php.Null:
 			arr = php.NewArray()

@@ -14,6 +14,12 @@ func (in *interp) binary(line int, op string, l, r php.Value) php.Value {
 	if r.IsUnknown() {
 		return r
 	}
+	if l.Kind() == php.Array {
+		in.cost(line, l.ArrayVal().Len())
+	}
+	if r.Kind() == php.Array {
+		in.cost(line, r.ArrayVal().Len())
+	}
 	switch op {
 	case ".":
 		if l.Kind() == php.Closure || r.Kind() == php.Closure {

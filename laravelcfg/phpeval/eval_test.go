@@ -1,0 +1,180 @@
+package phpeval
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+func evalJSON(t *testing.T, src string, env map[string]string) (string, Result) {
+	t.Helper()
+	res, err := Eval([]byte(src), Options{File: "config/test.php", BasePath: "/app", Getenv: mapEnv(env)})
+	if err != nil {
+		t.Fatalf("Eval(%q): %v", src, err)
+	}
+	b, err := php.EncodeJSON(res.Value, php.JSONOptions{OnUnknown: func(string, php.Value) {}})
+	if err != nil {
+		t.Fatalf("encode: %v", err)
+	}
+	return string(b), res
+}
+
+func TestEvalValues(t *testing.T) {
+	cases := []struct {
+		name, src string
+		env       map[string]string
+		want      string
+	}{
+		{"env absent keeps default type", `<?php return [env('P', 8080), env('Q', '8080'), env('R')];`, nil, `[8080,"8080",null]`},
+		{"env present is a string", `<?php return env('P', 8080);`, map[string]string{"P": "8080"}, `"8080"`},
+		{"env conversions", `<?php return [env('A'), env('B'), env('C'), env('D'), env('E'), env('F', 'def')];`,
+			map[string]string{"A": "(true)", "B": "FALSE", "C": "empty", "D": "null", "E": `"quoted"`, "F": ""}, `[true,false,"",null,"quoted",""]`},
+		{"env closure default", `<?php return env('X', fn () => 'lazy');`, nil, `"lazy"`},
+		{"storage path", `<?php return [storage_path('framework/cache/data'), database_path('database.sqlite'), base_path()];`, nil,
+			`["\/app\/storage\/framework\/cache\/data","\/app\/database\/database.sqlite","\/app"]`},
+		{"LARAVEL_STORAGE_PATH", `<?php return storage_path('logs');`, map[string]string{"LARAVEL_STORAGE_PATH": "/var/st"}, `"\/var\/st\/logs"`},
+		{"var_export config cache", "<?php return array (\n  'app' => \n  array (\n    'name' => 'It\\'s',\n    'debug' => true,\n    'n' => NULL,\n    0 => -1.5,\n  ),\n);\n", nil,
+			`{"app":{"name":"It's","debug":true,"n":null,"0":-1.5}}`},
+		{"var_export objects are unknown", "<?php return array ('o' => \\Foo::__set_state(array('a' => 1)), 'k' => 1);", nil, `{"o":null,"k":1}`},
+		{"closing tag", "<?php return [1];\n?>\ntrailing html", nil, `[1]`},
+		{"no return", `<?php $a = 1;`, nil, `1`},
+		{"if on unknown condition poisons", `<?php $a = 1; if (foo()) { $a = 2; } return ['a' => $a, 'b' => 3];`, nil, `{"a":null,"b":3}`},
+		{"skipped loop", `<?php $a = [1]; foreach ($a as $x) { $a[] = $x; } return $a;`, nil, `[1]`},
+		{"unknown only where used", `<?php $x = new Foo(); return ['ok' => 1, 'bad' => $x->y];`, nil, `{"ok":1,"bad":null}`},
+		{"string offsets", `<?php $s = 'abc'; return [$s[0], $s[-1], $s[5]];`, nil, `["a","c",""]`},
+		{"interpolated array", `<?php $a = ['k' => 'v']; return ["x $a[k] {$a['k']}"];`, nil, `["x v v"]`},
+		{"case-insensitive names", `<?php return [STRTOLOWER('A'), \trim(' b '), NULL, True];`, nil, `["a","b",null,true]`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, _ := evalJSON(t, c.src, c.env)
+			if got != c.want {
+				t.Errorf("got %s, want %s", got, c.want)
+			}
+		})
+	}
+}
+
+func TestUnknownCarriesLocation(t *testing.T) {
+	cases := []struct {
+		src, key, want string
+	}{
+		{"<?php\n\nreturn ['a' => new Foo()];", "a", "config/test.php:3 unsupported construct new Foo"},
+		{"<?php\nreturn [\n'a' => some_function(1),\n];", "a", "config/test.php:3 unsupported construct call to some_function()"},
+		{"<?php return ['a' => `ls`];", "a", "config/test.php:1 unsupported construct backtick shell execution"},
+		{"<?php return ['a' => include 'x.php'];", "a", "config/test.php:1 unsupported construct include"},
+		{"<?php return ['a' => eval('return 1;')];", "a", "config/test.php:1 unsupported construct call to eval()"},
+		{"<?php return ['a' => $app->make('x')];", "a", "config/test.php:1 unsupported construct method call ->make()"},
+		{"<?php return ['a' => UNDEFINED_CONST];", "a", "config/test.php:1 unsupported construct constant UNDEFINED_CONST"},
+		{"<?php return ['a' => explode('', 'x')];", "a", "config/test.php:1 ValueError: explode(): Argument #1 ($separator) cannot be empty"},
+		{"<?php return ['a' => trim(foo())];", "a", "config/test.php:1 unsupported construct call to foo()"},
+		{"<?php return ['a' => preg_replace('/x/', 'y', 'x')];", "a", "config/test.php:1 unsupported construct call to preg_replace()"},
+	}
+	for _, c := range cases {
+		_, res := evalJSON(t, c.src, nil)
+		v, _ := php.Lookup(res.Value, c.key)
+		if !v.IsUnknown() {
+			t.Errorf("%q: %s is %s, want unknown", c.src, c.key, v.TypeName())
+			continue
+		}
+		if got := v.Where + " " + v.UnknownReason(); got != c.want {
+			t.Errorf("%q:\n got %s\nwant %s", c.src, got, c.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"<?php\nreturn [\n'a' => 1\n'b' => 2];", "config/test.php:4: PHP parse error"},
+		{"<?php return 'unterminated;", "config/test.php:1: PHP parse error: unterminated string"},
+		{"no open tag", "config/test.php:1: PHP parse error: no <?php open tag"},
+		{"<?php\n\nreturn [1, 2", "config/test.php:3: PHP parse error"},
+		{"<?php return 10__0;", "invalid numeric literal"},
+		{"<?php /* open comment", "unterminated comment"},
+		{"<?php return " + strings.Repeat("(", 1000) + "1" + strings.Repeat(")", 1000) + ";", "nesting too deep"},
+	}
+	for _, c := range cases {
+		_, err := Eval([]byte(c.src), Options{File: "config/test.php"})
+		var pe *Error
+		if !errors.As(err, &pe) {
+			t.Errorf("%q: err = %v, want *Error", c.src, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %q, want it to contain %q", c.src, err, c.want)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	cases := []struct{ name, src string }{
+		{"string doubling", "<?php $s = 'xxxxxxxxxxxxxxxx';" + strings.Repeat("$s = $s . $s;", 40) + "return $s;"},
+		{"array doubling", "<?php $a = [1];" + strings.Repeat("$a = [...$a, ...$a];", 40) + "return $a;"},
+		{"quadratic appends", "<?php $a = [];" + strings.Repeat("$a[] = 1;", 200000) + "return $a;"},
+		{"closure recursion", "<?php $f = fn ($f) => $f($f); return $f($f);"},
+		{"str_replace blowup", "<?php $s = 'a';" + strings.Repeat("$s = str_replace('a', 'aaaaaaaa', $s);", 20) + "return $s;"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Eval([]byte(c.src), Options{File: "x.php"})
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+func TestEnvValue(t *testing.T) {
+	cases := []struct {
+		raw  string
+		want php.Value
+	}{
+		{"true", php.BoolValue(true)}, {"(TRUE)", php.BoolValue(true)}, {"false", php.BoolValue(false)},
+		{"(false)", php.BoolValue(false)}, {"Empty", php.StringValue("")}, {"(null)", php.NullValue()},
+		{"'x'", php.StringValue("x")}, {`"x"`, php.StringValue("x")}, {`'x"`, php.StringValue(`'x"`)},
+		{"\"a\nb\"", php.StringValue("\"a\nb\"")}, {"8080", php.StringValue("8080")}, {"", php.StringValue("")},
+		{`"`, php.StringValue(`"`)},
+	}
+	for _, c := range cases {
+		if got := EnvValue(c.raw); !php.StrictEquals(got, c.want) {
+			t.Errorf("EnvValue(%q) = %v, want %v", c.raw, got, c.want)
+		}
+	}
+}
+
+func TestSlug(t *testing.T) {
+	cases := []struct{ in, sep, want string }{
+		{"Laravel", "_", "laravel"}, {"My App", "_", "my_app"}, {"My App", "-", "my-app"},
+		{"My-App_2", "_", "my_app_2"}, {"My-App_2", "-", "my-app-2"}, {"Café Crème", "_", "cafe_creme"},
+		{"ACME@Corp", "_", "acme_at_corp"}, {"Ünïcödé Straße", "_", "unicode_strasse"}, {"日本語", "_", ""},
+		{"", "-", ""}, {"1", "_", "1"}, {"  a  b  ", "-", "a-b"}, {"Æsir Øl", "-", "aesir-ol"},
+	}
+	for _, c := range cases {
+		if got := Slug(c.in, c.sep); got != c.want {
+			t.Errorf("Slug(%q, %q) = %q, want %q", c.in, c.sep, got, c.want)
+		}
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"redis://u:p@h:6379/1", `{"scheme":"redis","host":"h","port":6379,"user":"u","pass":"p","path":"\/1"}`},
+		{"localhost:8080", `{"host":"localhost","port":8080}`},
+		{"http:///x", `false`},
+		{"https://example.com", `{"scheme":"https","host":"example.com"}`},
+		{"mailto:a@b.c", `{"scheme":"mailto","path":"a@b.c"}`},
+	}
+	for _, c := range cases {
+		got, _ := evalJSON(t, "<?php return parse_url('"+c.in+"');", nil)
+		if got != c.want {
+			t.Errorf("parse_url(%q) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
