@@ -1,0 +1,354 @@
+package laravelcfg
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+// project writes files (path → content) under a temp dir.
+func project(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// noEnv is an empty real environment, so the host's variables never leak
+// into a test.
+func noEnv(map[string]string) func(string) (string, bool) { return envOf(nil) }
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+func lock(version string) string {
+	return `{"packages": [{"name": "laravel/reverb", "version": "v1.4.0"}, {"name": "laravel/framework", "version": "` + version + `"}]}`
+}
+
+const baseEnv = "REVERB_APP_ID=123456\nREVERB_APP_KEY=key\nREVERB_APP_SECRET=secret\nAPP_NAME=Laravel\n"
+
+func jsonAt(t *testing.T, p *Project, key string) string {
+	t.Helper()
+	v, ok := php.Lookup(p.Config, key)
+	if !ok {
+		return "<missing>"
+	}
+	b, err := php.EncodeJSON(v, php.JSONOptions{OnUnknown: func(string, php.Value) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestLoadExampleApp(t *testing.T) {
+	p, err := Load(LoadOptions{Dir: "../examples/laravel", LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Reverb.Apps) != 1 {
+		t.Fatalf("apps = %+v", p.Reverb.Apps)
+	}
+	a := p.Reverb.Apps[0]
+	if a.ID != "123456" || a.Key != "reverb-key" || a.Secret != "reverb-secret" || a.PingInterval != 60 || a.ActivityTimeout != 30 {
+		t.Errorf("app = %+v", a)
+	}
+	if got := jsonAt(t, p, "cache.default"); got != `"file"` {
+		t.Errorf("cache.default = %s", got)
+	}
+	if p.Reverb.Server.Port != 8080 || p.Reverb.Server.Host != "0.0.0.0" || p.Reverb.Server.Hostname != "localhost" {
+		t.Errorf("server = %+v", p.Reverb.Server)
+	}
+}
+
+func TestReverbShallowMerge(t *testing.T) {
+	// A file with only 'servers' keeps the package's env-driven apps; its
+	// 'servers' replaces the package's wholesale.
+	dir := project(t, map[string]string{
+		".env":              baseEnv,
+		"composer.lock":     lock("v11.9.0"),
+		"config/reverb.php": `<?php return ['servers' => ['reverb' => ['host' => '127.0.0.1', 'port' => '9000']], 'extra' => 1];`,
+	})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jsonAt(t, p, "reverb.servers.reverb"); got != `{"host":"127.0.0.1","port":"9000"}` {
+		t.Errorf("servers.reverb = %s", got)
+	}
+	if got := jsonAt(t, p, "reverb.apps.apps.0.key"); got != `"key"` {
+		t.Errorf("apps from package default: %s", got)
+	}
+	if got := jsonAt(t, p, "reverb.extra"); got != `1` {
+		t.Errorf("extra = %s", got)
+	}
+	s := p.Reverb.Server
+	if s.Port != 9000 || s.MaxRequestSize != 10_000 || s.TelescopeIngestInterval != 15 || s.Scaling.Channel != "reverb" {
+		t.Errorf("server defaults not applied: %+v", s)
+	}
+}
+
+func TestFrameworkMerge(t *testing.T) {
+	cache := `<?php return ['default' => env('CACHE_DRIVER', 'file'), 'stores' => ['file' => ['driver' => 'file', 'path' => '/x'], 'custom' => ['driver' => 'array']]];`
+	cases := []struct {
+		name, version string
+		want          map[string]string
+	}{
+		{"laravel 10 no merge", "v10.48.0", map[string]string{
+			"cache.default": `"file"`, "cache.stores.file": `{"driver":"file","path":"\/x"}`, "cache.stores.database": "<missing>",
+			"cache.prefix": "<missing>", "database.default": "<missing>",
+		}},
+		{"laravel 11 merge", "v11.0.0", map[string]string{
+			"cache.default": `"file"`, "cache.stores.file": `{"driver":"file","path":"\/x"}`,
+			"cache.stores.database.table": `"cache"`, "cache.stores.custom.driver": `"array"`,
+			"cache.prefix": `"laravel_cache_"`, "database.default": `"sqlite"`,
+			"database.redis.options.prefix": `"laravel_database_"`, "broadcasting.default": `"null"`,
+		}},
+		{"laravel 12 merge", "v12.1.0", map[string]string{
+			"cache.stores.session.driver": `"session"`, "cache.prefix": `"laravel_cache_"`,
+		}},
+		{"laravel 13 merge", "v13.0.0", map[string]string{
+			"cache.prefix": `"laravel-cache-"`, "database.redis.options.prefix": `"laravel-database-"`,
+			"cache.stores.storage.driver": `"storage"`,
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := project(t, map[string]string{".env": baseEnv, "composer.lock": lock(c.version), "config/cache.php": cache})
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range c.want {
+				if got := jsonAt(t, p, k); got != want {
+					t.Errorf("%s = %s, want %s", k, got, want)
+				}
+			}
+			// The merged store order: framework stores first, then the app's own.
+			if c.version != "v10.48.0" {
+				stores, _ := php.Lookup(p.Config, "cache.stores")
+				keys := stores.ArrayVal().Keys
+				if keys[len(keys)-1].S != "custom" || keys[0].S != "array" {
+					t.Errorf("store order = %v", keys)
+				}
+			}
+		})
+	}
+}
+
+func TestDetectLaravelMajor(t *testing.T) {
+	cases := []struct {
+		name       string
+		files      map[string]string
+		wantMajor  int
+		wantSource string
+	}{
+		{"composer.lock", map[string]string{"composer.lock": lock("v12.3.0")}, 12, SourceComposerLock},
+		{"lock wins over composer.json", map[string]string{"composer.lock": lock("v11.0.1"), "composer.json": `{"require":{"laravel/framework":"^12.0"}}`}, 11, SourceComposerLock},
+		{"installed.json", map[string]string{"vendor/composer/installed.json": `{"packages":[{"name":"laravel/framework","version":"v10.48.2"}]}`}, 10, SourceVendor},
+		{"Application VERSION", map[string]string{"vendor/laravel/framework/src/Illuminate/Foundation/Application.php": "<?php class Application { const VERSION = '13.1.0'; }"}, 13, SourceVendor},
+		{"branch alias", map[string]string{"vendor/laravel/framework/composer.json": `{"extra":{"branch-alias":{"dev-master":"12.x-dev"}}}`}, 12, SourceVendor},
+		{"composer.json constraint", map[string]string{"composer.json": `{"require":{"laravel/framework":"^10.10|^11.0"}}`}, 11, SourceComposerJSON + " ^10.10|^11.0"},
+		{"nothing", map[string]string{}, 13, SourceAssumed},
+		{"broken lock", map[string]string{"composer.lock": "{"}, 13, SourceAssumed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := project(t, c.files)
+			m, src := DetectLaravelMajor(dir)
+			if m != c.wantMajor || src != c.wantSource {
+				t.Errorf("got %d %q, want %d %q", m, src, c.wantMajor, c.wantSource)
+			}
+		})
+	}
+	dir := project(t, map[string]string{".env": baseEnv})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LaravelMajor != 13 || len(p.Warnings) == 0 || !strings.Contains(p.Warnings[0], "assuming Laravel 13") {
+		t.Errorf("major %d warnings %q", p.LaravelMajor, p.Warnings)
+	}
+}
+
+func TestConfigCache(t *testing.T) {
+	cached := "<?php return array (\n  'reverb' => \n  array (\n    'default' => 'reverb',\n    'servers' => \n    array (\n      'reverb' => \n      array (\n        'host' => '0.0.0.0',\n        'port' => 7000,\n      ),\n    ),\n    'apps' => \n    array (\n      'apps' => \n      array (\n        0 => \n        array (\n          'app_id' => 'cached-id',\n          'key' => 'cached-key',\n          'secret' => 'cached-secret',\n          'allowed_origins' => \n          array (\n            0 => '*',\n          ),\n          'ping_interval' => 60,\n          'max_message_size' => 10000,\n        ),\n      ),\n    ),\n  ),\n  'cache' => \n  array (\n    'default' => 'array',\n  ),\n);\n"
+	files := map[string]string{
+		".env":                       baseEnv + "REVERB_SERVER_PORT=1234\n",
+		"config/reverb.php":          "<?php return ['servers' => ['reverb' => ['port' => env('REVERB_SERVER_PORT')]]];",
+		"bootstrap/cache/config.php": cached,
+		"elsewhere/cfg.php":          strings.Replace(cached, "7000", "7001", 1),
+	}
+	dir := project(t, files)
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.ConfigCached || p.EnvFile != "" || p.Reverb.Server.Port != 7000 || p.Reverb.Apps[0].Key != "cached-key" {
+		t.Errorf("cached=%v env=%q server=%+v", p.ConfigCached, p.EnvFile, p.Reverb.Server)
+	}
+	if p.Reverb.Apps[0].AcceptClientEventsFrom != "all" || p.Reverb.Apps[0].ActivityTimeout != 30 {
+		t.Errorf("provider defaults: %+v", p.Reverb.Apps[0])
+	}
+	// .env is not read: Getenv sees only the real environment.
+	if _, ok := p.Getenv("REVERB_APP_KEY"); ok {
+		t.Errorf(".env was read despite the config cache")
+	}
+	p, err = Load(LoadOptions{Dir: dir, LookupEnv: envOf(map[string]string{"APP_CONFIG_CACHE": "elsewhere/cfg.php"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Reverb.Server.Port != 7001 {
+		t.Errorf("APP_CONFIG_CACHE not honoured: port %d", p.Reverb.Server.Port)
+	}
+}
+
+func TestEnvFileSelection(t *testing.T) {
+	dir := project(t, map[string]string{
+		".env":         baseEnv + "REVERB_SERVER_PORT=1111\n",
+		".env.staging": baseEnv + "REVERB_SERVER_PORT=2222\n",
+	})
+	for _, c := range []struct {
+		opts LoadOptions
+		want int
+	}{
+		{LoadOptions{Dir: dir, LookupEnv: noEnv(nil)}, 1111},
+		{LoadOptions{Dir: dir, LookupEnv: envOf(map[string]string{"APP_ENV": "staging"})}, 2222},
+		{LoadOptions{Dir: dir, LookupEnv: noEnv(nil), EnvName: "staging"}, 2222},
+		{LoadOptions{Dir: dir, LookupEnv: envOf(map[string]string{"REVERB_SERVER_PORT": "3333"})}, 3333},
+	} {
+		p, err := Load(c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Reverb.Server.Port != c.want {
+			t.Errorf("%+v: port %d, want %d", c.opts.EnvName, p.Reverb.Server.Port, c.want)
+		}
+	}
+}
+
+func TestSettingsCoercionAndErrors(t *testing.T) {
+	app := func(extra string) string {
+		return `<?php return ['apps' => ['provider' => 'config', 'apps' => [['app_id' => 1, 'key' => 'k', 'secret' => 's', 'allowed_origins' => ['*'], 'ping_interval' => '60', 'max_message_size' => 10_000` + extra + `]]]];`
+	}
+	ok := []struct {
+		name, file string
+		check      func(t *testing.T, p *Project)
+	}{
+		{"loose ints and provider defaults", app(""), func(t *testing.T, p *Project) {
+			a := p.Reverb.Apps[0]
+			if a.ID != "1" || a.PingInterval != 60 || a.MaxMessageSize != 10000 || a.ActivityTimeout != 30 ||
+				a.AcceptClientEventsFrom != "all" || a.RateLimiting != nil || a.MaxConnections != nil {
+				t.Errorf("%+v", a)
+			}
+		}},
+		{"rate limiting only with bool true", app(`, 'rate_limiting' => ['enabled' => 'true', 'max_attempts' => '5'], 'max_connections' => '7'`), func(t *testing.T, p *Project) {
+			a := p.Reverb.Apps[0]
+			if a.RateLimiting == nil || a.RateLimiting.Enabled || a.RateLimiting.MaxAttempts != 5 || a.RateLimiting.DecaySeconds != 60 || *a.MaxConnections != 7 {
+				t.Errorf("%+v %+v", a, a.RateLimiting)
+			}
+		}},
+	}
+	for _, c := range ok {
+		t.Run(c.name, func(t *testing.T) {
+			dir := project(t, map[string]string{"composer.lock": lock("v11.0.0"), "config/reverb.php": c.file})
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, p)
+		})
+	}
+	bad := []struct{ name, file, env, want string }{
+		{"non-numeric port", `<?php return ['servers' => ['reverb' => ['port' => env('P', 1)]]];`, "P=abc\n",
+			`config/reverb.php: reverb.servers.reverb.port: "abc" is not numeric`},
+		{"missing key", strings.Replace(app(""), "'key' => 'k', ", "", 1), "", "config/reverb.php: reverb.apps.apps.0: missing key"},
+		{"missing secret", strings.Replace(app(""), "'secret' => 's', ", "", 1), "", "reverb.apps.apps.0: missing secret"},
+		{"duplicate ids", `<?php $a = ['app_id' => 1, 'key' => 'k', 'secret' => 's', 'allowed_origins' => [], 'ping_interval' => 1, 'max_message_size' => 1]; $b = $a; $b['key'] = 'k2'; return ['apps' => ['apps' => [$a, $b]]];`, "",
+			`reverb.apps.apps.1.app_id: "1" is also the app_id of reverb.apps.apps.0`},
+		{"duplicate keys", `<?php $a = ['app_id' => 1, 'key' => 'k', 'secret' => 's', 'allowed_origins' => [], 'ping_interval' => 1, 'max_message_size' => 1]; $b = $a; $b['app_id'] = 2; return ['apps' => ['apps' => [$a, $b]]];`, "",
+			`reverb.apps.apps.1.key: "k" is also the key of reverb.apps.apps.0`},
+		{"empty max_connections", app(`, 'max_connections' => ''`), "", `reverb.apps.apps.0.max_connections: "" is not numeric`},
+		{"unknown needed", app(`, 'activity_timeout' => config('x')`), "", "reverb.apps.apps.0.activity_timeout: cannot be computed without PHP (config/reverb.php:1: unsupported construct call to config())"},
+		{"parse error", "<?php return [", "", "config/reverb.php:1: PHP parse error"},
+		{"not an array", "<?php return 5;", "", "config/reverb.php: must return an array, got int"},
+		{"unknown server", `<?php return ['default' => 'other'];`, "", `reverb.servers.other: missing`},
+		{"port out of range", `<?php return ['servers' => ['reverb' => ['port' => 70000]]];`, "", `70000 is not a TCP port`},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			dir := project(t, map[string]string{".env": baseEnv + c.env, "composer.lock": lock("v11.0.0"), "config/reverb.php": c.file})
+			_, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestScalingServer(t *testing.T) {
+	dir := project(t, map[string]string{
+		".env":              baseEnv + "REVERB_SCALING_ENABLED=true\nREDIS_HOST=10.0.0.5\nREDIS_DB=2\nREDIS_URL=rediss://r.example:6380\n",
+		"composer.lock":     lock("v12.0.0"),
+		"config/reverb.php": `<?php return ['servers' => ['reverb' => ['port' => 8080, 'scaling' => ['enabled' => env('REVERB_SCALING_ENABLED'), 'server' => []]]]];`,
+	})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := p.Reverb.Server.Scaling
+	// Empty scaling.server falls back to database.redis.default.
+	if !sc.Enabled || sc.Channel != "reverb" || sc.Server.Host != "10.0.0.5" || sc.Server.Database != 2 || sc.Server.Scheme != "tls" || sc.Server.Timeout != 60 {
+		t.Errorf("%+v", sc)
+	}
+}
+
+func TestTLSOptions(t *testing.T) {
+	dir := project(t, map[string]string{
+		".env":              baseEnv,
+		"config/reverb.php": `<?php return ['servers' => ['reverb' => ['port' => 443, 'options' => ['tls' => ['local_cert' => '/c.pem', 'local_pk' => null, 'verify_peer' => false, 'passphrase' => 'pw']]]]];`,
+	})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tls := p.Reverb.Server.TLS
+	if !tls.Enabled() || tls.LocalCert != "/c.pem" || tls.Passphrase != "pw" || tls.VerifyPeer == nil || *tls.VerifyPeer || tls.Raw.ArrayVal().Len() != 3 {
+		t.Errorf("%+v", tls)
+	}
+}
+
+func TestMergeFramework(t *testing.T) {
+	mk := func(pairs ...any) *php.OrderedArray {
+		a := php.NewArray()
+		for i := 0; i < len(pairs); i += 2 {
+			v, ok := pairs[i+1].(php.Value)
+			if !ok {
+				v = php.ArrayValue(pairs[i+1].(*php.OrderedArray))
+			}
+			a.Set(php.StringKey(pairs[i].(string)), v)
+		}
+		return a
+	}
+	def := mk("default", php.StringValue("database"), "stores", mk("array", php.IntValue(1), "file", php.IntValue(2)), "prefix", php.StringValue("p"))
+	app := mk("stores", mk("file", php.IntValue(3), "mine", php.IntValue(4)), "default", php.StringValue("file"))
+	got := mergeFramework(def, app, []string{"stores"})
+	b, _ := php.EncodeJSON(php.ArrayValue(got), php.JSONOptions{})
+	if want := `{"default":"file","stores":{"array":1,"file":3,"mine":4},"prefix":"p"}`; string(b) != want {
+		t.Errorf("got %s want %s", b, want)
+	}
+}
