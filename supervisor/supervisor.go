@@ -188,8 +188,13 @@ func runSupervisor(c Config, con *console.Writer) int {
 				return 0
 			default:
 				if s.stopping {
-					con.Warnf("Second %v: stopping the workers now", sig)
-					s.killAll()
+					// A second Ctrl-C means "now". A repeated SIGTERM is
+					// not a request to hurry: timeout(1) and some service
+					// managers signal the process and then its group.
+					if sig == syscall.SIGINT {
+						con.Warnf("Second interrupt: stopping the workers now")
+						s.killAll()
+					}
 					continue
 				}
 				con.Infof("Gracefully terminating connections")
@@ -273,14 +278,23 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		return err
 	}
 	p.cmd = cmd
+	busDone := make(chan struct{})
 	p.peer = s.relay.Attach(conn, hub.Events{
 		Ready: func() { s.events <- evReady{p} },
 		Fail:  func(msg string) { s.events <- evFail{p, msg} },
+		Gone:  func(error) { close(busDone) },
 	})
 	g.procs[slot] = p
+	// Owned by the worker's lifetime: ends when the process is reaped.
 	go func() {
 		err := cmd.Wait()
-		p.peer.Close()
+		// Let the relay read what the worker wrote before exiting (its
+		// Fail frame) so the exit event comes after it.
+		select {
+		case <-busDone:
+		case <-time.After(time.Second):
+			p.peer.Close()
+		}
 		s.events <- evExit{p, err}
 	}()
 	return nil

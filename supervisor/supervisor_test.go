@@ -260,6 +260,9 @@ func TestRestartFlagReplacesGenerationAndDrains(t *testing.T) {
 	os.RemoveAll(filepath.Join(s.dir, "flag"))
 	s.waitFor(`Restart signal received \(.*: 1732200000 → absent\)`, 5*time.Second)
 	s.waitFor(`Generation 3 ready`, 20*time.Second)
+	if testing.Verbose() {
+		t.Logf("supervisor output:\n%s", s.out.String())
+	}
 }
 
 func waitGone(t *testing.T, pid int, id string) {
@@ -290,6 +293,55 @@ func TestBrokenConfigAtRestartKeepsOldWorkers(t *testing.T) {
 	os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\n"), 0o666)
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	s.waitFor(`Generation 2 ready`, 20*time.Second)
+}
+
+func TestWorkerFailureAtRestartKeepsOldWorkers(t *testing.T) {
+	s := startSupervisor(t, 2, "")
+	s.ready()
+	h := s.hold(t)
+	os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\nworker-broken\n"), 0o666)
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.waitFor(`ERROR  Restart failed: config/reverb\.php:2: syntax error.*; generation 1 keeps serving`, 10*time.Second)
+	if line, err := h.next(300 * time.Millisecond); err == nil {
+		t.Fatalf("held connection got %q after a failed restart", line)
+	}
+	s.workers(2, "g1w")
+}
+
+func TestSystemdSocketActivation(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := ln.(*net.TCPListener).File()
+	ln.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "reverb.conf"), nil, 0o666)
+	js, _ := json.Marshal(Config{Dir: dir, Workers: 2, DrainWindow: 300 * time.Millisecond})
+	// LISTEN_PID must be the pid of the process reading it: sh sets it to
+	// its own pid and execs the supervisor in place, like systemd does.
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" -test.run='^$'`, os.Args[0])
+	cmd.Env = append(os.Environ(), "SUPERVISOR_TEST_CONFIG="+string(js))
+	cmd.ExtraFiles = []*os.File{f}
+	s := &supervised{t: t, dir: dir, cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
+	s.out.cond = sync.NewCond(&s.out.mu)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	go func() { s.err = cmd.Wait(); close(s.done) }()
+	defer func() { cmd.Process.Kill(); <-s.done }()
+	s.ready()
+	if want := f.Name(); want == "" {
+		t.Fatal("no socket")
+	}
+	s.workers(2, "g1w")
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-s.done
+	if s.err != nil {
+		t.Fatalf("exit: %v", s.err)
+	}
 }
 
 func TestKilledWorkerIsReplacedOthersUntouched(t *testing.T) {
