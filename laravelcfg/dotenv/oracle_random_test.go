@@ -1,11 +1,8 @@
 package dotenv
 
 import (
-	"bytes"
-	"encoding/json"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -25,10 +22,11 @@ var randomNames = []string{"A", "B", "C", "AB", "A.B", "export C", "'B'", "\"A\"
 
 // TestOracleRandom compares the Go port with PHP on random files built from
 // randomPieces (DOTENV_ORACLE_RANDOM=N sets how many; 300 by default). It
-// compares Go and PHP directly, so it finds disagreements the hand-written
-// corpus did not think of.
+// compares Go and PHP directly, in the oracle's dialect, so it finds
+// disagreements the hand-written corpus did not think of.
 func TestOracleRandom(t *testing.T) {
 	phpBin := phpOracleOrSkip(t)
+	d, src := oracleDialect()
 	n := 300
 	if s := os.Getenv("DOTENV_ORACLE_RANDOM"); s != "" {
 		var err error
@@ -38,17 +36,12 @@ func TestOracleRandom(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(1))
 	tmp := t.TempDir()
-	type job struct {
-		Name string   `json:"name"`
-		Dir  string   `json:"dir"`
-		Real []string `json:"real"`
-	}
-	var jobs []job
-	cases := map[string]corpusCase{}
+	var cases []corpusCase
+	dirs := map[string]string{}
 	for i := 0; i < n; i++ {
 		var sb strings.Builder
 		// Half the files are free-form; the other half are NAME=value
-		// lines so that most of them parse and reach the loader.
+		// lines so that more of them parse and reach the loader.
 		structured := i%2 == 0
 		for k := rng.Intn(30); k >= 0; k-- {
 			if structured && rng.Intn(4) == 0 {
@@ -56,41 +49,21 @@ func TestOracleRandom(t *testing.T) {
 			}
 			sb.WriteString(randomPieces[rng.Intn(len(randomPieces))])
 		}
-		name := "r" + strconv.Itoa(i)
-		c := corpusCase{Name: name, File: []byte(sb.String())}
-		dir := filepath.Join(tmp, name)
-		writeCase(t, dir, c)
-		cases[name] = c
-		jobs = append(jobs, job{Name: name, Dir: dir, Real: []string{}})
+		c := corpusCase{Name: "r" + strconv.Itoa(i), File: []byte(sb.String())}
+		dirs[c.Name] = filepath.Join(tmp, c.Name)
+		writeCase(t, dirs[c.Name], c)
+		cases = append(cases, c)
 	}
-	manifest := filepath.Join(tmp, "manifest.json")
-	b, _ := json.Marshal(jobs)
-	if err := os.WriteFile(manifest, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	oracle, _ := filepath.Abs("testdata/oracle.php")
-	cmd := exec.Command(phpBin, oracle, manifest)
-	cmd.Env = []string{}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("oracle.php: %v\n%s", err, stderr.String())
-	}
-	var php map[string]result
-	if err := json.Unmarshal(out, &php); err != nil {
-		t.Fatal(err)
-	}
+	php := runOracle(t, phpBin, src, tmp, cases, dirs)
 	bad, loaded, versionDiffs := 0, 0, 0
-	for _, j := range jobs {
-		c := cases[j.Name]
-		g := runGo(t, j.Dir, c, dialect{v54: true})
+	for _, c := range cases {
+		g := runGo(t, dirs[c.Name], c, d)
 		g.Line = 0
-		p := php[j.Name]
+		p := php[c.Name]
 		if p.Error == "" {
 			loaded++
 		}
-		if !reflect.DeepEqual(normalize(runGo(t, j.Dir, c, latest)), normalize(runGo(t, j.Dir, c, dialect{v54: true}))) {
+		if !reflect.DeepEqual(normalize(runGo(t, dirs[c.Name], c, latest)), normalize(runGo(t, dirs[c.Name], c, dialect{v54: true}))) {
 			versionDiffs++
 		}
 		if reflect.DeepEqual(normalize(g), normalize(p)) {
@@ -101,18 +74,5 @@ func TestOracleRandom(t *testing.T) {
 			t.Errorf("file %q:\n  go %s\n php %s", c.File, mustJSON(g), mustJSON(p))
 		}
 	}
-	t.Logf("%d random files (%d accepted by PHP, %d where 5.4.1 and 5.6 differ), %d disagreements with the Go 5.4.1 dialect", n, loaded, versionDiffs, bad)
-}
-
-func phpOracleOrSkip(t *testing.T) string {
-	t.Helper()
-	phpBin, err := exec.LookPath("php")
-	if err != nil {
-		t.Skip("php not installed: the oracle needs php-cli, php-vlucas-phpdotenv and php-laravel-framework")
-	}
-	probe := exec.Command(phpBin, "-r", `require 'Dotenv/autoload.php'; require 'Illuminate/autoload.php'; echo class_exists('Illuminate\Support\Env') && class_exists('Dotenv\Dotenv') ? 'ok' : 'no';`)
-	if out, err := probe.Output(); err != nil || string(out) != "ok" {
-		t.Skipf("phpdotenv / Illuminate classes not loadable (install php-vlucas-phpdotenv and php-laravel-framework): %v %s", err, out)
-	}
-	return phpBin
+	t.Logf("%d random files (%d accepted by PHP, %d where 5.4.1 and 5.6 differ), %d disagreements with the Go port (dialect %+v)", n, loaded, versionDiffs, bad, d)
 }

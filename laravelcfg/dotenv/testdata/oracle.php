@@ -5,12 +5,24 @@
 // case, what env() returns for every name the file mentions plus the case's
 // real environment variables, or the parse error.
 //
-// Usage: php oracle.php MANIFEST.json
+// Usage: php oracle.php MANIFEST.json [DOTENV_SRC]
 // MANIFEST is a JSON list of {"name": case, "dir": directory holding .env,
 // "real": [names]}. The process environment IS the real environment: run
 // one process per distinct real environment. Output: a JSON object keyed by
-// case name.
+// case name. DOTENV_SRC, when given, is the src/ directory of another
+// phpdotenv release (e.g. a checkout of v5.6.4) used instead of Debian's.
 
+if (isset($argv[2])) {
+    $src = rtrim($argv[2], '/');
+    spl_autoload_register(static function ($class) use ($src) {
+        if (strncmp($class, 'Dotenv\\', 7) === 0) {
+            $file = $src.'/'.str_replace('\\', '/', substr($class, 7)).'.php';
+            if (is_file($file)) {
+                require $file;
+            }
+        }
+    }, true, true);
+}
 require 'Dotenv/autoload.php';
 require 'Illuminate/autoload.php';
 
