@@ -145,7 +145,7 @@ func formatG(f float64, prec int, exp string) string {
 		}
 		return "0"
 	}
-	p := prec
+	p := prec - 1 // digits after the point in d.ddde±XX
 	if prec == 0 {
 		p = -1
 	}
