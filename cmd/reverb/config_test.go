@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runConfigCmd(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runConfig(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestConfigHuman(t *testing.T) {
+	out, errOut, code := runConfigCmd(t, "--dir", "../../examples/laravel")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"Laravel:       12 (composer.json constraint ^12.0)",
+		"Files read:    .env, config/reverb.php",
+		"port:                 8080",
+		"app_id 123456",
+		"secret:                    re*********et",
+		"accept_client_events_from: members",
+		"cache store:          file",
+		"4fe44729b03e0a0a2586ebe0d445f50c083d0ff3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "reverb-secret") {
+		t.Errorf("secret printed unmasked")
+	}
+	out, _, _ = runConfigCmd(t, "--dir=../../examples/laravel", "--show-secrets")
+	if !strings.Contains(out, "reverb-secret") {
+		t.Errorf("--show-secrets did not show the secret")
+	}
+}
+
+func TestConfigJSON(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--json", "reverb.apps.apps.0.key"}, `"reverb-key"` + "\n"},
+		{[]string{"--json", "reverb.servers.reverb.port"}, "8080\n"},
+		{[]string{"--json=reverb.apps.apps.0.options"}, `{"host":"localhost","port":"8080","scheme":"http","useTLS":false}` + "\n"},
+		{[]string{"--json", "cache.default"}, `"file"` + "\n"},
+		{[]string{"--json", "reverb.apps.apps.0.allowed_origins"}, `["*"]` + "\n"},
+		{[]string{"--json", "nope.nothing"}, "null\n"},
+	}
+	for _, c := range cases {
+		out, errOut, code := runConfigCmd(t, append([]string{"--dir", "../../examples/laravel"}, c.args...)...)
+		if code != 0 || out != c.want {
+			t.Errorf("%v: exit %d out %q (stderr %q), want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	out, _, code := runConfigCmd(t, "--dir", "../../examples/laravel", "--json")
+	if code != 0 || !strings.HasPrefix(out, `{"reverb":{"default":"reverb"`) {
+		t.Errorf("whole config: exit %d %.80s", code, out)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "reverb.php"), []byte("<?php\nreturn [\n  'servers' => ['reverb' => ['port' => 'abc']],\n];\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runConfigCmd(t, "--dir", dir)
+	if code == 0 || !strings.Contains(errOut, `config/reverb.php: reverb.servers.reverb.port: "abc" is not numeric`) {
+		t.Errorf("exit %d stderr %q", code, errOut)
+	}
+	_, errOut, code = runConfigCmd(t, "--dir", filepath.Join(dir, "missing"))
+	if code == 0 || errOut == "" {
+		t.Errorf("missing dir: exit %d stderr %q", code, errOut)
+	}
+	_, _, code = runConfigCmd(t, "--bogus")
+	if code != 2 {
+		t.Errorf("unknown option: exit %d", code)
+	}
+}
+
+func TestMask(t *testing.T) {
+	cases := map[string]string{"": "", "abc": "***", "reverb-secret": "re*********et", "1234567": "12***67"}
+	for in, want := range cases {
+		if got := mask(in, false); got != want {
+			t.Errorf("mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := maskURL("redis://user:hunter22@h:6379", false); got != "redis://user:hu****22@h:6379" {
+		t.Errorf("maskURL = %q", got)
+	}
+}
