@@ -91,6 +91,43 @@ func TestGoldenAgainstPHP(t *testing.T) {
 	}
 }
 
+// TestConfigCacheRoundTrip has PHP write each golden result the way
+// config:cache does (var_export) and checks phpeval reads it back to the
+// same JSON.
+func TestConfigCacheRoundTrip(t *testing.T) {
+	phpBin := phpPath(t)
+	files, _ := filepath.Glob("testdata/configs/*.php")
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			env := envSets["odd"]
+			run := func(args ...string) []byte {
+				cmd := exec.Command(phpBin, append([]string{"testdata/oracle.php", file}, args...)...)
+				cmd.Env = envList(env)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("php: %v\n%s", err, stderr.String())
+				}
+				return out
+			}
+			exported := run("var_export")
+			want := run()
+			res, err := Eval(exported, Options{File: "bootstrap/cache/config.php"})
+			if err != nil {
+				t.Fatalf("phpeval on var_export output: %v\n%s", err, exported)
+			}
+			got, err := php.EncodeJSON(res.Value, php.JSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("differ\n go: %s\nphp: %s", got, want)
+			}
+		})
+	}
+}
+
 func mapEnv(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := m[k]

@@ -4,7 +4,9 @@
 // Helpers that depend on the application or on this PHP build are replaced
 // by stubs answering like phpeval does: *_path() relative to /base,
 // extension_loaded() as a stock PHP with pdo_mysql, PHP_VERSION_ID 80400.
-// Usage: php oracle.php FILE
+// Usage: php oracle.php FILE [var_export]
+// With "var_export", prints the value as bootstrap/cache/config.php holds it
+// (<?php return var_export(...);) instead of JSON.
 
 require 'Dotenv/autoload.php';
 require 'Illuminate/autoload.php';
@@ -31,6 +33,10 @@ $tmp = tempnam(sys_get_temp_dir(), 'oracle');
 file_put_contents($tmp, $src);
 $v = require $tmp;
 unlink($tmp);
+if (($argv[2] ?? '') === 'var_export') {
+    echo '<?php return '.var_export($v, true).';'.PHP_EOL;
+    exit(0);
+}
 $json = json_encode($v);
 if ($json === false) {
     fwrite(STDERR, json_last_error_msg()."\n");
