@@ -193,9 +193,9 @@ func writeCase(t testing.TB, dir string, c corpusCase) {
 	}
 }
 
-func realLookup(real []Var) func(string) (string, bool) {
+func realLookup(realVars []Var) func(string) (string, bool) {
 	return func(name string) (string, bool) {
-		for _, v := range real {
+		for _, v := range realVars {
 			if v.Name == name {
 				return v.Value, true
 			}

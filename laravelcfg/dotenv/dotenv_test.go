@@ -142,8 +142,8 @@ func TestGetKeepsDefaultType(t *testing.T) {
 func noEnv(string) (string, bool) { return "", false }
 
 func TestLoadPrecedenceAndOrder(t *testing.T) {
-	real := map[string]string{"REAL": "r", "REAL_EMPTY": ""}
-	lookup := func(n string) (string, bool) { v, ok := real[n]; return v, ok }
+	realEnv := map[string]string{"REAL": "r", "REAL_EMPTY": ""}
+	lookup := func(n string) (string, bool) { v, ok := realEnv[n]; return v, ok }
 	src := "A=1\nB=2\nREAL=file\nREAL_EMPTY=file\nA=3\nC=${REAL}${A}\nB\nREAL\n"
 	env, err := LoadBytes("/x/.env", []byte(src), lookup)
 	if err != nil {
@@ -310,13 +310,13 @@ func TestSelectFile(t *testing.T) {
 func ptr(s string) *string { return &s }
 
 func TestArtisanLookup(t *testing.T) {
-	real := func(n string) (string, bool) {
+	realEnv := func(n string) (string, bool) {
 		if n == "PHP_SELF" || n == "X" {
 			return "real", true
 		}
 		return "", false
 	}
-	env, err := LoadBytes(".env", []byte("DOCUMENT_ROOT=/srv\nSELF=${PHP_SELF}\nX=file\nY=y\n"), ArtisanLookup(real))
+	env, err := LoadBytes(".env", []byte("DOCUMENT_ROOT=/srv\nSELF=${PHP_SELF}\nX=file\nY=y\n"), ArtisanLookup(realEnv))
 	if err != nil {
 		t.Fatal(err)
 	}

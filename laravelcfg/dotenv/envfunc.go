@@ -1,6 +1,10 @@
 package dotenv
 
-import "github.com/reverb-go/reverb/laravelcfg/php"
+import (
+	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
 
 // Convert applies the conversions of Laravel's env() (Illuminate\Support\
 // Env::get, the same in Laravel 8 to 13) to a variable's raw string:
@@ -22,7 +26,7 @@ func Convert(raw string) php.Value {
 	}
 	if n := len(raw); n >= 2 && (raw[0] == '"' || raw[0] == '\'') && raw[n-1] == raw[0] {
 		inner := raw[1 : n-1]
-		if !containsByte(inner, '\n') {
+		if !strings.Contains(inner, "\n") {
 			return php.StringValue(inner)
 		}
 	}
@@ -43,13 +47,4 @@ func asciiLower(s string) string {
 		}
 	}
 	return s
-}
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
 }

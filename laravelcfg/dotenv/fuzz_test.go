@@ -59,8 +59,8 @@ func FuzzParse(f *testing.F) {
 
 func FuzzLoad(f *testing.F) {
 	addCorpusSeeds(f)
-	real := map[string]string{"REAL": "real", "B": "${B}", "EMPTY": ""}
-	lookup := func(n string) (string, bool) { v, ok := real[n]; return v, ok }
+	realEnv := map[string]string{"REAL": "real", "B": "${B}", "EMPTY": ""}
+	lookup := func(n string) (string, bool) { v, ok := realEnv[n]; return v, ok }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxFuzzInput {
 			return
@@ -70,7 +70,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		for _, v := range env.FileVars() {
-			if _, isReal := real[v.Name]; isReal {
+			if _, isReal := realEnv[v.Name]; isReal {
 				t.Fatalf("real variable %s overwritten", v.Name)
 			}
 			if got, ok := env.Lookup(v.Name); !ok || got != v.Value {
@@ -78,7 +78,7 @@ func FuzzLoad(f *testing.F) {
 			}
 			_ = env.Get(v.Name, Convert(""))
 		}
-		for n, want := range real {
+		for n, want := range realEnv {
 			if got, _ := env.Lookup(n); got != want {
 				t.Fatalf("real %s = %q, want %q", n, got, want)
 			}

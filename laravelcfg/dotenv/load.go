@@ -85,7 +85,7 @@ func loadBytes(filename string, data []byte, lookupReal func(string) (string, bo
 	for _, e := range entries {
 		// Laravel's repository is immutable: a variable present in the
 		// real environment (even as "") is never written nor cleared.
-		if _, real := env.lookupReal(e.Name); real {
+		if _, isReal := env.lookupReal(e.Name); isReal {
 			continue
 		}
 		if e.Unset {
