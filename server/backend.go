@@ -209,11 +209,7 @@ func (b backend) TerminateUser(ctx context.Context, cfg *laravelcfg.App, userID 
 	if err != nil {
 		return err
 	}
-	ref := randomKey()
-	done := make(chan struct{})
-	b.s.waitersMu.Lock()
-	b.s.waiters[ref] = done
-	b.s.waitersMu.Unlock()
+	ref, done := b.s.await()
 	msg := make([]byte, 0, 96)
 	msg = append(msg, `{"type":"terminate","application":`...)
 	msg = phpjson.AppendString(msg, appToken(a))
@@ -223,18 +219,16 @@ func (b backend) TerminateUser(ctx context.Context, cfg *laravelcfg.App, userID 
 	msg = phpjson.AppendString(msg, ref)
 	msg = append(msg, '}')
 	if _, err := b.s.transport.Publish(ctx, msg); err != nil {
-		b.s.waitersMu.Lock()
-		delete(b.s.waiters, ref)
-		b.s.waitersMu.Unlock()
+		b.s.forget(ref)
 		return err
 	}
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
-		b.s.waitersMu.Lock()
-		delete(b.s.waiters, ref)
-		b.s.waitersMu.Unlock()
+		b.s.forget(ref)
 		return ctx.Err()
 	}
+	// The local sockets are closed; wait until their presence leaves have
+	// come back too, so member_removed went out before the response.
+	return b.s.barrier(ctx)
 }

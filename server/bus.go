@@ -55,6 +55,7 @@ const (
 	typeHello     = "reverb-go:hello"
 	typeSnapshot  = "reverb-go:snapshot"
 	typeNodeGone  = "reverb-go:node_gone"
+	typeBarrier   = "reverb-go:barrier"
 )
 
 // appToken is what goes where Reverb puts serialize($application). Only the
@@ -142,6 +143,10 @@ func (s *Server) deliver(msg []byte) {
 		s.onSnapshot(&env)
 	case typeNodeGone:
 		s.forgetNode(env.NodeID)
+	case typeBarrier:
+		if env.Node == s.nodeID {
+			s.release(env.Ref)
+		}
 	default:
 		s.onMetricResponse(&env)
 	}
@@ -255,14 +260,54 @@ func (s *Server) onTerminate(env *envelope) {
 		}
 		s.terminateLocal(a, uid)
 	}
-	if env.Ref != "" {
-		s.waitersMu.Lock()
-		ch := s.waiters[env.Ref]
-		delete(s.waiters, env.Ref)
-		s.waitersMu.Unlock()
-		if ch != nil {
-			close(ch)
-		}
+	s.release(env.Ref)
+}
+
+// release wakes whoever waits for the delivery of the message ref.
+func (s *Server) release(ref string) {
+	if ref == "" {
+		return
+	}
+	s.waitersMu.Lock()
+	ch := s.waiters[ref]
+	delete(s.waiters, ref)
+	s.waitersMu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// await registers a waiter for the delivery of a message carrying ref.
+func (s *Server) await() (string, chan struct{}) {
+	ref := randomKey()
+	done := make(chan struct{})
+	s.waitersMu.Lock()
+	s.waiters[ref] = done
+	s.waitersMu.Unlock()
+	return ref, done
+}
+
+func (s *Server) forget(ref string) {
+	s.waitersMu.Lock()
+	delete(s.waiters, ref)
+	s.waitersMu.Unlock()
+}
+
+// barrier returns once everything this node published before it has been
+// delivered back to this node (the transport's order is total).
+func (s *Server) barrier(ctx context.Context) error {
+	ref, done := s.await()
+	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
+	if _, err := s.transport.Publish(ctx, msg); err != nil {
+		s.forget(ref)
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.forget(ref)
+		return ctx.Err()
 	}
 }
 

@@ -43,6 +43,9 @@ type conn struct {
 	id  string
 
 	dec *websocket.Decoder
+	// poll is the epoll registration; nil when a reader goroutine drives
+	// this socket instead.
+	poll atomic.Pointer[pollState]
 
 	// Reader-owned rate-limit window (§3.8).
 	rlEnd   time.Time
@@ -207,7 +210,11 @@ func (c *conn) finishClose() {
 	type closeWriter interface{ CloseWrite() error }
 	if cw, ok := c.nc.(closeWriter); ok {
 		_ = cw.CloseWrite()
-		_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+		if c.poll.Load() != nil {
+			c.lingerThenAbort()
+		} else {
+			_ = c.nc.SetReadDeadline(time.Now().Add(closeLinger))
+		}
 		return
 	}
 	c.abort()
@@ -215,7 +222,12 @@ func (c *conn) finishClose() {
 
 // abort closes the TCP connection at once.
 func (c *conn) abort() {
-	c.closeOnce.Do(func() { _ = c.nc.Close() })
+	c.closeOnce.Do(func() {
+		if ps := c.poll.Load(); ps != nil {
+			ps.detach()
+		}
+		_ = c.nc.Close()
+	})
 	c.cleanup()
 }
 

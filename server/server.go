@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Options struct {
 	// GatherTimeout bounds a cluster-wide metrics query when a node does
 	// not answer. Zero means 2s.
 	GatherTimeout time.Duration
+	// GoroutineReaders reads every socket with its own goroutine instead
+	// of the epoll driver (the fallback; always so off Linux and for TLS).
+	GoroutineReaders bool
 	// Debug prints the message stream to DebugOut with Reverb's titles.
 	Debug    bool
 	DebugOut io.Writer
@@ -84,6 +88,8 @@ type Server struct {
 	snapMu         sync.Mutex
 	helloSeen      bool
 	leftSinceHello map[string]bool
+
+	polls *pollSet // nil: goroutine readers
 
 	srvMu    sync.Mutex
 	servers  []*http.Server
@@ -160,6 +166,14 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: starting cluster transport: %w", err)
 	}
 	s.api = api.NewHandler(backend{s}, api.Options{Path: opts.Path, ConfigPath: opts.ConfigPath, MaxRequestSize: opts.MaxRequestSize})
+	if !opts.GoroutineReaders {
+		n := runtime.GOMAXPROCS(0)
+		ps, err := newPollSet(n, s)
+		if err != nil {
+			s.logError("epoll unavailable, reading with goroutines: " + err.Error())
+		}
+		s.polls = ps
+	}
 	hello, _ := json.Marshal(envelope{Type: typeHello, Node: s.nodeID})
 	s.publish(hello)
 	s.wg.Add(2)
@@ -307,6 +321,17 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	if closed {
 		c.abort()
 	}
+	if s.polls != nil {
+		if len(initial) > 0 && !c.feed(initial) {
+			s.wg.Add(1)
+			go c.readLoop(nil)
+			return
+		}
+		if s.polls.attach(c) {
+			return
+		}
+		initial = nil
+	}
 	s.wg.Add(1)
 	go c.readLoop(initial)
 }
@@ -437,6 +462,7 @@ func (s *Server) Close() error {
 		_ = hs.Close()
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
+	s.polls.stop()
 	for _, a := range s.apps {
 		a.mu.Lock()
 		conns := make([]*conn, 0, len(a.conns))

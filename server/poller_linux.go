@@ -1,0 +1,226 @@
+//go:build linux
+
+package server
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The epoll read driver: idle connections hold no goroutine and no read
+// buffer. Each poller owns one epoll instance and one goroutine; sockets
+// are registered EPOLLONESHOT, so exactly one poller handles a socket at a
+// time: it reads until EAGAIN into a pooled buffer, feeds the decoder,
+// then re-arms. Reads and re-arms run inside RawConn callbacks, which pin
+// the descriptor so it can neither be closed nor reused meanwhile.
+//
+// Handling runs on the poller goroutine: message handling never blocks on
+// a socket (sends only enqueue), so one poller serves many sockets.
+
+const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+
+type poller struct {
+	epfd int
+	// wake is an eventfd in the epoll set: written on stop so the poller
+	// goroutine returns at once.
+	wake int
+	mu   sync.Mutex // guards conns
+	// conns maps descriptor → socket for the events epoll reports.
+	conns map[int32]*conn
+}
+
+// pollSet is the server's pollers; sockets are spread round robin.
+type pollSet struct {
+	ps   []*poller
+	mu   sync.Mutex
+	next int
+}
+
+func newPollSet(n int, s *Server) (*pollSet, error) {
+	set := &pollSet{}
+	for i := 0; i < n; i++ {
+		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			for _, p := range set.ps {
+				_ = unix.Close(p.epfd)
+			}
+			return nil, err
+		}
+		wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			_ = unix.Close(fd)
+			return nil, err
+		}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wake)}
+		if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, wake, &ev); err != nil {
+			_ = unix.Close(fd)
+			_ = unix.Close(wake)
+			return nil, err
+		}
+		p := &poller{epfd: fd, wake: wake, conns: map[int32]*conn{}}
+		set.ps = append(set.ps, p)
+		s.wg.Add(1)
+		go p.run(s)
+	}
+	return set, nil
+}
+
+// stop wakes every poller so it sees s.stop closed.
+func (set *pollSet) stop() {
+	if set == nil {
+		return
+	}
+	one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	for _, p := range set.ps {
+		_, _ = unix.Write(p.wake, one)
+	}
+}
+
+// pollState is a socket's registration with a poller.
+type pollState struct {
+	p  *poller
+	rc syscall.RawConn
+	fd int32
+}
+
+// attach registers c for readiness events; false means the caller must
+// run a reader goroutine instead (not a plain TCP socket).
+func (set *pollSet) attach(c *conn) bool {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok || set == nil {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	set.mu.Lock()
+	p := set.ps[set.next%len(set.ps)]
+	set.next++
+	set.mu.Unlock()
+	ps := &pollState{p: p, rc: rc}
+	var cerr error
+	err = rc.Control(func(f uintptr) {
+		ps.fd = int32(f)
+		// c.poll is set before the socket is visible to the poller.
+		c.poll.Store(ps)
+		p.mu.Lock()
+		p.conns[ps.fd] = c
+		p.mu.Unlock()
+		ev := unix.EpollEvent{Events: pollEvents, Fd: ps.fd}
+		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(f), &ev)
+	})
+	if err != nil || cerr != nil {
+		p.mu.Lock()
+		delete(p.conns, ps.fd)
+		p.mu.Unlock()
+		c.poll.Store(nil)
+		return false
+	}
+	return true
+}
+
+// detach removes the registration; called before the socket is closed.
+func (ps *pollState) detach() {
+	_ = ps.rc.Control(func(f uintptr) {
+		_ = unix.EpollCtl(ps.p.epfd, unix.EPOLL_CTL_DEL, int(f), nil)
+	})
+	ps.p.mu.Lock()
+	if c := ps.p.conns[ps.fd]; c != nil && c.poll.Load() == ps {
+		delete(ps.p.conns, ps.fd)
+	}
+	ps.p.mu.Unlock()
+}
+
+func (ps *pollState) rearm() {
+	_ = ps.rc.Control(func(f uintptr) {
+		ev := unix.EpollEvent{Events: pollEvents, Fd: ps.fd}
+		_ = unix.EpollCtl(ps.p.epfd, unix.EPOLL_CTL_MOD, int(f), &ev)
+	})
+}
+
+func (p *poller) run(s *Server) {
+	defer s.wg.Done()
+	defer unix.Close(p.wake)
+	defer unix.Close(p.epfd)
+	events := make([]unix.EpollEvent, 128)
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		n, err := unix.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			s.logError("epoll: " + err.Error())
+			return
+		}
+		for i := 0; i < n; i++ {
+			if events[i].Fd == int32(p.wake) {
+				continue
+			}
+			p.mu.Lock()
+			c := p.conns[events[i].Fd]
+			p.mu.Unlock()
+			if c != nil {
+				c.onReadable()
+			}
+		}
+	}
+}
+
+// onReadable reads what arrived, hands it to the decoder and re-arms.
+func (c *conn) onReadable() {
+	ps := c.poll.Load()
+	if ps == nil {
+		return
+	}
+	bp := largeBufPool.Get().(*[]byte)
+	defer largeBufPool.Put(bp)
+	buf := *bp
+	for {
+		var n int
+		var rerr error
+		err := ps.rc.Read(func(f uintptr) bool {
+			n, rerr = unix.Read(int(f), buf)
+			return true
+		})
+		if err != nil {
+			c.abort()
+			return
+		}
+		if rerr == unix.EINTR {
+			continue
+		}
+		if rerr == unix.EAGAIN {
+			break
+		}
+		if rerr != nil || n == 0 {
+			c.abort()
+			return
+		}
+		c.app.stats.BytesIn.Add(int64(n))
+		if !c.feed(buf[:n]) {
+			// Closing: what the client still sends is discarded until its
+			// FIN or the linger timer.
+			continue
+		}
+		if n < len(buf) {
+			break
+		}
+	}
+	ps.rearm()
+}
+
+// lingerThenAbort ends a closing socket whose client never closes.
+func (c *conn) lingerThenAbort() {
+	time.AfterFunc(closeLinger, c.abort)
+}
