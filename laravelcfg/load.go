@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg/defaults"
 	"github.com/reverb-go/reverb/laravelcfg/dotenv"
@@ -53,6 +54,10 @@ func Load(opts LoadOptions) (*Project, error) {
 			"Laravel version not found (no composer.lock, vendor/laravel/framework or composer.json constraint): assuming Laravel %d", p.LaravelMajor))
 	}
 
+	noMerge := optsOutOfFrameworkMerge(base)
+	if noMerge && p.LaravelMajor >= 11 {
+		p.Warnings = append(p.Warnings, "bootstrap/app.php calls dontMergeFrameworkConfiguration(): framework config defaults are not merged")
+	}
 	reverbFile := "config/reverb.php"
 	if cachePath, ok := configCachePath(base, lookupReal); ok {
 		// Cached configuration: .env is not read, env() sees only the real
@@ -85,11 +90,11 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.env = env.Lookup
 		cfg := php.NewArray()
 		for _, name := range configFiles {
-			v, err := p.loadConfigFile(name, env.Lookup)
+			v, err := p.loadConfigFile(name, env.Lookup, noMerge)
 			if err != nil {
 				return nil, err
 			}
-			if v.Kind() == php.Null && name == "pulse" {
+			if v.Kind() == php.Null { // no such file anywhere
 				continue
 			}
 			cfg.Set(php.StringKey(name), v)
@@ -106,14 +111,59 @@ func Load(opts LoadOptions) (*Project, error) {
 	}
 	p.Reverb = s
 	p.Warnings = append(p.Warnings, warns...)
+	// Values the evaluator could not compute but nothing needed: say so,
+	// since PHP would have a value there.
+	for _, key := range []string{"reverb", "broadcasting.connections.reverb"} {
+		if v, ok := php.Lookup(p.Config, key); ok {
+			walkUnknown(v, key, func(path string, u php.Value) {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: not computed (%s); unused by the server", u.Where, path, u.UnknownReason()))
+			})
+		}
+	}
 	return p, nil
+}
+
+// walkUnknown calls fn for every Unknown value below v (depth-limited).
+func walkUnknown(v php.Value, path string, fn func(string, php.Value)) {
+	var walk func(php.Value, string, int)
+	walk = func(v php.Value, path string, depth int) {
+		switch {
+		case v.IsUnknown():
+			fn(path, v)
+		case v.Kind() == php.Array && depth < 32:
+			a := v.ArrayVal()
+			for i, k := range a.Keys {
+				walk(a.Values[i], path+"."+k.String(), depth+1)
+			}
+		}
+	}
+	walk(v, path, 0)
+}
+
+// optsOutOfFrameworkMerge reports whether bootstrap/app.php calls
+// dontMergeFrameworkConfiguration() (Laravel 11+), outside comments.
+func optsOutOfFrameworkMerge(base string) bool {
+	b, err := os.ReadFile(filepath.Join(base, "bootstrap", "app.php"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "//") || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "*") || strings.HasPrefix(t, "/*") {
+			continue
+		}
+		if strings.Contains(t, "dontMergeFrameworkConfiguration(") {
+			return true
+		}
+	}
+	return false
 }
 
 // loadConfigFile evaluates config/<name>.php and merges it as Laravel does:
 // reverb over the package default (shallow), the others over the framework
 // defaults of the app's Laravel major (11+). It returns null for pulse when
 // the app has no config/pulse.php.
-func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)) (php.Value, error) {
+func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool), noFrameworkMerge bool) (php.Value, error) {
 	rel := "config/" + name + ".php"
 	path := filepath.Join(p.BasePath, "config", name+".php")
 	opts := phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv}
@@ -147,7 +197,7 @@ func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)
 	switch {
 	case name == "reverb":
 		defSrc, defName = defaults.Reverb(), defaults.ReverbFile
-	case p.LaravelMajor >= 11:
+	case p.LaravelMajor >= 11 && !noFrameworkMerge:
 		if b, ok := defaults.Framework(p.LaravelMajor, name); ok {
 			defSrc, defName = b, defaults.FrameworkFile(p.LaravelMajor, name)
 		}

@@ -352,3 +352,42 @@ func TestMergeFramework(t *testing.T) {
 		t.Errorf("got %s want %s", b, want)
 	}
 }
+
+func TestDontMergeFrameworkConfiguration(t *testing.T) {
+	dir := project(t, map[string]string{
+		".env":              baseEnv,
+		"composer.lock":     lock("v11.0.0"),
+		"config/cache.php":  `<?php return ['default' => 'file'];`,
+		"bootstrap/app.php": "<?php\n// $app->dontMergeFrameworkConfiguration(); in a comment does not count\nreturn Application::configure(basePath: dirname(__DIR__))\n    ->create()\n    ->dontMergeFrameworkConfiguration();\n",
+	})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jsonAt(t, p, "cache"); got != `{"default":"file"}` {
+		t.Errorf("cache = %s", got)
+	}
+	if got := jsonAt(t, p, "database"); got != "<missing>" {
+		t.Errorf("database = %s", got)
+	}
+}
+
+func TestUnknownWarnings(t *testing.T) {
+	dir := project(t, map[string]string{
+		".env":              baseEnv,
+		"config/reverb.php": "<?php\nreturn [\n  'servers' => ['reverb' => ['port' => 8080, 'options' => ['tcp' => app('x')]]],\n];\n",
+	})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "config/reverb.php:3: reverb.servers.reverb.options.tcp: not computed (unsupported construct call to app())") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("warnings = %q", p.Warnings)
+	}
+}

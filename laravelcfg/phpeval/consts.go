@@ -184,6 +184,9 @@ func (in *interp) staticCall(line int, cls, method string, args []php.Value) php
 			return a
 		}
 	}
+	if c := strings.ToLower(strings.TrimPrefix(cls, "\\")); (c == "illuminate\\support\\env" || c == "env") && strings.EqualFold(method, "get") {
+		return fnEnv(in, line, args)
+	}
 	if isStrClass(cls) {
 		switch strings.ToLower(method) {
 		case "slug":
