@@ -68,8 +68,10 @@ func applyConfigURL(n node) (node, error) {
 		}
 		set("driver", d, true)
 	}
+	// The path is json-decoded with its leading '/' (never valid JSON), so
+	// the database name always stays a string ("/2" → "2").
 	if p := u.Path; p != "" && p != "/" {
-		set("database", p[1:], true)
+		out.Set(php.StringKey("database"), php.StringValue(p[1:]))
 	}
 	set("host", u.Hostname(), u.Host != "")
 	set("port", u.Port(), u.Port() != "")

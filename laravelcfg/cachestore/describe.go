@@ -47,8 +47,8 @@ func describeValue(raw []byte) string {
 		if n, err := phpserialize.UnmarshalInt(raw); err == nil {
 			return describeInt(n)
 		}
-	case serializedStr.Match(raw):
-		if s, err := phpserialize.UnmarshalString(raw); err == nil && len(phpserialize.MarshalString(s)) == len(raw) {
+	case serializedStr.Match(raw) && serializedStrLenOK(raw):
+		if s, err := phpserialize.UnmarshalString(raw); err == nil {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 				return describeInt(n) + " (as a string)"
 			}
@@ -74,4 +74,12 @@ func quoteShort(b []byte) string {
 		return strconv.Quote(string(b[:max])) + fmt.Sprintf("… (%d bytes)", len(b))
 	}
 	return strconv.Quote(string(b))
+}
+
+// serializedStrLenOK checks that s:N:"...";'s declared length N is the real
+// one before phpserialize sees it (it slices by N without a bounds check).
+func serializedStrLenOK(raw []byte) bool {
+	colon := bytes.IndexByte(raw[2:], ':') + 2
+	n, err := strconv.Atoi(string(raw[2:colon]))
+	return err == nil && n == len(raw)-colon-4
 }
