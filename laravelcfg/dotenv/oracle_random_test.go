@@ -18,6 +18,16 @@ var randomPieces = []string{
 	"EMPTY", "\f", "\v", "é", "\xff", "=\"", "\\\"", "\\$", "\x00",
 }
 
+// randomReal are the real environments the random files are loaded under,
+// in turn: none, one that shadows a file name, and ones with values that
+// env() converts or that look like references.
+var randomReal = [][]Var{
+	nil,
+	{{Name: "A", Value: "real-a"}},
+	{{Name: "B", Value: ""}, {Name: "C", Value: "(null)"}},
+	{{Name: "AB", Value: "${A}"}, {Name: "A.B", Value: "'q'"}},
+}
+
 var randomNames = []string{"A", "B", "C", "AB", "A.B", "export C", "'B'", "\"A\""}
 
 // TestOracleRandom compares the Go port with PHP on random files built from
@@ -49,7 +59,7 @@ func TestOracleRandom(t *testing.T) {
 			}
 			sb.WriteString(randomPieces[rng.Intn(len(randomPieces))])
 		}
-		c := corpusCase{Name: "r" + strconv.Itoa(i), File: []byte(sb.String())}
+		c := corpusCase{Name: "r" + strconv.Itoa(i), File: []byte(sb.String()), Real: randomReal[i%len(randomReal)]}
 		dirs[c.Name] = filepath.Join(tmp, c.Name)
 		writeCase(t, dirs[c.Name], c)
 		cases = append(cases, c)
