@@ -112,7 +112,11 @@ func Build(in Input) Report {
 		getenv = p.Getenv
 	}
 	srv := p.Reverb.Server
-	r.AppEnv, _ = getenv("APP_ENV")
+	appEnv, ok := getenv("APP_ENV")
+	if !ok {
+		appEnv = "production" // config/app.php: env('APP_ENV', 'production')
+	}
+	r.AppEnv = appEnv
 	production := r.AppEnv == "production"
 
 	// Where the server listens, and with TLS or not.
