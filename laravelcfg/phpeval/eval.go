@@ -30,7 +30,7 @@ type Limits struct {
 
 // DefaultLimits are generous for config files (a few thousand steps) and
 // small enough that hostile input fails fast.
-var DefaultLimits = Limits{MaxSteps: 2_000_000, MaxDepth: 64, MaxString: 1 << 20, MaxElements: 1_000_000}
+var DefaultLimits = Limits{MaxSteps: 2_000_000, MaxDepth: 64, MaxString: 1 << 20, MaxElements: 200_000}
 
 // Options configure one evaluation.
 type Options struct {
