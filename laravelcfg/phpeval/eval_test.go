@@ -72,6 +72,9 @@ func TestUnknownCarriesLocation(t *testing.T) {
 		{"<?php return ['a' => explode('', 'x')];", "a", "config/test.php:1 ValueError: explode(): Argument #1 ($separator) cannot be empty"},
 		{"<?php return ['a' => trim(foo())];", "a", "config/test.php:1 unsupported construct call to foo()"},
 		{"<?php return ['a' => preg_replace('/x/', 'y', 'x')];", "a", "config/test.php:1 unsupported construct call to preg_replace()"},
+		{"<?php use Laravel\\Pulse\\Pulse;\nreturn ['a' => [...Pulse::defaultVendorCacheKeys(), 'x'], 'b' => 1];", "a",
+			"config/test.php:2 unsupported construct static call Laravel\\Pulse\\Pulse::defaultVendorCacheKeys()"},
+		{"<?php return ['a' => (object) ['x' => 1]];", "a", "config/test.php:1 unsupported construct (object) cast"},
 	}
 	for _, c := range cases {
 		_, res := evalJSON(t, c.src, nil)
