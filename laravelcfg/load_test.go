@@ -391,3 +391,33 @@ func TestUnknownWarnings(t *testing.T) {
 		t.Errorf("warnings = %q", p.Warnings)
 	}
 }
+
+// TestPrefixes checks §3.3's cache and Redis prefixes per version with the
+// framework defaults (no app cache.php / database.php).
+func TestPrefixes(t *testing.T) {
+	cases := []struct {
+		version, env, cache, redis string
+	}{
+		{"v11.0.0", "APP_NAME=Laravel", `"laravel_cache_"`, `"laravel_database_"`},
+		{"v12.0.0", "APP_NAME=\"My App\"", `"my_app_cache_"`, `"my_app_database_"`},
+		{"v13.0.0", "APP_NAME=\"My App\"", `"my-app-cache-"`, `"my-app-database-"`},
+		{"v13.0.0", "APP_NAME=ACME@Corp", `"acme-at-corp-cache-"`, `"acme-at-corp-database-"`},
+		{"v11.0.0", "APP_NAME=true", `"1_cache_"`, `"1_database_"`},
+		{"v12.0.0", "APP_NAME=日本語", `"_cache_"`, `"_database_"`},
+		{"v12.0.0", "APP_NAME=Café Crème\nCACHE_PREFIX=\nREDIS_PREFIX=", `""`, `""`},
+		{"v11.0.0", "", `"laravel_cache_"`, `"laravel_database_"`},
+	}
+	for _, c := range cases {
+		dir := project(t, map[string]string{".env": baseEnv + c.env + "\n", "composer.lock": lock(c.version)})
+		p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonAt(t, p, "cache.prefix"); got != c.cache {
+			t.Errorf("%s %q: cache.prefix = %s, want %s", c.version, c.env, got, c.cache)
+		}
+		if got := jsonAt(t, p, "database.redis.options.prefix"); got != c.redis {
+			t.Errorf("%s %q: redis prefix = %s, want %s", c.version, c.env, got, c.redis)
+		}
+	}
+}
