@@ -404,7 +404,7 @@ func TestPrefixes(t *testing.T) {
 		{"v13.0.0", "APP_NAME=ACME@Corp", `"acme-at-corp-cache-"`, `"acme-at-corp-database-"`},
 		{"v11.0.0", "APP_NAME=true", `"1_cache_"`, `"1_database_"`},
 		{"v12.0.0", "APP_NAME=日本語", `"_cache_"`, `"_database_"`},
-		{"v12.0.0", "APP_NAME=Café Crème\nCACHE_PREFIX=\nREDIS_PREFIX=", `""`, `""`},
+		{"v12.0.0", "APP_NAME=\"Café Crème\"\nCACHE_PREFIX=\nREDIS_PREFIX=", `""`, `""`},
 		{"v11.0.0", "", `"laravel_cache_"`, `"laravel_database_"`},
 	}
 	for _, c := range cases {
