@@ -9,13 +9,15 @@ const (
 	// connection: listening sockets, the supervisor link, Redis and cache
 	// store connections, log files, the fsnotify watch.
 	FDReserve = 64
-	// ConnBytes is the memory one idle plain WebSocket costs: the socket,
-	// 4 KiB read and write buffers, the reader goroutine's stack, channel
-	// membership and send queue, with headroom for the Go heap's slack.
-	ConnBytes = 32 << 10
-	// TLSConnBytes adds crypto/tls's record buffers for wss:// served by
-	// the server itself.
-	TLSConnBytes = 64 << 10
+	// ConnBytes is the memory one plain WebSocket costs. Measured: about
+	// 3.5 KiB of RSS per idle subscribed connection (2,000 connections,
+	// one process, Go 1.26); the estimate leaves 4× headroom for queued
+	// messages, larger frames and the Go heap's slack under traffic.
+	ConnBytes = 16 << 10
+	// TLSConnBytes is the same for wss:// served by the server itself.
+	// Measured: about 20 KiB idle (crypto/tls state and buffers); a busy
+	// connection holds a 16 KiB record buffer more.
+	TLSConnBytes = 48 << 10
 	// memoryShare is the part of available memory counted as usable for
 	// connections (the rest stays for the OS, PHP, Redis...).
 	memoryShare = 0.8

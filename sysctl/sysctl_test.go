@@ -150,7 +150,7 @@ func TestRecommendNoFile(t *testing.T) {
 		w    int
 		want uint64
 	}{
-		{"small machine gets the guide's 10,000", Limits{MemTotal: gib / 4}, 1, 10240},
+		{"small machine gets the guide's 10,000", Limits{MemTotal: gib / 8}, 1, 10240},
 		{"memory allows more", Limits{MemTotal: 4 * gib}, 2, (uint64(4*gib*4/5)/ConnBytes/2 + FDReserve + 1023) / 1024 * 1024},
 		{"capped by nr_open", Limits{MemTotal: 64 * gib, NrOpen: 65536}, 1, 65536},
 	}
