@@ -138,7 +138,8 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	ep := Resolve(p.Reverb.Server, c.CLI)
-	tln, _, err := wrapTLS(ln, ep, p)
+	dl := &drainListener{Listener: ln}
+	tln, _, err := wrapTLS(dl, ep, p)
 	if err != nil {
 		return fail(err)
 	}
@@ -154,6 +155,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	}
 
 	drain := func(window time.Duration) int {
+		dl.startDraining()
 		ln.Close() // stop accepting; the socket stays open in the others
 		drainNode(srv, window, nil)
 		bus.Close()
