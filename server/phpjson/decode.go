@@ -11,8 +11,9 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
-// MaxDepth is json_decode's default depth: arrays and objects nested deeper
-// than this are an error ("Maximum stack depth exceeded").
+// MaxDepth is json_decode's default $depth. PHP counts the scalars inside
+// the innermost array as one more level, so at most MaxDepth-1 arrays or
+// objects may nest (511 decode, 512 fail, checked against php).
 const MaxDepth = 512
 
 // SyntaxError is a json_decode failure: PHP's error message and the byte
@@ -33,7 +34,7 @@ var ErrDepth = errors.New("phpjson: Maximum stack depth exceeded")
 // become ordered PHP arrays with PHP key normalisation ("1" → int 1, later
 // duplicates overwrite in place), integers outside int64 become floats
 // (1e400 becomes INF as in PHP), invalid JSON, invalid UTF-8, a lone UTF-16
-// surrogate or nesting deeper than 512 are errors.
+// surrogate or more than 511 nested arrays/objects are errors.
 func Decode(data []byte) (php.Value, error) {
 	d := decoder{data: data, build: true}
 	v, err := d.document()
@@ -122,7 +123,7 @@ func (d *decoder) value() (php.Value, error) {
 
 func (d *decoder) enter() error {
 	d.depth++
-	if d.depth > MaxDepth {
+	if d.depth >= MaxDepth {
 		return ErrDepth
 	}
 	return nil

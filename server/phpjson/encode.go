@@ -20,13 +20,13 @@ const (
 // Append appends PHP json_encode($v) (default flags) to dst. Arrays whose
 // keys are 0..n-1 in order become JSON lists, others objects; an empty
 // array is "[]". Unknown values encode as null. Where json_encode would fail
-// (INF/NAN, invalid UTF-8, nesting over 512) the output is what PHP writes
-// with JSON_PARTIAL_OUTPUT_ON_ERROR: 0, U+FFFD, null.
-func Append(dst []byte, v php.Value) []byte { return appendValue(dst, v, plain, 0) }
+// the output is what PHP writes with JSON_PARTIAL_OUTPUT_ON_ERROR: INF and
+// NAN as 0, invalid UTF-8 as U+FFFD, nesting over 512 levels in full.
+func Append(dst []byte, v php.Value) []byte { return appendValue(dst, v, plain) }
 
 // AppendSymfony is Append with Symfony JsonResponse's flags: <, >, &, ' and
 // " inside strings become \u003C, \u003E, \u0026, \u0027, \u0022.
-func AppendSymfony(dst []byte, v php.Value) []byte { return appendValue(dst, v, symfony, 0) }
+func AppendSymfony(dst []byte, v php.Value) []byte { return appendValue(dst, v, symfony) }
 
 // AppendString appends s as a PHP-JSON string literal (with quotes): '/'
 // escaped, every non-ASCII code point as lowercase \uXXXX (surrogate pairs
@@ -38,7 +38,7 @@ func AppendString(dst []byte, s string) []byte { return appendString(dst, s, pla
 // AppendSymfonyString is AppendString with Symfony JsonResponse's flags.
 func AppendSymfonyString(dst []byte, s string) []byte { return appendString(dst, s, symfony) }
 
-func appendValue(dst []byte, v php.Value, f flags, depth int) []byte {
+func appendValue(dst []byte, v php.Value, f flags) []byte {
 	switch v.Kind() {
 	case php.Bool:
 		if v.BoolVal() {
@@ -52,15 +52,12 @@ func appendValue(dst []byte, v php.Value, f flags, depth int) []byte {
 	case php.String:
 		return appendString(dst, v.StringVal(), f)
 	case php.Array:
-		return appendArray(dst, v.ArrayVal(), f, depth+1)
+		return appendArray(dst, v.ArrayVal(), f)
 	}
 	return append(dst, "null"...)
 }
 
-func appendArray(dst []byte, a *php.OrderedArray, f flags, depth int) []byte {
-	if depth > MaxDepth {
-		return append(dst, "null"...)
-	}
+func appendArray(dst []byte, a *php.OrderedArray, f flags) []byte {
 	if a == nil || a.Len() == 0 {
 		return append(dst, "[]"...)
 	}
@@ -70,7 +67,7 @@ func appendArray(dst []byte, a *php.OrderedArray, f flags, depth int) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendValue(dst, v, f, depth)
+			dst = appendValue(dst, v, f)
 		}
 		return append(dst, ']')
 	}
@@ -87,13 +84,14 @@ func appendArray(dst []byte, a *php.OrderedArray, f flags, depth int) []byte {
 			dst = appendString(dst, k.S, f)
 		}
 		dst = append(dst, ':')
-		dst = appendValue(dst, a.Values[i], f, depth)
+		dst = appendValue(dst, a.Values[i], f)
 	}
 	return append(dst, '}')
 }
 
-// safe marks the ASCII bytes written as they are with default flags.
-var safe = func() (t [utf8.RuneSelf]bool) {
+// safe marks the bytes written as they are with default flags (ASCII only:
+// a 256-entry table spares the hot loop a second comparison).
+var safe = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\' && c != '/'
 	}
@@ -101,7 +99,7 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 }()
 
 // symfonySafe is safe minus the characters JSON_HEX_* escape.
-var symfonySafe = func() (t [utf8.RuneSelf]bool) {
+var symfonySafe = func() (t [256]bool) {
 	t = safe
 	for _, c := range "<>&'" {
 		t[c] = false
@@ -120,7 +118,7 @@ func appendString(dst []byte, s string, f flags) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf && table[c] {
+		if table[c] {
 			i++
 			continue
 		}

@@ -103,12 +103,12 @@ func TestDecode(t *testing.T) {
 			t.Errorf("Valid(%q) = true", bad)
 		}
 	}
-	deep := strings.Repeat("[", 512) + strings.Repeat("]", 512)
+	deep := strings.Repeat("[", 511) + strings.Repeat("]", 511)
 	if _, err := Decode([]byte(deep)); err != nil {
-		t.Errorf("512 levels: %v", err)
+		t.Errorf("511 levels: %v", err)
 	}
 	if _, err := Decode([]byte("[" + deep + "]")); err != ErrDepth {
-		t.Errorf("513 levels: %v", err)
+		t.Errorf("512 levels: %v", err)
 	}
 }
 
@@ -134,6 +134,7 @@ func corpus() []string {
 		`{"event":"client-typing","data":{"id":123,"name":"Joe Dixon"},"channel":"private-chat"}`,
 		`{"user_id":"1","user_info":{"name":"Test User","roles":["a","b"],"n":null,"t":true,"f":false}}`,
 		`"\ud800"`, `[1,]`, "\"\xff\"", `{"a" : [ 1 , 2 ] }`, " \t\n\r1 ", `"a\/b"`, `[[[[[]]]]]`,
+		strings.Repeat("[", 511) + strings.Repeat("]", 511), strings.Repeat(`{"a":`, 512) + "1" + strings.Repeat("}", 512),
 	}
 	rng := rand.New(rand.NewSource(2))
 	for i := 0; i < 2000; i++ {

@@ -51,6 +51,12 @@ type header struct {
 	mask        [4]byte
 }
 
+// DefaultMaxFrameSize is Reverb's usual frame limit: Ratchet allows a
+// quarter of PHP's memory_limit, 128 MiB by default. Pass it to NewDecoder
+// unless the operator configured otherwise, so a client declaring a huge
+// frame is closed with 1009 instead of being buffered.
+const DefaultMaxFrameSize = 32 << 20
+
 // NewDecoder returns a decoder enforcing maxMessageSize (the sum of a
 // message's fragments, Reverb's max_message_size; 0 = unlimited) and
 // maxFrameSize (one frame's declared length; 0 = unlimited). Both limits
