@@ -1,0 +1,131 @@
+package server
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rawSubscriber opens a WebSocket by hand and subscribes, keeping no
+// goroutine, so the process's memory growth is mostly the server's.
+func rawSubscriber(t testing.TB, addr string) net.Conn {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v", err)
+	}
+	msg := `{"event":"pusher:subscribe","data":{"channel":"idle"}}`
+	frame := []byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}
+	frame = append(frame, msg...)
+	_, _ = nc.Write(frame)
+	// Read established + succeeded.
+	buf := make([]byte, 512)
+	got := ""
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for !strings.Contains(got, "subscription_succeeded") {
+		n, err := br.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += string(buf[:n])
+	}
+	return nc
+}
+
+func heapAndStacks() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// TestIdleMemory reports server memory per idle subscribed socket. Set
+// REVERB_MEM_TEST=1 to run it (it opens a few thousand sockets).
+func TestIdleMemory(t *testing.T) {
+	if os.Getenv("REVERB_MEM_TEST") == "" {
+		t.Skip("set REVERB_MEM_TEST=1 to measure memory per idle connection")
+	}
+	const n = 2000
+	for _, goroutines := range []bool{false, true} {
+		ts := startServer(t, Options{GoroutineReaders: goroutines})
+		var conns []net.Conn
+		warm := rawSubscriber(t, ts.addr)
+		before := heapAndStacks()
+		for i := 0; i < n; i++ {
+			conns = append(conns, rawSubscriber(t, ts.addr))
+		}
+		time.Sleep(200 * time.Millisecond)
+		after := heapAndStacks()
+		t.Logf("goroutine readers=%v: %.0f bytes per idle subscribed connection (both ends' sockets included)", goroutines, float64(after-before)/n)
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		_ = warm.Close()
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkFanoutSockets broadcasts to N idle loopback sockets (clients
+// hold no goroutine; the kernel buffers what they do not read) and reports
+// process CPU per delivered message and the time until the last frame was
+// written to its socket.
+func BenchmarkFanoutSockets(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			ts := startServer(b, Options{})
+			conns := make([]net.Conn, 0, n)
+			for i := 0; i < n; i++ {
+				conns = append(conns, rawSubscriber(b, ts.addr))
+			}
+			defer func() {
+				for _, c := range conns {
+					_ = c.Close()
+				}
+			}()
+			a := ts.s.apps[0]
+			a.mu.Lock()
+			subs := a.channels["idle"].subscribers()
+			a.mu.Unlock()
+			msg := messageMsg(a, []byte(`{"event":"App\\Events\\Bench","channels":["idle"],"data":"{\"n\":1}"}`), "")
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			var worst, total time.Duration
+			frameLen := int64(len(textFrame([]byte(`{"event":"App\\Events\\Bench","data":"{\"n\":1}","channel":"idle"}`))))
+			for i := 0; i < b.N; i++ {
+				want := a.stats.BytesOut.Load() + frameLen*int64(len(subs))
+				start := time.Now()
+				ts.s.deliver(msg)
+				for a.stats.BytesOut.Load() < want {
+					time.Sleep(20 * time.Microsecond)
+				}
+				d := time.Since(start)
+				total += d
+				if d > worst {
+					worst = d
+				}
+			}
+			cpu := cpuTime() - cpu0
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/delivery")
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs-to-last(avg)")
+			b.ReportMetric(float64(worst.Microseconds()), "µs-to-last(worst)")
+		})
+	}
+}
