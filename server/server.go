@@ -283,7 +283,7 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 		go c.readLoop(nil)
 		return
 	}
-	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), 0)
+	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), websocket.DefaultMaxFrameSize)
 	if mc := a.cfg.MaxConnections; mc != nil {
 		// Every open socket of the cluster counts: this node's exactly,
 		// the others' as of their last heartbeat.
