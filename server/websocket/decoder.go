@@ -52,7 +52,7 @@ type header struct {
 }
 
 // DefaultMaxFrameSize is Reverb's usual frame limit: Ratchet allows a
-// quarter of PHP's memory_limit, 128 MiB by default. Pass it to NewDecoder
+// quarter of PHP's memory_limit (128 MiB by default), so 32 MiB. Pass it to NewDecoder
 // unless the operator configured otherwise, so a client declaring a huge
 // frame is closed with 1009 instead of being buffered.
 const DefaultMaxFrameSize = 32 << 20
