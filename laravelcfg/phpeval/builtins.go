@@ -33,12 +33,12 @@ func init() {
 		"ltrim":            trimFn(1),
 		"rtrim":            trimFn(2),
 		"chop":             trimFn(2),
-		"strtolower":       strFn(strings.ToLower, asciiLower),
-		"strtoupper":       strFn(strings.ToUpper, asciiUpper),
-		"mb_strtolower":    strFn(strings.ToLower, strings.ToLower),
-		"mb_strtoupper":    strFn(strings.ToUpper, strings.ToUpper),
-		"ucfirst":          strFn(nil, ucfirst),
-		"lcfirst":          strFn(nil, lcfirst),
+		"strtolower":       strFn(asciiLower),
+		"strtoupper":       strFn(asciiUpper),
+		"mb_strtolower":    strFn(strings.ToLower),
+		"mb_strtoupper":    strFn(strings.ToUpper),
+		"ucfirst":          strFn(ucfirst),
+		"lcfirst":          strFn(lcfirst),
 		"strlen":           fnStrlen,
 		"str_replace":      fnStrReplace,
 		"str_contains":     strPred(strings.Contains),
@@ -81,6 +81,10 @@ func init() {
 		"public_path":      pathFn("public"),
 		"resource_path":    pathFn("resources"),
 		"lang_path":        pathFn("lang"),
+		"dirname":          fnDirname,
+		"basename":         fnBasename,
+		"ucwords":          strFn(ucwords),
+		"str_pad":          fnStrPad,
 	}
 }
 
@@ -355,7 +359,8 @@ func lcfirst(s string) string {
 	return asciiLower(s[:1]) + s[1:]
 }
 
-func strFn(_ func(string) string, f func(string) string) builtin {
+// strFn wraps a string → string function with PHP's parameter rules.
+func strFn(f func(string) string) builtin {
 	return func(in *interp, line int, a []php.Value) php.Value {
 		s, ok := stringArg(a, 0)
 		if !ok {
@@ -645,6 +650,116 @@ func fnIntval(in *interp, line int, a []php.Value) php.Value {
 		}
 	}
 	return php.IntValue(v.ToInt())
+}
+
+// fnDirname is dirname($path, $levels) for Unix paths.
+func fnDirname(in *interp, line int, a []php.Value) php.Value {
+	p, ok := stringArg(a, 0)
+	if !ok {
+		return in.failed(line, "TypeError: dirname(): Argument #1 ($path) must be of type string")
+	}
+	levels := int64(1)
+	if len(a) > 1 {
+		levels = a[1].ToInt()
+		if levels < 1 {
+			return in.failed(line, "ValueError: dirname(): Argument #2 ($levels) must be greater than or equal to 1")
+		}
+	}
+	for i := int64(0); i < levels && i < 4096; i++ {
+		next := phpDirname(p)
+		if next == p {
+			break
+		}
+		p = next
+	}
+	return php.StringValue(p)
+}
+
+func phpDirname(p string) string {
+	if p == "" {
+		return ""
+	}
+	t := strings.TrimRight(p, "/")
+	if t == "" {
+		return "/"
+	}
+	i := strings.LastIndexByte(t, '/')
+	switch {
+	case i < 0:
+		return "."
+	case i == 0:
+		return "/"
+	}
+	d := strings.TrimRight(t[:i], "/")
+	if d == "" {
+		return "/"
+	}
+	return d
+}
+
+func fnBasename(in *interp, line int, a []php.Value) php.Value {
+	p, ok := stringArg(a, 0)
+	if !ok {
+		return in.failed(line, "TypeError: basename(): Argument #1 ($path) must be of type string")
+	}
+	p = strings.TrimRight(p, "/")
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		p = p[i+1:]
+	}
+	if len(a) > 1 {
+		suffix := a[1].ToString()
+		if suffix != "" && suffix != p && strings.HasSuffix(p, suffix) {
+			p = strings.TrimSuffix(p, suffix)
+		}
+	}
+	return php.StringValue(p)
+}
+
+func ucwords(s string) string {
+	b := []byte(s)
+	up := true
+	for i, c := range b {
+		if up && c >= 'a' && c <= 'z' {
+			b[i] = c - 32
+		}
+		up = c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'
+	}
+	return string(b)
+}
+
+func fnStrPad(in *interp, line int, a []php.Value) php.Value {
+	s, ok := stringArg(a, 0)
+	n, ok2 := arg(a, 1).CoerceInt()
+	if !ok || !ok2 {
+		return in.failed(line, "TypeError: str_pad() argument types")
+	}
+	pad := " "
+	if len(a) > 2 {
+		pad = a[2].ToString()
+		if pad == "" {
+			return in.failed(line, "ValueError: str_pad(): Argument #3 ($pad_string) must be a non-empty string")
+		}
+	}
+	mode := int64(1) // STR_PAD_RIGHT
+	if len(a) > 3 {
+		mode = a[3].ToInt()
+	}
+	missing := int(n) - len(s)
+	if missing <= 0 {
+		return php.StringValue(s)
+	}
+	in.checkString(line, int(n))
+	fill := func(k int) string {
+		return strings.Repeat(pad, k/len(pad)+1)[:k]
+	}
+	switch mode {
+	case 0:
+		return php.StringValue(fill(missing) + s)
+	case 2:
+		left := missing / 2
+		return php.StringValue(fill(left) + s + fill(missing-left))
+	}
+	return php.StringValue(s + fill(missing))
 }
 
 // ---- arrays ----

@@ -1,6 +1,7 @@
 package phpeval
 
 import (
+	"path/filepath"
 	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
@@ -124,6 +125,20 @@ var classConstants = map[string]php.Value{
 
 func (in *interp) constant(n *constNode) php.Value {
 	name := strings.TrimPrefix(n.name, "\\")
+	switch strings.ToUpper(name) {
+	case "__LINE__":
+		return php.IntValue(int64(n.line))
+	case "__FILE__", "__DIR__":
+		if in.opts.Path == "" {
+			return in.unknown(n.line, name+" (file path unknown)")
+		}
+		if strings.ToUpper(name) == "__DIR__" {
+			return php.StringValue(filepath.Dir(in.opts.Path))
+		}
+		return php.StringValue(in.opts.Path)
+	case "__NAMESPACE__", "__CLASS__", "__FUNCTION__", "__METHOD__":
+		return in.unknown(n.line, "magic constant "+name)
+	}
 	if v, ok := constants[name]; ok {
 		return v
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
@@ -36,6 +37,9 @@ var DefaultLimits = Limits{MaxSteps: 2_000_000, MaxDepth: 64, MaxString: 1 << 20
 type Options struct {
 	// File is the name used in messages ("config/reverb.php").
 	File string
+	// Path is the file's absolute path, for __FILE__ and __DIR__; EvalFile
+	// sets it. Empty makes those Unknown.
+	Path string
 	// BasePath is the Laravel project root, for base_path() and friends.
 	BasePath string
 	// Getenv is what env() reads (the real environment first, then .env);
@@ -73,6 +77,11 @@ func (e *Error) Error() string {
 func EvalFile(path string, opts Options) (Result, error) {
 	if opts.File == "" {
 		opts.File = path
+	}
+	if opts.Path == "" {
+		if abs, err := filepath.Abs(path); err == nil {
+			opts.Path = abs
+		}
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
