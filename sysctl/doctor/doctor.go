@@ -49,6 +49,8 @@ type Input struct {
 	// OpenFlag opens the restart-flag store (cachestore.Open); an error
 	// means php artisan reverb:restart cannot reach this server.
 	OpenFlag func(*laravelcfg.Project) (io.Closer, error)
+	// Now is the clock for certificate expiry; zero means time.Now().
+	Now time.Time
 	// Getenv overrides Project.Getenv (tests build projects by hand and
 	// cannot set their environment); nil means Project.Getenv.
 	Getenv func(name string) (string, bool)
@@ -146,6 +148,9 @@ func Build(in Input) Report {
 	r.Clients = clientEndpoint(p, getenv)
 	r.Clients.Path = r.Listen.Path
 	checkEndpoints(r.Listen, r.Clients, production, add)
+	if tlsErr == nil && tlsRes.Config != nil {
+		checkCertificate(tlsRes, in.Now, r.Clients.Host, add)
+	}
 
 	// Apps.
 	if in.LoadErr == nil && len(p.Reverb.Apps) == 0 {
@@ -315,6 +320,41 @@ func checkLimits(l sysctl.Limits, c sysctl.Capacity, apps []laravelcfg.App, add 
 	if want > 0 && c.Total > 0 && want > c.Total {
 		add(Warning, "capacity", "the apps' max_connections add up to %d but this machine holds about %d (%s binds)", want, c.Total, c.Binding)
 	}
+}
+
+// checkCertificate warns about a served certificate that has expired, is
+// about to, or does not name the host clients are told to use.
+func checkCertificate(res *tlsconf.Result, now time.Time, clientHost string, add func(level, code, format string, args ...any)) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	leaf := res.Config.Certificates[0].Leaf
+	if leaf == nil {
+		return
+	}
+	switch left := leaf.NotAfter.Sub(now); {
+	case left <= 0:
+		add(Problem, "tls", "the certificate in %s expired on %s", res.CertFile, leaf.NotAfter.Format(time.DateOnly))
+	case left < 14*24*time.Hour:
+		add(Warning, "tls", "the certificate in %s expires on %s (in %d days)", res.CertFile, leaf.NotAfter.Format(time.DateOnly), int(left.Hours()/24))
+	}
+	if now.Before(leaf.NotBefore) {
+		add(Problem, "tls", "the certificate in %s is not valid before %s", res.CertFile, leaf.NotBefore.Format(time.RFC3339))
+	}
+	if clientHost != "" && leaf.VerifyHostname(strings.Trim(clientHost, "[]")) != nil {
+		add(Warning, "tls", "the certificate in %s does not cover REVERB_HOST %q (it names %s)", res.CertFile, clientHost, strings.Join(certNames(leaf.DNSNames, leaf.IPAddresses), ", "))
+	}
+}
+
+func certNames(dns []string, ips []net.IP) []string {
+	out := slices.Clone(dns)
+	for _, ip := range ips {
+		out = append(out, ip.String())
+	}
+	if len(out) == 0 {
+		return []string{"no host names"}
+	}
+	return out
 }
 
 // OwnerName returns the user owning dir, the natural one to run the server

@@ -47,6 +47,7 @@ type scenario struct {
 	flagErr    error
 	loadErr    error
 	noApps     bool
+	now        time.Time
 }
 
 func (s scenario) input(t *testing.T) Input {
@@ -90,7 +91,7 @@ func (s scenario) input(t *testing.T) Input {
 	}
 	in := Input{
 		Dir: t.TempDir(), Project: p, Limits: limits, Workers: 2, DrainWindow: 10 * time.Second,
-		User: "forge", Home: t.TempDir(),
+		User: "forge", Home: t.TempDir(), Now: s.now,
 		Getenv: func(n string) (string, bool) { v, ok := env[n]; return v, ok },
 		OpenFlag: func(*laravelcfg.Project) (io.Closer, error) {
 			if s.flagErr != nil {
@@ -138,6 +139,12 @@ func TestBuild(t *testing.T) {
 		{"http to a TLS server", scenario{env: local("localhost", "8080", "http"), tls: laravelcfg.TLSOptions{LocalCert: certFile}}, false,
 			[]string{"problem:clients"}},
 		{"https to a TLS server", scenario{env: local("localhost", "8080", "https"), tls: laravelcfg.TLSOptions{LocalCert: certFile}}, true, nil},
+		{"certificate expiring soon", scenario{env: local("localhost", "8080", "https"), tls: laravelcfg.TLSOptions{LocalCert: certFile},
+			now: time.Now().Add(85 * 24 * time.Hour)}, false, []string{"warning:tls"}},
+		{"certificate expired", scenario{env: local("localhost", "8080", "https"), tls: laravelcfg.TLSOptions{LocalCert: certFile},
+			now: time.Now().Add(91 * 24 * time.Hour)}, false, []string{"problem:tls"}},
+		{"certificate for another host", scenario{env: local("ws.example.com", "8080", "https"), tls: laravelcfg.TLSOptions{LocalCert: certFile}},
+			false, []string{"warning:tls"}},
 		{"TLS file missing", scenario{tls: laravelcfg.TLSOptions{LocalCert: "/nonexistent/cert.pem"}}, false,
 			[]string{"problem:tls", "problem:clients"}},
 		{"port mismatch without TLS", scenario{env: local("localhost", "6001", "http")}, false, []string{"warning:clients"}},
@@ -182,7 +189,7 @@ func TestHerdCertificateSwitchesToTLS(t *testing.T) {
 	s := scenario{hostname: "laravel.test", env: map[string]string{"APP_ENV": "local", "REVERB_HOST": "laravel.test", "REVERB_PORT": "8080", "REVERB_SCHEME": "https"}}
 	in := s.input(t)
 	dir := filepath.Join(in.Home, ".config", "valet", "Certificates")
-	cert := writeSelfSigned(t)
+	cert := writeSelfSigned(t, "laravel.test")
 	b, _ := os.ReadFile(cert)
 	must(t, os.MkdirAll(dir, 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "laravel.test.crt"), b, 0o600))
@@ -226,12 +233,12 @@ func must(t *testing.T, err error) {
 }
 
 // writeSelfSigned writes a PEM file holding a certificate and its key.
-func writeSelfSigned(t *testing.T) string {
+func writeSelfSigned(t *testing.T, names ...string) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(90 * 24 * time.Hour), DNSNames: append([]string{"localhost"}, names...)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	must(t, err)
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
