@@ -151,6 +151,11 @@ type (
 	skippedStmt struct {
 		base
 		what string
+		// assigned are variables the statement may write; they become
+		// Unknown, so a skipped loop can never leave a stale value behind.
+		assigned []string
+		// returns is true when a return inside may end the file.
+		returns bool
 	}
 	// useStmt records an import alias.
 	useStmt struct {

@@ -235,6 +235,13 @@ func (in *interp) exec(s stmt, sc *scope) (php.Value, bool) {
 		in.aliases[strings.ToLower(s.alias)] = s.name
 	case *skippedStmt:
 		in.warnings = append(in.warnings, fmt.Sprintf("%s: unsupported statement %s skipped", in.where(s.line), s.what))
+		for _, name := range s.assigned {
+			sc.vars[name] = in.unknown(s.line, "$"+name+" written by a "+s.what+" statement")
+		}
+		if s.returns {
+			// PHP may return from inside it: the file's value is unknowable.
+			return in.unknown(s.line, "return inside a "+s.what+" statement"), true
+		}
 	case *ifStmt:
 		for i, c := range s.conds {
 			cv := in.eval(c, sc)

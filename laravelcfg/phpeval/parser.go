@@ -206,6 +206,86 @@ func (ps *parser) endStmt() {
 // skipStatement steps over a statement the evaluator does not run: up to
 // the end of its outermost {...} block, or to ";".
 func (ps *parser) skipStatement(what string) stmt {
+	start := ps.p
+	s := ps.skipTokens(what)
+	switch what {
+	case "function", "class", "interface", "trait", "enum", "abstract", "final", "readonly", "const", "echo":
+		// Declarations: their bodies run elsewhere, if ever.
+	default:
+		s.assigned, s.returns = writtenVars(ps.toks[start:ps.p])
+	}
+	return s
+}
+
+// assignOps are the operators after which the variable on the left is
+// written.
+var assignOps = map[string]bool{"=": true, "+=": true, "-=": true, "*=": true, "/=": true, ".=": true, "%=": true,
+	"**=": true, "??=": true, "|=": true, "&=": true, "^=": true, "<<=": true, ">>=": true, "++": true, "--": true}
+
+// writtenVars finds the variables a token range may write: $x = ..., $x[..] = ...,
+// $x++, ++$x, &$x, foreach (... as $k => $v), unset($x), global $x; and
+// whether it contains a return.
+func writtenVars(toks []token) ([]string, bool) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	returns := false
+	unset := false
+	for i, t := range toks {
+		if t.kind == tIdent {
+			switch strings.ToLower(t.text) {
+			case "return":
+				returns = true
+			case "unset", "global", "static", "list":
+				unset = true
+			}
+			continue
+		}
+		if t.kind != tVar {
+			continue
+		}
+		prev := token{}
+		if i > 0 {
+			prev = toks[i-1]
+		}
+		if unset || prev.kind == tOp && (prev.text == "&" || prev.text == "++" || prev.text == "--" || prev.text == "=>") ||
+			prev.kind == tIdent && strings.EqualFold(prev.text, "as") {
+			add(t.text)
+			continue
+		}
+		// Skip any [..] chain after the variable, then look for an
+		// assignment operator.
+		j := i + 1
+		for j < len(toks) && toks[j].kind == tOp && toks[j].text == "[" {
+			depth := 0
+			for ; j < len(toks); j++ {
+				if toks[j].kind == tOp && toks[j].text == "[" {
+					depth++
+				} else if toks[j].kind == tOp && toks[j].text == "]" {
+					depth--
+					if depth == 0 {
+						j++
+						break
+					}
+				}
+			}
+		}
+		if j < len(toks) && toks[j].kind == tOp && assignOps[toks[j].text] {
+			add(t.text)
+		}
+		if t.kind == tVar && i+1 < len(toks) && toks[i+1].kind == tOp && toks[i+1].text == ";" {
+			unset = false
+		}
+	}
+	return out, returns
+}
+
+func (ps *parser) skipTokens(what string) *skippedStmt {
 	line := ps.peek().line
 	depth := 0
 	for {
@@ -234,15 +314,15 @@ func (ps *parser) skipStatement(what string) stmt {
 					strings.EqualFold(nt.text, "else") || strings.EqualFold(nt.text, "elseif")) {
 					continue
 				}
-				return &skippedStmt{base{line}, what}
+				return &skippedStmt{base: base{line}, what: what}
 			}
 		case ";":
 			if depth == 0 {
-				return &skippedStmt{base{line}, what}
+				return &skippedStmt{base: base{line}, what: what}
 			}
 		}
 	}
-	return &skippedStmt{base{line}, what}
+	return &skippedStmt{base: base{line}, what: what}
 }
 
 func (ps *parser) skipBalanced(open, closeTok string) {
