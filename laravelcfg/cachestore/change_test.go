@@ -276,3 +276,48 @@ func TestFailover(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// TestSQLiteReadWaitsForLock: a PHP process holding the database locked
+// (a migration, a long write) delays the read instead of failing it.
+func TestSQLiteReadWaitsForLock(t *testing.T) {
+	base := t.TempDir()
+	dbPath := filepath.Join(base, "database/database.sqlite")
+	createCacheTable(t, dbPath, "cache")
+	l := layouts[1]
+	st, err := Open(project(l, base, skeletonConfig(l, base)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Write(context.Background(), 1732200000); err != nil {
+		t.Fatal(err)
+	}
+	locker, err := sqlOpen("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	conn, err := locker.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "begin exclusive"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(300 * time.Millisecond)
+		_, _ = conn.ExecContext(context.Background(), "commit")
+	}()
+	start := time.Now()
+	f, err := st.Read(context.Background())
+	<-released
+	if err != nil || !f.Present || string(f.Raw) != "i:1732200000;" {
+		t.Fatalf("read under lock: %+v %v", f, err)
+	}
+	if time.Since(start) < 200*time.Millisecond {
+		t.Errorf("read did not wait for the exclusive lock (%v)", time.Since(start))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -36,20 +37,25 @@ const (
 // dbStore is Laravel's DatabaseStore: a row (key, value, expiration) in the
 // cache table of a database connection.
 //
-// Concurrency: *sql.DB is safe for concurrent use; the other fields are set
-// once by openDatabase.
+// Concurrency: mu guards the lazily opened handles (readDB, writeDB); an
+// open *sql.DB is safe for concurrent use; the other fields are set once by
+// openDatabase.
 type dbStore struct {
 	dialect sqlDialect
 	// open connects lazily, so a database that is down (or a SQLite file
 	// not migrated yet) at start-up is an error of the Read, which the
-	// watcher retries, not of Open.
-	open   func() (*sql.DB, error)
-	db     *sql.DB
-	table  string // connection table prefix + cache table
-	key    string // cache prefix + FlagKey
-	where  string // "sqlite:/abs/db.sqlite", "mysql:user@host:port/db"
-	sqlite string // the SQLite file, checked before every access
-	now    func() time.Time
+	// watcher retries, not of Open. write selects a read-write handle;
+	// SQLite reads use a read-only one, so a server that may only read the
+	// app's database file still sees the flag.
+	open    func(write bool) (*sql.DB, error)
+	mu      sync.Mutex
+	readDB  *sql.DB
+	writeDB *sql.DB
+	table   string // connection table prefix + cache table
+	key     string // cache prefix + FlagKey
+	where   string // "sqlite:/abs/db.sqlite", "mysql:user@host:port/db"
+	sqlite  string // the SQLite file, checked before every access
+	now     func() time.Time
 }
 
 func (r *resolver) openDatabase(sc node) (Store, error) {
@@ -185,13 +191,21 @@ func (r *resolver) sqliteConn(st *dbStore, conn node) error {
 			return err
 		}
 	}
-	// mode=rw: never create an empty database where Laravel has none.
-	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path}).String() +
-		"?mode=rw&_pragma=" + url.QueryEscape("busy_timeout("+strconv.FormatInt(busy, 10)+")")
+	// mode=ro for reads, mode=rw for writes: never create an empty database
+	// where Laravel has none.
+	dsn := func(mode string) string {
+		return (&url.URL{Scheme: "file", OmitHost: true, Path: path}).String() +
+			"?mode=" + mode + "&_pragma=" + url.QueryEscape("busy_timeout("+strconv.FormatInt(busy, 10)+")")
+	}
 	st.dialect = dialectSQLite
 	st.sqlite = path
 	st.where = "sqlite:" + path
-	st.open = func() (*sql.DB, error) { return sql.Open("sqlite", dsn) }
+	st.open = func(write bool) (*sql.DB, error) {
+		if write {
+			return sql.Open("sqlite", dsn("rw"))
+		}
+		return sql.Open("sqlite", dsn("ro"))
+	}
 	return nil
 }
 
@@ -235,7 +249,7 @@ func mysqlConn(st *dbStore, conn node) error {
 	cfg.WriteTimeout = 10 * time.Second
 	st.dialect = dialectMySQL
 	st.where = fmt.Sprintf("mysql:%s@%s/%s", cfg.User, cfg.Addr, cfg.DBName)
-	st.open = func() (*sql.DB, error) {
+	st.open = func(bool) (*sql.DB, error) {
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
 			return nil, err
@@ -314,7 +328,7 @@ func postgresConn(st *dbStore, conn node) error {
 	}
 	st.dialect = dialectPostgres
 	st.where = fmt.Sprintf("pgsql:%s@%s/%s", desc.user, net.JoinHostPort(desc.host, desc.port), desc.db)
-	st.open = func() (*sql.DB, error) { return stdlib.OpenDB(*cfg), nil }
+	st.open = func(bool) (*sql.DB, error) { return stdlib.OpenDB(*cfg), nil }
 	return nil
 }
 
@@ -365,26 +379,32 @@ func (s *dbStore) upsertSQL() string {
 	}
 }
 
-func (s *dbStore) conn() (*sql.DB, error) {
+func (s *dbStore) conn(write bool) (*sql.DB, error) {
 	if s.sqlite != "" {
 		if _, err := os.Stat(s.sqlite); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("Database file at path [%s] does not exist (run php artisan migrate, or set DB_DATABASE)", s.sqlite)
 		}
 	}
-	if s.db == nil {
-		db, err := s.open()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	handle := &s.readDB
+	if write && s.sqlite != "" {
+		handle = &s.writeDB // only SQLite distinguishes the two
+	}
+	if *handle == nil {
+		db, err := s.open(write)
 		if err != nil {
 			return nil, err
 		}
 		db.SetMaxOpenConns(2)
 		db.SetConnMaxIdleTime(time.Minute)
-		s.db = db
+		*handle = db
 	}
-	return s.db, nil
+	return *handle, nil
 }
 
 func (s *dbStore) Read(ctx context.Context) (Flag, error) {
-	db, err := s.conn()
+	db, err := s.conn(false)
 	if err != nil {
 		return Flag{}, fmt.Errorf("read restart flag from %s: %w", s.where, err)
 	}
@@ -408,7 +428,7 @@ func (s *dbStore) Read(ctx context.Context) (Flag, error) {
 }
 
 func (s *dbStore) Write(ctx context.Context, ts int64) error {
-	db, err := s.conn()
+	db, err := s.conn(true)
 	if err != nil {
 		return fmt.Errorf("write restart flag to %s: %w", s.where, err)
 	}
@@ -463,8 +483,14 @@ func (s *dbStore) Location() string {
 func (s *dbStore) WatchPath() string { return "" }
 
 func (s *dbStore) Close() error {
-	if s.db != nil {
-		return s.db.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, db := range []**sql.DB{&s.readDB, &s.writeDB} {
+		if *db != nil {
+			errs = append(errs, (*db).Close())
+			*db = nil
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
