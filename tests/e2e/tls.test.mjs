@@ -50,7 +50,7 @@ function makePKI() {
 const running = new Set();
 
 /** Starts reverb on a TLS project; resolves once GET /up answers over HTTPS. */
-async function startTLS(tls) {
+async function startTLS(tls, { home } = {}) {
   const project = await createProject({
     tls,
     env: { REVERB_HOST: 'localhost', REVERB_SCHEME: 'https' },
@@ -58,7 +58,9 @@ async function startTLS(tls) {
   const port = await freePort();
   const args = ['start', '--dir', project.dir, '--host', '127.0.0.1', '--port', String(port),
     '--workers', '1', '--drain-window', '200ms'];
-  const proc = spawn(REVERB_BIN, args, { cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
+  const proc = spawn(REVERB_BIN, args, {
+    cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...(home ? { HOME: home } : {}) },
+  });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
@@ -220,6 +222,26 @@ describe('TLS served in-process', { skip }, () => {
       assert.match(out, /event \{"from":"https api"\}/);
     } finally {
       await stop(server);
+    }
+  });
+
+  test('a Valet certificate for REVERB_HOST switches the server to TLS (Reverb\'s Herd/Valet lookup)', async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'reverb-home-'));
+    const certs = path.join(home, '.config', 'valet', 'Certificates');
+    fs.mkdirSync(certs, { recursive: true });
+    fs.copyFileSync(pki.cert, path.join(certs, 'localhost.crt'));
+    fs.copyFileSync(pki.key, path.join(certs, 'localhost.key'));
+    const server = await startTLS({}, { home });
+    try {
+      await waitReady(server);
+      assert.match(server.output(), /Starting secure server on 127\.0\.0\.1:\d+ \(localhost\)/);
+      const ws = new WebSocket(`wss://localhost:${server.port}/app/${APP_A.key}?protocol=7`,
+        { ca: fs.readFileSync(pki.ca), perMessageDeflate: false });
+      assert.equal((await nextMessage(ws)).event, 'pusher:connection_established');
+      ws.close();
+    } finally {
+      await stop(server);
+      fs.rmSync(home, { recursive: true, force: true });
     }
   });
 
