@@ -268,11 +268,17 @@ func mergeFramework(def, app *php.OrderedArray, options []string) *php.OrderedAr
 // bootstrap/cache/config.php; ok when that file exists.
 func configCachePath(base string, lookupReal func(string) (string, bool)) (string, bool) {
 	path := filepath.Join(base, "bootstrap", "cache", "config.php")
-	if v, ok := lookupReal("APP_CONFIG_CACHE"); ok && v != "" {
-		if filepath.IsAbs(v) {
-			path = v
-		} else {
-			path = filepath.Join(base, v)
+	if raw, ok := lookupReal("APP_CONFIG_CACHE"); ok {
+		// Application::normalizeCachePath: env() conversions apply, null
+		// means the default, "/..." is absolute, anything else is joined
+		// to the base path ("" names the base directory: not a file).
+		if v := phpeval.EnvValue(raw); !v.IsNull() {
+			s := v.ToString()
+			if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "\\") {
+				path = s
+			} else {
+				path = base + string(filepath.Separator) + s
+			}
 		}
 	}
 	fi, err := os.Stat(path)
