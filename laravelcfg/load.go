@@ -43,10 +43,9 @@ func Load(opts LoadOptions) (*Project, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("project root %s is not a directory", base)
 	}
-	lookupReal := opts.LookupEnv
-	if lookupReal == nil {
-		lookupReal = os.LookupEnv
-	}
+	// What php artisan reverb:start sees as real: the process environment
+	// plus the $_SERVER entries PHP's CLI adds (PHP_SELF=artisan, ...).
+	lookupReal := dotenv.ArtisanLookup(opts.LookupEnv)
 	p := &Project{BasePath: base}
 	p.LaravelMajor, p.LaravelMajorSource = DetectLaravelMajor(base)
 	if p.LaravelMajorSource == SourceAssumed {

@@ -421,3 +421,16 @@ func TestPrefixes(t *testing.T) {
 		}
 	}
 }
+
+func TestArtisanServerVars(t *testing.T) {
+	dir := project(t, map[string]string{".env": baseEnv + "SELF=${PHP_SELF}\nPHP_SELF=other\n"})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"SELF": "artisan", "PHP_SELF": "artisan"} {
+		if got, _ := p.Getenv(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
