@@ -212,10 +212,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // ServeHTTP routes WebSocket upgrades to the Pusher endpoint and anything
 // else to the HTTP API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !websocket.IsUpgrade(r) {
-		s.api.ServeHTTP(w, r)
-		return
-	}
+	// The WebSocket route always goes through Ratchet's handshake checks,
+	// so a plain request to it gets the handshake's error (426...) and is
+	// closed; any other path with any Upgrade value is plain HTTP.
 	key, ok := s.appKeyFromPath(r.URL.Path)
 	if !ok {
 		s.api.ServeHTTP(w, r)
