@@ -93,15 +93,25 @@ describe('README decisions', () => {
     await closeAll();
   });
 
+  test('a failed handshake (bad Sec-WebSocket-Version) closes the socket without Pusher frames', async () => {
+    const r = await rawHttp(server, ['GET /app/reverb-key HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n'], { timeout: 3000 });
+    assert.equal(r.status, 426, r.raw.slice(0, 300));
+    assert.equal(r.headers['sec-websocket-version'], '13');
+    assert.equal(r.headers['x-powered-by'], 'Laravel Reverb');
+    assert.ok(!r.raw.includes('pusher:'), r.raw);
+  });
+
   test('only Upgrade: websocket upgrades; other Upgrade values are plain HTTP', async () => {
     const r = await httpGet(server, '/up', { headers: { Upgrade: 'h2c', Connection: 'Upgrade' } });
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { health: 'OK' });
   });
 
-  test('a failed handshake gets an HTTP error and no Pusher frames', async () => {
+  test('a plain GET of the WebSocket route gets an HTTP error and no Pusher frames', async () => {
+    // Upstream hands the non-upgraded connection to the WebSocket controller and answers 500;
+    // any error status is fine as long as no Pusher frame follows on the socket.
     const r = await rawHttp(server, ['GET /app/reverb-key HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'], { timeout: 3000 });
-    assert.ok(r.status >= 400 && r.status < 500, r.raw.slice(0, 200));
+    assert.ok(r.status >= 400, r.raw.slice(0, 200));
     assert.ok(!r.raw.includes('pusher:connection_established'), r.raw);
     assert.ok(!r.raw.includes('pusher:error'), r.raw);
   });
