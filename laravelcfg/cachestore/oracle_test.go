@@ -412,3 +412,49 @@ func TestOracleMemcachedTwoServers(t *testing.T) {
 		}
 	}
 }
+
+// TestOracleRedisAuth: a password-protected server, with the default user
+// (REDIS_PASSWORD) and with an ACL user (REDIS_USERNAME + REDIS_PASSWORD).
+func TestOracleRedisAuth(t *testing.T) {
+	requirePHP(t)
+	requireExt(t, "redis")
+	port := startServer(t, "redis-server", func(p int) []string {
+		return []string{"--port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--requirepass", "s3cret", "--user", "alice", "on", ">wonder", "~*", "&*", "+@all"}
+	})
+	l := layouts[1]
+	for i, tc := range []struct{ user, pass string }{{"", "s3cret"}, {"alice", "wonder"}} {
+		t.Run("user="+tc.user, func(t *testing.T) {
+			cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
+			cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
+			cfg = with(cfg, []string{"database", "redis", "cache", "database"}, i+1)
+			cfg = with(cfg, []string{"database", "redis", "cache", "password"}, tc.pass)
+			phpArgs := map[string]any{"store": "redis", "host": "127.0.0.1", "port": port, "db": i + 1,
+				"redis_prefix": "laravel_database_", "prefix": "", "key": "laravel_cache_" + FlagKey, "password": tc.pass}
+			if tc.user != "" {
+				cfg = with(cfg, []string{"database", "redis", "cache", "username"}, tc.user)
+				phpArgs["username"] = tc.user
+			}
+			st, err := Open(project(l, base, cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			interop(t, st, phpArgs, fmt.Sprintf("redis 127.0.0.1:%d db %d key laravel_database_laravel_cache_laravel:reverb:restart", port, i+1),
+				"1732200000", "string")
+		})
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
+		cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
+		cfg = with(cfg, []string{"database", "redis", "cache", "password"}, "nope")
+		st, err := Open(project(l, base, cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if _, err := st.Read(t.Context()); err == nil || !strings.Contains(err.Error(), "127.0.0.1") {
+			t.Errorf("Read with a wrong password: %v", err)
+		}
+	})
+}

@@ -8,7 +8,8 @@
 //    "key": "...", "value": 1732200000, "prefix": "...",
 //    "dir": "...",                                     (file)
 //    "sqlite": "/abs/db.sqlite", "table": "cache",     (database)
-//    "host": "127.0.0.1", "port": 6379, "db": 1, "redis_prefix": "..." (redis)
+//    "host": "127.0.0.1", "port": 6379, "db": 1, "redis_prefix": "...",
+//    "username": "...", "password": "..."              (redis, optional)
 //    "host": "127.0.0.1", "port": 11211,               (memcached)
 //    "servers": [["127.0.0.1", 11211], ...]            (memcached, several)}
 // "write" calls $store->forever($key, $value); "read" prints
@@ -53,7 +54,13 @@ switch ($args['store']) {
     case 'redis':
         $manager = new RedisManager(new Container, 'phpredis', [
             'options' => ['prefix' => $args['redis_prefix']],
-            'cache' => ['host' => $args['host'], 'port' => $args['port'], 'database' => $args['db']],
+            // 8.83 calls auth($config['password']) only; Laravel 10+ calls
+            // auth([$username, $password]) for an ACL user, which phpredis
+            // also accepts as the password array here.
+            'cache' => array_filter([
+                'host' => $args['host'], 'port' => $args['port'], 'database' => $args['db'],
+                'password' => isset($args['username']) ? [$args['username'], $args['password']] : ($args['password'] ?? null),
+            ], fn ($v) => $v !== null),
         ]);
         $store = new RedisStore($manager, $args['prefix'], 'cache');
         break;
