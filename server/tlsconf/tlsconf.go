@@ -181,20 +181,20 @@ func resolvePath(base, p string) string {
 	return filepath.Join(base, p)
 }
 
-// SiteCertificateDirs returns the folders Reverb searches for Herd and Valet
-// site certificates, in order.
-func SiteCertificateDirs(home, goos string) []struct {
+// CertDir is a folder Reverb searches for site certificates.
+type CertDir struct {
 	Source Source
 	Dir    string
-} {
+}
+
+// SiteCertificateDirs returns the folders Reverb searches for Herd and Valet
+// site certificates, in order.
+func SiteCertificateDirs(home, goos string) []CertDir {
 	herd := filepath.Join(home, "Library", "Application Support", "Herd", "config", "valet", "Certificates")
 	if goos == "windows" {
 		herd = filepath.Join(home, ".config", "herd", "config", "valet", "Certificates")
 	}
-	return []struct {
-		Source Source
-		Dir    string
-	}{
+	return []CertDir{
 		{SourceHerd, herd},
 		{SourceValet, filepath.Join(home, ".config", "valet", "Certificates")},
 	}
