@@ -238,11 +238,12 @@ func (s *Server) fanout(a *appState, _ string, subs []*sub, frame []byte, except
 		if sb.c == except {
 			continue
 		}
-		if sb.c.send(frame) {
+		if sb.c.enqueue(frame) {
 			n++
 		}
 	}
 	a.stats.MessagesOut.Add(int64(n))
+	a.stats.TextFramesOut.Add(int64(n))
 }
 
 // ---- terminate ----

@@ -77,6 +77,18 @@ func (c *conn) touch() {
 // send queues one frame; the bytes must not change afterwards (broadcast
 // frames are shared by every subscriber). It never blocks on the socket.
 func (c *conn) send(frame []byte) bool {
+	if !c.enqueue(frame) {
+		return false
+	}
+	if len(frame) > 0 && frame[0] == 0x81 { // FIN + text: Pulse's MessageSent
+		c.app.stats.TextFramesOut.Add(1)
+	}
+	return true
+}
+
+// enqueue is send without the text-frame count; fanout counts a whole
+// broadcast with one atomic add instead of one per recipient.
+func (c *conn) enqueue(frame []byte) bool {
 	c.omu.Lock()
 	if c.closing {
 		c.omu.Unlock()
@@ -165,6 +177,9 @@ func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
 	}
 	for _, p := range pre {
 		c.queue = append(c.queue, p)
+		if len(p) > 0 && p[0] == 0x81 { // an error sent before the close: MessageSent
+			c.app.stats.TextFramesOut.Add(1)
+		}
 	}
 	c.queue = append(c.queue, websocket.AppendClose(nil, code, reason))
 	start := !c.writing

@@ -28,6 +28,7 @@ func (c *conn) handleMessage(p []byte) {
 		return
 	}
 	if c.dispatch(p) {
+		c.app.stats.MessagesHandled.Add(1)
 		if s.debug != nil {
 			s.debugInfo("Message Handled", c.id)
 		}

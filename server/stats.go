@@ -14,6 +14,14 @@ type AppStats struct {
 	BytesIn             atomic.Int64
 	BytesOut            atomic.Int64
 	SlowConsumersClosed atomic.Int64 // closed with 4100 on queue overflow
+	// Pulse's ReverbMessages recorder counts these (monitoring, engineer M):
+	// TextFramesOut is every text frame queued to a client (Reverb's
+	// MessageSent: each broadcast recipient once, pings, pongs, errors and
+	// connection_established included; control and close frames not);
+	// MessagesHandled is every client data message handled without error
+	// (Reverb's MessageReceived).
+	TextFramesOut   atomic.Int64
+	MessagesHandled atomic.Int64
 }
 
 // AppSnapshot is a copy of AppStats.
@@ -28,6 +36,8 @@ type AppSnapshot struct {
 	BytesIn             int64
 	BytesOut            int64
 	SlowConsumersClosed int64
+	TextFramesOut       int64
+	MessagesHandled     int64
 }
 
 // Stats is a snapshot of the node's counters.
@@ -56,6 +66,8 @@ func (s *Server) Stats() Stats {
 			BytesIn:             x.BytesIn.Load(),
 			BytesOut:            x.BytesOut.Load(),
 			SlowConsumersClosed: x.SlowConsumersClosed.Load(),
+			TextFramesOut:       x.TextFramesOut.Load(),
+			MessagesHandled:     x.MessagesHandled.Load(),
 		})
 	}
 	s.handshakeFailures.Range(func(k, v any) bool {
