@@ -3,9 +3,11 @@ package cachestore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -200,12 +202,8 @@ func redisOptions(m node) (*redis.Options, error) {
 	switch strings.ToLower(scheme) {
 	case "", "tcp", "redis":
 	case "tls", "ssl", "rediss":
-		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		if ctx, _ := m.sub("context"); ctx.arr != nil {
-			// phpredis stream context: 'context' => ['verify_peer' => false, ...]
-			if v, ok := ctx.get("verify_peer"); ok && v.Kind() == php.Bool && !v.BoolVal() {
-				opt.TLSConfig.InsecureSkipVerify = true
-			}
+		if opt.TLSConfig, err = redisTLSConfig(m, host); err != nil {
+			return nil, err
 		}
 	case "unix":
 		opt.Network = "unix"
@@ -274,3 +272,100 @@ func (s *redisStore) WatchPath() string { return "" }
 func (s *redisStore) Warnings() []string { return s.warnings }
 
 func (s *redisStore) Close() error { return s.client.Close() }
+
+// redisTLSConfig builds the TLS client config from PHP's SSL context options
+// where Laravel apps put them: phpredis 'context' => ['stream' => [...]] (or
+// the options directly in 'context'), predis 'ssl' => [...]. Supported:
+// cafile, verify_peer, verify_peer_name, peer_name, local_cert, local_pk.
+func redisTLSConfig(m node, host string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	var ssl node
+	for _, path := range [][]string{{"context", "stream"}, {"context"}, {"ssl"}} {
+		n := m
+		for _, k := range path {
+			var err error
+			if n, err = n.sub(k); err != nil {
+				return nil, err
+			}
+		}
+		if n.arr != nil && n.arr.Len() > 0 {
+			if _, nested := n.get("stream"); !nested {
+				ssl = n
+				break
+			}
+		}
+	}
+	if ssl.arr == nil {
+		return cfg, nil
+	}
+	str := func(k string) (string, error) { return ssl.strOr(k, "") }
+	isFalse := func(k string) bool {
+		v, ok := ssl.get(k)
+		return ok && !v.IsNull() && phpEmpty(v)
+	}
+	if name, err := str("peer_name"); err != nil {
+		return nil, err
+	} else if name != "" {
+		cfg.ServerName = name
+	}
+	if ca, err := str("cafile"); err != nil {
+		return nil, err
+	} else if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("config %s.cafile: %w", ssl.path, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("config %s.cafile: %s holds no PEM certificate", ssl.path, ca)
+		}
+		cfg.RootCAs = pool
+	}
+	cert, err := str("local_cert")
+	if err != nil {
+		return nil, err
+	}
+	key, err := str("local_pk")
+	if err != nil {
+		return nil, err
+	}
+	if cert != "" {
+		if key == "" {
+			key = cert // PHP allows the key inside the local_cert PEM
+		}
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("config %s.local_cert: %w", ssl.path, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	switch {
+	case isFalse("verify_peer"):
+		cfg.InsecureSkipVerify = true
+	case isFalse("verify_peer_name"):
+		// Verify the chain but not the name, as PHP does with
+		// verify_peer_name => false.
+		roots := cfg.RootCAs
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			certs := make([]*x509.Certificate, 0, len(raw))
+			for _, r := range raw {
+				c, err := x509.ParseCertificate(r)
+				if err != nil {
+					return err
+				}
+				certs = append(certs, c)
+			}
+			if len(certs) == 0 {
+				return errors.New("redis TLS: no server certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range certs[1:] {
+				inter.AddCert(c)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	}
+	return cfg, nil
+}

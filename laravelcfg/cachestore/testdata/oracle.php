@@ -9,7 +9,8 @@
 //    "dir": "...",                                     (file)
 //    "sqlite": "/abs/db.sqlite", "table": "cache",     (database)
 //    "host": "127.0.0.1", "port": 6379, "db": 1, "redis_prefix": "...",
-//    "username": "...", "password": "..."              (redis, optional)
+//    "username": "...", "password": "...",             (redis, optional)
+//    "scheme": "tls", "context": {"stream": {...}}     (redis TLS, optional)
 //    "host": "127.0.0.1", "port": 11211,               (memcached)
 //    "servers": [["127.0.0.1", 11211], ...]            (memcached, several)}
 // "write" calls $store->forever($key, $value); "read" prints
@@ -60,6 +61,7 @@ switch ($args['store']) {
             'cache' => array_filter([
                 'host' => $args['host'], 'port' => $args['port'], 'database' => $args['db'],
                 'password' => isset($args['username']) ? [$args['username'], $args['password']] : ($args['password'] ?? null),
+                'scheme' => $args['scheme'] ?? null, 'context' => $args['context'] ?? null,
             ], fn ($v) => $v !== null),
         ]);
         $store = new RedisStore($manager, $args['prefix'], 'cache');

@@ -1,0 +1,153 @@
+package cachestore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/reverb-go/reverb/laravelcfg"
+)
+
+// The exported helpers below open the app's own database and Redis
+// connections for other parts of the program that write to them (the Pulse
+// ingest of server/pulse), with the same resolution rules the cache stores
+// use: DB_URL/REDIS_URL parsing, the write section, relative SQLite paths,
+// phpredis option merging and the connection prefix.
+
+// SQLConnection is one opened connection of config('database.connections').
+type SQLConnection struct {
+	// DB is safe for concurrent use; Close releases it.
+	DB *sql.DB
+	// Driver is "sqlite", "mysql" (MariaDB too) or "pgsql".
+	Driver string
+	// TablePrefix is the connection's table prefix (DB::table adds it).
+	TablePrefix string
+	// Where names the connection in messages: "sqlite:/abs/db.sqlite",
+	// "mysql:user@host:port/db", "pgsql:user@host:port/db".
+	Where string
+}
+
+// Close releases the connection pool.
+func (c *SQLConnection) Close() error { return c.DB.Close() }
+
+// OpenDatabaseConnection opens the named connection of config('database')
+// for writing; an empty name is database.default (DB::connection(null)).
+// Nothing is dialled yet: a database that is down fails the first query.
+// A SQLite file that does not exist is an error (never created).
+func OpenDatabaseConnection(p *laravelcfg.Project, name string) (*SQLConnection, error) {
+	r, err := newResolver(p)
+	if err != nil {
+		return nil, err
+	}
+	db, err := r.config.sub("database")
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		if name, err = db.strOr("default", ""); err != nil {
+			return nil, err
+		}
+		if name == "" {
+			return nil, errors.New("config database.default is empty: no default database connection (set DB_CONNECTION)")
+		}
+	}
+	conns, err := db.sub("connections")
+	if err != nil {
+		return nil, err
+	}
+	conn, err := conns.sub(name)
+	if err != nil {
+		return nil, err
+	}
+	if conn.arr == nil {
+		return nil, fmt.Errorf("Database connection [%s] not configured (config %s is missing)", name, conn.path)
+	}
+	if conn, err = applyConfigURL(conn); err != nil {
+		return nil, err
+	}
+	if conn, err = writeConfig(conn); err != nil {
+		return nil, err
+	}
+	prefix, err := conn.strOr("prefix", "")
+	if err != nil {
+		return nil, err
+	}
+	driver, err := conn.strOr("driver", "")
+	if err != nil {
+		return nil, err
+	}
+	st := &dbStore{}
+	out := &SQLConnection{TablePrefix: prefix}
+	switch driver {
+	case "sqlite":
+		err = r.sqliteConn(st, conn)
+		out.Driver = "sqlite"
+	case "mysql", "mariadb":
+		err = mysqlConn(st, conn)
+		out.Driver = "mysql"
+	case "pgsql":
+		err = postgresConn(st, conn)
+		out.Driver = "pgsql"
+	default:
+		err = fmt.Errorf("database connection [%s]: %w: driver [%s] (sqlite, mysql, mariadb and pgsql are supported)", name, ErrUnsupported, driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.sqlite != "" {
+		if _, err := st.conn(true); err != nil { // checks that the file exists
+			return nil, err
+		}
+		out.DB = st.writeDB
+	} else if out.DB, err = st.open(true); err != nil {
+		return nil, err
+	}
+	out.Where = st.where
+	return out, nil
+}
+
+// RedisConnection is one opened connection of config('database.redis').
+type RedisConnection struct {
+	// Client is safe for concurrent use; Close releases it.
+	Client *redis.Client
+	// Prefix is the connection prefix phpredis/predis prepend to every key
+	// (options.prefix); raw commands such as XADD need it added by hand.
+	Prefix string
+	// Addr names the server in messages.
+	Addr string
+}
+
+// Close releases the client.
+func (c *RedisConnection) Close() error { return c.Client.Close() }
+
+// OpenRedisConnection opens the named connection of config('database.redis');
+// an empty name is "default" (Redis::connection(null)).
+func OpenRedisConnection(p *laravelcfg.Project, name string) (*RedisConnection, error) {
+	r, err := newResolver(p)
+	if err != nil {
+		return nil, err
+	}
+	rcc, err := r.resolveRedisConnection(name)
+	if err != nil {
+		return nil, err
+	}
+	m := rcc.merged
+	prefix := ""
+	if v, ok := m.get("prefix"); ok && !phpEmpty(v) {
+		if prefix, err = phpString(v, m.keyPath("prefix")); err != nil {
+			return nil, err
+		}
+	}
+	opt, err := redisOptions(m)
+	if err != nil {
+		return nil, err
+	}
+	addr := opt.Addr
+	if opt.Network == "unix" {
+		addr = "unix:" + opt.Addr
+	} else if opt.TLSConfig != nil {
+		addr = "tls://" + opt.Addr
+	}
+	return &RedisConnection{Client: redis.NewClient(opt), Prefix: prefix, Addr: addr}, nil
+}
