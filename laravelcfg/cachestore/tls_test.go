@@ -95,7 +95,7 @@ func TestOracleRedisTLS(t *testing.T) {
 			}
 			defer st.Close()
 			interop(t, st, map[string]any{"store": "redis", "host": "127.0.0.1", "port": port, "db": i + 1, "scheme": "tls",
-				"context": map[string]any{"stream": map[string]any{"cafile": caFile, "verify_peer": true}},
+				"context":      map[string]any{"stream": map[string]any{"cafile": caFile, "verify_peer": true}},
 				"redis_prefix": "laravel_database_", "prefix": "", "key": "laravel_cache_" + FlagKey},
 				fmt.Sprintf("redis tls://127.0.0.1:%d db %d key laravel_database_laravel_cache_laravel:reverb:restart", port, i+1),
 				"1732200000", "string")
