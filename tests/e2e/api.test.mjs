@@ -333,6 +333,68 @@ describe('connections and terminate (cases 41–42)', () => {
   });
 });
 
+describe('API details (§6)', () => {
+  test('terminate matches an integer user_id against the path string', async () => {
+    const app = ISO[4];
+    const v = await connect(app);
+    await v.subscribeOk('presence-int', { channelData: '{"user_id":456,"user_info":{"name":"Int"}}' });
+    const r = await post(app, '/users/456/terminate_connections', {});
+    assertJSON(r, 200, {});
+    await v.waitClosed();
+    const users = await get(app, '/channels/presence-int/users');
+    assertJSON(users, 404, {});
+  });
+
+  test('the path is percent-decoded before routing (signature over the raw path)', async () => {
+    const app = ISO[5];
+    const a = await connect(app);
+    await a.subscribeOk('private-orders.1');
+    const r = await api(server, app, 'GET', `/apps/${app.id}/channels/private%2Dorders.1`, { query: { info: 'subscription_count' } });
+    assertJSON(r, 200, { occupied: true, subscription_count: 1 });
+    await closeAll();
+  });
+
+  test('info on /channels for presence and cache channels', async () => {
+    const app = ISO[6];
+    const a = await connect(app);
+    await a.subscribeOk('presence-list', { channelData: { user_id: 1, user_info: {} } });
+    await a.subscribeOk('cache-list');
+    await a.next(); // cache_miss
+    const r = await get(app, '/channels', { info: 'user_count,subscription_count,occupied' });
+    assertJSON(r, 200, { channels: {
+      'presence-list': { occupied: true, user_count: 1 },
+      'cache-list': { occupied: true, subscription_count: 1 },
+    } });
+    await closeAll();
+  });
+
+  test('GET /channels/{c}/users on a presence channel whose member has no user_id never crashes the server', async () => {
+    const app = ISO[7];
+    const a = await connect(app);
+    await a.subscribeOk('presence-anon');
+    const r = await get(app, '/channels/presence-anon/users');
+    assert.ok([200, 500].includes(r.status), `status ${r.status}`);
+    const up = await httpGet(server, '/up');
+    assert.equal(up.status, 200);
+    await closeAll();
+  });
+
+  test('batch items with invalid fields → 422 naming batch.N.field', async () => {
+    const r = await post(APP_A, '/batch_events', { batch: [{ name: EV, channel: 'x' }] });
+    assertJSON(r, 422, { 'batch.0.data': ['The batch.0.data field is required.'] });
+  });
+
+  test('repeated query parameters: the last one wins (PHP parse_str)', async () => {
+    const app = APP_A;
+    // Sign with info=b only; send info=a&info=b: the server must see (and sign) just "b".
+    const ts = String(Math.floor(Date.now() / 1000));
+    const q = signApi(app.secret, 'GET', `/apps/${app.id}/channels`, { auth_key: app.key, auth_timestamp: ts, auth_version: '1.0', info: 'subscription_count' });
+    const qs = `info=user_count&${new URLSearchParams(q)}`;
+    const r = await httpGet(server, `/apps/${app.id}/channels?${qs}`);
+    assert.equal(r.status, 200, r.text);
+  });
+});
+
 describe('routing, signatures, sizes (cases 43–47)', () => {
   test('43: GET /up → 200 {"health":"OK"}', async () => {
     const r = await httpGet(server, '/up');

@@ -264,6 +264,81 @@ describe('subscribing (cases 7–17, 26)', () => {
   });
 });
 
+describe('subscribe details (§3.3–§3.5)', () => {
+  test('an integer channel name is coerced to a string', async () => {
+    const c = await connect();
+    c.send('{"event":"pusher:subscribe","data":{"channel":123}}');
+    await c.expectFrame(succeeded('123'));
+    await closeAll();
+  });
+
+  test('subscribing again repeats subscription_succeeded (and cache_miss)', async () => {
+    const c = await connect();
+    await c.subscribeOk('test-channel-again');
+    await c.subscribeOk('test-channel-again');
+    c.subscribe('cache-again');
+    await c.expectFrame(succeeded('cache-again'));
+    await c.expectFrame(cacheMiss('cache-again'));
+    c.subscribe('cache-again');
+    await c.expectFrame(succeeded('cache-again'));
+    await c.expectFrame(cacheMiss('cache-again'));
+    const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/test-channel-again`, { query: { info: 'subscription_count' } });
+    assert.deepEqual(r.json, { occupied: true, subscription_count: 1 });
+    await closeAll();
+  });
+
+  test('pusher:connection_established from the client re-sends connection_established', async () => {
+    const c = await connect();
+    c.send('{"event":"pusher:connection_established"}');
+    await c.expectFrame(c.established);
+    await closeAll();
+  });
+
+  test('pusher:pong is accepted silently', async () => {
+    const c = await connect();
+    c.send('{"event":"pusher:pong"}');
+    await c.expectNoFrame();
+    await closeAll();
+  });
+
+  test('presence with the single user id 0 → hash is a JSON list', async () => {
+    const c = await connect();
+    c.subscribe('presence-zero', { channelData: '{"user_id":0,"user_info":{"name":"Zero"}}' });
+    await c.expectFrame(succeeded('presence-zero', '{"presence":{"count":1,"ids":[0],"hash":[{"name":"Zero"}]}}'));
+    await closeAll();
+  });
+
+  test('presence channel_data is re-encoded whole in member_added (extra keys kept)', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('presence-extra', { channelData: { user_id: 1, user_info: { name: 'A' } } });
+    await b.subscribeOk('presence-extra', { channelData: '{"user_id":2,"user_info":{"name":"B"},"extra":true}' });
+    await a.expectFrame(memberAdded('presence-extra', '{"user_id":2,"user_info":{"name":"B"},"extra":true}'));
+    await closeAll();
+  });
+
+  test('a client event on a cache channel becomes its cached message', async () => {
+    const a = await connect();
+    await a.subscribeOk('cache-whisper');
+    await a.expectFrame(cacheMiss('cache-whisper'));
+    a.send('{"event":"client-note","channel":"cache-whisper","data":{"n":1}}');
+    await a.expectNoFrame();
+    const b = await connect();
+    await b.subscribeOk('cache-whisper');
+    await b.expectFrame('{"event":"client-note","channel":"cache-whisper","data":{"n":1}}');
+    await closeAll();
+  });
+
+  test('a failed auth leaves an empty channel: occupied false, subscription_count 0', async () => {
+    const c = await connect();
+    c.subscribe('private-failed-auth', { auth: 'x:bad' });
+    await c.expectFrame(ERR.unauthorized);
+    const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/private-failed-auth`, { query: { info: 'subscription_count' } });
+    assert.deepEqual(r.json, { occupied: false, subscription_count: 0 });
+    await closeAll();
+  });
+});
+
 describe('events (cases 18–24)', () => {
   test('18: an API event reaches every subscriber', async () => {
     const socks = [await connect(), await connect(), await connect()];
