@@ -287,6 +287,7 @@ func TestSettingsCoercionAndErrors(t *testing.T) {
 		{"parse error", "<?php return [", "", "config/reverb.php:1: PHP parse error"},
 		{"not an array", "<?php return 5;", "", "config/reverb.php: must return an array, got int"},
 		{"unknown server", `<?php return ['default' => 'other'];`, "", `reverb.servers.other: missing`},
+		{"options not an array", app(`, 'options' => 'x'`), "", `reverb.apps.apps.0.options: "x" is not an array`},
 		{"port out of range", `<?php return ['servers' => ['reverb' => ['port' => 70000]]];`, "", `70000 is not a TCP port`},
 	}
 	for _, c := range bad {

@@ -460,8 +460,14 @@ func (r *settingsReader) app(key string, v php.Value) (App, error) {
 		return a, r.fail(key+".rate_limiting", "%s is not an array", describe(rl))
 	}
 	opts := get(v, "options")
+	if err := r.known(key+".options", opts); err != nil {
+		return a, err
+	}
 	if opts.IsNull() {
 		opts = php.ArrayValue(nil)
+	}
+	if opts.Kind() != php.Array {
+		return a, r.fail(key+".options", "%s is not an array", describe(opts))
 	}
 	a.OptionsRaw = opts
 	return a, nil
