@@ -52,7 +52,7 @@ func TestOpenDatabaseConnection(t *testing.T) {
 			if c.Driver != tt.driver || c.TablePrefix != tt.prefix || c.Where != "sqlite:"+file {
 				t.Fatalf("got %+v", c)
 			}
-			if _, err := c.DB.Exec("create table t (x int)"); err != nil {
+			if _, err := c.DB.Exec("create table if not exists t (x int)"); err != nil {
 				t.Fatalf("write: %v", err)
 			}
 		})
@@ -76,7 +76,7 @@ func TestOpenRedisConnection(t *testing.T) {
 		name, conn, prefix, addr, err string
 	}{
 		{name: "default", conn: "", prefix: "laravel_database_", addr: "127.0.0.1:6390"},
-		{name: "connection prefix wins", conn: "nopfx", prefix: "laravel_database_", addr: "unix:/run/redis.sock"},
+		{name: "empty connection prefix wins", conn: "nopfx", prefix: "", addr: "unix:/run/redis.sock"},
 		{name: "missing", conn: "cache", err: "Redis connection [cache] not configured"},
 	}
 	for _, tt := range tests {
