@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/reverb-go/reverb/laravelcfg/dotenv"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
@@ -244,25 +245,9 @@ func fnEnv(in *interp, line int, a []php.Value) php.Value {
 	return EnvValue(raw)
 }
 
-// EnvValue converts a raw environment string as Laravel's env() does.
-func EnvValue(raw string) php.Value {
-	switch strings.ToLower(raw) {
-	case "true", "(true)":
-		return php.BoolValue(true)
-	case "false", "(false)":
-		return php.BoolValue(false)
-	case "empty", "(empty)":
-		return php.StringValue("")
-	case "null", "(null)":
-		return php.NullValue()
-	}
-	// preg_match('/\A([\'"])(.*)\1\z/'): "." does not match a newline.
-	if len(raw) >= 2 && (raw[0] == '"' || raw[0] == '\'') && raw[len(raw)-1] == raw[0] &&
-		!strings.Contains(raw[1:len(raw)-1], "\n") {
-		return php.StringValue(raw[1 : len(raw)-1])
-	}
-	return php.StringValue(raw)
-}
+// EnvValue converts a raw environment string as Laravel's env() does
+// (one implementation for the whole program: dotenv.Convert).
+func EnvValue(raw string) php.Value { return dotenv.Convert(raw) }
 
 func fnValue(in *interp, line int, a []php.Value) php.Value {
 	v := arg(a, 0)
