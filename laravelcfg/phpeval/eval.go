@@ -461,6 +461,9 @@ func (in *interp) evalTemplate(n *templateNode, sc *scope) php.Value {
 func (in *interp) evalArray(n *arrayNode, sc *scope) php.Value {
 	a := php.NewArray()
 	for _, it := range n.items {
+		if it.val == nil {
+			return in.failed(n.line, "Cannot use empty array elements in arrays")
+		}
 		if it.spread {
 			v := in.eval(it.val, sc)
 			if v.IsUnknown() {
@@ -570,6 +573,33 @@ func (in *interp) assign(n *assignNode, sc *scope) php.Value {
 // arrays on the way (PHP arrays are values).
 func (in *interp) store(line int, target node, v php.Value, sc *scope) {
 	switch t := target.(type) {
+	case *arrayNode:
+		// Destructuring: [$a, 'k' => $b] = $v.
+		next := int64(0)
+		for _, it := range t.items {
+			if it.val == nil {
+				next++ // skipped slot
+				continue
+			}
+			var part php.Value
+			switch {
+			case v.IsUnknown():
+				part = v
+			case v.Kind() != php.Array:
+				part = php.NullValue()
+			case it.key != nil:
+				kv := in.eval(it.key, sc)
+				if kv.IsUnknown() {
+					part = kv
+				} else if k, ok := arrayKey(kv); ok {
+					part, _ = v.ArrayVal().Get(k)
+				}
+			default:
+				part, _ = v.ArrayVal().Get(php.IntKey(next))
+				next++
+			}
+			in.store(line, it.val, part, sc)
+		}
 	case *varNode:
 		sc.vars[t.name] = v
 	case *indexNode:

@@ -47,6 +47,8 @@ func TestEvalValues(t *testing.T) {
 		{"skipped switch writes", "<?php $m = 'x'; $k = 1; switch (env('A')) { case 'a': $m .= 'y'; break; } return [$m, $k];", nil, `[null,1]`},
 		{"function declaration is not run", `<?php function f() { $z = 1; return 2; } $z = 3; return [$z, f()];`, nil, `[3,null]`},
 		{"unknown only where used", `<?php $x = new Foo(); return ['ok' => 1, 'bad' => $x->y];`, nil, `{"ok":1,"bad":null}`},
+		{"destructuring", `<?php [$h, $p] = explode(':', 'redis:6380'); list('a' => $x) = ['a' => 1]; [, $second] = [1, 2]; return [$h, $p, $x, $second];`, nil, `["redis","6380",1,2]`},
+		{"anonymous class is unknown", `<?php $o = new class(1) extends Foo { public function x() { return 1; } }; return ['o' => $o, 'k' => 1];`, nil, `{"o":null,"k":1}`},
 		{"string offsets", `<?php $s = 'abc'; return [$s[0], $s[-1], $s[5]];`, nil, `["a","c",""]`},
 		{"interpolated array", `<?php $a = ['k' => 'v']; return ["x $a[k] {$a['k']}"];`, nil, `["x v v"]`},
 		{"case-insensitive names", `<?php return [STRTOLOWER('A'), \trim(' b '), NULL, True];`, nil, `["a","b",null,true]`},

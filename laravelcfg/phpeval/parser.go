@@ -642,6 +642,10 @@ func (ps *parser) postfix(x node) node {
 		case "=", "+=", "-=", "*=", "/=", ".=", "%=", "**=", "??=", "|=", "&=", "^=", "<<=", ">>=":
 			switch x.(type) {
 			case *varNode, *indexNode:
+			case *arrayNode: // [$a, $b] = ... / list($a, $b) = ...
+				if t.text != "=" {
+					ps.fail(t.line, "syntax error, unexpected %q", t.text)
+				}
 			default:
 				ps.fail(t.line, "syntax error, unexpected %q", t.text)
 			}
@@ -696,8 +700,9 @@ func (ps *parser) args() []callArg {
 func (ps *parser) arrayLiteral(closeTok string, line int) node {
 	arr := &arrayNode{base: base{line}}
 	for !ps.accept(closeTok) {
-		if ps.isOp(",") { // list() skipping: [, $b]
+		if ps.isOp(",") { // an empty slot, only valid when destructuring: [, $b]
 			ps.next()
+			arr.items = append(arr.items, arrayItem{})
 			continue
 		}
 		it := arrayItem{}
@@ -780,8 +785,7 @@ func (ps *parser) identExpr(t token) node {
 	case "list":
 		if ps.isOp("(") {
 			ps.next()
-			ps.arrayLiteral(")", line)
-			return &unsupportedNode{base{line}, "list()"}
+			return ps.arrayLiteral(")", line)
 		}
 	case "isset":
 		args := ps.args()
@@ -811,7 +815,19 @@ func (ps *parser) identExpr(t token) node {
 		}
 	case "new":
 		if ps.isKeyword("class") {
-			ps.fail(line, "unsupported anonymous class")
+			// new class(...) extends X implements Y { ... }: never run.
+			ps.next()
+			if ps.isOp("(") {
+				ps.args()
+			}
+			for !ps.isOp("{") {
+				if ps.peek().kind == tEOF {
+					ps.fail(line, "syntax error, unexpected end of file")
+				}
+				ps.next()
+			}
+			ps.skipBalanced("{", "}")
+			return &unsupportedNode{base{line}, "anonymous class"}
 		}
 		cls := ps.next()
 		if cls.kind == tOp && cls.text == "(" {
