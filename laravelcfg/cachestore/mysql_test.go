@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // startMariaDB runs a throw-away MariaDB server on a free port with grant
@@ -139,4 +138,3 @@ func TestMariaDB(t *testing.T) {
 		})
 	}
 }
-
