@@ -49,6 +49,7 @@ func TestEvalValues(t *testing.T) {
 		{"unknown only where used", `<?php $x = new Foo(); return ['ok' => 1, 'bad' => $x->y];`, nil, `{"ok":1,"bad":null}`},
 		{"destructuring", `<?php [$h, $p] = explode(':', 'redis:6380'); list('a' => $x) = ['a' => 1]; [, $second] = [1, 2]; return [$h, $p, $x, $second];`, nil, `["redis","6380",1,2]`},
 		{"anonymous class is unknown", `<?php $o = new class(1) extends Foo { public function x() { return 1; } }; return ['o' => $o, 'k' => 1];`, nil, `{"o":null,"k":1}`},
+		{"alternative if syntax", "<?PHP if (env('A') === 'x'): $v = 1; elseif (env('A') === 'y'): $v = 2; else: $v = 3; endif; return $v;", map[string]string{"A": "y"}, `2`},
 		{"string offsets", `<?php $s = 'abc'; return [$s[0], $s[-1], $s[5]];`, nil, `["a","c",""]`},
 		{"interpolated array", `<?php $a = ['k' => 'v']; return ["x $a[k] {$a['k']}"];`, nil, `["x v v"]`},
 		{"case-insensitive names", `<?php return [STRTOLOWER('A'), \trim(' b '), NULL, True];`, nil, `["a","b",null,true]`},

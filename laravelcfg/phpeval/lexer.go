@@ -63,7 +63,7 @@ func lex(src string) ([]token, *lexError) {
 	line := 1
 	i := 0
 	// Everything before <?php is inline HTML; config files start with it.
-	if j := strings.Index(src, "<?php"); j >= 0 {
+	if j := indexFold(src, "<?php"); j >= 0 {
 		line += strings.Count(src[:j], "\n")
 		i = j + len("<?php")
 	} else if j := strings.Index(src, "<?"); j >= 0 {
@@ -193,6 +193,17 @@ func lex(src string) ([]token, *lexError) {
 	}
 	toks = append(toks, token{kind: tEOF, line: line})
 	return toks, nil
+}
+
+// indexFold is a case-insensitive strings.Index for an ASCII needle
+// (PHP's open tag is case-insensitive: <?PHP works).
+func indexFold(s, needle string) int {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(needle)], needle) {
+			return i
+		}
+	}
+	return -1
 }
 
 func isIdentStart(c byte) bool {

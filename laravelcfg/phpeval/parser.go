@@ -412,7 +412,7 @@ func (ps *parser) ifStatement() stmt {
 	s.conds = append(s.conds, ps.expr(0))
 	ps.expect(")")
 	if ps.accept(":") {
-		ps.fail(line, "unsupported alternative if syntax")
+		return ps.altIf(s)
 	}
 	s.bodies = append(s.bodies, ps.block())
 	for {
@@ -435,6 +435,40 @@ func (ps *parser) ifStatement() stmt {
 		s.conds = append(s.conds, ps.expr(0))
 		ps.expect(")")
 		s.bodies = append(s.bodies, ps.block())
+	}
+}
+
+// altIf parses the rest of `if (c): ... elseif (c): ... else: ... endif;`.
+func (ps *parser) altIf(s *ifStmt) stmt {
+	body := func() []stmt {
+		out := []stmt{}
+		for !ps.isKeyword("elseif") && !ps.isKeyword("else") && !ps.isKeyword("endif") {
+			if ps.peek().kind == tEOF {
+				ps.fail(ps.peek().line, "syntax error, unexpected end of file, expecting \"endif\"")
+			}
+			out = append(out, ps.statement())
+		}
+		return out
+	}
+	s.bodies = append(s.bodies, body())
+	for {
+		switch {
+		case ps.isKeyword("elseif"):
+			ps.next()
+			ps.expect("(")
+			s.conds = append(s.conds, ps.expr(0))
+			ps.expect(")")
+			ps.expect(":")
+			s.bodies = append(s.bodies, body())
+		case ps.isKeyword("else"):
+			ps.next()
+			ps.expect(":")
+			s.els = body()
+		default:
+			ps.next() // endif
+			ps.endStmt()
+			return s
+		}
 	}
 }
 
