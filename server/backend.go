@@ -187,19 +187,28 @@ func (b backend) Channel(ctx context.Context, cfg *laravelcfg.App, names []strin
 }
 
 // Users lists the distinct presence users from the cluster-wide replica.
-func (b backend) Users(_ context.Context, cfg *laravelcfg.App, channel string) ([]php.Value, bool, error) {
+func (b backend) Users(ctx context.Context, cfg *laravelcfg.App, channel string) ([]php.Value, bool, error) {
 	a, err := b.app(cfg)
 	if err != nil {
 		return nil, false, err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	var ids []php.Value
 	pc := a.presence[channel]
 	_, local := a.channels[channel]
-	if pc == nil {
-		return nil, local, nil
+	if pc != nil {
+		ids = pc.users()
 	}
-	return pc.users(), true, nil
+	a.mu.Unlock()
+	if pc != nil || local {
+		return ids, true, nil
+	}
+	// Not here: the channel may exist on another node.
+	infos, err := b.Channel(ctx, cfg, []string{channel})
+	if err != nil || len(infos) == 0 {
+		return nil, false, err
+	}
+	return nil, infos[0].Exists, nil
 }
 
 // TerminateUser closes the user's sockets on every node and returns once

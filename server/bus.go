@@ -741,7 +741,14 @@ func (s *Server) noteCounts(node string, counts map[string]int64) {
 		return
 	}
 	s.nodesMu.Lock()
-	s.remoteCounts[node] = counts
+	m := s.remoteCounts[node]
+	if m == nil {
+		m = map[string]int64{}
+		s.remoteCounts[node] = m
+	}
+	for app, n := range counts {
+		m[app] = n
+	}
 	s.nodesMu.Unlock()
 }
 
@@ -755,4 +762,38 @@ func (s *Server) remoteOpen(appID string) int64 {
 		n += c[appID]
 	}
 	return n
+}
+
+// publishCount tells the other nodes at once how many sockets an app with
+// a connection quota has here, so the quota holds across workers without
+// waiting for a heartbeat.
+func (s *Server) publishCount(a *appState) {
+	if a.cfg.MaxConnections == nil || !s.hasPeers() {
+		return
+	}
+	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}})
+	s.publish(hb)
+}
+
+// hasPeers reports whether other nodes have been heard of.
+func (s *Server) hasPeers() bool {
+	s.nodesMu.Lock()
+	defer s.nodesMu.Unlock()
+	return len(s.nodes) > 0
+}
+
+// clusterCache asks the other nodes for the cached message of a cache
+// channel this node has no subscribers of (the cache lives on the nodes
+// with subscribers). It must not run on the delivery goroutine.
+func (s *Server) clusterCache(a *appState, name string) []byte {
+	if !s.hasPeers() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.GatherTimeout)
+	defer cancel()
+	infos, err := backend{s}.Channel(ctx, a.cfg, []string{name})
+	if err != nil || len(infos) == 0 || infos[0].Cache == nil {
+		return nil
+	}
+	return infos[0].Cache
 }

@@ -158,3 +158,41 @@ func TestChurnNoGoroutineLeak(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The last message of a cache channel reaches a subscriber on a node that
+// had no subscriber of it; /users existence is cluster-wide.
+func TestClusterCacheAndUsers(t *testing.T) {
+	na, nb := twoNodes(t)
+	time.Sleep(50 * time.Millisecond) // heartbeats: the nodes know each other
+	a := na.dial(t, "reverb-key")
+	a.subscribe("cache-x", "", "")
+	a.subscribed("cache-x")
+	a.expect(`{"event":"pusher:cache_miss","channel":"cache-x"}`)
+	na.trigger(t, "123456", "e", "d", "cache-x")
+	a.expect(`{"event":"e","data":"d","channel":"cache-x"}`)
+	b := nb.dial(t, "reverb-key")
+	b.subscribe("cache-x", "", "")
+	b.subscribed("cache-x")
+	b.expect(`{"event":"e","data":"d","channel":"cache-x"}`)
+
+	a.subscribe("public-only-on-a", "", "")
+	a.subscribed("public-only-on-a")
+	_, exists, err := backend{nb.s}.Users(context.Background(), nb.app("123456"), "public-only-on-a")
+	if err != nil || !exists {
+		t.Fatalf("exists=%v err=%v", exists, err)
+	}
+	_, exists, _ = backend{nb.s}.Users(context.Background(), nb.app("123456"), "nowhere")
+	if exists {
+		t.Fatal("missing channel exists")
+	}
+}
+
+// max_connections holds across nodes.
+func TestClusterQuota(t *testing.T) {
+	na, nb := twoNodes(t)
+	time.Sleep(50 * time.Millisecond)
+	na.dial(t, "reverb-key-2")
+	time.Sleep(50 * time.Millisecond)
+	c := nb.dialRaw(t, "reverb-key-2", nil)
+	c.expectContains(`4004`)
+}

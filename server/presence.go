@@ -259,9 +259,28 @@ func (s *Server) onPresence(env *envelope) {
 	if joiner != nil {
 		joiner.send(textFrame(internalText("pusher_internal:subscription_succeeded", succeeded, env.Channel)))
 		if chantype.Of(env.Channel).Cache() {
-			if cached != nil {
+			switch {
+			case cached != nil:
 				joiner.send(textFrame(cached))
-			} else {
+			case s.hasPeers():
+				// Ask the nodes with subscribers, off the delivery
+				// goroutine (the answers come through it).
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					remote := s.clusterCache(a, env.Channel)
+					if remote == nil {
+						joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
+						return
+					}
+					a.mu.Lock()
+					if ch := a.channels[env.Channel]; ch != nil && ch.cache == nil {
+						ch.cache = remote
+					}
+					a.mu.Unlock()
+					joiner.send(textFrame(remote))
+				}()
+			default:
 				joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
 			}
 		}

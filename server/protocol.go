@@ -165,12 +165,26 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	if data.Kind() != php.Array {
 		data = php.Value{}
 	}
+	var remote []byte
+	if kind.Cache() {
+		a.mu.Lock()
+		alone := ch.cache == nil && len(ch.subscribers()) == 0
+		a.mu.Unlock()
+		if alone {
+			// The last message may be cached on the nodes that have
+			// subscribers.
+			remote = s.clusterCache(a, name)
+		}
+	}
 	a.mu.Lock()
 	if a.channels[name] != ch {
 		// Deleted meanwhile by another socket's cleanup: start over.
 		ch = a.findOrCreate(name)
 	}
 	a.addSub(ch, c, data)
+	if ch.cache == nil && remote != nil {
+		ch.cache = remote
+	}
 	var cached []byte
 	if kind.Cache() && ch.cache != nil {
 		cached = ch.cache
@@ -230,5 +244,8 @@ func (s *Server) disconnect(c *conn) {
 
 	for _, name := range leaves {
 		s.publishPresence(c, "leave", name, "")
+	}
+	if a != s.noApp {
+		s.publishCount(a)
 	}
 }

@@ -310,6 +310,7 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	a.mu.Unlock()
 	a.stats.Connections.Add(1)
 	a.stats.ConnectionsTotal.Add(1)
+	s.publishCount(a)
 	if s.debug != nil {
 		s.debugInfo("Connection Established", c.id)
 	}
