@@ -126,9 +126,10 @@ func (r *resolver) openRedis(sc node) (Store, error) {
 	st := &redisStore{}
 
 	// The connection prefix: phpredis sets OPT_PREFIX only when
-	// ! empty($config['prefix']); predis treats "" the same way.
+	// ! empty($config['prefix']) (so "0" is no prefix); predis takes any
+	// non-null prefix.
 	connPrefix := ""
-	if v, ok := m.get("prefix"); ok && !phpEmpty(v) {
+	if v, ok := m.get("prefix"); ok && !v.IsNull() && (rcc.client == "predis" || !phpEmpty(v)) {
 		if connPrefix, err = phpString(v, m.keyPath("prefix")); err != nil {
 			return nil, err
 		}

@@ -248,6 +248,10 @@ func TestRedisConnectionResolution(t *testing.T) {
 			"redis 127.0.0.1:6379 db 1 key direct_laravel_cache_laravel:reverb:restart"},
 		{"unix socket", map[string]any{"cache.host": "/run/redis.sock"},
 			"redis unix:/run/redis.sock db 1 key laravel_database_laravel_cache_laravel:reverb:restart"},
+		{"phpredis: prefix 0 is empty()", map[string]any{"options.prefix": "0"},
+			"redis 127.0.0.1:6379 db 1 key laravel_cache_laravel:reverb:restart"},
+		{"predis: prefix 0 is kept", map[string]any{"options.prefix": "0", "client": "predis"},
+			"redis 127.0.0.1:6379 db 1 key 0laravel_cache_laravel:reverb:restart"},
 		{"int port and db", map[string]any{"cache.port": 7000, "cache.database": 2},
 			"redis 127.0.0.1:7000 db 2 key laravel_database_laravel_cache_laravel:reverb:restart"},
 	}
