@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/chantype"
 	"github.com/reverb-go/reverb/server/phpjson"
@@ -58,9 +59,10 @@ const (
 	typeBarrier   = "reverb-go:barrier"
 )
 
-// appToken is what goes where Reverb puts serialize($application). Only the
-// id is ever read back; engineer R swaps in the PHP-serialized form.
-var appToken = func(a *appState) string { return a.cfg.ID }
+// appToken is what goes where Reverb puts serialize($application): the
+// PHP-serialized Laravel\Reverb\Application (phpwire.go), so PHP Reverb
+// nodes on the same Redis channel can read our messages.
+var appToken = phpApplicationToken
 
 // appIDFromToken reads the app id back from a token: our own (the bare id)
 // or a PHP-serialized Laravel\Reverb\Application.
@@ -467,20 +469,16 @@ type pendingMetric struct {
 	App     string          `json:"app"`
 	Type    string          `json:"type"`
 	Options json.RawMessage `json:"options"`
+	// cfg is the requesting app's config (the serialized form embeds the
+	// whole Application); nil after decoding.
+	cfg *laravelcfg.App
 }
 
-var encodePendingMetric = func(p pendingMetric) string {
-	b, _ := json.Marshal(p)
-	return string(b)
-}
-
-var decodePendingMetric = func(s string) (pendingMetric, bool) {
-	var p pendingMetric
-	if err := json.Unmarshal([]byte(s), &p); err != nil || p.Key == "" {
-		return p, false
-	}
-	return p, true
-}
+// The PHP-serialized PendingMetric (phpwire.go).
+var (
+	encodePendingMetric = phpEncodePendingMetric
+	decodePendingMetric = phpDecodePendingMetric
+)
 
 type gathering struct {
 	mu    sync.Mutex
@@ -540,7 +538,7 @@ func (s *Server) gather(ctx context.Context, a *appState, typ string, options an
 	}()
 	req := make([]byte, 0, 128)
 	req = append(req, `{"type":"metrics","payload":`...)
-	req = phpjson.AppendString(req, encodePendingMetric(pendingMetric{Key: key, App: a.cfg.ID, Type: typ, Options: opts}))
+	req = phpjson.AppendString(req, encodePendingMetric(pendingMetric{Key: key, App: a.cfg.ID, Type: typ, Options: opts, cfg: a.cfg}))
 	req = append(req, '}')
 	n, err := s.transport.Publish(ctx, req)
 	if err != nil {
