@@ -15,7 +15,7 @@ type node struct {
 	arr  *php.OrderedArray
 }
 
-// child returns the value at key and whether the key exists.
+// get returns the value at key and whether the key exists.
 func (n node) get(key string) (php.Value, bool) {
 	if n.arr == nil {
 		return php.Value{}, false

@@ -85,7 +85,7 @@ func (r *resolver) openDatabase(sc node) (Store, error) {
 		return nil, err
 	}
 	if conn.arr == nil {
-		return nil, fmt.Errorf("Database connection [%s] not configured (config %s is missing)", connName, conn.path)
+		return nil, fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.path, connName)
 	}
 	if conn, err = applyConfigURL(conn); err != nil {
 		return nil, err
@@ -382,7 +382,7 @@ func (s *dbStore) upsertSQL() string {
 func (s *dbStore) conn(write bool) (*sql.DB, error) {
 	if s.sqlite != "" {
 		if _, err := os.Stat(s.sqlite); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("Database file at path [%s] does not exist (run php artisan migrate, or set DB_DATABASE)", s.sqlite)
+			return nil, fmt.Errorf("sqlite: database file at path [%s] does not exist (run php artisan migrate, or set DB_DATABASE)", s.sqlite)
 		}
 	}
 	s.mu.Lock()

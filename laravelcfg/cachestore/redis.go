@@ -66,9 +66,9 @@ func (r *resolver) resolveRedisConnection(name string) (redisConnConfig, error) 
 	if conn.arr == nil {
 		clusters, _ := rc.sub("clusters")
 		if v, ok := clusters.get(name); ok && !v.IsNull() {
-			return redisConnConfig{}, fmt.Errorf("Redis connection [%s] is a cluster (config %s.%s): %w: Redis Cluster for the cache store; use a single-node connection", name, clusters.path, name, ErrUnsupported)
+			return redisConnConfig{}, fmt.Errorf("config %s.%s: Redis connection [%s] is a cluster: %w: Redis Cluster for the cache store; use a single-node connection", clusters.path, name, name, ErrUnsupported)
 		}
-		return redisConnConfig{}, fmt.Errorf("Redis connection [%s] not configured (config %s is missing)", name, conn.path)
+		return redisConnConfig{}, fmt.Errorf("config %s is missing: Redis connection [%s] not configured", conn.path, name)
 	}
 	// parseConnectionConfiguration: the url, then driver tcp/tls → scheme.
 	if conn, err = applyConfigURL(conn); err != nil {

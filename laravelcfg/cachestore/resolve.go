@@ -74,7 +74,7 @@ func (r *resolver) open(name string, depth int) (Store, error) {
 		return nil, err
 	}
 	if sc.arr == nil {
-		return nil, fmt.Errorf("Cache store [%s] is not defined (config %s is missing)", name, sc.path)
+		return nil, fmt.Errorf("config %s is missing: Cache store [%s] is not defined", sc.path, name)
 	}
 	driver, _, err := sc.str("driver")
 	if err != nil {
