@@ -40,8 +40,17 @@ func runSingle(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	srv, err := newNode(serverOptions(p, ep, c, nil, ""))
+	tr, err := nodeTransport(p, nil, c.Stderr) // Redis when scaling is on
 	if err != nil {
+		ln.Close()
+		con.Errorf("%v", err)
+		return 1
+	}
+	srv, err := newNode(serverOptions(p, ep, c, tr, ""))
+	if err != nil {
+		if tr != nil {
+			tr.Close()
+		}
 		ln.Close()
 		con.Errorf("%v", err)
 		return 1

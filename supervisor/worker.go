@@ -14,6 +14,7 @@ import (
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server"
+	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/supervisor/hub"
 	"github.com/reverb-go/reverb/supervisor/sockets"
 )
@@ -143,8 +144,15 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := newNode(serverOptions(p, ep, c, bus, nodeID))
+	tr, err := nodeTransport(p, bus, c.Stderr) // Redis when scaling is on
 	if err != nil {
+		return fail(err)
+	}
+	srv, err := newNode(serverOptions(p, ep, c, tr, nodeID))
+	if err != nil {
+		if tr != cluster.Transport(bus) {
+			tr.Close()
+		}
 		return fail(err)
 	}
 	served := make(chan error, 1)

@@ -1,0 +1,28 @@
+package supervisor
+
+import (
+	"io"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/server/cluster/redis"
+)
+
+// nodeTransport is the cluster link of one node. With scaling enabled
+// (REVERB_SCALING_ENABLED) every node — each worker process, or the single
+// process with --workers 0 — is one subscriber of the Redis channel, like
+// a Reverb server, so workers of all machines (and PHP Reverb nodes) form
+// one cluster; the supervisor's hub then carries only local control
+// (ready, drain, failures). Otherwise local is used: the hub between the
+// workers of this machine, or nil (a single node) for --workers 0.
+func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer) (cluster.Transport, error) {
+	sc := p.Reverb.Server.Scaling
+	if !sc.Enabled {
+		return local, nil
+	}
+	tr, err := redis.New(redis.Options{Server: sc.Server, Channel: sc.Channel, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return tr, nil
+}
