@@ -1,9 +1,12 @@
 package server
 
 import (
+	"crypto/tls"
 	"net"
+	"reflect"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/reverb-go/reverb/server/websocket"
@@ -59,6 +62,10 @@ type conn struct {
 	subs         map[*channel]*sub
 	wantPresence map[string]bool
 
+	// raw is the socket's descriptor access for non-blocking direct
+	// writes; nil for TLS and other wrapped connections.
+	raw syscall.RawConn
+
 	omu     sync.Mutex
 	queue   [][]byte
 	queued  int
@@ -112,6 +119,25 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.srv.wg.Add(1)
 		go func() { defer c.srv.wg.Done(); c.cleanup() }()
 		return false
+	}
+	if !c.writing && c.raw != nil {
+		// Nothing queued and no writer: try the socket right away, without
+		// waiting (most frames fit in the kernel's buffer). omu is held
+		// so frames stay in order; only what did not fit is queued.
+		n := c.writeNow(frame)
+		if n == len(frame) {
+			c.omu.Unlock()
+			c.app.stats.BytesOut.Add(int64(n))
+			return true
+		}
+		if n < 0 {
+			c.closing = true
+			c.omu.Unlock()
+			c.abort()
+			return false
+		}
+		c.app.stats.BytesOut.Add(int64(n))
+		frame = frame[n:]
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
@@ -358,3 +384,62 @@ type closingError struct{}
 func (closingError) Error() string { return "connection closing" }
 
 var errClosing error = closingError{}
+
+// writeNow writes as much of p as the socket takes without blocking. It
+// returns the count written, or -1 when the socket is broken. Caller holds
+// omu and no writer goroutine is running.
+func (c *conn) writeNow(p []byte) int {
+	n := 0
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for n < len(p) {
+			m, e := syscall.Write(int(fd), p[n:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != nil {
+				werr = e
+				return true
+			}
+			n += m
+		}
+		return true
+	})
+	if err != nil {
+		return -1
+	}
+	if werr != nil && werr != syscall.EAGAIN {
+		return -1
+	}
+	return n
+}
+
+// rawTCP finds the plain TCP socket under nc, looking through wrappers that
+// embed a net.Conn (the supervisor's drain listener) but never through TLS.
+func rawTCP(nc net.Conn) (*net.TCPConn, bool) {
+	for depth := 0; depth < 4; depth++ {
+		switch c := nc.(type) {
+		case *net.TCPConn:
+			return c, true
+		case *tls.Conn:
+			return nil, false
+		case interface{ NetConn() net.Conn }:
+			nc = c.NetConn()
+			continue
+		}
+		v := reflect.ValueOf(nc)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			return nil, false
+		}
+		f := v.Elem().FieldByName("Conn")
+		if !f.IsValid() || !f.CanInterface() {
+			return nil, false
+		}
+		inner, ok := f.Interface().(net.Conn)
+		if !ok || inner == nil {
+			return nil, false
+		}
+		nc = inner
+	}
+	return nil, false
+}

@@ -252,6 +252,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
+	// After the 101 the rest is WebSocket frames: a wrapper around the TCP
+	// socket (the supervisor's drain listener) has nothing left to do, so
+	// use the socket itself (epoll and direct writes need its descriptor).
+	if tc, ok := rawTCP(nc); ok {
+		nc = tc
+	}
 	s.open(nc, key, r.Header.Get("Origin"), initial)
 }
 
@@ -273,6 +279,11 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	a := s.appsByKey[key]
 	c := &conn{srv: s, nc: nc, app: a, subs: map[*channel]*sub{}, wantPresence: map[string]bool{}}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			c.raw = rc
+		}
+	}
 	c.touch()
 	if a == nil {
 		c.app = s.noApp
