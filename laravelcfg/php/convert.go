@@ -241,7 +241,8 @@ func numericPrefix(s string) (iv int64, fv float64, isInt, whole, leading bool) 
 	if !isFloat {
 		n, err := strconv.ParseInt(num, 10, 64)
 		if err == nil {
-			return n, float64(n), true, whole, true
+			f, _ := strconv.ParseFloat(num, 64) // keeps "-0" as -0.0
+			return n, f, true, whole, true
 		}
 	}
 	f, _ := strconv.ParseFloat(num, 64)

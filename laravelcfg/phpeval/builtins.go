@@ -1208,6 +1208,10 @@ func fnParseURL(in *interp, line int, a []php.Value) php.Value {
 
 func parseURL(s string) (*php.OrderedArray, bool) {
 	vals := map[string]php.Value{}
+	if s == "" {
+		vals["path"] = php.StringValue("")
+		return orderURL(vals), true
+	}
 	rest := s
 	// fragment and query
 	if i := strings.IndexByte(rest, '#'); i >= 0 {

@@ -616,6 +616,11 @@ func (ps *parser) unary() node {
 		case "++", "--":
 			ps.next()
 			x := ps.expr(bpUnary)
+			switch x.(type) {
+			case *varNode, *indexNode:
+			default:
+				ps.fail(t.line, "syntax error, unexpected %q", t.text)
+			}
 			return &assignNode{base{t.line}, x, t.text[:1] + "=", &litNode{base{t.line}, php.IntValue(1)}}
 		case "(":
 			// A cast is "(" type ")".
@@ -694,6 +699,11 @@ func (ps *parser) postfix(x node) node {
 			}
 			return &assignNode{base{t.line}, x, op, val}
 		case "++", "--":
+			switch x.(type) {
+			case *varNode, *indexNode:
+			default:
+				return x // PHP reports the syntax error at the next token
+			}
 			ps.next()
 			// Post-increment: the value is the old one; config files never
 			// depend on it, so treat it like the prefix form.
