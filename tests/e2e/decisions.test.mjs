@@ -133,4 +133,17 @@ describe('README decisions', () => {
     await c.expectFrame(succeeded('stringly'));
     await closeAll();
   });
+
+  test('SIGTERM closes open sockets with a 4200-range close frame and exits 0', async () => {
+    const s = await startServer({ apps: defaultApps() });
+    const subscribed = await RawClient.connect(s, APP_A.key);
+    await subscribed.subscribeOk('bye');
+    const idle = await RawClient.connect(s, APP_A.key);
+    const exit = s.stop();
+    for (const c of [subscribed, idle]) {
+      const { code } = await c.waitClosed(5000);
+      assert.ok(code >= 4200 && code <= 4299, `close code ${code}`);
+    }
+    assert.deepEqual(await exit, { code: 0, signal: null });
+  });
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { APP_A, APP_B, APP_C, RawClient, api, channelAuth, defaultApps, startServer, waitFor } from './lib/harness.mjs';
-import { ERR, PONG, apiEvent, cacheMiss, established, memberAdded, memberRemoved, presenceData, succeeded } from './lib/frames.mjs';
+import { ERR, PONG, apiEvent, cacheMiss, established, memberAdded, memberRemoved, phpJson, presenceData, succeeded } from './lib/frames.mjs';
 
 const APP_NONE = { id: '111111', key: 'reverb-key-none', secret: 'reverb-secret-none', accept_client_events_from: 'none' };
 const APP_ALL = { id: '111112', key: 'reverb-key-all', secret: 'reverb-secret-all', accept_client_events_from: 'all' };
@@ -335,6 +335,34 @@ describe('subscribe details (§3.3–§3.5)', () => {
     await c.expectFrame(ERR.unauthorized);
     const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/private-failed-auth`, { query: { info: 'subscription_count' } });
     assert.deepEqual(r.json, { occupied: false, subscription_count: 0 });
+    await closeAll();
+  });
+});
+
+describe('PHP-JSON on the wire (§13.1)', () => {
+  test('API event name and data string are re-encoded with PHP escaping', async () => {
+    const c = await connect();
+    await c.subscribeOk('php-json');
+    const name = 'App\\Événement/Créé';
+    const data = '{"url":"http://x/y","name":"Zoë 😀"}';
+    const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name, data, channel: 'php-json' } });
+    assert.equal(r.status, 200, r.text);
+    const expected = phpJson({ event: name, data, channel: 'php-json' });
+    assert.ok(expected.includes('\\/') && expected.includes('\\u00c9'), expected);
+    await c.expectFrame(expected);
+    await closeAll();
+  });
+
+  test('presence channel_data is re-encoded with PHP escaping in member_added and succeeded', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('presence-php-json', { channelData: '{"user_id":"1","user_info":{"name":"A"}}' });
+    const cd = '{"user_id":"2","user_info":{"name":"Zoë","site":"https://z.example/"}}';
+    b.subscribe('presence-php-json', { channelData: cd });
+    const info2 = { name: 'Zoë', site: 'https://z.example/' };
+    const data = `{"presence":{"count":2,"ids":["1","2"],"hash":{"1":{"name":"A"},"2":${phpJson(info2)}}}}`;
+    await b.expectFrame(phpJson({ event: 'pusher_internal:subscription_succeeded', data, channel: 'presence-php-json' }));
+    await a.expectFrame(phpJson({ event: 'pusher_internal:member_added', data: phpJson(JSON.parse(cd)), channel: 'presence-php-json' }));
     await closeAll();
   });
 });

@@ -47,3 +47,12 @@ export const presenceData = (members) => {
   const hash = members.map((m) => `${JSON.stringify(String(m.user_id))}:${JSON.stringify(m.user_info === undefined ? null : m.user_info)}`).join(',');
   return `{"presence":{"count":${members.length},"ids":${JSON.stringify(members.map((m) => m.user_id))},"hash":{${hash}}}}`;
 };
+
+/**
+ * PHP json_encode with default flags (spec §13.1) for values without floats: `/` escaped,
+ * every non-ASCII UTF-16 unit as a lowercase \uXXXX escape.
+ */
+export const phpJson = (v) =>
+  JSON.stringify(v)
+    .replace(/\//g, '\\/')
+    .replace(/[\u007f-\uffff]/g, (ch) => (ch === '\u007f' ? ch : '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0')));
