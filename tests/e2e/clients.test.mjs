@@ -3,9 +3,13 @@
 // server SDK (what Laravel's broadcaster and other backends use).
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { APP_A, RawClient, defaultApps, echoClient, pusherClient, serverSdk, startServer, waitConnected, waitFor } from './lib/harness.mjs';
+import { phpJson } from './lib/frames.mjs';
 
 let server;
 let sdk;
@@ -154,6 +158,65 @@ describe('laravel-echo on pusher-js', () => {
     const res = await sdk.trigger('news', 'Published', 'plain string data');
     assert.equal(res.status, 200);
     assert.equal(await got.next(), 'plain string data');
+  });
+});
+
+describe('encrypted channels and a PHP-made broadcast', () => {
+  test('private-encrypted: Echo decrypts what the SDK encrypted; the server relays it opaque', async () => {
+    const master = crypto.randomBytes(32).toString('base64');
+    const app = { ...APP_A, encryptionMasterKeyBase64: master };
+    const e = echoClient(server, app);
+    cleanups.push(() => e.disconnect());
+    const got = collector();
+    const ch = e.encryptedPrivate('vault.1').listen('Secret', (d) => got.push(d));
+    await subscribed(ch);
+    const raw = await RawClient.connect(server, APP_A.key);
+    await raw.subscribeOk('private-encrypted-vault.1');
+    const res = await serverSdk(server, APP_A, { encryptionMasterKeyBase64: master }).trigger('private-encrypted-vault.1', 'App\\Events\\Secret', { code: 42 });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await got.next(), { code: 42 });
+    const frame = JSON.parse(await raw.next());
+    assert.deepEqual(Object.keys(JSON.parse(frame.data)).sort(), ['ciphertext', 'nonce']);
+    raw.close();
+    await raw.waitClosed();
+  });
+
+  test('a broadcast built by PHP like pusher-http-php (json_encode, ksort, hash_hmac) reaches Echo', async (t) => {
+    const script = `
+      [$id, $key, $secret] = array_slice($argv, 1);
+      $payload = ['order' => ['id' => 1, 'url' => 'https://shop.example/orders/1', 'title' => 'Café']];
+      $body = json_encode(['name' => 'App\\Events\\OrderShipped', 'data' => json_encode($payload), 'channel' => 'private-orders.9']);
+      $params = ['auth_key' => $key, 'auth_timestamp' => time(), 'auth_version' => '1.0', 'body_md5' => md5($body)];
+      ksort($params);
+      $pairs = [];
+      foreach ($params as $k => $v) { $pairs[] = "$k=$v"; }
+      $path = "/apps/$id/events";
+      $params['auth_signature'] = hash_hmac('sha256', "POST\n$path\n" . implode('&', $pairs), $secret);
+      echo json_encode(['url' => $path . '?' . http_build_query($params), 'body' => $body, 'data' => json_encode($payload)]);
+    `;
+    let out;
+    try {
+      out = JSON.parse(execFileSync('php', ['-r', script, APP_A.id, APP_A.key, APP_A.secret]).toString());
+    } catch (err) {
+      if (err.code === 'ENOENT') return t.skip('php not installed');
+      throw err;
+    }
+    const e = echo({ id: 1 });
+    const got = collector();
+    const ch = e.private('orders.9').listen('OrderShipped', (d) => got.push(d));
+    await subscribed(ch);
+    const raw = await RawClient.connect(server, APP_A.key);
+    await raw.subscribeOk('private-orders.9');
+    const status = await new Promise((resolve, reject) => {
+      const req = http.request({ host: server.host, port: server.port, method: 'POST', path: out.url, headers: { 'Content-Type': 'application/json', 'X-Pusher-Library': 'pusher-http-php 7.2.6' } }, (r) => { r.resume(); resolve(r.statusCode); });
+      req.on('error', reject);
+      req.end(out.body);
+    });
+    assert.equal(status, 200);
+    assert.deepEqual(await got.next(), { order: { id: 1, url: 'https://shop.example/orders/1', title: 'Café' } });
+    await raw.expectFrame(phpJson({ event: 'App\\Events\\OrderShipped', data: out.data, channel: 'private-orders.9' }));
+    raw.close();
+    await raw.waitClosed();
   });
 });
 

@@ -58,7 +58,8 @@
 //   signChannel(secret, socketId, channel, channelData?) -> hex HMAC (spec §4)
 //   channelAuth(app, socketId, channel, channelData?) -> {auth, channel_data?} like PusherBroadcaster
 //   pusherClient(server, app, opts)       pusher-js (Node build) with a Laravel-style authorizer;
-//       opts.user = {id, info} for presence; opts.pusherOptions merged last.
+//       opts.user = {id, info} for presence; opts.pusherOptions merged last; when
+//       app.encryptionMasterKeyBase64 is set, private-encrypted-* auth carries shared_secret.
 //   echoClient(server, app, opts)         laravel-echo `reverb` broadcaster on pusher-js, same auth.
 //   waitConnected(pusher)                 -> Promise<socketId>
 //   serverSdk(server, app, opts)          the `pusher` server SDK pointed at the server
@@ -780,7 +781,13 @@ function laravelAuthorizer(app, user) {
         if (user.info) data.user_info = user.info;
         cd = JSON.stringify(data);
       }
-      callback(null, channelAuth(app, socketId, channel.name, cd));
+      const res = channelAuth(app, socketId, channel.name, cd);
+      if (channel.name.startsWith('private-encrypted-') && app.encryptionMasterKeyBase64) {
+        // PusherBroadcaster (pusher-http-php): base64(sha256(channel . master key, raw)).
+        const master = Buffer.from(app.encryptionMasterKeyBase64, 'base64');
+        res.shared_secret = crypto.createHash('sha256').update(Buffer.concat([Buffer.from(channel.name), master])).digest('base64');
+      }
+      callback(null, res);
     },
   });
 }
