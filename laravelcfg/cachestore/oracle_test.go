@@ -221,7 +221,7 @@ func TestOracleFileDirectoriesByGo(t *testing.T) {
 }
 
 // createCacheTable is the skeleton's cache migration on SQLite.
-func createCacheTable(t *testing.T, path, table string) {
+func createCacheTable(t testing.TB, path, table string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
