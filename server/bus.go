@@ -273,7 +273,7 @@ const parallelFanout = 512
 func enqueueAll(subs []*sub, frame []byte, except *conn) int {
 	n := 0
 	for _, sb := range subs {
-		if sb.c == except {
+		if sb.c == except || sb.dead.Load() {
 			continue
 		}
 		if sb.c.enqueue(frame) {
@@ -672,7 +672,7 @@ func (s *Server) localConnections(a *appState) []byte {
 // appendChannelInfo writes this node's full info object for ch: every
 // key, so the requester can pick (caller holds a.mu).
 func appendChannelInfo(b []byte, a *appState, ch *channel) []byte {
-	n := len(ch.subscribers())
+	n := ch.live
 	b = append(b, `{"occupied":`...)
 	b = strconv.AppendBool(b, n > 0)
 	if ch.kind.Presence() {
@@ -704,7 +704,7 @@ func (s *Server) localChannels(a *appState, o metricOptions) []byte {
 		}
 	} else {
 		for _, ch := range a.sortedChannels() {
-			if len(ch.subscribers()) == 0 {
+			if ch.live == 0 {
 				continue
 			}
 			if o.Filter != nil && !strings.HasPrefix(ch.name, *o.Filter) {
@@ -745,7 +745,7 @@ func (s *Server) localChannelUsers(a *appState, name string) []byte {
 	b := []byte{'['}
 	if ch != nil {
 		seen := map[string]bool{}
-		for _, sb := range ch.subscribers() {
+		for _, sb := range ch.liveSubs() {
 			id, ok := field(sb.data, "user_id")
 			if !ok {
 				continue

@@ -168,7 +168,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	var remote []byte
 	if kind.Cache() {
 		a.mu.Lock()
-		alone := ch.cache == nil && len(ch.subscribers()) == 0
+		alone := ch.cache == nil && ch.live == 0
 		a.mu.Unlock()
 		if alone {
 			// The last message may be cached on the nodes that have
