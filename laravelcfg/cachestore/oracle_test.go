@@ -458,3 +458,41 @@ func TestOracleRedisAuth(t *testing.T) {
 		}
 	})
 }
+
+// TestOracleRedisSerializer: with a phpredis serializer phpredis encodes the
+// int itself (PHP serialize → i:<n>;, JSON → digits); Go reads and writes the
+// same bytes. igbinary is refused for writing (see TestRedisSerializerWarns).
+func TestOracleRedisSerializer(t *testing.T) {
+	requirePHP(t)
+	requireExt(t, "redis")
+	port := startServer(t, "redis-server", func(p int) []string {
+		return []string{"--port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
+	})
+	l := layouts[1]
+	for i, tc := range []struct {
+		serializer int
+		raw, typ   string
+	}{
+		{serializerNone, "1732200000", "string"},
+		{serializerPHP, "i:1732200000;", "integer"},
+		{serializerJSON, "1732200000", "integer"},
+	} {
+		t.Run(strconv.Itoa(tc.serializer), func(t *testing.T) {
+			cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
+			cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
+			cfg = with(cfg, []string{"database", "redis", "cache", "database"}, i+1)
+			cfg = with(cfg, []string{"database", "redis", "options", "serializer"}, tc.serializer)
+			st, err := Open(project(l, base, cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if w := Warnings(st); len(w) != 0 {
+				t.Errorf("warnings %q", w)
+			}
+			interop(t, st, map[string]any{"store": "redis", "host": "127.0.0.1", "port": port, "db": i + 1, "serializer": tc.serializer,
+				"redis_prefix": "laravel_database_", "prefix": "", "key": "laravel_cache_" + FlagKey},
+				fmt.Sprintf("redis 127.0.0.1:%d db %d key laravel_database_laravel_cache_laravel:reverb:restart", port, i+1), tc.raw, tc.typ)
+		})
+	}
+}

@@ -29,9 +29,56 @@ type redisStore struct {
 	addr     string // for Location: "127.0.0.1:6379", "tls://h:6380", "unix:/sock"
 	db       int
 	warnings []string
+	// serializer is the phpredis OPT_SERIALIZER the connection sets (0 none,
+	// 1 php, 4 json are written; others only read).
+	serializer int64
 	// writeBlocked is set when a phpredis serializer or compression option
-	// means the stored bytes are not the raw decimal Go would write.
+	// means Go cannot produce the bytes PHP would store.
 	writeBlocked string
+}
+
+// phpredis serializer numbers (Redis::SERIALIZER_*).
+const (
+	serializerNone = 0
+	serializerPHP  = 1
+	serializerJSON = 4
+)
+
+// phpredisEncoding reads the connection's phpredis serializer and
+// compression options. RedisStore hands numbers to phpredis unserialized, so
+// with a serializer phpredis encodes the int itself: serialize() gives
+// i:<n>;, JSON gives the digits. igbinary/msgpack and any compression are
+// binary formats Go does not reproduce: reading still detects changes (the
+// bytes differ), writing is refused with a warning.
+func (s *redisStore) phpredisEncoding(m node) error {
+	if v, ok := m.get("serializer"); ok && !v.IsNull() {
+		n := int64(-1)
+		if !v.IsUnknown() {
+			var err error
+			if n, err = phpInt(v, m.keyPath("serializer")); err != nil {
+				return err
+			}
+		}
+		switch n {
+		case serializerNone, serializerPHP, serializerJSON:
+			s.serializer = n
+		default:
+			s.block(m.keyPath("serializer"), v)
+		}
+	}
+	if v, ok := m.get("compression"); ok && (v.IsUnknown() || !phpEmpty(v)) {
+		s.block(m.keyPath("compression"), v)
+	}
+	return nil
+}
+
+func (s *redisStore) block(path string, v php.Value) {
+	desc := "set"
+	if str, err := phpString(v, ""); err == nil {
+		desc = strconv.Quote(str)
+	}
+	s.writeBlocked = fmt.Sprintf("config %s is %s: phpredis encodes the stored value in a format the Go side does not write; run php artisan reverb:restart instead", path, desc)
+	s.warnings = append(s.warnings, fmt.Sprintf("config %s is %s: the restart flag is still detected (any change of the stored bytes), but `reverb restart` cannot write it; use php artisan reverb:restart", path, desc))
 }
 
 // redisConnConfig is the effective configuration of one Redis connection
@@ -153,19 +200,11 @@ func (r *resolver) openRedis(sc node) (Store, error) {
 	}
 
 	if rcc.client != "predis" {
-		for _, o := range []string{"serializer", "compression"} {
-			v, ok := m.get(o)
-			if !ok || (!v.IsUnknown() && phpEmpty(v)) {
-				continue
-			}
-			desc := "set"
-			if s, err := phpString(v, ""); err == nil {
-				desc = strconv.Quote(s)
-			}
-			st.writeBlocked = fmt.Sprintf("config %s is %s: phpredis encodes the stored value, so the Go side cannot write the bytes PHP would; run php artisan reverb:restart instead", m.keyPath(o), desc)
-			st.warnings = append(st.warnings, fmt.Sprintf("config %s is %s: the restart flag is still detected (any change of the stored bytes), but `reverb restart` cannot write it; use php artisan reverb:restart", m.keyPath(o), desc))
+		if err := st.phpredisEncoding(m); err != nil {
+			return nil, err
 		}
 	}
+
 	st.client = redis.NewClient(opt)
 	return st, nil
 }
@@ -258,7 +297,11 @@ func (s *redisStore) Write(ctx context.Context, ts int64) error {
 	if s.writeBlocked != "" {
 		return errors.New(s.writeBlocked)
 	}
-	if err := s.client.Set(ctx, s.key, strconv.FormatInt(ts, 10), 0).Err(); err != nil {
+	value := strconv.FormatInt(ts, 10)
+	if s.serializer == serializerPHP {
+		value = "i:" + value + ";"
+	}
+	if err := s.client.Set(ctx, s.key, value, 0).Err(); err != nil {
 		return fmt.Errorf("write restart flag to redis %s db %d: %w", s.addr, s.db, err)
 	}
 	return nil

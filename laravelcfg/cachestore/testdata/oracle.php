@@ -10,7 +10,8 @@
 //    "sqlite": "/abs/db.sqlite", "table": "cache",     (database)
 //    "host": "127.0.0.1", "port": 6379, "db": 1, "redis_prefix": "...",
 //    "username": "...", "password": "...",             (redis, optional)
-//    "scheme": "tls", "context": {"stream": {...}}     (redis TLS, optional)
+//    "scheme": "tls", "context": {"stream": {...}},    (redis TLS, optional)
+//    "serializer": 1                                   (redis, Redis::SERIALIZER_*, optional)
 //    "host": "127.0.0.1", "port": 11211,               (memcached)
 //    "servers": [["127.0.0.1", 11211], ...]            (memcached, several)}
 // "write" calls $store->forever($key, $value); "read" prints
@@ -54,7 +55,7 @@ switch ($args['store']) {
         break;
     case 'redis':
         $manager = new RedisManager(new Container, 'phpredis', [
-            'options' => ['prefix' => $args['redis_prefix']],
+            'options' => array_filter(['prefix' => $args['redis_prefix'], 'serializer' => $args['serializer'] ?? null], fn ($v) => $v !== null),
             // 8.83 calls auth($config['password']) only; Laravel 10+ calls
             // auth([$username, $password]) for an ACL user, which phpredis
             // also accepts as the password array here.
