@@ -296,7 +296,16 @@ func (v Value) ToInt() int64 {
 		if isInt {
 			return iv
 		}
-		return floatToInt(fv)
+		// Strings saturate (strtol / zend_dval_to_lval_cap).
+		switch {
+		case math.IsNaN(fv) || math.IsInf(fv, 0):
+			return 0
+		case fv >= 9.223372036854775807e18:
+			return math.MaxInt64
+		case fv <= -9.223372036854775808e18:
+			return math.MinInt64
+		}
+		return int64(fv)
 	case Array:
 		if v.arr != nil && v.arr.Len() > 0 {
 			return 1
@@ -305,11 +314,27 @@ func (v Value) ToInt() int64 {
 	return 0
 }
 
+// floatToInt is zend_dval_to_lval on 64-bit PHP 8: NaN and infinities
+// give 0, out-of-range values wrap modulo 2^64.
 func floatToInt(f float64) int64 {
-	if math.IsNaN(f) || math.IsInf(f, 0) || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0
 	}
-	return int64(f)
+	if f < 9.223372036854775807e18 && f >= -9.223372036854775808e18 {
+		return int64(f)
+	}
+	const twoPow64 = 18446744073709551616.0
+	d := math.Mod(f, twoPow64)
+	if d < 0 {
+		if d == -9.223372036854775808e18 {
+			return math.MinInt64
+		}
+		d += twoPow64
+	}
+	if d >= 9.223372036854775807e18 {
+		d -= twoPow64
+	}
+	return int64(d)
 }
 
 // ToFloat is (float)$v.
@@ -435,9 +460,26 @@ func LooseEquals(a, b Value) bool {
 }
 
 // Compare is $a <=> $b with PHP 8 rules. ok is false when the values are
-// uncomparable (arrays with different keys); every ordered comparison is
-// then false, as in PHP.
+// uncomparable (arrays with different keys, NAN); every ordered comparison
+// and == are then false, as in PHP.
 func Compare(a, b Value) (int, bool) {
+	c, ok := compare(a, b)
+	if ok && (isNaNOperand(a) || isNaNOperand(b)) && a.kind != Array && b.kind != Array &&
+		a.kind != Bool && b.kind != Bool && a.kind != Null && b.kind != Null {
+		return 1, false
+	}
+	return c, ok
+}
+
+func isNaNOperand(v Value) bool {
+	switch v.kind {
+	case Float:
+		return math.IsNaN(v.f)
+	}
+	return false
+}
+
+func compare(a, b Value) (int, bool) {
 	// Order of rules follows zend_compare.
 	switch {
 	case a.kind == Array && b.kind == Array:
@@ -528,6 +570,9 @@ func cmpNum(a, b Value) int {
 		return 0
 	}
 	x, y := a.ToFloat(), b.ToFloat()
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return 1 // ZEND_UNCOMPARABLE; LooseEquals and ordering check isNaN first
+	}
 	switch {
 	case x < y:
 		return -1

@@ -2,6 +2,7 @@ package phpeval
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -1143,7 +1144,20 @@ func fnSprintf(in *interp, line int, a []php.Value) php.Value {
 			if prec < 0 {
 				prec = 6
 			}
-			s = strconv.FormatFloat(v.ToFloat(), 'f', prec, 64)
+			f := v.ToFloat()
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				// PHP prints these bare, ignoring width and padding.
+				if math.IsNaN(f) {
+					b.WriteString("NAN")
+				} else {
+					b.WriteString("INF")
+				}
+				continue
+			}
+			if f == 0 {
+				f = 0 // PHP prints -0.0 as 0.0
+			}
+			s = strconv.FormatFloat(f, 'f', prec, 64)
 		case 'x':
 			s = strconv.FormatUint(uint64(v.ToInt()), 16)
 		case 'X':
@@ -1302,10 +1316,25 @@ func orderURL(vals map[string]php.Value) *php.OrderedArray {
 	out := php.NewArray()
 	for _, k := range urlComponents {
 		if v, ok := vals[k]; ok {
+			if v.Kind() == php.String {
+				v = php.StringValue(replaceControlChars(v.StringVal()))
+			}
 			out.Set(php.StringKey(k), v)
 		}
 	}
 	return out
+}
+
+// replaceControlChars is php_replace_controlchars: parse_url turns control
+// characters in every component into "_".
+func replaceControlChars(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func isScheme(s string) bool {

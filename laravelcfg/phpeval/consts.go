@@ -53,6 +53,7 @@ var constants = map[string]php.Value{
 	"SORT_REGULAR":                php.IntValue(0),
 	"STR_PAD_RIGHT":               php.IntValue(1),
 	"STR_PAD_LEFT":                php.IntValue(0),
+	"STR_PAD_BOTH":                php.IntValue(2),
 	"LARAVEL_START":               php.FloatValue(0),
 	"PHP_BINARY":                  php.StringValue("/usr/bin/php"),
 	"PHP_SAPI":                    php.StringValue("cli"),

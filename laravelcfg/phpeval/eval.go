@@ -57,6 +57,9 @@ type Result struct {
 	Returned bool
 	// Warnings name statements that were skipped, as "file:line: ...".
 	Warnings []string
+	// Unknowns counts the Unknown values created (unsupported constructs
+	// and runtime errors PHP would throw), used or not.
+	Unknowns int
 }
 
 // Error is a parse error or an evaluation abort, with its location.
@@ -135,7 +138,7 @@ func Eval(src []byte, opts Options) (res Result, err error) {
 	if !returned {
 		v = php.IntValue(1)
 	}
-	return Result{Value: v, Returned: returned, Warnings: in.warnings}, nil
+	return Result{Value: v, Returned: returned, Warnings: in.warnings, Unknowns: in.unknowns}, nil
 }
 
 // abortError stops evaluation (limits exceeded); recovered in Eval.
@@ -154,6 +157,7 @@ type interp struct {
 	elements int
 	aliases  map[string]string // lower-case alias -> fully qualified name
 	warnings []string
+	unknowns int
 }
 
 type scope struct {
@@ -170,12 +174,14 @@ type closure struct {
 func (in *interp) where(line int) string { return fmt.Sprintf("%s:%d", in.opts.File, line) }
 
 func (in *interp) unknown(line int, what string) php.Value {
+	in.unknowns++
 	return php.UnknownValue("unsupported construct "+what, in.where(line))
 }
 
 // failed is an Unknown for a runtime error PHP would throw (TypeError,
 // ValueError...): the value cannot be known.
 func (in *interp) failed(line int, msg string) php.Value {
+	in.unknowns++
 	return php.UnknownValue(msg, in.where(line))
 }
 
@@ -426,10 +432,32 @@ func (in *interp) eval(n node, sc *scope) php.Value {
 	return in.unknown(n.pos(), fmt.Sprintf("%T", n))
 }
 
-// evalQuiet evaluates for isset/empty/??: missing keys and variables are
-// null without complaint.
+// evalQuiet evaluates for isset/empty/??: missing keys and variables, and
+// offsets that would throw on a string, are null without complaint.
 func (in *interp) evalQuiet(n node, sc *scope) php.Value {
-	return in.eval(n, sc)
+	ix, ok := n.(*indexNode)
+	if !ok || ix.key == nil {
+		return in.eval(n, sc)
+	}
+	in.step(ix.line)
+	base := in.evalQuiet(ix.x, sc)
+	key := in.eval(ix.key, sc)
+	if base.Kind() == php.String && !key.IsUnknown() {
+		i, ok := key.CoerceInt()
+		if !ok || key.Kind() == php.String && !isIntString(key.StringVal()) {
+			return php.NullValue()
+		}
+		if n := int64(len(base.StringVal())); i >= n || i < -n {
+			return php.NullValue() // isset('abc'[5]) is false
+		}
+	}
+	return in.index(ix.line, base, key)
+}
+
+// isIntString: only integer-like strings are string offsets in isset().
+func isIntString(s string) bool {
+	v, ok := php.NumericString(s)
+	return ok && v.Kind() == php.Int && strings.TrimSpace(s) == s
 }
 
 func (in *interp) evalTemplate(n *templateNode, sc *scope) php.Value {

@@ -112,7 +112,7 @@ func (in *interp) binary(line int, op string, l, r php.Value) php.Value {
 		}
 		return php.FloatValue(ln.ToFloat() / rn.ToFloat())
 	case "%":
-		a, b := ln.ToInt(), rn.ToInt()
+		a, b := l.ToInt(), r.ToInt() // zval_get_long: strings saturate, floats wrap
 		if b == 0 {
 			return in.failed(line, "DivisionByZeroError: Modulo by zero")
 		}
@@ -139,7 +139,7 @@ func (in *interp) binary(line int, op string, l, r php.Value) php.Value {
 		}
 		return php.FloatValue(math.Pow(ln.ToFloat(), rn.ToFloat()))
 	case "|", "&", "^", "<<", ">>":
-		a, b := ln.ToInt(), rn.ToInt()
+		a, b := l.ToInt(), r.ToInt()
 		switch op {
 		case "|":
 			return php.IntValue(a | b)
