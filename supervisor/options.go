@@ -29,6 +29,9 @@ type Config struct {
 	RestartPoll time.Duration
 	// ReadyTimeout bounds how long a new generation may take to report ready.
 	ReadyTimeout time.Duration
+	// MetricsAddr turns on the Prometheus listener (host:port); empty
+	// falls back to REVERB_METRICS_ADDR, and that empty means off.
+	MetricsAddr string
 
 	Stdout io.Writer
 	Stderr io.Writer

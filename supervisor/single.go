@@ -56,6 +56,7 @@ func runSingle(c Config, con *console.Writer) int {
 		return 1
 	}
 	con.Infof("%s", boundEndpoint(ep, raw).StartLine(secure))
+	defer startSingleMonitoring(p, c, srv, con).Close() // Pulse, control socket, metrics (monitoring.go)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP)

@@ -105,6 +105,8 @@ type supervisor struct {
 
 	watcher *flagwatch.Watcher
 	store   cachestore.Store
+
+	mon monitorState // monitoring counters (monitoring.go)
 }
 
 func runSupervisor(c Config, con *console.Writer) int {
@@ -157,6 +159,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 	con.Infof("%s", shown.StartLine(tlsCfg != nil))
 
 	s.relay = hub.NewRelay(0, func(f string, a ...any) { con.Warnf(f, a...) })
+	defer s.startMonitoring(p).Close() // control socket, metrics (monitoring.go)
 	s.watch(p)
 	defer func() {
 		if s.watcher != nil {
@@ -323,6 +326,8 @@ func (s *supervisor) handle(ev any) {
 			s.con.Errorf("Cannot restart worker %d: %v", ev.slot, err)
 			s.scheduleRespawn(ev.g, ev.slot)
 		}
+	case evTopology: // a monitoring request (monitoring.go)
+		ev.reply <- s.topology()
 	case evDrainDeadline:
 		n := 0
 		for _, p := range ev.g.procs {
@@ -387,6 +392,7 @@ func (s *supervisor) onExit(p *proc, err error) {
 			g.failures[p.slot] = 0
 		}
 		delay := s.scheduleRespawn(g, p.slot)
+		s.mon.workerDeaths++
 		s.con.Errorf("Worker %d (%s, pid %d) died: %s; starting a new one in %v", p.slot, p.id, p.cmd.Process.Pid, exitText(err), delay)
 	}
 	if (g.draining || s.stopping) && p.ready {

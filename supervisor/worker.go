@@ -155,6 +155,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(err)
 	}
+	defer startWorkerMonitoring(p, srv, nodeID, stderr).Close() // Pulse, stats socket (monitoring.go)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(tln) }()
 	if err := bus.Ready(); err != nil {

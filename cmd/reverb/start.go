@@ -28,6 +28,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.PingSweep, "ping-sweep", 0, "period of the ping/prune sweep (default 1m; tests shorten it)")
 	fs.DurationVar(&c.DrainWindow, "drain-window", 10*time.Second, "time over which a restart or stop closes old connections")
 	fs.DurationVar(&c.RestartPoll, "restart-poll", time.Second, "how often non-file cache stores are polled for the restart flag")
+	fs.StringVar(&c.MetricsAddr, "metrics", "", "serve Prometheus metrics on this host:port (default: $REVERB_METRICS_ADDR; off when empty)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
