@@ -60,7 +60,7 @@ type conn struct {
 
 	// Under app.mu.
 	subs         map[*channel]*sub
-	wantPresence map[string]bool
+	wantPresence map[string]bool // allocated on the first presence subscribe
 
 	// raw is the socket's descriptor access for non-blocking direct
 	// writes; nil for TLS and other wrapped connections.

@@ -44,6 +44,20 @@ func rawSubscriber(t testing.TB, addr string) net.Conn {
 	return nc
 }
 
+// rss is the process's resident set size.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[1], 10, 64)
+	return n * uint64(os.Getpagesize())
+}
+
 func heapAndStacks() uint64 {
 	runtime.GC()
 	runtime.GC()
@@ -64,11 +78,13 @@ func TestIdleMemory(t *testing.T) {
 		var conns []net.Conn
 		warm := rawSubscriber(t, ts.addr)
 		before := heapAndStacks()
+		rss0 := rss()
 		for i := 0; i < n; i++ {
 			conns = append(conns, rawSubscriber(t, ts.addr))
 		}
 		time.Sleep(200 * time.Millisecond)
 		after := heapAndStacks()
+		t.Logf("RSS growth %.0f bytes per connection (clients included)", float64(rss()-rss0)/n)
 		t.Logf("goroutine readers=%v: %.0f bytes per idle subscribed connection (both ends' sockets included)", goroutines, float64(after-before)/n)
 		for _, c := range conns {
 			_ = c.Close()

@@ -154,6 +154,9 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	}
 	if kind.Presence() {
 		a.mu.Lock()
+		if c.wantPresence == nil {
+			c.wantPresence = map[string]bool{}
+		}
 		c.wantPresence[name] = true
 		a.mu.Unlock()
 		// The membership becomes visible, and subscription_succeeded is
@@ -238,7 +241,7 @@ func (s *Server) disconnect(c *conn) {
 	for name := range c.wantPresence {
 		leaves = append(leaves, name)
 	}
-	c.wantPresence = map[string]bool{}
+	c.wantPresence = nil
 	a.dropEmptyChannels()
 	a.mu.Unlock()
 
