@@ -1,0 +1,122 @@
+// Pulse messages card (issue 8): with config/pulse.php listing Reverb's ReverbMessages recorder,
+// the server counts reverb_message:sent / reverb_message:received per app and upserts count rows
+// into the app's pulse_aggregates every pulse_ingest_interval seconds. Two workers each ingest
+// their own counts: the upserts add up to the totals.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { APP_A, RawClient, api, createProject, defaultApps, startServer, waitFor } from './lib/harness.mjs';
+
+const haveSqlite = (() => {
+  try { execFileSync('sqlite3', ['-version']); return true; } catch { return false; }
+})();
+
+// pulse_aggregates as Pulse's migration creates it on SQLite (key_hash filled by the writer).
+const SCHEMA = `
+create table "pulse_aggregates" ("id" integer primary key autoincrement not null, "bucket" integer not null,
+  "period" integer not null, "type" varchar not null, "key" text not null, "key_hash" varchar not null,
+  "aggregate" varchar not null, "value" numeric not null, "count" integer);
+create unique index "pulse_aggregates_bucket_period_type_aggregate_key_hash_unique"
+  on "pulse_aggregates" ("bucket", "period", "type", "aggregate", "key_hash");`;
+
+const PULSE_PHP = `<?php
+
+use Laravel\\Reverb\\Pulse\\Recorders\\ReverbConnections;
+use Laravel\\Reverb\\Pulse\\Recorders\\ReverbMessages;
+
+return [
+    'enabled' => env('PULSE_ENABLED', true),
+    'storage' => [
+        'driver' => env('PULSE_STORAGE_DRIVER', 'database'),
+        'database' => [
+            'connection' => env('PULSE_DB_CONNECTION'),
+            'chunk' => 1000,
+        ],
+    ],
+    'ingest' => [
+        'driver' => env('PULSE_INGEST_DRIVER', 'storage'),
+        'buffer' => env('PULSE_INGEST_BUFFER', 5_000),
+        'redis' => [
+            'connection' => env('PULSE_REDIS_CONNECTION'),
+            'chunk' => 1000,
+        ],
+    ],
+    'recorders' => [
+        ReverbConnections::class => [
+            'sample_rate' => 1,
+        ],
+        ReverbMessages::class => [
+            'sample_rate' => env('REVERB_MESSAGES_SAMPLE_RATE', 1),
+        ],
+    ],
+];
+`;
+
+let server;
+let db;
+
+before(async () => {
+  if (!haveSqlite) return;
+  const project = await createProject({ apps: defaultApps(), files: { 'config/pulse.php': PULSE_PHP } });
+  db = path.join(project.dir, 'database', 'database.sqlite');
+  fs.mkdirSync(path.dirname(db), { recursive: true });
+  execFileSync('sqlite3', [db, SCHEMA]);
+  fs.appendFileSync(path.join(project.dir, '.env'), `DB_CONNECTION=sqlite\nDB_DATABASE="${db}"\nREVERB_PULSE_INGEST_INTERVAL=1\n`);
+  server = await startServer({ project, workers: 2 });
+});
+
+after(async () => {
+  await server?.stop();
+  server?.project.cleanup();
+});
+
+function sums() {
+  const out = execFileSync('sqlite3', ['-json', db,
+    `select key, type, period, sum(value) as n, count(*) as rows, count("count") as counts, min(key_hash) as h
+       from pulse_aggregates where aggregate = 'count' group by key, type, period`]).toString();
+  return out.trim() === '' ? [] : JSON.parse(out);
+}
+
+test('pulse_aggregates gets count rows for each period and app', { skip: !haveSqlite && 'sqlite3 not installed' }, async () => {
+  const socks = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(server, APP_A.key)));
+  await Promise.all(socks.map((s) => s.subscribeOk('pulse-news')));
+  for (let i = 0; i < 3; i++) {
+    const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'Tick', data: '{}', channel: 'pulse-news' } });
+    assert.equal(r.status, 200);
+  }
+  await Promise.all(socks.map(async (s) => { for (let i = 0; i < 3; i++) await s.next(5000); }));
+  socks[0].send({ event: 'pusher:ping', data: {} });
+  await socks[0].next(5000); // pusher:pong
+  // Sent: established + subscription_succeeded + 3 events per socket, plus one pong.
+  // Received: one subscribe per socket, plus one ping.
+  const want = { 'reverb_message:sent': 4 * 5 + 1, 'reverb_message:received': 4 + 1 };
+  const byType = () => {
+    const got = {};
+    for (const r of sums()) if (r.key === APP_A.id && r.period === 60) got[r.type] = r.n;
+    return got;
+  };
+  await waitFor(() => byType()['reverb_message:sent'] === want['reverb_message:sent'] &&
+    byType()['reverb_message:received'] === want['reverb_message:received'],
+  { timeout: 10000, message: `pulse_aggregates totals ${JSON.stringify(want)}` }).catch(() => {});
+  const rows = sums().filter((r) => r.key === APP_A.id);
+  for (const period of [60, 360, 1440, 10080]) {
+    for (const [type, n] of Object.entries(want)) {
+      const r = rows.find((x) => x.type === type && x.period === period);
+      assert.ok(r, `no ${type} row for period ${period}: ${JSON.stringify(rows)}`);
+      assert.equal(r.n, n, `${type} period ${period}`);
+      assert.equal(r.counts, 0, 'count column stays NULL for count aggregates');
+      assert.equal(r.h, 'e10adc3949ba59abbe56e057f20f883e', 'key_hash is md5(app id)');
+    }
+  }
+  // A second round of traffic adds to the same rows.
+  const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'Tick', data: '{}', channel: 'pulse-news' } });
+  assert.equal(r.status, 200);
+  await Promise.all(socks.map((s) => s.next(5000)));
+  await waitFor(() => byType()['reverb_message:sent'] === want['reverb_message:sent'] + 4,
+    { timeout: 10000, message: 'second ingest adds 4 sent' });
+  await Promise.all(socks.map((s) => { s.close(); return s.waitClosed(); }));
+});
