@@ -30,36 +30,16 @@ func (s *Server) debugInfo(title, detail string) {
 	fmt.Fprintf(s.debug, "  %s %s %s\n", title, strings.Repeat(".", dots), detail)
 }
 
-// debugMessage prints a JSON message pretty-printed, data and
-// data.channel_data decoded, truncated to 200 characters.
+// debugMessage prints a JSON message pretty-printed in its own key order,
+// data (and data.channel_data) decoded when they hold JSON strings,
+// truncated to 200 characters.
 func (s *Server) debugMessage(p []byte) {
 	if s.debug == nil {
 		return
 	}
-	var v map[string]any
 	out := string(p)
-	if json.Unmarshal(p, &v) == nil {
-		if d, ok := v["data"].(string); ok {
-			var dv any
-			if json.Unmarshal([]byte(d), &dv) == nil {
-				v["data"] = dv
-			}
-		}
-		if d, ok := v["data"].(map[string]any); ok {
-			if cd, ok := d["channel_data"].(string); ok {
-				var cv any
-				if json.Unmarshal([]byte(cd), &cv) == nil {
-					d["channel_data"] = cv
-				}
-			}
-		}
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", "    ")
-		if enc.Encode(v) == nil {
-			out = strings.TrimRight(buf.String(), "\n")
-		}
+	if pretty, ok := prettyMessage(p); ok {
+		out = pretty
 	}
 	if len(out) > 200 {
 		out = out[:200] + "..."
@@ -67,6 +47,48 @@ func (s *Server) debugMessage(p []byte) {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	fmt.Fprintf(s.debug, "%s\n", out)
+}
+
+func prettyMessage(p []byte) (string, bool) {
+	compact, ok := expandStrings(p, 2)
+	if !ok {
+		return "", false
+	}
+	var buf bytes.Buffer
+	if json.Indent(&buf, compact, "", "    ") != nil {
+		return "", false
+	}
+	return buf.String(), true
+}
+
+// expandStrings rebuilds an object with its "data" and "channel_data"
+// string members replaced by the JSON they hold, depth levels down.
+func expandStrings(p []byte, depth int) ([]byte, bool) {
+	fields, err := rawObject(p)
+	if err != nil {
+		return nil, false
+	}
+	b := []byte{'{'}
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(f.key)
+		b = append(b, k...)
+		b = append(b, ':')
+		v := f.value
+		if (f.key == "data" || f.key == "channel_data") && depth > 0 {
+			inner := dataAsSent(v)
+			if len(inner) > 0 && inner[0] == '{' {
+				if x, ok := expandStrings(inner, depth-1); ok {
+					inner = x
+				}
+			}
+			v = inner
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}'), true
 }
 
 func (s *Server) debugControl(c *conn, payload []byte) {
@@ -86,4 +108,12 @@ func (s *Server) debugError(text string) {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	fmt.Fprintf(s.debug, "\n [ERROR] %s\n\n", text)
+}
+
+// debugPusherError logs that a message ended in a Pusher error; nothing is
+// formatted without --debug.
+func (c *conn) debugPusherError() {
+	if c.srv.debug != nil {
+		c.srv.debugError("Message from " + c.id + " resulted in a pusher error")
+	}
 }

@@ -24,7 +24,7 @@ func (c *conn) handleMessage(p []byte) {
 		} else {
 			c.send(frameRate())
 		}
-		s.debugError("Message from " + c.id + " resulted in a pusher error")
+		c.debugPusherError()
 		return
 	}
 	if c.dispatch(p) {
@@ -55,7 +55,7 @@ func (c *conn) allow(maxAttempts, decaySeconds int) bool {
 
 func (c *conn) invalid() bool {
 	c.send(frameInvalid())
-	c.srv.debugError("Message from " + c.id + " resulted in a pusher error")
+	c.debugPusherError()
 	return false
 }
 
@@ -149,7 +149,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	a.mu.Unlock()
 	if kind.Private() && !pusherauth.ValidChannelAuth(a.cfg.Secret, c.id, name, rawData, hasData, auth) {
 		c.send(frameUnauth())
-		s.debugError("Message from " + c.id + " resulted in a pusher error")
+		c.debugPusherError()
 		return false
 	}
 	if kind.Presence() {
