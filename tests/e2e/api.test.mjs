@@ -384,6 +384,11 @@ describe('API details (§6)', () => {
     assertJSON(r, 422, { 'batch.0.data': ['The batch.0.data field is required.'] });
   });
 
+  test('a request whose headers exceed max_request_size → 413', async () => {
+    const r = await rawHttp(server, [`GET /apps/${APP_A.id}/channels?pad=${'p'.repeat(12000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`]);
+    assert.equal(r.status, 413, r.raw.slice(0, 200));
+  });
+
   test('repeated query parameters: the last one wins (PHP parse_str)', async () => {
     const app = APP_A;
     // Sign with info=b only; send info=a&info=b: the server must see (and sign) just "b".

@@ -339,6 +339,62 @@ describe('subscribe details (§3.3–§3.5)', () => {
   });
 });
 
+describe('more protocol details', () => {
+  test('a cache is lost when the channel empties; events to empty channels are not cached', async () => {
+    const a = await connect();
+    await a.subscribeOk('cache-lost');
+    await a.expectFrame(cacheMiss('cache-lost'));
+    let r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'E', data: '{}', channel: 'cache-lost' } });
+    assert.equal(r.status, 200);
+    await a.next();
+    a.unsubscribe('cache-lost');
+    await a.expectNoFrame();
+    r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'E', data: '{}', channel: 'cache-lost' } });
+    assert.equal(r.status, 200);
+    await a.subscribeOk('cache-lost');
+    await a.expectFrame(cacheMiss('cache-lost'));
+    await closeAll();
+  });
+
+  test('presence: one member without user_id makes the list empty for the next joiner', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('presence-mixed', { channelData: '{"user_id":1,"user_info":{"name":"A"}}' });
+    b.subscribe('presence-mixed');
+    await b.expectFrame(succeeded('presence-mixed', '{"presence":{"count":0,"ids":[],"hash":[]}}'));
+    await a.expectFrame(memberAdded('presence-mixed', '{}'));
+    await closeAll();
+  });
+
+  test('a whisper on a presence channel carries the sender\'s user_id as stored', async () => {
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('presence-whisper', { channelData: '{"user_id":7,"user_info":{"name":"A"}}' });
+    await b.subscribeOk('presence-whisper', { channelData: '{"user_id":"8","user_info":{"name":"B"}}' });
+    await a.next(); // member_added for 8
+    a.send('{"event":"client-typing","channel":"presence-whisper","data":{"t":1}}');
+    await b.expectFrame('{"event":"client-typing","channel":"presence-whisper","data":{"t":1},"user_id":7}');
+    b.send('{"event":"client-typing","channel":"presence-whisper","data":{"t":2}}');
+    await a.expectFrame('{"event":"client-typing","channel":"presence-whisper","data":{"t":2},"user_id":"8"}');
+    await closeAll();
+  });
+
+  const pings = [
+    ['data {}', '{"event":"pusher:ping","data":{}}', PONG],
+    ['data ""', '{"event":"pusher:ping","data":""}', PONG],
+    ['data "abc"', '{"event":"pusher:ping","data":"abc"}', ERR.invalidFormat],
+    ['data "123" (decodes to a number)', '{"event":"pusher:ping","data":"123"}', ERR.invalidFormat],
+  ];
+  for (const [name, msg, reply] of pings) {
+    test(`pusher:ping with ${name} → ${reply === PONG ? 'pong' : '4200'}`, async () => {
+      const c = await connect();
+      c.send(msg);
+      await c.expectFrame(reply);
+      await closeAll();
+    });
+  }
+});
+
 describe('PHP-JSON on the wire (§13.1)', () => {
   test('API event name and data string are re-encoded with PHP escaping', async () => {
     const c = await connect();
