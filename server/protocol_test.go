@@ -491,3 +491,46 @@ func TestDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A subscriber that stops reading is closed with 4100 once its queue is
+// full; the others keep receiving everything.
+func TestSlowConsumer(t *testing.T) {
+	app := appA()
+	app.MaxMessageSize = 0
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}})
+	slow := rawSubscriber(t, ts.addr)
+	defer slow.Close()
+	fast := ts.dial(t, "reverb-key")
+	fast.subscribe("idle", "", "")
+	fast.subscribed("idle")
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			_ = fast.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, _, err := fast.ws.ReadMessage(); err != nil {
+				got <- n
+				return
+			}
+			n++
+			if n == 200 {
+				got <- n
+				return
+			}
+		}
+	}()
+	big := strings.Repeat("x", 100<<10)
+	for i := 0; i < 200; i++ {
+		ts.trigger(t, "123456", "e", big, "idle")
+	}
+	if n := <-got; n != 200 {
+		t.Fatalf("fast subscriber got %d of 200", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.s.Stats().Apps[0].SlowConsumersClosed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("slow consumer never closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
