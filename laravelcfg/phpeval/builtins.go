@@ -550,12 +550,7 @@ func fnStrReplace(in *interp, line int, a []php.Value) php.Value {
 		src := subject.ArrayVal()
 		in.grow(line, src.Len())
 		for i, k := range src.Keys {
-			v := src.Values[i]
-			if v.Kind() == php.Array {
-				out.Set(k, v)
-			} else {
-				out.Set(k, do(v.ToString()))
-			}
+			out.Set(k, do(src.Values[i].ToString())) // nested arrays read as "Array"
 		}
 		return php.ArrayValue(out)
 	}

@@ -65,6 +65,9 @@ func (in *interp) binary(line int, op string, l, r php.Value) php.Value {
 			return php.ArrayValue(out)
 		}
 	}
+	if (op == "|" || op == "&" || op == "^") && l.Kind() == php.String && r.Kind() == php.String {
+		return php.StringValue(bytewise(op, l.StringVal(), r.StringVal()))
+	}
 	ln, lok := l.ToNumber()
 	rn, rok := r.ToNumber()
 	if l.Kind() == php.Array || r.Kind() == php.Array || l.Kind() == php.Closure || r.Kind() == php.Closure {
@@ -122,18 +125,7 @@ func (in *interp) binary(line int, op string, l, r php.Value) php.Value {
 		return php.IntValue(a % b)
 	case "**":
 		if ln.Kind() == php.Int && rn.Kind() == php.Int && rn.IntVal() >= 0 {
-			res := int64(1)
-			base, exp := ln.IntVal(), rn.IntVal()
-			ok := true
-			for i := int64(0); i < exp && ok; i++ {
-				in.step(line)
-				next := res * base
-				if base != 0 && next/base != res {
-					ok = false
-				}
-				res = next
-			}
-			if ok {
+			if res, ok := intPow(ln.IntVal(), rn.IntVal()); ok {
 				return php.IntValue(res)
 			}
 		}
@@ -189,4 +181,67 @@ func isLeadingNumeric(v php.Value) bool {
 		return c >= '0' && c <= '9' || c == '.' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9'
 	}
 	return false
+}
+
+// bytewise is PHP's |, & and ^ on two strings: byte by byte, | over the
+// longer length, & and ^ over the shorter.
+func bytewise(op, a, b string) string {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	n := len(b)
+	if op == "|" {
+		n = len(a)
+	}
+	out := make([]byte, n)
+	for i := range out {
+		var y byte
+		if i < len(b) {
+			y = b[i]
+		}
+		switch op {
+		case "|":
+			out[i] = a[i] | y
+		case "&":
+			out[i] = a[i] & y
+		default:
+			out[i] = a[i] ^ y
+		}
+	}
+	return string(out)
+}
+
+// intPow is integer exponentiation by squaring; ok is false on overflow
+// (PHP then computes in floats).
+func intPow(base, exp int64) (int64, bool) {
+	res := int64(1)
+	for exp > 0 {
+		if exp&1 == 1 {
+			r, ok := mulOK(res, base)
+			if !ok {
+				return 0, false
+			}
+			res = r
+		}
+		exp >>= 1
+		if exp > 0 {
+			b, ok := mulOK(base, base)
+			if !ok {
+				return 0, false
+			}
+			base = b
+		}
+	}
+	return res, true
+}
+
+func mulOK(a, b int64) (int64, bool) {
+	if a == 0 || b == 0 {
+		return 0, true
+	}
+	r := a * b
+	if r/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+		return 0, false
+	}
+	return r, true
 }

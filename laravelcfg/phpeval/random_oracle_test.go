@@ -27,7 +27,8 @@ var randomAtoms = []string{
 	"['b' => 2, 'a' => 1]", "[null, false, 0, '0', '']", "'My-App_2'", "\"tab\\t\"", "'%s'",
 }
 
-var randomBinary = []string{"+", "-", "*", ".", "==", "===", "!=", "!==", "<", "<=", ">", ">=", "<=>", "&&", "||", "??", "?:", "%"}
+var randomBinary = []string{"+", "-", "*", ".", "==", "===", "!=", "!==", "<", "<=", ">", ">=", "<=>", "&&", "||", "??", "?:", "%",
+	"/", "**", "|", "&", "^", "<<", ">>", "and", "or", "xor"}
 
 var randomCalls = []string{
 	"strtolower(%s)", "strtoupper(%s)", "trim(%s)", "explode(',', %s)", "implode(',', %s)", "intval(%s)",
