@@ -104,6 +104,10 @@ func Load(opts LoadOptions) (*Project, error) {
 		}
 	}
 
+	if name, ok := p.Getenv("APP_NAME"); ok && phpeval.Lossy(name) {
+		p.Warnings = append(p.Warnings, fmt.Sprintf(
+			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
+	}
 	s, warns, err := buildSettings(p.Config, reverbFile)
 	if err != nil {
 		return nil, err

@@ -163,7 +163,7 @@ func TestSlug(t *testing.T) {
 		{"Laravel", "_", "laravel"}, {"My App", "_", "my_app"}, {"My App", "-", "my-app"},
 		{"My-App_2", "_", "my_app_2"}, {"My-App_2", "-", "my-app-2"}, {"Café Crème", "_", "cafe_creme"},
 		{"ACME@Corp", "_", "acme_at_corp"}, {"Ünïcödé Straße", "_", "unicode_strasse"}, {"日本語", "_", ""},
-		{"", "-", ""}, {"1", "_", "1"}, {"  a  b  ", "-", "a-b"}, {"Æsir Øl", "-", "aesir-ol"},
+		{"", "-", ""}, {"1", "_", "1"}, {"Ǆemal", "-", "emal"}, {"€uro", "_", "eururo"}, {"Łódź Café", "_", "lodz_cafe"}, {"  a  b  ", "-", "a-b"}, {"Æsir Øl", "-", "aesir-ol"},
 	}
 	for _, c := range cases {
 		if got := Slug(c.in, c.sep); got != c.want {
@@ -201,6 +201,14 @@ func TestBuiltinCoverage(t *testing.T) {
 		database_path config_path app_path public_path resource_path extension_loaded gethostname`) {
 		if !have[n] {
 			t.Errorf("builtin %s missing", n)
+		}
+	}
+}
+
+func TestLossy(t *testing.T) {
+	for s, want := range map[string]bool{"Laravel": false, "Café Crème": false, "Київ": true, "東京": true, "Straße": false, "50%": false} {
+		if got := Lossy(s); got != want {
+			t.Errorf("Lossy(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

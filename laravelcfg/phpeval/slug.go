@@ -15,7 +15,9 @@ var specialASCII = map[rune]string{
 	'ı': "i", 'Ħ': "H", 'ħ': "h", 'Ŧ': "T", 'ŧ': "t", 'ĸ': "k", 'Ŀ': "L", 'ŀ': "l",
 	'ŉ': "n", 'Ŋ': "N", 'ŋ': "n", 'ſ': "s", 'Ɨ': "I", 'ƚ': "l", 'Ɵ': "O",
 	'‘': "'", '’': "'", '‚': ",", '“': "\"", '”': "\"", '„': ",,", '–': "-", '—': "-",
-	'…': "...", '\u00a0': " ",
+	'…': "...", '\u00a0': " ", 'Ǿ': "O", 'ǿ': "o", '€': "EUR",
+	// Digraph letters voku leaves out (removed, not spelled out).
+	'Ǆ': "", 'ǅ': "", 'ǆ': "", 'Ǉ': "", 'ǈ': "", 'ǉ': "", 'Ǌ': "", 'ǋ': "", 'ǌ': "",
 }
 
 // ASCII is Str::ascii for Latin scripts: accents are stripped (é → e),
@@ -40,6 +42,32 @@ func ASCII(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Lossy reports whether ASCII drops a letter or digit of s, i.e. whether
+// Str::slug(s) in PHP (which transliterates Cyrillic, Greek, CJK...) may
+// differ from Slug(s).
+func Lossy(s string) bool {
+	for _, r := range s {
+		if r < 0x80 {
+			continue
+		}
+		if t, ok := specialASCII[r]; ok && t != "" {
+			continue
+		}
+		if unicode.IsLetter(r) || unicode.IsNumber(r) {
+			kept := false
+			for _, d := range norm.NFKD.String(string(r)) {
+				if d < 0x80 {
+					kept = true
+				}
+			}
+			if !kept {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Slug is Laravel's Str::slug($title, $separator) with the default
