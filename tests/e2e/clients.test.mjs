@@ -220,6 +220,35 @@ describe('encrypted channels and a PHP-made broadcast', () => {
   });
 });
 
+describe('deploys', () => {
+  test('pusher-js reconnects and resubscribes when the server is stopped and started again', async () => {
+    const first = await startServer({ apps: defaultApps() });
+    const p = pusherClient(first, APP_A);
+    cleanups.push(() => p.disconnect());
+    const firstId = await waitConnected(p);
+    const ch = p.subscribe('private-deploy');
+    await new Promise((resolve) => ch.bind('pusher:subscription_succeeded', resolve));
+    const states = [];
+    p.connection.bind('state_change', (s) => states.push(s.current));
+    const port = first.port;
+    await first.stop();
+    const second = await startServer({ apps: defaultApps(), port });
+    try {
+      const resubscribed = new Promise((resolve) => ch.bind('pusher:subscription_succeeded', resolve));
+      await waitFor(() => p.connection.state === 'connected' && p.connection.socket_id !== firstId, { timeout: 15000, message: `pusher-js to reconnect (states ${states})` });
+      await resubscribed;
+      assert.ok(!states.includes('failed'), `states ${states}`);
+      const got = new Promise((resolve) => ch.bind('Deployed', resolve));
+      const res = await serverSdk(second, APP_A).trigger('private-deploy', 'Deployed', { v: 2 });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await got, { v: 2 });
+    } finally {
+      p.disconnect();
+      await second.stop();
+    }
+  });
+});
+
 describe('every API route through the pusher SDK', () => {
   test('trigger with info, triggerBatch, channels, channel, users, connections, terminate', async () => {
     const app = APP_A;
