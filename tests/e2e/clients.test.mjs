@@ -235,7 +235,7 @@ describe('deploys', () => {
     const second = await startServer({ apps: defaultApps(), port });
     try {
       const resubscribed = new Promise((resolve) => ch.bind('pusher:subscription_succeeded', resolve));
-      await waitFor(() => p.connection.state === 'connected' && p.connection.socket_id !== firstId, { timeout: 15000, message: `pusher-js to reconnect (states ${states})` });
+      await waitFor(() => p.connection.state === 'connected' && p.connection.socket_id !== firstId, { timeout: 30000, message: `pusher-js to reconnect (its own backoff after a refused attempt takes ~15 s) (states ${states})` });
       await resubscribed;
       assert.ok(!states.includes('failed'), `states ${states}`);
       const got = new Promise((resolve) => ch.bind('Deployed', resolve));
