@@ -92,6 +92,7 @@ func appIDFromToken(tok string) string {
 func (s *Server) publish(msg []byte) int {
 	n, err := s.transport.Publish(context.Background(), msg)
 	if err != nil {
+		s.busErrors.Add(1)
 		s.logError("cluster publish: " + err.Error())
 	}
 	return n

@@ -72,7 +72,8 @@ type Server struct {
 	errMu     sync.Mutex
 	started   time.Time
 
-	handshakeFailures sync.Map // reason → *atomic.Int64
+	handshakeFailures sync.Map     // reason → *atomic.Int64
+	busErrors         atomic.Int64 // failed cluster publishes (monitoring)
 
 	gatherMu   sync.Mutex
 	gatherings map[string]*gathering

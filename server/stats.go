@@ -48,6 +48,11 @@ type Stats struct {
 	// a failed handshake ("400", "426"...), "unknown app", "over quota",
 	// "origin not allowed".
 	HandshakeFailures map[string]int64
+	// PeerNodes is how many other cluster nodes (workers, Redis-scaled
+	// servers) this node heard from within three heartbeats; BusErrors
+	// counts failed cluster publishes. Together: the bus / Redis state.
+	PeerNodes int
+	BusErrors int64
 }
 
 // Stats returns the node's counters.
@@ -70,6 +75,10 @@ func (s *Server) Stats() Stats {
 			MessagesHandled:     x.MessagesHandled.Load(),
 		})
 	}
+	s.nodesMu.Lock()
+	st.PeerNodes = len(s.nodes)
+	s.nodesMu.Unlock()
+	st.BusErrors = s.busErrors.Load()
 	s.handshakeFailures.Range(func(k, v any) bool {
 		st.HandshakeFailures[k.(string)] = v.(*atomic.Int64).Load()
 		return true
