@@ -110,31 +110,40 @@ func (w *Watcher) noteErr(err error) {
 // of the file), otherwise the nearest ancestor, so the creation of the sha1
 // directories is seen and the watch moves down.
 func (w *Watcher) arm(path string) {
+	// A directory created between finding the deepest one and adding the
+	// watch sends no event, so look again after each Add until stable.
+	for range 8 {
+		dir := deepestDir(path)
+		if dir == w.watched {
+			return
+		}
+		if w.watched != "" {
+			_ = w.fsw.Remove(w.watched) // may already be gone with its directory
+		}
+		if err := w.fsw.Add(dir); err != nil {
+			w.watched = ""
+			w.logf("Cannot watch %s: %v", dir, err)
+			return
+		}
+		w.watched = dir
+	}
+}
+
+// deepestDir is the deepest existing directory on the way to path.
+func deepestDir(path string) string {
 	dir := filepath.Dir(path)
 	for {
 		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			break
+			return dir
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			break // permission problems: try watching it anyway
+			return dir // permission problems: try watching it anyway
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			break
+			return dir
 		}
 		dir = parent
 	}
-	if dir == w.watched {
-		return
-	}
-	if w.watched != "" {
-		_ = w.fsw.Remove(w.watched) // may already be gone with its directory
-	}
-	if err := w.fsw.Add(dir); err != nil {
-		w.watched = ""
-		w.logf("Cannot watch %s: %v", dir, err)
-		return
-	}
-	w.watched = dir
 }
 
 func (w *Watcher) run(ctx context.Context) {
