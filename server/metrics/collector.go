@@ -22,6 +22,7 @@ type Collector struct {
 	last          map[string]server.Stats // node id → last answer
 	retired       map[string]*AppStatus   // app id → counters of workers gone
 	retiredHandsh map[string]int64
+	retiredBus    int64
 	now           func() time.Time
 }
 
@@ -94,6 +95,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 		for _, app := range c.last[w.NodeID].Apps {
 			ws.Connections += app.Connections
 		}
+		ws.PeerNodes = c.last[w.NodeID].PeerNodes
 		st.Workers = append(st.Workers, ws)
 	}
 	// Workers gone since the last sample: keep their counters.
@@ -107,6 +109,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 		for k, v := range old.HandshakeFailures {
 			c.retiredHandsh[k] += v
 		}
+		c.retiredBus += old.BusErrors
 		delete(c.last, id)
 	}
 
@@ -131,6 +134,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 	for k, v := range c.retiredHandsh {
 		st.Handshake[k] += v
 	}
+	st.BusErrors = c.retiredBus
 	for _, w := range topo.Workers {
 		s, ok := c.last[w.NodeID]
 		if !ok {
@@ -144,6 +148,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 		for k, v := range s.HandshakeFailures {
 			st.Handshake[k] += v
 		}
+		st.BusErrors += s.BusErrors
 	}
 	ids := make([]string, 0, len(apps))
 	for id := range apps {

@@ -52,7 +52,7 @@ func TestCollectorSumsAndRetires(t *testing.T) {
 			{NodeID: "g1w1", PID: 11, Generation: 1, Ready: true},
 		}},
 		stats: map[string]server.Stats{
-			"g1w0": {Apps: []server.AppSnapshot{app("a", 3, 5, 50)}, HandshakeFailures: map[string]int64{"426": 1}},
+			"g1w0": {Apps: []server.AppSnapshot{app("a", 3, 5, 50)}, HandshakeFailures: map[string]int64{"426": 1}, BusErrors: 2, PeerNodes: 1},
 			"g1w1": {Apps: []server.AppSnapshot{app("a", 2, 1, 20)}},
 		},
 		down: map[string]bool{},
@@ -83,7 +83,7 @@ func TestCollectorSumsAndRetires(t *testing.T) {
 	if a.Connections != 1 || a.MessagesIn != 8 || a.MessagesOut != 74 || a.ConnectionsTotal != 6 {
 		t.Fatalf("after restart app a = %+v", a)
 	}
-	if st.Handshake["426"] != 1 {
+	if st.Handshake["426"] != 1 || st.BusErrors != 2 {
 		t.Fatalf("retired handshake failures lost: %v", st.Handshake)
 	}
 	if st.Workers[0].State != "serving" || !st.Workers[0].Up || st.Workers[1].State != "starting" || st.Workers[1].Up {
@@ -109,7 +109,7 @@ func TestPrometheusExposition(t *testing.T) {
 	f := &fakeCluster{
 		topo: Topology{Mode: "supervisor", Started: time.Unix(100, 0), Generation: 3, Restarts: 2, WorkerDeaths: 1,
 			Workers: []Worker{{NodeID: "g3w0", Generation: 3, Ready: true}}},
-		stats: map[string]server.Stats{"g3w0": {Apps: []server.AppSnapshot{app("123456", 7, 3, 9)},
+		stats: map[string]server.Stats{"g3w0": {Apps: []server.AppSnapshot{app("123456", 7, 3, 9)}, PeerNodes: 3, BusErrors: 1,
 			HandshakeFailures: map[string]int64{"over quota": 2}}},
 	}
 	rec := httptest.NewRecorder()
@@ -126,6 +126,8 @@ func TestPrometheusExposition(t *testing.T) {
 		`reverb_generation 3`,
 		`reverb_restarts_total 2`,
 		`reverb_worker_deaths_total 1`,
+		`reverb_cluster_peer_nodes{node="g3w0"} 3`,
+		`reverb_bus_publish_errors_total 1`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(body, want) {

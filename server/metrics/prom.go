@@ -30,6 +30,8 @@ var (
 	descGeneration    = prometheus.NewDesc("reverb_generation", "Number of the serving worker generation.", nil, nil)
 	descRestarts      = prometheus.NewDesc("reverb_restarts_total", "Restarts (worker generations started after the first).", nil, nil)
 	descDeaths        = prometheus.NewDesc("reverb_worker_deaths_total", "Serving workers that died and were replaced.", nil, nil)
+	descPeers         = prometheus.NewDesc("reverb_cluster_peer_nodes", "Other cluster nodes a worker hears from (other workers; other servers over Redis when scaling is on).", []string{"node"}, nil)
+	descBusErrors     = prometheus.NewDesc("reverb_bus_publish_errors_total", "Failed publishes on the cluster bus (the supervisor's hub or Redis).", nil, nil)
 	descStart         = prometheus.NewDesc("reverb_start_time_seconds", "Start time of the server, unix seconds.", nil, nil)
 )
 
@@ -39,7 +41,7 @@ type promCollector struct{ c *Collector }
 func (p promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descSubscriptions, descChannels, descConnsTotal, descMsgsIn,
 		descMsgsHandled, descMsgsOut, descDeliveries, descBytesIn, descBytesOut, descSlow, descHandshake, descWorkers,
-		descWorkerUp, descGeneration, descRestarts, descDeaths, descStart} {
+		descWorkerUp, descGeneration, descRestarts, descDeaths, descStart, descPeers, descBusErrors} {
 		ch <- d
 	}
 }
@@ -82,6 +84,9 @@ func (p promCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		gauge(descWorkerUp, up, w.NodeID, itoa(w.Generation))
+		if w.Up {
+			gauge(descPeers, float64(w.PeerNodes), w.NodeID)
+		}
 	}
 	for s, n := range states {
 		gauge(descWorkers, float64(n), s)
@@ -89,6 +94,7 @@ func (p promCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descGeneration, float64(st.Generation))
 	counter(descRestarts, int64(st.Restarts))
 	counter(descDeaths, int64(st.WorkerDeaths))
+	counter(descBusErrors, st.BusErrors)
 	gauge(descStart, float64(st.Started.UnixNano())/1e9)
 }
 

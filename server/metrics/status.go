@@ -52,6 +52,7 @@ type Status struct {
 	Workers       []WorkerStatus    `json:"workers"`
 	Apps          []AppStatus       `json:"apps"`
 	Handshake     map[string]int64  `json:"handshake_failures"`
+	BusErrors     int64             `json:"bus_publish_errors"`
 	SampledAt     time.Time         `json:"sampled_at"`
 	Rates         map[string]Rate   `json:"rates,omitempty"` // app id → per second, filled by `reverb status`
 	Errors        map[string]string `json:"errors,omitempty"`
@@ -65,6 +66,9 @@ type WorkerStatus struct {
 	State       string `json:"state"` // "serving", "starting", "draining"
 	Up          bool   `json:"up"`    // answered this sample
 	Connections int64  `json:"connections"`
+	// PeerNodes is how many other cluster nodes this worker hears (the
+	// other workers, and other servers over Redis when scaling is on).
+	PeerNodes int `json:"peer_nodes"`
 }
 
 // AppStatus is one app's counters summed over the workers.

@@ -87,6 +87,11 @@ test('/metrics and reverb status show the fan-out, summed over the workers', asy
   assert.equal(metric(body, 'reverb_generation'), 1);
   assert.equal(metric(body, 'reverb_restarts_total'), 0);
   assert.equal(metric(body, `reverb_connections{app="${defaultApps()[1].id}"}`), 0, 'idle apps are listed with zeros');
+  // Bus state: each worker hears the other one.
+  const peers = body.split('\n').filter((l) => l.startsWith('reverb_cluster_peer_nodes{'));
+  assert.equal(peers.length, 2, body);
+  for (const l of peers) assert.match(l, / 1$/);
+  assert.equal(metric(body, 'reverb_bus_publish_errors_total'), 0);
 
   // reverb status asks the supervisor through storage/reverb.sock and agrees.
   const st = await status(server.project.dir, '--json', '--interval', '0');
@@ -129,5 +134,30 @@ test('reverb status without a running server says so and exits 1', async () => {
     assert.match(st.stderr, /No Reverb server is running/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--workers 0 serves status and REVERB_METRICS_ADDR from the single process', async () => {
+  const port = await freePort();
+  const single = await startServer({ apps: defaultApps(), workers: 0, processEnv: { REVERB_METRICS_ADDR: `127.0.0.1:${port}` } });
+  try {
+    const socks = await Promise.all(Array.from({ length: 3 }, () => RawClient.connect(single, APP_A.key)));
+    const body = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+        let b = '';
+        res.on('data', (c) => { b += c; });
+        res.on('end', () => resolve(b));
+      }).on('error', reject);
+    });
+    assert.equal(metric(body, `reverb_connections{app="${APP_A.id}"}`), 3, body);
+    assert.equal(metric(body, 'reverb_workers{state="serving"}'), 1);
+    const st = await status(single.project.dir, '--json', '--interval', '0');
+    assert.equal(st.code, 0, st.stderr);
+    const js = JSON.parse(st.stdout);
+    assert.equal(js.mode, 'single');
+    assert.equal(js.apps.find((x) => x.id === APP_A.id).connections, 3);
+    await Promise.all(socks.map((s) => { s.close(); return s.waitClosed(); }));
+  } finally {
+    await single.stop();
   }
 });
