@@ -114,6 +114,22 @@ test('/metrics and reverb status show the fan-out, summed over the workers', asy
   await Promise.all(socks.map((s) => { s.close(); return s.waitClosed(); }));
 });
 
+test('a restart (SIGHUP) moves the generation; counters keep counting across it', async () => {
+  const before = (await scrape()).body;
+  const sentBefore = metric(before, `reverb_messages_sent_total{app="${APP_A.id}"}`);
+  server.proc.kill('SIGHUP');
+  await server.waitForOutput(/Generation 2 ready/, 20000);
+  await waitFor(async () => metric((await scrape()).body, 'reverb_workers{state="draining"}') === 0, { timeout: 10000, message: 'old generation gone' });
+  const sock = await RawClient.connect(server, APP_A.key);
+  const after = (await scrape()).body;
+  assert.equal(metric(after, 'reverb_generation'), 2);
+  assert.equal(metric(after, 'reverb_restarts_total'), 1);
+  assert.equal(metric(after, 'reverb_workers{state="serving"}'), 2);
+  assert.equal(metric(after, `reverb_messages_sent_total{app="${APP_A.id}"}`), sentBefore + 1, 'old workers\' counts kept, plus one connection_established');
+  sock.close();
+  await sock.waitClosed();
+});
+
 test('GET /apps/{id}/connections (Pulse connections card) counts every worker from every worker', async () => {
   const socks = await Promise.all(Array.from({ length: 6 }, () => RawClient.connect(server, APP_A.key)));
   // Fresh connections: the kernel spreads them over both workers.
