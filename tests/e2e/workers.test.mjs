@@ -141,4 +141,44 @@ describe('two workers', () => {
     }, { timeout: 5000, interval: 100, message: 'a 4004 on the second connection' });
     await closeAll();
   });
+
+  test('presence churn across workers: the observer\'s view stays consistent and nothing leaks', async () => {
+    const ch = 'presence-churn';
+    const observer = await connect();
+    await observer.subscribeOk(ch, { channelData: { user_id: 0, user_info: { name: 'Observer' } } });
+    await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      const uid = i + 1;
+      const c = await RawClient.connect(server, APP_A.key);
+      const cd = { user_id: uid, user_info: { name: `U${uid}` } };
+      const succeededHere = (f) => f.startsWith('{"event":"pusher_internal:subscription_succeeded"');
+      c.subscribe(ch, { channelData: cd });
+      await c.nextWhere(succeededHere);
+      c.unsubscribe(ch);
+      c.subscribe(ch, { channelData: cd });
+      await c.nextWhere(succeededHere);
+      c.close();
+      await c.waitClosed();
+    }));
+    await waitFor(async () => {
+      const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/${ch}/users`);
+      return r.json?.users?.length === 1;
+    }, { timeout: 5000, message: 'only the observer left in the channel' });
+    const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: EV, data: '{"marker":3}', channel: ch } });
+    assert.equal(r.status, 200);
+    const frames = (await readUntil(observer, apiEvent(ch, EV, '{"marker":3}'))).map((f) => JSON.parse(f));
+    const perUser = new Map();
+    for (const f of frames) {
+      const { user_id: uid } = JSON.parse(f.data);
+      const kind = f.event === 'pusher_internal:member_added' ? '+' : f.event === 'pusher_internal:member_removed' ? '-' : '?';
+      perUser.set(uid, (perUser.get(uid) ?? '') + kind);
+    }
+    assert.equal(perUser.size, 30, JSON.stringify([...perUser]));
+    for (const [uid, seq] of perUser) assert.match(seq, /^(\+-)+$/, `user ${uid}: ${seq}`);
+    const users = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/${ch}/users`);
+    assert.deepEqual(users.json, { users: [{ id: 0 }] });
+    await closeAll();
+    await waitFor(async () => (await api(server, APP_A, 'GET', `/apps/${APP_A.id}/connections`)).json?.connections === 0, { message: 'no connections left' });
+    const chans = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels`);
+    assert.deepEqual(chans.json, { channels: [] });
+  });
 });

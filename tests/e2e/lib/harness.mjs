@@ -48,6 +48,7 @@
 //       -> Promise<RawClient>; records every frame. Fields: socketId, established (raw first
 //       frame), upgradeHeaders, frames (all text frames), controlFrames ([{type, data}]).
 //       Methods: next(timeout) -> raw text of the next unread frame; nextJSON(timeout);
+//       nextWhere(pred, timeout) -> first unread frame with pred(text) true (skips the others);
 //       expectFrame(exactString | object, timeout) (object = compared as parsed JSON);
 //       expectNoFrame() (ping/pong barrier: fails if anything else arrived first);
 //       send(stringOrObject); subscribe(channel, {auth, channelData, raw}) (signs private and
@@ -641,6 +642,15 @@ export class RawClient {
       await this._changed(left);
     }
     return this.frames[this.cursor++];
+  }
+
+  /** Skips frames until one satisfies pred(rawText); returns it. Skipped frames stay in `frames`. */
+  async nextWhere(pred, timeout = DEFAULT_TIMEOUT) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const f = await this.next(Math.max(1, deadline - Date.now()));
+      if (pred(f)) return f;
+    }
   }
 
   async nextJSON(timeout) {
