@@ -181,4 +181,32 @@ describe('two workers', () => {
     const chans = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels`);
     assert.deepEqual(chans.json, { channels: [] });
   });
+
+  test('the same user joining on two sockets at once (likely two workers): one member_added, one member_removed', async () => {
+    const ch = 'presence-twins';
+    const observer = await connect();
+    await observer.subscribeOk(ch, { channelData: { user_id: 0, user_info: { name: 'Observer' } } });
+    const succeededHere = (f) => f.startsWith('{"event":"pusher_internal:subscription_succeeded"');
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const cd = { user_id: i + 1, user_info: { name: `U${i + 1}` } };
+      const pair = await Promise.all([RawClient.connect(server, APP_A.key), RawClient.connect(server, APP_A.key)]);
+      for (const c of pair) c.subscribe(ch, { channelData: cd });
+      await Promise.all(pair.map((c) => c.nextWhere(succeededHere)));
+      for (const c of pair) c.close();
+      await Promise.all(pair.map((c) => c.waitClosed()));
+    }));
+    await waitFor(async () => (await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/${ch}/users`)).json?.users?.length === 1,
+      { timeout: 5000, message: 'only the observer left' });
+    const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: EV, data: '{"marker":4}', channel: ch } });
+    assert.equal(r.status, 200);
+    const frames = (await readUntil(observer, apiEvent(ch, EV, '{"marker":4}'))).map((f) => JSON.parse(f));
+    const perUser = new Map();
+    for (const f of frames) {
+      const { user_id: uid } = JSON.parse(f.data);
+      perUser.set(uid, (perUser.get(uid) ?? '') + (f.event === 'pusher_internal:member_added' ? '+' : '-'));
+    }
+    assert.equal(perUser.size, 20);
+    for (const [uid, seq] of perUser) assert.equal(seq, '+-', `user ${uid}`);
+    await closeAll();
+  });
 });
