@@ -61,7 +61,7 @@ func OpenDatabaseConnection(p *laravelcfg.Project, name string) (*SQLConnection,
 		return nil, err
 	}
 	if conn.arr == nil {
-		return nil, fmt.Errorf("Database connection [%s] not configured (config %s is missing)", name, conn.path)
+		return nil, fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.path, name)
 	}
 	if conn, err = applyConfigURL(conn); err != nil {
 		return nil, err

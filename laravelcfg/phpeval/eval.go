@@ -168,7 +168,6 @@ type scope struct {
 type closure struct {
 	node     *closureNode
 	captured map[string]php.Value // use(...) vars, or the whole parent scope for fn
-	builtin  string               // a string callable resolved to a builtin
 }
 
 func (in *interp) where(line int) string { return fmt.Sprintf("%s:%d", in.opts.File, line) }

@@ -24,8 +24,6 @@ func (o *object) key(k string) {
 	o.b = append(o.b, ':')
 }
 
-func (o *object) raw(k string, v []byte) { o.key(k); o.b = append(o.b, v...) }
-
 func (o *object) bool(k string, v bool) {
 	o.key(k)
 	o.b = strconv.AppendBool(o.b, v)
@@ -40,8 +38,6 @@ func (o *object) value(k string, v php.Value) {
 	o.key(k)
 	o.b = phpjson.AppendSymfony(o.b, v)
 }
-
-func (o *object) empty() bool { return len(o.b) == 0 }
 
 // bytes returns the finished object.
 func (o *object) bytes() []byte {
