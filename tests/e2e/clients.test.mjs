@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { APP_A, RawClient, defaultApps, echoClient, pusherClient, serverSdk, startServer, waitConnected, waitFor } from './lib/harness.mjs';
+import { APP_A, APP_B, RawClient, defaultApps, echoClient, pusherClient, serverSdk, startServer, waitConnected, waitFor } from './lib/harness.mjs';
 import { phpJson } from './lib/frames.mjs';
 
 let server;
@@ -146,6 +146,25 @@ describe('laravel-echo on pusher-js', () => {
     await bobHere.next();
     a.whisper('typing', { name: 'Alice' });
     assert.deepEqual(await got.next(), { name: 'Alice' });
+  });
+
+  test('pusher-js gives up (refused → disconnected, no retry) on an unknown key and on the connection quota', async () => {
+    for (const [app, code] of [[{ ...APP_A, key: 'no-such-key' }, 4001], [APP_B, 4004]]) {
+      let holder;
+      if (code === 4004) {
+        holder = pusherClient(server, APP_B);
+        cleanups.push(() => holder.disconnect());
+        await waitConnected(holder);
+      }
+      const p = pusherClient(server, app);
+      cleanups.push(() => p.disconnect());
+      const errors = [];
+      p.connection.bind('error', (e) => errors.push(e));
+      await waitFor(() => errors.length > 0 && p.connection.state === 'disconnected', { timeout: 5000, message: `pusher-js disconnected after ${code} (state ${p.connection.state})` });
+      assert.ok(errors.some((e) => e?.data?.code === code || e?.error?.data?.code === code), JSON.stringify(errors));
+      p.disconnect();
+      holder?.disconnect();
+    }
   });
 
   test('public channel via pusher-js directly', async () => {

@@ -16,6 +16,7 @@ const ORIGIN_APPS = [
   { id: '300002', key: 'origin-sub-localhost', secret: 's2', allowed_origins: ['localhost', '*.localhost'] },
   { id: '300003', key: 'origin-laravel', secret: 's3', allowed_origins: ['laravel.com'] },
   { id: '300004', key: 'origin-star-laravel', secret: 's4', allowed_origins: ['*.laravel.com'] },
+  { id: '300005', key: 'origin-scheme', secret: 's5', allowed_origins: ['https://laravel.com'] },
 ];
 
 let server;
@@ -89,6 +90,9 @@ describe('connecting (cases 1–6)', () => {
     ['http://sub.laravel.com', 'origin-laravel', false],
     ['http://laravel.com', 'origin-star-laravel', false],
     ['https://www.laravel.com', 'origin-star-laravel', true],
+    ['http://Laravel.com', 'origin-laravel', false],
+    ['https://laravel.com', 'origin-scheme', false],
+    ['null', 'origin-laravel', false],
   ];
   for (const [origin, key, ok] of originTable) {
     test(`5: Origin ${origin} vs ${JSON.stringify(ORIGIN_APPS.find((a) => a.key === key).allowed_origins)} → ${ok ? 'accept' : 'reject'}`, async () => {
