@@ -2,6 +2,7 @@
 // (bodies compared as parsed JSON, per the compatibility rule; Content-Length must match).
 
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { APP_A, APP_B, RawClient, api, defaultApps, hmac, httpGet, rawHttp, signApi, startServer, waitFor } from './lib/harness.mjs';
@@ -387,6 +388,36 @@ describe('API details (§6)', () => {
   test('a request whose headers exceed max_request_size → 413', async () => {
     const r = await rawHttp(server, [`GET /apps/${APP_A.id}/channels?pad=${'p'.repeat(12000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`]);
     assert.equal(r.status, 413, r.raw.slice(0, 200));
+  });
+
+  test('50 concurrent signed POSTs all succeed and every event is delivered', async () => {
+    const a = await connect();
+    await a.subscribeOk('test-channel-concurrent');
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, n) => post(APP_A, '/events', { name: EV, data: JSON.stringify({ n }), channel: 'test-channel-concurrent' })));
+    assert.deepEqual(rs.map((r) => r.status), Array(50).fill(200));
+    const got = new Set();
+    for (let i = 0; i < 50; i++) got.add(JSON.parse(JSON.parse(await a.next()).data).n);
+    assert.equal(got.size, 50);
+    await closeAll();
+  });
+
+  test('HTTP keep-alive: sequential API calls on one connection', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      let reused = 0;
+      for (let i = 0; i < 10; i++) {
+        const q = new URLSearchParams(signApi(APP_A.secret, 'GET', `/apps/${APP_A.id}/connections`, { auth_key: APP_A.key, auth_timestamp: String(Math.floor(Date.now() / 1000)), auth_version: '1.0' }));
+        const status = await new Promise((resolve, reject) => {
+          const req = http.get({ host: server.host, port: server.port, path: `/apps/${APP_A.id}/connections?${q}`, agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+          req.on('socket', () => { if (req.reusedSocket) reused++; });
+          req.on('error', reject);
+        });
+        assert.equal(status, 200);
+      }
+      assert.ok(reused >= 1, 'the connection was kept alive at least once');
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('repeated query parameters: the last one wins (PHP parse_str)', async () => {
