@@ -126,7 +126,7 @@ func TestStorageIngestPostgres(t *testing.T) {
 			cfg, _, _ := FromProject(p)
 			src := &fakeCounts{c: []Counts{{AppID: "123456", Sent: 5, Received: 2}}}
 			in := NewIngester(cfg, newSink(p, cfg), src.get, t.Logf)
-			in.now = func() time.Time { return time.Unix(1732200061, 0) }
+			in.now = func() time.Time { return time.Unix(recentTS(), 0) }
 			if err := in.Flush(context.Background()); err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Periods are Pulse's aggregation periods: the dashboard windows in minutes
@@ -63,6 +64,7 @@ func (s *sqlSink) Write(ctx context.Context, batches []Batch) ([]Batch, error) {
 		return batches, err
 	}
 	defer stmt.Close()
+	now := time.Now().Unix()
 	for _, b := range batches {
 		for _, e := range [...]struct {
 			typ string
@@ -72,6 +74,9 @@ func (s *sqlSink) Write(ctx context.Context, batches []Batch) ([]Batch, error) {
 				continue
 			}
 			for _, p := range Periods {
+				if b.Timestamp < now-p*60 {
+					continue // past this period's dashboard window, as DatabaseStorage skips it
+				}
 				args := []any{bucket(b.Timestamp, p), p, e.typ, "count", b.AppID}
 				if h := keyHash(mode, b.AppID); h != nil {
 					args = append(args, h)

@@ -114,7 +114,7 @@ func TestStorageIngestSQLite(t *testing.T) {
 				t.Fatalf("FromProject: %v %v", ok, err)
 			}
 			in := NewIngester(cfg, newSink(p, cfg), src.get, t.Logf)
-			now := time.Unix(1732200061, 0)
+			now := time.Unix(recentTS(), 0)
 			in.now = func() time.Time { return now }
 			if err := in.Flush(context.Background()); err != nil {
 				t.Fatal(err)
@@ -142,8 +142,8 @@ func TestStorageIngestSQLite(t *testing.T) {
 				if r.hash != tt.hash(r.key) {
 					t.Errorf("key_hash %q for key %q, want %q", r.hash, r.key, tt.hash(r.key))
 				}
-				if r.bucket != bucket(1732200061, r.period) {
-					t.Errorf("period %d bucket %d, want %d", r.period, r.bucket, bucket(1732200061, r.period))
+				if r.bucket != bucket(recentTS(), r.period) {
+					t.Errorf("period %d bucket %d, want %d", r.period, r.bucket, bucket(recentTS(), r.period))
 				}
 				got[k{r.key, r.typ, r.period}] += r.value
 			}
@@ -171,7 +171,7 @@ func TestStorageIngestRetriesAfterFault(t *testing.T) {
 	var logs []string
 	cfg, _, _ := FromProject(p)
 	in := NewIngester(cfg, newSink(p, cfg), src.get, func(f string, a ...any) { logs = append(logs, f) })
-	in.now = func() time.Time { return time.Unix(1732200000, 0) }
+	in.now = func() time.Time { return time.Unix(recentTS(), 0) }
 	if err := in.Flush(context.Background()); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("first flush: %v, want a missing database error", err)
 	}
@@ -224,5 +224,34 @@ func TestUpsertSQL(t *testing.T) {
 	}
 	if got := keyHash(keyHashBinary, "123456").([]byte); len(got) != 16 {
 		t.Errorf("binary key_hash = %x", got)
+	}
+}
+
+// recentTS is a timestamp inside every dashboard window (entries older than
+// a period's window are skipped, like DatabaseStorage does) whose buckets do
+// not change in the next 10 s: one second into the previous minute (every
+// period is a multiple of 60 s).
+func recentTS() int64 {
+	now := time.Now().Unix()
+	return now - now%60 - 59
+}
+
+func TestStorageSkipsEntriesPastTheWindow(t *testing.T) {
+	dir := t.TempDir()
+	p := sqliteProject(t, dir, pulseAggregatesSQLite, messagesPulse())
+	cfg, _, _ := FromProject(p)
+	sink := newSink(p, cfg)
+	defer sink.Close()
+	// Two hours old: only the 6 h, 24 h and 7 d periods still show it.
+	old := time.Now().Add(-2 * time.Hour).Unix()
+	if left, err := sink.Write(context.Background(), []Batch{{Timestamp: old, AppID: "a", Sent: 1}}); err != nil || left != nil {
+		t.Fatal(left, err)
+	}
+	var periods []int64
+	for _, r := range readRows(t, filepath.Join(dir, "database.sqlite")) {
+		periods = append(periods, r.period)
+	}
+	if len(periods) != 3 || periods[0] != 360 {
+		t.Fatalf("periods %v, want 360 1440 10080", periods)
 	}
 }
