@@ -28,7 +28,9 @@ var mergeableOptions = map[string][]string{
 
 // Load reads the project at opts.Dir: config cache or .env (+ .env.{APP_ENV}),
 // config/*.php evaluated and merged over package and framework defaults, and
-// the typed Reverb settings. Errors name the file and line.
+// the typed Reverb settings. Errors name the file and line. With
+// opts.SkipReverbSettings, a config/reverb.php that cannot give settings is
+// reported in Project.Warnings and Project.Reverb stays zero.
 func Load(opts LoadOptions) (*Project, error) {
 	dir := opts.Dir
 	if dir == "" {
@@ -90,6 +92,10 @@ func Load(opts LoadOptions) (*Project, error) {
 		cfg := php.NewArray()
 		for _, name := range configFiles {
 			v, err := p.loadConfigFile(name, env.Lookup, noMerge)
+			if err != nil && name == "reverb" && opts.SkipReverbSettings {
+				p.Warnings = append(p.Warnings, "Reverb settings not loaded: "+err.Error())
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -109,11 +115,15 @@ func Load(opts LoadOptions) (*Project, error) {
 			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
 	}
 	s, warns, err := buildSettings(p.Config, reverbFile)
-	if err != nil {
+	switch {
+	case err == nil:
+		p.Reverb = s
+		p.Warnings = append(p.Warnings, warns...)
+	case opts.SkipReverbSettings:
+		p.Warnings = append(p.Warnings, "Reverb settings not loaded: "+err.Error())
+	default:
 		return nil, err
 	}
-	p.Reverb = s
-	p.Warnings = append(p.Warnings, warns...)
 	// Values the evaluator could not compute but nothing needed: say so,
 	// since PHP would have a value there.
 	for _, key := range []string{"reverb", "broadcasting.connections.reverb"} {

@@ -297,6 +297,21 @@ func TestSettingsCoercionAndErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("err = %v, want %q", err, c.want)
 			}
+			// reverb restart only needs the cache config: the same project
+			// loads, with the problem as a warning.
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), SkipReverbSettings: true})
+			if err != nil {
+				t.Fatalf("SkipReverbSettings: %v", err)
+			}
+			if !hasWarning(p, c.want) {
+				t.Errorf("SkipReverbSettings: warnings %q lack %q", p.Warnings, c.want)
+			}
+			if len(p.Reverb.Apps) != 0 {
+				t.Errorf("SkipReverbSettings: Reverb = %+v, want zero", p.Reverb)
+			}
+			if jsonAt(t, p, "cache.default") != `"database"` {
+				t.Errorf("SkipReverbSettings: cache.default = %s", jsonAt(t, p, "cache.default"))
+			}
 		})
 	}
 }
@@ -434,4 +449,13 @@ func TestArtisanServerVars(t *testing.T) {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
 	}
+}
+
+func hasWarning(p *Project, want string) bool {
+	for _, w := range p.Warnings {
+		if strings.Contains(w, want) {
+			return true
+		}
+	}
+	return false
 }

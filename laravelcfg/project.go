@@ -19,6 +19,12 @@ type LoadOptions struct {
 	// EnvName is artisan's --env option (selects .env.{EnvName}); empty means
 	// only the real APP_ENV can select a .env.{APP_ENV} file.
 	EnvName string
+	// SkipReverbSettings makes an unusable config/reverb.php (a PHP error,
+	// a missing key, a bad port...) a warning instead of an error, leaving
+	// Project.Reverb zero. Commands that only need the cache or database
+	// config set it, as `php artisan reverb:restart` never reads the Reverb
+	// server settings.
+	SkipReverbSettings bool
 }
 
 // Project is everything resolved from one Laravel project root.

@@ -253,6 +253,11 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 		warnings = append(warnings, "restart flag: "+err.Error())
 	} else {
 		fmt.Fprintf(w, "  location:             %s\n", st.Location())
+		// What the store found about itself (a phpredis serializer, ignored
+		// Memcached options...) belongs beside the location it qualifies.
+		for _, m := range cachestore.Warnings(st) {
+			fmt.Fprintf(w, "  warning:              %s\n", m)
+		}
 		st.Close()
 	}
 

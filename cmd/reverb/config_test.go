@@ -100,3 +100,22 @@ func TestMask(t *testing.T) {
 		t.Errorf("maskURL = %q", got)
 	}
 }
+
+// A store's own warnings are printed beside the flag location.
+func TestConfigStoreWarnings(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=memcached\n")
+	cache := `<?php return ['stores' => ['memcached' => ['driver' => 'memcached', 'options' => [1 => 'x'], 'servers' => [['host' => '127.0.0.1', 'port' => 11211, 'weight' => 100]]]]];`
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "cache.php"), []byte(cache), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runConfigCmd(t, "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "  warning:              config cache.stores.memcached.options sets Memcached options") {
+		t.Errorf("output lacks the store warning:\n%s", out)
+	}
+}

@@ -39,7 +39,9 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reverb restart: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: *dir, EnvName: *envName})
+	// Like reverb:restart, only the cache config matters: a broken
+	// config/reverb.php must not stop a deploy from signalling a restart.
+	p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: *dir, EnvName: *envName, SkipReverbSettings: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "reverb restart: %v\n", err)
 		return 1

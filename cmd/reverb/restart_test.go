@@ -73,3 +73,21 @@ func TestRestartErrors(t *testing.T) {
 		t.Errorf("unexpected argument: exit %d", code)
 	}
 }
+
+// reverb:restart needs only the cache config: a config/reverb.php the
+// server could not start with does not stop the signal.
+func TestRestartIgnoresBrokenReverbConfig(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=file\n")
+	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config", "reverb.php"), []byte("<?php return ['servers' => ['reverb' => ['port' => 'abc']]];"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runRestartCmd("--dir", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "storage/framework/cache/data/4f/e4/4fe44729b03e0a0a2586ebe0d445f50c083d0ff3")); err != nil {
+		t.Errorf("flag not written: %v", err)
+	}
+}
