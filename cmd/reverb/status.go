@@ -55,7 +55,8 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		if errors.Is(err, metrics.ErrNotRunning) {
-			fmt.Fprintf(stderr, "No Reverb server is running for this project: %v\n", err)
+			detail := strings.TrimPrefix(err.Error(), metrics.ErrNotRunning.Error()+" ")
+			fmt.Fprintf(stderr, "No Reverb server is running for this project %s\n", detail)
 		} else {
 			fmt.Fprintf(stderr, "reverb status: %v\n", err)
 		}
