@@ -111,13 +111,11 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.omu.Unlock()
 		c.app.stats.SlowConsumersClosed.Add(1)
 		if start {
-			c.srv.wg.Add(1)
-			go c.writeLoop()
+			c.startWriter()
 		}
 		// The cleanup runs on its own goroutine: the caller may be a
 		// delivery in the middle of its own state changes.
-		c.srv.wg.Add(1)
-		go func() { defer c.srv.wg.Done(); c.cleanup() }()
+		c.srv.spawn(c.cleanup)
 		return false
 	}
 	if !c.writing && c.raw != nil {
@@ -145,16 +143,22 @@ func (c *conn) enqueue(frame []byte) bool {
 	c.writing = true
 	c.omu.Unlock()
 	if start {
-		c.srv.wg.Add(1)
-		go c.writeLoop()
+		c.startWriter()
 	}
 	return true
+}
+
+// startWriter runs writeLoop on its own goroutine; after Close the socket
+// is gone anyway.
+func (c *conn) startWriter() {
+	if !c.srv.spawn(c.writeLoop) {
+		c.abort()
+	}
 }
 
 // writeLoop drains the queue, coalescing everything queued into one
 // writev, and exits when the queue is empty.
 func (c *conn) writeLoop() {
-	defer c.srv.wg.Done()
 	for {
 		c.omu.Lock()
 		if len(c.queue) == 0 {
@@ -213,8 +217,7 @@ func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
 	c.omu.Unlock()
 	c.cleanup()
 	if start {
-		c.srv.wg.Add(1)
-		go c.writeLoop()
+		c.startWriter()
 	}
 }
 
@@ -233,8 +236,7 @@ func (c *conn) closeRaw(frame []byte) {
 	c.omu.Unlock()
 	c.cleanup()
 	if start {
-		c.srv.wg.Add(1)
-		go c.writeLoop()
+		c.startWriter()
 	}
 }
 
@@ -281,7 +283,6 @@ func (c *conn) cleanup() {
 
 // readLoop is the read driver: bytes arrived → Decoder.Feed → handlers.
 func (c *conn) readLoop(initial []byte) {
-	defer c.srv.wg.Done()
 	defer c.abort()
 	if len(initial) > 0 {
 		if !c.feed(initial) {

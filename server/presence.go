@@ -265,9 +265,7 @@ func (s *Server) onPresence(env *envelope) {
 			case s.hasPeers():
 				// Ask the nodes with subscribers, off the delivery
 				// goroutine (the answers come through it).
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
+				s.spawn(func() {
 					remote := s.clusterCache(a, env.Channel)
 					if remote == nil {
 						joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
@@ -279,7 +277,7 @@ func (s *Server) onPresence(env *envelope) {
 					}
 					a.mu.Unlock()
 					joiner.send(textFrame(remote))
-				}()
+				})
 			default:
 				joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
 			}

@@ -290,8 +290,7 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 		c.app = s.noApp
 		s.countHandshakeFailure("unknown app")
 		c.closeNow(4001, "Application does not exist", false, frameNoApp())
-		s.wg.Add(1)
-		go c.readLoop(nil)
+		s.spawnReader(c, nil)
 		return
 	}
 	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), websocket.DefaultMaxFrameSize)
@@ -302,8 +301,7 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 			a.open.Add(-1)
 			s.countHandshakeFailure("over quota")
 			c.closeNow(4004, "Application is over connection quota", false, frameQuota())
-			s.wg.Add(1)
-			go c.readLoop(nil)
+			s.spawnReader(c, nil)
 			return
 		}
 	} else {
@@ -313,8 +311,7 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 		a.open.Add(-1)
 		s.countHandshakeFailure("origin not allowed")
 		c.closeNow(4009, "Origin not allowed", false, frameOrigin())
-		s.wg.Add(1)
-		go c.readLoop(nil)
+		s.spawnReader(c, nil)
 		return
 	}
 	a.mu.Lock()
@@ -327,25 +324,50 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 		s.debugInfo("Connection Established", c.id)
 	}
 	c.send(s.establishedFrame(c))
-	s.srvMu.Lock()
-	closed := s.closed
-	s.srvMu.Unlock()
-	if closed {
-		c.abort()
-	}
-	if s.polls != nil {
-		if len(initial) > 0 && !c.feed(initial) {
-			s.wg.Add(1)
-			go c.readLoop(nil)
-			return
-		}
-		if s.polls.attach(c) {
+	if s.polls != nil && len(initial) > 0 {
+		if !c.feed(initial) {
+			s.spawnReader(c, nil)
 			return
 		}
 		initial = nil
 	}
+	// Attach under srvMu: Close cannot have stopped the pollers meanwhile.
+	s.srvMu.Lock()
+	if s.closed {
+		s.srvMu.Unlock()
+		c.abort()
+		return
+	}
+	if s.polls != nil && s.polls.attach(c) {
+		s.srvMu.Unlock()
+		return
+	}
+	s.srvMu.Unlock()
+	s.spawnReader(c, initial)
+}
+
+// spawnReader runs a reader goroutine for c (or aborts it after Close).
+func (s *Server) spawnReader(c *conn, initial []byte) {
+	if !s.spawn(func() { c.readLoop(initial) }) {
+		c.abort()
+	}
+}
+
+// spawn runs f on a goroutine the server waits for in Close; after Close
+// it refuses (false), so no goroutine starts behind Close's back.
+func (s *Server) spawn(f func()) bool {
+	s.srvMu.Lock()
+	if s.closed {
+		s.srvMu.Unlock()
+		return false
+	}
 	s.wg.Add(1)
-	go c.readLoop(initial)
+	s.srvMu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
 }
 
 func (s *Server) establishedFrame(c *conn) []byte {
