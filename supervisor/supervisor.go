@@ -76,6 +76,7 @@ type proc struct {
 	id       string
 	cmd      *exec.Cmd
 	peer     *hub.Peer
+	dispatch *net.UnixConn // passes accepted connections to the worker
 	started  time.Time
 	ready    bool
 	exited   bool
@@ -90,7 +91,7 @@ type supervisor struct {
 
 	ep     Endpoint
 	ln     net.Listener
-	lnFile *os.File
+	disp   *dispatcher
 	relay  *hub.Relay
 	events chan any
 
@@ -146,9 +147,12 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("Cannot listen on %s: %v", s.ep.Addr(), err)
 		return 1
 	}
-	s.ln, s.lnFile = ln, lnFile
+	lnFile.Close() // workers get connections from the dispatcher, not the socket
+	s.ln = ln
 	defer ln.Close()
-	defer lnFile.Close()
+	s.disp = newDispatcher(ln, func(f string, a ...any) { con.Warnf(f, a...) })
+	go s.disp.run()
+	defer s.disp.close()
 	shown := boundEndpoint(s.ep, ln)
 	if activated {
 		shown = boundEndpoint(Endpoint{Host: "", Port: "0", Path: s.ep.Path, Hostname: s.ep.Hostname}, ln)
@@ -265,9 +269,15 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		return err
 	}
 	defer child.Close()
-	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now()}
-	cmd := exec.Command(s.exe, workerArgs(s.c, p.id)...)
-	cmd.ExtraFiles = []*os.File{s.lnFile, child}
+	disp, dchild, err := sockets.DispatchPair()
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer dchild.Close()
+	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp}
+	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
+	cmd.ExtraFiles = []*os.File{dchild, child}
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Workers die with the supervisor (they also watch the bus), and
@@ -278,6 +288,7 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 	}
 	if err := cmd.Start(); err != nil {
 		conn.Close()
+		disp.Close()
 		return err
 	}
 	p.cmd = cmd
@@ -298,9 +309,25 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		case <-time.After(time.Second):
 			p.peer.Close()
 		}
+		p.dispatch.Close()
 		s.events <- evExit{p, err}
 	}()
 	return nil
+}
+
+// updateTargets points the dispatcher at the ready, non-draining workers of
+// the serving generation. When it returns no connection is on its way to a
+// worker outside that set.
+func (s *supervisor) updateTargets() {
+	var ts []*proc
+	if s.current != nil && !s.stopping && !s.current.draining {
+		for _, p := range s.current.procs {
+			if p != nil && p.ready && !p.exited && !p.draining {
+				ts = append(ts, p)
+			}
+		}
+	}
+	s.disp.set(ts)
 }
 
 func (s *supervisor) handle(ev any) {
@@ -349,6 +376,7 @@ func (s *supervisor) onReady(p *proc) {
 		return
 	}
 	if g == s.current {
+		s.updateTargets()
 		s.con.Infof("Worker %d replaced (generation %d, %s)", p.slot, g.num, p.id)
 		return
 	}
@@ -365,6 +393,7 @@ func (s *supervisor) onReady(p *proc) {
 	elapsed := time.Since(g.started)
 	old := s.current
 	s.current = g
+	s.updateTargets() // new connections go to g from now on
 	if old == nil {
 		s.con.Infof("%d workers ready in %d ms", len(g.procs), elapsed.Milliseconds())
 	} else {
@@ -380,6 +409,9 @@ func (s *supervisor) onReady(p *proc) {
 func (s *supervisor) onExit(p *proc, err error) {
 	p.exited = true
 	g := p.gen
+	if g == s.current {
+		s.updateTargets()
+	}
 	if !p.ready && g == s.pending && !s.stopping {
 		msg := p.failMsg
 		if msg == "" {
@@ -477,6 +509,7 @@ func (s *supervisor) drainGeneration(g *generation) {
 	}
 	g.draining = true
 	g.drainStart = time.Now()
+	s.updateTargets() // before any drain order: nothing more is sent to g
 	n := 0
 	for _, p := range g.procs {
 		if p == nil || p.exited {
@@ -537,10 +570,9 @@ func (s *supervisor) stop(code int) {
 	s.stopping = true
 	s.exitCode = code
 	s.pending = nil
-	// The listening socket closes once the last worker is gone; the
-	// supervisor's copy goes now so nothing waits in the backlog of a
-	// socket no one will accept from.
-	s.ln.Close()
+	// Nothing accepts any more: the listening socket closes now, so new
+	// connections are refused instead of waiting in a backlog no one reads.
+	s.disp.close()
 	for _, g := range s.gens {
 		s.drainGeneration(g)
 	}

@@ -48,8 +48,9 @@ var newNode = func(opts server.Options) (node, error) {
 // loadProject reads the Laravel project; tests substitute it.
 var loadProject = func(c Config) (*laravelcfg.Project, error) { return c.load() }
 
-// workerArgs renders the command line of a worker.
-func workerArgs(c Config, nodeID string) []string {
+// workerArgs renders the command line of a worker; addr is the listening
+// address (what the worker's listener reports).
+func workerArgs(c Config, nodeID, addr string) []string {
 	args := []string{WorkerCommand,
 		"--dir", c.Dir,
 		"--env", c.EnvName,
@@ -60,6 +61,7 @@ func workerArgs(c Config, nodeID string) []string {
 		"--ping-sweep", c.PingSweep.String(),
 		"--drain-window", c.DrainWindow.String(),
 		"--node-id", nodeID,
+		"--addr", addr,
 	}
 	if c.CLI.Debug {
 		args = append(args, "--debug")
@@ -68,12 +70,13 @@ func workerArgs(c Config, nodeID string) []string {
 }
 
 // RunWorker is the entry point of a worker process (`reverb _worker`). It
-// expects the listening socket on fd 3 and its bus connection on fd 4.
+// expects the dispatch socket (connections accepted by the supervisor) on
+// fd 3 and its bus connection on fd 4.
 func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(WorkerCommand, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c Config
-	var nodeID string
+	var nodeID, listenAddr string
 	fs.StringVar(&c.Dir, "dir", ".", "")
 	fs.StringVar(&c.EnvName, "env", "", "")
 	fs.StringVar(&c.CLI.Host, "host", "", "")
@@ -84,6 +87,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.PingSweep, "ping-sweep", 0, "")
 	fs.DurationVar(&c.DrainWindow, "drain-window", 0, "")
 	fs.StringVar(&nodeID, "node-id", "", "")
+	fs.StringVar(&listenAddr, "addr", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -104,11 +108,13 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
-	ln, conn, err := sockets.Inherited()
+	dispatch, conn, err := sockets.Inherited()
 	if err != nil {
 		fmt.Fprintf(stderr, "reverb worker: %v\n", err)
 		return 1
 	}
+	tcpAddr, _ := net.ResolveTCPAddr("tcp", listenAddr)
+	ln := sockets.NewDispatchListener(dispatch, tcpAddr)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
@@ -156,8 +162,10 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer startWorkerMonitoring(p, srv, nodeID, stderr).Close() // Pulse, stats socket (monitoring.go)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(tln) }()
+	// served is closed when Serve returns; serveErr is written before.
+	served := make(chan struct{})
+	var serveErr error
+	go func() { serveErr = srv.Serve(tln); close(served) }()
 	if err := bus.Ready(); err != nil {
 		srv.Close()
 		return 1
@@ -165,7 +173,16 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 
 	drain := func(window time.Duration) int {
 		dl.startDraining()
-		ln.Close() // stop accepting; the socket stays open in the others
+		// The supervisor sends nothing more once it ordered the drain; take
+		// what it sent before, then let Serve return so those sockets are
+		// registered before Drain looks at them.
+		ln.Flush(100 * time.Millisecond)
+		if served != nil {
+			select {
+			case <-served:
+			case <-time.After(time.Second):
+			}
+		}
 		drainNode(srv, window, nil)
 		bus.Close()
 		return 0
@@ -183,13 +200,14 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 				return 0
 			}
 			return drain(c.DrainWindow)
-		case err := <-served:
-			if err != nil && !errors.Is(err, net.ErrClosed) {
-				fmt.Fprintf(stderr, "reverb worker %s: server stopped: %v\n", nodeID, err)
+		case <-served:
+			if serveErr != nil && !errors.Is(serveErr, net.ErrClosed) {
+				fmt.Fprintf(stderr, "reverb worker %s: server stopped: %v\n", nodeID, serveErr)
 				srv.Close()
 				bus.Close()
 				return 1
 			}
+			served = nil // the dispatch socket ended: the lifeline follows
 		}
 	}
 }

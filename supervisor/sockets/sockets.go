@@ -15,8 +15,13 @@ import (
 
 // Descriptor numbers in a worker: os/exec puts ExtraFiles[i] at fd 3+i.
 const (
+	// DispatchFD is the SOCK_SEQPACKET socket the supervisor passes
+	// accepted connections over (see dispatch.go).
+	DispatchFD = 3
+	// ControlFD is the worker's bus connection (supervisor/hub).
+	ControlFD = 4
+	// ListenerFD is where systemd puts the first activated socket.
 	ListenerFD = 3
-	ControlFD  = 4
 )
 
 // RaiseNoFile raises the soft RLIMIT_NOFILE to the hard limit and returns
@@ -64,8 +69,7 @@ func Activated() (*os.File, error) {
 
 // Listen opens the listening socket: the systemd one when activated,
 // otherwise a new TCP listener on addr. It returns the listener, a file
-// holding the same socket for workers to inherit, and whether it came from
-// systemd.
+// holding the same socket, and whether it came from systemd.
 func Listen(addr string) (net.Listener, *os.File, bool, error) {
 	f, err := Activated()
 	if err != nil {
@@ -108,24 +112,29 @@ func Pair() (net.Conn, *os.File, error) {
 	return conn, os.NewFile(uintptr(fds[1]), "hub-worker"), nil
 }
 
-// Inherited returns the listener and control connection a worker was
+// Inherited returns the dispatch socket and control connection a worker was
 // started with.
-func Inherited() (net.Listener, net.Conn, error) {
-	lf := os.NewFile(ListenerFD, "listener")
+func Inherited() (*net.UnixConn, net.Conn, error) {
+	df := os.NewFile(DispatchFD, "dispatch")
 	cf := os.NewFile(ControlFD, "control")
-	if lf == nil || cf == nil {
+	if df == nil || cf == nil {
 		return nil, nil, errors.New("worker started without its inherited descriptors")
 	}
-	defer lf.Close()
+	defer df.Close()
 	defer cf.Close()
-	ln, err := net.FileListener(lf)
+	dc, err := net.FileConn(df)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fd %d is not the listening socket: %w", ListenerFD, err)
+		return nil, nil, fmt.Errorf("fd %d is not the dispatch socket: %w", DispatchFD, err)
+	}
+	uc, ok := dc.(*net.UnixConn)
+	if !ok {
+		dc.Close()
+		return nil, nil, fmt.Errorf("fd %d is not the dispatch socket (%T)", DispatchFD, dc)
 	}
 	conn, err := net.FileConn(cf)
 	if err != nil {
-		ln.Close()
+		uc.Close()
 		return nil, nil, fmt.Errorf("fd %d is not the control socket: %w", ControlFD, err)
 	}
-	return ln, conn, nil
+	return uc, conn, nil
 }

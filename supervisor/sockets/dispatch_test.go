@@ -1,0 +1,103 @@
+package sockets
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestDispatchPassesConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sup, child, err := DispatchPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	wc, err := net.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := NewDispatchListener(wc.(*net.UnixConn), ln.Addr())
+	defer dl.Close()
+	if dl.Addr() != ln.Addr() {
+		t.Fatal("Addr")
+	}
+
+	const n = 5
+	clients := make([]net.Conn, n)
+	for i := range clients {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+		a, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := SendConn(sup, a, time.Second); err != nil {
+			t.Fatal(err)
+		}
+		a.Close() // the worker holds its own copy
+	}
+	for i := range clients {
+		c, err := dl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RemoteAddr().String() != clients[i].LocalAddr().String() {
+			t.Fatalf("connection %d: remote %v, want %v", i, c.RemoteAddr(), clients[i].LocalAddr())
+		}
+		c.Write([]byte{byte('a' + i)})
+		c.Close()
+		b, err := io.ReadAll(clients[i])
+		if err != nil || string(b) != string(rune('a'+i)) {
+			t.Fatalf("client %d read %q, %v", i, b, err)
+		}
+	}
+
+	// Flush: what was sent before is still accepted, then Accept ends.
+	c, _ := net.Dial("tcp", ln.Addr().String())
+	defer c.Close()
+	a, _ := ln.Accept()
+	SendConn(sup, a, time.Second)
+	a.Close()
+	dl.Flush(100 * time.Millisecond)
+	if got, err := dl.Accept(); err != nil {
+		t.Fatalf("queued connection lost on flush: %v", err)
+	} else {
+		got.Close()
+	}
+	if _, err := dl.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after flush = %v, want net.ErrClosed", err)
+	}
+}
+
+func TestDispatchListenerEndsWhenSupervisorGoes(t *testing.T) {
+	sup, child, err := DispatchPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, _ := net.FileConn(child)
+	child.Close()
+	dl := NewDispatchListener(wc.(*net.UnixConn), nil)
+	sup.Close()
+	done := make(chan error, 1)
+	go func() { _, err := dl.Accept(); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Accept returned a connection")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not notice the supervisor closing")
+	}
+}
