@@ -91,7 +91,6 @@ func fromPulse(pv php.Value, intervalSec int) (Config, bool, error) {
 		}
 		cfg.SampleRate = math.Max(0, math.Min(1, f))
 	}
-	var err error
 	d, err := str(lookup(pv, "ingest", "driver"), "pulse.ingest.driver")
 	if err != nil {
 		return Config{}, false, err

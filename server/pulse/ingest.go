@@ -146,8 +146,8 @@ func (in *Ingester) Flush(ctx context.Context) error {
 		for _, b := range left {
 			n += b.Sent + b.Received
 		}
-		err = fmt.Errorf("Pulse ingest to %s failed (%d entries kept for the next try): %w", in.sink.Where(), n, err)
-		in.logf("%v", err)
+		err = fmt.Errorf("ingest to %s failed (%d entries kept for the next try): %w", in.sink.Where(), n, err)
+		in.logf("Pulse %v", err)
 	}
 	return err
 }
