@@ -54,7 +54,7 @@ func phpToGo(v php.Value) any {
 		}
 		out := map[string]any{}
 		for i, k := range a.Keys {
-			out[keyString(k)] = phpToGo(a.Values[i])
+			out[k.String()] = phpToGo(a.Values[i])
 		}
 		return out
 	}
@@ -104,7 +104,7 @@ func TestConfigURLMatchesLaravel(t *testing.T) {
 func keysOf(a *php.OrderedArray) string {
 	var ks []string
 	for _, k := range a.Keys {
-		ks = append(ks, keyString(k))
+		ks = append(ks, k.String())
 	}
 	sort.Strings(ks)
 	return strings.Join(ks, ",")

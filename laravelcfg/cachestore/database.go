@@ -470,10 +470,8 @@ func isLocked(err error) bool {
 // phpIntGE is PHP 8's `$int >= $string`: numerically when the string is
 // numeric, otherwise as strings.
 func phpIntGE(n int64, s string) bool {
-	if f, ok := phpNumeric(s); ok {
-		return float64(n) >= f
-	}
-	return strconv.FormatInt(n, 10) >= s
+	c, ok := php.Compare(php.IntValue(n), php.StringValue(s))
+	return ok && c >= 0
 }
 
 func (s *dbStore) Location() string {

@@ -110,23 +110,6 @@ func fileExpired(raw []byte, now int64) bool {
 	return phpIntGE(now, expire)
 }
 
-// phpNumeric parses a PHP 8 numeric string: optional leading and trailing
-// whitespace around an integer or decimal number.
-func phpNumeric(s string) (float64, bool) {
-	t := strings.Trim(s, " \t\n\r\v\f")
-	if t == "" {
-		return 0, false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || ((c == '+' || c == '-') && (i == 0 || t[i-1] == 'e' || t[i-1] == 'E'))) {
-			return 0, false
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	return f, err == nil
-}
-
 func (s *fileStore) Write(ctx context.Context, ts int64) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -62,9 +62,12 @@ func (r *resolver) openMemcached(sc node) (Store, error) {
 	st := &memcachedStore{}
 	var addrs []net.Addr
 	for i, v := range list.arr.Values {
-		path := fmt.Sprintf("%s.%s", list.path, keyString(list.arr.Keys[i]))
+		path := list.path + "." + list.arr.Keys[i].String()
+		if v.IsUnknown() {
+			return nil, unknownErr(path, v)
+		}
 		if v.Kind() != php.Array {
-			return nil, fmt.Errorf("config %s: expected an array with host and port, got %s", path, kindName(v))
+			return nil, fmt.Errorf("config %s: expected an array with host and port, got %s", path, v.TypeName())
 		}
 		srv := node{path: path, arr: v.ArrayVal()}
 		host, err := srv.strOr("host", "127.0.0.1")
@@ -80,7 +83,7 @@ func (r *resolver) openMemcached(sc node) (Store, error) {
 			addr, err = net.ResolveUnixAddr("unix", host)
 			st.servers = append(st.servers, "unix:"+host)
 		} else {
-			hp := net.JoinHostPort(host, strconv.FormatInt(leadingInt(port), 10))
+			hp := net.JoinHostPort(host, strconv.FormatInt(php.StringValue(port).ToInt(), 10))
 			addr, err = net.ResolveTCPAddr("tcp", hp)
 			st.servers = append(st.servers, hp)
 		}

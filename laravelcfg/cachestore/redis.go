@@ -256,10 +256,11 @@ func redisOptions(m node) (*redis.Options, error) {
 	if opt.Network == "unix" {
 		opt.Addr = host
 	} else {
-		if p := leadingInt(port); p <= 0 || p > 65535 {
+		p := php.StringValue(port).ToInt()
+		if p <= 0 || p > 65535 {
 			return nil, fmt.Errorf("config %s.port: %q is not a port", m.path, port)
 		}
-		opt.Addr = net.JoinHostPort(host, strconv.FormatInt(leadingInt(port), 10))
+		opt.Addr = net.JoinHostPort(host, strconv.FormatInt(p, 10))
 	}
 	if pw, ok := m.get("password"); ok && !phpEmpty(pw) {
 		if opt.Password, err = phpString(pw, m.keyPath("password")); err != nil {
