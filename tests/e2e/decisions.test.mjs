@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { APP_A, RawClient, api, defaultApps, httpGet, rawHttp, startServer } from './lib/harness.mjs';
+import { APP_A, APP_B, RawClient, api, defaultApps, httpGet, rawHttp, startServer, waitFor } from './lib/harness.mjs';
 import { ERR, memberAdded, succeeded } from './lib/frames.mjs';
 
 let server;
@@ -94,11 +94,22 @@ describe('README decisions', () => {
   });
 
   test('a failed handshake (bad Sec-WebSocket-Version) closes the socket without Pusher frames', async () => {
-    const r = await rawHttp(server, ['GET /app/reverb-key HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n'], { timeout: 3000 });
+    const r = await rawHttp(server, ['GET /app/reverb-key HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n'], { timeout: 3000, waitClose: true });
     assert.equal(r.status, 426, r.raw.slice(0, 300));
+    assert.ok(r.closedByServer, 'the server closes the socket after a failed handshake');
     assert.equal(r.headers['sec-websocket-version'], '13');
     assert.equal(r.headers['x-powered-by'], 'Laravel Reverb');
     assert.ok(!r.raw.includes('pusher:'), r.raw);
+  });
+
+  test('an open socket that never subscribed counts against max_connections', async () => {
+    await waitFor(async () => (await api(server, APP_B, 'GET', `/apps/${APP_B.id}/connections`)).json?.connections === 0);
+    const idle = await RawClient.connect(server, APP_B.key);
+    const second = await RawClient.connect(server, APP_B.key, { expectEstablished: false });
+    await second.expectFrame(ERR.overQuota);
+    assert.equal((await second.waitClosed()).code, 4004);
+    idle.close();
+    await idle.waitClosed();
   });
 
   test('only Upgrade: websocket upgrades; other Upgrade values are plain HTTP', async () => {

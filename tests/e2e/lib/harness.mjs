@@ -72,8 +72,10 @@
 //       signPath (default: path without prefix). body: object (JSON-encoded) or string.
 //   signApi(secret, method, path, params, body) -> {query params incl. auth_signature}
 //   httpGet(server, path, {method, headers}) -> {status, headers, text, json} (no signing)
-//   rawHttp(server, chunks, {timeout}) -> Promise<{raw, status, headers, body}> over plain TCP,
-//       writing each chunk in its own write (to exercise buffering across reads).
+//   rawHttp(server, chunks, {timeout, waitClose}) -> Promise<{raw, status, headers, body,
+//       closedByServer}> over plain TCP, writing each chunk in its own write (to exercise
+//       buffering across reads). Resolves once a Content-Length body is complete, or (with
+//       waitClose) only when the server closes or the timeout passes.
 //
 // Utilities
 //   waitFor(predicate, {timeout, interval, message}) polls until truthy.
@@ -509,11 +511,11 @@ export async function api(server, app, method, p, { query = {}, body, sign = tru
   return request(server, { method, path: `${prefix}${p}${qs ? '?' + qs : ''}`, headers: h, body: bodyStr });
 }
 
-export function rawHttp(server, chunks, { timeout = 5000 } = {}) {
+export function rawHttp(server, chunks, { timeout = 5000, waitClose = false } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(server.port, server.host);
     const got = [];
-    const timer = setTimeout(() => { sock.destroy(); finish(); }, timeout);
+    const timer = setTimeout(() => { sock.destroyedByUs = true; sock.destroy(); finish(); }, timeout);
     let done = false;
     const finish = () => {
       if (done) return;
@@ -527,21 +529,23 @@ export function rawHttp(server, chunks, { timeout = 5000 } = {}) {
         const i = line.indexOf(':');
         if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
       }
-      resolve({ raw, status: m ? Number(m[1]) : 0, headers, body: sep < 0 ? '' : raw.slice(sep + 4) });
+      resolve({ raw, status: m ? Number(m[1]) : 0, headers, body: sep < 0 ? '' : raw.slice(sep + 4), closedByServer });
     };
+    let closedByServer = false;
     sock.on('data', (d) => {
       got.push(d);
       // Keep-alive servers do not close: stop once a complete Content-Length body is in.
       const raw = Buffer.concat(got).toString('latin1');
       const sep = raw.indexOf('\r\n\r\n');
       const m = /\r\ncontent-length:\s*(\d+)/i.exec(raw.slice(0, sep + 2));
-      if (sep >= 0 && m && Buffer.byteLength(raw.slice(sep + 4), 'latin1') >= Number(m[1])) {
+      if (!waitClose && sep >= 0 && m && Buffer.byteLength(raw.slice(sep + 4), 'latin1') >= Number(m[1])) {
+        sock.destroyedByUs = true;
         sock.destroy();
         finish();
       }
     });
-    sock.on('end', finish);
-    sock.on('close', finish);
+    sock.on('end', () => { closedByServer = true; finish(); });
+    sock.on('close', () => { if (!sock.destroyedByUs) closedByServer = true; finish(); });
     sock.on('error', (e) => { if (got.length) finish(); else { clearTimeout(timer); reject(e); } });
     sock.on('connect', async () => {
       for (const c of chunks) {
