@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { APP_A, RawClient, api, httpGet, php, startServer } from './lib/harness.mjs';
+import { APP_A, RawClient, api, httpGet, php, pusherClient, startServer, waitConnected } from './lib/harness.mjs';
 import { ERR, PONG } from './lib/frames.mjs';
 
 const envApp = {
@@ -43,7 +43,8 @@ describe('config from .env and the environment', () => {
       apps: [envApp],
       env: { ...baseEnv, REVERB_APP_ACTIVITY_TIMEOUT: 45, REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM: 'none', REVERB_APP_RATE_LIMITING_ENABLED: 'true', REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS: 2 },
     }, async (s) => {
-      await s.waitForOutput(new RegExp(`Starting server on 127\\.0\\.0\\.1:${s.port}`));
+      // REVERB_HOST=localhost (the hostname) differs from the bind host: printed in parentheses.
+      await s.waitForOutput(new RegExp(`Starting server on 127\\.0\\.0\\.1:${s.port} \\(localhost\\)`));
       const c = await RawClient.connect(s, creds.key);
       assert.equal(JSON.parse(JSON.parse(c.established).data).activity_timeout, 45);
       await c.subscribeOk('test-channel');
@@ -76,6 +77,13 @@ describe('config from .env and the environment', () => {
       assert.equal((await httpGet(s, '/from-env/up')).status, 200);
       const c = await RawClient.connect(s, creds.key);
       c.close();
+      // pusher-js with wsPath, as Echo is configured behind a path prefix.
+      const p = pusherClient(s, creds);
+      try {
+        await waitConnected(p);
+      } finally {
+        p.disconnect();
+      }
     });
     await withServer({ apps: [envApp], env: { ...baseEnv }, path: 'from-env', cliPath: '/from-cli/' }, async (s) => {
       assert.equal((await httpGet(s, '/from-cli/up')).status, 200);
