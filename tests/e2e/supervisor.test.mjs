@@ -1,0 +1,201 @@
+// The supervisor (issue 4): workers sharing one socket, zero-downtime
+// restarts from `php artisan reverb:restart`'s flag, worker replacement,
+// SIGTERM drain, and a broken config at restart. Real processes, real
+// clients; the flag is written by Laravel's own cache classes through PHP.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { RawClient, serverSdk, startServer, stopAll, waitFor } from './lib/harness.mjs';
+import { Fleet, childPids, connectionChurn, eventStream, phpMissing, runPhp } from './lib/supervisor-helpers.mjs';
+
+const noPhp = phpMissing();
+const CLIENTS = Number(process.env.REVERB_E2E_SUPERVISOR_CLIENTS ?? 500);
+const DRAIN = 3000; // ms; the drain window of these tests
+// A client that lost its socket less than this after an API call returned is
+// not counted as a required receiver: the bus delivers asynchronously, so the
+// close and the event may cross on the old worker.
+const SLACK_MS = 100;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function projectFor(store) {
+  return {
+    workers: 2,
+    drainWindow: `${DRAIN}ms`,
+    env: {
+      CACHE_STORE: store,
+      CACHE_PREFIX: 'laravel_cache_',
+      DB_CONNECTION: 'sqlite',
+    },
+    files: { 'database/database.sqlite': '' },
+  };
+}
+
+async function restartScenario(t, store) {
+  const opts = projectFor(store);
+  let server;
+  if (store === 'database') {
+    // The app's migrations ran before reverb started (the cache table exists).
+    const { createProject } = await import('./lib/harness.mjs');
+    const project = await createProject(opts);
+    await runPhp(project.dir, store, 'laravel_cache_', 'migrate');
+    server = await startServer({ ...opts, project });
+    t.after(() => project.cleanup());
+  } else {
+    server = await startServer(opts);
+  }
+  t.after(() => stopAll());
+  const app = server.app(0);
+  const sdk = serverSdk(server, app);
+
+  const fleet = new Fleet(server, app, 'stream', 'tick');
+  const t0 = Date.now();
+  await fleet.connect(CLIENTS);
+  t.diagnostic(`${CLIENTS} pusher-js clients connected and subscribed in ${Date.now() - t0} ms`);
+  const initial = new Set(fleet.records.map((r) => fleet.socketId(r)));
+  assert.equal(initial.size, CLIENTS, 'distinct socket ids');
+
+  const stream = eventStream(sdk, 'stream', 'tick', 40);
+  const churn = connectionChurn(() => RawClient.connect(server, app.key), 50);
+  await sleep(500);
+
+  const before = server.output().length;
+  const written = await runPhp(server.project.dir, store, 'laravel_cache_', 'flag');
+  const curve = [];
+  const sampler = setInterval(() => {
+    const old = fleet.records.filter((r) => initial.has(fleet.socketId(r))).length;
+    curve.push([Date.now() - written, old]);
+  }, 250);
+  try {
+    await server.waitForOutput(/Generation 2 ready in (\d+) ms/, 20000);
+    const readyAt = Date.now();
+    const logged = /Generation 2 ready in (\d+) ms/.exec(server.output().slice(before))[1];
+    t.diagnostic(`flag written → generation 2 ready: ${readyAt - written} ms (workers' own start: ${logged} ms)`);
+    await server.waitForOutput(/Generation 1 gone after/, DRAIN + 10000);
+    await fleet.settled();
+  } finally {
+    clearInterval(sampler);
+  }
+  t.diagnostic(`drain curve (ms after flag write: clients still on old workers): ${curve.map(([ms, n]) => `${ms}:${n}`).join(' ')}`);
+  await sleep(500);
+  await stream.stop();
+  await churn.stop();
+  await sleep(500);
+
+  const misses = fleet.misses(stream.events, SLACK_MS);
+  const borderline = fleet.misses(stream.events, 0).length - misses.length;
+  t.diagnostic(`${stream.events.length} events accepted, ${churn.ok} churn connections, ${borderline} deliveries within ${SLACK_MS} ms of a drain close not required`);
+
+  assert.deepEqual(stream.failures, [], 'failed API calls');
+  assert.deepEqual(churn.failures, [], 'refused or failed connects');
+  assert.ok(churn.ok > 10, `churn ran (${churn.ok})`);
+  // pusher-js reports every 4xxx close as a PusherError; 4200-4299 is the
+  // drain asking it to reconnect at once. Anything else is a failure.
+  const errors = fleet.records.flatMap((r) => r.errors).map((e) => e?.error ?? e)
+    .filter((e) => !(e?.type === 'PusherError' && e.data?.code >= 4200 && e.data?.code <= 4299));
+  assert.deepEqual(errors.map((e) => JSON.stringify(e)), [], 'pusher-js connection errors');
+  for (const r of fleet.records) {
+    const now = fleet.socketId(r);
+    assert.ok(now && !initial.has(now), `client moved to a new socket (had ${r.socketIds.join(', ')})`);
+  }
+  assert.deepEqual(misses.slice(0, 5), [], `${misses.length} events not delivered to a subscribed socket`);
+  assert.match(server.output(), /Restart signal received/);
+  assert.match(server.output(), /Configuration reloaded/);
+  fleet.disconnect();
+}
+
+test('restart flag in the file store: clients move to new workers with no loss', { skip: noPhp || false, timeout: 120000 }, async (t) => {
+  await restartScenario(t, 'file');
+});
+
+test('restart flag in the database store (SQLite): clients move to new workers with no loss', { skip: noPhp || false, timeout: 120000 }, async (t) => {
+  await restartScenario(t, 'database');
+});
+
+test('kill -9 of one worker: it is replaced, clients of the other worker see nothing', { timeout: 60000 }, async (t) => {
+  const server = await startServer({ workers: 2, drainWindow: '500ms' });
+  t.after(() => stopAll());
+  const app = server.app(0);
+  const fleet = new Fleet(server, app, 'stream', 'tick');
+  await fleet.connect(60);
+  const pids = childPids(server.proc.pid);
+  assert.equal(pids.length, 2, `two workers (${pids})`);
+  const initial = new Map(fleet.records.map((r) => [r, fleet.socketId(r)]));
+  const changesBefore = new Map(fleet.records.map((r) => [r, r.stateChanges]));
+
+  process.kill(pids[0], 'SIGKILL');
+  await server.waitForOutput(/died: killed by SIGKILL/, 5000);
+  await server.waitForOutput(/Worker \d replaced/, 10000);
+  // pusher-js waits 1 s after an abnormal close (1006) before it reconnects.
+  await waitFor(() => fleet.records.some((r) => r.stateChanges !== changesBefore.get(r)), { timeout: 5000, message: 'clients of the killed worker noticed' });
+  await sleep(1500);
+  await fleet.settled();
+
+  const hit = fleet.records.filter((r) => r.stateChanges !== changesBefore.get(r));
+  const untouched = fleet.records.filter((r) => r.stateChanges === changesBefore.get(r));
+  t.diagnostic(`${hit.length} clients were on the killed worker, ${untouched.length} on the other`);
+  assert.ok(hit.length > 0 && untouched.length > 0, 'clients were spread over both workers');
+  for (const r of untouched) assert.equal(fleet.socketId(r), initial.get(r), 'untouched client kept its socket');
+  for (const r of hit) assert.notEqual(fleet.socketId(r), initial.get(r), 'reconnected client has a new socket');
+  const after = childPids(server.proc.pid);
+  assert.equal(after.length, 2);
+  assert.ok(!after.includes(pids[0]));
+
+  // Everyone still gets broadcasts, across both workers.
+  const sdk = serverSdk(server, app);
+  const res = await sdk.trigger('stream', 'tick', { seq: 1 });
+  assert.equal(res.status, 200);
+  await waitFor(() => fleet.records.every((r) => r.seqs.has(1)), { timeout: 5000, message: 'event delivered to all' });
+  fleet.disconnect();
+});
+
+test('SIGTERM with clients connected: every client gets a 4200-range close frame, exit 0', { timeout: 60000 }, async (t) => {
+  const server = await startServer({ workers: 2, drainWindow: '1s' });
+  t.after(() => stopAll());
+  const app = server.app(0);
+  const clients = [];
+  for (let i = 0; i < 40; i++) clients.push(await RawClient.connect(server, app.key));
+  const res = await server.stop({ signal: 'SIGTERM', timeout: 15000 });
+  assert.deepEqual(res, { code: 0, signal: null });
+  const closes = await Promise.all(clients.map((c) => c.closed));
+  for (const c of closes) assert.ok(c.code >= 4200 && c.code <= 4299, `close code ${c.code}`);
+  assert.match(server.output(), /Gracefully terminating connections/);
+});
+
+test('broken config/reverb.php at restart: the old workers keep serving and the log names the line', { skip: noPhp || false, timeout: 60000 }, async (t) => {
+  const server = await startServer({ workers: 2, drainWindow: '500ms' });
+  t.after(() => stopAll());
+  const app = server.app(0);
+  const fleet = new Fleet(server, app, 'stream', 'tick');
+  await fleet.connect(20);
+  const changes = fleet.records.map((r) => r.stateChanges);
+
+  const file = path.join(server.project.dir, 'config', 'reverb.php');
+  const good = fs.readFileSync(file, 'utf8');
+  const lines = good.split('\n');
+  const at = lines.findIndex((l) => l.includes("'max_request_size'"));
+  lines[at] = "            'max_request_size' => ,";
+  fs.writeFileSync(file, lines.join('\n'));
+  await runPhp(server.project.dir, 'file', '', 'flag');
+  await server.waitForOutput(/Restart cancelled.*config\/reverb\.php:(\d+)/, 10000);
+  const line = Number(/Restart cancelled.*config\/reverb\.php:(\d+)/.exec(server.output())[1]);
+  assert.equal(line, at + 1, 'error names the broken line');
+
+  await sleep(300);
+  assert.deepEqual(fleet.records.map((r) => r.stateChanges), changes, 'no client was disturbed');
+  const c = await RawClient.connect(server, app.key);
+  c.close();
+  const res = await serverSdk(server, app).trigger('stream', 'tick', { seq: 7 });
+  assert.equal(res.status, 200);
+  await waitFor(() => fleet.records.every((r) => r.seqs.has(7)), { timeout: 5000, message: 'event delivered' });
+
+  // Fixed: the next flag change restarts.
+  fs.writeFileSync(file, good);
+  await sleep(1100); // a new second, so time() differs
+  await runPhp(server.project.dir, 'file', '', 'flag');
+  await server.waitForOutput(/Generation 2 ready/, 20000);
+  fleet.disconnect();
+});
