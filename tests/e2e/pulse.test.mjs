@@ -4,12 +4,21 @@
 // their own counts: the upserts add up to the totals.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
-import { APP_A, RawClient, api, createProject, defaultApps, startServer, waitFor } from './lib/harness.mjs';
+import { APP_A, RawClient, api, createProject, defaultApps, freePort, startServer, waitFor } from './lib/harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Reads the ingest stream like `php artisan pulse:work` (XRANGE + unserialize with a class of
+// Pulse's Entry shape) and prints the entries as JSON.
+const READ_STREAM = path.resolve(here, '../../server/pulse/testdata/read_stream.php');
+const havePhpRedis = spawnSync('php', ['-r', "echo extension_loaded('redis') ? 'yes' : 'no';"]).stdout?.toString() === 'yes';
+const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
 const haveSqlite = (() => {
   try { execFileSync('sqlite3', ['-version']); return true; } catch { return false; }
@@ -119,4 +128,56 @@ test('pulse_aggregates gets count rows for each period and app', { skip: !haveSq
   await waitFor(() => byType()['reverb_message:sent'] === want['reverb_message:sent'] + 4,
     { timeout: 10000, message: 'second ingest adds 4 sent' });
   await Promise.all(socks.map((s) => { s.close(); return s.waitClosed(); }));
+});
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1', () => c.write('PING\r\n'));
+    c.on('data', (d) => { c.destroy(); resolve(d.toString().startsWith('+PONG')); });
+    c.on('error', () => resolve(false));
+  });
+}
+
+test('redis ingest: serialized Laravel\\Pulse\\Entry objects on the prefixed stream', {
+  skip: !(haveRedis && havePhpRedis) && 'redis-server or php-redis not installed (CI installs them)',
+}, async () => {
+  const port = await freePort();
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  let srv;
+  try {
+    await waitFor(() => redisPing(port), { timeout: 10000, message: 'redis-server up' });
+    const project = await createProject({
+      apps: defaultApps(),
+      files: { 'config/pulse.php': PULSE_PHP },
+      env: { PULSE_INGEST_DRIVER: 'redis', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), REDIS_PASSWORD: 'null', REDIS_PREFIX: 'myapp_database_', REVERB_PULSE_INGEST_INTERVAL: 1 },
+    });
+    srv = await startServer({ project, workers: 2 });
+    const socks = await Promise.all(Array.from({ length: 2 }, () => RawClient.connect(srv, APP_A.key)));
+    await Promise.all(socks.map((s) => s.subscribeOk('pulse-redis')));
+    // Sent: 2 × (established + succeeded); received: 2 subscribes. The stream key carries the
+    // connection prefix (raw XADD bypasses phpredis' OPT_PREFIX, so Pulse adds it by hand).
+    const read = () => JSON.parse(execFileSync('php', [READ_STREAM, String(port), 'myapp_database_laravel:pulse:ingest']).toString());
+    let entries = [];
+    await waitFor(() => { entries = read(); return entries.length >= 6; }, { timeout: 10000, message: '6 entries on the stream' })
+      .catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(entries)}\n${srv.tail()}`); });
+    await new Promise((r) => setTimeout(r, 1500)); // nothing more arrives
+    entries = read();
+    const count = (type) => entries.filter((e) => e.type === type).length;
+    assert.equal(count('reverb_message:sent'), 4, JSON.stringify(entries));
+    assert.equal(count('reverb_message:received'), 2);
+    const now = Date.now() / 1000;
+    for (const e of entries) {
+      assert.equal(e.class, 'Laravel\\Pulse\\Entry');
+      assert.equal(e.key, APP_A.id);
+      assert.equal(e.value, null);
+      assert.deepEqual(e.aggregations, ['count']);
+      assert.equal(e.only_buckets, true);
+      assert.ok(Math.abs(e.timestamp - now) < 30, `timestamp ${e.timestamp}`);
+    }
+    await Promise.all(socks.map((s) => { s.close(); return s.waitClosed(); }));
+  } finally {
+    await srv?.stop();
+    srv?.project.cleanup();
+    redis.kill('SIGKILL');
+  }
 });
