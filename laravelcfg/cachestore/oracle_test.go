@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 	_ "modernc.org/sqlite"
 )
 
@@ -26,21 +27,12 @@ const phpTS, goTS = 1732200000, 1732200099
 
 func requirePHP(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("php"); err != nil {
-		t.Skip("php not installed (apt-get install php-cli php-laravel-framework php-redis php-memcached php-sqlite3)")
-	}
-	out, err := exec.Command("php", "-r", `require 'Illuminate/autoload.php'; echo class_exists('Illuminate\Cache\FileStore') ? 'ok' : 'no';`).CombinedOutput()
-	if err != nil || string(out) != "ok" {
-		t.Skipf("php cannot load Illuminate\\Cache (install php-laravel-framework): %s", out)
-	}
+	phptest.RequireClasses(t, `Illuminate\Cache\FileStore`)
 }
 
 func requireExt(t *testing.T, ext string) {
 	t.Helper()
-	out, _ := exec.Command("php", "-r", "echo extension_loaded('"+ext+"') ? 'ok' : 'no';").Output()
-	if string(out) != "ok" {
-		t.Skipf("php extension %s not loaded (install php-%s)", ext, ext)
-	}
+	phptest.RequireExtension(t, ext)
 }
 
 // oracle runs testdata/oracle.php with args and returns its stdout.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 )
 
 // phpDotenvSrcEnv names an optional phpdotenv src/ directory (for instance
@@ -155,13 +157,5 @@ func runOracle(t *testing.T, phpBin, src, tmp string, cases []corpusCase, dirs m
 
 func phpOracleOrSkip(t *testing.T) string {
 	t.Helper()
-	phpBin, err := exec.LookPath("php")
-	if err != nil {
-		t.Skip("php not installed: the oracle needs php-cli, php-vlucas-phpdotenv and php-laravel-framework")
-	}
-	probe := exec.Command(phpBin, "-r", `require 'Dotenv/autoload.php'; require 'Illuminate/autoload.php'; echo class_exists('Illuminate\Support\Env') && class_exists('Dotenv\Dotenv') ? 'ok' : 'no';`)
-	if out, err := probe.Output(); err != nil || string(out) != "ok" {
-		t.Skipf("phpdotenv / Illuminate classes not loadable (install php-vlucas-phpdotenv and php-laravel-framework): %v %s", err, out)
-	}
-	return phpBin
+	return phptest.RequireClasses(t, `Dotenv\Dotenv`, `Illuminate\Support\Env`)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 )
 
 // envSets are the environments every golden config file is evaluated
@@ -39,15 +40,8 @@ var envSets = map[string]map[string]string{
 
 func phpPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("php")
-	if err != nil {
-		t.Skip("php not installed: the golden cases need php-cli with php-laravel-framework (scripts/install-test-deps.sh)")
-	}
-	out, err := exec.Command(p, "-r", "require 'Illuminate/autoload.php'; echo class_exists('Illuminate\\Support\\Str') ? 'ok' : 'no';").Output()
-	if err != nil || string(out) != "ok" {
-		t.Skip("php-laravel-framework not installed: needed for env() and Str::slug as the oracle")
-	}
-	return p
+	// env() and Str::slug are the oracle.
+	return phptest.RequireClasses(t, `Illuminate\Support\Str`, `Illuminate\Support\Env`)
 }
 
 // TestGoldenAgainstPHP evaluates every testdata/configs file under every

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 	"github.com/reverb-go/reverb/server/phpjson"
 )
 
@@ -53,13 +54,7 @@ while (($line = fgets(STDIN)) !== false) {
 // (Illuminate 8 with Laravel 10 messages; the rule logic is the same) over
 // a corpus of bodies. Skipped without php or Illuminate.
 func TestValidationAgainstLaravel(t *testing.T) {
-	phpBin, err := exec.LookPath("php")
-	if err != nil {
-		t.Skip("php not installed")
-	}
-	if exec.Command(phpBin, "-r", `require 'Illuminate/autoload.php'; exit(class_exists('Illuminate\Validation\Factory') ? 0 : 1);`).Run() != nil {
-		t.Skip("Illuminate (php-laravel-framework) not installed")
-	}
+	phpBin := phptest.RequireClasses(t, `Illuminate\Validation\Factory`)
 	events := []string{
 		`{}`, `[]`, `{"name":"a","data":"b","channel":"c"}`, `{"name":"","data":" ","channel":"\t"}`,
 		`{"name":null,"data":null,"channels":null,"channel":null,"socket_id":null,"info":null}`,

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 )
 
 var point1, point2 = 0.1, 0.2
@@ -170,10 +171,7 @@ func randString(rng *rand.Rand) string {
 // TestAgainstPHP compares Decode+Append and Decode+AppendSymfony with real
 // PHP over a corpus (skipped when php is not installed).
 func TestAgainstPHP(t *testing.T) {
-	phpBin, err := exec.LookPath("php")
-	if err != nil {
-		t.Skip("php not installed: cannot compare with json_encode/json_decode")
-	}
+	phpBin := phptest.Binary(t, "cannot compare with json_encode/json_decode")
 	inputs := corpus()
 	var in strings.Builder
 	for _, s := range inputs {

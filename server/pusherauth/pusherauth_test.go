@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 )
 
 func TestChannelVectors(t *testing.T) {
@@ -198,10 +200,7 @@ while (($line = fgets(STDIN)) !== false) {
 // TestStringToSignAgainstPHP compares StringToSign with PHP over a corpus
 // of tricky queries (skipped when php is not installed).
 func TestStringToSignAgainstPHP(t *testing.T) {
-	php, err := exec.LookPath("php")
-	if err != nil {
-		t.Skip("php not installed: cannot compare with PHP's parse_str/ksort")
-	}
+	php := phptest.Binary(t, "cannot compare with PHP's parse_str/ksort")
 	corpus := []string{
 		"auth_key=k&auth_timestamp=1&auth_version=1.0&info=user_count%2Csubscription_count",
 		"b=1&a=2&B=3&_=4&a_b=5&a.c=6&a%20d=7",
