@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -86,6 +87,23 @@ func parseConfigFlags(args []string) (configFlags, error) {
 }
 
 var errHelp = fmt.Errorf("help requested")
+
+// parseOptionsOnly parses the options of a subcommand that takes no
+// positional arguments (install, restart, doctor). done is true when the
+// command must exit now with code: 0 after --help, 2 on bad usage.
+func parseOptionsOnly(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0, true
+		}
+		return 2, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, true
+	}
+	return 0, false
+}
 
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	f, err := parseConfigFlags(args)

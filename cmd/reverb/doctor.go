@@ -42,15 +42,8 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "reverb doctor: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, done := parseOptionsOnly(fs, args, stderr); done {
+		return code
 	}
 	if *workers < 0 {
 		fmt.Fprintln(stderr, "reverb doctor: --workers must be 0 or more")

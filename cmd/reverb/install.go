@@ -28,15 +28,8 @@ func runInstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "reverb install: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, done := parseOptionsOnly(fs, args, stderr); done {
+		return code
 	}
 	res, err := installer.Install(installer.Options{Dir: *dir, DryRun: *dry})
 	if err != nil {

@@ -29,15 +29,8 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", ".", "the Laravel project root")
 	envName := fs.String("env", "", "the environment the command should run under (selects .env.NAME)")
 	verbose := fs.Bool("v", false, "also print where the flag was written")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "reverb restart: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, done := parseOptionsOnly(fs, args, stderr); done {
+		return code
 	}
 	// Like reverb:restart, only the cache config matters: a broken
 	// config/reverb.php must not stop a deploy from signalling a restart.
