@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/flagwatch"
 )
 
 // drainGrace is how long past the drain window a node may take to finish
@@ -17,7 +18,8 @@ import (
 const drainGrace = 5 * time.Second
 
 // runSingle serves in this process (--workers 0): Reverb's own process model.
-// SIGINT/SIGTERM drain and exit 0; SIGQUIT exits at once.
+// SIGINT/SIGTERM and a change of the restart flag drain and exit 0; SIGQUIT
+// exits at once.
 func runSingle(c Config, con *console.Writer) int {
 	p, err := loadProject(c)
 	if err != nil {
@@ -64,8 +66,33 @@ func runSingle(c Config, con *console.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	// The restart flag does what it does to Reverb: stop (a process manager
+	// starts the server again), here with a drain instead of a TCP reset.
+	flagged := make(chan flagwatch.Change, 1)
+	if store, err := openStore(p); err != nil {
+		con.Warnf("The restart flag is not watched (%v)", err)
+	} else {
+		defer store.Close()
+		w, err := flagwatch.Start(store, c.RestartPoll, func(ch flagwatch.Change) {
+			select {
+			case flagged <- ch:
+			default:
+			}
+		}, func(f string, a ...any) { con.Warnf(f, a...) })
+		if err == nil {
+			defer w.Stop()
+		}
+	}
+
 	for {
 		select {
+		case ch := <-flagged:
+			con.Infof("Restart signal received (%s → %s)", flagwatch.Describe(ch.Old), flagwatch.Describe(ch.New))
+			b := boundEndpoint(ep, raw)
+			con.Infof("Stopping server on %s:%s", b.Host, b.Port)
+			ln.Close()
+			drainNode(srv, c.DrainWindow, con)
+			return 0
 		case err := <-served:
 			if err != nil && !errors.Is(err, net.ErrClosed) {
 				con.Errorf("Server stopped: %v", err)

@@ -283,7 +283,7 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		// Workers die with the supervisor (they also watch the bus), and
 		// sit in their own process group so a terminal's Ctrl-C reaches
 		// only the supervisor, which drains them in order.
-		Pdeathsig: syscall.SIGTERM,
+		Pdeathsig: orphanSignal,
 		Setpgid:   true,
 	}
 	if err := cmd.Start(); err != nil {

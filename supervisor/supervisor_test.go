@@ -434,3 +434,24 @@ func errorsAs(err error, target **exec.ExitError) bool {
 	}
 	return ok
 }
+
+func TestSingleProcessStopsOnRestartFlag(t *testing.T) {
+	s := startSupervisor(t, 0, "")
+	m := s.waitFor(`Starting server on (127\.0\.0\.1:\d+)`, 10*time.Second)
+	s.addr = m[1]
+	h := s.hold(t)
+	writeFlag(t, s.dir, 1732200000)
+	s.waitFor(`Restart signal received \(absent → 1732200000\)`, 5*time.Second)
+	if line, err := h.next(5 * time.Second); line != "bye" {
+		t.Fatalf("held connection got %q, %v; want the drain goodbye", line, err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("single process did not exit")
+	}
+	if s.err != nil {
+		t.Fatalf("exit: %v, want 0", s.err)
+	}
+	s.waitFor(`Stopping server on `+regexp.QuoteMeta(s.addr), time.Second)
+}

@@ -23,6 +23,10 @@ import (
 // with (internal commands start with "_" and are hidden from the usage).
 const WorkerCommand = "_worker"
 
+// orphanSignal is the parent-death signal of a worker: distinct from the
+// SIGTERM a service manager sends, because an orphan drains quickly.
+const orphanSignal = syscall.SIGUSR2
+
 // orphanDrainWindow is the drain window of a worker whose supervisor died:
 // nothing will replace it, so clients are sent away quickly to reconnect to
 // whatever the process manager starts next.
@@ -105,7 +109,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	// group (and to its parent-death signal).
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT, orphanSignal)
 	defer signal.Stop(sigs)
 
 	dispatch, conn, err := sockets.Inherited()
@@ -194,10 +198,13 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		case <-lifeline:
 			return drain(orphanDrainWindow)
 		case sig := <-sigs:
-			if sig == syscall.SIGQUIT {
+			switch sig {
+			case syscall.SIGQUIT:
 				srv.Close()
 				bus.Close()
 				return 0
+			case orphanSignal:
+				return drain(orphanDrainWindow)
 			}
 			return drain(c.DrainWindow)
 		case <-served:
