@@ -93,13 +93,7 @@ func (l *keyedList) appendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if k.IsInt {
-			dst = append(dst, '"')
-			dst = strconv.AppendInt(dst, k.I, 10)
-			dst = append(dst, '"')
-		} else {
-			dst = phpjson.AppendSymfonyString(dst, k.S)
-		}
+		dst = phpjson.AppendSymfonyKey(dst, k)
 		dst = append(dst, ':')
 		dst = append(dst, l.values[i]...)
 	}

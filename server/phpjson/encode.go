@@ -38,6 +38,19 @@ func AppendString(dst []byte, s string) []byte { return appendString(dst, s, pla
 // AppendSymfonyString is AppendString with Symfony JsonResponse's flags.
 func AppendSymfonyString(dst []byte, s string) []byte { return appendString(dst, s, symfony) }
 
+// AppendSymfonyKey appends an array key as a JSON object member name with
+// Symfony JsonResponse's flags: PHP writes an int key 5 as "5".
+func AppendSymfonyKey(dst []byte, k php.Key) []byte { return appendKey(dst, k, symfony) }
+
+func appendKey(dst []byte, k php.Key, f flags) []byte {
+	if k.IsInt {
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, k.I, 10)
+		return append(dst, '"')
+	}
+	return appendString(dst, k.S, f)
+}
+
 func appendValue(dst []byte, v php.Value, f flags) []byte {
 	switch v.Kind() {
 	case php.Bool:
@@ -76,13 +89,7 @@ func appendArray(dst []byte, a *php.OrderedArray, f flags) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if k.IsInt {
-			dst = append(dst, '"')
-			dst = strconv.AppendInt(dst, k.I, 10)
-			dst = append(dst, '"')
-		} else {
-			dst = appendString(dst, k.S, f)
-		}
+		dst = appendKey(dst, k, f)
 		dst = append(dst, ':')
 		dst = appendValue(dst, a.Values[i], f)
 	}

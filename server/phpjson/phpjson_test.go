@@ -260,3 +260,20 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestAppendSymfonyKey(t *testing.T) {
+	tests := []struct {
+		key  php.Key
+		want string
+	}{
+		{php.IntKey(5), `"5"`},
+		{php.IntKey(-1), `"-1"`},
+		{php.StringKey("a<b"), `"a\u003Cb"`},
+		{php.StringKey("x/y"), `"x\/y"`},
+	}
+	for _, tt := range tests {
+		if got := string(AppendSymfonyKey(nil, tt.key)); got != tt.want {
+			t.Errorf("AppendSymfonyKey(%v) = %s, want %s", tt.key, got, tt.want)
+		}
+	}
+}
