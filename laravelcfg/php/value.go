@@ -156,7 +156,9 @@ func canonicalInt(s string) (int64, bool) {
 			return 0, false
 		}
 	}
-	if len(d) > 1 && d[0] == '0' {
+	// More than 19 digits is out of int64 range, and n*10 below could
+	// wrap uint64 ("20000000000000000000" is a string key in PHP).
+	if len(d) > 19 || len(d) > 1 && d[0] == '0' {
 		return 0, false
 	}
 	if neg && d == "0" {

@@ -1,6 +1,10 @@
 package pusherauth
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
 
 // PHP's defaults for the input limits parse_str applies.
 const (
@@ -25,12 +29,8 @@ type Params struct {
 }
 
 // ParamKey is a PHP array key: an int when the name was a canonical decimal
-// integer, otherwise a string.
-type ParamKey struct {
-	IsInt bool
-	I     int64
-	S     string
-}
+// integer, otherwise a string (php.StringKey's rule).
+type ParamKey = php.Key
 
 // ParamValue is a string or (when Array is non-nil) a nested array.
 type ParamValue struct {
@@ -117,41 +117,7 @@ func (p *Params) remove(k ParamKey) {
 
 // keyOf converts a string key the way PHP's symbol tables do: a canonical
 // decimal integer ("12", "-3", not "012", "+1" or "-0") becomes an int key.
-func keyOf(s string) ParamKey {
-	if i, ok := canonicalInt(s); ok {
-		return ParamKey{IsInt: true, I: i}
-	}
-	return ParamKey{S: s}
-}
-
-func canonicalInt(s string) (int64, bool) {
-	d := s
-	neg := false
-	if d != "" && d[0] == '-' {
-		neg, d = true, d[1:]
-	}
-	if d == "" || len(d) > 19 || (len(d) > 1 && d[0] == '0') || (neg && d == "0") {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(d); i++ {
-		c := d[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if neg {
-		if n > 1<<63 {
-			return 0, false
-		}
-		return int64(-n), true
-	}
-	if n > 1<<63-1 {
-		return 0, false
-	}
-	return int64(n), true
-}
+func keyOf(s string) ParamKey { return php.StringKey(s) }
 
 // ParseStr is PHP's parse_str($query, $result): pairs split at '&' (empty
 // pairs skipped), names and values URL-decoded ('+' is a space), a name cut
