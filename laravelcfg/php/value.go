@@ -8,6 +8,7 @@ package php
 // Kind is the PHP type of a Value.
 type Kind uint8
 
+// The kinds PHP's get_debug_type() distinguishes, plus Unknown.
 const (
 	Null Kind = iota
 	Bool
@@ -54,11 +55,22 @@ type Key struct {
 	S     string
 }
 
-func NullValue() Value           { return Value{} }
-func BoolValue(b bool) Value     { return Value{kind: Bool, b: b} }
-func IntValue(i int64) Value     { return Value{kind: Int, i: i} }
+// NullValue is PHP null (the zero Value).
+func NullValue() Value { return Value{} }
+
+// BoolValue is a PHP bool.
+func BoolValue(b bool) Value { return Value{kind: Bool, b: b} }
+
+// IntValue is a PHP int.
+func IntValue(i int64) Value { return Value{kind: Int, i: i} }
+
+// FloatValue is a PHP float.
 func FloatValue(f float64) Value { return Value{kind: Float, f: f} }
+
+// StringValue is a PHP string (bytes, not necessarily UTF-8).
 func StringValue(s string) Value { return Value{kind: String, s: s} }
+
+// ArrayValue wraps an array; nil gives an empty array, never a nil one.
 func ArrayValue(a *OrderedArray) Value {
 	if a == nil {
 		a = NewArray()
@@ -78,13 +90,31 @@ func ClosureValue(fn any) Value { return Value{kind: Closure, fn: fn} }
 // ClosurePayload returns what ClosureValue wrapped.
 func (v Value) ClosurePayload() any { return v.fn }
 
-func (v Value) Kind() Kind              { return v.kind }
-func (v Value) IsNull() bool            { return v.kind == Null }
-func (v Value) IsUnknown() bool         { return v.kind == Unknown }
-func (v Value) BoolVal() bool           { return v.b }
-func (v Value) IntVal() int64           { return v.i }
-func (v Value) FloatVal() float64       { return v.f }
-func (v Value) StringVal() string       { return v.s }
+// Kind is the PHP type of v.
+func (v Value) Kind() Kind { return v.kind }
+
+// IsNull reports whether v is PHP null.
+func (v Value) IsNull() bool { return v.kind == Null }
+
+// IsUnknown reports whether v is a value the evaluator could not compute.
+func (v Value) IsUnknown() bool { return v.kind == Unknown }
+
+// The payload getters below never panic: on a Value of another kind they
+// return the zero value (StringVal of an Unknown is its reason).
+
+// BoolVal is the payload of a Bool.
+func (v Value) BoolVal() bool { return v.b }
+
+// IntVal is the payload of an Int.
+func (v Value) IntVal() int64 { return v.i }
+
+// FloatVal is the payload of a Float.
+func (v Value) FloatVal() float64 { return v.f }
+
+// StringVal is the payload of a String.
+func (v Value) StringVal() string { return v.s }
+
+// ArrayVal is the payload of an Array (nil for other kinds).
 func (v Value) ArrayVal() *OrderedArray { return v.arr }
 
 // UnknownReason is the construct and location behind an Unknown value.

@@ -44,9 +44,10 @@ const (
 	SourceNone Source = ""
 	// SourceConfig means servers.reverb.options.tls named the files.
 	SourceConfig Source = "config"
-	// SourceHerd and SourceValet mean the site certificate of the hostname
-	// was found in the Herd or Valet certificates folder.
-	SourceHerd  Source = "herd"
+	// SourceHerd means the site certificate of the hostname was found in
+	// Herd's certificates folder.
+	SourceHerd Source = "herd"
+	// SourceValet is the same for Valet's certificates folder.
 	SourceValet Source = "valet"
 )
 
