@@ -84,7 +84,8 @@ after(async () => {
 });
 
 function sums() {
-  const out = execFileSync('sqlite3', ['-json', db,
+  // The workers write every second: wait for their locks like any other SQLite reader.
+  const out = execFileSync('sqlite3', ['-json', '-cmd', '.timeout 5000', db,
     `select key, type, period, sum(value) as n, count(*) as rows, count("count") as counts, min(key_hash) as h
        from pulse_aggregates where aggregate = 'count' group by key, type, period`]).toString();
   return out.trim() === '' ? [] : JSON.parse(out);
