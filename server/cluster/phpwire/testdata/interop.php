@@ -1,77 +1,17 @@
 <?php
-// Classes of Laravel Reverb's shape (property names, order, visibility and
-// types as in reverb-protocol.md §10.4), written for this test; then one of
-// two modes:
+// With the classes of Reverb's shape (reverb_classes.php), one of two modes:
 //   php interop.php check   < cases.json  — for each case, build the object
 //       in PHP from the case's arguments, serialize() it, and unserialize()
 //       the string Go wrote; print both results as JSON.
 //   php interop.php emit                  — print strings PHP serialize()d,
 //       with a JSON view of what they hold, for the Go decoder.
 
-namespace Laravel\Reverb {
-    class Application
-    {
-        public function __construct(
-            protected string $id,
-            protected string $key,
-            protected string $secret,
-            protected int $pingInterval,
-            protected int $activityTimeout,
-            protected array $allowedOrigins,
-            protected int $maxMessageSize,
-            protected ?int $maxConnections = null,
-            protected string $acceptClientEventsFrom = 'all',
-            protected ?array $rateLimiting = null,
-            protected array $options = [],
-        ) {
-        }
-
-        public function view(): array
-        {
-            return get_object_vars($this);
-        }
-    }
-}
-
-namespace Laravel\Reverb\Protocols\Pusher {
-    use Laravel\Reverb\Application;
-
-    enum MetricType: string
-    {
-        case CONNECTIONS = 'connections';
-        case CHANNEL = 'channel';
-        case CHANNELS = 'channels';
-        case CHANNEL_USERS = 'channel_users';
-    }
-
-    class PendingMetric
-    {
-        protected ?int $subscribers = null;
-
-        protected array $data = [];
-
-        public function __construct(
-            protected string $key,
-            protected Application $application,
-            protected MetricType $type,
-            protected array $options = [],
-        ) {
-        }
-
-        public function view(): array
-        {
-            $v = get_object_vars($this);
-            $v['application'] = $this->application->view();
-            $v['type'] = $this->type->value;
-            return $v;
-        }
-    }
-}
-
 namespace {
     use Laravel\Reverb\Application;
     use Laravel\Reverb\Protocols\Pusher\MetricType;
     use Laravel\Reverb\Protocols\Pusher\PendingMetric;
+
+    require __DIR__ . '/reverb_classes.php';
 
     function app_from(array $a): Application
     {

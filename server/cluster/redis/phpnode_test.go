@@ -1,0 +1,133 @@
+package redis
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A PHP node (phpredis, classes of Reverb's shape) and a Go node on one
+// channel: the Go node's clients get the PHP node's broadcast, the Go node
+// answers the PHP node's metrics request in Reverb's shape, and the PHP
+// node unserialize()s the Go node's Application and PendingMetric.
+func TestInteropWithPHPNode(t *testing.T) {
+	if _, err := exec.LookPath("php"); err != nil {
+		t.Skip("php-cli not installed (CI installs it)")
+	}
+	if out, _ := exec.Command("php", "-r", "echo extension_loaded('redis') ? 'yes' : 'no';").Output(); string(out) != "yes" {
+		t.Skip("php-redis not installed (CI installs it)")
+	}
+	r := startRedis(t)
+	n := startNode(t, r, "go-node")
+	c := n.dial(t)
+	c.subscribe("news", "")
+
+	cmd := exec.Command("php", "testdata/phpnode.php", strconv.Itoa(r.port), "reverb")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	next := func() string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("php exited: %v\n%s", <-exited, stderr.String())
+			}
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatalf("php said nothing\n%s", stderr.String())
+		}
+		return ""
+	}
+	if l := next(); l != "published" {
+		t.Fatalf("php: %s", l)
+	}
+	// PHP → Go: the broadcast reaches the Go node's subscriber.
+	c.expect(`{"event":"from-php","data":"{\"n\":1}","channel":"news"}`)
+
+	// Go → PHP: a broadcast with toOthers and a metrics request (its
+	// gathering waits for the PHP node, which never answers: GatherTimeout).
+	n.trigger(t, "news", "from-go", "x", "1.2")
+	var conns struct {
+		Connections int `json:"connections"`
+	}
+	n.getJSON(t, "/apps/"+appID+"/connections", &conns)
+	if conns.Connections != 1 {
+		t.Errorf("connections = %d", conns.Connections)
+	}
+
+	got := map[string]json.RawMessage{}
+	for len(got) < 3 {
+		var m map[string]json.RawMessage
+		l := next()
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("php line %q: %v", l, err)
+		}
+		for k, v := range m {
+			got[k] = v
+		}
+	}
+	// phpredis may block in its subscribed connection's shutdown: the
+	// cleanup kills the process.
+
+	var msg struct {
+		App      map[string]any  `json:"app"`
+		Payload  json.RawMessage `json:"payload"`
+		SocketID string          `json:"socket_id"`
+	}
+	if err := json.Unmarshal(got["message"], &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.App["id"] != appID || msg.App["key"] != appKey || msg.App["pingInterval"] != float64(60) || msg.SocketID != "1.2" {
+		t.Errorf("PHP read our message as %s", got["message"])
+	}
+	if !strings.Contains(string(msg.Payload), `"event":"from-go"`) || !strings.Contains(string(msg.Payload), `"channels":["news"]`) {
+		t.Errorf("payload %s", msg.Payload)
+	}
+
+	var metric struct {
+		Key         string         `json:"key"`
+		Type        string         `json:"type"`
+		Application map[string]any `json:"application"`
+		Subscribers any            `json:"subscribers"`
+	}
+	if err := json.Unmarshal(got["metrics"], &metric); err != nil {
+		t.Fatal(err)
+	}
+	if len(metric.Key) != 10 || metric.Type != "connections" || metric.Application["id"] != appID || metric.Subscribers != nil {
+		t.Errorf("PHP read our metrics request as %s", got["metrics"])
+	}
+
+	// Reverb's connections answer: socket id → {}.
+	var resp map[string]json.RawMessage
+	if err := json.Unmarshal(got["response"], &resp); err != nil {
+		t.Fatalf("response %s: %v", got["response"], err)
+	}
+	if _, ok := resp[c.id]; !ok || len(resp) != 1 {
+		t.Errorf("response %s, want our socket %s", got["response"], c.id)
+	}
+}
