@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,39 +236,12 @@ func (s *Server) broadcast(a *appState, name string, text []byte, except string)
 
 // fanout queues one shared frame on every subscriber but except.
 func (s *Server) fanout(a *appState, _ string, subs []*sub, frame []byte, except *conn) {
-	n := 0
-	if p := runtime.GOMAXPROCS(0); p > 1 && len(subs) >= parallelFanout {
-		// Big channels: the direct writes are syscalls, so spread them over
-		// the cores. Wait for all parts, so the next broadcast cannot
-		// overtake this one on any socket.
-		var wg sync.WaitGroup
-		counts := make([]int, p)
-		size := (len(subs) + p - 1) / p
-		for i := 0; i < p; i++ {
-			lo, hi := i*size, min((i+1)*size, len(subs))
-			if lo >= hi {
-				break
-			}
-			wg.Add(1)
-			go func(i int, part []*sub) {
-				defer wg.Done()
-				counts[i] = enqueueAll(part, frame, except)
-			}(i, subs[lo:hi])
-		}
-		wg.Wait()
-		for _, c := range counts {
-			n += c
-		}
-	} else {
-		n = enqueueAll(subs, frame, except)
-	}
+	// Enqueueing is cheap (the flushers make the syscalls, in parallel),
+	// so one loop serves even 10,000 subscribers.
+	n := enqueueAll(subs, frame, except)
 	a.stats.MessagesOut.Add(int64(n))
 	a.stats.TextFramesOut.Add(int64(n))
 }
-
-// parallelFanout is the channel size from which a broadcast is split over
-// the cores.
-const parallelFanout = 512
 
 func enqueueAll(subs []*sub, frame []byte, except *conn) int {
 	n := 0

@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/tls"
+	"golang.org/x/sys/unix"
 	"net"
 	"reflect"
 	"sync"
@@ -62,10 +63,16 @@ type conn struct {
 	subs         map[*channel]*sub
 	wantPresence map[string]bool // allocated on the first presence subscribe
 
-	// raw is the socket's descriptor access for non-blocking direct
-	// writes; nil for TLS and other wrapped connections.
+	// raw is the socket's descriptor access for non-blocking writes by
+	// the flusher pool (fl); both nil for TLS and other wrapped sockets,
+	// which get a writer goroutine while they have frames queued.
 	raw syscall.RawConn
+	fl  *flusher
 
+	// omu guards the queue. writing means the queue has an owner: the
+	// socket is on a flusher's ready list, being flushed, or drained by
+	// its writer goroutine. Exactly one owner at a time keeps the frames
+	// in order.
 	omu     sync.Mutex
 	queue   [][]byte
 	queued  int
@@ -111,31 +118,12 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.omu.Unlock()
 		c.app.stats.SlowConsumersClosed.Add(1)
 		if start {
-			c.startWriter()
+			c.kick()
 		}
 		// The cleanup runs on its own goroutine: the caller may be a
 		// delivery in the middle of its own state changes.
 		c.srv.spawn(c.cleanup)
 		return false
-	}
-	if !c.writing && c.raw != nil {
-		// Nothing queued and no writer: try the socket right away, without
-		// waiting (most frames fit in the kernel's buffer). omu is held
-		// so frames stay in order; only what did not fit is queued.
-		n := c.writeNow(frame)
-		if n == len(frame) {
-			c.omu.Unlock()
-			c.app.stats.BytesOut.Add(int64(n))
-			return true
-		}
-		if n < 0 {
-			c.closing = true
-			c.omu.Unlock()
-			c.abort()
-			return false
-		}
-		c.app.stats.BytesOut.Add(int64(n))
-		frame = frame[n:]
 	}
 	c.queue = append(c.queue, frame)
 	c.queued += len(frame)
@@ -143,9 +131,19 @@ func (c *conn) enqueue(frame []byte) bool {
 	c.writing = true
 	c.omu.Unlock()
 	if start {
-		c.startWriter()
+		c.kick()
 	}
 	return true
+}
+
+// kick hands a socket that has frames and no owner to a writer: a flusher
+// of the pool for plain TCP sockets, else its own writer goroutine.
+func (c *conn) kick() {
+	if c.fl != nil {
+		c.fl.push(c)
+		return
+	}
+	c.startWriter()
 }
 
 // startWriter runs writeLoop on its own goroutine; after Close the socket
@@ -217,7 +215,7 @@ func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
 	c.omu.Unlock()
 	c.cleanup()
 	if start {
-		c.startWriter()
+		c.kick()
 	}
 }
 
@@ -236,7 +234,7 @@ func (c *conn) closeRaw(frame []byte) {
 	c.omu.Unlock()
 	c.cleanup()
 	if start {
-		c.startWriter()
+		c.kick()
 	}
 }
 
@@ -386,33 +384,117 @@ func (closingError) Error() string { return "connection closing" }
 
 var errClosing error = closingError{}
 
-// writeNow writes as much of p as the socket takes without blocking. It
-// returns the count written, or -1 when the socket is broken. Caller holds
-// omu and no writer goroutine is running.
-func (c *conn) writeNow(p []byte) int {
+// flushOnce is a flusher's turn with this socket (it owns the queue): one
+// non-blocking writev of everything queued. A socket that takes only part
+// goes to its own writer goroutine, which may wait; more frames queued
+// meanwhile put the socket back at the end of the ready list.
+func (c *conn) flushOnce() {
+	c.omu.Lock()
+	if len(c.queue) == 0 {
+		c.writing = false
+		closing := c.closing
+		c.omu.Unlock()
+		if closing {
+			c.finishClose()
+		}
+		return
+	}
+	bufs := c.queue
+	total := c.queued
+	c.queue = nil
+	c.queued = 0
+	c.omu.Unlock()
+
+	n, err := c.writevNow(bufs)
+	if err != nil {
+		c.omu.Lock()
+		c.closing = true
+		c.queue = nil
+		c.queued = 0
+		c.writing = false
+		c.omu.Unlock()
+		c.abort()
+		return
+	}
+	c.app.stats.BytesOut.Add(int64(n))
+	if n < total {
+		rest := unwritten(bufs, n)
+		c.omu.Lock()
+		c.queue = append(rest, c.queue...)
+		c.queued += total - n
+		c.omu.Unlock()
+		c.startWriter()
+		return
+	}
+	c.omu.Lock()
+	if len(c.queue) > 0 {
+		// More arrived meanwhile: back of the line, for fairness.
+		c.omu.Unlock()
+		c.fl.push(c)
+		return
+	}
+	c.writing = false
+	closing := c.closing
+	c.omu.Unlock()
+	if closing {
+		c.finishClose()
+	}
+}
+
+// unwritten is what remains of bufs after n bytes were written.
+func unwritten(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(bufs))
+	copy(out, bufs)
+	out[0] = out[0][n:]
+	return out
+}
+
+// writevNow writes as much of bufs as the socket takes without waiting.
+func (c *conn) writevNow(bufs [][]byte) (int, error) {
 	n := 0
 	var werr error
 	err := c.raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, e := syscall.Write(int(fd), p[n:])
-			if e == syscall.EINTR {
+		for len(bufs) > 0 {
+			m, e := unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
+			if e == unix.EINTR {
 				continue
 			}
 			if e != nil {
-				werr = e
+				if e != unix.EAGAIN {
+					werr = e
+				}
 				return true
 			}
 			n += m
+			bufs = unwrittenInPlace(bufs, m)
 		}
 		return true
 	})
 	if err != nil {
-		return -1
+		return n, err
 	}
-	if werr != nil && werr != syscall.EAGAIN {
-		return -1
+	return n, werr
+}
+
+// unwrittenInPlace drops m written bytes from the front of bufs (the
+// caller's slice headers only; frame bytes are shared and never changed).
+func unwrittenInPlace(bufs [][]byte, m int) [][]byte {
+	for len(bufs) > 0 && m >= len(bufs[0]) {
+		m -= len(bufs[0])
+		bufs = bufs[1:]
 	}
-	return n
+	if len(bufs) > 0 && m > 0 {
+		head := bufs[0][m:]
+		bufs = append([][]byte{head}, bufs[1:]...)
+	}
+	return bufs
 }
 
 // rawTCP finds the plain TCP socket under nc, looking through wrappers that

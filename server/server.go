@@ -90,7 +90,8 @@ type Server struct {
 	helloSeen      bool
 	leftSinceHello map[string]bool
 
-	polls *pollSet // nil: goroutine readers
+	polls   *pollSet  // nil: goroutine readers
+	flushes *flushSet // writer pool for plain TCP sockets
 
 	srvMu    sync.Mutex
 	servers  []*http.Server
@@ -167,6 +168,7 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("server: starting cluster transport: %w", err)
 	}
 	s.api = api.NewHandler(backend{s}, api.Options{Path: opts.Path, ConfigPath: opts.ConfigPath, MaxRequestSize: opts.MaxRequestSize})
+	s.flushes = newFlushSet(runtime.GOMAXPROCS(0), s)
 	if !opts.GoroutineReaders {
 		n := runtime.GOMAXPROCS(0)
 		ps, err := newPollSet(n, s)
@@ -283,6 +285,7 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
 			c.raw = rc
+			c.fl = s.flushes.pick()
 		}
 	}
 	c.touch()
