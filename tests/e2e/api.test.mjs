@@ -106,6 +106,13 @@ describe('POST /events (cases 32–36)', () => {
     ['socket_id 1234', { name: EV, data: '{}', channel: 'test-channel-35', socket_id: 1234 }, { socket_id: ['The socket id field must be a string.'] }],
     ['info 1234', { name: EV, data: '{}', channel: 'test-channel-35', info: 1234 }, { info: ['The info field must be a string.'] }],
     ['missing name', { data: '{}', channel: 'test-channel-35' }, { name: ['The name field is required.'] }],
+    ['data not a string', { name: EV, data: { a: 1 }, channel: 'test-channel-35' }, { data: ['The data field must be a string.'] }],
+    ['name not a string', { name: 12, data: '{}', channel: 'test-channel-35' }, { name: ['The name field must be a string.'] }],
+    ['channels not an array', { name: EV, data: '{}', channels: 'test-channel-35' }, { channels: ['The channels field must be an array.'] }],
+    ['empty channels and no channel', { name: EV, data: '{}', channels: [] }, {
+      channels: ['The channels field is required when channel is not present.'],
+      channel: ['The channel field is required when channels is not present.'],
+    }],
     ['neither channel nor channels', { name: EV, data: '{}' }, {
       channels: ['The channels field is required when channel is not present.'],
       channel: ['The channel field is required when channels is not present.'],
@@ -474,6 +481,15 @@ describe('routing, signatures, sizes (cases 43–47)', () => {
     assert.equal(r.status, 200);
     r = await httpGet(server, '/up/');
     assertText(r, 404, 'Not found.');
+    r = await httpGet(server, '/up', { method: 'POST' });
+    assert.equal(r.status, 405);
+    assert.match(r.headers.allow, /GET/);
+    r = await httpGet(server, `/apps/${APP_A.id}/channels`, { method: 'DELETE' });
+    assert.equal(r.status, 405);
+    assert.match(r.headers.allow, /GET/);
+    r = await httpGet(server, `/apps/${APP_A.id}/users/1/terminate_connections`);
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'POST');
   });
 });
 

@@ -148,6 +148,12 @@ describe('subscribing (cases 7–17, 26)', () => {
       c.subscribe(channel, { auth: null, channelData });
       await c.expectFrame(ERR.unauthorized);
     }
+    // Presence auth signed without the channel_data does not cover it.
+    c.subscribe('presence-test-channel-9', { auth: channelAuth(APP_A, c.socketId, 'presence-test-channel-9').auth, channelData: cd });
+    await c.expectFrame(ERR.unauthorized);
+    // A signature for another socket id is refused.
+    c.subscribe('private-test-channel-9', { auth: channelAuth(APP_A, '1.2', 'private-test-channel-9').auth });
+    await c.expectFrame(ERR.unauthorized);
     // The key part of auth is not checked, only the signature after the first colon.
     c.subscribe('private-test-channel-9', { auth: `wrong-key:${channelAuth(APP_A, c.socketId, 'private-test-channel-9').auth.split(':')[1]}` });
     await c.expectFrame(succeeded('private-test-channel-9'));
