@@ -1187,11 +1187,7 @@ func fnSprintf(in *interp, line int, a []php.Value) php.Value {
 
 // ---- parse_url ----
 
-var urlComponents = []string{"scheme", "host", "port", "user", "pass", "path", "query", "fragment"}
-
-// fnParseURL follows php_url_parse_ex2 for the URL shapes config files
-// meet: scheme://user:pass@host:port/path?query#fragment, //host/path,
-// host:port, and bare paths.
+// fnParseURL is parse_url($url[, $component]) over ParseURL.
 func fnParseURL(in *interp, line int, a []php.Value) php.Value {
 	s, ok := stringArg(a, 0)
 	if !ok {
@@ -1201,7 +1197,7 @@ func fnParseURL(in *interp, line int, a []php.Value) php.Value {
 	if len(a) > 1 {
 		comp = a[1].ToInt()
 	}
-	parts, ok := parseURL(s)
+	parts, ok := ParseURL(s)
 	if !ok {
 		return php.BoolValue(false)
 	}
@@ -1213,148 +1209,6 @@ func fnParseURL(in *interp, line int, a []php.Value) php.Value {
 		return v
 	}
 	return php.ArrayValue(parts)
-}
-
-func parseURL(s string) (*php.OrderedArray, bool) {
-	vals := map[string]php.Value{}
-	if s == "" {
-		vals["path"] = php.StringValue("")
-		return orderURL(vals), true
-	}
-	rest := s
-	// fragment and query
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		vals["fragment"] = php.StringValue(rest[i+1:])
-		rest = rest[:i]
-	}
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		vals["query"] = php.StringValue(rest[i+1:])
-		rest = rest[:i]
-	}
-	hasAuthority := false
-	if i := strings.IndexByte(rest, ':'); i > 0 && isScheme(rest[:i]) {
-		after := rest[i+1:]
-		if strings.HasPrefix(after, "//") {
-			vals["scheme"] = php.StringValue(rest[:i])
-			rest = after[2:]
-			hasAuthority = true
-		} else if p, ok := portOnly(after); ok {
-			// "host:port" without a scheme.
-			vals["host"] = php.StringValue(rest[:i])
-			if p != "" {
-				n, _ := strconv.Atoi(p)
-				if n > 65535 {
-					return nil, false
-				}
-				vals["port"] = php.IntValue(int64(n))
-			}
-			rest = after[len(p):]
-			if rest != "" {
-				vals["path"] = php.StringValue(rest)
-			}
-			return orderURL(vals), true
-		} else {
-			vals["scheme"] = php.StringValue(rest[:i])
-			rest = after
-		}
-	} else if strings.HasPrefix(rest, "//") {
-		rest = rest[2:]
-		hasAuthority = true
-	}
-	if hasAuthority {
-		end := strings.IndexByte(rest, '/')
-		auth := rest
-		if end >= 0 {
-			auth, rest = rest[:end], rest[end:]
-		} else {
-			rest = ""
-		}
-		if auth == "" {
-			if _, ok := vals["scheme"]; ok && rest != "" {
-				return nil, false
-			}
-		}
-		if at := strings.LastIndexByte(auth, '@'); at >= 0 {
-			ui := auth[:at]
-			auth = auth[at+1:]
-			if c := strings.IndexByte(ui, ':'); c >= 0 {
-				vals["user"] = php.StringValue(ui[:c])
-				vals["pass"] = php.StringValue(ui[c+1:])
-			} else {
-				vals["user"] = php.StringValue(ui)
-			}
-		}
-		host := auth
-		if c := strings.LastIndexByte(auth, ':'); c >= 0 && !strings.HasSuffix(auth, "]") {
-			host = auth[:c]
-			p := auth[c+1:]
-			if p != "" {
-				n, err := strconv.Atoi(p)
-				if err != nil || n < 0 || n > 65535 {
-					return nil, false
-				}
-				vals["port"] = php.IntValue(int64(n))
-			}
-		}
-		if host == "" {
-			return nil, false
-		}
-		vals["host"] = php.StringValue(host)
-	}
-	if rest != "" {
-		vals["path"] = php.StringValue(rest)
-	}
-	return orderURL(vals), true
-}
-
-func orderURL(vals map[string]php.Value) *php.OrderedArray {
-	out := php.NewArray()
-	for _, k := range urlComponents {
-		if v, ok := vals[k]; ok {
-			if v.Kind() == php.String {
-				v = php.StringValue(replaceControlChars(v.StringVal()))
-			}
-			out.Set(php.StringKey(k), v)
-		}
-	}
-	return out
-}
-
-// replaceControlChars is php_replace_controlchars: parse_url turns control
-// characters in every component into "_".
-func replaceControlChars(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c == 0x7f {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-func isScheme(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' && i > 0 || c == '+' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// portOnly reports whether s starts with up to 5 digits followed by end or "/".
-func portOnly(s string) (string, bool) {
-	j := 0
-	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-		j++
-	}
-	if j == 0 || j > 5 {
-		return "", false
-	}
-	if j == len(s) || s[j] == '/' {
-		return s[:j], true
-	}
-	return "", false
 }
 
 // sortedBuiltinNames lists the supported functions (for docs and tests).

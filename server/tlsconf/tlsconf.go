@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/phpeval"
 )
 
 // Source says where the certificate came from.
@@ -223,49 +224,16 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// HostPart emulates `parse_url($hostname, PHP_URL_HOST) ?: $hostname` for
-// the shapes a hostname takes: "https://site.test:8080/x" and "//site.test"
-// give "site.test"; "site.test:8080" gives "site.test" (PHP reads a leading
-// host:port); a bare "site.test" has no URL host and is kept as is.
+// HostPart is `parse_url($hostname, PHP_URL_HOST) ?: $hostname`:
+// "https://site.test:8080/x", "//site.test" and "site.test:8080" give
+// "site.test"; a bare "site.test" has no URL host and is kept as is.
 func HostPart(hostname string) string {
-	rest := hostname
-	if i := strings.Index(rest, "://"); i > 0 {
-		rest = rest[i+3:]
-	} else if strings.HasPrefix(rest, "//") {
-		rest = rest[2:]
-	} else {
-		// PHP only finds a host in a scheme-less string of the form
-		// host:port[/...] with a numeric port.
-		colon := strings.IndexByte(rest, ':')
-		if colon <= 0 {
-			return hostname
-		}
-		port := rest[colon+1:]
-		if j := strings.IndexAny(port, "/?#"); j >= 0 {
-			port = port[:j]
-		}
-		if _, err := strconv.Atoi(port); err != nil || strings.ContainsAny(rest[:colon], "/?#") {
-			return hostname
+	if parts, ok := phpeval.ParseURL(hostname); ok {
+		if h, ok := parts.GetString("host"); ok && h.ToBool() {
+			return h.StringVal()
 		}
 	}
-	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
-		rest = rest[:j]
-	}
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		rest = rest[at+1:]
-	}
-	if strings.HasPrefix(rest, "[") {
-		if j := strings.IndexByte(rest, ']'); j > 0 {
-			return rest[:j+1]
-		}
-	}
-	if colon := strings.IndexByte(rest, ':'); colon >= 0 {
-		rest = rest[:colon]
-	}
-	if rest == "" {
-		return hostname
-	}
-	return rest
+	return hostname
 }
 
 // knownKeys are options.tls keys that Load maps or that only matter to a

@@ -246,6 +246,8 @@ func TestHostPart(t *testing.T) {
 		"http://[::1]:80":             "[::1]",
 		"user@laravel.test:80":        "laravel.test",
 		"wss://user:pw@site.test/app": "site.test",
+		"0:80":                        "0:80",
+		"https://h:99999/":            "https://h:99999/",
 	}
 	for in, want := range tests {
 		if got := HostPart(in); got != want {
