@@ -128,7 +128,9 @@ func (s *Server) deliver(msg []byte) {
 		s.logError("cluster: undecodable message: " + err.Error())
 		return
 	}
-	s.noteNode(env.Node)
+	if s.noteNode(env.Node) {
+		s.askSnapshot(env.Node) // new, or back after being forgotten (rejoin.go)
+	}
 	switch env.Type {
 	case "message":
 		s.onMessage(&env)
@@ -344,15 +346,18 @@ func (s *Server) terminateLocal(a *appState, uid string) {
 
 // ---- node liveness ----
 
-// noteNode records that node is alive.
-func (s *Server) noteNode(node string) {
+// noteNode records that node is alive; true when it was not known (a new
+// node, or one forgotten after missed heartbeats).
+func (s *Server) noteNode(node string) bool {
 	if node == "" || node == s.nodeID {
-		return
+		return false
 	}
 	now := time.Now().UnixNano()
 	s.nodesMu.Lock()
+	_, known := s.nodes[node]
 	s.nodes[node] = now
 	s.nodesMu.Unlock()
+	return !known
 }
 
 // forgetNode removes a node's presence memberships (hub said it is gone, or
@@ -415,6 +420,9 @@ func (s *Server) onHello(env *envelope) {
 		s.snapMu.Unlock()
 		return
 	}
+	if env.For != "" && env.For != s.nodeID {
+		return // a hello addressed to another node (rejoin.go)
+	}
 	var entries []snapshotEntry
 	for _, a := range s.apps {
 		a.mu.Lock()
@@ -457,14 +465,26 @@ func (s *Server) onSnapshot(env *envelope) {
 			pc = &presenceChannel{}
 			a.presence[e.Channel] = pc
 		}
+		var added []byte
+		var subs []*sub
 		if pc.find(env.Node, e.SocketID) < 0 {
 			data := php.ArrayValue(php.NewArray())
 			if d, err := phpjson.Decode([]byte(e.ChannelData)); err == nil && d.Kind() == php.Array {
 				data = d
 			}
-			pc.members = append(pc.members, newMember(env.Node, e.SocketID, data))
+			// A user new to this node's view (a late joiner's first
+			// snapshot, or a node back after a partition) is announced to
+			// the local subscribers.
+			if added = pc.join(env.Node, e.SocketID, e.Channel, data); added != nil {
+				if ch := a.channels[e.Channel]; ch != nil {
+					subs = ch.subscribers()
+				}
+			}
 		}
 		a.mu.Unlock()
+		if len(subs) > 0 {
+			s.fanout(a, e.Channel, subs, textFrame(added), nil)
+		}
 	}
 }
 

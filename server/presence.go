@@ -346,13 +346,14 @@ func (s *Server) dropNodePresence(node string) {
 	}
 }
 
-// noteLeave remembers, for the first moments after our hello, the leaves
-// of other nodes, so their snapshots (taken at our hello) do not bring
+// noteLeave remembers, for the first moments after our hello (or after we
+// asked a node for its snapshot, rejoin.go), the leaves of other nodes,
+// so their snapshots (taken at our hello) do not bring
 // those members back.
 func (s *Server) noteLeave(env *envelope) {
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	if !s.helloSeen || time.Since(s.started) > 30*time.Second {
+	if (!s.helloSeen || time.Since(s.started) > 30*time.Second) && !s.rejoin.recent() {
 		if len(s.leftSinceHello) > 0 {
 			s.leftSinceHello = map[string]bool{}
 		}

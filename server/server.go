@@ -89,6 +89,7 @@ type Server struct {
 	snapMu         sync.Mutex
 	helloSeen      bool
 	leftSinceHello map[string]bool
+	rejoin         rejoinState
 
 	polls   *pollSet  // nil: goroutine readers
 	flushes *flushSet // writer pool for plain TCP sockets
