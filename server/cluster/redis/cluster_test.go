@@ -389,3 +389,38 @@ func TestClusterSurvivesRedisRestart(t *testing.T) {
 		}
 	}
 }
+
+// An outage longer than three heartbeats: each node forgets the other's
+// presence members (member_removed), and learns them again when Redis is
+// back (member_added, users), without anyone reconnecting.
+func TestPresenceResyncAfterLongOutage(t *testing.T) {
+	r := startRedis(t)
+	na, nb := startNode(t, r, "na"), startNode(t, r, "nb")
+	ch := "presence-resync"
+	a := na.dial(t)
+	a.subscribe(ch, `{"user_id":1}`)
+	b := nb.dial(t)
+	b.subscribe(ch, `{"user_id":2}`)
+	a.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":2}","channel":"presence-resync"}`)
+
+	r.stop()
+	a.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":2}","channel":"presence-resync"}`)
+	b.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":1}","channel":"presence-resync"}`)
+
+	r.start()
+	a.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":2}","channel":"presence-resync"}`)
+	b.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":1}","channel":"presence-resync"}`)
+	for _, n := range []*node{na, nb} {
+		var users struct {
+			Users []struct {
+				ID any `json:"id"`
+			} `json:"users"`
+		}
+		n.getJSON(t, "/apps/"+appID+"/channels/"+ch+"/users", &users)
+		if len(users.Users) != 2 {
+			t.Errorf("%s users = %+v", n.addr, users.Users)
+		}
+	}
+	a.nothingPending()
+	b.nothingPending()
+}
