@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"io"
+	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/cluster"
@@ -13,14 +14,17 @@ import (
 // process with --workers 0 — is one subscriber of the Redis channel, like
 // a Reverb server, so workers of all machines (and PHP Reverb nodes) form
 // one cluster; the supervisor's hub then carries only local control
-// (ready, drain, failures). Otherwise local is used: the hub between the
+// (ready, drain, failures). Unlike Reverb, a node never exits because
+// Redis is away (scaling.server.timeout only dates a log line). Otherwise
+// local is used: the hub between the
 // workers of this machine, or nil (a single node) for --workers 0.
 func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer) (cluster.Transport, error) {
 	sc := p.Reverb.Server.Scaling
 	if !sc.Enabled {
 		return local, nil
 	}
-	tr, err := redis.New(redis.Options{Server: sc.Server, Channel: sc.Channel, Log: log})
+	tr, err := redis.New(redis.Options{Server: sc.Server, Channel: sc.Channel, Log: log,
+		GiveUpAfter: time.Duration(sc.Server.Timeout) * time.Second})
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func ResolveEndpoint(s laravelcfg.RedisServer) (Endpoint, error) {
 
 // clientOptions turns an endpoint into go-redis options. Retries are
 // ours (queue and backoff), so go-redis makes one attempt per call.
-func (e Endpoint) clientOptions(dialTimeout time.Duration) *goredis.Options {
+func (e Endpoint) clientOptions(dialTimeout time.Duration, tlsConfig *tls.Config) *goredis.Options {
 	o := &goredis.Options{
 		Addr:            e.Addr,
 		Username:        e.Username,
@@ -125,11 +125,16 @@ func (e Endpoint) clientOptions(dialTimeout time.Duration) *goredis.Options {
 		DialTimeout:     dialTimeout,
 		ReadTimeout:     dialTimeout,
 		WriteTimeout:    dialTimeout,
-		PoolSize:        4,
 	}
 	if e.TLS {
-		host, _, _ := net.SplitHostPort(e.Addr)
-		o.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		if tlsConfig != nil {
+			o.TLSConfig = tlsConfig.Clone()
+		} else {
+			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if o.TLSConfig.ServerName == "" {
+			o.TLSConfig.ServerName, _, _ = net.SplitHostPort(e.Addr)
+		}
 	}
 	return o
 }

@@ -15,6 +15,7 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,14 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// DialTimeout bounds connecting and each command; zero means 5s.
 	DialTimeout time.Duration
+	// TLSConfig replaces the default TLS settings (system roots, server
+	// name from the host) of a rediss:// or scheme-tls connection: a
+	// private CA, client certificates.
+	TLSConfig *tls.Config
+	// GiveUpAfter is Reverb's `timeout`: after that long without Redis a
+	// Reverb server exits. Ours keeps serving and retrying and logs once
+	// that it is past this point. Zero means 60s.
+	GiveUpAfter time.Duration
 	// StartWait is how long Start waits for the first subscription before
 	// it returns anyway (Redis may be down when the node starts: the node
 	// serves local clients meanwhile). Zero means 5s.
@@ -122,6 +131,9 @@ func New(opts Options) (*Transport, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}
+	if opts.GiveUpAfter <= 0 {
+		opts.GiveUpAfter = 60 * time.Second
+	}
 	if opts.StartWait <= 0 {
 		opts.StartWait = 5 * time.Second
 	}
@@ -133,7 +145,7 @@ func New(opts Options) (*Transport, error) {
 	t := &Transport{
 		opts:     opts,
 		endpoint: ep,
-		client:   goredis.NewClient(ep.clientOptions(opts.DialTimeout)),
+		client:   goredis.NewClient(ep.clientOptions(opts.DialTimeout, opts.TLSConfig)),
 		echoes:   map[string]int{},
 		live:     make(chan struct{}),
 	}
@@ -315,6 +327,8 @@ func (t *Transport) subscribeLoop() {
 	defer t.wg.Done()
 	var backoff time.Duration
 	everUp := false
+	downSince := time.Now()
+	warned := false
 	for attempt := 0; ; attempt++ {
 		if t.ctx.Err() != nil {
 			return
@@ -323,6 +337,10 @@ func (t *Transport) subscribeLoop() {
 			backoff = t.nextBackoff(backoff)
 			if !t.sleep(backoff) {
 				return
+			}
+			if !warned && time.Since(downSince) >= t.opts.GiveUpAfter {
+				warned = true
+				t.logf("Failed to connect to Redis after retrying for %s; unlike Reverb this server keeps serving its own clients and retrying", t.opts.GiveUpAfter.Round(time.Second))
 			}
 			t.logf("Attempting reconnection to Redis (subscriber %s)", t.endpoint)
 		}
@@ -341,6 +359,7 @@ func (t *Transport) subscribeLoop() {
 			up, err = t.read(ps)
 			if up {
 				backoff, attempt, everUp = 0, 0, true
+				downSince, warned = time.Now(), false
 			}
 		}
 		t.mu.Lock()

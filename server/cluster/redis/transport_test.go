@@ -241,7 +241,7 @@ func TestStartWithoutRedis(t *testing.T) {
 	r.stop()
 	log := &syncBuffer{}
 	sa := newSink()
-	tr, err := New(Options{Server: serverFor(r), Log: log, StartWait: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	tr, err := New(Options{Server: serverFor(r), Log: log, StartWait: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,6 +255,8 @@ func TestStartWithoutRedis(t *testing.T) {
 	}
 	_, _ = tr.Publish(context.Background(), []byte("x"))
 	sa.expect(t, "x")
+	// Past Reverb's give-up point the node is still here and says so.
+	waitFor(t, "give-up notice", func() bool { return strings.Contains(log.String(), "Failed to connect to Redis after retrying for") })
 	r.start()
 	waitFor(t, "connected", func() bool {
 		tr.mu.Lock()
