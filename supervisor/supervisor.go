@@ -142,12 +142,11 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	ln, lnFile, activated, err := sockets.Listen(s.ep.Addr())
+	ln, activated, err := sockets.Listen(s.ep.Addr())
 	if err != nil {
 		con.Errorf("Cannot listen on %s: %v", s.ep.Addr(), err)
 		return 1
 	}
-	lnFile.Close() // workers get connections from the dispatcher, not the socket
 	s.ln = ln
 	defer ln.Close()
 	s.disp = newDispatcher(ln, func(f string, a ...any) { con.Warnf(f, a...) })

@@ -68,30 +68,26 @@ func Activated() (*os.File, error) {
 }
 
 // Listen opens the listening socket: the systemd one when activated,
-// otherwise a new TCP listener on addr. It returns the listener, a file
-// holding the same socket, and whether it came from systemd.
-func Listen(addr string) (net.Listener, *os.File, bool, error) {
+// otherwise a new TCP listener on addr. It reports whether it came from
+// systemd.
+func Listen(addr string) (net.Listener, bool, error) {
 	f, err := Activated()
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	if f != nil {
+		defer f.Close()
 		ln, err := net.FileListener(f)
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("socket activation: fd %d is not a listening socket: %w", ListenerFD, err)
+			return nil, false, fmt.Errorf("socket activation: fd %d is not a listening socket: %w", ListenerFD, err)
 		}
-		return ln, f, true, nil
+		return ln, true, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
-	f, err = ln.(*net.TCPListener).File()
-	if err != nil {
-		ln.Close()
-		return nil, nil, false, err
-	}
-	return ln, f, false, nil
+	return ln, false, nil
 }
 
 // Pair returns a connected unix stream socket pair: the supervisor's end as

@@ -17,7 +17,7 @@ const DRAIN = 3000; // ms; the drain window of these tests
 // A client that lost its socket less than this after an API call returned is
 // not counted as a required receiver: the bus delivers asynchronously, so the
 // close and the event may cross on the old worker.
-const SLACK_MS = 100;
+const SLACK_MS = 200;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
