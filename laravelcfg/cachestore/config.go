@@ -101,6 +101,15 @@ func phpInt(v php.Value, path string) (int64, error) {
 	return v.ToInt(), nil
 }
 
+// dialHost drops the brackets parse_url keeps around an IPv6 host
+// ("redis://[::1]:6379" gives host "[::1]"), so the Go clients can dial it.
+func dialHost(host string) string {
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		return host[1 : len(host)-1]
+	}
+	return host
+}
+
 func unknownErr(path string, v php.Value) error {
 	where := ""
 	if v.Where != "" {

@@ -55,3 +55,27 @@ func errMatches(err error, want string) bool {
 	}
 	return err != nil && strings.Contains(err.Error(), want)
 }
+
+func TestDialHost(t *testing.T) {
+	tests := map[string]string{"[::1]": "::1", "::1": "::1", "h": "h", "[]": "[]", "": ""}
+	for in, want := range tests {
+		if got := dialHost(in); got != want {
+			t.Errorf("dialHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// parse_url keeps the brackets in config; the Redis address is dialable.
+	n, err := applyConfigURL(node{path: "database.redis.cache", arr: arr("url", "redis://[::1]:6390/2").ArrayVal()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := n.str("host"); h != "[::1]" {
+		t.Errorf("config host = %q, want [::1] as PHP has it", h)
+	}
+	opt, err := redisOptions(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Addr != "[::1]:6390" || opt.DB != 2 {
+		t.Errorf("Addr %q DB %d", opt.Addr, opt.DB)
+	}
+}

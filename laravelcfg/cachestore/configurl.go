@@ -2,7 +2,6 @@ package cachestore
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/phpeval"
 )
 
 // urlDriverAliases is ConfigurationUrlParser::$driverAliases.
@@ -49,39 +49,42 @@ func applyConfigURL(n node) (node, error) {
 		}
 		out.Set(k, n.arr.Values[i])
 	}
-	u, err := url.Parse(sqliteTripleSlash.ReplaceAllString(raw, "$1://null/"))
-	if err != nil {
-		return node{}, fmt.Errorf("config %s: the configuration URL is malformed: %v", n.keyPath("url"), redactURLError(err))
+	// parseUrl: parse_url after the sqlite:/// rewrite.
+	parts, ok := phpeval.ParseURL(sqliteTripleSlash.ReplaceAllString(raw, "$1://null/"))
+	if !ok {
+		return node{}, fmt.Errorf("config %s: the database configuration URL is malformed", n.keyPath("url"))
 	}
-	set := func(key, decoded string, present bool) {
-		if !present {
-			return
+	// Every component, the port included, goes through rawurldecode and
+	// then json_decode.
+	decoded := func(k string) (php.Value, bool) {
+		v, ok := parts.GetString(k)
+		if !ok {
+			return php.Value{}, false
 		}
-		if v := jsonNative(decoded); !v.IsNull() {
-			out.Set(php.StringKey(key), v)
+		return jsonNative(rawURLDecode(v.ToString())), true
+	}
+	// getPrimaryOptions, in its order, nulls dropped (array_filter).
+	if d, ok := decoded("scheme"); ok && d.ToBool() {
+		if a, ok := urlDriverAliases[d.ToString()]; ok && d.Kind() == php.String {
+			d = php.StringValue(a)
+		}
+		out.Set(php.StringKey("driver"), d)
+	}
+	if p, ok := decoded("path"); ok && p.ToBool() && !(p.Kind() == php.String && p.StringVal() == "/") {
+		if p.Kind() == php.Array {
+			return node{}, fmt.Errorf("config %s: the URL path decodes to an array (substr() would throw)", n.keyPath("url"))
+		}
+		db := p.ToString()
+		out.Set(php.StringKey("database"), php.StringValue(db[min(1, len(db)):]))
+	}
+	for _, c := range []struct{ component, key string }{{"host", "host"}, {"port", "port"}, {"user", "username"}, {"pass", "password"}} {
+		if v, ok := decoded(c.component); ok && !v.IsNull() {
+			out.Set(php.StringKey(c.key), v)
 		}
 	}
-	if u.Scheme != "" {
-		d := u.Scheme
-		if a, ok := urlDriverAliases[d]; ok {
-			d = a
-		}
-		set("driver", d, true)
-	}
-	// The path is json-decoded with its leading '/' (never valid JSON), so
-	// the database name always stays a string ("/2" → "2").
-	if p := u.Path; p != "" && p != "/" {
-		out.Set(php.StringKey("database"), php.StringValue(p[1:]))
-	}
-	set("host", u.Hostname(), u.Host != "")
-	set("port", u.Port(), u.Port() != "")
-	if u.User != nil {
-		set("username", u.User.Username(), true)
-		pw, ok := u.User.Password()
-		set("password", pw, ok)
-	}
-	if u.RawQuery != "" {
-		q, err := url.ParseQuery(u.RawQuery)
+	// getQueryOptions reads the raw (not rawurldecoded) query.
+	if rq, ok := parts.GetString("query"); ok && rq.ToBool() {
+		q, err := url.ParseQuery(rq.StringVal())
 		if err != nil {
 			return node{}, fmt.Errorf("config %s: bad query string: %v", n.keyPath("url"), err)
 		}
@@ -94,13 +97,34 @@ func applyConfigURL(n node) (node, error) {
 	return node{path: n.path, arr: out}, nil
 }
 
-// redactURLError drops the URL (which may hold a password) from a parse error.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+// rawURLDecode is PHP's rawurldecode: %XX with two hex digits is decoded,
+// anything else (a lone %, a '+') is kept as it is.
+func rawURLDecode(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
 	}
-	return err
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // jsonNative is parseStringsToNativeTypes for one string: json_decode($s,

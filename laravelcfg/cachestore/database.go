@@ -224,7 +224,7 @@ func mysqlConn(st *dbStore, conn node) error {
 	cfg.Passwd = get("password", "")
 	cfg.DBName = get("database", "")
 	socket := get("unix_socket", "")
-	host := get("host", "127.0.0.1")
+	host := dialHost(get("host", "127.0.0.1"))
 	port := get("port", "3306")
 	charset := get("charset", "utf8mb4")
 	collation := get("collation", "")
@@ -266,6 +266,9 @@ func postgresConn(st *dbStore, conn node) error {
 		v, err := conn.strOr(key, def)
 		if err != nil {
 			return err
+		}
+		if param == "host" {
+			v = dialHost(v)
 		}
 		if dst != nil {
 			*dst = v

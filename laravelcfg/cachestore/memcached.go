@@ -71,6 +71,7 @@ func (r *resolver) openMemcached(sc node) (Store, error) {
 		}
 		srv := node{path: path, arr: v.ArrayVal()}
 		host, err := srv.strOr("host", "127.0.0.1")
+		host = dialHost(host)
 		if err != nil {
 			return nil, err
 		}

@@ -215,6 +215,7 @@ func (r *resolver) openRedis(sc node) (Store, error) {
 // ((int) cast, SELECT), tls scheme.
 func redisOptions(m node) (*redis.Options, error) {
 	host, err := m.strOr("host", "127.0.0.1")
+	host = dialHost(host)
 	if err != nil {
 		return nil, err
 	}
