@@ -61,7 +61,7 @@ func applyConfigURL(n node) (node, error) {
 		if !ok {
 			return php.Value{}, false
 		}
-		return jsonNative(rawURLDecode(v.ToString())), true
+		return jsonNative(php.RawURLDecode(v.ToString())), true
 	}
 	// getPrimaryOptions, in its order, nulls dropped (array_filter).
 	if d, ok := decoded("scheme"); ok && d.ToBool() {
@@ -95,36 +95,6 @@ func applyConfigURL(n node) (node, error) {
 		}
 	}
 	return node{path: n.path, arr: out}, nil
-}
-
-// rawURLDecode is PHP's rawurldecode: %XX with two hex digits is decoded,
-// anything else (a lone %, a '+') is kept as it is.
-func rawURLDecode(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // jsonNative is parseStringsToNativeTypes for one string: json_decode($s,

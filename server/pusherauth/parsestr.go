@@ -140,11 +140,11 @@ func ParseStr(query string) *Params {
 			break
 		}
 		name, value, _ := strings.Cut(pair, "=")
-		name = urlDecode(name)
+		name = php.URLDecode(name)
 		if i := strings.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		register(p, name, urlDecode(value))
+		register(p, name, php.URLDecode(value))
 	}
 	return p
 }
@@ -238,36 +238,5 @@ func store(table *Params, index string, hasIndex bool, value string) {
 	table.set(keyOf(index), ParamValue{S: value})
 }
 
-// urlDecode is PHP's urldecode: '+' is a space, %XX with two hex digits is
-// a byte, anything else (a lone '%') stays as it is.
-func urlDecode(s string) string {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '+':
-			b = append(b, ' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
+// isHex reports whether c is an ASCII hex digit.
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
-}
