@@ -462,7 +462,13 @@ func (c *conn) writevNow(bufs [][]byte) (int, error) {
 	var werr error
 	err := c.raw.Write(func(fd uintptr) bool {
 		for len(bufs) > 0 {
-			m, e := unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
+			var m int
+			var e error
+			if len(bufs) == 1 {
+				m, e = unix.Write(int(fd), bufs[0]) // the common case: one frame
+			} else {
+				m, e = unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
+			}
 			if e == unix.EINTR {
 				continue
 			}
