@@ -28,11 +28,7 @@ func benchRead(b *testing.B, st Store) {
 func BenchmarkReadFile(b *testing.B) {
 	base := b.TempDir()
 	l := layouts[0]
-	st, err := Open(project(l, base, skeletonConfig(l, base)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(b, project(l, base, skeletonConfig(l, base)))
 	benchRead(b, st)
 }
 
@@ -40,11 +36,7 @@ func BenchmarkReadSQLite(b *testing.B) {
 	base := b.TempDir()
 	createCacheTable(b, filepath.Join(base, "database/database.sqlite"), "cache")
 	l := layouts[1]
-	st, err := Open(project(l, base, skeletonConfig(l, base)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(b, project(l, base, skeletonConfig(l, base)))
 	benchRead(b, st)
 }
 
@@ -57,11 +49,7 @@ func BenchmarkReadRedis(b *testing.B) {
 	l := layouts[1]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
 	cfg = with(cfg, []string{"database", "redis", "cache", "port"}, p)
-	st, err := Open(project(l, base, cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(b, project(l, base, cfg))
 	benchRead(b, st)
 }
 
@@ -74,10 +62,6 @@ func BenchmarkReadMemcached(b *testing.B) {
 	l := layouts[1]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "memcached")
 	cfg = with(cfg, []string{"cache", "stores", "memcached", "servers"}, list(arr("host", "127.0.0.1", "port", p)))
-	st, err := Open(project(l, base, cfg))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(b, project(l, base, cfg))
 	benchRead(b, st)
 }

@@ -62,11 +62,7 @@ func checkChangeDetection(t *testing.T, st Store, del func()) {
 func TestChangeDetectionFile(t *testing.T) {
 	base := t.TempDir()
 	l := layouts[0]
-	st, err := Open(project(l, base, skeletonConfig(l, base)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, skeletonConfig(l, base)))
 	checkChangeDetection(t, st, func() {
 		if err := os.Remove(st.WatchPath()); err != nil {
 			t.Fatal(err)
@@ -79,11 +75,7 @@ func TestChangeDetectionSQLite(t *testing.T) {
 	dbPath := filepath.Join(base, "database/database.sqlite")
 	createCacheTable(t, dbPath, "cache")
 	l := layouts[1]
-	st, err := Open(project(l, base, skeletonConfig(l, base)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, skeletonConfig(l, base)))
 	checkChangeDetection(t, st, func() {
 		db, err := sqlOpen("sqlite", dbPath)
 		if err != nil {
@@ -103,11 +95,7 @@ func TestChangeDetectionRedis(t *testing.T) {
 	l := layouts[1]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
 	cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
-	st, err := Open(project(l, base, cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, cfg))
 	rs := st.(*redisStore)
 	checkChangeDetection(t, st, func() {
 		if err := rs.client.Del(context.Background(), rs.key).Err(); err != nil {
@@ -127,11 +115,7 @@ func TestChangeDetectionMemcached(t *testing.T) {
 	l := layouts[0]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "memcached")
 	cfg = with(cfg, []string{"cache", "stores", "memcached", "servers"}, list(arr("host", "127.0.0.1", "port", port)))
-	st, err := Open(project(l, base, cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, cfg))
 	ms := st.(*memcachedStore)
 	checkChangeDetection(t, st, func() {
 		if err := ms.client.Delete(ms.key); err != nil {
@@ -239,11 +223,7 @@ func TestFileRelativeAndDefaultPath(t *testing.T) {
 func TestSQLiteMissingFileIsAReadError(t *testing.T) {
 	base := t.TempDir()
 	l := layouts[1]
-	st, err := Open(project(l, base, skeletonConfig(l, base)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, skeletonConfig(l, base)))
 	if _, err := st.Read(context.Background()); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("Read error %v", err)
 	}
@@ -284,11 +264,7 @@ func TestSQLiteReadWaitsForLock(t *testing.T) {
 	dbPath := filepath.Join(base, "database/database.sqlite")
 	createCacheTable(t, dbPath, "cache")
 	l := layouts[1]
-	st, err := Open(project(l, base, skeletonConfig(l, base)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, skeletonConfig(l, base)))
 	if err := st.Write(context.Background(), 1732200000); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"testing"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/php"
@@ -150,3 +151,14 @@ func project(l layout, base string, cfg php.Value) *laravelcfg.Project {
 }
 
 func sqlOpen(driver, path string) (*sql.DB, error) { return sql.Open(driver, path) }
+
+// openStore opens p's flag store and closes it when the test ends.
+func openStore(t testing.TB, p *laravelcfg.Project) Store {
+	t.Helper()
+	st, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}

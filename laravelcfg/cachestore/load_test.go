@@ -91,11 +91,7 @@ func TestThroughLoad(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := loadProject(t, tc.major, tc.env, tc.realEnv, tc.configs)
-			st, err := Open(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, p)
 			want := strings.ReplaceAll(tc.want, "{base}", p.BasePath)
 			if got := st.Location(); got != want {
 				t.Errorf("Location\n got %s\nwant %s", got, want)

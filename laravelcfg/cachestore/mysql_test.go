@@ -113,11 +113,7 @@ func TestMariaDB(t *testing.T) {
 			cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "database")
 			cfg = with(cfg, []string{"database", "connections", "db"}, conn)
 			cfg = with(cfg, []string{"database", "default"}, "db")
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			checkChangeDetection(t, st, func() {
 				if _, err := admin.Exec("delete from " + tc.table); err != nil {
 					t.Fatal(err)

@@ -177,11 +177,7 @@ func TestOracleFile(t *testing.T) {
 		t.Run(l.name, func(t *testing.T) {
 			base := t.TempDir()
 			cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "file")
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			dir := filepath.Join(base, "storage/framework/cache/data")
 			interop(t, st, map[string]any{"store": "file", "dir": dir, "key": FlagKey},
 				"file storage/framework/cache/data/4f/e4/4fe44729b03e0a0a2586ebe0d445f50c083d0ff3 (relative to project)",
@@ -239,11 +235,7 @@ func TestOracleSQLite(t *testing.T) {
 			cfg := skeletonConfig(l, base)
 			cfg = with(cfg, []string{"cache", "default"}, "database")
 			cfg = with(cfg, []string{"database", "default"}, "sqlite") // 10 defaults to mysql
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			prefix := "laravel_cache_"
 			if l.hyphen {
 				prefix = "laravel-cache-"
@@ -307,11 +299,7 @@ func TestOracleRedis(t *testing.T) {
 			if tc.cachePrefix == "empty" {
 				cfg = with(cfg, []string{"cache", "prefix"}, "")
 			}
-			st, err := Open(project(tc.l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(tc.l, base, cfg))
 			redisPrefix := "laravel_database_"
 			if tc.l.hyphen {
 				redisPrefix = "laravel-database-"
@@ -353,11 +341,7 @@ func TestOracleMemcached(t *testing.T) {
 			if tc.cachePrefix == "empty" {
 				cfg = with(cfg, []string{"cache", "prefix"}, "")
 			}
-			st, err := Open(project(tc.l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(tc.l, base, cfg))
 			// Each case uses its own key, so earlier cases leave nothing behind.
 			interop(t, st, map[string]any{"store": "memcached", "host": "127.0.0.1", "port": port, "prefix": tc.phpPrefix, "key": tc.phpKey},
 				fmt.Sprintf("memcached 127.0.0.1:%d key %s", port, tc.wantKey), "1732200000\x00flags=1", "integer")
@@ -427,11 +411,7 @@ func TestOracleRedisAuth(t *testing.T) {
 				cfg = with(cfg, []string{"database", "redis", "cache", "username"}, tc.user)
 				phpArgs["username"] = tc.user
 			}
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			interop(t, st, phpArgs, fmt.Sprintf("redis 127.0.0.1:%d db %d key laravel_database_laravel_cache_laravel:reverb:restart", port, i+1),
 				"1732200000", "string")
 		})
@@ -440,11 +420,7 @@ func TestOracleRedisAuth(t *testing.T) {
 		cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
 		cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
 		cfg = with(cfg, []string{"database", "redis", "cache", "password"}, "nope")
-		st, err := Open(project(l, base, cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+		st := openStore(t, project(l, base, cfg))
 		if _, err := st.Read(t.Context()); err == nil || !strings.Contains(err.Error(), "127.0.0.1") {
 			t.Errorf("Read with a wrong password: %v", err)
 		}
@@ -474,11 +450,7 @@ func TestOracleRedisSerializer(t *testing.T) {
 			cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
 			cfg = with(cfg, []string{"database", "redis", "cache", "database"}, i+1)
 			cfg = with(cfg, []string{"database", "redis", "options", "serializer"}, tc.serializer)
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			if w := Warnings(st); len(w) != 0 {
 				t.Errorf("warnings %q", w)
 			}

@@ -121,11 +121,7 @@ func TestPostgres(t *testing.T) {
 			conn := arr("driver", "pgsql", "host", "127.0.0.1", "port", port, "database", "postgres", "username", "postgres",
 				"password", "", "prefix", tc.prefix, "search_path", tc.searchPath, "sslmode", "prefer")
 			cfg = with(cfg, []string{"database", "connections", "pgsql"}, conn)
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			checkChangeDetection(t, st, func() {
 				if _, err := admin.Exec(`delete from ` + tc.table); err != nil {
 					t.Fatal(err)

@@ -51,11 +51,7 @@ func TestWorkedExample(t *testing.T) {
 		for _, store := range []string{"file", "database", "redis", "memcached"} {
 			t.Run(l.name+"/"+store, func(t *testing.T) {
 				cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, store)
-				st, err := Open(project(l, base, cfg))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer st.Close()
+				st := openStore(t, project(l, base, cfg))
 				if got := st.Location(); got != want[l.name][store] {
 					t.Errorf("Location\n got %s\nwant %s", got, want[l.name][store])
 				}
@@ -69,11 +65,7 @@ func TestWorkedExample(t *testing.T) {
 func TestDefaultStore(t *testing.T) {
 	for _, l := range layouts {
 		t.Run(l.name, func(t *testing.T) {
-			st, err := Open(project(l, base, skeletonConfig(l, base)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, skeletonConfig(l, base)))
 			wantPrefix := "database sqlite:"
 			if l.major == 10 {
 				wantPrefix = "file "
@@ -122,11 +114,7 @@ func TestPrefixRules(t *testing.T) {
 			if s, ok := tc.storePfx.(string); !ok || s != "unset" {
 				cfg = with(cfg, []string{"cache", "stores", tc.store, "prefix"}, tc.storePfx)
 			}
-			st, err := Open(project(tc.l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(tc.l, base, cfg))
 			if !strings.HasSuffix(st.Location(), tc.wantSuffix) {
 				t.Errorf("Location %q, want suffix %q", st.Location(), tc.wantSuffix)
 			}
@@ -261,11 +249,7 @@ func TestRedisConnectionResolution(t *testing.T) {
 			for k, v := range tc.edit {
 				cfg = with(cfg, append([]string{"database", "redis"}, strings.Split(k, ".")...), v)
 			}
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			if got := st.Location(); got != tc.want {
 				t.Errorf("Location\n got %s\nwant %s", got, tc.want)
 			}
@@ -277,11 +261,7 @@ func TestRedisSerializerWarns(t *testing.T) {
 	l := layouts[1]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
 	cfg = with(cfg, []string{"database", "redis", "options", "serializer"}, 2)
-	st, err := Open(project(l, base, cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, project(l, base, cfg))
 	if w := Warnings(st); len(w) != 1 || !strings.Contains(w[0], "serializer") {
 		t.Errorf("warnings %q", w)
 	}
@@ -322,11 +302,7 @@ func TestDatabaseConnectionResolution(t *testing.T) {
 			for k, v := range tc.edit {
 				cfg = with(cfg, strings.Split(k, "."), v)
 			}
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			if got := st.Location(); got != tc.want {
 				t.Errorf("Location\n got %s\nwant %s", got, tc.want)
 			}

@@ -89,11 +89,7 @@ func TestOracleRedisTLS(t *testing.T) {
 			cfg = with(cfg, []string{"database", "redis", "cache", "scheme"}, "tls")
 			cfg = with(cfg, []string{"database", "redis", "cache", "database"}, i+1)
 			cfg = with(cfg, []string{"database", "redis", "cache", "context"}, tc.ctx)
-			st, err := Open(project(l, base, cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t, project(l, base, cfg))
 			interop(t, st, map[string]any{"store": "redis", "host": "127.0.0.1", "port": port, "db": i + 1, "scheme": "tls",
 				"context":      map[string]any{"stream": map[string]any{"cafile": caFile, "verify_peer": true}},
 				"redis_prefix": "laravel_database_", "prefix": "", "key": "laravel_cache_" + FlagKey},
@@ -104,11 +100,7 @@ func TestOracleRedisTLS(t *testing.T) {
 	t.Run("unknown CA is refused", func(t *testing.T) {
 		cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
 		cfg = with(cfg, []string{"database", "redis", "cache", "url"}, fmt.Sprintf("rediss://127.0.0.1:%d", port))
-		st, err := Open(project(l, base, cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
+		st := openStore(t, project(l, base, cfg))
 		if _, err := st.Read(t.Context()); err == nil {
 			t.Error("Read trusted a certificate from an unknown CA")
 		}
