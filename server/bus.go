@@ -27,6 +27,12 @@ type envelope struct {
 	SocketID    string          `json:"socket_id,omitempty"`
 
 	// Go-only fields.
+	//
+	// Socket is a presence message's socket id. It must not travel as
+	// socket_id: a PHP Reverb node looks any top-level socket_id up among
+	// the connections of the message's application, and a Go-only
+	// message has none (PHP would throw a TypeError).
+	Socket      string          `json:"socket,omitempty"`
 	Ref         string          `json:"reverb_go_ref,omitempty"`
 	Node        string          `json:"node,omitempty"`
 	NodeID      string          `json:"node_id,omitempty"`
@@ -98,7 +104,7 @@ func (s *Server) publish(msg []byte) int {
 }
 
 func presenceMsg(node, app, op, channel, socket, channelData string) []byte {
-	b, _ := json.Marshal(envelope{Type: typePresence, Node: node, App: app, Op: op, Channel: channel, SocketID: socket, ChannelData: channelData})
+	b, _ := json.Marshal(envelope{Type: typePresence, Node: node, App: app, Op: op, Channel: channel, Socket: socket, ChannelData: channelData})
 	return b
 }
 
@@ -139,6 +145,7 @@ func (s *Server) deliver(msg []byte) {
 	case "terminate":
 		s.onTerminate(&env)
 	case typePresence:
+		env.SocketID = env.Socket
 		s.onPresence(&env)
 	case typeHeartbeat:
 		s.noteCounts(env.Node, env.Counts)

@@ -68,6 +68,9 @@ func TestInteropWithPHPNode(t *testing.T) {
 	}
 	// PHP → Go: the broadcast reaches the Go node's subscriber.
 	c.expect(`{"event":"from-php","data":"{\"n\":1}","channel":"news"}`)
+	// Go-only presence traffic while the PHP node listens.
+	p := n.dial(t)
+	p.subscribe("presence-mixed", `{"user_id":5}`)
 
 	// Go → PHP: a broadcast with toOthers and a metrics request (its
 	// gathering waits for the PHP node, which never answers: GatherTimeout).
@@ -76,7 +79,7 @@ func TestInteropWithPHPNode(t *testing.T) {
 		Connections int `json:"connections"`
 	}
 	n.getJSON(t, "/apps/"+appID+"/connections", &conns)
-	if conns.Connections != 1 {
+	if conns.Connections != 2 {
 		t.Errorf("connections = %d", conns.Connections)
 	}
 
@@ -88,6 +91,9 @@ func TestInteropWithPHPNode(t *testing.T) {
 			t.Fatalf("php line %q: %v", l, err)
 		}
 		for k, v := range m {
+			if k == "crash" {
+				t.Fatalf("a PHP Reverb node would throw on %s", v)
+			}
 			got[k] = v
 		}
 	}
@@ -127,7 +133,7 @@ func TestInteropWithPHPNode(t *testing.T) {
 	if err := json.Unmarshal(got["response"], &resp); err != nil {
 		t.Fatalf("response %s: %v", got["response"], err)
 	}
-	if _, ok := resp[c.id]; !ok || len(resp) != 1 {
+	if _, ok := resp[c.id]; !ok || len(resp) != 1 { // asked before the second socket opened
 		t.Errorf("response %s, want our socket %s", got["response"], c.id)
 	}
 }

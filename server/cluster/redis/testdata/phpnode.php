@@ -9,6 +9,7 @@
 //   {"message": {...}}   a Go "message", its Application unserialize()d
 //   {"metrics": {...}}   a Go metrics request, its PendingMetric unserialize()d
 //   {"response": ...}    the answer to its own metrics request
+//   {"crash": {...}}     a message Reverb's handler would throw on
 // and then tries to exit (the test kills it anyway).
 
 namespace {
@@ -44,8 +45,17 @@ namespace {
                 echo "published\n";
                 fflush(STDOUT);
             }
-            $m = json_decode($raw, true);
+            $m = json_decode($raw, true, 512, JSON_THROW_ON_ERROR);
             $type = $m['type'] ?? '';
+            // What Reverb's PusherPubSubIncomingMessageHandler does first
+            // with every message: a top-level socket_id is looked up among
+            // the connections of the unserialized application, which must
+            // then be an Application (else PHP throws a TypeError).
+            $application = isset($m['application'])
+                ? unserialize($m['application'], ['allowed_classes' => [Application::class]]) : false;
+            if (isset($m['socket_id']) && !($application instanceof Application)) {
+                $out('crash', $m);
+            }
             if ($type === 'message' && ($m['payload']['event'] ?? '') !== 'from-php') {
                 $a = unserialize($m['application']);
                 $out('message', ['app' => $a->view(), 'payload' => $m['payload'], 'socket_id' => $m['socket_id'] ?? null]);
