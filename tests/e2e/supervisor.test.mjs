@@ -88,6 +88,8 @@ async function restartScenario(t, store) {
   const misses = fleet.misses(stream.events, SLACK_MS);
   const borderline = fleet.misses(stream.events, 0).length - misses.length;
   t.diagnostic(`${stream.events.length} events accepted, ${churn.ok} churn connections, ${borderline} deliveries within ${SLACK_MS} ms of a drain close not required`);
+  const gaps = fleet.missGaps(stream.events);
+  if (gaps.length) t.diagnostic(`undelivered events by close time after the API answer (ms): ${gaps.join(' ')}`);
 
   assert.deepEqual(stream.failures, [], 'failed API calls');
   assert.deepEqual(churn.failures, [], 'refused or failed connects');

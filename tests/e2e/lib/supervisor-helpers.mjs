@@ -146,6 +146,22 @@ export class Fleet {
     return out;
   }
 
+  /**
+   * For events a client missed although it was subscribed when the call was
+   * made: how long after the API response its socket closed (ms), sorted.
+   */
+  missGaps(events) {
+    const gaps = [];
+    for (const e of events) {
+      for (const r of this.records) {
+        if (r.seqs.has(e.seq)) continue;
+        const iv = r.intervals.find((x) => x.start < e.tReq && x.end > e.tResp);
+        if (iv) gaps.push(iv.end - e.tResp);
+      }
+    }
+    return gaps.sort((a, b) => a - b);
+  }
+
   disconnect() { for (const r of this.records) r.p.disconnect(); }
 }
 
