@@ -69,7 +69,8 @@ type channel struct {
 
 // sub is one socket's membership of one channel.
 type sub struct {
-	c *conn
+	c  *conn
+	ch *channel
 	// data is the decoded channel_data (a PHP array), null when absent.
 	data php.Value
 	dead atomic.Bool
@@ -109,7 +110,7 @@ func (a *appState) findOrCreate(name string) *channel {
 
 // addSub adds or replaces c's membership of ch. Caller holds a.mu.
 func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
-	if old := c.subs[ch]; old != nil {
+	if old := c.subOf(ch); old != nil {
 		// Re-subscription replaces the data. The channel's order of
 		// sockets is not observable, so the new entry goes to the end.
 		old.dead.Store(true)
@@ -117,7 +118,7 @@ func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
 		ch.live--
 		a.stats.Subscriptions.Add(-1)
 	}
-	s := &sub{c: c, data: data}
+	s := &sub{c: c, ch: ch, data: data}
 	cur := ch.subscribers()
 	var next []*sub
 	if len(cur) < cap(cur) {
@@ -133,7 +134,7 @@ func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
 		next = append(next, s)
 	}
 	ch.subs.Store(&next)
-	c.subs[ch] = s
+	c.setSub(ch, s)
 	delete(a.emptyChans, ch)
 	if ch.live == 0 {
 		a.stats.Channels.Add(1)
@@ -145,11 +146,11 @@ func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
 // removeSub removes c from ch; it reports whether c was subscribed. An
 // emptied channel is deleted with its cache. Caller holds a.mu.
 func (a *appState) removeSub(ch *channel, c *conn) bool {
-	s := c.subs[ch]
+	s := c.subOf(ch)
 	if s == nil {
 		return false
 	}
-	delete(c.subs, ch)
+	c.dropSub(ch)
 	s.dead.Store(true)
 	ch.live--
 	ch.dead++
@@ -203,9 +204,46 @@ func (a *appState) sortedChannels() []*channel {
 // connSubs returns c's channels in creation order. Caller holds a.mu.
 func connSubs(c *conn) []*channel {
 	out := make([]*channel, 0, len(c.subs))
-	for ch := range c.subs {
-		out = append(out, ch)
+	for _, sb := range c.subs {
+		out = append(out, sb.ch)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
+}
+
+// A socket's memberships are a short slice (sockets join a few channels;
+// a map would cost a few hundred bytes per idle socket). Caller holds a.mu.
+
+func (c *conn) subOf(ch *channel) *sub {
+	for _, s := range c.subs {
+		if s.ch == ch {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *conn) setSub(ch *channel, s *sub) {
+	for i, x := range c.subs {
+		if x.ch == ch {
+			c.subs[i] = s
+			return
+		}
+	}
+	c.subs = append(c.subs, s)
+}
+
+func (c *conn) dropSub(ch *channel) {
+	for i, x := range c.subs {
+		if x.ch == ch {
+			last := len(c.subs) - 1
+			c.subs[i] = c.subs[last]
+			c.subs[last] = nil
+			c.subs = c.subs[:last]
+			if len(c.subs) == 0 {
+				c.subs = nil
+			}
+			return
+		}
+	}
 }

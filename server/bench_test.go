@@ -33,7 +33,7 @@ func BenchmarkFanout(b *testing.B) {
 			a := s.apps[0]
 			conns := make([]*conn, n)
 			for i := range conns {
-				c := &conn{srv: s, nc: &countingConn{discardConn: *newDiscardConn()}, app: a, id: strconv.Itoa(i) + ".1", subs: map[*channel]*sub{}, wantPresence: map[string]bool{}}
+				c := &conn{srv: s, nc: &countingConn{discardConn: *newDiscardConn()}, app: a, id: strconv.Itoa(i) + ".1"}
 				c.dec = websocket.NewDecoder(0, 0)
 				a.mu.Lock()
 				a.conns[c.id] = c

@@ -47,7 +47,7 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 		ch := a.channels[channel]
 		var sb *sub
 		if ch != nil {
-			sb = c.subs[ch]
+			sb = c.subOf(ch)
 		}
 		a.mu.Unlock()
 		if sb == nil {

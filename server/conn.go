@@ -60,7 +60,7 @@ type conn struct {
 	controlFrames atomic.Bool
 
 	// Under app.mu.
-	subs         map[*channel]*sub
+	subs         []*sub          // memberships, see subOf
 	wantPresence map[string]bool // allocated on the first presence subscribe
 
 	// raw is the socket's descriptor access for non-blocking writes by

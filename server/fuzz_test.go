@@ -25,7 +25,7 @@ func (d *discardConn) SetWriteDeadline(time.Time) error { return nil }
 
 // fakeConn registers a socket on app without a network behind it.
 func fakeConn(s *Server, a *appState, id string) *conn {
-	c := &conn{srv: s, nc: newDiscardConn(), app: a, id: id, subs: map[*channel]*sub{}, wantPresence: map[string]bool{}}
+	c := &conn{srv: s, nc: newDiscardConn(), app: a, id: id}
 	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), 0)
 	c.touch()
 	a.mu.Lock()

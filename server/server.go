@@ -281,7 +281,7 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 // open runs §2 for an upgraded socket: app, quota, origin, established.
 func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	a := s.appsByKey[key]
-	c := &conn{srv: s, nc: nc, app: a, subs: map[*channel]*sub{}}
+	c := &conn{srv: s, nc: nc, app: a}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if tc, ok := nc.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
