@@ -2,7 +2,6 @@ package cachestore
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -40,61 +39,23 @@ func OpenDatabaseConnection(p *laravelcfg.Project, name string) (*SQLConnection,
 	if err != nil {
 		return nil, err
 	}
-	db, err := r.config.sub("database")
+	conn, name, err := r.databaseConnection(name, "no default database connection (set DB_CONNECTION)")
 	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		if name, err = db.strOr("default", ""); err != nil {
-			return nil, err
-		}
-		if name == "" {
-			return nil, errors.New("config database.default is empty: no default database connection (set DB_CONNECTION)")
-		}
-	}
-	conns, err := db.sub("connections")
-	if err != nil {
-		return nil, err
-	}
-	conn, err := conns.sub(name)
-	if err != nil {
-		return nil, err
-	}
-	if conn.arr == nil {
-		return nil, fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.path, name)
-	}
-	if conn, err = applyConfigURL(conn); err != nil {
-		return nil, err
-	}
-	if conn, err = writeConfig(conn); err != nil {
 		return nil, err
 	}
 	prefix, err := conn.strOr("prefix", "")
 	if err != nil {
 		return nil, err
 	}
-	driver, err := conn.strOr("driver", "")
-	if err != nil {
-		return nil, err
-	}
 	st := &dbStore{}
-	out := &SQLConnection{TablePrefix: prefix}
-	switch driver {
-	case "sqlite":
-		err = r.sqliteConn(st, conn)
-		out.Driver = "sqlite"
-	case "mysql", "mariadb":
-		err = mysqlConn(st, conn)
-		out.Driver = "mysql"
-	case "pgsql":
-		err = postgresConn(st, conn)
-		out.Driver = "pgsql"
-	default:
-		err = fmt.Errorf("database connection [%s]: %w: driver [%s] (sqlite, mysql, mariadb and pgsql are supported)", name, ErrUnsupported, driver)
-	}
-	if err != nil {
+	driver, supported, err := r.connectSQL(st, conn)
+	switch {
+	case err != nil:
 		return nil, err
+	case !supported:
+		return nil, fmt.Errorf("database connection [%s]: %w: driver [%s] (sqlite, mysql, mariadb and pgsql are supported)", name, ErrUnsupported, driver)
 	}
+	out := &SQLConnection{TablePrefix: prefix, Driver: driver}
 	if st.sqlite != "" {
 		if _, err := st.conn(true); err != nil { // checks that the file exists
 			return nil, err

@@ -59,38 +59,12 @@ type dbStore struct {
 }
 
 func (r *resolver) openDatabase(sc node) (Store, error) {
-	db, err := r.config.sub("database")
-	if err != nil {
-		return nil, err
-	}
 	connName, _, err := sc.str("connection")
 	if err != nil {
 		return nil, err
 	}
-	if connName == "" {
-		// DatabaseManager::connection(null): $name ?: the default.
-		if connName, err = db.strOr("default", ""); err != nil {
-			return nil, err
-		}
-		if connName == "" {
-			return nil, errors.New("config database.default is empty: no database connection for the database cache store (set DB_CONNECTION or DB_CACHE_CONNECTION)")
-		}
-	}
-	conns, err := db.sub("connections")
+	conn, connName, err := r.databaseConnection(connName, "no database connection for the database cache store (set DB_CONNECTION or DB_CACHE_CONNECTION)")
 	if err != nil {
-		return nil, err
-	}
-	conn, err := conns.sub(connName)
-	if err != nil {
-		return nil, err
-	}
-	if conn.arr == nil {
-		return nil, fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.path, connName)
-	}
-	if conn, err = applyConfigURL(conn); err != nil {
-		return nil, err
-	}
-	if conn, err = writeConfig(conn); err != nil {
 		return nil, err
 	}
 	table, err := sc.strOr("table", "cache")
@@ -106,26 +80,73 @@ func (r *resolver) openDatabase(sc node) (Store, error) {
 		return nil, err
 	}
 	st := &dbStore{table: tablePrefix + table, key: prefix + FlagKey, now: time.Now}
-	driver, err := conn.strOr("driver", "")
-	if err != nil {
+	driver, supported, err := r.connectSQL(st, conn)
+	switch {
+	case err != nil:
 		return nil, err
+	case driver == "sqlsrv":
+		return nil, fmt.Errorf("database connection [%s] (driver sqlsrv): %w: the Go server has no SQL Server client; use a redis, file or memcached cache store, or a sqlite/mysql/pgsql connection for the cache table", connName, ErrUnsupported)
+	case !supported:
+		return nil, fmt.Errorf("database connection [%s]: %w: driver [%s]", connName, ErrUnsupported, driver)
+	}
+	return st, nil
+}
+
+// databaseConnection is DatabaseManager::configuration($name) followed by
+// the ConnectionFactory's write section: the named entry of
+// config('database.connections') (database.default when name is empty,
+// DB::connection(null)), its url parsed, its write section applied. It
+// returns the name resolved; whyDefault ends the error for an empty
+// database.default, which each caller words for its own use.
+func (r *resolver) databaseConnection(name, whyDefault string) (node, string, error) {
+	db, err := r.config.sub("database")
+	if err != nil {
+		return node{}, "", err
+	}
+	if name == "" {
+		if name, err = db.strOr("default", ""); err != nil {
+			return node{}, "", err
+		}
+		if name == "" {
+			return node{}, "", errors.New("config database.default is empty: " + whyDefault)
+		}
+	}
+	conns, err := db.sub("connections")
+	if err != nil {
+		return node{}, "", err
+	}
+	conn, err := conns.sub(name)
+	if err != nil {
+		return node{}, "", err
+	}
+	if conn.arr == nil {
+		return node{}, "", fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.path, name)
+	}
+	if conn, err = applyConfigURL(conn); err != nil {
+		return node{}, "", err
+	}
+	if conn, err = writeConfig(conn); err != nil {
+		return node{}, "", err
+	}
+	return conn, name, nil
+}
+
+// connectSQL prepares st's handles for conn's driver. It returns the driver
+// family ("sqlite"; "mysql" for MariaDB too; "pgsql"), or the configured
+// driver name with supported false when the Go side has no client for it.
+func (r *resolver) connectSQL(st *dbStore, conn node) (driver string, supported bool, err error) {
+	if driver, err = conn.strOr("driver", ""); err != nil {
+		return "", false, err
 	}
 	switch driver {
 	case "sqlite":
-		err = r.sqliteConn(st, conn)
+		return "sqlite", true, r.sqliteConn(st, conn)
 	case "mysql", "mariadb":
-		err = mysqlConn(st, conn)
+		return "mysql", true, mysqlConn(st, conn)
 	case "pgsql":
-		err = postgresConn(st, conn)
-	case "sqlsrv":
-		err = fmt.Errorf("database connection [%s] (driver sqlsrv): %w: the Go server has no SQL Server client; use a redis, file or memcached cache store, or a sqlite/mysql/pgsql connection for the cache table", connName, ErrUnsupported)
-	default:
-		err = fmt.Errorf("database connection [%s]: %w: driver [%s]", connName, ErrUnsupported, driver)
+		return "pgsql", true, postgresConn(st, conn)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
+	return driver, false, nil
 }
 
 // writeConfig is ConnectionFactory's write-connection config: a `write`
