@@ -9,12 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gws "github.com/gorilla/websocket"
 )
 
 // A PHP node (phpredis, classes of Reverb's shape) and a Go node on one
 // channel: the Go node's clients get the PHP node's broadcast, the Go node
 // answers the PHP node's metrics request in Reverb's shape, and the PHP
-// node unserialize()s the Go node's Application and PendingMetric.
+// node unserialize()s the Go node's Application and PendingMetric, and the
+// PHP node's terminate closes the user's socket on the Go node.
 func TestInteropWithPHPNode(t *testing.T) {
 	if _, err := exec.LookPath("php"); err != nil {
 		t.Skip("php-cli not installed (CI installs it)")
@@ -72,9 +75,8 @@ func TestInteropWithPHPNode(t *testing.T) {
 	p := n.dial(t)
 	p.subscribe("presence-mixed", `{"user_id":5}`)
 
-	// Go → PHP: a broadcast with toOthers and a metrics request (its
-	// gathering waits for the PHP node, which never answers: GatherTimeout).
-	n.trigger(t, "news", "from-go", "x", "1.2")
+	// Go → PHP: a metrics request (its gathering waits for the PHP node,
+	// which never answers: GatherTimeout) and a broadcast with toOthers.
 	var conns struct {
 		Connections int `json:"connections"`
 	}
@@ -82,6 +84,7 @@ func TestInteropWithPHPNode(t *testing.T) {
 	if conns.Connections != 2 {
 		t.Errorf("connections = %d", conns.Connections)
 	}
+	n.trigger(t, "news", "from-go", "x", "1.2")
 
 	got := map[string]json.RawMessage{}
 	for len(got) < 3 {
@@ -99,6 +102,18 @@ func TestInteropWithPHPNode(t *testing.T) {
 	}
 	// phpredis may block in its subscribed connection's shutdown: the
 	// cleanup kills the process.
+
+	// PHP's terminate closed the Go node's socket of user 5.
+	_ = p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := p.ws.ReadMessage(); err != nil {
+			var ce *gws.CloseError
+			if !asClose(err, &ce) || ce.Code != 4009 {
+				t.Fatalf("user 5's socket after PHP's terminate: %v", err)
+			}
+			break
+		}
+	}
 
 	var msg struct {
 		App      map[string]any  `json:"app"`

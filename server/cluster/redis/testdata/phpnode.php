@@ -4,7 +4,8 @@
 //
 // On the first message it sees it publishes, as Reverb does, a "message"
 // (event "from-php" on channel "news") and a "metrics" request (key
-// PhpKey0001, CONNECTIONS), then prints "published". It prints one JSON
+// PhpKey0001, CONNECTIONS), then prints "published". When a Go "message"
+// arrives it publishes a "terminate" of user "5". It prints one JSON
 // line for each thing a PHP node must understand from a Go node:
 //   {"message": {...}}   a Go "message", its Application unserialize()d
 //   {"metrics": {...}}   a Go metrics request, its PendingMetric unserialize()d
@@ -58,6 +59,9 @@ namespace {
             }
             if ($type === 'message' && ($m['payload']['event'] ?? '') !== 'from-php') {
                 $a = unserialize($m['application']);
+                // Reverb's terminate_connections, as PHP publishes it.
+                $pub->publish($channel, json_encode(['type' => 'terminate', 'application' => serialize($app),
+                    'payload' => ['user_id' => '5']]));
                 $out('message', ['app' => $a->view(), 'payload' => $m['payload'], 'socket_id' => $m['socket_id'] ?? null]);
                 $seen['message'] = true;
             } elseif ($type === 'metrics') {
