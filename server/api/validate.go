@@ -147,18 +147,7 @@ func phpTrim(s string) string { return strings.Trim(s, " \t\n\r\x00\x0b") }
 // lookup is Laravel's data_get with dot notation over decoded JSON; present
 // reports Arr::has (the key exists, even with a null value).
 func lookup(a *php.OrderedArray, dotted string) (php.Value, bool) {
-	cur := php.ArrayValue(a)
-	for _, seg := range strings.Split(dotted, ".") {
-		if cur.Kind() != php.Array {
-			return php.Value{}, false
-		}
-		v, ok := cur.ArrayVal().GetString(seg)
-		if !ok {
-			return php.Value{}, false
-		}
-		cur = v
-	}
-	return cur, true
+	return php.Lookup(php.ArrayValue(a), dotted)
 }
 
 // displayName is Laravel's getDisplayableAttribute without custom names.

@@ -242,20 +242,13 @@ func clientEndpoint(p *laravelcfg.Project, getenv func(string) (string, bool)) E
 	return e
 }
 
+// scalarString is PHP's (string) cast for scalars; arrays and values the
+// evaluator could not compute give "".
 func scalarString(v php.Value) string {
-	switch v.Kind() {
-	case php.String:
-		return v.StringVal()
-	case php.Int:
-		return strconv.FormatInt(v.IntVal(), 10)
-	case php.Float:
-		return strconv.FormatFloat(v.FloatVal(), 'f', -1, 64)
-	case php.Bool:
-		if v.BoolVal() {
-			return "1"
-		}
+	if v.Kind() == php.Array {
+		return ""
 	}
-	return ""
+	return v.ToString()
 }
 
 func isLoopback(h string) bool {
