@@ -12,14 +12,17 @@ import (
 
 // redisServer is a redis-server process owned by one test.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	port int
 	args []string
 	cmd  *exec.Cmd
 }
 
 // startRedis runs redis-server on a free loopback port; stopped at cleanup.
-func startRedis(t *testing.T, extra ...string) *redisServer {
+func startRedis(t *testing.T, extra ...string) *redisServer { return startRedisB(t, extra...) }
+
+// startRedisB is startRedis for benchmarks too.
+func startRedisB(t testing.TB, extra ...string) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed: Redis scaling not tested (CI installs it)")
