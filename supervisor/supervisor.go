@@ -411,9 +411,13 @@ func (s *supervisor) onExit(p *proc, err error) {
 	if g == s.current {
 		s.updateTargets()
 	}
-	if !p.ready && g == s.pending && !s.stopping {
+	if g == s.pending && !s.stopping {
 		msg := p.failMsg
-		if msg == "" {
+		switch {
+		case msg != "":
+		case p.ready:
+			msg = fmt.Sprintf("worker %d exited while its generation was starting (%s)", p.slot, exitText(err))
+		default:
 			msg = fmt.Sprintf("worker exited before it was ready (%s)", exitText(err))
 		}
 		s.failGeneration(g, msg)
@@ -428,7 +432,11 @@ func (s *supervisor) onExit(p *proc, err error) {
 	}
 	if (g.draining || s.stopping) && p.ready {
 		left := g.live()
-		if left > 0 {
+		switch {
+		case left == 0:
+		case s.stopping:
+			s.con.Infof("Stopping: %d worker(s) of generation %d still draining after %.1f s", left, g.num, time.Since(g.drainStart).Seconds())
+		default:
 			s.con.Infof("Generation %d draining: %d of %d worker(s) left after %.1f s", g.num, left, len(g.procs), time.Since(g.drainStart).Seconds())
 		}
 	}

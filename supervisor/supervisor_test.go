@@ -419,6 +419,20 @@ func TestBrokenConfigAtStartExitsNonZero(t *testing.T) {
 	s.waitFor(`ERROR  config/reverb\.php:1: syntax error`, time.Second)
 }
 
+func TestWorkerFailureAtStartExitsNonZero(t *testing.T) {
+	s := startSupervisor(t, 2, "ok\nworker-broken\n")
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("supervisor did not exit")
+	}
+	var ee *exec.ExitError
+	if !errorsAs(s.err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1", s.err)
+	}
+	s.waitFor(`ERROR  config/reverb\.php:2: syntax error`, time.Second)
+}
+
 func TestWorkersDieWithSupervisor(t *testing.T) {
 	s := startSupervisor(t, 2, "")
 	s.ready()
