@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -198,7 +199,7 @@ func (h *holder) next(d time.Duration) (string, error) {
 
 func writeFlag(t *testing.T, dir string, ts int64) {
 	t.Helper()
-	if err := (fakeFlag{filepath.Join(dir, "flag", "4f", "e4", "flagfile")}).Write(nil, ts); err != nil {
+	if err := (fakeFlag{filepath.Join(dir, "flag", "4f", "e4", "flagfile")}).Write(context.Background(), ts); err != nil {
 		t.Fatal(err)
 	}
 }
