@@ -182,3 +182,37 @@ describe('two reverb processes on one Redis', { skip }, () => {
     for (const s of [node1, node2]) assert.equal(s.proc.exitCode, null, 'process still running');
   });
 });
+
+describe('scaling with Redis away at start', { skip }, () => {
+  test('the server starts, serves its own clients, and joins Redis when it comes up', async () => {
+    const port = await freePort();
+    const alone = await startServer({
+      apps: defaultApps(),
+      workers: 0,
+      env: { REVERB_SCALING_ENABLED: 'true', REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port), REDIS_TIMEOUT: '1' },
+    });
+    try {
+      await alone.waitForOutput(/not reachable yet/, 10000);
+      const c = await RawClient.connect(alone, APP_A.key);
+      clients.push(c);
+      await c.subscribeOk('solo');
+      const r = await api(alone, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'E', channel: 'solo', data: 'local' } });
+      assert.equal(r.status, 200);
+      await c.expectFrame(phpJson({ event: 'E', data: 'local', channel: 'solo' }), 5000);
+      // Past Reverb's give-up point (REDIS_TIMEOUT=1): still running.
+      await alone.waitForOutput(/Failed to connect to Redis after retrying for 1s/, 10000);
+      assert.equal(alone.proc.exitCode, null);
+
+      const late = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      try {
+        await alone.waitForOutput(/Redis connection established/, 20000);
+        const conns = await api(alone, APP_A, 'GET', `/apps/${APP_A.id}/connections`);
+        assert.equal(conns.json.connections, 1);
+      } finally {
+        late.kill('SIGKILL');
+      }
+    } finally {
+      await alone.stop();
+    }
+  });
+});
