@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -24,38 +23,35 @@ type JSONOptions struct {
 // arrays as objects, floats with the shortest round-trip digits. Invalid
 // UTF-8 and INF/NAN are errors, as json_encode returns false for them.
 func EncodeJSON(v Value, opts JSONOptions) ([]byte, error) {
-	var b strings.Builder
+	var b []byte
 	if err := encodeJSON(&b, v, opts, "", 0); err != nil {
 		return nil, err
 	}
-	return []byte(b.String()), nil
+	return b, nil
 }
 
-func encodeJSON(b *strings.Builder, v Value, opts JSONOptions, path string, depth int) error {
+// encodeJSON appends v to *b; path is v's dotted key path for messages.
+func encodeJSON(b *[]byte, v Value, opts JSONOptions, path string, depth int) error {
 	if depth > 512 {
 		return errors.New("json_encode: maximum depth exceeded")
 	}
 	switch v.kind {
 	case Null:
-		b.WriteString("null")
+		*b = append(*b, "null"...)
 	case Bool:
-		if v.b {
-			b.WriteString("true")
-		} else {
-			b.WriteString("false")
-		}
+		*b = strconv.AppendBool(*b, v.b)
 	case Int:
-		b.WriteString(strconv.FormatInt(v.i, 10))
+		*b = strconv.AppendInt(*b, v.i, 10)
 	case Float:
 		if math.IsInf(v.f, 0) || math.IsNaN(v.f) {
 			return fmt.Errorf("json_encode: %s: Inf and NaN cannot be JSON encoded", pathOrRoot(path))
 		}
-		b.WriteString(formatG(v.f, 0, "e"))
+		*b = AppendJSONFloat(*b, v.f)
 	case String:
 		if !utf8.ValidString(v.s) {
 			return fmt.Errorf("json_encode: %s: malformed UTF-8 characters", pathOrRoot(path))
 		}
-		writeJSONString(b, v.s)
+		*b = AppendJSONString(*b, v.s, false)
 	case Array:
 		a := v.arr
 		if a == nil {
@@ -66,23 +62,23 @@ func encodeJSON(b *strings.Builder, v Value, opts JSONOptions, path string, dept
 		if list {
 			open, closeCh = '[', ']'
 		}
-		b.WriteByte(open)
+		*b = append(*b, open)
 		for i, k := range a.Keys {
 			if i > 0 {
-				b.WriteByte(',')
+				*b = append(*b, ',')
 			}
 			if opts.Pretty {
-				b.WriteByte('\n')
-				b.WriteString(strings.Repeat("    ", depth+1))
+				*b = append(*b, '\n')
+				*b = append(*b, strings.Repeat("    ", depth+1)...)
 			}
 			if !list {
 				if !k.IsInt && !utf8.ValidString(k.S) {
 					return fmt.Errorf("json_encode: %s: malformed UTF-8 characters in a key", pathOrRoot(path))
 				}
-				writeJSONString(b, k.String())
-				b.WriteByte(':')
+				*b = AppendJSONString(*b, k.String(), false)
+				*b = append(*b, ':')
 				if opts.Pretty {
-					b.WriteByte(' ')
+					*b = append(*b, ' ')
 				}
 			}
 			sub := k.String()
@@ -94,18 +90,18 @@ func encodeJSON(b *strings.Builder, v Value, opts JSONOptions, path string, dept
 			}
 		}
 		if opts.Pretty && a.Len() > 0 {
-			b.WriteByte('\n')
-			b.WriteString(strings.Repeat("    ", depth))
+			*b = append(*b, '\n')
+			*b = append(*b, strings.Repeat("    ", depth)...)
 		}
-		b.WriteByte(closeCh)
+		*b = append(*b, closeCh)
 	case Closure:
-		b.WriteString("{}")
+		*b = append(*b, "{}"...)
 	case Unknown:
 		if opts.OnUnknown == nil {
 			return fmt.Errorf("%s: value not computable: %s", pathOrRoot(path), v.s)
 		}
 		opts.OnUnknown(path, v)
-		b.WriteString("null")
+		*b = append(*b, "null"...)
 	}
 	return nil
 }
@@ -115,54 +111,6 @@ func pathOrRoot(p string) string {
 		return "(root)"
 	}
 	return p
-}
-
-const hexDigits = "0123456789abcdef"
-
-func writeJSONString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '/':
-			b.WriteString(`\/`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			switch {
-			case r < 0x20:
-				writeU(b, r)
-			case r < 0x80:
-				b.WriteRune(r)
-			case r >= 0x10000:
-				r1, r2 := utf16.EncodeRune(r)
-				writeU(b, r1)
-				writeU(b, r2)
-			default:
-				writeU(b, r)
-			}
-		}
-	}
-	b.WriteByte('"')
-}
-
-func writeU(b *strings.Builder, r rune) {
-	b.WriteString(`\u`)
-	b.WriteByte(hexDigits[r>>12&0xf])
-	b.WriteByte(hexDigits[r>>8&0xf])
-	b.WriteByte(hexDigits[r>>4&0xf])
-	b.WriteByte(hexDigits[r&0xf])
 }
 
 // Lookup walks a dotted key ("reverb.apps.apps.0.key") as Laravel's
