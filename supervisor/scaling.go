@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"time"
 
@@ -28,5 +30,21 @@ func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer
 	if err != nil {
 		return nil, err
 	}
+	if local != nil {
+		// The hub still carries the supervisor's notice that a worker of
+		// this machine died: pass it on to the whole cluster, so that
+		// worker's presence members leave at once rather than after three
+		// missed heartbeats. Reading the hub also keeps its queue empty.
+		// The goroutine is the hub client's; it ends when the worker
+		// closes the hub.
+		_ = local.Start(context.Background(), func(msg []byte) {
+			if bytes.Contains(msg, nodeGoneType) {
+				_, _ = tr.Publish(context.Background(), msg)
+			}
+		})
+	}
 	return tr, nil
 }
+
+// nodeGoneType marks the hub's node_gone notice (hub.NodeGoneMessage).
+var nodeGoneType = []byte(`"type":"reverb-go:node_gone"`)

@@ -1,0 +1,95 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/server/cluster/redis"
+	"github.com/reverb-go/reverb/supervisor/hub"
+)
+
+func TestNodeTransportWithoutScaling(t *testing.T) {
+	local := cluster.NewLocal()
+	p := &laravelcfg.Project{}
+	tr, err := nodeTransport(p, local, nil)
+	if err != nil || tr != cluster.Transport(local) {
+		t.Fatalf("nodeTransport = %v, %v; want the local transport", tr, err)
+	}
+	if tr, err := nodeTransport(p, nil, nil); err != nil || tr != nil {
+		t.Fatalf("single process: %v, %v; want nil (server.New picks Local)", tr, err)
+	}
+	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Server: laravelcfg.RedisServer{URL: "http://nope"}}
+	if _, err := nodeTransport(p, nil, nil); err == nil {
+		t.Fatal("bad scaling.server accepted")
+	}
+}
+
+// With scaling on, each node is a Redis transport, and the hub's node_gone
+// notices (a local worker died) are passed on to the cluster.
+func TestNodeTransportForwardsNodeGone(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Skip("redis-server not installed (CI installs it)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			fmt.Fprint(c, "PING\r\n")
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if line == "+PONG\r\n" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	p := &laravelcfg.Project{}
+	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Channel: "sup-test",
+		Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(port), Timeout: 60}}
+	local := cluster.NewLocal()
+	tr, err := nodeTransport(p, local, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, ok := tr.(*redis.Transport)
+	if !ok {
+		t.Fatalf("transport %T, want *redis.Transport", tr)
+	}
+	defer rt.Close()
+	got := make(chan string, 10)
+	if err := rt.Start(context.Background(), func(m []byte) { got <- string(m) }); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = local.Publish(context.Background(), []byte(`{"type":"reverb-go:heartbeat","node":"x"}`))
+	gone := hub.NodeGoneMessage("worker-7")
+	_, _ = local.Publish(context.Background(), gone)
+	select {
+	case m := <-got:
+		if m != string(gone) {
+			t.Fatalf("forwarded %s, want only %s", m, gone)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("node_gone not forwarded to Redis")
+	}
+}
