@@ -495,12 +495,7 @@ func compare(a, b Value) (int, bool) {
 		}
 		return cmpBool(a.ToBool(), b.ToBool()), true
 	case a.kind == String && b.kind == String:
-		an, aok := NumericString(a.s)
-		bn, bok := NumericString(b.s)
-		if aok && bok {
-			return cmpNum(an, bn), true
-		}
-		return cmpStr(a.s, b.s), true
+		return SmartStrcmp(a.s, b.s), true
 	case a.kind == Array:
 		return 1, true
 	case b.kind == Array:

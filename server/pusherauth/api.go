@@ -1,6 +1,7 @@
 package pusherauth
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
 // excluded are the query parameters Reverb leaves out of the signed string.
@@ -130,10 +133,10 @@ func StringToSign(method, path string, params *Params, body []byte) (string, err
 		pos[i] = i
 	}
 	zendSort(0, len(list), func(a, b int) int {
-		if c := compareKeys(list[a].k, list[b].k); c != 0 {
+		if c := php.CompareKeys(list[a].k, list[b].k); c != 0 {
 			return c
 		}
-		return cmp3(int64(pos[a]), int64(pos[b]))
+		return cmp.Compare(pos[a], pos[b])
 	}, func(a, b int) {
 		list[a], list[b] = list[b], list[a]
 		pos[a], pos[b] = pos[b], pos[a]
