@@ -3,6 +3,11 @@
 // constructs the evaluator refuses to execute. Types are kept as PHP keeps
 // them: a value read from .env is a string ("8080"), a literal default keeps
 // its own type (8080).
+//
+// It also holds PHP's own rules over those values, shared by every package
+// that must agree with PHP byte for byte: casts and loose comparison
+// (convert.go, strcmp.go), array-key normalisation, json_encode's writers
+// (json.go, jsonenc.go) and urldecode (urldecode.go).
 package php
 
 // Kind is the PHP type of a Value.
