@@ -12,7 +12,6 @@ import (
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/php"
-	"github.com/reverb-go/reverb/server/chantype"
 	"github.com/reverb-go/reverb/server/phpjson"
 )
 
@@ -507,6 +506,9 @@ type pendingMetric struct {
 	// cfg is the requesting app's config (the serialized form embeds the
 	// whole Application); nil after decoding.
 	cfg *laravelcfg.App
+	// fromPHP: the request came from a PHP Reverb node, which gets
+	// Reverb's exact answer shape (reverbShape, phpwire.go).
+	fromPHP bool
 }
 
 // The PHP-serialized PendingMetric (phpwire.go).
@@ -640,6 +642,7 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	default:
 		return
 	}
+	result = reverbShape(pm, result)
 	b := make([]byte, 0, 32+len(result))
 	b = append(b, `{"type":`...)
 	b = phpjson.AppendString(b, pm.Key)
@@ -765,8 +768,6 @@ func (s *Server) localChannelUsers(a *appState, name string) []byte {
 	}
 	return append(b, ']')
 }
-
-var _ = chantype.Of
 
 // noteCounts records another node's open sockets per app.
 func (s *Server) noteCounts(node string, counts map[string]int64) {
