@@ -12,10 +12,9 @@ import (
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
-// countingConn counts writes and bytes, like a socket that always accepts.
+// countingConn is a socket that always accepts.
 type countingConn struct {
 	discardConn
-	frames *atomic.Int64
 }
 
 func (c *countingConn) Write(p []byte) (int, error) { return len(p), nil }

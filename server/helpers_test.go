@@ -133,21 +133,6 @@ func (c *client) expectContains(want string) string {
 	return got
 }
 
-// expectNothing asserts no data message arrives within d.
-func (c *client) expectNothing(d time.Duration) {
-	c.t.Helper()
-	_ = c.ws.SetReadDeadline(time.Now().Add(d))
-	_, p, err := c.ws.ReadMessage()
-	if err == nil {
-		c.t.Fatalf("unexpected message %s", p)
-	}
-	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-		c.t.Fatalf("unexpected error %v", err)
-	}
-	// gorilla's connection is unusable after a read error: reconnect is
-	// the caller's business; tests call expectNothing last.
-}
-
 // expectClose reads until a close frame and returns its code and text.
 func (c *client) expectClose() (int, string) {
 	c.t.Helper()
