@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
+
+func TestStrIs(t *testing.T) {
+	cases := []struct {
+		pattern, value string
+		want           bool
+	}{
+		{"localhost", "localhost", true},
+		{"*.localhost", "sub.localhost", true},
+		{"*.localhost", "localhost", false},
+		{"*", "", true},
+		{"a*b*c", "a-x-b-y-c", true},
+		{"a*b*c", "a-x-c", false},
+		{"*laravel.com", "laravel.com", true},
+		{"Laravel.com", "laravel.com", false},
+		{"", "", true},
+		{"", "x", false},
+	}
+	for _, tc := range cases {
+		if got := strIs(tc.pattern, tc.value); got != tc.want {
+			t.Errorf("strIs(%q, %q) = %v", tc.pattern, tc.value, got)
+		}
+	}
+}
+
+func TestLooseKey(t *testing.T) {
+	same := [][2]php.Value{
+		{php.IntValue(1), php.StringValue("1")},
+		{php.StringValue("1"), php.StringValue("01")},
+		{php.StringValue("1.0"), php.IntValue(1)},
+		{php.StringValue("abc"), php.StringValue("abc")},
+		{php.BoolValue(true), php.IntValue(1)},
+	}
+	for _, p := range same {
+		if looseKey(p[0]) != looseKey(p[1]) {
+			t.Errorf("%v and %v should be the same user", p[0], p[1])
+		}
+	}
+	diff := [][2]php.Value{
+		{php.StringValue("abc"), php.StringValue("ABC")},
+		{php.IntValue(1), php.IntValue(2)},
+		{php.StringValue("1e3x"), php.StringValue("1000")},
+	}
+	for _, p := range diff {
+		if looseKey(p[0]) == looseKey(p[1]) {
+			t.Errorf("%v and %v should differ", p[0], p[1])
+		}
+	}
+}
+
+func TestTruthy(t *testing.T) {
+	cases := []struct {
+		v    php.Value
+		want bool
+	}{
+		{php.Value{}, false},
+		{php.IntValue(0), false},
+		{php.StringValue("0"), false},
+		{php.StringValue(""), false},
+		{php.StringValue("0.0"), true},
+		{php.FloatValue(0), false},
+		{php.ArrayValue(php.NewArray()), false},
+		{php.IntValue(7), true},
+		{php.StringValue("a"), true},
+	}
+	for _, tc := range cases {
+		if got := truthy(tc.v); got != tc.want {
+			t.Errorf("truthy(%v) = %v", tc.v, got)
+		}
+	}
+}
+
+func TestDataAsSent(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`{"a":{}}`, `{"a":{}}`},
+		{`"{\"a\":1}"`, `{"a":1}`},
+		{`"[1,2]"`, `[1,2]`},
+		{`"plain"`, `"plain"`},
+		{`"123"`, `"123"`},
+		{`null`, `null`},
+		{`"{broken"`, `"{broken"`},
+	}
+	for _, tc := range cases {
+		if got := string(dataAsSent([]byte(tc.in))); got != tc.want {
+			t.Errorf("dataAsSent(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAppendPHPRaw(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`"App\\Events\\X"`, `"App\\Events\\X"`},
+		{`"{\"url\":\"http://x\"}"`, `"{\"url\":\"http:\/\/x\"}"`},
+		{`"é"`, `"\u00e9"`},
+		{`123`, `123`},
+		{``, `null`},
+	}
+	for _, tc := range cases {
+		if got := string(appendPHPRaw(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("appendPHPRaw(%s) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestUnwritten(t *testing.T) {
+	bufs := [][]byte{[]byte("abc"), []byte("de"), []byte("fgh")}
+	cases := []struct {
+		n    int
+		want string
+	}{
+		{0, "abcdefgh"}, {2, "cdefgh"}, {3, "defgh"}, {4, "efgh"}, {5, "fgh"}, {7, "h"}, {8, ""},
+	}
+	for _, tc := range cases {
+		if got := string(bytes.Join(unwritten(bufs, tc.n), nil)); got != tc.want {
+			t.Errorf("unwritten(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+		if got := string(bytes.Join(unwrittenInPlace(bufs, tc.n), nil)); got != tc.want {
+			t.Errorf("unwrittenInPlace(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	if string(bufs[0]) != "abc" {
+		t.Fatal("frames were modified")
+	}
+}
+
+func TestAppIDFromToken(t *testing.T) {
+	cases := []struct{ tok, want string }{
+		{"123456", "123456"},
+		{"O:26:\"Laravel\\Reverb\\Application\":11:{s:5:\"\x00*\x00id\";s:6:\"123456\";s:6:\"\x00*\x00key\";}", "123456"},
+		{"O:26:broken", ""},
+	}
+	for _, tc := range cases {
+		if got := appIDFromToken(tc.tok); got != tc.want {
+			t.Errorf("appIDFromToken(%q) = %q, want %q", tc.tok, got, tc.want)
+		}
+	}
+}
