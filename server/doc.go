@@ -1,0 +1,26 @@
+// How the server is put together (one node = one worker process):
+//
+//   - net/http parses requests; {path}/app/{key} goes through Ratchet's
+//     handshake checks (websocket.CheckHandshake) and is hijacked, anything
+//     else is the HTTP API (api.NewHandler over backend, this package's
+//     api.Backend).
+//   - Reading: bytes arrived → websocket.Decoder.Feed → conn.onFrame →
+//     conn.handleMessage. On Linux an epoll driver (poller_linux.go) does
+//     the reading for plain TCP sockets, so an idle socket holds neither a
+//     goroutine nor a buffer; TLS sockets get a reader goroutine.
+//   - Writing: a broadcast is encoded once into frame bytes shared by all
+//     subscribers; each socket has a bounded queue (conn.enqueue). A pool
+//     of flushers (flusher.go) drains ready sockets with one non-blocking
+//     writev each, coalescing whatever queued meanwhile; a socket whose
+//     kernel buffer is full gets its own writer goroutine until drained; a
+//     socket whose queue overflows is closed with 4100.
+//   - State (app.go): per app, channels with copy-free subscriber lists read
+//     without locks by the fan-out; one mutex per app for every change.
+//   - Cluster (bus.go, presence.go): every broadcast, client event,
+//     terminate and metrics query goes through the cluster.Transport and is
+//     acted on when it comes back, in the transport's one order. Presence is
+//     a replica of every node's memberships updated in that order, so
+//     member_added/member_removed are decided identically everywhere and
+//     sent once per user for the whole cluster.
+//   - Activity (activity.go): the ping/prune sweep over every open socket.
+package server
