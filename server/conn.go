@@ -2,13 +2,14 @@ package server
 
 import (
 	"crypto/tls"
-	"golang.org/x/sys/unix"
 	"net"
 	"reflect"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/reverb-go/reverb/server/websocket"
 )
@@ -34,12 +35,14 @@ var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); 
 
 // conn is one WebSocket connection.
 //
-// Ownership: one reader goroutine (readLoop) owns dec and the rate-limit
-// window and runs the Pusher protocol for this socket. A writer goroutine
-// exists only while frames are queued (writeLoop), so an idle socket holds
-// no write buffer and no writer. omu guards the outbound queue and the
-// closing state; appState.mu guards subs and wantPresence. Activity fields
-// are atomics because the sweep reads them from its own goroutine.
+// Ownership: one reader at a time (the epoll poller's onReadable, or the
+// socket's readLoop goroutine for TLS) owns dec and the rate-limit window
+// and runs the Pusher protocol for this socket. Frames are written by a
+// flusher of the pool, or by a writer goroutine that exists only while
+// frames wait for a slow client (writeLoop), so an idle socket holds no
+// write buffer and no writer. omu guards the outbound queue and the closing
+// state; appState.mu guards subs and wantPresence. Activity fields are
+// atomics because the sweep reads them from its own goroutine.
 type conn struct {
 	srv *Server
 	app *appState
