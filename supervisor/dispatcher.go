@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/supervisor/sockets"
+	"golang.org/x/sys/unix"
 )
 
 // sendTimeout bounds passing one connection to a worker; a worker whose
@@ -23,6 +24,7 @@ const sendTimeout = 2 * time.Second
 // that worker to drain knowing everything it was sent is already queued.
 type dispatcher struct {
 	ln   net.Listener
+	acc  *sockets.Acceptor
 	logf func(format string, args ...any)
 
 	mu      sync.Mutex
@@ -34,10 +36,14 @@ type dispatcher struct {
 	done chan struct{}
 }
 
-func newDispatcher(ln net.Listener, logf func(format string, args ...any)) *dispatcher {
-	d := &dispatcher{ln: ln, logf: logf, done: make(chan struct{})}
+func newDispatcher(ln net.Listener, logf func(format string, args ...any)) (*dispatcher, error) {
+	acc, err := sockets.NewAcceptor(ln)
+	if err != nil {
+		return nil, err
+	}
+	d := &dispatcher{ln: ln, acc: acc, logf: logf, done: make(chan struct{})}
 	d.cond = sync.NewCond(&d.mu)
-	return d
+	return d, nil
 }
 
 // set replaces the workers that receive new connections.
@@ -56,6 +62,7 @@ func (d *dispatcher) close() {
 	d.targets = nil
 	d.cond.Broadcast()
 	d.mu.Unlock()
+	d.acc.Close()
 	d.ln.Close()
 	<-d.done
 }
@@ -70,10 +77,11 @@ func (d *dispatcher) waitTargetsLocked() bool {
 }
 
 // run is the accept loop; it is owned by the supervisor and ends on close.
-// It accepts only while some worker can take the connection, so before the
-// first generation is ready connections wait in the kernel's backlog.
+// It accepts only while some worker can take the connections, so before the
+// first generation is ready they wait in the kernel's backlog.
 func (d *dispatcher) run() {
 	defer close(d.done)
+	fds := make([]int, 0, sockets.MaxBatch)
 	for {
 		d.mu.Lock()
 		ok := d.waitTargetsLocked()
@@ -81,7 +89,14 @@ func (d *dispatcher) run() {
 		if !ok {
 			return
 		}
-		c, err := d.ln.Accept()
+		var err error
+		fds, err = d.acc.Accept(fds)
+		if len(fds) > 0 {
+			d.dispatch(fds)
+			for _, fd := range fds {
+				unix.Close(fd) // the workers hold their own copies
+			}
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -89,26 +104,33 @@ func (d *dispatcher) run() {
 			// EMFILE and friends: back off a little, like net/http.
 			d.logf("Accept failed: %v", err)
 			time.Sleep(50 * time.Millisecond)
-			continue
 		}
-		d.dispatch(c)
 	}
 }
 
-func (d *dispatcher) dispatch(c net.Conn) {
-	defer c.Close() // the worker has its own copy
+// dispatch shares fds round-robin between the targets, one message per
+// worker; a worker that cannot take its share passes it to the next one.
+func (d *dispatcher) dispatch(fds []int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.waitTargetsLocked() {
 		return
 	}
-	for range len(d.targets) {
-		p := d.targets[d.next%len(d.targets)]
-		d.next++
-		err := sockets.SendConn(p.dispatch, c, sendTimeout)
-		if err == nil {
-			return
+	n := len(d.targets)
+	groups := make([][]int, n)
+	for i, fd := range fds {
+		j := (d.next + i) % n
+		groups[j] = append(groups[j], fd)
+	}
+	d.next = (d.next + len(fds)) % n
+	for j, g := range groups {
+		for k := 0; k < n && len(g) > 0; k++ {
+			p := d.targets[(j+k)%n]
+			err := sockets.SendFDs(p.dispatch, g, sendTimeout)
+			if err == nil {
+				break
+			}
+			d.logf("Cannot pass %d connection(s) to worker %s: %v", len(g), p.id, err)
 		}
-		d.logf("Cannot pass a connection to worker %s: %v", p.id, err)
 	}
 }

@@ -149,7 +149,11 @@ func runSupervisor(c Config, con *console.Writer) int {
 	}
 	s.ln = ln
 	defer ln.Close()
-	s.disp = newDispatcher(ln, func(f string, a ...any) { con.Warnf(f, a...) })
+	s.disp, err = newDispatcher(ln, func(f string, a ...any) { con.Warnf(f, a...) })
+	if err != nil {
+		con.Errorf("Cannot accept on %s: %v", s.ep.Addr(), err)
+		return 1
+	}
 	go s.disp.run()
 	defer s.disp.close()
 	shown := boundEndpoint(s.ep, ln)

@@ -111,7 +111,9 @@ func (w *Watcher) noteErr(err error) {
 // directories is seen and the watch moves down.
 func (w *Watcher) arm(path string) {
 	// A directory created between finding the deepest one and adding the
-	// watch sends no event, so look again after each Add until stable.
+	// watch sends no event, and one removed in between cannot be watched:
+	// look again after each Add until it is stable.
+	var lastErr error
 	for range 8 {
 		dir := deepestDir(path)
 		if dir == w.watched {
@@ -119,13 +121,16 @@ func (w *Watcher) arm(path string) {
 		}
 		if w.watched != "" {
 			_ = w.fsw.Remove(w.watched) // may already be gone with its directory
+			w.watched = ""
 		}
 		if err := w.fsw.Add(dir); err != nil {
-			w.watched = ""
-			w.logf("Cannot watch %s: %v", dir, err)
-			return
+			lastErr = err
+			continue
 		}
 		w.watched = dir
+	}
+	if w.watched == "" && lastErr != nil {
+		w.logf("Cannot watch the restart flag's directory (%v); polling every %v", lastErr, w.poll)
 	}
 }
 

@@ -115,6 +115,7 @@ func TestFileStoreSeenThroughFsnotify(t *testing.T) {
 			expectNone(t, changes, 300*time.Millisecond)
 			continue
 		}
+		t.Log(s.name)
 		c := expect(t, changes, 3*time.Second)
 		if got := Describe(c.New); got != s.want || c.Via != "fsnotify" {
 			t.Fatalf("%s: new flag %q via %s, want %q via fsnotify", s.name, got, c.Via, s.want)

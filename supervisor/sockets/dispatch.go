@@ -14,13 +14,20 @@ import (
 )
 
 // Connection dispatch: the supervisor accepts every connection itself and
-// passes each to one worker over a SOCK_SEQPACKET socketpair (one message of
-// one byte carrying one descriptor with SCM_RIGHTS), like Node's cluster
-// module. Workers sharing a listening socket would each accept from it, but
-// the kernel wakes them all and one process tends to win nearly every race,
-// so a worker could end up with every WebSocket; dispatching spreads them
-// evenly and lets a restart switch new connections to the new generation at
-// one precise moment.
+// passes each to one worker over a SOCK_SEQPACKET socketpair (SCM_RIGHTS),
+// like Node's cluster module. Workers sharing a listening socket would each
+// accept from it, but the kernel wakes them all and one process tends to win
+// nearly every race, so a worker could end up with every WebSocket;
+// dispatching spreads them evenly and lets a restart switch new connections
+// to the new generation at one precise moment.
+//
+// Under a connection storm the supervisor accepts up to MaxBatch descriptors
+// per wake-up with raw accept4 (no poller registration for a socket it only
+// forwards) and sends each worker its share in one message.
+
+// MaxBatch is the most descriptors accepted per wake-up and carried by one
+// message (SCM_RIGHTS allows 253).
+const MaxBatch = 64
 
 // DispatchPair returns a connected SOCK_SEQPACKET pair: the supervisor's end
 // and the worker's end as a file for ExtraFiles.
@@ -45,8 +52,96 @@ func DispatchPair() (*net.UnixConn, *os.File, error) {
 	return uc, os.NewFile(uintptr(fds[1]), "dispatch-worker"), nil
 }
 
-// SendConn passes c's descriptor over uc. The caller still owns c and
-// closes it afterwards (the worker holds its own duplicate).
+// Acceptor takes connections off a listening socket as raw descriptors.
+// A listener's own RawConn cannot wait for readability, so the Acceptor
+// holds a non-blocking duplicate registered with the runtime poller; Close
+// it as well as the listener.
+type Acceptor struct {
+	f      *os.File
+	rc     syscall.RawConn
+	closed atomic.Bool
+}
+
+// NewAcceptor duplicates ln's socket (a *net.TCPListener or *net.UnixListener).
+func NewAcceptor(ln net.Listener) (*Acceptor, error) {
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("cannot accept raw descriptors from a %T", ln)
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	dup := -1
+	var derr error
+	if err := raw.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("fcntl", derr)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(dup), "listener") // non-blocking: uses the poller
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &Acceptor{f: f, rc: rc}, nil
+}
+
+// Close releases the duplicate; Accept then returns net.ErrClosed.
+func (a *Acceptor) Close() error {
+	a.closed.Store(true)
+	return a.f.Close()
+}
+
+// Accept waits for at least one connection and returns up to MaxBatch of
+// them, appended to fds[:0]. The caller owns (and must close) them. It
+// returns net.ErrClosed once the Acceptor is closed.
+func (a *Acceptor) Accept(fds []int) ([]int, error) {
+	fds = fds[:0]
+	var aerr error
+	err := a.rc.Read(func(lfd uintptr) bool {
+		for len(fds) < MaxBatch {
+			nfd, _, err := unix.Accept4(int(lfd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			switch {
+			case err == nil:
+				fds = append(fds, nfd)
+			case err == unix.EAGAIN:
+				return len(fds) > 0 // false: wait until readable
+			case err == unix.EINTR || err == unix.ECONNABORTED:
+			default:
+				aerr = os.NewSyscallError("accept4", err)
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		if a.closed.Load() || errors.Is(err, os.ErrClosed) {
+			err = net.ErrClosed
+		}
+		return fds, err
+	}
+	return fds, aerr
+}
+
+// SendFDs passes the descriptors over uc in one message. The caller still
+// owns them and closes them afterwards (the worker holds duplicates).
+func SendFDs(uc *net.UnixConn, fds []int, timeout time.Duration) error {
+	if len(fds) == 0 {
+		return nil
+	}
+	uc.SetWriteDeadline(time.Now().Add(timeout))
+	_, _, err := uc.WriteMsgUnix([]byte{byte(len(fds))}, unix.UnixRights(fds...), nil)
+	return err
+}
+
+// SendConn passes c's descriptor over uc. The caller still owns c.
 func SendConn(uc *net.UnixConn, c net.Conn, timeout time.Duration) error {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -56,37 +151,55 @@ func SendConn(uc *net.UnixConn, c net.Conn, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	var rights []byte
-	if err := raw.Control(func(fd uintptr) { rights = unix.UnixRights(int(fd)) }); err != nil {
+	var fd int
+	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
 		return err
 	}
-	uc.SetWriteDeadline(time.Now().Add(timeout))
-	_, _, err = uc.WriteMsgUnix([]byte{'c'}, rights, nil)
-	return err
+	// c stays open (and fd valid) until the caller closes it after this.
+	return SendFDs(uc, []int{fd}, timeout)
 }
 
 // DispatchListener is a worker's net.Listener: Accept returns the
 // connections the supervisor passes. Close ends it; Flush ends it once the
 // connections already sent are accepted.
+//
+// Lock story: mu serialises Accept callers (net/http has one) and guards
+// pending, the descriptors received but not yet returned.
 type DispatchListener struct {
 	uc       *net.UnixConn
 	addr     net.Addr
 	flushing atomic.Bool
 	once     sync.Once
+
+	mu      sync.Mutex
+	pending []int
+	oob     []byte
 }
 
 // NewDispatchListener wraps the worker's end of the dispatch pair; addr is
 // what Addr reports (the supervisor's listening address).
 func NewDispatchListener(uc *net.UnixConn, addr net.Addr) *DispatchListener {
-	return &DispatchListener{uc: uc, addr: addr}
+	return &DispatchListener{uc: uc, addr: addr, oob: make([]byte, unix.CmsgSpace(4*MaxBatch))}
 }
 
-// Accept receives the next connection.
+// Accept returns the next connection the supervisor passed.
 func (l *DispatchListener) Accept() (net.Conn, error) {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
-		n, oobn, _, _, err := l.uc.ReadMsgUnix(buf, oob)
+		for len(l.pending) > 0 {
+			fd := l.pending[0]
+			l.pending = l.pending[1:]
+			f := os.NewFile(uintptr(fd), "conn")
+			c, err := net.FileConn(f)
+			f.Close()
+			if err == nil {
+				return c, nil
+			}
+			// Not a socket after all: that one connection is lost, not the worker.
+		}
+		var buf [1]byte
+		_, oobn, _, _, err := l.uc.ReadMsgUnix(buf[:], l.oob)
 		if err != nil {
 			if l.flushing.Load() || errors.Is(err, os.ErrDeadlineExceeded) {
 				l.Close()
@@ -94,34 +207,35 @@ func (l *DispatchListener) Accept() (net.Conn, error) {
 			}
 			return nil, err
 		}
-		if n == 0 && oobn == 0 {
+		if oobn == 0 {
 			l.Close()
-			return nil, net.ErrClosed // supervisor gone
+			return nil, net.ErrClosed // supervisor gone (EOF)
 		}
-		c, err := connFromRights(oob[:oobn])
+		fds, err := fdsFromRights(l.oob[:oobn])
 		if err != nil {
-			continue // a malformed message loses one connection, not the worker
+			continue
 		}
-		return c, nil
+		l.pending = append(l.pending[:0], fds...)
 	}
 }
 
-func connFromRights(oob []byte) (net.Conn, error) {
+func fdsFromRights(oob []byte) ([]int, error) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("dispatch: bad control message (%v)", err)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: bad control message: %w", err)
 	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
+	var out []int
+	for i := range msgs {
+		fds, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
 		}
-		return nil, fmt.Errorf("dispatch: want one descriptor (%v)", err)
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+		}
+		out = append(out, fds...)
 	}
-	unix.CloseOnExec(fds[0])
-	f := os.NewFile(uintptr(fds[0]), "conn")
-	defer f.Close()
-	return net.FileConn(f)
+	return out, nil
 }
 
 // Flush makes Accept return what is already queued, then stop: the

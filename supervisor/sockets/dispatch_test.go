@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -99,5 +100,68 @@ func TestDispatchListenerEndsWhenSupervisorGoes(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Accept did not notice the supervisor closing")
+	}
+}
+
+func TestAcceptorBatchesAndSendFDs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := NewAcceptor(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	clients := make([]net.Conn, n)
+	for i := range clients {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	var fds []int
+	for len(fds) < n {
+		got, err := acc.Accept(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, got...)
+	}
+	sup, child, err := DispatchPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	wc, _ := net.FileConn(child)
+	child.Close()
+	dl := NewDispatchListener(wc.(*net.UnixConn), ln.Addr())
+	defer dl.Close()
+	if err := SendFDs(sup, fds, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		syscall.Close(fd)
+	}
+	seen := map[string]bool{}
+	for range n {
+		c, err := dl.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[c.RemoteAddr().String()] = true
+		c.Close()
+	}
+	for _, c := range clients {
+		if !seen[c.LocalAddr().String()] {
+			t.Fatalf("client %v not passed", c.LocalAddr())
+		}
+	}
+	ln.Close()
+	acc.Close()
+	if _, err := acc.Accept(nil); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept on a closed listener = %v, want net.ErrClosed", err)
 	}
 }
