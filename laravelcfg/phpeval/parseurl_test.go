@@ -1,10 +1,8 @@
 package phpeval
 
 import (
-	"bufio"
 	"encoding/base64"
 	"math/rand"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -74,22 +72,16 @@ func TestParseURLAgainstPHP(t *testing.T) {
 	for _, s := range corpus {
 		in.WriteString(base64.StdEncoding.EncodeToString([]byte(s)) + "\n")
 	}
-	cmd := exec.Command(phpBin, "-r", `while (($l = fgets(STDIN)) !== false) { echo json_encode(parse_url(base64_decode(trim($l)))), "\n"; }`)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("php: %v", err)
+	lines := phptest.Lines(t, phpBin, in.String(), "-r", `while (($l = fgets(STDIN)) !== false) { echo json_encode(parse_url(base64_decode(trim($l)))), "\n"; }`)
+	if len(lines) != len(corpus) {
+		t.Fatalf("php printed %d lines for %d URLs", len(lines), len(corpus))
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	bad := 0
-	for _, s := range corpus {
-		if !sc.Scan() {
-			t.Fatal("php output too short")
-		}
-		if got := parseURLJSON(t, s); got != sc.Text() {
+	for i, s := range corpus {
+		if got := parseURLJSON(t, s); got != lines[i] {
 			bad++
 			if bad <= 20 {
-				t.Errorf("ParseURL(%q) = %s, PHP %s", s, got, sc.Text())
+				t.Errorf("ParseURL(%q) = %s, PHP %s", s, got, lines[i])
 			}
 		}
 	}

@@ -70,3 +70,23 @@ func RequireExtension(t testing.TB, ext string) {
 		t.Skipf("php extension %s not loaded (install php-%s)", ext, ext)
 	}
 }
+
+// Lines runs php with args and stdin and returns its standard output split
+// into lines (without the final empty one). A failing php fails t, showing
+// what php wrote to standard error.
+func Lines(t testing.TB, phpBin, stdin string, args ...string) []string {
+	t.Helper()
+	cmd := exec.Command(phpBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("php %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	s := strings.TrimSuffix(string(out), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

@@ -1,6 +1,9 @@
 package phptest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRequire(t *testing.T) {
 	tests := []struct {
@@ -30,5 +33,23 @@ func TestRequireSkipsForMissingClass(t *testing.T) {
 	})
 	if !skipped {
 		t.Error("a missing class did not skip the test")
+	}
+}
+
+func TestLines(t *testing.T) {
+	p := Binary(t, "runs php")
+	tests := []struct {
+		stdin string
+		want  []string
+	}{
+		{"", nil},
+		{"a\nb\n", []string{"A", "B"}},
+		{"x", []string{"X"}},
+	}
+	for _, tt := range tests {
+		got := Lines(t, p, tt.stdin, "-r", `while (($l = fgets(STDIN)) !== false) echo strtoupper(trim($l)), "\n";`)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("Lines(%q) = %q, want %q", tt.stdin, got, tt.want)
+		}
 	}
 }

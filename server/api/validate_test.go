@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bufio"
 	"encoding/base64"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -85,18 +83,12 @@ func TestValidationAgainstLaravel(t *testing.T) {
 	for _, c := range cases {
 		in.WriteString(c.set + " " + base64.StdEncoding.EncodeToString([]byte(c.body)) + "\n")
 	}
-	cmd := exec.Command(phpBin, "-r", phpValidator)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("php: %v\n%s", err, out)
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for _, c := range cases {
-		if !sc.Scan() {
-			t.Fatalf("php output ended early:\n%s", out)
+	lines := phptest.Lines(t, phpBin, in.String(), "-r", phpValidator)
+	for i, c := range cases {
+		if i >= len(lines) {
+			t.Fatalf("php output ended early:\n%s", strings.Join(lines, "\n"))
 		}
-		want := sc.Text()
+		want := lines[i]
 		v, err := phpjson.Decode([]byte(c.body))
 		if err != nil || v.Kind() != php.Array {
 			t.Fatalf("bad case %s", c.body)

@@ -1,11 +1,9 @@
 package phpjson
 
 import (
-	"bufio"
 	"encoding/base64"
 	"math"
 	"math/rand"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -178,22 +176,17 @@ func TestAgainstPHP(t *testing.T) {
 		in.WriteString(base64.StdEncoding.EncodeToString([]byte(s)))
 		in.WriteByte('\n')
 	}
-	cmd := exec.Command(phpBin, "-d", "serialize_precision=-1", "-r", phpRoundTrip)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("php: %v", err)
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	sc.Buffer(nil, 1<<20)
+	lines := phptest.Lines(t, phpBin, in.String(), "-d", "serialize_precision=-1", "-r", phpRoundTrip)
 	next := func() string {
-		if !sc.Scan() {
+		if len(lines) == 0 {
 			t.Fatal("php output too short")
 		}
-		if sc.Text() == "ERR" {
+		line := lines[0]
+		lines = lines[1:]
+		if line == "ERR" {
 			return "ERR"
 		}
-		b, _ := base64.StdEncoding.DecodeString(sc.Text())
+		b, _ := base64.StdEncoding.DecodeString(line)
 		return string(b)
 	}
 	for _, s := range inputs {

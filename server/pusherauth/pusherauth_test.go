@@ -1,11 +1,9 @@
 package pusherauth
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -243,20 +241,13 @@ func TestStringToSignAgainstPHP(t *testing.T) {
 		in.Write(line)
 		in.WriteByte('\n')
 	}
-	cmd := exec.Command(php, "-d", "error_reporting=E_ALL", "-d", "display_errors=stderr", "-r", phpSigner)
-	cmd.Stdin = strings.NewReader(in.String())
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("php: %v", err)
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	sc.Buffer(nil, 1<<20)
+	lines := phptest.Lines(t, php, in.String(), "-d", "error_reporting=E_ALL", "-d", "display_errors=stderr", "-r", phpSigner)
 	for i, q := range corpus {
-		if !sc.Scan() {
+		if i >= len(lines) {
 			t.Fatalf("php output ended at %d", i)
 		}
 		var want string
-		json.Unmarshal(sc.Bytes(), &want)
+		json.Unmarshal([]byte(lines[i]), &want)
 		var body []byte
 		if i%2 == 1 {
 			body = []byte("{}")
