@@ -534,3 +534,18 @@ func TestSlowConsumer(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A handshake larger than max_request_size is refused with Reverb's 413.
+func TestHandshakeTooLarge(t *testing.T) {
+	app := appA()
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}, MaxRequestSize: 300})
+	h := http.Header{"X-Filler": {strings.Repeat("f", 400)}}
+	d := gws.Dialer{HandshakeTimeout: 3 * time.Second}
+	_, resp, err := d.Dial("ws://"+ts.addr+"/app/reverb-key", h)
+	if err == nil {
+		t.Fatal("handshake accepted")
+	}
+	if resp == nil || resp.StatusCode != 413 {
+		t.Fatalf("resp %v err %v", resp, err)
+	}
+}

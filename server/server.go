@@ -234,6 +234,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	if headSize(r) > s.opts.MaxRequestSize {
+		// Reverb buffers the whole request first: over max_request_size is
+		// a 413 before any handshake check.
+		s.countHandshakeFailure("413")
+		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = nc.Write([]byte("HTTP/1.1 413 Request Entity Too Large\r\n\r\nPayload too large."))
+		_ = nc.Close()
+		return
+	}
 	if herr != nil {
 		s.countHandshakeFailure(strconv.Itoa(herr.Status))
 		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -526,4 +535,17 @@ func (s *Server) logError(msg string) {
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	fmt.Fprintf(s.opts.ErrorLog, "%s reverb: %s\n", time.Now().Format(time.RFC3339), msg)
+}
+
+// headSize is the size of the request line and headers as sent (close
+// enough to Reverb's byte count of its buffer).
+func headSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
 }
