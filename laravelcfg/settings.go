@@ -22,6 +22,12 @@ func (e *SettingsError) Error() string {
 
 // settingsReader reads typed values out of the config tree with PHP's
 // non-strict coercion, collecting the first error.
+//
+// It deliberately does not share cachestore's config readers: Reverb hands
+// these values to typed parameters (int $port, string $key...), where a
+// non-numeric "abc" is a TypeError, so here it is an error; CacheManager and
+// the Redis/database connectors apply plain (int)/(string) casts, where
+// "abc" is 0, so cachestore casts.
 type settingsReader struct {
 	file  string
 	warns []string
