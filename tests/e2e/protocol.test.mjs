@@ -2,6 +2,7 @@
 // One server for the whole file; every test uses its own channel names and closes its sockets.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { APP_A, APP_B, APP_C, RawClient, api, channelAuth, defaultApps, startServer, waitFor } from './lib/harness.mjs';
@@ -416,6 +417,23 @@ describe('PHP-JSON on the wire (§13.1)', () => {
     const expected = phpJson({ event: name, data, channel: 'php-json' });
     assert.ok(expected.includes('\\/') && expected.includes('\\u00c9'), expected);
     await c.expectFrame(expected);
+    await closeAll();
+  });
+
+  test('presence channel_data numbers and strings re-encoded exactly as PHP does (php-cli oracle)', async (t) => {
+    const cd = '{"user_id":3,"user_info":{"a":1.0,"b":1e25,"c":0.00001,"d":1e2,"e":-0.0,"f":12345678901234567890,"g":0.1,"h":1e16,"s":"\\u00e9\\/<>&\'\\u2028","z":{}}}';
+    let expected;
+    try {
+      expected = execFileSync('php', ['-r', 'echo json_encode(json_decode($argv[1], true));', cd]).toString();
+    } catch (err) {
+      if (err.code === 'ENOENT') return t.skip('php not installed');
+      throw err;
+    }
+    const a = await connect();
+    const b = await connect();
+    await a.subscribeOk('presence-numbers', { channelData: '{"user_id":1}' });
+    await b.subscribeOk('presence-numbers', { channelData: cd });
+    await a.expectFrame(phpJson({ event: 'pusher_internal:member_added', data: expected, channel: 'presence-numbers' }));
     await closeAll();
   });
 
