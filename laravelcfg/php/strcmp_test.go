@@ -47,3 +47,19 @@ func TestCompareKeys(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSmartStrcmp checks the comparison never panics, is antisymmetric, and
+// calls a string equal to itself.
+func FuzzSmartStrcmp(f *testing.F) {
+	for _, s := range []string{"1", "1e3", "9223372036854775808", "-9223372036854775809", " 1", "abc", "1e400", ".5"} {
+		f.Add(s, "1000")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if ab, ba := SmartStrcmp(a, b), SmartStrcmp(b, a); ab != -ba {
+			t.Fatalf("SmartStrcmp(%q, %q) = %d but reversed %d", a, b, ab, ba)
+		}
+		if SmartStrcmp(a, a) != 0 {
+			t.Fatalf("SmartStrcmp(%q, itself) != 0", a)
+		}
+	})
+}

@@ -86,3 +86,42 @@ func TestParseURLAgainstPHP(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseURL checks ParseURL never panics and keeps PHP's invariants: a
+// host is never empty, a port is 0..65535, and components only come in
+// PHP's order.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"http://u:p@h:80/p?q#f", "h:80", "//h", "file:///c:/x", "[::1]:1", ":", "a:b@c:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		parts, ok := ParseURL(s)
+		if !ok {
+			return
+		}
+		last := -1
+		for i, k := range parts.Keys {
+			pos := -1
+			for j, c := range urlComponents {
+				if c == k.S {
+					pos = j
+				}
+			}
+			if pos <= last {
+				t.Fatalf("ParseURL(%q): key %q out of order", s, k.S)
+			}
+			last = pos
+			v := parts.Values[i]
+			switch k.S {
+			case "host":
+				if v.StringVal() == "" {
+					t.Fatalf("ParseURL(%q): empty host", s)
+				}
+			case "port":
+				if v.IntVal() < 0 || v.IntVal() > 65535 {
+					t.Fatalf("ParseURL(%q): port %d", s, v.IntVal())
+				}
+			}
+		}
+	})
+}
