@@ -521,6 +521,18 @@ describe('events (cases 18–24)', () => {
     await closeAll();
   });
 
+  test('23c: accept_client_events_from all → the message is relayed whole, extra keys and key order kept', async () => {
+    const a = await connect(APP_ALL.key);
+    const b = await connect(APP_ALL.key);
+    await a.subscribeOk('test-channel-23c');
+    await b.subscribeOk('test-channel-23c');
+    const msg = '{"channel":"test-channel-23c","event":"client-foo","data":{"k":1},"extra":"y"}';
+    a.send(msg);
+    await b.expectFrame(msg);
+    await a.expectNoFrame();
+    await closeAll();
+  });
+
   test('24: whisper without data → data null; an event without client- prefix is ignored', async () => {
     const a = await connect();
     const b = await connect();
