@@ -56,9 +56,9 @@ var _ cluster.Transport = (*Client)(nil)
 
 var ackPool = sync.Pool{New: func() any { return make(chan int, 1) }}
 
-// Dial joins the bus over conn as nodeID: it sends the hello frame and starts
-// the reader goroutine, which lives until conn closes. Messages relayed
-// before Start are buffered.
+// Dial connects to the bus over conn as nodeID: it sends the hello frame and
+// starts the reader goroutine, which lives until conn closes. Deliveries
+// start with Start (the subscription).
 func Dial(conn net.Conn, nodeID string, ev ClientEvents) (*Client, error) {
 	c := &Client{
 		conn:  conn,
@@ -92,11 +92,17 @@ func (c *Client) send(typ byte, payload []byte) error {
 	return c.bw.Flush()
 }
 
-// Start implements cluster.Transport: deliver is called for each relayed
-// message, one at a time, in the bus order, from one goroutine that ends on
-// Close or when the connection ends.
+// Start implements cluster.Transport: it subscribes, then deliver is called
+// for each relayed message, one at a time, in the bus order, from one
+// goroutine that ends on Close or when the connection ends.
 func (c *Client) Start(_ context.Context, deliver func([]byte)) error {
+	var err error
 	c.startOnce.Do(func() {
+		// Subscribing before the goroutine runs is fine: deliveries wait
+		// in the queue.
+		if err = c.send(FrameSubscribe, nil); err != nil {
+			return
+		}
 		go func() {
 			for {
 				select {
@@ -111,7 +117,7 @@ func (c *Client) Start(_ context.Context, deliver func([]byte)) error {
 			}
 		}()
 	})
-	return nil
+	return err
 }
 
 // Publish implements cluster.Transport: the count is the number of workers

@@ -17,11 +17,15 @@ import (
 	"io"
 )
 
-// Frame types. Worker → supervisor: Hello, Ready, Fail, Publish. Supervisor →
-// worker: Ack, Deliver, Drain.
+// Frame types. Worker → supervisor: Hello, Subscribe, Ready, Fail, Publish.
+// Supervisor → worker: Ack, Deliver, Drain.
 const (
 	// FrameHello carries the worker's node id; it must be the first frame.
 	FrameHello byte = 'H'
+	// FrameSubscribe asks for deliveries (cluster.Transport.Start). A worker
+	// whose server uses another transport (Redis scaling) never subscribes,
+	// so nothing piles up for it and it is not counted as a receiver.
+	FrameSubscribe byte = 'S'
 	// FrameReady says the worker loaded its config and is serving.
 	FrameReady byte = 'R'
 	// FrameFail carries a fatal startup error to log before the worker exits.

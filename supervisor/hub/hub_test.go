@@ -181,6 +181,7 @@ func TestStuckWorkerIsDroppedWithoutStallingOthers(t *testing.T) {
 	bw := bufio.NewWriter(stuck)
 	var hdr [5]byte
 	writeFrame(bw, &hdr, FrameHello, []byte("stuck"))
+	writeFrame(bw, &hdr, FrameSubscribe, nil)
 	bw.Flush()
 	<-hello
 
@@ -202,6 +203,33 @@ func TestStuckWorkerIsDroppedWithoutStallingOthers(t *testing.T) {
 		t.Fatalf("receivers after drop = %d, want 1", cnt)
 	}
 	t.Logf("%d x 64 KiB relayed past a stuck worker in %v", n, time.Since(start))
+}
+
+func TestUnsubscribedWorkerGetsNothingAndIsNotCounted(t *testing.T) {
+	r := NewRelay(0, t.Logf)
+	a := join(t, r, "a", ClientEvents{})
+	sup, wrk := socketPair(t)
+	hello := make(chan string, 1)
+	r.Attach(sup, Events{Hello: func(id string) { hello <- id }})
+	// A worker whose server uses Redis: hello for control, never Start.
+	b, err := Dial(wrk, "redis-node", ClientEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	<-hello
+	if n, err := a.client.Publish(context.Background(), []byte("x")); n != 1 || err != nil {
+		t.Fatalf("Publish = %d, %v; want 1 receiver", n, err)
+	}
+	if n, err := b.Publish(context.Background(), []byte("y")); n != 1 || err != nil {
+		t.Fatalf("Publish from the unsubscribed worker = %d, %v; want 1 receiver", n, err)
+	}
+	if got := a.got.wait(t, 2); got[0] != "x" || got[1] != "y" {
+		t.Fatalf("got %q", got)
+	}
+	if len(b.queue) != 0 {
+		t.Fatalf("%d deliveries queued for an unsubscribed worker", len(b.queue))
+	}
 }
 
 func TestPublishFromDeliverDoesNotDeadlock(t *testing.T) {
@@ -292,6 +320,7 @@ func TestProtocolErrors(t *testing.T) {
 		{"unknown type", func(bw *bufio.Writer, hdr *[5]byte) { writeFrame(bw, hdr, 'Z', nil) }},
 		{"empty frame", func(bw *bufio.Writer, _ *[5]byte) { bw.Write([]byte{0, 0, 0, 0}) }},
 		{"huge frame", func(bw *bufio.Writer, _ *[5]byte) { bw.Write([]byte{0xff, 0xff, 0xff, 0xff, 'P'}) }},
+		{"subscribe before hello", func(bw *bufio.Writer, hdr *[5]byte) { writeFrame(bw, hdr, FrameSubscribe, nil) }},
 		{"second hello", func(bw *bufio.Writer, hdr *[5]byte) {
 			writeFrame(bw, hdr, FrameHello, []byte("a"))
 			writeFrame(bw, hdr, FrameHello, []byte("b"))

@@ -20,7 +20,7 @@ const DefaultQueue = 16384
 // Events receives a worker's control frames and its end. The relay calls
 // them from the worker's reader goroutine, one at a time per worker.
 type Events struct {
-	// Hello is called once the worker named itself and joined the bus.
+	// Hello is called once the worker named itself.
 	Hello func(nodeID string)
 	// Ready is called when the worker reports it is serving.
 	Ready func()
@@ -75,7 +75,8 @@ type Peer struct {
 
 	// nodeID is set by the reader before the peer joins peers, read after.
 	nodeID string
-	joined bool // guarded by relay.mu
+	named  bool // hello received; guarded by relay.mu
+	joined bool // subscribed: receives deliveries; guarded by relay.mu
 	left   bool // guarded by relay.mu
 }
 
@@ -210,7 +211,7 @@ func (p *Peer) read() error {
 		switch typ {
 		case FrameHello:
 			r.mu.Lock()
-			if p.joined || p.left {
+			if p.named || p.left {
 				r.mu.Unlock()
 				if p.left {
 					return nil
@@ -218,15 +219,27 @@ func (p *Peer) read() error {
 				return errors.New("hub: second hello")
 			}
 			p.nodeID = string(payload)
-			p.joined = true
-			r.peers[p] = struct{}{}
+			p.named = true
 			r.mu.Unlock()
 			if p.ev.Hello != nil {
 				p.ev.Hello(p.nodeID)
 			}
+		case FrameSubscribe:
+			r.mu.Lock()
+			if !p.named || p.joined {
+				r.mu.Unlock()
+				return errors.New("hub: subscribe before hello, or twice")
+			}
+			if p.left {
+				r.mu.Unlock()
+				return nil
+			}
+			p.joined = true
+			r.peers[p] = struct{}{}
+			r.mu.Unlock()
 		case FramePublish:
 			r.mu.Lock()
-			if !p.joined {
+			if !p.named {
 				r.mu.Unlock()
 				return errors.New("hub: publish before hello")
 			}
