@@ -1,6 +1,3 @@
-// Package supervisor runs `reverb start`: it owns the listening socket, runs
-// worker processes of this same binary that share it and a local message bus,
-// and replaces them without closing the port when the restart flag changes.
 package supervisor
 
 import (
