@@ -125,12 +125,7 @@ func (v Value) ToString() string {
 // up to 14 significant digits, scientific notation ("1.0E+20") when the
 // exponent is below -4 or at least 14.
 func FormatFloat(f float64) string {
-	return formatG(f, 14, "E")
-}
-
-// formatG is zend_gcvt: prec significant digits (0 means shortest
-// round-trip), exponent letter exp.
-func formatG(f float64, prec int, exp string) string {
+	const prec, exp = 14, "E" // zend_gcvt with PHP's precision ini
 	switch {
 	case math.IsNaN(f):
 		return "NAN"
@@ -145,11 +140,7 @@ func formatG(f float64, prec int, exp string) string {
 		}
 		return "0"
 	}
-	p := prec - 1 // digits after the point in d.ddde±XX
-	if prec == 0 {
-		p = -1
-	}
-	s := strconv.FormatFloat(f, 'e', p, 64) // d.ddde±XX
+	s := strconv.FormatFloat(f, 'e', prec-1, 64) // d.ddde±XX
 	neg := false
 	if s[0] == '-' {
 		neg = true
@@ -162,12 +153,8 @@ func formatG(f float64, prec int, exp string) string {
 	if digits == "" {
 		digits = "0"
 	}
-	limit := prec
-	if prec == 0 {
-		limit = 17
-	}
 	var out string
-	if e < -4 || e >= limit {
+	if e < -4 || e >= prec {
 		m := digits[:1] + "."
 		if len(digits) > 1 {
 			m += digits[1:]
