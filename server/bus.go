@@ -153,6 +153,14 @@ func (s *Server) deliver(msg []byte) {
 	case typeSnapshot:
 		s.onSnapshot(&env)
 	case typeNodeGone:
+		if env.NodeID == s.nodeID {
+			if s.draining.Load() {
+				// Our own end-of-drain notice: our replica forgets our
+				// drained members like every other node does.
+				s.dropNodePresenceAll(s.nodeID)
+			}
+			break
+		}
 		s.forgetNode(env.NodeID)
 	case typeBarrier:
 		if env.Node == s.nodeID {

@@ -196,3 +196,50 @@ func TestClusterQuota(t *testing.T) {
 	c := nb.dialRaw(t, "reverb-key-2", nil)
 	c.expectContains(`4004`)
 }
+
+// A drained node's presence members leave when the drain ends, and only
+// users who did not reconnect elsewhere are reported gone: a deploy does
+// not make every member leave and join again.
+func TestDrainKeepsPresenceUntilEnd(t *testing.T) {
+	na, nb := twoNodes(t)
+	watcher := nb.dial(t, "reverb-key")
+	watcher.subscribe("presence-r", `{"user_id":"w"}`, "reverb-secret")
+	watcher.expectContains("subscription_succeeded")
+	stay := na.dial(t, "reverb-key")
+	stay.subscribe("presence-r", `{"user_id":"moves"}`, "reverb-secret")
+	stay.expectContains("subscription_succeeded")
+	watcher.expectContains(`\"user_id\":\"moves\"`)
+	leave := na.dial(t, "reverb-key")
+	leave.subscribe("presence-r", `{"user_id":"quits"}`, "reverb-secret")
+	leave.expectContains("subscription_succeeded")
+	watcher.expectContains(`\"user_id\":\"quits\"`)
+
+	// Drain by hand, in a known order: "moves" is closed first and
+	// reconnects to node b while the drain is still running.
+	na.s.draining.Store(true)
+	closeSocket := func(id string) {
+		a := na.s.apps[0]
+		a.mu.Lock()
+		c := a.conns[id]
+		a.mu.Unlock()
+		c.closeNow(4200, "Server restarting", false)
+	}
+	closeSocket(stay.id)
+	if code, _ := stay.expectClose(); code != 4200 {
+		t.Fatalf("close %d", code)
+	}
+	moved := nb.dial(t, "reverb-key")
+	moved.subscribe("presence-r", `{"user_id":"moves"}`, "reverb-secret")
+	moved.expectContains("subscription_succeeded")
+	closeSocket(leave.id)
+	leave.expectClose()
+	na.s.announceGone()
+	// Only "quits" is reported gone, once.
+	watcher.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":\"quits\"}","channel":"presence-r"}`)
+	watcher.send(`{"event":"pusher:ping"}`)
+	watcher.expect(`{"event":"pusher:pong"}`)
+	ids, _, _ := backend{nb.s}.Users(context.Background(), nb.app("123456"), "presence-r")
+	if len(ids) != 2 {
+		t.Fatalf("users after drain: %v", ids)
+	}
+}

@@ -315,6 +315,11 @@ func (s *Server) dropNodePresence(node string) {
 	if node == s.nodeID {
 		return
 	}
+	s.dropNodePresenceAll(node)
+}
+
+// dropNodePresenceAll is dropNodePresence without the guard for this node.
+func (s *Server) dropNodePresenceAll(node string) {
 	for _, a := range s.apps {
 		type out struct {
 			channel string

@@ -245,6 +245,10 @@ func (s *Server) disconnect(c *conn) {
 	a.dropEmptyChannels()
 	a.mu.Unlock()
 
+	if s.draining.Load() {
+		// Drained sockets leave all at once when the drain ends (Drain).
+		leaves = nil
+	}
 	for _, name := range leaves {
 		s.publishPresence(c, "leave", name, "")
 	}

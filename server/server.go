@@ -94,6 +94,11 @@ type Server struct {
 	polls   *pollSet  // nil: goroutine readers
 	flushes *flushSet // writer pool for plain TCP sockets
 
+	// draining is set by Drain: closed sockets keep their presence
+	// memberships until announceGone (see Drain).
+	draining atomic.Bool
+	goneOnce sync.Once
+
 	srvMu    sync.Mutex
 	servers  []*http.Server
 	closed   bool
@@ -445,7 +450,16 @@ func strIs(pattern, value string) bool {
 // (with jitter) over window so pusher-js clients reconnect elsewhere at once
 // without a thundering herd, keeps delivering to the ones still open, and
 // returns when all are closed or ctx ends.
+//
+// Presence across a restart: the drained sockets' memberships stay in the
+// cluster's presence view until the drain ends, and then this node
+// announces itself gone (reverb-go:node_gone), which removes them all at
+// once with member_removed only for users who did not reconnect to another
+// worker meanwhile. Without this, every member would be seen leaving and
+// joining again during a deploy.
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
+	s.draining.Store(true)
+	defer s.announceGone()
 	var all []*conn
 	for _, a := range s.apps {
 		a.mu.Lock()
@@ -521,9 +535,22 @@ func (s *Server) Close() error {
 			c.abort()
 		}
 	}
+	if s.draining.Load() {
+		s.announceGone()
+	}
+	// Closing the transport also releases goroutines blocked publishing.
 	err := s.transport.Close()
 	s.wg.Wait()
 	return err
+}
+
+// announceGone tells the cluster that this node's presence memberships are
+// over (end of a drain), once.
+func (s *Server) announceGone() {
+	s.goneOnce.Do(func() {
+		msg, _ := json.Marshal(envelope{Type: typeNodeGone, NodeID: s.nodeID})
+		s.publish(msg)
+	})
 }
 
 func (s *Server) countHandshakeFailure(reason string) {
