@@ -148,7 +148,7 @@ func TestInteropWithPHPNode(t *testing.T) {
 	if err := json.Unmarshal(got["response"], &resp); err != nil {
 		t.Fatalf("response %s: %v", got["response"], err)
 	}
-	if _, ok := resp[c.id]; !ok || len(resp) != 1 { // asked before the second socket opened
+	if _, ok := resp[c.id]; !ok || len(resp) > 2 { // the second socket may or may not be open yet
 		t.Errorf("response %s, want our socket %s", got["response"], c.id)
 	}
 }
