@@ -182,9 +182,9 @@ func (c *Client) readLoop() {
 
 func (c *Client) read() error {
 	br := bufio.NewReaderSize(c.conn, 64<<10)
-	var hdr [5]byte
+	var sc scratch
 	for {
-		typ, payload, err := readFrame(br, &hdr)
+		typ, payload, err := readFrame(br, &sc)
 		if err != nil {
 			return err
 		}
@@ -206,8 +206,11 @@ func (c *Client) read() error {
 				return errors.New("hub: ack without publish")
 			}
 			ch := c.acks[0]
-			c.acks[0] = nil
-			c.acks = c.acks[1:]
+			// Shift in place: few publishes wait at once, and the backing
+			// array is reused instead of reallocated by the next append.
+			copy(c.acks, c.acks[1:])
+			c.acks[len(c.acks)-1] = nil
+			c.acks = c.acks[:len(c.acks)-1]
 			c.wmu.Unlock()
 			ch <- n
 		case FrameDrain:

@@ -54,13 +54,28 @@ var ErrFrameTooLarge = errors.New("hub: frame larger than 64 MiB")
 // ErrEmptyFrame is returned for a zero length prefix (no type byte).
 var ErrEmptyFrame = errors.New("hub: empty frame")
 
-// readFrame reads one frame. hdr is caller-owned scratch space so reading
-// allocates only the payload.
-func readFrame(r *bufio.Reader, hdr *[5]byte) (typ byte, payload []byte, err error) {
-	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+// scratch is per-connection buffer space: the length prefix, and the
+// payload of small control frames (Ack, Drain) that are consumed at once.
+type scratch [16]byte
+
+// retained reports whether a frame type's payload outlives the next read
+// (queued deliveries, fanned-out publishes, names): those get their own
+// allocation, the payload itself; everything else is read into scratch.
+func retained(typ byte) bool {
+	switch typ {
+	case FrameAck, FrameDrain, FrameReady, FrameSubscribe:
+		return false
+	}
+	return true
+}
+
+// readFrame reads one frame. A payload read into sc is valid until the next
+// call; so reading allocates nothing but retained payloads.
+func readFrame(r *bufio.Reader, sc *scratch) (typ byte, payload []byte, err error) {
+	if _, err := io.ReadFull(r, sc[:4]); err != nil {
 		return 0, nil, err
 	}
-	n := binary.BigEndian.Uint32(hdr[:4])
+	n := binary.BigEndian.Uint32(sc[:4])
 	if n == 0 {
 		return 0, nil, ErrEmptyFrame
 	}
@@ -73,7 +88,11 @@ func readFrame(r *bufio.Reader, hdr *[5]byte) (typ byte, payload []byte, err err
 	if n == 1 {
 		return typ, nil, nil
 	}
-	payload = make([]byte, n-1)
+	if !retained(typ) && int(n-1) <= len(sc) {
+		payload = sc[:n-1]
+	} else {
+		payload = make([]byte, n-1)
+	}
 	if _, err := io.ReadFull(r, payload); err != nil {
 		return 0, nil, unexpected(err)
 	}
@@ -100,5 +119,21 @@ func writeFrame(w *bufio.Writer, hdr *[5]byte, typ byte, payload []byte) error {
 		return err
 	}
 	_, err := w.Write(payload)
+	return err
+}
+
+// numberFrame is a writer's buffer for Ack and Drain frames, allocated once
+// per connection so these frames cost no allocation.
+type numberFrame [13]byte
+
+// writeNumber buffers a control frame whose payload is n as size bytes
+// big-endian (Ack: 4, Drain: 8).
+func writeNumber(w *bufio.Writer, buf *numberFrame, typ byte, n uint64, size int) error {
+	binary.BigEndian.PutUint32(buf[:4], uint32(size+1))
+	buf[4] = typ
+	var num [8]byte
+	binary.BigEndian.PutUint64(num[:], n)
+	copy(buf[5:], num[8-size:])
+	_, err := w.Write(buf[:5+size])
 	return err
 }

@@ -361,12 +361,13 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 9, 'P', 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReader(bytes.NewReader(data))
+		var sc scratch
 		var hdr [5]byte
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
 		consumed := 0
 		for {
-			typ, payload, err := readFrame(br, &hdr)
+			typ, payload, err := readFrame(br, &sc)
 			if err != nil {
 				break
 			}
@@ -381,4 +382,39 @@ func FuzzReadFrame(f *testing.F) {
 			t.Fatalf("re-encoding differs")
 		}
 	})
+}
+
+// BenchmarkRelay publishes from one worker to two subscribed workers (the
+// publisher included) and waits for every delivery: the bus cost per event.
+func BenchmarkRelay(b *testing.B) {
+	r := NewRelay(0, nil)
+	var got [2]chan struct{}
+	var clients [2]*Client
+	for i := range clients {
+		sup, wrk := socketPair(b)
+		r.Attach(sup, Events{})
+		c, err := Dial(wrk, fmt.Sprint(i), ClientEvents{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		ch := make(chan struct{}, 1024)
+		got[i] = ch
+		c.Start(context.Background(), func([]byte) { ch <- struct{}{} })
+		clients[i] = c
+	}
+	for r.Peers() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	msg := bytes.Repeat([]byte("x"), 256)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := clients[0].Publish(context.Background(), msg); err != nil {
+			b.Fatal(err)
+		}
+		<-got[0]
+		<-got[1]
+	}
 }

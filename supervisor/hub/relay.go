@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,10 +57,12 @@ func NewRelay(queue int, logf func(format string, args ...any)) *Relay {
 }
 
 // outFrame is one queued frame; payloads are shared between peers and never
-// modified, so fan-out copies only this small struct.
+// modified, so fan-out copies only this small struct. Ack and Drain carry
+// their number in n instead of a payload.
 type outFrame struct {
 	typ     byte
 	payload []byte
+	n       uint64
 }
 
 // Peer is one worker's connection as seen by the relay.
@@ -100,15 +101,13 @@ func (p *Peer) NodeID() string {
 // Drain asks the worker to stop accepting and close its connections over
 // window. It reports false when the worker is already gone.
 func (p *Peer) Drain(window time.Duration) bool {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(window.Milliseconds()))
 	r := p.relay
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p.left {
 		return false
 	}
-	return r.enqueueLocked(p, outFrame{FrameDrain, b[:]})
+	return r.enqueueLocked(p, outFrame{typ: FrameDrain, n: uint64(window.Milliseconds())})
 }
 
 // Close drops the connection; the worker sees its lifeline end.
@@ -133,7 +132,7 @@ func (r *Relay) Publish(msg []byte) int {
 func (r *Relay) fanOutLocked(msg []byte) int {
 	n := 0
 	for p := range r.peers {
-		if r.enqueueLocked(p, outFrame{FrameDeliver, msg}) {
+		if r.enqueueLocked(p, outFrame{typ: FrameDeliver, payload: msg}) {
 			n++
 		}
 	}
@@ -198,9 +197,9 @@ func (p *Peer) readLoop() {
 // read handles frames until the connection ends; nil means a clean EOF.
 func (p *Peer) read() error {
 	br := bufio.NewReaderSize(p.conn, 64<<10)
-	var hdr [5]byte
+	var sc scratch
 	for {
-		typ, payload, err := readFrame(br, &hdr)
+		typ, payload, err := readFrame(br, &sc)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -249,9 +248,7 @@ func (p *Peer) read() error {
 			}
 			n := r.fanOutLocked(payload)
 			if !p.left {
-				var b [4]byte
-				binary.BigEndian.PutUint32(b[:], uint32(n))
-				r.enqueueLocked(p, outFrame{FrameAck, b[:]})
+				r.enqueueLocked(p, outFrame{typ: FrameAck, n: uint64(n)})
 			}
 			r.mu.Unlock()
 		case FrameReady:
@@ -271,8 +268,18 @@ func (p *Peer) read() error {
 func (p *Peer) writeLoop() {
 	bw := bufio.NewWriterSize(p.conn, 64<<10)
 	var hdr [5]byte
+	num := new(numberFrame)
 	for f := range p.out {
-		if err := writeFrame(bw, &hdr, f.typ, f.payload); err != nil {
+		var err error
+		switch f.typ {
+		case FrameAck:
+			err = writeNumber(bw, num, f.typ, f.n, 4)
+		case FrameDrain:
+			err = writeNumber(bw, num, f.typ, f.n, 8)
+		default:
+			err = writeFrame(bw, &hdr, f.typ, f.payload)
+		}
+		if err != nil {
 			p.conn.Close()
 			break
 		}
