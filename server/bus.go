@@ -533,13 +533,19 @@ type gathering struct {
 	ended bool
 }
 
-func (g *gathering) add(r json.RawMessage) {
+// add records one node's answer; this node's own answer goes first, so
+// merged lists follow this node's creation order.
+func (g *gathering) add(r json.RawMessage, own bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ended {
 		return
 	}
-	g.resp = append(g.resp, r)
+	if own {
+		g.resp = append([]json.RawMessage{r}, g.resp...)
+	} else {
+		g.resp = append(g.resp, r)
+	}
 	if g.want > 0 && len(g.resp) >= g.want {
 		g.ended = true
 		close(g.done)
@@ -609,7 +615,7 @@ func (s *Server) onMetricResponse(env *envelope) {
 	g := s.gatherings[env.Type]
 	s.gatherMu.Unlock()
 	if g != nil {
-		g.add(env.Payload)
+		g.add(env.Payload, env.Node == s.nodeID)
 	}
 }
 
@@ -656,6 +662,11 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	b = phpjson.AppendString(b, pm.Key)
 	b = append(b, `,"payload":`...)
 	b = append(b, result...)
+	if !pm.fromPHP {
+		// Go requesters put their own node's answer first.
+		b = append(b, `,"node":`...)
+		b = phpjson.AppendString(b, s.nodeID)
+	}
 	b = append(b, '}')
 	s.publish(b)
 }
