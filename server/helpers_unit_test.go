@@ -2,7 +2,10 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
@@ -139,6 +142,59 @@ func TestAppIDFromToken(t *testing.T) {
 	for _, tc := range cases {
 		if got := appIDFromToken(tc.tok); got != tc.want {
 			t.Errorf("appIDFromToken(%q) = %q, want %q", tc.tok, got, tc.want)
+		}
+	}
+}
+
+type embeddingWrapper struct {
+	net.Conn
+}
+
+type netConnWrapper struct{ inner net.Conn }
+
+func (w netConnWrapper) Read(p []byte) (int, error)         { return w.inner.Read(p) }
+func (w netConnWrapper) Write(p []byte) (int, error)        { return w.inner.Write(p) }
+func (w netConnWrapper) Close() error                       { return w.inner.Close() }
+func (w netConnWrapper) LocalAddr() net.Addr                { return w.inner.LocalAddr() }
+func (w netConnWrapper) RemoteAddr() net.Addr               { return w.inner.RemoteAddr() }
+func (w netConnWrapper) SetDeadline(t time.Time) error      { return w.inner.SetDeadline(t) }
+func (w netConnWrapper) SetReadDeadline(t time.Time) error  { return w.inner.SetReadDeadline(t) }
+func (w netConnWrapper) SetWriteDeadline(t time.Time) error { return w.inner.SetWriteDeadline(t) }
+func (w netConnWrapper) NetConn() net.Conn                  { return w.inner }
+
+func TestRawTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			defer c.Close()
+			time.Sleep(time.Second)
+		}
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cases := []struct {
+		name string
+		conn net.Conn
+		ok   bool
+	}{
+		{"plain", nc, true},
+		{"embedding wrapper (the supervisor's drain listener)", &embeddingWrapper{Conn: nc}, true},
+		{"NetConn wrapper", netConnWrapper{nc}, true},
+		{"TLS is never unwrapped", tls.Client(nc, &tls.Config{InsecureSkipVerify: true}), false},
+		{"in-memory pipe", newDiscardConn(), false},
+	}
+	for _, tc := range cases {
+		got, ok := rawTCP(tc.conn)
+		if ok != tc.ok || (ok && got != nc) {
+			t.Errorf("%s: rawTCP = %v, %v", tc.name, got, ok)
 		}
 	}
 }
