@@ -108,10 +108,13 @@ type supervisor struct {
 	store   cachestore.Store
 
 	mon monitorState // monitoring counters (monitoring.go)
+
+	// quit is closed when the event loop has returned.
+	quit chan struct{}
 }
 
 func runSupervisor(c Config, con *console.Writer) int {
-	s := &supervisor{c: c, con: con, events: make(chan any, 256)}
+	s := &supervisor{c: c, con: con, events: make(chan any, 256), quit: make(chan struct{})}
 	exe, err := os.Executable()
 	if err != nil {
 		con.Errorf("Cannot find this program's path to start workers: %v", err)
@@ -169,6 +172,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 	defer s.startMonitoring(p).Close() // control socket, metrics (monitoring.go)
 	s.watch(p)
 	defer func() {
+		close(s.quit) // a watcher blocked on a full events channel gives up
 		if s.watcher != nil {
 			s.watcher.Stop()
 		}
@@ -229,7 +233,10 @@ func (s *supervisor) watch(p *laravelcfg.Project) {
 		return
 	}
 	w, err := flagwatch.Start(store, s.c.RestartPoll, func(ch flagwatch.Change) {
-		s.events <- evFlag{ch}
+		select {
+		case s.events <- evFlag{ch}:
+		case <-s.quit:
+		}
 	}, func(f string, a ...any) { s.con.Warnf(f, a...) })
 	if err != nil {
 		store.Close()
