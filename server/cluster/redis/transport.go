@@ -92,6 +92,9 @@ type Transport struct {
 	echoes map[string]int
 	inbox  [][]byte
 	seq    uint64 // last queued message's number
+	// dropped counts messages lost to the queue bound since it was last
+	// empty.
+	dropped int
 	// receivers is the last PUBLISH reply: how many nodes listened.
 	receivers int
 	// flushReady is false from a disconnection until the other nodes
@@ -246,9 +249,15 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 func (t *Transport) enqueueLocked(q queued) {
 	if len(t.queue) >= t.opts.QueueLimit {
 		drop := len(t.queue) - t.opts.QueueLimit + 1
-		t.logf("Redis queue full (%d messages): dropping the %d oldest", t.opts.QueueLimit, drop)
 		clear(t.queue[:drop])
 		t.queue = t.queue[drop:]
+		// One line at the first loss, then one per thousand: an outage
+		// under load must not flood the log.
+		before := t.dropped
+		t.dropped += drop
+		if before == 0 || t.dropped/1000 > before/1000 {
+			t.logf("Redis queue full (%d messages): dropped the oldest, %d lost so far while Redis is away", t.opts.QueueLimit, t.dropped)
+		}
 	}
 	t.seq++
 	q.seq = t.seq
@@ -541,6 +550,10 @@ func (t *Transport) flushLoop() {
 		if head != nil && len(t.queue) > 0 && t.queue[0].seq == head.seq {
 			t.queue[0] = queued{}
 			t.queue = t.queue[1:]
+		}
+		if len(t.queue) == 0 && t.dropped > 0 {
+			t.logf("Redis queue sent; %d messages were lost while Redis was away", t.dropped)
+			t.dropped = 0
 		}
 		t.mu.Unlock()
 	}

@@ -233,13 +233,17 @@ func TestQueueBound(t *testing.T) {
 		_, _ = tr.Publish(context.Background(), []byte(fmt.Sprint(i)))
 		sa.expect(t, fmt.Sprint(i))
 	}
-	if !strings.Contains(log.String(), "Redis queue full (3 messages): dropping the 1 oldest") {
+	if got := strings.Count(log.String(), "Redis queue full (3 messages)"); got != 1 {
+		t.Fatalf("%d queue-full lines, want 1:\n%s", got, log)
+	}
+	if !strings.Contains(log.String(), "Redis queue full (3 messages): dropped the oldest, 1 lost so far") {
 		t.Fatalf("log:\n%s", log)
 	}
 	r.start()
 	for _, want := range []string{"2", "3", "4"} {
 		sb.expect(t, want)
 	}
+	waitFor(t, "the loss summary", func() bool { return strings.Contains(log.String(), "2 messages were lost while Redis was away") })
 }
 
 // Start does not hang when Redis is down at boot; delivery starts later.
