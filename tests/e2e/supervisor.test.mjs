@@ -201,3 +201,34 @@ test('broken config/reverb.php at restart: the old workers keep serving and the 
   await server.waitForOutput(/Generation 2 ready/, 20000);
   fleet.disconnect();
 });
+
+test('`reverb restart` and SIGHUP restart the workers like the PHP flag does', { timeout: 60000 }, async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { REVERB_BIN } = await import('./lib/harness.mjs');
+  const server = await startServer({ workers: 2, drainWindow: '300ms' });
+  t.after(() => stopAll());
+  const app = server.app(0);
+  const fleet = new Fleet(server, app, 'stream', 'tick');
+  await fleet.connect(20);
+  const first = new Set(fleet.records.map((r) => fleet.socketId(r)));
+
+  const r = spawnSync(REVERB_BIN, ['restart', '--dir', server.project.dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Broadcasting Reverb restart signal/);
+  await server.waitForOutput(/Generation 2 ready/, 20000);
+  await server.waitForOutput(/Generation 1 gone/, 10000);
+  await fleet.settled();
+  const second = new Set(fleet.records.map((r2) => fleet.socketId(r2)));
+  for (const id of second) assert.ok(!first.has(id), 'every client moved');
+
+  server.proc.kill('SIGHUP');
+  await server.waitForOutput(/Generation 3 ready/, 20000);
+  await server.waitForOutput(/Generation 2 gone/, 10000);
+  await fleet.settled();
+  for (const rec of fleet.records) assert.ok(!second.has(fleet.socketId(rec)), 'every client moved again');
+
+  const res = await serverSdk(server, app).trigger('stream', 'tick', { seq: 42 });
+  assert.equal(res.status, 200);
+  await waitFor(() => fleet.records.every((x) => x.seqs.has(42)), { timeout: 5000, message: 'event delivered' });
+  fleet.disconnect();
+});
