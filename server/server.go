@@ -34,6 +34,10 @@ type Options struct {
 	// signatures are accepted over the path with or without it.
 	ConfigPath     string
 	MaxRequestSize int
+	// SignatureMaxAge, when > 0, rejects HTTP API requests whose
+	// auth_timestamp is further than this from now (opt-in, like Pusher's
+	// 600 s; Reverb never checks it, so zero is the default).
+	SignatureMaxAge time.Duration
 	// Transport links this node to the others; nil means a single node.
 	Transport cluster.Transport
 	// NodeID names this node in cluster messages; empty means random.
@@ -173,7 +177,13 @@ func New(opts Options) (*Server, error) {
 	if err := s.transport.Start(context.Background(), s.deliver); err != nil {
 		return nil, fmt.Errorf("server: starting cluster transport: %w", err)
 	}
-	s.api = api.NewHandler(backend{s}, api.Options{Path: opts.Path, ConfigPath: opts.ConfigPath, MaxRequestSize: opts.MaxRequestSize})
+	s.api = api.NewHandler(backend{s}, api.Options{
+		Path:            opts.Path,
+		ConfigPath:      opts.ConfigPath,
+		MaxRequestSize:  opts.MaxRequestSize,
+		SignatureMaxAge: opts.SignatureMaxAge,
+		ErrorLog:        func(msg string) { s.logError("api: " + msg) },
+	})
 	s.flushes = newFlushSet(runtime.GOMAXPROCS(0), s)
 	if !opts.GoroutineReaders {
 		n := runtime.GOMAXPROCS(0)
