@@ -112,6 +112,28 @@ describe('README decisions', () => {
     await idle.waitClosed();
   });
 
+  test('app keys match exactly (no PHP loose ==): "1e3" does not find key "1000"', async () => {
+    const s = await startServer({ apps: [{ id: '1000', key: '1000', secret: 'numeric-secret' }] });
+    try {
+      const ok = await RawClient.connect(s, '1000');
+      assert.match(ok.socketId, /^\d+\.\d+$/);
+      const bad = await RawClient.connect(s, '1e3', { expectEstablished: false });
+      await bad.expectFrame(ERR.appMissing);
+      const r = await api(s, { id: '1e3', key: '1000', secret: 'numeric-secret' }, 'GET', '/apps/1e3/connections');
+      assert.equal(r.status, 404, r.text);
+      ok.close();
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('duplicate app keys are a load error naming the key path', async () => {
+    const s = await startServer({ apps: [APP_A, { ...APP_A, id: '999' }], expectFailure: true });
+    const { code } = await s.exited;
+    assert.notEqual(code, 0);
+    assert.match(s.output(), /reverb-key|apps\.apps|duplicate/i);
+  });
+
   test('only Upgrade: websocket upgrades; other Upgrade values are plain HTTP', async () => {
     const r = await httpGet(server, '/up', { headers: { Upgrade: 'h2c', Connection: 'Upgrade' } });
     assert.equal(r.status, 200);
