@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -66,6 +67,7 @@ func workerArgs(c Config, nodeID, addr string) []string {
 		"--drain-window", c.DrainWindow.String(),
 		"--node-id", nodeID,
 		"--addr", addr,
+		"--supervisor-pid", strconv.Itoa(os.Getpid()),
 	}
 	if c.CLI.Debug {
 		args = append(args, "--debug")
@@ -81,6 +83,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c Config
 	var nodeID, listenAddr string
+	var supervisorPID int
 	fs.StringVar(&c.Dir, "dir", ".", "")
 	fs.StringVar(&c.EnvName, "env", "", "")
 	fs.StringVar(&c.CLI.Host, "host", "", "")
@@ -92,6 +95,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.DrainWindow, "drain-window", 0, "")
 	fs.StringVar(&nodeID, "node-id", "", "")
 	fs.StringVar(&listenAddr, "addr", "", "")
+	fs.IntVar(&supervisorPID, "supervisor-pid", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -99,8 +103,10 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	c.defaults()
 
 	// The supervisor set Pdeathsig; if it died before that took effect we
-	// were re-parented already and must not serve alone.
-	if os.Getppid() == 1 {
+	// were re-parented already and must not serve alone. Compare with the
+	// supervisor's own pid rather than 1: in a container the supervisor is
+	// often pid 1 itself.
+	if supervisorPID != 0 && os.Getppid() != supervisorPID {
 		fmt.Fprintln(stderr, "reverb worker: supervisor already gone")
 		return 1
 	}
