@@ -93,13 +93,46 @@ func appIDFromToken(tok string) string {
 }
 
 // publish sends msg through the transport; errors are logged.
-func (s *Server) publish(msg []byte) int {
-	n, err := s.transport.Publish(context.Background(), msg)
-	if err != nil {
-		s.busErrors.Add(1)
-		s.logError("cluster publish: " + err.Error())
+//
+// Messages go out in the order publish was called, from one goroutine that
+// exists while there is something to send, so a reader (an epoll poller
+// serving many sockets) never waits for a network round trip to the hub or
+// Redis. Publishes that need the receiver count or must be waited for
+// (metrics, API events, terminate) call the transport directly; barrier
+// goes through this queue so it follows everything queued before it.
+func (s *Server) publish(msg []byte) {
+	s.pubMu.Lock()
+	s.pubQ = append(s.pubQ, msg)
+	if s.pubRunning {
+		s.pubMu.Unlock()
+		return
 	}
-	return n
+	s.pubRunning = true
+	s.pubMu.Unlock()
+	if !s.spawn(s.publishLoop) {
+		s.publishLoop() // after Close: send inline, still in order
+	}
+}
+
+// publishLoop sends the queue in order and returns when it is empty.
+func (s *Server) publishLoop() {
+	for {
+		s.pubMu.Lock()
+		q := s.pubQ
+		s.pubQ = nil
+		if len(q) == 0 {
+			s.pubRunning = false
+			s.pubMu.Unlock()
+			return
+		}
+		s.pubMu.Unlock()
+		for _, m := range q {
+			if _, err := s.transport.Publish(context.Background(), m); err != nil {
+				s.busErrors.Add(1)
+				s.logError("cluster publish: " + err.Error())
+			}
+		}
+	}
 }
 
 func presenceMsg(node, app, op, channel, socket, channelData string) []byte {
@@ -325,10 +358,7 @@ func (s *Server) forget(ref string) {
 func (s *Server) barrier(ctx context.Context) error {
 	ref, done := s.await()
 	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
-	if _, err := s.transport.Publish(ctx, msg); err != nil {
-		s.forget(ref)
-		return err
-	}
+	s.publish(msg)
 	select {
 	case <-done:
 		return nil

@@ -98,6 +98,11 @@ type Server struct {
 	polls   *pollSet  // nil: goroutine readers
 	flushes *flushSet // writer pool for plain TCP sockets
 
+	// pubMu guards pubQ and pubRunning: the ordered queue of publish.
+	pubMu      sync.Mutex
+	pubQ       [][]byte
+	pubRunning bool
+
 	// draining is set by Drain: closed sockets keep their presence
 	// memberships until announceGone (see Drain).
 	draining atomic.Bool
@@ -548,6 +553,7 @@ func (s *Server) Close() error {
 	if s.draining.Load() {
 		s.announceGone()
 	}
+	s.waitPublishes(time.Second)
 	// Closing the transport also releases goroutines blocked publishing.
 	err := s.transport.Close()
 	s.wg.Wait()
@@ -585,4 +591,20 @@ func headSize(r *http.Request) int {
 		}
 	}
 	return n + 2
+}
+
+// waitPublishes waits (at most d) until the publish queue is sent, so the
+// last messages (presence leaves, the end-of-drain notice) are not lost
+// when the transport closes.
+func (s *Server) waitPublishes(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		s.pubMu.Lock()
+		idle := !s.pubRunning && len(s.pubQ) == 0
+		s.pubMu.Unlock()
+		if idle {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
