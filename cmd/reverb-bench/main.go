@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -36,7 +37,7 @@ func main() {
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "idle,fanout,burst,storm,restart,max", "comma-separated scenarios to run")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,burst,storm,restart,max", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write)")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
 	flag.IntVar(&cfg.workers, "workers", 0, "server workers (0 = the server's default)")
 	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
@@ -69,11 +70,12 @@ func run(cfg config) error {
 		{"storm", stormScenario},
 		{"restart", restartScenario},
 		{"max", maxScenario},
+		{"floor", floorScenario},
 	} {
 		if !cfg.scenarios[s.name] {
 			continue
 		}
-		fmt.Printf("== %s\n", s.name)
+		fmt.Printf("== %s  (load average %s, %d CPUs)\n", s.name, loadAvg(), runtime.NumCPU())
 		if err := s.fn(cfg); err != nil {
 			fmt.Printf("   ERROR %v\n", err)
 		}
@@ -193,9 +195,45 @@ func reportAll(pool clientPool) (received uint64, lastRecv int64, lat hist, clie
 	return
 }
 
-func resetAll(pool clientPool) error {
-	_, err := pool.all(func(int) clientCmd { return clientCmd{Op: "reset"} })
-	return err
+// resetAll zeroes the clients' counters and returns their CPU time so far
+// (seconds, all client processes), the start of a measurement window.
+func resetAll(pool clientPool) (clientCPU float64, err error) {
+	replies, err := pool.all(func(int) clientCmd { return clientCmd{Op: "reset"} })
+	for _, r := range replies {
+		clientCPU += r.CPUSeconds
+	}
+	return clientCPU, err
+}
+
+// cpuShare prints who used the machine during a measurement window and says
+// when the client side was the limit. Client and server share nproc cores; when
+// both are busy each gets about half, so the client is called the limit when
+// it used ≥ 80% of that half (its share), i.e. the server could not have been
+// fed faster on this machine.
+func cpuShare(label string, serverCPU, clientCPU float64, elapsed time.Duration) {
+	avail := elapsed.Seconds() * float64(runtime.NumCPU())
+	share := avail / 2
+	figure(label+"server CPU", serverCPU/elapsed.Seconds()*100, "% of core", nil)
+	figure(label+"client CPU (all client procs)", clientCPU/elapsed.Seconds()*100, "% of core", nil)
+	verdict := "client not the limit"
+	if clientCPU >= 0.8*share {
+		verdict = "CLIENT WAS THE LIMIT"
+	}
+	fmt.Printf("   %sclient used %.0f%% of its share (%.1fs of %.1fs), machine busy %.0f%%: %s\n",
+		label, clientCPU/share*100, clientCPU, share, (serverCPU+clientCPU)/avail*100, verdict)
+}
+
+// loadAvg is the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

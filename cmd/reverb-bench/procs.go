@@ -158,7 +158,10 @@ func treeUsage(root int) (rss int64, cpu float64) {
 }
 
 // listenOverflows reads TcpExt ListenOverflows from /proc/net/netstat.
-func listenOverflows() int64 {
+func listenOverflows() int64 { return tcpExt("ListenOverflows") }
+
+// tcpExt reads one TcpExt counter from /proc/net/netstat (-1 if absent).
+func tcpExt(name string) int64 {
 	b, err := os.ReadFile("/proc/net/netstat")
 	if err != nil {
 		return -1
@@ -170,7 +173,7 @@ func listenOverflows() int64 {
 		}
 		names, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
 		for j, n := range names {
-			if n == "ListenOverflows" && j < len(vals) {
+			if n == name && j < len(vals) {
 				v, _ := strconv.ParseInt(vals[j], 10, 64)
 				return v
 			}

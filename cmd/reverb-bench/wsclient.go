@@ -12,7 +12,10 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // wsConn is a minimal Pusher WebSocket client: just enough protocol to
@@ -22,7 +25,11 @@ import (
 type wsConn struct {
 	c  net.Conn
 	br *bufio.Reader
-	wm sync.Mutex // serialises writes (reader answers pings, owner subscribes)
+	// buf is reused for every payload readFrame returns: a payload is only
+	// valid until the next readFrame (the read loop never keeps one), which
+	// saves one allocation per delivered message on the client side.
+	buf []byte
+	wm  sync.Mutex // serialises writes (reader answers pings, owner subscribes)
 
 	SocketID string
 }
@@ -35,6 +42,7 @@ func dialPusher(addr, src, path, key string, timeout time.Duration) (*wsConn, er
 	d := net.Dialer{Timeout: timeout}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+		d.Control = bindNoPort
 	}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -53,7 +61,7 @@ func dialPusher(addr, src, path, key string, timeout time.Duration) (*wsConn, er
 		c.Close()
 		return nil, err
 	}
-	w := &wsConn{c: c, br: bufio.NewReaderSize(c, 2048)}
+	w := &wsConn{c: c, br: bufio.NewReaderSize(c, 4096)}
 	status, err := w.br.ReadString('\n')
 	if err != nil {
 		c.Close()
@@ -139,7 +147,10 @@ func (w *wsConn) readFrame() (op byte, payload []byte, err error) {
 	if n > 16<<20 {
 		return 0, nil, fmt.Errorf("frame of %d bytes", n)
 	}
-	payload = make([]byte, n)
+	if uint64(cap(w.buf)) < n {
+		w.buf = make([]byte, n, max(n, 512))
+	}
+	payload = w.buf[:n]
 	_, err = io.ReadFull(w.br, payload)
 	return op, payload, err
 }
@@ -195,6 +206,22 @@ func eventStamp(payload []byte) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(string(rest[:j]), 10, 64)
 	return v, err == nil
+}
+
+// bindNoPort sets IP_BIND_ADDRESS_NO_PORT before the dialer binds the source
+// address: without it bind(ip, 0) picks a port by scanning the whole
+// ephemeral range under a lock (per socket, O(ports in use)), which made
+// the client, not the server, the cost of a connect storm; with it the
+// kernel picks the port at connect() from the 4-tuple hash.
+func bindNoPort(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 func isRefused(err error) bool {
