@@ -179,4 +179,17 @@ describe('README decisions', () => {
     }
     assert.deepEqual(await exit, { code: 0, signal: null });
   });
+
+  test('an event accepted by the API just before SIGTERM reaches every subscriber before its close frame', async () => {
+    const s = await startServer({ apps: defaultApps() });
+    const socks = await Promise.all(Array.from({ length: 40 }, () => RawClient.connect(s, APP_A.key)));
+    await Promise.all(socks.map((c) => c.subscribeOk('last-words')));
+    const r = await api(s, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'Last', data: '{}', channel: 'last-words' } });
+    assert.equal(r.status, 200);
+    const exit = s.stop();
+    for (const c of socks) await c.waitClosed(5000);
+    const missing = socks.filter((c) => !c.frames.includes('{"event":"Last","data":"{}","channel":"last-words"}')).length;
+    assert.equal(missing, 0, `${missing} of ${socks.length} sockets closed without the accepted event`);
+    await exit;
+  });
 });
