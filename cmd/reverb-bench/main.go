@@ -27,6 +27,11 @@ type config struct {
 	maxConns   int
 	maxWorkers int
 	perClient  int
+	// stormConns is the size of the connect storm.
+	stormConns int
+	// perfDir, when set, makes the fan-out and storm runs record a
+	// `perf record -g` profile of the server's process tree into it.
+	perfDir string
 }
 
 func main() {
@@ -43,6 +48,8 @@ func main() {
 	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
 	flag.IntVar(&cfg.maxWorkers, "max-workers", 6, "workers for the most-connections run (each holds < 20,000 files)")
 	flag.IntVar(&cfg.perClient, "per-client", 16000, "sockets per client process (< the 20,000 open-files limit)")
+	flag.IntVar(&cfg.stormConns, "storm-conns", 20000, "sockets opened by the connect storm (4 client processes)")
+	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out and storm (needs perf)")
 	flag.Parse()
 	cfg.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scen, ",") {

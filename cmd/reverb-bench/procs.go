@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // clientProc is one load-generating child process.
@@ -180,4 +181,37 @@ func tcpExt(name string) int64 {
 		}
 	}
 	return -1
+}
+
+// startPerf records a call-graph CPU profile of the server tree (every
+// process under root) for dur into dir/name.data with `perf record`; the
+// returned function waits for it. Go binaries keep frame pointers, so -g
+// gives whole stacks through the kernel. With no dir or no perf it does
+// nothing. Read it with: perf report -i FILE --children --sort sym.
+func startPerf(dir, name string, root int, dur time.Duration) (wait func()) {
+	if dir == "" {
+		return func() {}
+	}
+	if _, err := exec.LookPath("perf"); err != nil {
+		fmt.Println("   (perf not installed: no profile)")
+		return func() {}
+	}
+	var pids []string
+	for _, p := range procTree(root) {
+		pids = append(pids, strconv.Itoa(p))
+	}
+	out := filepath.Join(dir, name+".data")
+	cmd := exec.Command("perf", "record", "-q", "-F", "999", "-g", "-o", out,
+		"-p", strings.Join(pids, ","), "--", "sleep", fmt.Sprintf("%.1f", dur.Seconds()))
+	if err := cmd.Start(); err != nil {
+		fmt.Printf("   (perf: %v)\n", err)
+		return func() {}
+	}
+	return func() {
+		if err := cmd.Wait(); err != nil {
+			fmt.Printf("   (perf: %v)\n", err)
+			return
+		}
+		fmt.Printf("   profile: %s\n", out)
+	}
 }

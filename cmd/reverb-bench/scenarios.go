@@ -73,6 +73,8 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	_, cpu0 := treeUsage(srv.pid())
 	self0 := selfCPU()
 	sent, apiFail := 0, 0
+	waitPerf := startPerf(cfg.perfDir, fmt.Sprintf("fanout-%d", subs), srv.pid(), dur/2)
+	defer waitPerf()
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	start := time.Now()
 	for time.Since(start) < dur {
@@ -240,9 +242,9 @@ func burstScenario(cfg config) error {
 }
 
 func stormScenario(cfg config) error {
-	n := 20000
+	n := cfg.stormConns
 	if cfg.quick {
-		n = 4000
+		n = min(n, 4000)
 	}
 	return withServer(cfg, cfg.workers, 4, func(a *benchApp, srv *runningServer, pool clientPool) error {
 		ccpu0, err := resetAll(pool)
@@ -250,6 +252,8 @@ func stormScenario(cfg config) error {
 			return err
 		}
 		_, scpu0 := treeUsage(srv.pid())
+		waitPerf := startPerf(cfg.perfDir, "storm", srv.pid(), 2*time.Second)
+		defer waitPerf()
 		over0, drops0, syn0 := listenOverflows(), tcpExt("ListenDrops"), tcpExt("TCPReqQFullDrop")
 		ok, failed, refused, connect, elapsed, err := connectSpread(pool, n, "storm", 128, false)
 		if err != nil {
@@ -265,6 +269,9 @@ func stormScenario(cfg config) error {
 		figure("listen drops (all causes)", float64(drops1-drops0), "", nil)
 		figure("SYN-queue-full drops", float64(syn1-syn0), "", nil)
 		_, scpu := treeUsage(srv.pid())
+		if ok > 0 {
+			figure("server CPU per connect+subscribe", (scpu-scpu0)/float64(ok)*1e6, "µs", nil)
+		}
 		cpuShare("storm: ", scpu-scpu0, clientCPU-ccpu0, elapsed)
 		return nil
 	})
