@@ -243,3 +243,31 @@ func TestDrainKeepsPresenceUntilEnd(t *testing.T) {
 		t.Fatalf("users after drain: %v", ids)
 	}
 }
+
+// An event accepted by the cluster before a drain starts reaches every
+// socket the drain closes, ahead of the close frame.
+func TestDrainDeliversAcceptedEvents(t *testing.T) {
+	na, nb := twoNodes(t)
+	var subs []*client
+	for i := 0; i < 20; i++ {
+		c := na.dial(t, "reverb-key")
+		c.subscribe("test-channel", "", "")
+		c.subscribed("test-channel")
+		subs = append(subs, c)
+	}
+	// Slow node a's delivery down behind a burst, then accept one more
+	// event on node b and drain node a at once.
+	for i := 0; i < 200; i++ {
+		nb.trigger(t, "123456", "filler", "x", "other-channel")
+	}
+	nb.trigger(t, "123456", "last", "d", "test-channel")
+	if err := na.s.Drain(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range subs {
+		c.expect(`{"event":"last","data":"d","channel":"test-channel"}`)
+		if code, _ := c.expectClose(); code != 4200 {
+			t.Fatalf("close %d", code)
+		}
+	}
+}

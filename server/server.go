@@ -485,13 +485,16 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	}
 	rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 	start := time.Now()
-	for i, c := range all {
-		at := start
-		if len(all) > 0 && window > 0 {
+	at := make([]time.Time, len(all))
+	for i := range all {
+		at[i] = start
+		if window > 0 {
 			slot := window / time.Duration(len(all))
-			at = start.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
+			at[i] = start.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
 		}
-		if d := time.Until(at); d > 0 {
+	}
+	for i := 0; i < len(all); {
+		if d := time.Until(at[i]); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-ctx.Done():
@@ -500,7 +503,21 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 			case <-t.C:
 			}
 		}
-		c.closeNow(4200, "Server restarting", false)
+		// Every event accepted anywhere before this point must reach the
+		// sockets about to close: wait until the transport has delivered
+		// everything ordered before a marker of ours, so those frames are
+		// queued ahead of the close frame. One marker serves every socket
+		// due by the time it comes back.
+		bctx, cancel := context.WithTimeout(ctx, s.opts.GatherTimeout)
+		err := s.barrier(bctx)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		now := time.Now()
+		for ; i < len(all) && !at[i].After(now); i++ {
+			all[i].closeNow(4200, "Server restarting", false)
+		}
 	}
 	for {
 		if s.openSockets() == 0 {
