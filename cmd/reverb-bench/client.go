@@ -67,6 +67,10 @@ type clientState struct {
 	// on one lock; a connection's shard is fixed when it is opened.
 	latency [16]latencyShard
 
+	// readers is the epoll receive side (nil: a goroutine per socket,
+	// the -goroutine-client mode).
+	readers *epollReaders
+
 	mu        sync.Mutex // guards connect, conns, errSample, nextShard
 	connect   hist
 	conns     []*wsConn
@@ -75,11 +79,19 @@ type clientState struct {
 }
 
 func runClient(args []string) int {
-	if len(args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: reverb-bench _client ADDR SRC PATH KEY")
+	if len(args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: reverb-bench _client ADDR SRC PATH KEY epoll|goroutine")
 		return 2
 	}
 	st := &clientState{addr: args[0], src: args[1], path: args[2], key: args[3]}
+	if args[4] == "epoll" {
+		rs, err := newEpollReaders(st)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "epoll:", err)
+			return 2
+		}
+		st.readers = rs
+	}
 	if st.path == "-" {
 		st.path = ""
 	}
@@ -187,7 +199,7 @@ func (st *clientState) connectMany(cmd clientCmd) clientReply {
 					shard := &st.latency[st.nextShard%len(st.latency)]
 					st.nextShard++
 					st.mu.Unlock()
-					go st.readLoop(c, cmd.Channel, cmd.Reconnect, shard)
+					st.startReading(c, cmd.Channel, cmd.Reconnect, shard)
 				}
 			}
 		}()
@@ -219,6 +231,37 @@ func (st *clientState) dialSubscribed(channel string) (*wsConn, error) {
 	st.mu.Unlock()
 	st.open.Add(1)
 	return c, nil
+}
+
+// startReading hands a subscribed socket to the epoll readers, or to a
+// goroutine of its own when there are none.
+func (st *clientState) startReading(c *wsConn, channel string, reconnect bool, shard *latencyShard) {
+	if st.readers != nil {
+		if err := st.readers.add(c, channel, reconnect, shard); err == nil {
+			return
+		}
+	}
+	go st.readLoop(c, channel, reconnect, shard)
+}
+
+// redial reconnects after the server closed a socket (as pusher-js does
+// after a 4200-range close), retrying refused or failed dials 200 times.
+func (st *clientState) redial(channel string, shard *latencyShard) {
+	for attempt := 0; attempt < 200; attempt++ {
+		nc, err := st.dialSubscribed(channel)
+		if err == nil {
+			st.reconnects.Add(1)
+			st.mu.Lock()
+			st.conns = append(st.conns, nc)
+			st.mu.Unlock()
+			st.startReading(nc, channel, true, shard)
+			return
+		}
+		if err == errRefused {
+			st.refused.Add(1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // readLoop consumes server frames until the socket closes; with reconnect it

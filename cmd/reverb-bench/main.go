@@ -29,6 +29,11 @@ type config struct {
 	perClient  int
 	// stormConns is the size of the connect storm.
 	stormConns int
+	// stormConc is the number of dials in flight per client process in
+	// the storm (4 processes): by Little's law the rate is at most
+	// 4 × stormConc / connect latency, so too few dialers measure the
+	// client, not the server.
+	stormConc int
 	// perfDir, when set, makes the fan-out and storm runs record a
 	// `perf record -g` profile of the server's process tree into it.
 	perfDir string
@@ -50,6 +55,8 @@ func main() {
 	flag.IntVar(&cfg.perClient, "per-client", 16000, "sockets per client process (< the 20,000 open-files limit)")
 	flag.IntVar(&cfg.stormConns, "storm-conns", 20000, "sockets opened by the connect storm (4 client processes)")
 	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out and storm (needs perf)")
+	flag.BoolVar(&goroutineClient, "goroutine-client", false, "client processes read with a goroutine per socket instead of epoll (to compare client cost)")
+	flag.IntVar(&cfg.stormConc, "storm-concurrency", 256, "dials in flight per client process in the storm")
 	flag.Parse()
 	cfg.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scen, ",") {

@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// goroutineClient makes client processes read with a goroutine per socket
+// (the first design) instead of epoll; -goroutine-client, for comparison.
+var goroutineClient bool
+
 // clientProc is one load-generating child process.
 type clientProc struct {
 	cmd *exec.Cmd
@@ -29,7 +33,11 @@ func startClient(addr, src, path, key string) (*clientProc, error) {
 	if path == "" {
 		path = "-"
 	}
-	cmd := exec.Command(exe, "_client", addr, src, path, key)
+	mode := "epoll"
+	if goroutineClient {
+		mode = "goroutine"
+	}
+	cmd := exec.Command(exe, "_client", addr, src, path, key, mode)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -255,7 +255,7 @@ func stormScenario(cfg config) error {
 		waitPerf := startPerf(cfg.perfDir, "storm", srv.pid(), 2*time.Second)
 		defer waitPerf()
 		over0, drops0, syn0 := listenOverflows(), tcpExt("ListenDrops"), tcpExt("TCPReqQFullDrop")
-		ok, failed, refused, connect, elapsed, err := connectSpread(pool, n, "storm", 128, false)
+		ok, failed, refused, connect, elapsed, err := connectSpread(pool, n, "storm", cfg.stormConc, false)
 		if err != nil {
 			return err
 		}
@@ -352,7 +352,7 @@ func restartScenario(cfg config) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("   %d subscribers with reconnect, restart requested at +%.1fs\n", ok, time.Since(t0).Seconds()-20)
+		fmt.Printf("   %d subscribers with reconnect; `reverb restart` returned after %.2fs\n", ok, time.Since(t0).Seconds()-20)
 		figure("reconnects after restart", float64(reconnects), "conns", nil)
 		figure("refused connects during restart", float64(refused)+float64(newRefused.Load()), "", le(0))
 		figure("failed new connects during restart", float64(newFail.Load()), "", le(0))
