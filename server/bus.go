@@ -197,6 +197,7 @@ func (s *Server) deliver(msg []byte) {
 		s.forgetNode(env.NodeID)
 	case typeBarrier:
 		if env.Node == s.nodeID {
+			s.runInOrder(env.Ref)
 			s.release(env.Ref)
 		}
 	default:
@@ -349,6 +350,7 @@ func (s *Server) await() (string, chan struct{}) {
 
 func (s *Server) forget(ref string) {
 	s.waitersMu.Lock()
+	delete(s.inOrderFns, ref)
 	delete(s.waiters, ref)
 	s.waitersMu.Unlock()
 }
@@ -365,6 +367,37 @@ func (s *Server) barrier(ctx context.Context) error {
 	case <-ctx.Done():
 		s.forget(ref)
 		return ctx.Err()
+	}
+}
+
+// inOrder runs fn on the delivery goroutine when a marker published now
+// comes back: at that point of the cluster's one order, so everything
+// ordered before the marker has been delivered here and nothing ordered
+// after it has. It returns once fn ran, or with ctx's error (fn may then
+// still run later, so it must be idempotent).
+func (s *Server) inOrder(ctx context.Context, fn func()) error {
+	ref, done := s.await()
+	s.waitersMu.Lock()
+	s.inOrderFns[ref] = fn
+	s.waitersMu.Unlock()
+	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
+	s.publish(msg)
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.forget(ref)
+		return ctx.Err()
+	}
+}
+
+func (s *Server) runInOrder(ref string) {
+	s.waitersMu.Lock()
+	fn := s.inOrderFns[ref]
+	delete(s.inOrderFns, ref)
+	s.waitersMu.Unlock()
+	if fn != nil {
+		fn()
 	}
 }
 

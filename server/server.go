@@ -84,6 +84,8 @@ type Server struct {
 
 	waitersMu sync.Mutex
 	waiters   map[string]chan struct{}
+	// inOrderFns are run when their marker is delivered (inOrder).
+	inOrderFns map[string]func()
 
 	nodesMu sync.Mutex
 	nodes   map[string]int64 // node id → last message (unix ns)
@@ -146,6 +148,7 @@ func New(opts Options) (*Server, error) {
 		noApp:          newAppState(&laravelcfg.App{}),
 		gatherings:     map[string]*gathering{},
 		waiters:        map[string]chan struct{}{},
+		inOrderFns:     map[string]func(){},
 		nodes:          map[string]int64{},
 		remoteCounts:   map[string]map[string]int64{},
 		leftSinceHello: map[string]bool{},
@@ -503,20 +506,33 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 			case <-t.C:
 			}
 		}
-		// Every event accepted anywhere before this point must reach the
-		// sockets about to close: wait until the transport has delivered
-		// everything ordered before a marker of ours, so those frames are
-		// queued ahead of the close frame. One marker serves every socket
-		// due by the time it comes back.
-		bctx, cancel := context.WithTimeout(ctx, s.opts.GatherTimeout)
-		err := s.barrier(bctx)
-		cancel()
-		if err != nil && ctx.Err() != nil {
-			return ctx.Err()
-		}
+		// Close the sockets due now at a point of the cluster's one order:
+		// on the delivery of a marker. Every event ordered before it (all
+		// accepted by the API before the marker was published) is queued
+		// ahead of the close frame; later ones find the socket gone.
+		j := i
 		now := time.Now()
-		for ; i < len(all) && !at[i].After(now); i++ {
-			all[i].closeNow(4200, "Server restarting", false)
+		for j < len(all) && !at[j].After(now) {
+			j++
+		}
+		if j == i {
+			j = i + 1 // a timer never fires early, but never loop idle
+		}
+		batch := all[i:j]
+		i = j
+		closeBatch := func() {
+			for _, c := range batch {
+				c.closeNow(4200, "Server restarting", false)
+			}
+		}
+		bctx, cancel := context.WithTimeout(ctx, s.opts.GatherTimeout)
+		err := s.inOrder(bctx, closeBatch)
+		cancel()
+		if err != nil {
+			closeBatch() // the transport is stuck: close anyway
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
 	}
 	for {
