@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -224,7 +225,11 @@ func resetAll(pool clientPool) (clientCPU float64, err error) {
 // both are busy each gets about half, so the client is called the limit when
 // it used ≥ 80% of that half (its share), i.e. the server could not have been
 // fed faster on this machine.
-func cpuShare(label string, serverCPU, clientCPU float64, elapsed time.Duration) {
+//
+// machineCPU is the busy CPU time of the whole machine over the window
+// (from /proc/stat); what neither the server nor the client used went to
+// other processes, which on this shared machine can be most of it.
+func cpuShare(label string, serverCPU, clientCPU, machineCPU float64, elapsed time.Duration) {
 	avail := elapsed.Seconds() * float64(runtime.NumCPU())
 	share := avail / 2
 	figure(label+"server CPU", serverCPU/elapsed.Seconds()*100, "% of core", nil)
@@ -233,8 +238,32 @@ func cpuShare(label string, serverCPU, clientCPU float64, elapsed time.Duration)
 	if clientCPU >= 0.8*share {
 		verdict = "CLIENT WAS THE LIMIT"
 	}
-	fmt.Printf("   %sclient used %.0f%% of its share (%.1fs of %.1fs), machine busy %.0f%%: %s\n",
-		label, clientCPU/share*100, clientCPU, share, (serverCPU+clientCPU)/avail*100, verdict)
+	others := max(machineCPU-serverCPU-clientCPU, 0)
+	fmt.Printf("   %sclient used %.0f%% of its share (%.1fs of %.1fs); machine busy %.0f%% (bench %.0f%%, other processes %.0f%%): %s\n",
+		label, clientCPU/share*100, clientCPU, share, machineCPU/avail*100, (serverCPU+clientCPU)/avail*100, others/avail*100, verdict)
+}
+
+// machineBusy is the CPU time in seconds all CPUs spent not idle since boot
+// (/proc/stat "cpu" line: everything but idle and iowait; USER_HZ = 100).
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for i, v := range f[1:8] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		busy += n
+	}
+	return busy / 100
 }
 
 // loadAvg is the first three fields of /proc/loadavg.

@@ -71,7 +71,7 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	}
 	api := newAPIClient(a)
 	_, cpu0 := treeUsage(srv.pid())
-	self0 := selfCPU()
+	self0, busy0 := selfCPU(), machineBusy()
 	sent, apiFail := 0, 0
 	waitPerf := startPerf(cfg.perfDir, fmt.Sprintf("fanout-%d", subs), srv.pid(), dur/2)
 	defer waitPerf()
@@ -113,7 +113,7 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	if received > 0 {
 		figure(label+": server CPU per delivery", (cpu1-cpu0)/float64(received)*1e6, "µs", cpuTarget)
 	}
-	cpuShare(label+": ", cpu1-cpu0, clientCPU, window)
+	cpuShare(label+": ", cpu1-cpu0, clientCPU, machineBusy()-busy0, window)
 	return nil
 }
 
@@ -150,7 +150,7 @@ func ceilingRun(a *benchApp, srv *runningServer, pool clientPool, dur time.Durat
 	}
 	api := newAPIClient(a)
 	_, cpu0 := treeUsage(srv.pid())
-	self0 := selfCPU()
+	self0, busy0 := selfCPU(), machineBusy()
 	const batch = 10
 	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
@@ -187,7 +187,7 @@ func ceilingRun(a *benchApp, srv *runningServer, pool clientPool, dur time.Durat
 	if received > 0 {
 		figure("ceiling: server CPU per delivery", (cpu1-cpu0)/float64(received)*1e6, "µs", nil)
 	}
-	cpuShare("ceiling: ", cpu1-cpu0, clientCPU, time.Since(start))
+	cpuShare("ceiling: ", cpu1-cpu0, clientCPU, machineBusy()-busy0, time.Since(start))
 	return nil
 }
 
@@ -252,6 +252,7 @@ func stormScenario(cfg config) error {
 			return err
 		}
 		_, scpu0 := treeUsage(srv.pid())
+		busy0 := machineBusy()
 		waitPerf := startPerf(cfg.perfDir, "storm", srv.pid(), 2*time.Second)
 		defer waitPerf()
 		over0, drops0, syn0 := listenOverflows(), tcpExt("ListenDrops"), tcpExt("TCPReqQFullDrop")
@@ -272,7 +273,7 @@ func stormScenario(cfg config) error {
 		if ok > 0 {
 			figure("server CPU per connect+subscribe", (scpu-scpu0)/float64(ok)*1e6, "µs", nil)
 		}
-		cpuShare("storm: ", scpu-scpu0, clientCPU-ccpu0, elapsed)
+		cpuShare("storm: ", scpu-scpu0, clientCPU-ccpu0, machineBusy()-busy0, elapsed)
 		return nil
 	})
 }
