@@ -35,7 +35,7 @@ type config struct {
 	// 4 × stormConc / connect latency, so too few dialers measure the
 	// client, not the server.
 	stormConc int
-	// perfDir, when set, makes the fan-out and storm runs record a
+	// perfDir, when set, makes the fan-out, burst and storm runs record a
 	// `perf record -g` profile of the server's process tree into it.
 	perfDir string
 }
@@ -55,7 +55,7 @@ func main() {
 	flag.IntVar(&cfg.maxWorkers, "max-workers", 6, "workers for the most-connections run (each holds < 20,000 files)")
 	flag.IntVar(&cfg.perClient, "per-client", 16000, "sockets per client process (< the 20,000 open-files limit)")
 	flag.IntVar(&cfg.stormConns, "storm-conns", 20000, "sockets opened by the connect storm (4 client processes)")
-	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out and storm (needs perf)")
+	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out, burst and storm (needs perf)")
 	flag.BoolVar(&goroutineClient, "goroutine-client", false, "client processes read with a goroutine per socket instead of epoll (to compare client cost)")
 	flag.IntVar(&cfg.stormConc, "storm-concurrency", 256, "dials in flight per client process in the storm")
 	flag.Parse()
