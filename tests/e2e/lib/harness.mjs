@@ -390,9 +390,23 @@ function hermeticEnv(extra = {}) {
 export async function startServer(opts = {}) {
   const ownsProject = !opts.project;
   const project = opts.project ?? await createProject(opts);
-  const host = opts.host ?? '127.0.0.1';
-  const port = opts.port ?? await freePort();
   if (!fs.existsSync(REVERB_BIN)) throw new Error(`reverb binary not found at ${REVERB_BIN} (run make build)`);
+  // A port picked by freePort() can be taken by someone else before reverb binds it (the
+  // machine is shared): retry on a fresh port then, unless the caller chose the port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(opts, project, ownsProject, opts.port ?? await freePort());
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 3 || !/address already in use/i.test(err.message)) {
+        if (ownsProject) project.cleanup();
+        throw err;
+      }
+    }
+  }
+}
+
+async function launch(opts, project, ownsProject, port) {
+  const host = opts.host ?? '127.0.0.1';
   const workers = opts.workers ?? Number(process.env.REVERB_E2E_WORKERS ?? 1);
   const args = ['start', '--dir', project.dir, '--host', host, '--port', String(port), '--workers', String(workers)];
   if (opts.pingSweep) args.push('--ping-sweep', opts.pingSweep);
@@ -421,7 +435,8 @@ export async function startServer(opts = {}) {
     }
     try {
       const r = await httpGet(server, `${p}/up`, { timeout: 500 });
-      if (r.status === 200) return server;
+      // Still alive after the answer: it came from our process, not a squatter on the port.
+      if (r.status === 200 && !exited) return server;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       await server.stop({ signal: 'SIGKILL' });
