@@ -192,4 +192,6 @@ describe('README decisions', () => {
     assert.equal(missing, 0, `${missing} of ${socks.length} sockets closed without the accepted event`);
     await exit;
   });
+
+  test('opt-in auth_timestamp freshness window rejects old signatures', { todo: 'server: the window (server.Options.SignatureMaxAge) is not reachable from config, env or CLI yet (finding E-1)' }, () => {});
 });

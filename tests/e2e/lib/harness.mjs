@@ -422,6 +422,7 @@ async function launch(opts, project, ownsProject, port) {
   liveServers.add(server);
   if (opts.expectFailure) {
     await server.exited;
+    if (ownsProject) project.cleanup();
     return server;
   }
   const timeout = opts.readyTimeout ?? 15000;
