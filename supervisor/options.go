@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
@@ -66,8 +68,24 @@ func serverOptions(p *laravelcfg.Project, ep Endpoint, c Config, tr cluster.Tran
 		Transport:         tr,
 		NodeID:            nodeID,
 		PingSweepInterval: c.PingSweep,
+		SignatureMaxAge:   signatureMaxAge(p),
 		Debug:             c.CLI.Debug,
 		DebugOut:          c.Stdout,
 		ErrorLog:          c.Stderr,
 	}
+}
+
+// signatureMaxAge is the opt-in auth_timestamp freshness window of the HTTP
+// API: REVERB_API_MAX_AGE seconds (real environment or .env). Reverb checks
+// no freshness, so unset, empty, zero or not a whole number means no check.
+func signatureMaxAge(p *laravelcfg.Project) time.Duration {
+	v, ok := p.Getenv("REVERB_API_MAX_AGE")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }
