@@ -1,0 +1,282 @@
+// Package testsvc starts private instances of the real services our tests
+// talk to (redis-server, memcached, PostgreSQL, MariaDB), each on a free
+// 127.0.0.1 port and stopped by t.Cleanup.
+//
+// Tests never use the system copies that may already listen on the default
+// ports: a private instance gives each test an empty server it may crash,
+// restart or fill without disturbing anyone else. When a binary is missing
+// the test is skipped with a message naming the Debian package (CI installs
+// them all through scripts/install-test-deps.sh).
+package testsvc
+
+import (
+	"bufio"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // MariaDB readiness check
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL readiness check
+)
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. The
+// port is released before returning, so another process could take it; the
+// window is small enough for tests.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Addr is "127.0.0.1:port".
+func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+// Redis is a redis-server process owned by one test. Stop and Start let a
+// test simulate a crash and a restart on the same port.
+type Redis struct {
+	t    testing.TB
+	Port int
+	args []string
+	cmd  *exec.Cmd
+}
+
+// StartRedis runs redis-server on a free port with no persistence, plus
+// the extra arguments (e.g. "--requirepass", "s3cret"), and kills it when
+// the test ends.
+func StartRedis(t testing.TB, extra ...string) *Redis {
+	t.Helper()
+	requireBin(t, "redis-server", "redis-server")
+	r := &Redis{t: t, Port: FreePort(t), args: extra}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+// Addr is the server's "127.0.0.1:port".
+func (r *Redis) Addr() string { return Addr(r.Port) }
+
+// Start (re)starts the server on its port and waits until it answers PING
+// (an error reply such as NOAUTH counts: the server is up).
+func (r *Redis) Start() {
+	r.t.Helper()
+	args := append([]string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, r.args...)
+	r.cmd = exec.Command("redis-server", args...)
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", r.Addr(), time.Second); err == nil {
+			fmt.Fprint(c, "PING\r\n")
+			_ = c.SetReadDeadline(time.Now().Add(time.Second))
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if line == "+PONG\r\n" || (len(line) > 0 && line[0] == '-') {
+				return
+			}
+		}
+	}
+	r.t.Fatalf("redis-server on %s did not start", r.Addr())
+}
+
+// Stop kills the server like a crash (clients see their sockets drop). It
+// is a no-op when the server is already stopped.
+func (r *Redis) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	r.cmd = nil
+}
+
+// Process runs bin with args(port) for a free port, waits until the port
+// accepts TCP connections, kills the process when the test ends, and
+// returns the port. It is for servers whose command line does not fit
+// StartRedis or Memcached (e.g. redis-server listening on TLS only).
+func Process(t testing.TB, bin string, args func(port int) []string) int {
+	t.Helper()
+	requireBin(t, bin, bin)
+	port := FreePort(t)
+	cmd := exec.Command(bin, args(port)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", Addr(port)); err == nil {
+			c.Close()
+			return port
+		}
+	}
+	t.Fatalf("%s did not start on %s", bin, Addr(port))
+	return 0
+}
+
+// Memcached runs memcached (TCP only) on a free port and returns the port.
+func Memcached(t testing.TB) int {
+	t.Helper()
+	return Process(t, "memcached", func(p int) []string {
+		a := []string{"-p", strconv.Itoa(p), "-U", "0", "-l", "127.0.0.1"}
+		if os.Geteuid() == 0 {
+			a = append(a, "-u", "root") // memcached refuses root without it
+		}
+		return a
+	})
+}
+
+// Postgres runs a throw-away PostgreSQL cluster on a free port (trust auth,
+// superuser postgres, database postgres) and returns the port. PostgreSQL
+// refuses to run as root, so under root it runs as the postgres user
+// through runuser.
+func Postgres(t testing.TB) int {
+	t.Helper()
+	initdb, postgres := pgBin(t, "initdb"), pgBin(t, "postgres")
+	// Not t.TempDir: under root its parent is private to root and the
+	// postgres user could not reach the data directory.
+	dir, err := os.MkdirTemp("", "testsvc-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	var asUser []string
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Skip("running as root and there is no postgres user to run PostgreSQL as")
+		}
+		if _, err := exec.LookPath("runuser"); err != nil {
+			t.Skip("running as root without runuser")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		asUser = []string{"runuser", "-u", "postgres", "--"}
+	}
+	command := func(args ...string) *exec.Cmd {
+		all := append(append([]string{}, asUser...), args...)
+		return exec.Command(all[0], all[1:]...)
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := command(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	port := FreePort(t)
+	srv := command(postgres, "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-F")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(srv, syscall.SIGINT, 10*time.Second) }) // SIGINT: fast shutdown
+	url := "postgres://postgres@" + Addr(port) + "/postgres?sslmode=disable"
+	// PostgreSQL accepts TCP before it accepts queries: wait for a ping.
+	if !waitPing("pgx", url, 30*time.Second, 100*time.Millisecond) {
+		t.Fatalf("postgres did not start on %s", Addr(port))
+	}
+	return port
+}
+
+// pgBin finds a PostgreSQL server binary on PATH or, as Debian installs
+// them, under /usr/lib/postgresql/<version>/bin (newest version first).
+func pgBin(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	sort.Sort(sort.Reverse(sort.StringSlice(found)))
+	if len(found) == 0 {
+		t.Skipf("%s not installed (apt-get install postgresql)", name)
+	}
+	return found[0]
+}
+
+// MariaDB runs a throw-away MariaDB server on a free port with grant tables
+// skipped (user root, no password, any host) and returns the port.
+func MariaDB(t testing.TB) int {
+	t.Helper()
+	var server string
+	for _, bin := range []string{"mariadbd", "mysqld"} {
+		if p, err := exec.LookPath(bin); err == nil {
+			server = p
+			break
+		}
+	}
+	install, err := exec.LookPath("mariadb-install-db")
+	if server == "" || err != nil {
+		t.Skip("MariaDB not installed (apt-get install mariadb-server)")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	userArgs := []string{}
+	if os.Geteuid() == 0 {
+		userArgs = []string{"--user=root"} // mariadbd refuses root without it
+	}
+	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}, userArgs...)
+	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	port := FreePort(t)
+	srv := exec.Command(server, append([]string{"--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(port),
+		"--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "mysqld.sock"), "--pid-file=" + filepath.Join(dir, "mysqld.pid"),
+		"--skip-grant-tables", "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--log-error=" + filepath.Join(dir, "error.log")}, userArgs...)...)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(srv, syscall.SIGTERM, 20*time.Second) })
+	if !waitPing("mysql", "root@tcp("+Addr(port)+")/", 60*time.Second, 200*time.Millisecond) {
+		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		t.Fatalf("MariaDB did not start on port %d:\n%s", port, log)
+	}
+	return port
+}
+
+// requireBin skips the test when bin is not on PATH.
+func requireBin(t testing.TB, bin, pkg string) {
+	t.Helper()
+	if _, err := exec.LookPath(bin); err != nil {
+		t.Skipf("%s not installed (apt-get install %s; CI installs it)", bin, pkg)
+	}
+}
+
+// stop asks a database server to shut down with sig and kills it if it has
+// not exited within grace, so a wedged server cannot hang the test binary.
+func stop(cmd *exec.Cmd, sig os.Signal, grace time.Duration) {
+	_ = cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }() // owned by stop: ends when the process exits
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// waitPing polls a database until it answers a ping or timeout passes.
+func waitPing(driver, dsn string, timeout, every time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(every) {
+		db, err := sql.Open(driver, dsn)
+		if err == nil {
+			err = db.Ping()
+			db.Close()
+		}
+		if err == nil {
+			return true
+		}
+	}
+	return false
+}

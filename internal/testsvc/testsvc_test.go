@@ -1,0 +1,96 @@
+package testsvc
+
+import (
+	"bufio"
+	"database/sql"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFreePort(t *testing.T) {
+	p := FreePort(t)
+	if p <= 0 || p > 65535 {
+		t.Fatalf("port %d", p)
+	}
+	l, err := net.Listen("tcp", Addr(p))
+	if err != nil {
+		t.Fatalf("free port %d not bindable: %v", p, err)
+	}
+	l.Close()
+}
+
+// send writes one command to a text-protocol server and returns the first
+// reply line.
+func send(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	fmt.Fprint(c, cmd)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
+
+func TestRedisStopStart(t *testing.T) {
+	r := StartRedis(t, "--requirepass", "s3cret")
+	if got := send(t, r.Addr(), "PING\r\n"); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Fatalf("PING without auth: %q", got)
+	}
+	r.Stop()
+	if c, err := net.DialTimeout("tcp", r.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("stopped server still accepts connections")
+	}
+	r.Start()
+	if got := send(t, r.Addr(), "AUTH s3cret\r\n"); got != "+OK\r\n" {
+		t.Fatalf("AUTH after restart: %q", got)
+	}
+}
+
+func TestMemcached(t *testing.T) {
+	port := Memcached(t)
+	if got := send(t, Addr(port), "version\r\n"); !strings.HasPrefix(got, "VERSION ") {
+		t.Fatalf("version: %q", got)
+	}
+}
+
+func TestPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	port := Postgres(t)
+	db, err := sql.Open("pgx", "postgres://postgres@"+Addr(port)+"/postgres?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("select 1 + 1").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("select: %d %v", n, err)
+	}
+}
+
+func TestMariaDB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a MariaDB server")
+	}
+	port := MariaDB(t)
+	db, err := sql.Open("mysql", "root@tcp("+Addr(port)+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("select 1 + 1").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("select: %d %v", n, err)
+	}
+}
