@@ -352,7 +352,7 @@ func TestClusterSurvivesRedisRestart(t *testing.T) {
 	a.expect(`{"event":"e","data":"before","channel":"news"}`)
 	b.expect(`{"event":"e","data":"before","channel":"news"}`)
 
-	r.stop()
+	r.Stop()
 	waitFor(t, "node a sees Redis gone", func() bool {
 		na.tr.mu.Lock()
 		defer na.tr.mu.Unlock()
@@ -365,7 +365,7 @@ func TestClusterSurvivesRedisRestart(t *testing.T) {
 	a2.subscribe("news", "")
 	a2.nothingPending()
 
-	r.start()
+	r.Start()
 	b.expect(`{"event":"e","data":"during","channel":"news"}`)
 	waitFor(t, "both nodes reconnected", func() bool {
 		for _, n := range []*node{na, nb} {
@@ -403,11 +403,11 @@ func TestPresenceResyncAfterLongOutage(t *testing.T) {
 	b.subscribe(ch, `{"user_id":2}`)
 	a.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":2}","channel":"presence-resync"}`)
 
-	r.stop()
+	r.Stop()
 	a.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":2}","channel":"presence-resync"}`)
 	b.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":1}","channel":"presence-resync"}`)
 
-	r.start()
+	r.Start()
 	a.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":2}","channel":"presence-resync"}`)
 	b.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":1}","channel":"presence-resync"}`)
 	for _, n := range []*node{na, nb} {

@@ -30,7 +30,7 @@ func TestInteropWithPHPNode(t *testing.T) {
 	c := n.dial(t)
 	c.subscribe("news", "")
 
-	cmd := exec.Command("php", "testdata/phpnode.php", strconv.Itoa(r.port), "reverb")
+	cmd := exec.Command("php", "testdata/phpnode.php", strconv.Itoa(r.Port), "reverb")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

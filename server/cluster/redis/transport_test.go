@@ -69,7 +69,7 @@ func (s *sink) quiet(t *testing.T, d time.Duration) {
 }
 
 func serverFor(r *redisServer) laravelcfg.RedisServer {
-	return laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.port)}
+	return laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port)}
 }
 
 func newTransport(t *testing.T, srv laravelcfg.RedisServer, log *syncBuffer, s *sink) *Transport {
@@ -155,7 +155,7 @@ func TestRedisRestart(t *testing.T) {
 	sa.expect(t, "before")
 	sb.expect(t, "before")
 
-	r.stop()
+	r.Stop()
 	waitFor(t, "subscriber down", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -170,7 +170,7 @@ func TestRedisRestart(t *testing.T) {
 	}
 	sb.quiet(t, 100*time.Millisecond)
 
-	r.start()
+	r.Start()
 	for i := range 5 {
 		sb.expect(t, "during"+strconv.Itoa(i))
 	}
@@ -223,7 +223,7 @@ func TestQueueBound(t *testing.T) {
 	}
 	sa.expect(t, "warm-up")
 	sb.expect(t, "warm-up")
-	r.stop()
+	r.Stop()
 	waitFor(t, "subscriber down", func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
@@ -239,7 +239,7 @@ func TestQueueBound(t *testing.T) {
 	if !strings.Contains(log.String(), "Redis queue full (3 messages): dropped the oldest, 1 lost so far") {
 		t.Fatalf("log:\n%s", log)
 	}
-	r.start()
+	r.Start()
 	for _, want := range []string{"2", "3", "4"} {
 		sb.expect(t, want)
 	}
@@ -249,7 +249,7 @@ func TestQueueBound(t *testing.T) {
 // Start does not hang when Redis is down at boot; delivery starts later.
 func TestStartWithoutRedis(t *testing.T) {
 	r := startRedis(t)
-	r.stop()
+	r.Stop()
 	log := &syncBuffer{}
 	sa := newSink()
 	tr, err := New(Options{Server: serverFor(r), Log: log, StartWait: 200 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond})
@@ -268,7 +268,7 @@ func TestStartWithoutRedis(t *testing.T) {
 	sa.expect(t, "x")
 	// Past Reverb's give-up point the node is still here and says so.
 	waitFor(t, "give-up notice", func() bool { return strings.Contains(log.String(), "Failed to connect to Redis after retrying for") })
-	r.start()
+	r.Start()
 	waitFor(t, "connected", func() bool {
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
@@ -289,7 +289,7 @@ func TestStartWithoutRedis(t *testing.T) {
 func TestAuthAndDatabase(t *testing.T) {
 	r := startRedis(t, "--requirepass", "s3cret")
 	sa := newSink()
-	srv := laravelcfg.RedisServer{URL: "redis://:s3cret@" + r.addr() + "/3", Host: "ignored", Port: "1"}
+	srv := laravelcfg.RedisServer{URL: "redis://:s3cret@" + r.Addr() + "/3", Host: "ignored", Port: "1"}
 	tr := newTransport(t, srv, &syncBuffer{}, sa)
 	n, err := tr.Publish(context.Background(), []byte("hi"))
 	if err != nil || n != 1 {
@@ -298,7 +298,7 @@ func TestAuthAndDatabase(t *testing.T) {
 	sa.expect(t, "hi")
 
 	log := &syncBuffer{}
-	bad, err := New(Options{Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.port), Password: "wrong"}, Log: log, StartWait: 300 * time.Millisecond})
+	bad, err := New(Options{Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port), Password: "wrong"}, Log: log, StartWait: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
