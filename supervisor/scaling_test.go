@@ -1,15 +1,12 @@
 package supervisor
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/reverb-go/reverb/internal/testsvc"
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/server/cluster/redis"
@@ -35,35 +32,7 @@ func TestNodeTransportWithoutScaling(t *testing.T) {
 // With scaling on, each node is a Redis transport, and the hub's node_gone
 // notices (a local worker died) are passed on to the cluster.
 func TestNodeTransportForwardsNodeGone(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed (CI installs it)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			fmt.Fprint(c, "PING\r\n")
-			line, _ := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if line == "+PONG\r\n" {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-
+	port := testsvc.StartRedis(t).Port
 	p := &laravelcfg.Project{}
 	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Channel: "sup-test",
 		Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(port), Timeout: 60}}
