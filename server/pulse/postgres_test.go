@@ -4,93 +4,20 @@ import (
 	"context"
 	"database/sql"
 	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/reverb-go/reverb/internal/testsvc"
 	"github.com/reverb-go/reverb/laravelcfg"
 )
-
-// startPostgres runs a throw-away PostgreSQL cluster (trust auth, user
-// postgres) on a free port; under root it runs as the postgres user.
-func startPostgres(t *testing.T) int {
-	t.Helper()
-	for _, bin := range []string{"initdb", "postgres"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed (apt-get install postgresql)", bin)
-		}
-	}
-	dir, err := os.MkdirTemp("", "pulse-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	var asUser []string
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Skip("running as root with no postgres user to run PostgreSQL as")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		asUser = []string{"runuser", "-u", "postgres", "--"}
-	}
-	command := func(args ...string) *exec.Cmd {
-		all := append(append([]string{}, asUser...), args...)
-		return exec.Command(all[0], all[1:]...)
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := command("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	srv := command("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-F")
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { _ = srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = srv.Process.Kill()
-			<-done
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if db, err := sql.Open("pgx", pgURL(port)); err == nil {
-			err = db.Ping()
-			db.Close()
-			if err == nil {
-				return port
-			}
-		}
-	}
-	t.Fatal("postgres did not start")
-	return 0
-}
 
 func pgURL(port int) string {
 	return "postgres://postgres@" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/postgres?sslmode=disable"
 }
 
 func TestStorageIngestPostgres(t *testing.T) {
-	port := startPostgres(t)
+	port := testsvc.Postgres(t)
 	db, err := sql.Open("pgx", pgURL(port))
 	if err != nil {
 		t.Fatal(err)
