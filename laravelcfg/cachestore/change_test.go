@@ -5,10 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reverb-go/reverb/internal/testsvc"
 )
 
 // checkChangeDetection is the restart rule of the PHP server (spec §3.1):
@@ -89,9 +90,7 @@ func TestChangeDetectionSQLite(t *testing.T) {
 }
 
 func TestChangeDetectionRedis(t *testing.T) {
-	port := startServer(t, "redis-server", func(p int) []string {
-		return []string{"--port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
-	})
+	port := testsvc.StartRedis(t).Port
 	l := layouts[1]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
 	cfg = with(cfg, []string{"database", "redis", "cache", "port"}, port)
@@ -105,13 +104,7 @@ func TestChangeDetectionRedis(t *testing.T) {
 }
 
 func TestChangeDetectionMemcached(t *testing.T) {
-	port := startServer(t, "memcached", func(p int) []string {
-		a := []string{"-p", strconv.Itoa(p), "-U", "0", "-l", "127.0.0.1"}
-		if os.Geteuid() == 0 {
-			a = append(a, "-u", "root")
-		}
-		return a
-	})
+	port := testsvc.Memcached(t)
 	l := layouts[0]
 	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "memcached")
 	cfg = with(cfg, []string{"cache", "stores", "memcached", "servers"}, list(arr("host", "127.0.0.1", "port", port)))

@@ -4,73 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// startMariaDB runs a throw-away MariaDB server on a free port with grant
-// tables skipped (any user, no password) and returns the port.
-func startMariaDB(t *testing.T) int {
-	t.Helper()
-	var server string
-	for _, bin := range []string{"mariadbd", "mysqld"} {
-		if p, err := exec.LookPath(bin); err == nil {
-			server = p
-			break
-		}
-	}
-	install, err := exec.LookPath("mariadb-install-db")
-	if server == "" || err != nil {
-		t.Skip("MariaDB not installed (apt-get install mariadb-server)")
-	}
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	userArgs := []string{}
-	if os.Geteuid() == 0 {
-		userArgs = []string{"--user=root"} // mariadbd refuses root without it
-	}
-	args := append([]string{"--no-defaults", "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}, userArgs...)
-	if out, err := exec.Command(install, args...).CombinedOutput(); err != nil {
-		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
-	}
-	port := freePort(t)
-	srv := exec.Command(server, append([]string{"--no-defaults", "--datadir=" + data, "--port=" + strconv.Itoa(port),
-		"--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "mysqld.sock"), "--pid-file=" + filepath.Join(dir, "mysqld.pid"),
-		"--skip-grant-tables", "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--log-error=" + filepath.Join(dir, "error.log")}, userArgs...)...)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = srv.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = srv.Process.Kill()
-			<-done
-		}
-	})
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		db, err := sql.Open("mysql", "root@tcp("+net.JoinHostPort("127.0.0.1", strconv.Itoa(port))+")/")
-		if err == nil {
-			err = db.Ping()
-			db.Close()
-		}
-		if err == nil {
-			return port
-		}
-	}
-	log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-	t.Fatalf("MariaDB did not start on port %d:\n%s", port, log)
-	return 0
-}
+	"github.com/reverb-go/reverb/internal/testsvc"
+)
 
 // TestMariaDB runs the database store against a real MariaDB (the mysql
 // and mariadb drivers): the on-duplicate-key upsert with backquoted `key`,
@@ -79,7 +18,7 @@ func TestMariaDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a MariaDB server")
 	}
-	port := startMariaDB(t)
+	port := testsvc.MariaDB(t)
 	admin, err := sql.Open("mysql", fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port))
 	if err != nil {
 		t.Fatal(err)

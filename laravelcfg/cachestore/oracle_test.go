@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reverb-go/reverb/internal/testsvc"
 	"github.com/reverb-go/reverb/laravelcfg/phptest"
 	_ "modernc.org/sqlite"
 )
@@ -78,43 +78,6 @@ func phpForever(t *testing.T, args map[string]any, value int) {
 		a[k] = v
 	}
 	oracle(t, a)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServer runs a server binary on a free port until the test ends and
-// waits until it accepts connections.
-func startServer(t *testing.T, bin string, args func(port int) []string) int {
-	t.Helper()
-	if _, err := exec.LookPath(bin); err != nil {
-		t.Skipf("%s not installed", bin)
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, args(port)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return port
-		}
-	}
-	t.Fatalf("%s did not start on %s", bin, addr)
-	return 0
 }
 
 // interop checks both directions for one store: PHP writes phpTS and Go
@@ -274,9 +237,7 @@ func checkExpiration(t *testing.T, dbPath, key string) {
 func TestOracleRedis(t *testing.T) {
 	requirePHP(t)
 	requireExt(t, "redis")
-	port := startServer(t, "redis-server", func(p int) []string {
-		return []string{"--port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
-	})
+	port := testsvc.StartRedis(t).Port
 	cases := []struct {
 		l           layout
 		cachePrefix string // CACHE_PREFIX (nil = skeleton default)
@@ -314,13 +275,7 @@ func TestOracleRedis(t *testing.T) {
 func TestOracleMemcached(t *testing.T) {
 	requirePHP(t)
 	requireExt(t, "memcached")
-	port := startServer(t, "memcached", func(p int) []string {
-		args := []string{"-p", strconv.Itoa(p), "-U", "0", "-l", "127.0.0.1"}
-		if os.Geteuid() == 0 {
-			args = append(args, "-u", "root") // memcached refuses root without -u
-		}
-		return args
-	})
+	port := testsvc.Memcached(t)
 	cases := []struct {
 		l           layout
 		cachePrefix string
@@ -355,15 +310,8 @@ func TestOracleMemcached(t *testing.T) {
 func TestOracleMemcachedTwoServers(t *testing.T) {
 	requirePHP(t)
 	requireExt(t, "memcached")
-	args := func(p int) []string {
-		a := []string{"-p", strconv.Itoa(p), "-U", "0", "-l", "127.0.0.1"}
-		if os.Geteuid() == 0 {
-			a = append(a, "-u", "root")
-		}
-		return a
-	}
-	p1 := startServer(t, "memcached", args)
-	p2 := startServer(t, "memcached", args)
+	p1 := testsvc.Memcached(t)
+	p2 := testsvc.Memcached(t)
 	l := layouts[1]
 	for i := 0; i < 12; i++ {
 		prefix := fmt.Sprintf("app%d_", i)
@@ -394,10 +342,7 @@ func TestOracleMemcachedTwoServers(t *testing.T) {
 func TestOracleRedisAuth(t *testing.T) {
 	requirePHP(t)
 	requireExt(t, "redis")
-	port := startServer(t, "redis-server", func(p int) []string {
-		return []string{"--port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--requirepass", "s3cret", "--user", "alice", "on", ">wonder", "~*", "&*", "+@all"}
-	})
+	port := testsvc.StartRedis(t, "--requirepass", "s3cret", "--user", "alice", "on", ">wonder", "~*", "&*", "+@all").Port
 	l := layouts[1]
 	for i, tc := range []struct{ user, pass string }{{"", "s3cret"}, {"alice", "wonder"}} {
 		t.Run("user="+tc.user, func(t *testing.T) {
@@ -433,9 +378,7 @@ func TestOracleRedisAuth(t *testing.T) {
 func TestOracleRedisSerializer(t *testing.T) {
 	requirePHP(t)
 	requireExt(t, "redis")
-	port := startServer(t, "redis-server", func(p int) []string {
-		return []string{"--port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}
-	})
+	port := testsvc.StartRedis(t).Port
 	l := layouts[1]
 	for i, tc := range []struct {
 		serializer int

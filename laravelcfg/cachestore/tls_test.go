@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/reverb-go/reverb/internal/testsvc"
 )
 
 // writeTestPKI writes a CA and a server certificate for 127.0.0.1 and
@@ -70,7 +72,7 @@ func TestOracleRedisTLS(t *testing.T) {
 	requirePHP(t)
 	requireExt(t, "redis")
 	caFile, certFile, keyFile := writeTestPKI(t)
-	port := startServer(t, "redis-server", func(p int) []string {
+	port := testsvc.Process(t, "redis-server", func(p int) []string {
 		return []string{"--port", "0", "--tls-port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no"}
 	})
