@@ -63,34 +63,29 @@ func TestMemcached(t *testing.T) {
 	}
 }
 
-func TestPostgres(t *testing.T) {
+// TestDatabases starts each database server and runs a query on it.
+func TestDatabases(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
+		t.Skip("starts PostgreSQL and MariaDB servers")
 	}
-	port := Postgres(t)
-	db, err := sql.Open("pgx", "postgres://postgres@"+Addr(port)+"/postgres?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow("select 1 + 1").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("select: %d %v", n, err)
-	}
-}
-
-func TestMariaDB(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a MariaDB server")
-	}
-	port := MariaDB(t)
-	db, err := sql.Open("mysql", "root@tcp("+Addr(port)+")/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow("select 1 + 1").Scan(&n); err != nil || n != 2 {
-		t.Fatalf("select: %d %v", n, err)
+	for _, tc := range []struct {
+		name, driver string
+		start        func(testing.TB) int
+		dsn          func(port int) string
+	}{
+		{"PostgreSQL", "pgx", Postgres, func(p int) string { return "postgres://postgres@" + Addr(p) + "/postgres?sslmode=disable" }},
+		{"MariaDB", "mysql", MariaDB, func(p int) string { return "root@tcp(" + Addr(p) + ")/" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := sql.Open(tc.driver, tc.dsn(tc.start(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var n int
+			if err := db.QueryRow("select 1 + 1").Scan(&n); err != nil || n != 2 {
+				t.Fatalf("select: %d %v", n, err)
+			}
+		})
 	}
 }
