@@ -193,5 +193,16 @@ describe('README decisions', () => {
     await exit;
   });
 
-  test('opt-in auth_timestamp freshness window rejects old signatures', { todo: 'server: the window (server.Options.SignatureMaxAge) is not reachable from config, env or CLI yet (finding E-1)' }, () => {});
+  test('opt-in auth_timestamp freshness window (REVERB_API_MAX_AGE) rejects old signatures', async () => {
+    const s = await startServer({ apps: defaultApps(), env: { REVERB_API_MAX_AGE: 60 } });
+    try {
+      const body = { name: 'E', data: '{}', channel: 'fresh' };
+      let r = await api(s, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body, timestamp: 1700000000 });
+      assert.equal(r.status, 401, r.text);
+      r = await api(s, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body });
+      assert.equal(r.status, 200, r.text);
+    } finally {
+      await s.stop();
+    }
+  });
 });
