@@ -2,7 +2,6 @@ package phpeval
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,8 +11,7 @@ import (
 // FuzzEval: any input either fails with an *Error or evaluates; never a
 // panic, and never long (limits) — the fuzzer's own timeout catches hangs.
 func FuzzEval(f *testing.F) {
-	files, _ := filepath.Glob("testdata/configs/*.php")
-	for _, name := range files {
+	for _, name := range goldenFiles(f) {
 		if b, err := os.ReadFile(name); err == nil {
 			f.Add(b)
 		}

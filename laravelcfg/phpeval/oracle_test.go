@@ -44,14 +44,39 @@ func phpPath(t *testing.T) string {
 	return phptest.RequireClasses(t, `Illuminate\Support\Str`, `Illuminate\Support\Env`)
 }
 
+// goldenFiles lists the config files the golden tests evaluate: the
+// fixtures in testdata/configs and the embedded framework defaults of
+// laravelcfg/defaults (evaluated in place, so they need no copies here).
+func goldenFiles(t testing.TB) []string {
+	t.Helper()
+	var files []string
+	for _, pattern := range []string{"testdata/configs/*.php", "../defaults/*/*.php"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		t.Fatal("no golden files")
+	}
+	return files
+}
+
+// goldenName names a golden file in subtest names ("l10-cache.php",
+// "defaults-12-cache.php").
+func goldenName(file string) string {
+	if rest, ok := strings.CutPrefix(filepath.ToSlash(file), "../defaults/"); ok {
+		return "defaults-" + strings.ReplaceAll(rest, "/", "-")
+	}
+	return filepath.Base(file)
+}
+
 // TestGoldenAgainstPHP evaluates every testdata/configs file under every
 // env set with phpeval and with real PHP, and compares json_encode output.
 func TestGoldenAgainstPHP(t *testing.T) {
 	phpBin := phpPath(t)
-	files, err := filepath.Glob("testdata/configs/*.php")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
+	files := goldenFiles(t)
 	names := make([]string, 0, len(envSets))
 	for n := range envSets {
 		names = append(names, n)
@@ -60,7 +85,7 @@ func TestGoldenAgainstPHP(t *testing.T) {
 	for _, file := range files {
 		for _, envName := range names {
 			env := envSets[envName]
-			t.Run(filepath.Base(file)+"/"+envName, func(t *testing.T) {
+			t.Run(goldenName(file)+"/"+envName, func(t *testing.T) {
 				res, err := EvalFile(file, Options{BasePath: "/base", Getenv: mapEnv(env)})
 				if err != nil {
 					t.Fatalf("phpeval: %v", err)
@@ -90,9 +115,8 @@ func TestGoldenAgainstPHP(t *testing.T) {
 // same JSON.
 func TestConfigCacheRoundTrip(t *testing.T) {
 	phpBin := phpPath(t)
-	files, _ := filepath.Glob("testdata/configs/*.php")
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
+	for _, file := range goldenFiles(t) {
+		t.Run(goldenName(file), func(t *testing.T) {
 			env := envSets["odd"]
 			run := func(args ...string) []byte {
 				cmd := exec.Command(phpBin, append([]string{"testdata/oracle.php", file}, args...)...)
@@ -148,8 +172,7 @@ func firstDiff(a, b []byte) int {
 
 // TestGoldenFilesParse keeps the fixtures evaluable without PHP too.
 func TestGoldenFilesParse(t *testing.T) {
-	files, _ := filepath.Glob("testdata/configs/*.php")
-	for _, f := range files {
+	for _, f := range goldenFiles(t) {
 		res, err := EvalFile(f, Options{BasePath: "/base", Getenv: mapEnv(envSets["installer"])})
 		if err != nil {
 			t.Errorf("%s: %v", f, err)
