@@ -22,9 +22,9 @@ package installer
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/base64"
 	"fmt"
+	"github.com/reverb-go/reverb/laravelcfg/defaults"
 	"io"
 	"math/big"
 	"os"
@@ -35,14 +35,11 @@ import (
 	"crypto/rand"
 )
 
-// defaultReverbConfig is config/reverb.php as `vendor:publish --tag=reverb-config`
-// writes it (kept equal to examples/laravel/config/reverb.php by a test).
-//
-//go:embed reverb.php
-var defaultReverbConfig []byte
-
-// DefaultReverbConfig returns the published config/reverb.php.
-func DefaultReverbConfig() []byte { return bytes.Clone(defaultReverbConfig) }
+// DefaultReverbConfig returns config/reverb.php as `vendor:publish
+// --tag=reverb-config` writes it: in Reverb the published file is the package
+// default itself, so it is the one laravelcfg/defaults merges under apps
+// (kept equal to examples/laravel/config/reverb.php by a test).
+func DefaultReverbConfig() []byte { return defaults.Reverb() }
 
 // Options select the project and the randomness source.
 type Options struct {
@@ -123,7 +120,7 @@ func Install(opts Options) (*Result, error) {
 	// 3. config/reverb.php.
 	reverbPHP := filepath.Join(dir, "config", "reverb.php")
 	if _, err := os.Stat(reverbPHP); os.IsNotExist(err) {
-		if err := writeFile(opts, reverbPHP, defaultReverbConfig); err != nil {
+		if err := writeFile(opts, reverbPHP, DefaultReverbConfig()); err != nil {
 			return nil, err
 		}
 		res.Changes = append(res.Changes, "published config/reverb.php")

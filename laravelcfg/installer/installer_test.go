@@ -79,7 +79,7 @@ func TestInstallGolden(t *testing.T) {
 			}
 			published, err := os.ReadFile(filepath.Join(dir, "config", "reverb.php"))
 			must(t, err)
-			if !bytes.Equal(published, defaultReverbConfig) {
+			if !bytes.Equal(published, DefaultReverbConfig()) {
 				t.Error("config/reverb.php is not the default")
 			}
 
@@ -278,7 +278,7 @@ func TestDefaultConfigMatchesExample(t *testing.T) {
 	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "laravel", "config", "reverb.php"))
 	must(t, err)
 	if !bytes.Equal(example, DefaultReverbConfig()) {
-		t.Fatal("laravelcfg/installer/reverb.php differs from examples/laravel/config/reverb.php: copy it over")
+		t.Fatal("laravelcfg/defaults/reverb.php differs from examples/laravel/config/reverb.php: copy it over")
 	}
 }
 
