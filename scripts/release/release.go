@@ -319,11 +319,39 @@ func WriteSums(dir string, files []string) (string, error) {
 	return path, os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-// Run builds the archives of every target into outDir and writes SHA256SUMS.
+// Run builds the archives of every target and SHA256SUMS into outDir. They
+// are staged beside it and moved in only when every target has built, so a
+// failed run leaves outDir as it was.
 func (r Release) Run(ctx context.Context, targets []Target, outDir string, progress io.Writer) ([]string, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
+	stage, err := os.MkdirTemp(outDir, ".staging-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	tmp, err := os.MkdirTemp("", "reverb-release-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var staged []string
+	for _, t := range targets {
+		start := time.Now()
+		f, err := r.Archive(ctx, t, stage, tmp)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(progress, "  %-45s %s\n", filepath.Base(f), time.Since(start).Round(100*time.Millisecond))
+		staged = append(staged, f)
+	}
+	sums, err := WriteSums(stage, staged)
+	if err != nil {
+		return nil, err
+	}
+	staged = append(staged, sums)
+
 	// Archives of an earlier run (another version) would otherwise sit
 	// beside the new ones without being in SHA256SUMS.
 	stale, _ := filepath.Glob(filepath.Join(outDir, "reverb_*"))
@@ -332,24 +360,13 @@ func (r Release) Run(ctx context.Context, targets []Target, outDir string, progr
 			return nil, err
 		}
 	}
-	tmp, err := os.MkdirTemp("", "reverb-release-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
 	var files []string
-	for _, t := range targets {
-		start := time.Now()
-		f, err := r.Archive(ctx, t, outDir, tmp)
-		if err != nil {
+	for _, f := range staged {
+		dst := filepath.Join(outDir, filepath.Base(f))
+		if err := os.Rename(f, dst); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(progress, "  %-45s %s\n", filepath.Base(f), time.Since(start).Round(100*time.Millisecond))
-		files = append(files, f)
+		files = append(files, dst)
 	}
-	sums, err := WriteSums(outDir, files)
-	if err != nil {
-		return nil, err
-	}
-	return append(files, sums), nil
+	return files, nil
 }
