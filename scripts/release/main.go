@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -92,6 +93,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "reverb %s (commit %s) for %s: container build context in %s/\n", r.Version, r.Commit, targets[0], *docker)
 		return 0
+	}
+	if tags := TagAt(ctx, root); *commit == "" && !slices.Contains(tags, r.Version) {
+		fmt.Fprintf(stderr, "release: warning: HEAD is not tagged %s (tags here: %v); tag the commit you release\n", r.Version, tags)
 	}
 	fmt.Fprintf(stdout, "reverb %s (commit %s, %s) into %s/\n", r.Version, r.Commit, r.Date.Format(time.RFC3339), *out)
 	files, err := r.Run(ctx, targets, *out, stdout)

@@ -114,7 +114,7 @@ func SourceDateEpoch() (date time.Time, set bool, err error) {
 }
 
 // GitInfo reads the commit at HEAD of the checkout at src, its commit time,
-// and whether tracked files have uncommitted changes.
+// and whether the tree has uncommitted changes or untracked files.
 func GitInfo(ctx context.Context, src string) (commit string, date time.Time, dirty bool, err error) {
 	git := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", src}, args...)...)
@@ -138,7 +138,9 @@ func GitInfo(ctx context.Context, src string) (commit string, date time.Time, di
 	if err != nil {
 		return "", time.Time{}, false, fmt.Errorf("git log: commit time %q: %v", ct, err)
 	}
-	status, err := git("status", "--porcelain", "--untracked-files=no")
+	// Untracked files count: a new .go file would be compiled in. Ignored
+	// ones (bin/, dist/) do not.
+	status, err := git("status", "--porcelain")
 	if err != nil {
 		return "", time.Time{}, false, err
 	}
@@ -369,4 +371,13 @@ func (r Release) Run(ctx context.Context, targets []Target, outDir string, progr
 		files = append(files, dst)
 	}
 	return files, nil
+}
+
+// TagAt returns the tags pointing at HEAD of the checkout at src.
+func TagAt(ctx context.Context, src string) []string {
+	out, err := exec.CommandContext(ctx, "git", "-C", src, "tag", "--points-at", "HEAD").Output()
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(out))
 }
