@@ -11,6 +11,7 @@ import (
 func Run(c Config) int {
 	c.defaults()
 	con := console.New(c.Stdout)
+	c.apps = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
 	if c.Workers <= 0 {
 		return runSingle(c, con)
 	}

@@ -84,6 +84,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	var c Config
 	var nodeID, listenAddr string
 	var supervisorPID int
+	var appsStdin bool
 	fs.StringVar(&c.Dir, "dir", ".", "")
 	fs.StringVar(&c.EnvName, "env", "", "")
 	fs.StringVar(&c.CLI.Host, "host", "", "")
@@ -96,6 +97,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&nodeID, "node-id", "", "")
 	fs.StringVar(&listenAddr, "addr", "", "")
 	fs.IntVar(&supervisorPID, "supervisor-pid", 0, "")
+	fs.BoolVar(&appsStdin, appsStdinFlag[2:], false, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -150,6 +152,9 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	if c.apps, err = workerAppsResolver(c, appsStdin, os.Stdin); err != nil {
+		return fail(err)
+	}
 	p, err := loadProject(c)
 	if err != nil {
 		return fail(err)
