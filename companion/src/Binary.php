@@ -1,0 +1,102 @@
+<?php
+
+namespace ReverbGo\Laravel;
+
+/**
+ * Where the reverb binary lives for this project.
+ */
+class Binary
+{
+    /**
+     * @param  string  $configured  the "binary" setting: absolute, or relative to the project root
+     */
+    public function __construct(protected string $configured, protected string $basePath)
+    {
+        //
+    }
+
+    /**
+     * The binary's file name on this OS.
+     */
+    public static function defaultName(?string $osFamily = null): string
+    {
+        return ($osFamily ?? PHP_OS_FAMILY) === 'Windows' ? 'reverb.exe' : 'reverb';
+    }
+
+    /**
+     * The absolute path of the binary.
+     */
+    public function path(): string
+    {
+        $path = $this->configured;
+
+        if (static::isAbsolute($path)) {
+            return $path;
+        }
+
+        return rtrim($this->basePath, '/\\').DIRECTORY_SEPARATOR.$path;
+    }
+
+    /**
+     * The path relative to the project root when it is inside it (for messages).
+     */
+    public function displayPath(): string
+    {
+        $path = $this->path();
+        $base = rtrim($this->basePath, '/\\').DIRECTORY_SEPARATOR;
+
+        return str_starts_with($path, $base) ? '.'.DIRECTORY_SEPARATOR.substr($path, strlen($base)) : $path;
+    }
+
+    /**
+     * Whether an executable binary is there.
+     */
+    public function exists(): bool
+    {
+        return is_file($this->path());
+    }
+
+    /**
+     * The version the installed binary reports (`reverb --version`), or null.
+     */
+    public function installedVersion(): ?string
+    {
+        if (! $this->exists() || ! is_executable($this->path())) {
+            return null;
+        }
+
+        $process = @proc_open([$this->path(), '--version'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+
+        if (! is_resource($process)) {
+            return null;
+        }
+
+        $out = stream_get_contents($pipes[1]);
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+
+        if (proc_close($process) !== 0) {
+            return null;
+        }
+
+        return static::parseVersion((string) $out);
+    }
+
+    /**
+     * The first version number (1.2.3, v1.2.3-rc.1) in a --version line.
+     */
+    public static function parseVersion(string $output): ?string
+    {
+        if (preg_match('/\bv?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/', $output, $m)) {
+            return $m[1];
+        }
+
+        return null;
+    }
+
+    protected static function isAbsolute(string $path): bool
+    {
+        return str_starts_with($path, '/') || str_starts_with($path, '\\')
+            || (bool) preg_match('/^[A-Za-z]:[\/\\\\]/', $path);
+    }
+}
