@@ -35,8 +35,10 @@ type Config struct {
 	// falls back to REVERB_METRICS_ADDR, and that empty means off.
 	MetricsAddr string
 
-	// apps produces the apps when only PHP can (phpapps.go).
-	apps laravelcfg.AppsResolver
+	// apps produces the apps when only PHP can; appsFile is a worker's
+	// shared answer (phpapps.go).
+	apps     laravelcfg.AppsResolver
+	appsFile string
 
 	Stdout io.Writer
 	Stderr io.Writer

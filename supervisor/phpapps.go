@@ -2,81 +2,93 @@ package supervisor
 
 // Apps only PHP can produce (a custom reverb.apps.provider, or an apps list
 // the safe evaluator cannot compute) come from `php artisan reverb:apps
-// --json` (laravelcfg/phpapps):
+// --json` (laravelcfg/phpapps). The processes of one server share the
+// newest answer through a file in a private temporary folder the
+// supervisor creates (phpapps.SharedFile):
 //
-//   - at start and on every restart the supervisor runs it once, while it
-//     loads the config; a failure at start is fatal, a failure at a restart
-//     keeps the last good apps (with a warning) and the restart goes on;
-//   - each worker of the new generation gets that answer on its stdin
-//     (--apps-stdin) instead of running PHP itself, so N workers cost one
-//     PHP run per start or restart;
+//   - at start and on every restart the supervisor runs the command once,
+//     while it loads the config, and saves the answer; a failure at start
+//     is fatal, a failure at a restart falls back to the newest saved answer
+//     (with a warning) and the restart goes on;
+//   - workers start from the saved answer (--apps-file) instead of running
+//     PHP themselves, so N workers cost one PHP run per start or restart;
 //   - at run time, a worker whose clients or API requests name an unknown
-//     app runs it again itself, at most once per server.DefaultRefreshInterval
-//     (server/apptable.go). Workers do this independently: with N workers at
-//     most N runs per interval.
+//     app runs the command itself, at most once per
+//     server.DefaultRefreshInterval (server/apptable.go), and saves what it
+//     found, so the next restart keeps apps learned at run time even when
+//     the provider is failing then. Workers refresh independently: with N
+//     workers, at most N runs per interval.
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"io"
-	"os/exec"
+	"os"
+	"path/filepath"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/phpapps"
 	"github.com/reverb-go/reverb/supervisor/console"
 )
 
-// appsStdinFlag tells a worker to read the apps JSON from its stdin.
-const appsStdinFlag = "--apps-stdin"
+// appsFileFlag names the shared answer a worker starts from.
+const appsFileFlag = "--apps-file"
 
-// maxAppsStdin bounds what a worker reads from its stdin.
-const maxAppsStdin = 64 << 20
-
-// newAppsResolver is the resolver `reverb start` loads the project with.
-func newAppsResolver(c Config, con *console.Writer) laravelcfg.AppsResolver {
-	return &phpapps.Resolver{
+// newAppsResolver is the resolver `reverb start` loads the project with,
+// and the cleanup that removes its shared file.
+func newAppsResolver(c Config, con *console.Writer) (laravelcfg.AppsResolver, func()) {
+	r := &phpapps.Resolver{
 		EnvName:      c.EnvName,
 		KeepLastGood: true,
 		Warn:         func(msg string) { con.Warnf("Restart: %s", msg) },
 	}
+	dir, err := os.MkdirTemp("", "reverb-apps-")
+	if err != nil {
+		// Workers then run PHP themselves.
+		return r, func() {}
+	}
+	r.Shared = phpapps.SharedFile(filepath.Join(dir, "apps.json"))
+	return r, func() { os.RemoveAll(dir) }
 }
 
-// passApps hands the supervisor's last apps answer to a worker it is about
-// to start (none when the apps do not need PHP).
-func passApps(cmd *exec.Cmd, r laravelcfg.AppsResolver) {
+// workerAppsArgs are the arguments that point a worker at the shared answer
+// (none when the apps do not need PHP).
+func workerAppsArgs(r laravelcfg.AppsResolver) []string {
 	pr, ok := r.(*phpapps.Resolver)
-	if !ok {
-		return
+	if !ok || pr.Shared == "" || pr.LastJSON() == nil {
+		return nil
 	}
-	if js := pr.LastJSON(); js != nil {
-		cmd.Args = append(cmd.Args, appsStdinFlag)
-		cmd.Stdin = bytes.NewReader(js)
-	}
+	return []string{appsFileFlag, string(pr.Shared)}
 }
 
-// workerAppsResolver is what a worker loads the project with: the answer
-// on stdin when the supervisor passed one, else its own PHP run.
-func workerAppsResolver(c Config, fromStdin bool, stdin io.Reader) (laravelcfg.AppsResolver, error) {
-	if !fromStdin {
+// workerAppsResolver is what a worker loads the project with: the shared
+// answer when the supervisor named one, else its own PHP run.
+func workerAppsResolver(c Config) (laravelcfg.AppsResolver, error) {
+	if c.appsFile == "" {
 		return &phpapps.Resolver{EnvName: c.EnvName}, nil
 	}
-	b, err := io.ReadAll(io.LimitReader(stdin, maxAppsStdin))
+	b, err := phpapps.SharedFile(c.appsFile).Load()
 	if err != nil {
-		return nil, fmt.Errorf("reading the apps from the supervisor: %w", err)
+		return nil, err
 	}
 	return phpapps.Static(b), nil
 }
 
 // appsRefresh is the server's source for apps it does not know yet: the
-// same command, run by this process (nil when the apps come from config).
+// same command, run by this process, its answer saved for the others (nil
+// when the apps come from config).
 func appsRefresh(p *laravelcfg.Project, c Config) func(context.Context) ([]laravelcfg.App, error) {
 	if p.Reverb.AppsFromPHP == "" {
 		return nil
 	}
 	run := phpapps.ForProject(p, c.EnvName)
+	shared := phpapps.SharedFile(c.appsFile)
 	return func(ctx context.Context) ([]laravelcfg.App, error) {
-		apps, _, err := run.Apps(ctx)
+		apps, out, err := run.Apps(ctx)
+		if err == nil {
+			if serr := shared.Save(out); serr != nil && c.Stderr != nil {
+				// Only the next restart's fallback loses; the apps are served.
+				_, _ = c.Stderr.Write([]byte("reverb worker: " + serr.Error() + "\n"))
+			}
+		}
 		return apps, err
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,13 +44,15 @@ func runs(t *testing.T, dir string) int {
 	return len(b)
 }
 
-// The supervisor runs PHP once and hands the answer to each worker on its
-// stdin; workers load the same apps without running PHP.
-func TestAppsPassedToWorkers(t *testing.T) {
+// The supervisor runs PHP once and saves the answer; workers start from it
+// without running PHP, save what their own refreshes find, and a restart
+// whose PHP run fails falls back to the newest saved answer.
+func TestAppsSharedWithWorkers(t *testing.T) {
 	dir := phpAppsProject(t)
 	var out bytes.Buffer
 	c := Config{Dir: dir, Stdout: &out, Stderr: &out}
-	c.apps = newAppsResolver(c, console.New(&out))
+	var cleanup func()
+	c.apps, cleanup = newAppsResolver(c, console.New(&out))
 	p, err := c.load()
 	if err != nil {
 		t.Fatal(err)
@@ -59,18 +60,18 @@ func TestAppsPassedToWorkers(t *testing.T) {
 	if len(p.Reverb.Apps) != 1 || p.Reverb.Apps[0].ID != "42" || runs(t, dir) != 1 {
 		t.Fatalf("supervisor load: %+v, %d runs", p.Reverb.Apps, runs(t, dir))
 	}
-	if appsRefresh(p, c) == nil {
-		t.Fatal("no refresh source for PHP apps")
+	args := workerArgs(c, "g1w0", "127.0.0.1:1")
+	if args[len(args)-2] != appsFileFlag {
+		t.Fatalf("worker args %q", args)
+	}
+	shared := args[len(args)-1]
+	if fi, err := os.Stat(filepath.Dir(shared)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("shared folder: %v %v", fi, err)
 	}
 
 	for i := 0; i < 3; i++ { // three workers
-		cmd := exec.Command("reverb", WorkerCommand)
-		passApps(cmd, c.apps)
-		if !strings.HasSuffix(strings.Join(cmd.Args, " "), " "+appsStdinFlag) || cmd.Stdin == nil {
-			t.Fatalf("worker args %q", cmd.Args)
-		}
-		wc := Config{Dir: dir}
-		if wc.apps, err = workerAppsResolver(wc, true, cmd.Stdin); err != nil {
+		wc := Config{Dir: dir, appsFile: shared, Stderr: &out}
+		if wc.apps, err = workerAppsResolver(wc); err != nil {
 			t.Fatal(err)
 		}
 		wp, err := wc.load()
@@ -85,18 +86,48 @@ func TestAppsPassedToWorkers(t *testing.T) {
 		t.Errorf("PHP ran %d times for one supervisor and three workers", n)
 	}
 
-	// At run time a worker asks PHP itself.
-	apps, err := appsRefresh(p, c)(context.Background())
-	if err != nil || len(apps) != 1 || runs(t, dir) != 2 {
-		t.Errorf("refresh: %v %v (%d runs)", apps, err, runs(t, dir))
+	// At run time a worker asks PHP itself and saves a new tenant.
+	writeArtisan(t, dir, `[['app_id' => '42', 'key' => 'k42', 'secret' => 's', 'ping_interval' => 60, 'allowed_origins' => ['*'], 'max_message_size' => 100],
+	    ['app_id' => '43', 'key' => 'k43', 'secret' => 's', 'ping_interval' => 60, 'allowed_origins' => ['*'], 'max_message_size' => 100]]`)
+	apps, err := appsRefresh(p, Config{Dir: dir, appsFile: shared})(context.Background())
+	if err != nil || len(apps) != 2 || runs(t, dir) != 2 {
+		t.Fatalf("refresh: %v %v (%d runs)", apps, err, runs(t, dir))
+	}
+
+	// The provider fails at a restart: the worker's newer answer is used.
+	writeArtisan(t, dir, `throw new RuntimeException('database is down')`)
+	p, err = c.load()
+	if err != nil || len(p.Reverb.Apps) != 2 {
+		t.Fatalf("restart with a failing provider: %v %+v", err, p)
+	}
+	if !strings.Contains(out.String(), "Restart: php artisan reverb:apps --json") || !strings.Contains(out.String(), "keeping the 2 app(s)") {
+		t.Errorf("warning: %s", out.String())
+	}
+
+	cleanup()
+	if _, err := os.Stat(shared); !os.IsNotExist(err) {
+		t.Errorf("shared answer left behind: %v", err)
+	}
+}
+
+// writeArtisan makes the stand-in artisan answer with the PHP expression
+// apps (or run the statement given).
+func writeArtisan(t *testing.T, dir, apps string) {
+	t.Helper()
+	body := "<?php\nfile_put_contents(__DIR__.'/RUNS', 'x', FILE_APPEND);\n"
+	if strings.HasPrefix(apps, "throw") {
+		body += apps + ";\n"
+	} else {
+		body += "echo json_encode(['apps' => " + apps + "]);\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "artisan"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
 func TestAppsFromConfigNeedNoPHP(t *testing.T) {
-	cmd := exec.Command("reverb", WorkerCommand)
-	passApps(cmd, nil)
-	if cmd.Stdin != nil || len(cmd.Args) != 2 {
-		t.Errorf("args %q", cmd.Args)
+	if args := workerAppsArgs(nil); args != nil {
+		t.Errorf("args %q", args)
 	}
 	p := &laravelcfg.Project{}
 	if appsRefresh(p, Config{}) != nil {

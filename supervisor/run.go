@@ -11,7 +11,9 @@ import (
 func Run(c Config) int {
 	c.defaults()
 	con := console.New(c.Stdout)
-	c.apps = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
+	var cleanup func()
+	c.apps, cleanup = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
+	defer cleanup()
 	if c.Workers <= 0 {
 		return runSingle(c, con)
 	}

@@ -288,7 +288,6 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp}
 	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
 	cmd.ExtraFiles = []*os.File{dchild, child}
-	passApps(cmd, s.c.apps) // apps only PHP can produce (phpapps.go)
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Workers die with the supervisor (they also watch the bus), and

@@ -72,7 +72,7 @@ func workerArgs(c Config, nodeID, addr string) []string {
 	if c.CLI.Debug {
 		args = append(args, "--debug")
 	}
-	return args
+	return append(args, workerAppsArgs(c.apps)...) // apps only PHP can produce (phpapps.go)
 }
 
 // RunWorker is the entry point of a worker process (`reverb _worker`). It
@@ -84,7 +84,6 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	var c Config
 	var nodeID, listenAddr string
 	var supervisorPID int
-	var appsStdin bool
 	fs.StringVar(&c.Dir, "dir", ".", "")
 	fs.StringVar(&c.EnvName, "env", "", "")
 	fs.StringVar(&c.CLI.Host, "host", "", "")
@@ -97,7 +96,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&nodeID, "node-id", "", "")
 	fs.StringVar(&listenAddr, "addr", "", "")
 	fs.IntVar(&supervisorPID, "supervisor-pid", 0, "")
-	fs.BoolVar(&appsStdin, appsStdinFlag[2:], false, "")
+	fs.StringVar(&c.appsFile, appsFileFlag[2:], "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -152,7 +151,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	if c.apps, err = workerAppsResolver(c, appsStdin, os.Stdin); err != nil {
+	if c.apps, err = workerAppsResolver(c); err != nil {
 		return fail(err)
 	}
 	p, err := loadProject(c)

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -262,16 +263,20 @@ func (r Runner) Apps(ctx context.Context) ([]laravelcfg.App, []byte, error) {
 }
 
 // Resolver is the laravelcfg.AppsResolver that runs the command in the
-// project being loaded. It remembers the last answer that parsed. With
-// KeepLastGood, a later failure (at a restart) is reported through Warn and
-// the last good apps are used, so a provider that fails after start never
-// takes the apps away; the first resolution always fails hard.
+// project being loaded. It remembers the last answer that parsed (and saves
+// it to Shared, when set). With KeepLastGood, a later failure (at a restart)
+// is reported through Warn and the last good apps are used, so a provider
+// that fails after start never takes the apps away: the newest answer in
+// Shared (which other processes of the same server may have updated since),
+// else the resolver's own. The first resolution always fails hard.
 //
 // Lock story: mu guards last; ResolveApps may be called from any goroutine.
 type Resolver struct {
 	EnvName      string
 	KeepLastGood bool
 	Warn         func(msg string)
+	// Shared is the file the last good answer is kept in ("" for none).
+	Shared SharedFile
 	// Runner adjusts the runner ForProject builds (tests shorten timeouts).
 	Runner func(Runner) Runner
 
@@ -292,12 +297,19 @@ func (r *Resolver) ResolveApps(p *laravelcfg.Project) ([]laravelcfg.App, error) 
 	defer r.mu.Unlock()
 	if err == nil {
 		r.last = out
+		if serr := r.Shared.Save(out); serr != nil && r.Warn != nil {
+			r.Warn(serr.Error())
+		}
 		return apps, nil
 	}
 	if !r.KeepLastGood || r.last == nil {
 		return nil, err
 	}
-	apps, _, perr := Parse(r.last)
+	good := r.last
+	if b, lerr := r.Shared.Load(); lerr == nil {
+		good = b
+	}
+	apps, _, perr := Parse(good)
 	if perr != nil {
 		return nil, err
 	}
@@ -307,11 +319,53 @@ func (r *Resolver) ResolveApps(p *laravelcfg.Project) ([]laravelcfg.App, error) 
 	return apps, nil
 }
 
-// LastJSON is the output of the last successful run (nil before one).
+// LastJSON is the output of this resolver's last successful run (nil
+// before one).
 func (r *Resolver) LastJSON() []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.last
+}
+
+// SharedFile is where the processes of one server (a supervisor and its
+// workers) keep the newest answer that parsed: workers start from it
+// instead of running PHP again, save what their own runs find, and a
+// restart whose run fails falls back to it. It holds app secrets: the
+// supervisor creates it in a private (0700) temporary folder and removes
+// it when it exits. "" disables it.
+type SharedFile string
+
+// Save replaces the file's content atomically (a temporary file renamed
+// over it), readable by its owner only.
+func (f SharedFile) Save(b []byte) error {
+	if f == "" {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(string(f)), ".apps-*.json")
+	if err != nil {
+		return fmt.Errorf("saving the apps for the other workers: %w", err)
+	}
+	_, werr := tmp.Write(b)
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), string(f))
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving the apps for the other workers: %w", werr)
+	}
+	return nil
+}
+
+// Load reads the file.
+func (f SharedFile) Load() ([]byte, error) {
+	if f == "" {
+		return nil, os.ErrNotExist
+	}
+	return os.ReadFile(string(f))
 }
 
 // Static is a laravelcfg.AppsResolver over an answer obtained elsewhere
