@@ -57,29 +57,52 @@ class Binary
     }
 
     /**
-     * The version the installed binary reports (`reverb --version`), or null.
+     * The version the installed binary reports (`reverb --version`), or
+     * null when it does not run, fails, or takes longer than $timeout seconds.
      */
-    public function installedVersion(): ?string
+    public function installedVersion(float $timeout = 10): ?string
     {
         if (! $this->exists() || ! is_executable($this->path())) {
             return null;
         }
 
-        $process = @proc_open([$this->path(), '--version'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        $process = @proc_open([$this->path(), '--version'], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
 
         if (! is_resource($process)) {
             return null;
         }
 
-        $out = stream_get_contents($pipes[1]);
+        fclose($pipes[0]);
+        stream_set_blocking($pipes[1], false);
+        stream_set_blocking($pipes[2], false);
+        $out = '';
+        $deadline = microtime(true) + $timeout;
+
+        do {
+            $out .= (string) stream_get_contents($pipes[1]);
+            stream_get_contents($pipes[2]); // drained so it never blocks the binary
+            $status = proc_get_status($process);
+
+            if ($status['running']) {
+                if (microtime(true) > $deadline) {
+                    proc_terminate($process, 9);
+                    fclose($pipes[1]);
+                    fclose($pipes[2]);
+                    proc_close($process);
+
+                    return null;
+                }
+
+                usleep(10_000);
+            }
+        } while ($status['running']);
+
+        $out .= (string) stream_get_contents($pipes[1]);
         fclose($pipes[1]);
         fclose($pipes[2]);
+        proc_close($process);
 
-        if (proc_close($process) !== 0) {
-            return null;
-        }
-
-        return static::parseVersion((string) $out);
+        return $status['exitcode'] === 0 ? static::parseVersion($out) : null;
     }
 
     /**
