@@ -106,11 +106,14 @@ class Binary
     }
 
     /**
-     * The first version number (1.2.3, v1.2.3-rc.1) in a --version line.
+     * The version in the first line of `reverb --version` ("reverb v1.2.3",
+     * "reverb v1.3.0-rc.1"); null for a development build ("reverb dev").
      */
     public static function parseVersion(string $output): ?string
     {
-        if (preg_match('/\bv?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/', $output, $m)) {
+        $first = strtok(ltrim($output), "\n");
+
+        if (is_string($first) && preg_match('/\bv?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)/', $first, $m)) {
             return $m[1];
         }
 

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import PusherServer from 'pusher';
 
@@ -179,6 +180,37 @@ test('a custom ApplicationManager driver serves its apps, one added after start 
 
   a.disconnect();
   g.disconnect();
+  await server.stop();
+});
+
+test('php artisan reverb:binary installs an archive made by the release tool, and reverb:start runs it', { skip: missing || false, timeout: 300000 }, async (t) => {
+  // A release laid out as on GitHub, built by scripts/release (what
+  // `make release` runs) for this machine only.
+  const goarch = { x64: 'amd64', arm64: 'arm64' }[process.arch];
+  const releases = fs.mkdtempSync(path.join(laravel.dir, '..', 'releases-'));
+  const dist = path.join(releases, 'download', 'v9.8.7');
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const built = await new Promise((resolve) => {
+    const p = spawn('go', ['run', './scripts/release', '-version', 'v9.8.7', '-targets', `${process.platform}/${goarch}`, '-out', dist, '-allow-dirty'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('exit', (code) => resolve({ code, out }));
+  });
+  assert.equal(built.code, 0, built.out);
+  fs.mkdirSync(path.join(releases, 'latest', 'download'), { recursive: true });
+  fs.copyFileSync(path.join(dist, 'SHA256SUMS'), path.join(releases, 'latest', 'download', 'SHA256SUMS'));
+
+  const target = path.join(releases, 'bin', 'reverb');
+  const env = { REVERB_GO_RELEASES_URL: `file://${releases}`, REVERB_GO_BINARY: target };
+  let r = await laravel.artisan(['reverb:binary', '--no-interaction', '--no-ansi'], { env });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, new RegExp(`Installed reverb 9\\.8\\.7 \\(${process.platform}/${goarch}\\) at ${target}`));
+  r = await laravel.artisan(['reverb:binary', '--no-interaction', '--no-ansi'], { env });
+  assert.match(r.stdout, /reverb 9\.8\.7 is already installed/);
+
+  const server = await start({ env });
+  assert.match(server.output(), /workers ready/);
   await server.stop();
 });
 

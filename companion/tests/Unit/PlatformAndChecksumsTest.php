@@ -57,5 +57,8 @@ class PlatformAndChecksumsTest extends TestCase
         $this->assertSame('1.2.3', Binary::parseVersion('reverb v1.2.3 (commit abc, built 2025-01-01)'));
         $this->assertSame('2.0.0-rc.1', Binary::parseVersion('reverb version v2.0.0-rc.1'));
         $this->assertNull(Binary::parseVersion('reverb dev'));
+        // What the binary prints (reverb version): the first line counts.
+        $this->assertSame('1.2.3', Binary::parseVersion("reverb v1.2.3\ncommit:  abc\nbuilt:   2025-01-01\ngo:      go1.26.8\nos/arch: linux/amd64\n"));
+        $this->assertNull(Binary::parseVersion("reverb dev\ncommit:  unknown\ngo:      go1.26.8\n"));
     }
 }
