@@ -4,7 +4,7 @@ package supervisor
 // the safe evaluator cannot compute) come from `php artisan reverb:apps
 // --json` (laravelcfg/phpapps). The processes of one server share the
 // newest answer through a file in a private temporary folder the
-// supervisor creates (phpapps.SharedFile):
+// supervisor creates when it first gets one (phpapps.TempStore):
 //
 //   - at start and on every restart the supervisor runs the command once,
 //     while it loads the config, and saves the answer; a failure at start
@@ -21,8 +21,6 @@ package supervisor
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/phpapps"
@@ -33,30 +31,30 @@ import (
 const appsFileFlag = "--apps-file"
 
 // newAppsResolver is the resolver `reverb start` loads the project with,
-// and the cleanup that removes its shared file.
+// and the cleanup that removes its shared answer.
 func newAppsResolver(c Config, con *console.Writer) (laravelcfg.AppsResolver, func()) {
+	store := &phpapps.TempStore{}
 	r := &phpapps.Resolver{
 		EnvName:      c.EnvName,
 		KeepLastGood: true,
 		Warn:         func(msg string) { con.Warnf("Restart: %s", msg) },
+		Shared:       store,
 	}
-	dir, err := os.MkdirTemp("", "reverb-apps-")
-	if err != nil {
-		// Workers then run PHP themselves.
-		return r, func() {}
-	}
-	r.Shared = phpapps.SharedFile(filepath.Join(dir, "apps.json"))
-	return r, func() { os.RemoveAll(dir) }
+	return r, store.Remove
 }
 
 // workerAppsArgs are the arguments that point a worker at the shared answer
 // (none when the apps do not need PHP).
 func workerAppsArgs(r laravelcfg.AppsResolver) []string {
 	pr, ok := r.(*phpapps.Resolver)
-	if !ok || pr.Shared == "" || pr.LastJSON() == nil {
+	if !ok {
 		return nil
 	}
-	return []string{appsFileFlag, string(pr.Shared)}
+	store, ok := pr.Shared.(*phpapps.TempStore)
+	if !ok || store.Path() == "" {
+		return nil
+	}
+	return []string{appsFileFlag, store.Path()}
 }
 
 // workerAppsResolver is what a worker loads the project with: the shared

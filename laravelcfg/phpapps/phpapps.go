@@ -275,8 +275,9 @@ type Resolver struct {
 	EnvName      string
 	KeepLastGood bool
 	Warn         func(msg string)
-	// Shared is the file the last good answer is kept in ("" for none).
-	Shared SharedFile
+	// Shared keeps the last good answer for the server's other processes
+	// (nil for none).
+	Shared Store
 	// Runner adjusts the runner ForProject builds (tests shorten timeouts).
 	Runner func(Runner) Runner
 
@@ -297,8 +298,10 @@ func (r *Resolver) ResolveApps(p *laravelcfg.Project) ([]laravelcfg.App, error) 
 	defer r.mu.Unlock()
 	if err == nil {
 		r.last = out
-		if serr := r.Shared.Save(out); serr != nil && r.Warn != nil {
-			r.Warn(serr.Error())
+		if r.Shared != nil {
+			if serr := r.Shared.Save(out); serr != nil && r.Warn != nil {
+				r.Warn(serr.Error())
+			}
 		}
 		return apps, nil
 	}
@@ -306,8 +309,10 @@ func (r *Resolver) ResolveApps(p *laravelcfg.Project) ([]laravelcfg.App, error) 
 		return nil, err
 	}
 	good := r.last
-	if b, lerr := r.Shared.Load(); lerr == nil {
-		good = b
+	if r.Shared != nil {
+		if b, lerr := r.Shared.Load(); lerr == nil {
+			good = b
+		}
 	}
 	apps, _, perr := Parse(good)
 	if perr != nil {
@@ -327,16 +332,21 @@ func (r *Resolver) LastJSON() []byte {
 	return r.last
 }
 
-// SharedFile is where the processes of one server (a supervisor and its
-// workers) keep the newest answer that parsed: workers start from it
-// instead of running PHP again, save what their own runs find, and a
-// restart whose run fails falls back to it. It holds app secrets: the
-// supervisor creates it in a private (0700) temporary folder and removes
-// it when it exits. "" disables it.
+// Store is where the processes of one server (a supervisor and its workers)
+// keep the newest answer that parsed: workers start from it instead of
+// running PHP again, save what their own runs find, and a restart whose run
+// fails falls back to it. It holds app secrets.
+type Store interface {
+	Save(b []byte) error
+	Load() ([]byte, error)
+}
+
+// SharedFile is a Store at a path another process created ("" stores
+// nothing): what a worker is given.
 type SharedFile string
 
-// Save replaces the file's content atomically (a temporary file renamed
-// over it), readable by its owner only.
+// Save replaces the file's content atomically (a temporary file beside it,
+// renamed over it), readable by its owner only.
 func (f SharedFile) Save(b []byte) error {
 	if f == "" {
 		return nil
@@ -366,6 +376,61 @@ func (f SharedFile) Load() ([]byte, error) {
 		return nil, os.ErrNotExist
 	}
 	return os.ReadFile(string(f))
+}
+
+// TempStore is the Store a supervisor owns: a file in a private (0700)
+// temporary folder, created by the first Save (so a server whose apps come
+// from config creates nothing) and deleted by Remove.
+//
+// Lock story: mu guards dir; Save, Path and Remove may race.
+type TempStore struct {
+	mu  sync.Mutex
+	dir string
+}
+
+func (s *TempStore) file() SharedFile {
+	if s.dir == "" {
+		return ""
+	}
+	return SharedFile(filepath.Join(s.dir, "apps.json"))
+}
+
+// Save writes the answer, creating the folder the first time.
+func (s *TempStore) Save(b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dir == "" {
+		dir, err := os.MkdirTemp("", "reverb-apps-")
+		if err != nil {
+			return fmt.Errorf("saving the apps for the workers: %w", err)
+		}
+		s.dir = dir
+	}
+	return s.file().Save(b)
+}
+
+// Load reads the answer saved last (by this process or a worker).
+func (s *TempStore) Load() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.file().Load()
+}
+
+// Path is the file workers are given ("" before the first Save).
+func (s *TempStore) Path() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.file())
+}
+
+// Remove deletes the folder and what it holds.
+func (s *TempStore) Remove() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
+		s.dir = ""
+	}
 }
 
 // Static is a laravelcfg.AppsResolver over an answer obtained elsewhere
