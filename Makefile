@@ -5,7 +5,7 @@ BENCHBIN := bin/reverb-bench
 PKGS     := ./...
 export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 
-.PHONY: build run test test-all test-go test-e2e bench lint fuzz clean deps
+.PHONY: build run test test-all test-go test-php test-e2e bench lint fuzz clean deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reverb
@@ -20,11 +20,16 @@ test-all: deps test
 deps:
 	./scripts/install-test-deps.sh
 
-test: build test-go test-e2e
+test: build test-go test-php test-e2e
 
 test-go:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The companion Laravel package's PHPUnit tests, on the real Laravel app the
+# tests use (see companion/tests/LaravelApp.php).
+test-php:
+	cd companion && phpunit
 
 test-e2e: build
 	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 --test-timeout=600000 e2e/
