@@ -14,7 +14,7 @@ type AppStats struct {
 	BytesIn             atomic.Int64
 	BytesOut            atomic.Int64
 	SlowConsumersClosed atomic.Int64 // closed with 4100 on queue overflow
-	// Pulse's ReverbMessages recorder counts these (monitoring, engineer M):
+	// Pulse's ReverbMessages recorder counts these:
 	// TextFramesOut is every text frame queued to a client (Reverb's
 	// MessageSent: each broadcast recipient once, pings, pongs, errors and
 	// connection_established included; control and close frames not);

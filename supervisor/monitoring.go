@@ -1,8 +1,7 @@
 package supervisor
 
-// Monitoring wiring (engineer M; the packages are server/pulse and
-// server/metrics). The rest of the supervisor calls only the four entry
-// points below:
+// Monitoring wiring (the packages are server/pulse and server/metrics).
+// The rest of the supervisor calls only the four entry points below:
 //
 //   - startWorkerMonitoring (worker): the Pulse ingest of this worker's
 //     message counts, and the private stats socket the supervisor asks;

@@ -1,4 +1,4 @@
-// Monitoring (issue 8): the Prometheus endpoint and `reverb status` during a fan-out over two
+// Monitoring: the Prometheus endpoint and `reverb status` during a fan-out over two
 // workers, and the /connections endpoint Pulse's ReverbConnections recorder calls, answered
 // cluster-wide by every worker.
 
