@@ -11,6 +11,7 @@ import (
 func Run(c Config) int {
 	c.defaults()
 	con := console.New(c.Stdout)
+	con.Configure(c.Colour, c.Quiet)
 	if c.Workers <= 0 {
 		return runSingle(c, con)
 	}

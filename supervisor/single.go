@@ -6,11 +6,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/reverb-go/reverb/supervisor/console"
 	"github.com/reverb-go/reverb/supervisor/flagwatch"
+	"github.com/reverb-go/reverb/supervisor/tcplisten"
 )
 
 // drainGrace is how long past the drain window a node may take to finish
@@ -31,10 +33,13 @@ func runSingle(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	raw, err := net.Listen("tcp", ep.Addr())
+	raw, unsupported, err := tcplisten.Listen(ep.Addr(), listenOptions(p))
 	if err != nil {
 		con.Errorf("Cannot listen on %s: %v", ep.Addr(), err)
 		return 1
+	}
+	if len(unsupported) > 0 {
+		con.Warnf("servers.reverb.options.tcp %s: not available on this system, ignored", strings.Join(unsupported, ", "))
 	}
 	ln, secure, err := wrapTLS(raw, ep, p)
 	if err != nil {
@@ -58,6 +63,7 @@ func runSingle(c Config, con *console.Writer) int {
 		return 1
 	}
 	con.Infof("%s", boundEndpoint(ep, raw).StartLine(secure))
+	startWarnings(c, p, boundEndpoint(ep, raw), secure, con)
 	defer startSingleMonitoring(p, c, srv, con).Close() // Pulse, control socket, metrics (monitoring.go)
 
 	sigs := make(chan os.Signal, 1)

@@ -145,7 +145,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	ln, activated, err := sockets.Listen(s.ep.Addr())
+	ln, activated, err := sockets.Listen(s.ep.Addr(), listenOptions(p))
 	if err != nil {
 		con.Errorf("Cannot listen on %s: %v", s.ep.Addr(), err)
 		return 1
@@ -167,6 +167,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 		}
 	}
 	con.Infof("%s", shown.StartLine(tlsCfg != nil))
+	startWarnings(c, p, shown, tlsCfg != nil, con)
 
 	s.relay = hub.NewRelay(0, func(f string, a ...any) { con.Warnf(f, a...) })
 	defer s.startMonitoring(p).Close() // control socket, metrics (monitoring.go)

@@ -48,7 +48,7 @@ func typicalProc() map[string]string {
 
 func TestRead(t *testing.T) {
 	l := Read(fakeProc(typicalProc(), 1024, 524288))
-	want := Limits{NoFileSoft: 1024, NoFileHard: 524288, FileMax: 9223372036854775807, NrOpen: 1048576,
+	want := Limits{OS: "linux", NoFileSoft: 1024, NoFileHard: 524288, FileMax: 9223372036854775807, NrOpen: 1048576,
 		PortLow: 32768, PortHigh: 60999, Somaxconn: 4096, TCPMaxSynBacklog: 512,
 		MemTotal: 8000000 * 1024, MemAvailable: 4000000 * 1024}
 	if len(l.Missing) != 0 {

@@ -13,7 +13,7 @@ import (
 )
 
 func TestStatusNotRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := writeProject(t, "")
 	os.Mkdir(filepath.Join(dir, "storage"), 0o777)
 	var out, errb bytes.Buffer
 	if code := runStatus([]string{"--dir", dir}, &out, &errb); code != 1 {
@@ -25,7 +25,7 @@ func TestStatusNotRunning(t *testing.T) {
 }
 
 func TestStatusAgainstControlSocket(t *testing.T) {
-	dir := t.TempDir()
+	dir := writeProject(t, "")
 	os.Mkdir(filepath.Join(dir, "storage"), 0o777)
 	n := int64(0)
 	stats := func() server.Stats {

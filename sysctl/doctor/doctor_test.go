@@ -10,7 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/sysctl"
 )
@@ -28,10 +29,6 @@ const gib = 1 << 30
 
 var goodLimits = sysctl.Limits{NoFileSoft: 65536, NoFileHard: 65536, FileMax: 1 << 63, NrOpen: 1 << 20,
 	PortLow: 1024, PortHigh: 65535, Somaxconn: 4096, TCPMaxSynBacklog: 4096, MemTotal: 2 * gib, MemAvailable: 1 * gib}
-
-type closer struct{}
-
-func (closer) Close() error { return nil }
 
 // scenario is a hand-built project: server settings, one app and the env.
 type scenario struct {
@@ -45,7 +42,10 @@ type scenario struct {
 	appOptions map[string]php.Value // nil: the app has no options array
 	limits     *sysctl.Limits
 	flagErr    error
+	flagWhere  string
 	loadErr    error
+	rootErr    error
+	envMissing error
 	noApps     bool
 	now        time.Time
 }
@@ -93,15 +93,16 @@ func (s scenario) input(t *testing.T) Input {
 		Dir: t.TempDir(), Project: p, Limits: limits, Workers: 2, DrainWindow: 10 * time.Second,
 		User: "forge", Home: t.TempDir(), Now: s.now,
 		Getenv: func(n string) (string, bool) { v, ok := env[n]; return v, ok },
-		OpenFlag: func(*laravelcfg.Project) (io.Closer, error) {
-			if s.flagErr != nil {
-				return nil, s.flagErr
-			}
-			return closer{}, nil
+		CheckFlag: func(*laravelcfg.Project) (string, error) {
+			return s.flagWhere, s.flagErr
 		},
+		RootErr: s.rootErr, EnvMissing: s.envMissing,
 	}
 	if s.loadErr != nil {
 		in.Project, in.LoadErr = nil, s.loadErr
+	}
+	if s.rootErr != nil {
+		in.Project = nil
 	}
 	return in
 }
@@ -157,12 +158,21 @@ func TestBuild(t *testing.T) {
 		{"app options win over env", scenario{env: local("localhost", "8080", "http"),
 			appOptions: map[string]php.Value{"host": php.StringValue("localhost"), "port": php.IntValue(8080), "scheme": php.StringValue("https")}},
 			false, []string{"problem:clients"}},
-		{"cache store cannot carry the flag", scenario{flagErr: errors.New(`cache store "array" keeps values in memory`)}, false,
+		{"cache store cannot carry the flag", scenario{flagErr: fmt.Errorf(`cache store "array" keeps values in memory: %w`, cachestore.ErrNotShared)}, false,
 			[]string{"warning:restart-flag"}},
+		{"flag store cannot be read", scenario{flagWhere: "sqlite:/app/database/database.sqlite table cache",
+			flagErr: errors.New("database file does not exist")}, false, []string{"problem:restart-flag"}},
+		{"flag store read", scenario{flagWhere: "file storage/framework/cache/data"}, true, []string{"info:restart-flag"}},
+		{"not a Laravel project", scenario{rootErr: errors.New("No Laravel project in /tmp/x: there is no artisan file")}, false,
+			[]string{"problem:project"}},
+		{"no .env, then the settings fail", scenario{envMissing: errors.New("No .env file in /app"), loadErr: errors.New("missing app_id")}, false,
+			[]string{"warning:env", "problem:project"}},
 		{"low open-files limit", scenario{limits: &low}, false, []string{"warning:open-files", "info:open-files"}},
 		{"max_connections beyond capacity", scenario{maxConns: intp(10_000_000)}, false, []string{"warning:capacity"}},
 		{"no apps", scenario{noApps: true}, false, []string{"problem:apps"}},
-		{"ephemeral ports below capacity", scenario{limits: &fewPorts}, true, []string{"info:ports"}},
+		{"ephemeral ports below capacity, production", scenario{limits: &fewPorts, env: prod("ws.example.com", "443", "https"), origins: []string{"example.com"}},
+			true, []string{"info:clients", "info:ports"}},
+		{"no ephemeral-port note on a development machine", scenario{limits: &fewPorts}, true, nil},
 		{"project unreadable", scenario{loadErr: errors.New(".env:3: unexpected quote")}, false,
 			[]string{"problem:project"}},
 	}
