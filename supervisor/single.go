@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/supervisor/console"
 	"github.com/reverb-go/reverb/supervisor/flagwatch"
 	"github.com/reverb-go/reverb/supervisor/tcplisten"
@@ -75,7 +76,9 @@ func runSingle(c Config, con *console.Writer) int {
 	// The restart flag does what it does to Reverb: stop (a process manager
 	// starts the server again), here with a drain instead of a TCP reset.
 	flagged := make(chan flagwatch.Change, 1)
-	if store, err := openStore(p); err != nil {
+	if store, err := openStore(p); errors.Is(err, cachestore.ErrNotShared) {
+		con.Warnf("%s", capital(err.Error()))
+	} else if err != nil {
 		con.Warnf("The restart flag is not watched (%v)", err)
 	} else {
 		defer store.Close()

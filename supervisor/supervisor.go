@@ -226,7 +226,11 @@ func runSupervisor(c Config, con *console.Writer) int {
 func (s *supervisor) watch(p *laravelcfg.Project) {
 	store, err := openStore(p)
 	if err != nil {
-		s.con.Warnf("The restart flag is not watched (%v); SIGHUP still restarts", err)
+		if errors.Is(err, cachestore.ErrNotShared) {
+			s.con.Warnf("%s (SIGHUP still restarts)", capital(err.Error()))
+		} else {
+			s.con.Warnf("The restart flag is not watched (%v); SIGHUP still restarts", err)
+		}
 		return
 	}
 	if s.store != nil && s.store.Location() == store.Location() {
@@ -375,7 +379,7 @@ func (s *supervisor) handle(ev any) {
 			}
 		}
 		if n > 0 {
-			s.con.Warnf("Generation %d: killed %d worker(s) still open after the drain window", ev.g.num, n)
+			s.con.Warnf("Generation %d: killed %s still open after the drain window", ev.g.num, workers(n))
 		}
 	}
 }
@@ -406,7 +410,7 @@ func (s *supervisor) onReady(p *proc) {
 	s.current = g
 	s.updateTargets() // new connections go to g from now on
 	if old == nil {
-		s.con.Infof("%d workers ready in %d ms", len(g.procs), elapsed.Milliseconds())
+		s.con.Infof("%s ready in %d ms", capital(workers(len(g.procs))), elapsed.Milliseconds())
 	} else {
 		s.con.Infof("Generation %d ready in %d ms", g.num, elapsed.Milliseconds())
 		s.drainGeneration(old)
@@ -447,9 +451,9 @@ func (s *supervisor) onExit(p *proc, err error) {
 		switch {
 		case left == 0:
 		case s.stopping:
-			s.con.Infof("Stopping: %d worker(s) of generation %d still draining after %.1f s", left, g.num, time.Since(g.drainStart).Seconds())
+			s.con.Infof("Stopping: %s of generation %d still draining after %.1f s", workers(left), g.num, time.Since(g.drainStart).Seconds())
 		default:
-			s.con.Infof("Generation %d draining: %d of %d worker(s) left after %.1f s", g.num, left, len(g.procs), time.Since(g.drainStart).Seconds())
+			s.con.Infof("Generation %d draining: %d of %s left after %.1f s", g.num, left, workers(len(g.procs)), time.Since(g.drainStart).Seconds())
 		}
 	}
 	if g.live() == 0 && (g.draining || g != s.current) {
@@ -542,7 +546,7 @@ func (s *supervisor) drainGeneration(g *generation) {
 		n++
 	}
 	if n > 0 && !s.stopping {
-		s.con.Infof("Draining generation %d: %d worker(s), window %v", g.num, n, s.c.DrainWindow)
+		s.con.Infof("Draining generation %d: %s, window %v", g.num, workers(n), s.c.DrainWindow)
 	}
 	if g.timer != nil {
 		g.timer.Stop()
@@ -634,4 +638,20 @@ func exitText(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
+}
+
+// workers is "1 worker", "2 workers".
+func workers(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return itoa(n) + " workers"
+}
+
+// capital upper-cases the first letter of a message that starts a line.
+func capital(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

@@ -142,6 +142,10 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "  tls:                  off (Herd/Valet certificates for the hostname are looked up at start)\n")
 	}
+	fmt.Fprintf(w, "  tcp:                  %s\n", describeTCP(s.TCP))
+	if len(s.IgnoredOptions) > 0 {
+		fmt.Fprintf(w, "  no effect here:       options.%s\n", strings.Join(s.IgnoredOptions, ", options."))
+	}
 	fmt.Fprintf(w, "  max_request_size:     %d bytes\n", s.MaxRequestSize)
 	fmt.Fprintf(w, "  pulse_ingest:         every %ds\n", s.PulseIngestInterval)
 	fmt.Fprintf(w, "  telescope_ingest:     every %ds: no effect (Telescope records inside PHP; this server has nothing to send it)\n", s.TelescopeIngestInterval)
@@ -364,4 +368,21 @@ func maskURL(u string, show bool) string {
 		return scheme + "://" + mask(user, false) + rest[at:]
 	}
 	return scheme + "://" + user + ":" + mask(pass, false) + rest[at:]
+}
+
+// describeTCP shows options.tcp as the listening socket gets it.
+func describeTCP(t laravelcfg.TCPOptions) string {
+	var parts []string
+	if t.Backlog > 0 {
+		parts = append(parts, fmt.Sprintf("backlog %d", t.Backlog))
+	} else {
+		parts = append(parts, "backlog: the system maximum (net.core.somaxconn)")
+	}
+	if t.ReusePort {
+		parts = append(parts, "so_reuseport on")
+	}
+	if t.IPv6Only != nil {
+		parts = append(parts, fmt.Sprintf("ipv6_v6only %v", *t.IPv6Only))
+	}
+	return strings.Join(parts, ", ")
 }

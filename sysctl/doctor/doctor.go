@@ -343,7 +343,10 @@ func endpointFindings(listen, clients Endpoint, production bool) []Finding {
 // and path are where the server really listens (options included); secure
 // says it listens with TLS.
 func StartWarnings(p *laravelcfg.Project, host string, port int, path string, secure bool) []string {
-	getenv := p.Getenv
+	return startWarnings(p, p.Getenv, host, port, path, secure)
+}
+
+func startWarnings(p *laravelcfg.Project, getenv func(string) (string, bool), host string, port int, path string, secure bool) []string {
 	appEnv, ok := getenv("APP_ENV")
 	if !ok {
 		appEnv = "production"

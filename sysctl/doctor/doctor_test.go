@@ -258,3 +258,109 @@ func writeSelfSigned(t *testing.T, names ...string) string {
 	must(t, os.WriteFile(p, data, 0o600))
 	return p
 }
+
+// The report says what applies on the OS it runs on; every OS's report is
+// built here from injected readings.
+func TestReportPerOS(t *testing.T) {
+	darwin := sysctl.Limits{OS: "darwin", SingleProcess: true, NoFileSoft: 256, NoFileHard: sysctl.Unlimited, LaunchdSoft: 256, LaunchdHard: sysctl.Unlimited,
+		MaxFilesPerProc: 24576, MaxFiles: 49152, Somaxconn: 128, PortLow: 49152, PortHigh: 65535, MemTotal: 16 * gib}
+	lowMac := darwin
+	lowMac.MaxFilesPerProc = 4096
+	windows := sysctl.Limits{OS: "windows", SingleProcess: true, PortLow: 49152, PortHigh: 65535, MemTotal: 8 * gib, MemAvailable: 4 * gib}
+	tests := []struct {
+		name    string
+		limits  sysctl.Limits
+		codes   []string
+		want    []string
+		notWant []string
+	}{
+		{"linux", goodLimits, nil,
+			[]string{"System limits (Linux)", "fs.file-max", "LimitNOFILE=", "/etc/security/limits.conf", "open files per worker"},
+			[]string{"Not applicable", "launchctl"}},
+		{"macOS", darwin, nil,
+			[]string{"System limits (macOS)", "launchctl maxfiles", "soft 256 / hard unlimited", "kern.maxfilesperproc   24,576", "kern.maxfiles          49,152",
+				"one process serves every connection (worker processes are Linux-only)", "open files (one process)", "kern.maxfilesperproc 24576 − 64 reserved",
+				"sudo launchctl limit maxfiles", "/Library/LaunchDaemons/limit.maxfiles.plist", "Not applicable on macOS", "systemd", "nginx on this machine"},
+			[]string{"LimitNOFILE=", "/etc/security/limits.conf", "----- /etc/nginx", "fs.file-max", "minfds="}},
+		{"macOS with a low per-process cap", lowMac, []string{"warning:open-files"},
+			[]string{"a process may open 4096 files (kern.maxfilesperproc 4096, hard limit unlimited): raise them with launchctl and sysctl"}, nil},
+		{"Windows", windows, nil,
+			[]string{"System limits (Windows)", "no per-process limit for sockets on Windows", "dynamic ports", "Not applicable on Windows", "Herd for Windows", "binding limit: memory"},
+			[]string{"Snippets (filled in", "LimitNOFILE=", "launchctl", "fs.file-max", "ulimit"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Build(scenario{limits: &tc.limits}.input(t))
+			var codes []string
+			for _, f := range r.Findings {
+				codes = append(codes, f.Level+":"+f.Code)
+			}
+			if !slices.Equal(codes, tc.codes) {
+				t.Errorf("findings %v, want %v: %+v", codes, tc.codes, r.Findings)
+			}
+			var buf bytes.Buffer
+			r.WriteText(&buf, true)
+			out := buf.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// reverb start repeats doctor's problems about where clients connect, and
+// names the configuration keys without effect, once.
+func TestStartWarnings(t *testing.T) {
+	type proj struct {
+		p   *laravelcfg.Project
+		env func(string) (string, bool)
+	}
+	project := func(env map[string]string, server laravelcfg.ServerSettings) proj {
+		in := scenario{env: env}.input(t)
+		in.Project.Reverb.Server = server
+		return proj{in.Project, in.Getenv}
+	}
+	StartWarnings := func(p proj, host string, port int, path string, secure bool) []string {
+		return startWarnings(p.p, p.env, host, port, path, secure)
+	}
+	local := map[string]string{"APP_ENV": "local", "REVERB_HOST": "localhost", "REVERB_PORT": "8080", "REVERB_SCHEME": "https"}
+	plain := laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}
+	got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", false)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "Clients are told wss://localhost:8080 (REVERB_SCHEME=https, REVERB_PORT=8080) but the server listens without TLS on port 8080") ||
+		!strings.Contains(got[0], "set REVERB_SCHEME=http") || !strings.Contains(got[0], "REVERB_PORT=443") {
+		t.Errorf("https to a plain server: %q", got)
+	}
+	if got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", true); len(got) != 0 {
+		t.Errorf("https to a TLS server: %q", got)
+	}
+	http := map[string]string{"APP_ENV": "local", "REVERB_HOST": "localhost", "REVERB_PORT": "8080", "REVERB_SCHEME": "http"}
+	got = StartWarnings(project(http, plain), "0.0.0.0", 8080, "", true)
+	if len(got) != 1 || !strings.Contains(got[0], "REVERB_SCHEME=http") || !strings.Contains(got[0], "set REVERB_SCHEME=https") {
+		t.Errorf("http to a TLS server: %q", got)
+	}
+	// Behind a proxy (clients on 443, server plain on 8080) is normal.
+	proxied := map[string]string{"APP_ENV": "production", "REVERB_HOST": "ws.example.com", "REVERB_PORT": "443", "REVERB_SCHEME": "https"}
+	if got := StartWarnings(project(proxied, plain), "0.0.0.0", 8080, "", false); len(got) != 0 {
+		t.Errorf("behind a proxy: %q", got)
+	}
+	cert := writeSelfSigned(t)
+	arr := php.NewArray()
+	arr.Set(php.StringKey("local_cert"), php.StringValue(cert))
+	arr.Set(php.StringKey("ciphers"), php.StringValue("HIGH"))
+	arr.Set(php.StringKey("crypto_method"), php.IntValue(1))
+	odd := laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080, IgnoredOptions: []string{"tcp.tcp_nodelay", "unix"},
+		TLS: laravelcfg.TLSOptions{LocalCert: cert, Raw: php.ArrayValue(arr)}}
+	got = StartWarnings(project(http, odd), "0.0.0.0", 8080, "", false)
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "servers.reverb.options keys without effect here: tcp.tcp_nodelay, unix") ||
+		!strings.Contains(joined, "servers.reverb.options.tls keys without effect here: ciphers, crypto_method") {
+		t.Errorf("keys without effect: %q", got)
+	}
+}
