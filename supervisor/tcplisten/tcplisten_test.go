@@ -93,4 +93,3 @@ func TestIPv6Only(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
