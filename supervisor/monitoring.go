@@ -106,9 +106,7 @@ func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, stder
 	if !ok {
 		return closers{}
 	}
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(stderr, "%s reverb worker %s: %s\n", time.Now().Format(time.RFC3339), nodeID, fmt.Sprintf(format, args...))
-	}
+	logf := workerLogf(stderr, nodeID)
 	var cs closers
 	if in := startPulse(p, st, logf); in != nil {
 		cs = append(cs, in)

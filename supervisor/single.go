@@ -54,6 +54,7 @@ func runSingle(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
+	routeRedisLogs(con.Warnf) // after the transport: go-redis has one logger
 	srv, err := newNode(serverOptions(p, ep, c, tr, ""))
 	if err != nil {
 		if tr != nil {

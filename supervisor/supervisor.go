@@ -122,6 +122,8 @@ func runSupervisor(c Config, con *console.Writer) int {
 	}
 	s.exe = exe
 
+	routeRedisLogs(con.Warnf) // the restart flag's store may be Redis
+
 	soft, hard, err := sockets.RaiseNoFile()
 	switch {
 	case err != nil:

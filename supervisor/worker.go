@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -164,6 +165,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	routeRedisLogs(workerLogf(stderr, nodeID)) // after the transport: go-redis has one logger
 	srv, err := newNode(serverOptions(p, ep, c, tr, nodeID))
 	if err != nil {
 		if tr != cluster.Transport(bus) {
@@ -222,5 +224,17 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 			}
 			served = nil // the dispatch socket ended: the lifeline follows
 		}
+	}
+}
+
+// workerLogf prints a worker's own log line: time, worker, message (the
+// supervisor prints its lines in Laravel's console style).
+func workerLogf(w io.Writer, nodeID string) func(format string, args ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		line := fmt.Sprintf("%s reverb worker %s: %s\n", time.Now().Format(time.RFC3339), nodeID, fmt.Sprintf(format, args...))
+		mu.Lock()
+		io.WriteString(w, line)
+		mu.Unlock()
 	}
 }
