@@ -87,7 +87,7 @@ func TestTCPOptions(t *testing.T) {
 	}{
 		{"['tls' => []]", TCPOptions{}, ""},
 		{"['tcp' => ['backlog' => '2048', 'so_reuseport' => 1, 'ipv6_v6only' => true]]", TCPOptions{Backlog: 2048, ReusePort: true, IPv6Only: &tr}, ""},
-		{"['tcp' => ['backlog' => null, 'tcp_nodelay' => true, 'bindto' => '0:0'], 'unix' => [], 'dns' => null]", TCPOptions{}, "unix tcp.tcp_nodelay tcp.bindto"},
+		{"['tcp' => ['backlog' => null, 'tcp_nodelay' => true, 'bindto' => '0:0'], 'unix' => [], 'dns' => null]", TCPOptions{}, "tcp.tcp_nodelay tcp.bindto unix"},
 	}
 	for _, tc := range tests {
 		p, err := Load(LoadOptions{Dir: project(t, conf(tc.options)), LookupEnv: noEnv(nil)})

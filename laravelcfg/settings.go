@@ -526,17 +526,30 @@ func (r *settingsReader) tcp(key string, options php.Value) (TCPOptions, []strin
 		return t, nil, nil
 	}
 	opts := options.ArrayVal()
-	for _, k := range opts.Keys {
-		if name := k.String(); name != "tls" && name != "tcp" {
-			if v, _ := opts.Get(k); !v.IsNull() {
-				ignored = append(ignored, name)
+	for i, k := range opts.Keys {
+		v := opts.Values[i]
+		switch name := k.String(); {
+		case name == "tls" || v.IsNull():
+		case name == "tcp":
+			var err error
+			var more []string
+			if t, more, err = r.tcpContext(key+".tcp", v); err != nil {
+				return t, nil, err
 			}
+			ignored = append(ignored, more...)
+		default:
+			ignored = append(ignored, name)
 		}
 	}
-	tcpKey := key + ".tcp"
-	v := get(options, "tcp")
-	if v.IsNull() || v.IsUnknown() {
-		return t, ignored, nil
+	return t, ignored, nil
+}
+
+// tcpContext reads the options.tcp array.
+func (r *settingsReader) tcpContext(tcpKey string, v php.Value) (TCPOptions, []string, error) {
+	var t TCPOptions
+	var ignored []string
+	if v.IsUnknown() {
+		return t, nil, nil
 	}
 	if v.Kind() != php.Array {
 		return t, nil, r.fail(tcpKey, "%s is not an array of socket context options", describe(v))

@@ -100,12 +100,14 @@ func metricsAddr(c Config, p *laravelcfg.Project) string {
 	return v
 }
 
-// startWorkerMonitoring runs in a worker after its server is built.
-func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, stderr io.Writer) io.Closer {
+// startWorkerMonitoring runs in a worker after its server is built. lost
+// counts connections the worker received but had no descriptor for.
+func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, lost func() int64, stderr io.Writer) io.Closer {
 	st, ok := srv.(statser)
 	if !ok {
 		return closers{}
 	}
+	st = withLost{st, lost}
 	logf := workerLogf(stderr, nodeID)
 	var cs closers
 	if in := startPulse(p, st, logf); in != nil {
@@ -118,6 +120,19 @@ func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, stder
 		cs = append(cs, ns)
 	}
 	return cs
+}
+
+// withLost adds connections lost at the open-files limit to a node's
+// refusals.
+type withLost struct {
+	statser
+	lost func() int64
+}
+
+func (w withLost) Stats() server.Stats {
+	s := w.statser.Stats()
+	s.OpenFilesRefused += w.lost()
+	return s
 }
 
 // startSingleMonitoring runs beside the in-process server of --workers 0.
@@ -186,6 +201,9 @@ func (s *supervisor) topology() metrics.Topology {
 		Started:      s.mon.started,
 		Restarts:     max(0, s.nextGen-1),
 		WorkerDeaths: s.mon.workerDeaths,
+	}
+	if s.disp != nil {
+		t.OpenFilesRefused = s.disp.refusedCount()
 	}
 	if s.current != nil {
 		t.Generation = s.current.num

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/flagwatch"
 	"github.com/reverb-go/reverb/supervisor/tcplisten"
 )
@@ -42,7 +43,21 @@ func runSingle(c Config, con *console.Writer) int {
 	if len(unsupported) > 0 {
 		con.Warnf("servers.reverb.options.tcp %s: not available on this system, ignored", strings.Join(unsupported, ", "))
 	}
-	ln, secure, err := wrapTLS(raw, ep, p)
+	// At the open-files limit: descriptors in reserve keep the HTTP API
+	// answering while WebSockets get 503 (supervisor/fdreserve).
+	var logs limitLogs
+	logs.logf = con.Warnf
+	limit := fdreserve.CurrentLimit()
+	reserve := fdreserve.New(fdreserve.Options{Limit: limit, CurrentLimit: fdreserve.CurrentLimit, OnChange: func(full bool) {
+		if full {
+			logs.print("full", "At the open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
+				fdreserve.CurrentLimit(), fdreserve.Advice(fdreserve.CurrentLimit()))
+		} else {
+			logs.print("room", "Room again under the open-files limit (%d): WebSocket connections are accepted again", fdreserve.CurrentLimit())
+		}
+	}})
+	defer reserve.Close()
+	ln, secure, err := wrapTLS(&drainListener{Listener: fdreserve.Listener{Listener: raw, Reserve: reserve}, full: reserve.Full}, ep, p)
 	if err != nil {
 		raw.Close()
 		con.Errorf("%v", err)
@@ -55,7 +70,9 @@ func runSingle(c Config, con *console.Writer) int {
 		return 1
 	}
 	routeRedisLogs(con.Warnf) // after the transport: go-redis has one logger
-	srv, err := newNode(serverOptions(p, ep, c, tr, ""))
+	opts := serverOptions(p, ep, c, tr, "")
+	opts.RefuseUpgrade = fdreserve.Reserved
+	srv, err := newNode(opts)
 	if err != nil {
 		if tr != nil {
 			tr.Close()

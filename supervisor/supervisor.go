@@ -76,7 +76,8 @@ type proc struct {
 	id       string
 	cmd      *exec.Cmd
 	peer     *hub.Peer
-	dispatch *net.UnixConn // passes accepted connections to the worker
+	dispatch *net.UnixConn   // passes accepted connections to the worker
+	out      *sockets.Outbox // what was passed on dispatch, until acknowledged
 	started  time.Time
 	ready    bool
 	exited   bool
@@ -154,7 +155,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 	}
 	s.ln = ln
 	defer ln.Close()
-	s.disp, err = newDispatcher(ln, func(f string, a ...any) { con.Warnf(f, a...) })
+	s.disp, err = newDispatcher(ln, soft, con.Warnf, con.Infof)
 	if err != nil {
 		con.Errorf("Cannot accept on %s: %v", s.ep.Addr(), err)
 		return 1
@@ -292,7 +293,7 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		return err
 	}
 	defer dchild.Close()
-	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp}
+	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp, out: sockets.NewOutbox(disp)}
 	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
 	cmd.ExtraFiles = []*os.File{dchild, child}
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
@@ -316,6 +317,10 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		Gone:  func(error) { close(busDone) },
 	})
 	g.procs[slot] = p
+	// Reads the worker's acknowledgements; owned by the worker's lifetime:
+	// ends when the dispatch socket is closed after the process is reaped,
+	// handing back what the worker never installed.
+	go p.out.Run(s.disp.requeue, func(r sockets.Report) { s.disp.reported(p, r) })
 	// Owned by the worker's lifetime: ends when the process is reaped.
 	go func() {
 		err := cmd.Wait()

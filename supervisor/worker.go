@@ -17,6 +17,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server"
 	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/hub"
 	"github.com/reverb-go/reverb/supervisor/sockets"
 )
@@ -126,6 +127,11 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	}
 	tcpAddr, _ := net.ResolveTCPAddr("tcp", listenAddr)
 	ln := sockets.NewDispatchListener(dispatch, tcpAddr)
+	// Descriptors in reserve for when the table fills: released for the
+	// HTTP API, and the supervisor is told (dispatch.go).
+	reserve := fdreserve.New(fdreserve.Options{Limit: fdreserve.CurrentLimit(), CurrentLimit: fdreserve.CurrentLimit, OnChange: ln.Report})
+	defer reserve.Close()
+	ln.SetReserve(reserve)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
@@ -156,7 +162,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	ep := Resolve(p.Reverb.Server, c.CLI)
-	dl := &drainListener{Listener: ln}
+	dl := &drainListener{Listener: ln, full: reserve.Full}
 	tln, _, err := wrapTLS(dl, ep, p)
 	if err != nil {
 		return fail(err)
@@ -166,14 +172,16 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	routeRedisLogs(workerLogf(stderr, nodeID)) // after the transport: go-redis has one logger
-	srv, err := newNode(serverOptions(p, ep, c, tr, nodeID))
+	opts := serverOptions(p, ep, c, tr, nodeID)
+	opts.RefuseUpgrade = fdreserve.Reserved
+	srv, err := newNode(opts)
 	if err != nil {
 		if tr != cluster.Transport(bus) {
 			tr.Close()
 		}
 		return fail(err)
 	}
-	defer startWorkerMonitoring(p, srv, nodeID, stderr).Close() // Pulse, stats socket (monitoring.go)
+	defer startWorkerMonitoring(p, srv, nodeID, ln.Lost, stderr).Close() // Pulse, stats socket (monitoring.go)
 	// served is closed when Serve returns; serveErr is written before.
 	served := make(chan struct{})
 	var serveErr error
