@@ -173,4 +173,7 @@ func printStatus(w io.Writer, st metrics.Status) {
 		}
 		fmt.Fprintf(w, "\nRefused handshakes: %s\n", strings.Join(hs, ", "))
 	}
+	if st.OpenFilesRefused > 0 {
+		fmt.Fprintf(w, "\nRefused at the open-files limit: %d (raise the limit or add workers: reverb doctor)\n", st.OpenFilesRefused)
+	}
 }

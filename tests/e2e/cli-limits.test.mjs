@@ -52,7 +52,7 @@ async function startLimited({ workers = 2 } = {}) {
   running.add(server);
   await waitFor(async () => {
     if (proc.exitCode !== null) throw new Error(`reverb exited:\n${out}`);
-    return (await get(port, '/up').catch(() => ({}))).status === 200 && /workers? ready/.test(out);
+    return (await get(port, '/up').catch(() => ({}))).status === 200 && (workers === 0 || /workers? ready/.test(out));
   }, { timeout: 20000, message: 'server ready' });
   return server;
 }
@@ -173,6 +173,33 @@ test('at the open-files limit: overflow to the other worker, 503 with a log line
     const again = await openMany(server, 20);
     open.push(...again.filter((r) => r.ok).map((r) => r.ws));
     assert.equal(again.filter((r) => !r.ok).length, 0, 'refused with room again');
+  } finally {
+    for (const ws of open) ws.terminate();
+    await stop(server);
+  }
+});
+
+test('--workers 0 at the open-files limit: 503 past it, the API answers, room again later', { timeout: 120000 }, async () => {
+  const server = await startLimited({ workers: 0 });
+  const open = [];
+  try {
+    const results = await openMany(server, 300);
+    open.push(...results.filter((r) => r.ok).map((r) => r.ws));
+    const refused = results.filter((r) => !r.ok);
+    assert.ok(open.length > 100 && refused.length > 0, `${open.length} open, ${refused.length} refused`);
+    assert.ok(refused.some((r) => r.status === 503), JSON.stringify(refused.slice(0, 3)));
+    await waitFor(() => /At the open-files limit \(256\): new WebSocket connections are refused with 503 while the HTTP API keeps answering; each process may open 256 files/.test(server.output()),
+      { timeout: 10000, message: 'log line' });
+    assert.ok(await metric(server, 'reverb_open_files_refused_total') > 0);
+    for (let i = 0; i < 10; i++) {
+      const ev = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'at-limit', channels: ['c'], data: '{}' } });
+      assert.equal(ev.status, 200, `POST /events at the limit: ${ev.status} ${ev.text}`);
+    }
+    for (const ws of open.splice(0, 100)) ws.close();
+    await waitFor(() => /Room again under the open-files limit \(256\)/.test(server.output()), { timeout: 15000, message: 'room again' });
+    const again = await openMany(server, 20);
+    open.push(...again.filter((r) => r.ok).map((r) => r.ws));
+    assert.equal(again.filter((r) => !r.ok).length, 0);
   } finally {
     for (const ws of open) ws.terminate();
     await stop(server);
