@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(php-cli php-vlucas-phpdotenv php-laravel-framework php-sqlite3 php-redis php-mysql php-pgsql
-  php-memcached redis-server memcached sqlite3 mariadb-server postgresql openssl make)
+  php-memcached redis-server memcached sqlite3 mariadb-server postgresql openssl make podman runc shellcheck curl)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -62,6 +62,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name, rest := args[0], args[1:]
+	if versionFlags[name] { // reverb --version, like php artisan --version
+		name = "version"
+	}
 	if name == "help" {
 		if len(rest) == 0 {
 			usage(stdout)
@@ -104,6 +107,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Global options (every command, as in php artisan):")
 	fmt.Fprintln(w, "  -h, --help  -q, --quiet  --silent  -v|vv|vvv  --ansi|--no-ansi  -n, --no-interaction  --env=ENV")
+	fmt.Fprintln(w, "  -V, --version  this build's version (reverb version)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Examples:")
 	fmt.Fprintln(w, "  ./reverb install        add Reverb's .env lines and config/reverb.php")

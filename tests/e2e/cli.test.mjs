@@ -69,6 +69,13 @@ test('reverb with no command prints the help and exits 2; --help and help exit 0
     assert.match(r.stdout, /Available commands:/);
     assert.doesNotMatch(r.stdout, /_worker/);
   }
+  assert.match(none.stderr, /^ {2}version +Show the version/m);
+  const version = await reverb(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^reverb \S+\n/);
+  const versionHelp = await reverb(['version', '--help']);
+  assert.equal(versionHelp.code, 0);
+  assert.match(versionHelp.stdout, /Usage:\n {2}reverb version \[options\]/);
   const unknown = await reverb(['serve']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "serve"/);
