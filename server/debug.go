@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/reverb-go/reverb/server/websocket"
 )
 
 // debugWidth is the line width of two-column output (Laravel uses the
@@ -91,14 +95,102 @@ func expandStrings(p []byte, depth int) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
-func (s *Server) debugControl(c *conn, payload []byte) {
+// debugControl prints a control frame a client sent, readably: a close as
+// its code, the code's meaning and the reason; a ping or pong as its
+// payload (quoted when it is not printable text).
+func (s *Server) debugControl(c *conn, op websocket.Opcode, payload []byte) {
 	if s.debug == nil {
 		return
 	}
 	s.debugInfo("Control Frame Received", c.id)
+	var line string
+	switch op {
+	case websocket.OpClose:
+		line = describeClose(payload)
+	case websocket.OpPing:
+		line = "Ping " + printable(payload)
+	default:
+		line = "Pong " + printable(payload)
+	}
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
-	fmt.Fprintf(s.debug, "%s\n", payload)
+	fmt.Fprintf(s.debug, "%s\n", line)
+}
+
+// debugCloseSent prints the close frame the server sends (once per
+// connection: closeNow runs once), so a close shows up once whichever side
+// began it; the client's echo of it is not printed again.
+func (s *Server) debugCloseSent(c *conn, code int, reason string) {
+	if s.debug == nil {
+		return
+	}
+	s.debugInfo("Close Frame Sent", c.id)
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	fmt.Fprintf(s.debug, "%s\n", closeText(code, reason))
+}
+
+// describeClose renders a close frame's payload: "Close 1000 (normal
+// closure): bye".
+func describeClose(payload []byte) string {
+	if len(payload) < 2 {
+		return "Close (no status code)"
+	}
+	return closeText(int(payload[0])<<8|int(payload[1]), string(payload[2:]))
+}
+
+func closeText(code int, reason string) string {
+	out := fmt.Sprintf("Close %d", code)
+	if m := closeMeaning(code); m != "" {
+		out += " (" + m + ")"
+	}
+	if reason != "" {
+		out += ": " + printable([]byte(reason))
+	}
+	return out
+}
+
+// closeMeaning names RFC 6455's codes and Pusher's ranges.
+func closeMeaning(code int) string {
+	switch {
+	case code == 1000:
+		return "normal closure"
+	case code == 1001:
+		return "going away"
+	case code == 1002:
+		return "protocol error"
+	case code == 1003:
+		return "unsupported data"
+	case code == 1007:
+		return "invalid payload data"
+	case code == 1008:
+		return "policy violation"
+	case code == 1009:
+		return "message too big"
+	case code == 1010:
+		return "mandatory extension"
+	case code == 1011:
+		return "internal error"
+	case code >= 4000 && code < 4100:
+		return "Pusher: do not reconnect"
+	case code >= 4100 && code < 4200:
+		return "Pusher: reconnect after a pause"
+	case code >= 4200 && code < 4300:
+		return "Pusher: reconnect now"
+	}
+	return ""
+}
+
+// printable is p as text when it is valid UTF-8 without control
+// characters, else Go-quoted.
+func printable(p []byte) string {
+	if len(p) == 0 {
+		return "(empty)"
+	}
+	if utf8.Valid(p) && !bytes.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return string(p)
+	}
+	return strconv.Quote(string(p))
 }
 
 func (s *Server) debugError(text string) {

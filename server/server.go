@@ -70,6 +70,11 @@ type Options struct {
 	DebugOut io.Writer
 	// ErrorLog receives errors (always on, even without Debug).
 	ErrorLog io.Writer
+	// RefuseUpgrade, when set and true for a connection, answers its
+	// WebSocket upgrade with 503: the connection was taken from the
+	// descriptors a process at its open-files limit keeps for the HTTP API
+	// (supervisor/fdreserve). Counted in Stats.OpenFilesRefused.
+	RefuseUpgrade func(nc net.Conn) bool
 }
 
 // Server is one node: WebSocket endpoint, HTTP API, channel state.
@@ -90,6 +95,7 @@ type Server struct {
 
 	handshakeFailures sync.Map     // reason → *atomic.Int64
 	busErrors         atomic.Int64 // failed cluster publishes (monitoring)
+	openFilesRefused  atomic.Int64 // upgrades refused at the open-files limit
 
 	gatherMu   sync.Mutex
 	gatherings map[string]*gathering
@@ -240,6 +246,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          nil,
 	}
+	if s.opts.RefuseUpgrade != nil {
+		hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		}
+	}
 	s.srvMu.Lock()
 	if s.closed {
 		s.srvMu.Unlock()
@@ -263,6 +274,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.appKeyFromPath(r.URL.Path)
 	if !ok {
 		s.api.ServeHTTP(w, r)
+		return
+	}
+	if nc, ok := r.Context().Value(connKey{}).(net.Conn); ok && s.opts.RefuseUpgrade(nc) {
+		// pusher-js treats this like any failed connection and retries
+		// with backoff, by when some connections may have closed.
+		s.openFilesRefused.Add(1)
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Server at its open-files limit: try again shortly.", http.StatusServiceUnavailable)
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -314,6 +334,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.open(nc, s.appByKeyRefreshing(r.Context(), key), r.Header.Get("Origin"), initial)
 }
+
+// connKey finds a request's connection in its context (RefuseUpgrade).
+type connKey struct{}
 
 // appKeyFromPath matches {path}/app/{key}.
 func (s *Server) appKeyFromPath(p string) (string, bool) {

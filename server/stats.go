@@ -14,7 +14,7 @@ type AppStats struct {
 	BytesIn             atomic.Int64
 	BytesOut            atomic.Int64
 	SlowConsumersClosed atomic.Int64 // closed with 4100 on queue overflow
-	// Pulse's ReverbMessages recorder counts these (monitoring, engineer M):
+	// Pulse's ReverbMessages recorder counts these:
 	// TextFramesOut is every text frame queued to a client (Reverb's
 	// MessageSent: each broadcast recipient once, pings, pongs, errors and
 	// connection_established included; control and close frames not);
@@ -53,6 +53,9 @@ type Stats struct {
 	// counts failed cluster publishes. Together: the bus / Redis state.
 	PeerNodes int
 	BusErrors int64
+	// OpenFilesRefused counts connections refused because the process was
+	// at its open-files limit (Options.AtCapacity).
+	OpenFilesRefused int64
 }
 
 // Stats returns the node's counters.
@@ -78,6 +81,7 @@ func (s *Server) Stats() Stats {
 	s.nodesMu.Lock()
 	st.PeerNodes = len(s.nodes)
 	s.nodesMu.Unlock()
+	st.OpenFilesRefused = s.openFilesRefused.Load()
 	st.BusErrors = s.busErrors.Load()
 	s.handshakeFailures.Range(func(k, v any) bool {
 		st.HandshakeFailures[k.(string)] = v.(*atomic.Int64).Load()
