@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/internal/cfgtree"
 )
 
 // The exported helpers below open the app's own database and Redis
@@ -43,7 +44,7 @@ func OpenDatabaseConnection(p *laravelcfg.Project, name string) (*SQLConnection,
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := conn.strOr("prefix", "")
+	prefix, err := conn.StrOr("prefix", "")
 	if err != nil {
 		return nil, err
 	}
@@ -95,8 +96,8 @@ func OpenRedisConnection(p *laravelcfg.Project, name string) (*RedisConnection, 
 	}
 	m := rcc.merged
 	prefix := ""
-	if v, ok := m.get("prefix"); ok && !phpEmpty(v) {
-		if prefix, err = phpString(v, m.keyPath("prefix")); err != nil {
+	if v, ok := m.Get("prefix"); ok && !cfgtree.Empty(v) {
+		if prefix, err = cfgtree.String(v, m.KeyPath("prefix")); err != nil {
 			return nil, err
 		}
 	}

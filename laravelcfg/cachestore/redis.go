@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/reverb-go/reverb/laravelcfg/internal/cfgtree"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
@@ -51,11 +52,11 @@ const (
 // binary formats Go does not reproduce: reading still detects changes (the
 // bytes differ), writing is refused with a warning.
 func (s *redisStore) phpredisEncoding(m node) error {
-	if v, ok := m.get("serializer"); ok && !v.IsNull() {
+	if v, ok := m.Get("serializer"); ok && !v.IsNull() {
 		n := int64(-1)
 		if !v.IsUnknown() {
 			var err error
-			if n, err = phpInt(v, m.keyPath("serializer")); err != nil {
+			if n, err = cfgtree.Int(v, m.KeyPath("serializer")); err != nil {
 				return err
 			}
 		}
@@ -63,18 +64,18 @@ func (s *redisStore) phpredisEncoding(m node) error {
 		case serializerNone, serializerPHP, serializerJSON:
 			s.serializer = n
 		default:
-			s.block(m.keyPath("serializer"), v)
+			s.block(m.KeyPath("serializer"), v)
 		}
 	}
-	if v, ok := m.get("compression"); ok && (v.IsUnknown() || !phpEmpty(v)) {
-		s.block(m.keyPath("compression"), v)
+	if v, ok := m.Get("compression"); ok && (v.IsUnknown() || !cfgtree.Empty(v)) {
+		s.block(m.KeyPath("compression"), v)
 	}
 	return nil
 }
 
 func (s *redisStore) block(path string, v php.Value) {
 	desc := "set"
-	if str, err := phpString(v, ""); err == nil {
+	if str, err := cfgtree.String(v, ""); err == nil {
 		desc = strconv.Quote(str)
 	}
 	s.writeBlocked = fmt.Sprintf("config %s is %s: phpredis encodes the stored value in a format the Go side does not write; run php artisan reverb:restart instead", path, desc)
@@ -91,77 +92,77 @@ type redisConnConfig struct {
 // resolveRedisConnection is RedisManager::resolve($name) followed by the
 // connector's option merge.
 func (r *resolver) resolveRedisConnection(name string) (redisConnConfig, error) {
-	db, err := r.config.sub("database")
+	db, err := r.config.Sub("database")
 	if err != nil {
 		return redisConnConfig{}, err
 	}
-	rc, err := db.sub("redis")
+	rc, err := db.Sub("redis")
 	if err != nil {
 		return redisConnConfig{}, err
 	}
-	client, err := rc.strOr("client", "phpredis")
+	client, err := rc.StrOr("client", "phpredis")
 	if err != nil {
 		return redisConnConfig{}, err
 	}
 	if name == "" {
 		name = "default"
 	}
-	conn, err := rc.sub(name)
+	conn, err := rc.Sub(name)
 	if err != nil {
 		return redisConnConfig{}, err
 	}
-	if conn.arr == nil {
-		clusters, _ := rc.sub("clusters")
-		if v, ok := clusters.get(name); ok && !v.IsNull() {
-			return redisConnConfig{}, fmt.Errorf("config %s.%s: Redis connection [%s] is a cluster: %w: Redis Cluster for the cache store; use a single-node connection", clusters.path, name, name, ErrUnsupported)
+	if conn.Arr == nil {
+		clusters, _ := rc.Sub("clusters")
+		if v, ok := clusters.Get(name); ok && !v.IsNull() {
+			return redisConnConfig{}, fmt.Errorf("config %s.%s: Redis connection [%s] is a cluster: %w: Redis Cluster for the cache store; use a single-node connection", clusters.Path, name, name, ErrUnsupported)
 		}
-		return redisConnConfig{}, fmt.Errorf("config %s is missing: Redis connection [%s] not configured", conn.path, name)
+		return redisConnConfig{}, fmt.Errorf("config %s is missing: Redis connection [%s] not configured", conn.Path, name)
 	}
 	// parseConnectionConfiguration: the url, then driver tcp/tls → scheme.
-	if conn, err = applyConfigURL(conn); err != nil {
+	if conn, err = cfgtree.ApplyURL(conn); err != nil {
 		return redisConnConfig{}, err
 	}
-	options, err := rc.sub("options")
+	options, err := rc.Sub("options")
 	if err != nil {
 		return redisConnConfig{}, err
 	}
-	connOptions, err := conn.sub("options")
+	connOptions, err := conn.Sub("options")
 	if err != nil {
 		return redisConnConfig{}, err
 	}
 	merged := php.NewArray()
-	for i, k := range conn.arr.Keys {
+	for i, k := range conn.Arr.Keys {
 		if !k.IsInt && (k.S == "options" || k.S == "driver") {
 			continue
 		}
-		merged.Set(k, conn.arr.Values[i])
+		merged.Set(k, conn.Arr.Values[i])
 	}
-	if d, ok := conn.get("driver"); ok {
-		if s, _ := phpString(d, ""); strings.EqualFold(s, "tcp") || strings.EqualFold(s, "tls") {
+	if d, ok := conn.Get("driver"); ok {
+		if s, _ := cfgtree.String(d, ""); strings.EqualFold(s, "tcp") || strings.EqualFold(s, "tls") {
 			merged.Set(php.StringKey("scheme"), php.StringValue(strings.ToLower(s)))
 		}
 	}
-	connPrefix, hasConnPrefix := conn.get("prefix")
+	connPrefix, hasConnPrefix := conn.Get("prefix")
 	for _, src := range []node{options, connOptions} {
-		if src.arr == nil {
+		if src.Arr == nil {
 			continue
 		}
-		for i, k := range src.arr.Keys {
-			if src.path == options.path && !k.IsInt && k.S == "parameters" {
+		for i, k := range src.Arr.Keys {
+			if src.Path == options.Path && !k.IsInt && k.S == "parameters" {
 				continue
 			}
-			merged.Set(k, src.arr.Values[i])
+			merged.Set(k, src.Arr.Values[i])
 		}
 	}
 	// The connectors let a prefix set directly on the connection win.
 	if hasConnPrefix && !connPrefix.IsNull() {
 		merged.Set(php.StringKey("prefix"), connPrefix)
 	}
-	return redisConnConfig{client: client, merged: node{path: conn.path, arr: merged}}, nil
+	return redisConnConfig{client: client, merged: node{Path: conn.Path, Arr: merged}}, nil
 }
 
 func (r *resolver) openRedis(sc node) (Store, error) {
-	connName, err := sc.strOr("connection", "default")
+	connName, err := sc.StrOr("connection", "default")
 	if err != nil {
 		return nil, err
 	}
@@ -176,8 +177,8 @@ func (r *resolver) openRedis(sc node) (Store, error) {
 	// ! empty($config['prefix']) (so "0" is no prefix); predis takes any
 	// non-null prefix.
 	connPrefix := ""
-	if v, ok := m.get("prefix"); ok && !v.IsNull() && (rcc.client == "predis" || !phpEmpty(v)) {
-		if connPrefix, err = phpString(v, m.keyPath("prefix")); err != nil {
+	if v, ok := m.Get("prefix"); ok && !v.IsNull() && (rcc.client == "predis" || !cfgtree.Empty(v)) {
+		if connPrefix, err = cfgtree.String(v, m.KeyPath("prefix")); err != nil {
 			return nil, err
 		}
 	}
@@ -214,16 +215,16 @@ func (r *resolver) openRedis(sc node) (Store, error) {
 // username + password (AUTH only with a non-empty password), database
 // ((int) cast, SELECT), tls scheme.
 func redisOptions(m node) (*redis.Options, error) {
-	host, err := m.strOr("host", "127.0.0.1")
-	host = dialHost(host)
+	host, err := m.StrOr("host", "127.0.0.1")
+	host = cfgtree.DialHost(host)
 	if err != nil {
 		return nil, err
 	}
-	port, err := m.strOr("port", "6379")
+	port, err := m.StrOr("port", "6379")
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := m.strOr("scheme", "")
+	scheme, err := m.StrOr("scheme", "")
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +250,7 @@ func redisOptions(m node) (*redis.Options, error) {
 	case "unix":
 		opt.Network = "unix"
 	default:
-		return nil, fmt.Errorf("config %s.scheme: unsupported Redis scheme %q (tcp or tls)", m.path, scheme)
+		return nil, fmt.Errorf("config %s.scheme: unsupported Redis scheme %q (tcp or tls)", m.Path, scheme)
 	}
 	if strings.HasPrefix(host, "/") {
 		opt.Network = "unix"
@@ -259,25 +260,25 @@ func redisOptions(m node) (*redis.Options, error) {
 	} else {
 		p := php.StringValue(port).ToInt()
 		if p <= 0 || p > 65535 {
-			return nil, fmt.Errorf("config %s.port: %q is not a port", m.path, port)
+			return nil, fmt.Errorf("config %s.port: %q is not a port", m.Path, port)
 		}
 		opt.Addr = net.JoinHostPort(host, strconv.FormatInt(p, 10))
 	}
-	if pw, ok := m.get("password"); ok && !phpEmpty(pw) {
-		if opt.Password, err = phpString(pw, m.keyPath("password")); err != nil {
+	if pw, ok := m.Get("password"); ok && !cfgtree.Empty(pw) {
+		if opt.Password, err = cfgtree.String(pw, m.KeyPath("password")); err != nil {
 			return nil, err
 		}
-		if opt.Username, err = m.strOr("username", ""); err != nil {
+		if opt.Username, err = m.StrOr("username", ""); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := m.get("database"); ok && !v.IsNull() {
-		n, err := phpInt(v, m.keyPath("database"))
+	if v, ok := m.Get("database"); ok && !v.IsNull() {
+		n, err := cfgtree.Int(v, m.KeyPath("database"))
 		if err != nil {
 			return nil, err
 		}
 		if n < 0 {
-			return nil, fmt.Errorf("config %s.database: %d is not a Redis database number", m.path, n)
+			return nil, fmt.Errorf("config %s.database: %d is not a Redis database number", m.Path, n)
 		}
 		opt.DB = int(n)
 	}
@@ -330,24 +331,24 @@ func redisTLSConfig(m node, host string) (*tls.Config, error) {
 		n := m
 		for _, k := range path {
 			var err error
-			if n, err = n.sub(k); err != nil {
+			if n, err = n.Sub(k); err != nil {
 				return nil, err
 			}
 		}
-		if n.arr != nil && n.arr.Len() > 0 {
-			if _, nested := n.get("stream"); !nested {
+		if n.Arr != nil && n.Arr.Len() > 0 {
+			if _, nested := n.Get("stream"); !nested {
 				ssl = n
 				break
 			}
 		}
 	}
-	if ssl.arr == nil {
+	if ssl.Arr == nil {
 		return cfg, nil
 	}
-	str := func(k string) (string, error) { return ssl.strOr(k, "") }
+	str := func(k string) (string, error) { return ssl.StrOr(k, "") }
 	isFalse := func(k string) bool {
-		v, ok := ssl.get(k)
-		return ok && !v.IsNull() && phpEmpty(v)
+		v, ok := ssl.Get(k)
+		return ok && !v.IsNull() && cfgtree.Empty(v)
 	}
 	if name, err := str("peer_name"); err != nil {
 		return nil, err
@@ -359,11 +360,11 @@ func redisTLSConfig(m node, host string) (*tls.Config, error) {
 	} else if ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, fmt.Errorf("config %s.cafile: %w", ssl.path, err)
+			return nil, fmt.Errorf("config %s.cafile: %w", ssl.Path, err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("config %s.cafile: %s holds no PEM certificate", ssl.path, ca)
+			return nil, fmt.Errorf("config %s.cafile: %s holds no PEM certificate", ssl.Path, ca)
 		}
 		cfg.RootCAs = pool
 	}
@@ -381,7 +382,7 @@ func redisTLSConfig(m node, host string) (*tls.Config, error) {
 		}
 		pair, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
-			return nil, fmt.Errorf("config %s.local_cert: %w", ssl.path, err)
+			return nil, fmt.Errorf("config %s.local_cert: %w", ssl.Path, err)
 		}
 		cfg.Certificates = []tls.Certificate{pair}
 	}
