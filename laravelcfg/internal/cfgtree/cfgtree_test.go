@@ -55,4 +55,3 @@ func errMatches(err error, want string) bool {
 	}
 	return err != nil && strings.Contains(err.Error(), want)
 }
-
