@@ -55,3 +55,20 @@ func errMatches(err error, want string) bool {
 	}
 	return err != nil && strings.Contains(err.Error(), want)
 }
+
+func TestDialHost(t *testing.T) {
+	tests := map[string]string{"[::1]": "::1", "::1": "::1", "h": "h", "[]": "[]", "": ""}
+	for in, want := range tests {
+		if got := DialHost(in); got != want {
+			t.Errorf("DialHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// parse_url keeps the brackets in config, as PHP has them.
+	n, err := ApplyURL(Node{Path: "database.redis.cache", Arr: arr("url", "redis://[::1]:6390/2").ArrayVal()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := n.Str("host"); h != "[::1]" {
+		t.Errorf("config host = %q, want [::1] as PHP has it", h)
+	}
+}
