@@ -161,6 +161,7 @@ func (s *redisStore) Read(ctx context.Context) (Flag, error) {
 		return Flag{}, nil
 	}
 	if err != nil {
+		redisconn.Refresh(ctx, s.client)
 		return Flag{}, fmt.Errorf("read restart flag from redis %s: %w", s.where, err)
 	}
 	return Flag{Present: true, Raw: b}, nil
@@ -175,6 +176,7 @@ func (s *redisStore) Write(ctx context.Context, ts int64) error {
 		value = "i:" + value + ";"
 	}
 	if err := s.client.Set(ctx, s.key, value, 0).Err(); err != nil {
+		redisconn.Refresh(ctx, s.client)
 		return fmt.Errorf("write restart flag to redis %s: %w", s.where, err)
 	}
 	return nil

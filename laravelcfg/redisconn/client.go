@@ -122,3 +122,14 @@ func NodeFor(ctx context.Context, c goredis.UniversalClient, key string) (goredi
 	}
 	return cc.MasterForKey(ctx, key)
 }
+
+// Refresh is for a command that just failed on the network: a
+// ClusterClient re-reads the slot map in the background, so a master that
+// failed over is found by the next command instead of at go-redis'
+// periodic reload (every minute). Other clients need nothing: a
+// FailoverClient asks the sentinels on every new connection.
+func Refresh(ctx context.Context, c goredis.UniversalClient) {
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		cc.ReloadState(ctx)
+	}
+}
