@@ -9,6 +9,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
 
 func init() {
@@ -207,26 +208,16 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 	fmt.Fprintf(w, "  max_request_size:     %d bytes\n", s.MaxRequestSize)
 	fmt.Fprintf(w, "  pulse_ingest:         every %ds, telescope every %ds\n", s.PulseIngestInterval, s.TelescopeIngestInterval)
 	sc := s.Scaling
+	var scalingWarnings []string
 	if sc.Enabled {
-		r := sc.Server
-		target := r.URL
-		if target == "" {
-			target = r.Host + ":" + r.Port
+		// The resolved deployment (one server, Sentinel, Cluster), secrets
+		// masked: redisconn.Deployment.Describe.
+		if d, err := redisconn.ForScaling(p); err != nil {
+			fmt.Fprintf(w, "  scaling:              on, channel %q, Redis connection unusable: %v\n", sc.Channel, err)
 		} else {
-			target = maskURL(target, showSecrets)
+			fmt.Fprintf(w, "  scaling:              on, channel %q via %s\n", sc.Channel, d.Describe(showSecrets))
+			scalingWarnings = d.Warnings
 		}
-		auth := ""
-		if r.Username != "" {
-			auth += " user " + r.Username
-		}
-		if r.Password != "" {
-			auth += " password " + mask(r.Password, showSecrets)
-		}
-		tls := ""
-		if r.Scheme == "tls" {
-			tls = " tls"
-		}
-		fmt.Fprintf(w, "  scaling:              on, channel %q via redis %s db %d%s%s (reconnect timeout %ds)\n", sc.Channel, target, r.Database, tls, auth, r.Timeout)
 	} else {
 		fmt.Fprintf(w, "  scaling:              off\n")
 	}
@@ -265,7 +256,7 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 	fmt.Fprintln(w, "Restart flag (php artisan reverb:restart)")
 	def, _ := php.Lookup(p.Config, "cache.default")
 	fmt.Fprintf(w, "  cache store:          %s\n", describeValue(def))
-	warnings := append([]string(nil), p.Warnings...)
+	warnings := append(append([]string(nil), p.Warnings...), scalingWarnings...)
 	if st, err := cachestore.Open(p); err != nil {
 		fmt.Fprintf(w, "  location:             unavailable\n")
 		warnings = append(warnings, "restart flag: "+err.Error())
