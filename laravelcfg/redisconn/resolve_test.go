@@ -342,3 +342,30 @@ func TestNewClient(t *testing.T) {
 		_ = c.Close()
 	}
 }
+
+// FuzzResolve: any url, host, scheme or sentinel entry gives a deployment
+// with an address or an error, never a panic.
+func FuzzResolve(f *testing.F) {
+	for _, s := range []string{"tcp://h:1?timeout=0.1&password=x", "redis://:pw@h/2", "unix:///tmp/s", "rediss://u:p@[::1]:6380/3",
+		"", "://", "tls://h", "redis://h:99999", "tcp://h?database=x"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, edits := range []map[string]any{
+			{"default.url": a},
+			{"client": "predis", "options.cluster": nil, "default": list(a, b), "default.options": arr("replication", "sentinel", "service", "m")},
+			{"client": "predis", "default": list(a, arr("host", b))},
+			{"default.host": a, "default.scheme": b},
+			{"clusters": arr("default", list(a, arr("url", b)))},
+		} {
+			d, err := resolveWith(t, "", edits)
+			if err != nil {
+				continue
+			}
+			if len(d.Addrs) == 0 {
+				t.Fatalf("%v: a deployment without an address: %+v", edits, d)
+			}
+			_ = d.Describe(false)
+		}
+	})
+}

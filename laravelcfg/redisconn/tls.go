@@ -1,6 +1,7 @@
 package redisconn
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -116,7 +117,7 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, checkName, allowSe
 		inter.AddCert(c)
 	}
 	_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
-	if err != nil && allowSelfSigned && leaf.CheckSignatureFrom(leaf) == nil {
+	if err != nil && allowSelfSigned && selfSigned(leaf) {
 		err = nil
 	}
 	if err != nil {
@@ -126,6 +127,13 @@ func verifyPeer(cs tls.ConnectionState, roots *x509.CertPool, checkName, allowSe
 		return leaf.VerifyHostname(cs.ServerName)
 	}
 	return nil
+}
+
+// selfSigned reports whether c is its own issuer and signed by its own
+// key (OpenSSL's "self-signed certificate" that allow_self_signed accepts;
+// it need not be a CA certificate).
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // loadCAs reads cafile and every PEM certificate file in capath.

@@ -89,8 +89,9 @@ func (f *masterFinder) watchSwitches(ctx context.Context) {
 		sc := f.sentinels[(f.good+i)%len(f.sentinels)]
 		f.mu.Unlock()
 		ps := sc.Subscribe(ctx, "+switch-master")
+		stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // unblocks a read at Close
 		for ctx.Err() == nil {
-			// A read does not watch ctx: wake up every second to check.
+			// Sentinels say hello every 2 s; a quiet second is not an error.
 			msg, err := ps.ReceiveTimeout(ctx, time.Second)
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -108,6 +109,7 @@ func (f *masterFinder) watchSwitches(ctx context.Context) {
 				}
 			}
 		}
+		stop()
 		_ = ps.Close()
 		select {
 		case <-ctx.Done():

@@ -422,7 +422,9 @@ func (t *Transport) subscribeLoop() {
 		// Where the subscription will sit: the follower compares.
 		subAddr := ""
 		if t.master != nil {
-			subAddr, _ = t.master.find(t.ctx)
+			ctx, cancel := context.WithTimeout(t.ctx, time.Second)
+			subAddr, _ = t.master.find(ctx)
+			cancel()
 		}
 		ps := t.client.Subscribe(t.ctx)
 		t.mu.Lock()
