@@ -11,9 +11,10 @@
 // PUBLISH/SUBSCRIBE, which the cluster broadcasts to every node; every node
 // of ours publishes and subscribes on the master of the channel's hash slot,
 // so PUBLISH's reply still counts the subscribed nodes). On Sentinel and
-// Cluster a follower checks once a second that the subscription sits on
-// the master the publishes go to, and moves it after a planned failover
-// (the old master stays up as a replica and would keep the subscription).
+// Cluster a follower checks once a second (on Sentinel also at once when a
+// sentinel announces +switch-master) that the subscription sits on the
+// master the publishes go to, and moves it after a planned failover (the
+// old master stays up as a replica and would keep the subscription).
 //
 // Faults. Reverb retries once a second and exits after `timeout` attempts.
 // A node of ours never exits because Redis is away: while it is, local
@@ -142,9 +143,6 @@ func New(opts Options) (*Transport, error) {
 
 // Where names the Redis deployment the transport uses (no secrets).
 func (t *Transport) Where() string { return t.where }
-
-// Deployment is the resolved Redis deployment.
-func (t *Transport) Deployment() *redisconn.Deployment { return t.opts.Redis }
 
 var loggerOnce sync.Once
 
