@@ -51,8 +51,9 @@ func StartSentinel(t testing.TB, opts SentinelOptions) *SentinelSet {
 		opts.DownAfter = time.Second
 	}
 	s := &SentinelSet{t: t, opts: opts}
-	// A replica syncs at once instead of after the default 5 s delay.
-	auth := []string{"--repl-diskless-sync-delay", "0"}
+	// A replica syncs at once instead of after the default 5 s delay, and
+	// writes the RDB it receives into a temporary folder, not the test's.
+	auth := []string{"--repl-diskless-sync-delay", "0", "--dir", t.TempDir()}
 	if opts.Password != "" {
 		auth = append(auth, "--requirepass", opts.Password, "--masterauth", opts.Password)
 	}

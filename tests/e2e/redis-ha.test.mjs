@@ -60,9 +60,13 @@ before(async () => {
   if (!haveRedis) return;
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reverb-e2e-sentinel-'));
   [masterPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
-  const data = ['--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0'];
-  redisServer(masterPort, data);
-  redisServer(replicaPort, [...data, '--replicaof', '127.0.0.1', String(masterPort)]);
+  // Each data node keeps its files (a replica writes the RDB it receives) in the temp folder.
+  const data = (name) => {
+    fs.mkdirSync(path.join(tmp, name));
+    return ['--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', path.join(tmp, name)];
+  };
+  redisServer(masterPort, data('master'));
+  redisServer(replicaPort, [...data('replica'), '--replicaof', '127.0.0.1', String(masterPort)]);
   const conf = path.join(tmp, 'sentinel.conf');
   fs.writeFileSync(conf, [
     `sentinel monitor ${SERVICE} 127.0.0.1 ${masterPort} 1`,
@@ -160,7 +164,10 @@ test('two servers on a Sentinel set: the master is killed mid-traffic', { skip, 
   const delivered = new Set(seqs);
   const missing = afterKill.filter((s) => !delivered.has(s));
   assert.deepEqual(missing, [], 'every event accepted after the kill reaches the other server');
-  assert.equal(new Set(seqs).size, seqs.length, 'no event delivered twice');
+  // An event whose PUBLISH was on the wire when the master died is sent again (its reply never
+  // came), so it may arrive twice, right after itself; nothing else repeats or reorders.
+  const dups = seqs.length - new Set(seqs).size;
+  assert.ok(dups <= 1, `${dups} events delivered twice`);
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'events in the order they were posted');
   const firstAfter = got.find(([s]) => s >= afterKill[0]);
   const gap = firstAfter[1] - killedAt;
