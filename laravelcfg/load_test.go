@@ -333,6 +333,42 @@ func TestScalingServer(t *testing.T) {
 	}
 }
 
+// scaling.connection (or REVERB_SCALING_CONNECTION) names a connection of
+// config/database.php; scaling.server is then not read, so its problems do
+// not stop the server.
+func TestScalingConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name, reverbPHP, env, want, from string
+	}{
+		{"config key", `'connection' => 'sentinel'`, "", "sentinel", "reverb.servers.reverb.scaling.connection"},
+		{"config key wins over env", `'connection' => env('X_CONN', 'cfg')`, "REVERB_SCALING_CONNECTION=envconn\n", "cfg", "reverb.servers.reverb.scaling.connection"},
+		{"env", ``, "REVERB_SCALING_CONNECTION=ha\n", "ha", "REVERB_SCALING_CONNECTION"},
+		{"neither", ``, "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reverb := `<?php return ['servers' => ['reverb' => ['port' => 8080, 'scaling' => ['enabled' => true, ` + tc.reverbPHP + `, 'server' => ['port' => 'not a port']]]]];`
+			if tc.reverbPHP == "" {
+				reverb = `<?php return ['servers' => ['reverb' => ['port' => 8080, 'scaling' => ['enabled' => true, 'server' => ['port' => 'x']]]]];`
+			}
+			dir := project(t, map[string]string{".env": baseEnv + tc.env, "config/reverb.php": reverb})
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+			if tc.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "scaling.server.port") {
+					t.Fatalf("without a connection scaling.server is read: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := p.Reverb.Server.Scaling
+			if sc.Connection != tc.want || sc.ConnectionFrom != tc.from {
+				t.Errorf("Connection %q from %q, want %q from %q", sc.Connection, sc.ConnectionFrom, tc.want, tc.from)
+			}
+		})
+	}
+}
+
 func TestTLSOptions(t *testing.T) {
 	dir := project(t, map[string]string{
 		".env":              baseEnv,

@@ -146,8 +146,21 @@ func (t TLSOptions) Enabled() bool { return t.LocalCert != "" || t.LocalPK != ""
 type Scaling struct {
 	Enabled bool
 	Channel string
-	Server  RedisServer
+	// Server is Reverb's scaling.server; unused when Connection is set.
+	Server RedisServer
+	// Connection names a connection of config/database.php's redis section
+	// (or redis.clusters) to scale over instead of Server: our own setting,
+	// scaling.connection in config/reverb.php, else the environment variable
+	// REVERB_SCALING_CONNECTION. It reaches Sentinel and Cluster
+	// deployments, TLS with a private CA and client certificates.
+	Connection string
+	// ConnectionFrom says where Connection was set, for messages.
+	ConnectionFrom string
 }
+
+// ScalingConnectionEnv names the scaling connection when config/reverb.php
+// has no scaling.connection.
+const ScalingConnectionEnv = "REVERB_SCALING_CONNECTION"
 
 // RedisServer is scaling.server (or database.redis.default when empty).
 type RedisServer struct {

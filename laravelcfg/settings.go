@@ -66,6 +66,9 @@ func explainMissingCredentials(err error, getenv func(string) (string, bool)) er
 type settingsReader struct {
 	file  string
 	warns []string
+	// getenv reads the environment as the app sees it (real, then .env);
+	// nil reads nothing.
+	getenv func(name string) (string, bool)
 }
 
 func (r *settingsReader) fail(key, format string, args ...any) error {
@@ -161,8 +164,8 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string) (Settings, []string, error) {
-	r := &settingsReader{file: file}
+func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool)) (Settings, []string, error) {
+	r := &settingsReader{file: file, getenv: getenv}
 	var s Settings
 	reverb := get(cfg, "reverb")
 	if err := r.known("reverb", reverb); err != nil {
@@ -313,11 +316,31 @@ func (r *settingsReader) scaling(key string, v php.Value, cfg php.Value) (Scalin
 	if s.Channel == "" {
 		s.Channel = "reverb"
 	}
+	if s.Connection, err = r.strVal(key+".connection", get(v, "connection"), "", true); err != nil {
+		return s, err
+	}
+	s.ConnectionFrom = key + ".connection"
+	if s.Connection == "" && r.getenv != nil {
+		s.Connection, _ = r.getenv(ScalingConnectionEnv)
+		s.ConnectionFrom = ScalingConnectionEnv
+	}
+	if s.Connection != "" {
+		return s, nil // scaling.server is not used
+	}
+	s.ConnectionFrom = ""
+	s.Server, err = r.scalingServer(key, v, cfg, s.Enabled)
+	return s, err
+}
+
+// scalingServer is Reverb's scaling.server, or database.redis.default when
+// that is empty. Errors count only when needed (scaling on).
+func (r *settingsReader) scalingServer(key string, v php.Value, cfg php.Value, needed bool) (RedisServer, error) {
+	var s RedisServer
 	srvKey := key + ".server"
 	srv := get(v, "server")
 	if err := r.known(srvKey, srv); err != nil {
-		if !s.Enabled {
-			return s, nil // not needed
+		if !needed {
+			return s, nil
 		}
 		return s, err
 	}
@@ -325,12 +348,12 @@ func (r *settingsReader) scaling(key string, v php.Value, cfg php.Value) (Scalin
 		// Reverb falls back to the app's default Redis connection.
 		srvKey = "database.redis.default"
 		srv = get(get(get(cfg, "database"), "redis"), "default")
-		if srv.IsUnknown() && !s.Enabled {
+		if srv.IsUnknown() && !needed {
 			return s, nil
 		}
 	}
-	s.Server, err = r.redisServer(srvKey, srv)
-	if err != nil && !s.Enabled {
+	s, err := r.redisServer(srvKey, srv)
+	if err != nil && !needed {
 		r.warns = append(r.warns, "scaling is disabled; ignoring: "+err.Error())
 		return s, nil
 	}

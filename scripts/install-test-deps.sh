@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine:
 # PHP (the oracle for .env, serialize() and cache-store bytes), Laravel's own
-# cache classes, redis-server, memcached, the npm clients from the committed
+# cache classes and predis (Sentinel), redis-server and redis-tools (redis-cli
+# builds the test clusters), memcached, the npm clients from the committed
 # lockfile, Go modules and staticcheck; for the companion Laravel package,
 # PHPUnit, Composer and the PHP extensions the real Laravel test app needs
-# (curl, mbstring, xml, sqlite3, zip). Idempotent.
+# (curl, mbstring, xml, sqlite3, zip); podman for the container image test.
+# Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_pkgs=(php-cli php-vlucas-phpdotenv php-laravel-framework php-sqlite3 php-redis php-mysql php-pgsql
-  php-memcached redis-server memcached sqlite3 mariadb-server postgresql openssl make podman runc shellcheck curl
+apt_pkgs=(php-cli php-vlucas-phpdotenv php-laravel-framework php-sqlite3 php-redis php-predis php-mysql php-pgsql
+  php-memcached redis-server redis-tools memcached sqlite3 mariadb-server postgresql openssl make podman runc shellcheck curl
   php-curl php-mbstring php-xml php-zip phpunit composer)
 missing=()
 for p in "${apt_pkgs[@]}"; do

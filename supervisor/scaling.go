@@ -3,10 +3,12 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/server/cluster/redis"
 )
@@ -16,17 +18,33 @@ import (
 // process with --workers 0 — is one subscriber of the Redis channel, like
 // a Reverb server, so workers of all machines (and PHP Reverb nodes) form
 // one cluster; the supervisor's hub then carries only local control
-// (ready, drain, failures). Unlike Reverb, a node never exits because
-// Redis is away (scaling.server.timeout only dates a log line). Otherwise
-// local is used: the hub between the
-// workers of this machine, or nil (a single node) for --workers 0.
+// (ready, drain, failures). The Redis deployment is the connection
+// REVERB_SCALING_CONNECTION names in config/database.php (one server,
+// Sentinel or Cluster, TLS), else Reverb's scaling.server
+// (redisconn.ForScaling). Unlike Reverb, a node never exits because Redis
+// is away (scaling.server.timeout only dates a log line). Otherwise local
+// is used: the hub between the workers of this machine, or nil (a single
+// node) for --workers 0.
 func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer) (cluster.Transport, error) {
 	sc := p.Reverb.Server.Scaling
 	if !sc.Enabled {
 		return local, nil
 	}
-	tr, err := redis.New(redis.Options{Server: sc.Server, Channel: sc.Channel, Log: log,
-		GiveUpAfter: time.Duration(sc.Server.Timeout) * time.Second})
+	d, err := redisconn.ForScaling(p)
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		for _, w := range d.Warnings {
+			fmt.Fprintf(log, "%s reverb: scaling: %s\n", time.Now().Format(time.RFC3339), w)
+		}
+	}
+	timeout := sc.Server.Timeout
+	if sc.Connection != "" || timeout <= 0 {
+		timeout = 60
+	}
+	tr, err := redis.New(redis.Options{Redis: d, Channel: sc.Channel, Log: log,
+		GiveUpAfter: time.Duration(timeout) * time.Second})
 	if err != nil {
 		return nil, err
 	}

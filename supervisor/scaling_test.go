@@ -3,11 +3,13 @@ package supervisor
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/reverb-go/reverb/internal/testsvc"
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/server/cluster/redis"
 	"github.com/reverb-go/reverb/supervisor/hub"
@@ -26,6 +28,45 @@ func TestNodeTransportWithoutScaling(t *testing.T) {
 	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Server: laravelcfg.RedisServer{URL: "http://nope"}}
 	if _, err := nodeTransport(p, nil, nil); err == nil {
 		t.Fatal("bad scaling.server accepted")
+	}
+	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Connection: "ha", ConnectionFrom: "REVERB_SCALING_CONNECTION"}
+	p.Config = phptest.Arr("database", phptest.Arr("redis", phptest.Arr("default", phptest.Arr("host", "127.0.0.1"))))
+	if _, err := nodeTransport(p, nil, nil); err == nil || !strings.Contains(err.Error(), "scaling connection [ha] (REVERB_SCALING_CONNECTION)") {
+		t.Fatalf("missing scaling connection: %v", err)
+	}
+}
+
+// REVERB_SCALING_CONNECTION names a Sentinel connection of
+// config/database.php: the node scales through the sentinel's master.
+func TestNodeTransportScalingConnection(t *testing.T) {
+	s := testsvc.StartSentinel(t, testsvc.SentinelOptions{})
+	p := &laravelcfg.Project{Config: phptest.Arr("database", phptest.Arr("redis", phptest.Arr("client", "predis",
+		"ha", phptest.Arr(0, "tcp://"+s.SentinelAddr(), "options", phptest.Arr("replication", "sentinel", "service", s.Service()))))),
+	}
+	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Channel: "sup-ha", Connection: "ha", ConnectionFrom: "REVERB_SCALING_CONNECTION"}
+	tr, err := nodeTransport(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := tr.(*redis.Transport)
+	defer rt.Close()
+	if w := rt.Where(); w != "sentinel "+s.Service()+" via "+s.SentinelAddr() {
+		t.Errorf("Where() = %q", w)
+	}
+	got := make(chan string, 1)
+	if err := rt.Start(context.Background(), func(m []byte) { got <- string(m) }); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rt.Publish(context.Background(), []byte("hello")); err != nil || n != 1 {
+		t.Fatalf("Publish = %d, %v", n, err)
+	}
+	select {
+	case m := <-got:
+		if m != "hello" {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing delivered through Sentinel's master")
 	}
 }
 

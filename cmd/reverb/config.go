@@ -8,6 +8,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
 
 func init() {
@@ -150,26 +151,16 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 	fmt.Fprintf(w, "  pulse_ingest:         every %ds\n", s.PulseIngestInterval)
 	fmt.Fprintf(w, "  telescope_ingest:     every %ds: no effect (Telescope records inside PHP; this server has nothing to send it)\n", s.TelescopeIngestInterval)
 	sc := s.Scaling
+	var scalingWarnings []string
 	if sc.Enabled {
-		r := sc.Server
-		target := r.URL
-		if target == "" {
-			target = r.Host + ":" + r.Port
+		// The resolved deployment (one server, Sentinel, Cluster), secrets
+		// masked: redisconn.Deployment.Describe.
+		if d, err := redisconn.ForScaling(p); err != nil {
+			fmt.Fprintf(w, "  scaling:              on, channel %q, Redis connection unusable: %v\n", sc.Channel, err)
 		} else {
-			target = maskURL(target, showSecrets)
+			fmt.Fprintf(w, "  scaling:              on, channel %q via %s\n", sc.Channel, d.Describe(showSecrets))
+			scalingWarnings = d.Warnings
 		}
-		auth := ""
-		if r.Username != "" {
-			auth += " user " + r.Username
-		}
-		if r.Password != "" {
-			auth += " password " + mask(r.Password, showSecrets)
-		}
-		tls := ""
-		if r.Scheme == "tls" {
-			tls = " tls"
-		}
-		fmt.Fprintf(w, "  scaling:              on, channel %q via redis %s db %d%s%s (reconnect timeout %ds)\n", sc.Channel, target, r.Database, tls, auth, r.Timeout)
 	} else {
 		fmt.Fprintf(w, "  scaling:              off\n")
 	}
@@ -204,7 +195,7 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 		}
 	}
 
-	warnings := printRestartFlag(p, w)
+	warnings := printRestartFlag(p, w, scalingWarnings)
 	if len(warnings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Warnings")
@@ -231,13 +222,14 @@ func printProjectHeader(p *laravelcfg.Project, w io.Writer) {
 }
 
 // printRestartFlag prints where the restart flag lives and returns the
-// project's warnings plus a store that cannot be opened.
-func printRestartFlag(p *laravelcfg.Project, w io.Writer) []string {
+// project's warnings, extra (the scaling connection's), and a store that
+// cannot be opened.
+func printRestartFlag(p *laravelcfg.Project, w io.Writer, extra []string) []string {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Restart flag (php artisan reverb:restart)")
 	def, _ := php.Lookup(p.Config, "cache.default")
 	fmt.Fprintf(w, "  cache store:          %s\n", describeValue(def))
-	warnings := append([]string(nil), p.Warnings...)
+	warnings := append(append([]string(nil), p.Warnings...), extra...)
 	if st, err := cachestore.Open(p); err != nil {
 		fmt.Fprintf(w, "  location:             unavailable\n")
 		warnings = append(warnings, "restart flag: "+err.Error())
@@ -274,7 +266,7 @@ func printConfigUnusable(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "  (not available)")
 	}
-	warnings := printRestartFlag(p, w)
+	warnings := printRestartFlag(p, w, nil)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Problems")
 	fmt.Fprintf(w, "  - reverb start refuses this configuration: %v\n", p.SettingsErr)

@@ -49,8 +49,13 @@ func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p
 type Redis struct {
 	t    testing.TB
 	Port int
-	args []string
-	cmd  *exec.Cmd
+	// conf is a config file given before the arguments ("" for none);
+	// Sentinel needs one it can rewrite.
+	conf string
+	// sentinel: a sentinel (no persistence flags on its command line).
+	sentinel bool
+	args     []string
+	cmd      *exec.Cmd
 }
 
 // StartRedis runs redis-server on a free port with no persistence, plus
@@ -72,7 +77,15 @@ func (r *Redis) Addr() string { return Addr(r.Port) }
 // (an error reply such as NOAUTH counts: the server is up).
 func (r *Redis) Start() {
 	r.t.Helper()
-	args := append([]string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, r.args...)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(args, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1")
+	if !r.sentinel {
+		args = append(args, "--save", "", "--appendonly", "no")
+	}
+	args = append(args, r.args...)
 	r.cmd = exec.Command("redis-server", args...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
@@ -101,6 +114,9 @@ func (r *Redis) Stop() {
 	_ = r.cmd.Wait()
 	r.cmd = nil
 }
+
+// Running reports whether the process was started and not stopped.
+func (r *Redis) Running() bool { return r.cmd != nil }
 
 // Process runs bin with args(port) for a free port, waits until the port
 // accepts TCP connections, kills the process when the test ends, and

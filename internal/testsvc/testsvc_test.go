@@ -89,3 +89,27 @@ func TestDatabases(t *testing.T) {
 		})
 	}
 }
+
+// The HA sets come up with their topology in place; the failovers are
+// exercised by the Redis scaling and restart-flag tests.
+func TestSentinelSet(t *testing.T) {
+	s := StartSentinel(t, SentinelOptions{Password: "data-pw", SentinelPassword: "sentinel-pw"})
+	if m := s.MasterAddr(); m != s.Nodes[0].Addr() {
+		t.Fatalf("master %s, want the first node %s", m, s.Nodes[0].Addr())
+	}
+	if r := nodeRole(s.Nodes[1].Addr(), "data-pw"); r != "slave" {
+		t.Fatalf("second node is a %q", r)
+	}
+}
+
+func TestClusterSet(t *testing.T) {
+	c := StartCluster(t, ClusterOptions{Password: "cluster-pw"})
+	if len(c.Addrs()) != 6 {
+		t.Fatalf("nodes %v", c.Addrs())
+	}
+	const key = "laravel_database_laravel_cache_laravel:reverb:restart"
+	m, replicas, err := c.slotOwners(c.Slot(key))
+	if err != nil || m == "" || len(replicas) != 1 {
+		t.Fatalf("slot of %q: master %q replicas %v, %v", key, m, replicas, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
 
 // The exported helpers below open the app's own database and Redis
@@ -43,7 +44,7 @@ func OpenDatabaseConnection(p *laravelcfg.Project, name string) (*SQLConnection,
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := conn.strOr("prefix", "")
+	prefix, err := conn.StrOr("prefix", "")
 	if err != nil {
 		return nil, err
 	}
@@ -70,45 +71,28 @@ func OpenDatabaseConnection(p *laravelcfg.Project, name string) (*SQLConnection,
 
 // RedisConnection is one opened connection of config('database.redis').
 type RedisConnection struct {
-	// Client is safe for concurrent use; Close releases it.
-	Client *redis.Client
+	// Client is safe for concurrent use; Close releases it. It is a
+	// *redis.Client (one server, or Sentinel's master) or a
+	// *redis.ClusterClient.
+	Client redis.UniversalClient
 	// Prefix is the connection prefix phpredis/predis prepend to every key
 	// (options.prefix); raw commands such as XADD need it added by hand.
 	Prefix string
-	// Addr names the server in messages.
+	// Addr names the server(s) in messages.
 	Addr string
 }
 
 // Close releases the client.
 func (c *RedisConnection) Close() error { return c.Client.Close() }
 
-// OpenRedisConnection opens the named connection of config('database.redis');
-// an empty name is "default" (Redis::connection(null)).
+// OpenRedisConnection opens the named connection of config('database.redis')
+// (or database.redis.clusters); an empty name is "default"
+// (Redis::connection(null)). Sentinel and Cluster deployments are followed
+// as redisconn describes.
 func OpenRedisConnection(p *laravelcfg.Project, name string) (*RedisConnection, error) {
-	r, err := newResolver(p)
+	d, err := redisconn.Resolve(p, name)
 	if err != nil {
 		return nil, err
 	}
-	rcc, err := r.resolveRedisConnection(name)
-	if err != nil {
-		return nil, err
-	}
-	m := rcc.merged
-	prefix := ""
-	if v, ok := m.get("prefix"); ok && !phpEmpty(v) {
-		if prefix, err = phpString(v, m.keyPath("prefix")); err != nil {
-			return nil, err
-		}
-	}
-	opt, err := redisOptions(m)
-	if err != nil {
-		return nil, err
-	}
-	addr := opt.Addr
-	if opt.Network == "unix" {
-		addr = "unix:" + opt.Addr
-	} else if opt.TLSConfig != nil {
-		addr = "tls://" + opt.Addr
-	}
-	return &RedisConnection{Client: redis.NewClient(opt), Prefix: prefix, Addr: addr}, nil
+	return &RedisConnection{Client: d.NewClient(redisconn.ClientOptions{}), Prefix: d.Prefix, Addr: redisWhere(d)}, nil
 }

@@ -75,8 +75,8 @@ func TestOpenRedisConnection(t *testing.T) {
 	tests := []struct {
 		name, conn, prefix, addr, err string
 	}{
-		{name: "default", conn: "", prefix: "laravel_database_", addr: "127.0.0.1:6390"},
-		{name: "empty connection prefix wins", conn: "nopfx", prefix: "", addr: "unix:/run/redis.sock"},
+		{name: "default", conn: "", prefix: "laravel_database_", addr: "127.0.0.1:6390 db 2"},
+		{name: "empty connection prefix wins", conn: "nopfx", prefix: "", addr: "unix:/run/redis.sock db 0"},
 		{name: "missing", conn: "cache", err: "Redis connection [cache] not configured"},
 	}
 	for _, tt := range tests {

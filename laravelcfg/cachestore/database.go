@@ -18,6 +18,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/reverb-go/reverb/laravelcfg/internal/cfgtree"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
@@ -59,7 +60,7 @@ type dbStore struct {
 }
 
 func (r *resolver) openDatabase(sc node) (Store, error) {
-	connName, _, err := sc.str("connection")
+	connName, _, err := sc.Str("connection")
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +68,11 @@ func (r *resolver) openDatabase(sc node) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	table, err := sc.strOr("table", "cache")
+	table, err := sc.StrOr("table", "cache")
 	if err != nil {
 		return nil, err
 	}
-	tablePrefix, err := conn.strOr("prefix", "")
+	tablePrefix, err := conn.StrOr("prefix", "")
 	if err != nil {
 		return nil, err
 	}
@@ -99,30 +100,30 @@ func (r *resolver) openDatabase(sc node) (Store, error) {
 // returns the name resolved; whyDefault ends the error for an empty
 // database.default, which each caller words for its own use.
 func (r *resolver) databaseConnection(name, whyDefault string) (node, string, error) {
-	db, err := r.config.sub("database")
+	db, err := r.config.Sub("database")
 	if err != nil {
 		return node{}, "", err
 	}
 	if name == "" {
-		if name, err = db.strOr("default", ""); err != nil {
+		if name, err = db.StrOr("default", ""); err != nil {
 			return node{}, "", err
 		}
 		if name == "" {
 			return node{}, "", errors.New("config database.default is empty: " + whyDefault)
 		}
 	}
-	conns, err := db.sub("connections")
+	conns, err := db.Sub("connections")
 	if err != nil {
 		return node{}, "", err
 	}
-	conn, err := conns.sub(name)
+	conn, err := conns.Sub(name)
 	if err != nil {
 		return node{}, "", err
 	}
-	if conn.arr == nil {
-		return node{}, "", fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.path, name)
+	if conn.Arr == nil {
+		return node{}, "", fmt.Errorf("config %s is missing: Database connection [%s] not configured", conn.Path, name)
 	}
-	if conn, err = applyConfigURL(conn); err != nil {
+	if conn, err = cfgtree.ApplyURL(conn); err != nil {
 		return node{}, "", err
 	}
 	if conn, err = writeConfig(conn); err != nil {
@@ -135,7 +136,7 @@ func (r *resolver) databaseConnection(name, whyDefault string) (node, string, er
 // family ("sqlite"; "mysql" for MariaDB too; "pgsql"), or the configured
 // driver name with supported false when the Go side has no client for it.
 func (r *resolver) connectSQL(st *dbStore, conn node) (driver string, supported bool, err error) {
-	if driver, err = conn.strOr("driver", ""); err != nil {
+	if driver, err = conn.StrOr("driver", ""); err != nil {
 		return "", false, err
 	}
 	switch driver {
@@ -153,32 +154,32 @@ func (r *resolver) connectSQL(st *dbStore, conn node) (driver string, supported 
 // section merged over the rest (one random entry when it is a list; we take
 // the first), then the first of several hosts.
 func writeConfig(conn node) (node, error) {
-	w, err := conn.sub("write")
+	w, err := conn.Sub("write")
 	if err != nil {
 		return node{}, err
 	}
 	out := php.NewArray()
-	for i, k := range conn.arr.Keys {
+	for i, k := range conn.Arr.Keys {
 		if !k.IsInt && (k.S == "read" || k.S == "write") {
 			continue
 		}
-		out.Set(k, conn.arr.Values[i])
+		out.Set(k, conn.Arr.Values[i])
 	}
-	if w.arr != nil {
-		if first, ok := w.arr.Get(php.IntKey(0)); ok && first.Kind() == php.Array {
-			w = node{path: w.path + ".0", arr: first.ArrayVal()}
+	if w.Arr != nil {
+		if first, ok := w.Arr.Get(php.IntKey(0)); ok && first.Kind() == php.Array {
+			w = node{Path: w.Path + ".0", Arr: first.ArrayVal()}
 		}
-		for i, k := range w.arr.Keys {
-			out.Set(k, w.arr.Values[i])
+		for i, k := range w.Arr.Keys {
+			out.Set(k, w.Arr.Values[i])
 		}
 	}
 	if h, ok := out.GetString("host"); ok && h.Kind() == php.Array {
 		if h.ArrayVal().Len() == 0 {
-			return node{}, fmt.Errorf("config %s.host is an empty list", conn.path)
+			return node{}, fmt.Errorf("config %s.host is an empty list", conn.Path)
 		}
 		out.Set(php.StringKey("host"), h.ArrayVal().Values[0])
 	}
-	return node{path: conn.path, arr: out}, nil
+	return node{Path: conn.Path, Arr: out}, nil
 }
 
 // sqliteConn resolves the SQLite file like SQLiteConnector: an absolute
@@ -186,15 +187,15 @@ func writeConfig(conn node) (node, error) {
 // project root (Laravel 11+; Laravel 10 only tries the working directory,
 // which is the project root when artisan runs there).
 func (r *resolver) sqliteConn(st *dbStore, conn node) error {
-	path, err := conn.strOr("database", "")
+	path, err := conn.StrOr("database", "")
 	if err != nil {
 		return err
 	}
 	if path == "" {
-		return fmt.Errorf("config %s.database is empty: no SQLite file for the database cache store", conn.path)
+		return fmt.Errorf("config %s.database is empty: no SQLite file for the database cache store", conn.Path)
 	}
 	if path == ":memory:" || strings.Contains(path, "mode=memory") {
-		return &notSharedError{fmt.Sprintf("config %s.database is %q: an in-memory SQLite database lives inside one process, so php artisan reverb:restart cannot reach a running server through it; point DB_DATABASE at a file", conn.path, path)}
+		return &notSharedError{fmt.Sprintf("config %s.database is %q: an in-memory SQLite database lives inside one process, so php artisan reverb:restart cannot reach a running server through it; point DB_DATABASE at a file", conn.Path, path)}
 	}
 	if !filepath.IsAbs(path) {
 		cand := path
@@ -207,8 +208,8 @@ func (r *resolver) sqliteConn(st *dbStore, conn node) error {
 		path = cand
 	}
 	busy := int64(5000)
-	if v, ok := conn.get("busy_timeout"); ok && !v.IsNull() {
-		if busy, err = phpInt(v, conn.keyPath("busy_timeout")); err != nil {
+	if v, ok := conn.Get("busy_timeout"); ok && !v.IsNull() {
+		if busy, err = cfgtree.Int(v, conn.KeyPath("busy_timeout")); err != nil {
 			return err
 		}
 	}
@@ -238,14 +239,14 @@ func mysqlConn(st *dbStore, conn node) error {
 			return ""
 		}
 		var s string
-		s, err = conn.strOr(key, def)
+		s, err = conn.StrOr(key, def)
 		return s
 	}
 	cfg.User = get("username", "")
 	cfg.Passwd = get("password", "")
 	cfg.DBName = get("database", "")
 	socket := get("unix_socket", "")
-	host := dialHost(get("host", "127.0.0.1"))
+	host := cfgtree.DialHost(get("host", "127.0.0.1"))
 	port := get("port", "3306")
 	charset := get("charset", "utf8mb4")
 	collation := get("collation", "")
@@ -284,12 +285,12 @@ func postgresConn(st *dbStore, conn node) error {
 	var parts []string
 	var desc struct{ user, host, port, db string }
 	add := func(param, key, def string, dst *string) error {
-		v, err := conn.strOr(key, def)
+		v, err := conn.StrOr(key, def)
 		if err != nil {
 			return err
 		}
 		if param == "host" {
-			v = dialHost(v)
+			v = cfgtree.DialHost(v)
 		}
 		if dst != nil {
 			*dst = v
@@ -319,7 +320,7 @@ func postgresConn(st *dbStore, conn node) error {
 	}
 	// search_path (10+) or the older schema key; a list or "a,b".
 	for _, key := range []string{"search_path", "schema"} {
-		v, ok := conn.get(key)
+		v, ok := conn.Get(key)
 		if !ok || v.IsNull() {
 			continue
 		}
@@ -327,7 +328,7 @@ func postgresConn(st *dbStore, conn node) error {
 		if v.Kind() == php.Array {
 			var names []string
 			for i, e := range v.ArrayVal().Values {
-				s, err := phpString(e, fmt.Sprintf("%s.%d", conn.keyPath(key), i))
+				s, err := cfgtree.String(e, fmt.Sprintf("%s.%d", conn.KeyPath(key), i))
 				if err != nil {
 					return err
 				}
@@ -336,7 +337,7 @@ func postgresConn(st *dbStore, conn node) error {
 			sp = strings.Join(names, ",")
 		} else {
 			var err error
-			if sp, err = phpString(v, conn.keyPath(key)); err != nil {
+			if sp, err = cfgtree.String(v, conn.KeyPath(key)); err != nil {
 				return err
 			}
 		}
@@ -348,7 +349,7 @@ func postgresConn(st *dbStore, conn node) error {
 	parts = append(parts, "connect_timeout=5")
 	cfg, err := pgx.ParseConfig(strings.Join(parts, " "))
 	if err != nil {
-		return fmt.Errorf("config %s: %v", conn.path, err)
+		return fmt.Errorf("config %s: %v", conn.Path, err)
 	}
 	st.dialect = dialectPostgres
 	st.where = fmt.Sprintf("pgsql:%s@%s/%s", desc.user, net.JoinHostPort(desc.host, desc.port), desc.db)

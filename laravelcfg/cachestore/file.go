@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/internal/cfgtree"
 )
 
 // foreverExpiry is the expiry FileStore writes for Cache::forever.
@@ -33,7 +35,7 @@ type fileStore struct {
 }
 
 func (r *resolver) openFile(sc node) (Store, error) {
-	dir, ok, err := sc.str("path")
+	dir, ok, err := sc.Str("path")
 	if err != nil {
 		return nil, err
 	}
@@ -45,8 +47,8 @@ func (r *resolver) openFile(sc node) (Store, error) {
 		dir = filepath.Join(r.p.BasePath, dir)
 	}
 	st := &fileStore{path: filePathFor(dir, FlagKey), basePath: r.p.BasePath, now: time.Now}
-	if v, ok := sc.get("permission"); ok && !v.IsNull() {
-		n, err := phpInt(v, sc.keyPath("permission"))
+	if v, ok := sc.Get("permission"); ok && !v.IsNull() {
+		n, err := cfgtree.Int(v, sc.KeyPath("permission"))
 		if err != nil {
 			return nil, err
 		}

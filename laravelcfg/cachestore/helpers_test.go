@@ -2,79 +2,18 @@ package cachestore
 
 import (
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
 )
 
-// arr builds a PHP array from alternating keys (string or int) and values.
-func arr(kv ...any) php.Value {
-	a := php.NewArray()
-	for i := 0; i+1 < len(kv); i += 2 {
-		var k php.Key
-		switch key := kv[i].(type) {
-		case string:
-			k = php.StringKey(key)
-		case int:
-			k = php.IntKey(int64(key))
-		default:
-			panic(fmt.Sprintf("arr: bad key %T", kv[i]))
-		}
-		a.Set(k, val(kv[i+1]))
-	}
-	return php.ArrayValue(a)
-}
-
-// list builds a PHP list.
-func list(vs ...any) php.Value {
-	a := php.NewArray()
-	for _, v := range vs {
-		a.Append(val(v))
-	}
-	return php.ArrayValue(a)
-}
-
-func val(v any) php.Value {
-	switch x := v.(type) {
-	case nil:
-		return php.NullValue()
-	case php.Value:
-		return x
-	case string:
-		return php.StringValue(x)
-	case int:
-		return php.IntValue(int64(x))
-	case bool:
-		return php.BoolValue(x)
-	case float64:
-		return php.FloatValue(x)
-	}
-	panic(fmt.Sprintf("val: bad value %T", v))
-}
-
-// with returns a copy of a (nested) array with the value at a dotted path
-// replaced (or added); a nil value removes nothing but sets null.
-func with(v php.Value, path []string, nv any) php.Value {
-	src := v.ArrayVal()
-	out := php.NewArray()
-	for i, k := range src.Keys {
-		out.Set(k, src.Values[i])
-	}
-	k := php.StringKey(path[0])
-	if len(path) == 1 {
-		out.Set(k, val(nv))
-		return php.ArrayValue(out)
-	}
-	child, ok := out.Get(k)
-	if !ok || child.Kind() != php.Array {
-		child = arr()
-	}
-	out.Set(k, with(child, path[1:], nv))
-	return php.ArrayValue(out)
-}
+// Short names for the config-tree builders of phptest.
+func arr(kv ...any) php.Value                           { return phptest.Arr(kv...) }
+func list(vs ...any) php.Value                          { return phptest.List(vs...) }
+func with(v php.Value, path []string, nv any) php.Value { return phptest.With(v, path, nv) }
 
 // layout is one column of the spec's §3.9 worked example.
 type layout struct {

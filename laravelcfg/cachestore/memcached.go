@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/reverb-go/reverb/laravelcfg/internal/cfgtree"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
@@ -35,47 +36,47 @@ type memcachedStore struct {
 }
 
 func (r *resolver) openMemcached(sc node) (Store, error) {
-	sasl, err := sc.sub("sasl")
+	sasl, err := sc.Sub("sasl")
 	if err != nil {
 		return nil, err
 	}
 	// CacheManager passes array_filter($config['sasl']); the connector
 	// authenticates only when two non-empty credentials remain.
-	if sasl.arr != nil {
+	if sasl.Arr != nil {
 		n := 0
-		for _, v := range sasl.arr.Values {
-			if !phpEmpty(v) {
+		for _, v := range sasl.Arr.Values {
+			if !cfgtree.Empty(v) {
 				n++
 			}
 		}
 		if n == 2 {
-			return nil, fmt.Errorf("config %s: %w: memcached SASL authentication (binary protocol); unset MEMCACHED_USERNAME/MEMCACHED_PASSWORD or use a redis/database/file cache store", sasl.path, ErrUnsupported)
+			return nil, fmt.Errorf("config %s: %w: memcached SASL authentication (binary protocol); unset MEMCACHED_USERNAME/MEMCACHED_PASSWORD or use a redis/database/file cache store", sasl.Path, ErrUnsupported)
 		}
 	}
-	list, err := sc.sub("servers")
+	list, err := sc.Sub("servers")
 	if err != nil {
 		return nil, err
 	}
-	if list.arr == nil || list.arr.Len() == 0 {
-		return nil, fmt.Errorf("config %s: no memcached servers configured", list.path)
+	if list.Arr == nil || list.Arr.Len() == 0 {
+		return nil, fmt.Errorf("config %s: no memcached servers configured", list.Path)
 	}
 	st := &memcachedStore{}
 	var addrs []net.Addr
-	for i, v := range list.arr.Values {
-		path := list.path + "." + list.arr.Keys[i].String()
+	for i, v := range list.Arr.Values {
+		path := list.Path + "." + list.Arr.Keys[i].String()
 		if v.IsUnknown() {
-			return nil, unknownErr(path, v)
+			return nil, cfgtree.UnknownErr(path, v)
 		}
 		if v.Kind() != php.Array {
 			return nil, fmt.Errorf("config %s: expected an array with host and port, got %s", path, v.TypeName())
 		}
-		srv := node{path: path, arr: v.ArrayVal()}
-		host, err := srv.strOr("host", "127.0.0.1")
-		host = dialHost(host)
+		srv := node{Path: path, Arr: v.ArrayVal()}
+		host, err := srv.StrOr("host", "127.0.0.1")
+		host = cfgtree.DialHost(host)
 		if err != nil {
 			return nil, err
 		}
-		port, err := srv.strOr("port", "11211")
+		port, err := srv.StrOr("port", "11211")
 		if err != nil {
 			return nil, err
 		}
@@ -89,12 +90,12 @@ func (r *resolver) openMemcached(sc node) (Store, error) {
 			st.servers = append(st.servers, hp)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("config %s: %v", srv.path, err)
+			return nil, fmt.Errorf("config %s: %v", srv.Path, err)
 		}
 		addrs = append(addrs, addr)
 	}
-	if opts, _ := sc.sub("options"); opts.arr != nil && opts.arr.Len() > 0 {
-		st.warn = append(st.warn, fmt.Sprintf("config %s sets Memcached options; the Go side ignores them (a prefix or distribution option there changes where PHP stores the flag)", opts.path))
+	if opts, _ := sc.Sub("options"); opts.Arr != nil && opts.Arr.Len() > 0 {
+		st.warn = append(st.warn, fmt.Sprintf("config %s sets Memcached options; the Go side ignores them (a prefix or distribution option there changes where PHP stores the flag)", opts.Path))
 	}
 	prefix, err := r.cachePrefix(sc, r.colon)
 	if err != nil {

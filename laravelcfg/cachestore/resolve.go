@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/internal/cfgtree"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
@@ -33,9 +34,9 @@ func newResolver(p *laravelcfg.Project) (*resolver, error) {
 	if p.Config.Kind() != php.Array {
 		return nil, errors.New("cachestore: the project has no configuration tree")
 	}
-	r := &resolver{p: p, config: node{arr: p.Config.ArrayVal()}}
+	r := &resolver{p: p, config: node{Arr: p.Config.ArrayVal()}}
 	var err error
-	if r.cache, err = r.config.sub("cache"); err != nil {
+	if r.cache, err = r.config.Sub("cache"); err != nil {
 		return nil, err
 	}
 	r.colon = usesPrefixColon(p.LaravelMajor)
@@ -49,7 +50,7 @@ func usesPrefixColon(major int) bool { return major > 0 && major <= 10 }
 
 // defaultStore is config('cache.default').
 func (r *resolver) defaultStore() (string, error) {
-	name, ok, err := r.cache.str("default")
+	name, ok, err := r.cache.Str("default")
 	if err != nil {
 		return "", err
 	}
@@ -65,18 +66,18 @@ func (r *resolver) open(name string, depth int) (Store, error) {
 	if depth > 8 {
 		return nil, fmt.Errorf("cache store [%s]: failover stores nest too deep (a loop?)", name)
 	}
-	stores, err := r.cache.sub("stores")
+	stores, err := r.cache.Sub("stores")
 	if err != nil {
 		return nil, err
 	}
-	sc, err := stores.sub(name)
+	sc, err := stores.Sub(name)
 	if err != nil {
 		return nil, err
 	}
-	if sc.arr == nil {
-		return nil, fmt.Errorf("config %s is missing: Cache store [%s] is not defined", sc.path, name)
+	if sc.Arr == nil {
+		return nil, fmt.Errorf("config %s is missing: Cache store [%s] is not defined", sc.Path, name)
 	}
-	driver, _, err := sc.str("driver")
+	driver, _, err := sc.Str("driver")
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func (r *resolver) open(name string, depth int) (Store, error) {
 	case "storage":
 		return nil, fmt.Errorf("cache store [%s] (driver storage): %w: Flysystem disks are not read by the Go server; use the file store (same layout on a local disk) or redis/database", name, ErrUnsupported)
 	case "":
-		return nil, fmt.Errorf("cache store [%s] has no driver (config %s.driver)", name, sc.path)
+		return nil, fmt.Errorf("cache store [%s] has no driver (config %s.driver)", name, sc.Path)
 	default:
 		return nil, fmt.Errorf("cache store [%s]: %w: driver [%s] is not a Laravel driver (registered with Cache::extend?)", name, ErrUnsupported, driver)
 	}
@@ -124,19 +125,19 @@ func notShared(name, driver string, major int) error {
 // config('cache.prefix')), plus the ':' separator the Laravel <= 10 Redis and
 // Memcached stores append to a non-empty prefix when colon is true.
 func (r *resolver) cachePrefix(sc node, colon bool) (string, error) {
-	v, ok := sc.get("prefix")
-	path := sc.keyPath("prefix")
+	v, ok := sc.Get("prefix")
+	path := sc.KeyPath("prefix")
 	if !ok || v.IsNull() {
-		v, _ = r.cache.get("prefix")
-		path = r.cache.keyPath("prefix")
+		v, _ = r.cache.Get("prefix")
+		path = r.cache.KeyPath("prefix")
 	}
-	s, err := phpString(v, path)
+	s, err := cfgtree.String(v, path)
 	if err != nil {
 		return "", err
 	}
 	if colon {
 		// setPrefix: ! empty($prefix) ? $prefix.':' : ''  ("0" is empty).
-		if phpEmpty(v) {
+		if cfgtree.Empty(v) {
 			return "", nil
 		}
 		return s + ":", nil
@@ -148,16 +149,16 @@ func (r *resolver) cachePrefix(sc node, colon bool) (string, error) {
 // first listed store that does not throw. The Go side decides once, at
 // open: the first store that opens and answers a Read wins.
 func (r *resolver) openFailover(name string, sc node, depth int) (Store, error) {
-	list, err := sc.sub("stores")
+	list, err := sc.Sub("stores")
 	if err != nil {
 		return nil, err
 	}
-	if list.arr == nil || list.arr.Len() == 0 {
-		return nil, fmt.Errorf("cache store [%s] (driver failover) lists no stores (config %s)", name, list.path)
+	if list.Arr == nil || list.Arr.Len() == 0 {
+		return nil, fmt.Errorf("cache store [%s] (driver failover) lists no stores (config %s)", name, list.Path)
 	}
-	names := make([]string, 0, list.arr.Len())
-	for i, v := range list.arr.Values {
-		n, err := phpString(v, fmt.Sprintf("%s.%d", list.path, i))
+	names := make([]string, 0, list.Arr.Len())
+	for i, v := range list.Arr.Values {
+		n, err := cfgtree.String(v, fmt.Sprintf("%s.%d", list.Path, i))
 		if err != nil {
 			return nil, err
 		}

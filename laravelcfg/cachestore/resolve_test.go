@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
 
 const base = "/srv/app"
@@ -166,11 +167,12 @@ func TestOpenErrors(t *testing.T) {
 			v = with(v, []string{"cache", "stores", "redis", "connection"}, "sessions")
 			return with(v, []string{"cache", "default"}, "redis")
 		}, nil, "Redis connection [sessions] not configured"},
-		{"redis cluster", func(v php.Value) php.Value {
-			v = with(v, []string{"database", "redis", "clusters"}, arr("cache", list(arr("host", "a"))))
-			v = with(v, []string{"database", "redis", "cache"}, nil)
+		{"predis client-side sharding", func(v php.Value) php.Value {
+			v = with(v, []string{"database", "redis", "client"}, "predis")
+			v = with(v, []string{"database", "redis", "options", "cluster"}, "predis")
+			v = with(v, []string{"database", "redis", "cache"}, list(arr("host", "a"), arr("host", "b")))
 			return with(v, []string{"cache", "default"}, "redis")
-		}, ErrUnsupported, "cluster"},
+		}, redisconn.ErrUnsupported, "client-side sharding"},
 		{"unknown value names the key", func(v php.Value) php.Value {
 			return with(v, []string{"cache", "prefix"}, php.UnknownValue("call to app_prefix()", "config/cache.php:12"))
 		}, nil, "config cache.prefix cannot be evaluated without PHP (call to app_prefix() at config/cache.php:12)"},

@@ -108,3 +108,36 @@ func TestOracleRedisTLS(t *testing.T) {
 		}
 	})
 }
+
+// TestOracleRedisTLSClientCert: the server demands a client certificate from
+// the private CA and an ACL user; the phpredis stream context carries
+// cafile, local_cert and local_pk, and both PHP and Go get in.
+func TestOracleRedisTLSClientCert(t *testing.T) {
+	requirePHP(t)
+	requireExt(t, "redis")
+	pki := testsvc.NewPKI(t)
+	port := testsvc.Process(t, "redis-server", func(p int) []string {
+		return []string{"--port", "0", "--tls-port", strconv.Itoa(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+			"--tls-cert-file", pki.ServerCertFile, "--tls-key-file", pki.ServerKeyFile, "--tls-ca-cert-file", pki.CAFile,
+			"--tls-auth-clients", "yes", "--user", "default", "off", "--user", "cache", "on", ">cache-pw", "~*", "&*", "+@all"}
+	})
+	l := layouts[1]
+	stream := map[string]any{"cafile": pki.CAFile, "local_cert": pki.ClientCertFile, "local_pk": pki.ClientKeyFile, "verify_peer": true}
+	cfg := with(skeletonConfig(l, base), []string{"cache", "default"}, "redis")
+	cfg = with(cfg, []string{"database", "redis", "cache", "url"}, fmt.Sprintf("rediss://cache:cache-pw@127.0.0.1:%d/3", port))
+	cfg = with(cfg, []string{"database", "redis", "cache", "context"}, arr("stream", arr("cafile", pki.CAFile, "local_cert", pki.ClientCertFile, "local_pk", pki.ClientKeyFile)))
+	st := openStore(t, project(l, base, cfg))
+	interop(t, st, map[string]any{"store": "redis", "host": "127.0.0.1", "port": port, "db": 3, "scheme": "tls",
+		"username": "cache", "password": "cache-pw", "context": map[string]any{"stream": stream},
+		"redis_prefix": "laravel_database_", "prefix": "", "key": "laravel_cache_" + FlagKey},
+		fmt.Sprintf("redis tls://127.0.0.1:%d db 3 key laravel_database_laravel_cache_laravel:reverb:restart", port),
+		"1732200000", "string")
+
+	t.Run("without the client certificate", func(t *testing.T) {
+		cfg := with(cfg, []string{"database", "redis", "cache", "context"}, arr("stream", arr("cafile", pki.CAFile)))
+		st := openStore(t, project(l, base, cfg))
+		if _, err := st.Read(t.Context()); err == nil {
+			t.Error("Read got in without a client certificate")
+		}
+	})
+}

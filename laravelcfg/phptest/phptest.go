@@ -18,6 +18,7 @@ var autoloaders = []struct {
 }{
 	{`Illuminate\`, "Illuminate/autoload.php", "php-laravel-framework"},
 	{`Dotenv\`, "Dotenv/autoload.php", "php-vlucas-phpdotenv"},
+	{`Predis\`, "Predis/autoload.php", "php-predis"},
 }
 
 // Binary returns the path of php-cli, or skips t saying what the test

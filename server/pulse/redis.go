@@ -19,7 +19,7 @@ const xaddChunk = 1000
 // Concurrency: used by one Ingester round at a time; the client is safe
 // for concurrent use anyway.
 type redisSink struct {
-	client *redis.Client
+	client redis.UniversalClient
 	stream string // connection prefix + StreamKey (raw commands bypass phpredis' prefix)
 	where  string
 	closer func() error

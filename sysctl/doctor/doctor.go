@@ -18,6 +18,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 	"github.com/reverb-go/reverb/server/tlsconf"
 	"github.com/reverb-go/reverb/sysctl"
 )
@@ -202,8 +203,15 @@ func Build(in Input) Report {
 			add(Info, "restart-flag", "the restart flag is read from %s", where)
 		}
 	}
-	if p.Reverb.Server.Scaling.Enabled {
-		add(Info, "scaling", "Redis scaling is on (channel %q): start the same server on every node behind the load balancer", p.Reverb.Server.Scaling.Channel)
+	if sc := p.Reverb.Server.Scaling; sc.Enabled {
+		if d, err := redisconn.ForScaling(p); err != nil {
+			add(Problem, "scaling", "Redis scaling is on but its Redis connection is unusable: %v", err)
+		} else {
+			add(Info, "scaling", "Redis scaling is on (channel %q) over %s: start the same server on every node behind the load balancer", sc.Channel, d.Describe(false))
+			for _, w := range d.Warnings {
+				add(Warning, "scaling", "%s", w)
+			}
+		}
 	}
 
 	// Machine limits and capacity.

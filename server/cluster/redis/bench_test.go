@@ -2,19 +2,46 @@ package redis
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/reverb-go/reverb/internal/testsvc"
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
 
 // BenchmarkPublishToPeer: one node publishes, another receives, through
 // a real redis-server (one PUBLISH round trip per message, sequential).
 func BenchmarkPublishToPeer(b *testing.B) {
 	r := startRedisB(b)
+	d, err := redisconn.FromReverbServer(laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchPublish(b, d)
+}
+
+// BenchmarkPublishToPeerCluster: the same on a 3-master Redis Cluster
+// (PUBLISH goes to the master of the channel's slot, found in the
+// client's slot map on every publish).
+func BenchmarkPublishToPeerCluster(b *testing.B) {
+	c := testsvc.StartCluster(b, testsvc.ClusterOptions{ReplicasPerMaster: -1})
+	benchPublish(b, &redisconn.Deployment{Mode: redisconn.Cluster, Network: "tcp", Addrs: c.Addrs()})
+}
+
+// BenchmarkPublishToPeerSentinel: the same through Sentinel's master.
+func BenchmarkPublishToPeerSentinel(b *testing.B) {
+	s := testsvc.StartSentinel(b, testsvc.SentinelOptions{})
+	benchPublish(b, &redisconn.Deployment{Mode: redisconn.Sentinel, Network: "tcp", Addrs: []string{s.SentinelAddr()}, Service: s.Service()})
+}
+
+func benchPublish(b *testing.B, d *redisconn.Deployment) {
 	var got atomic.Int64
 	done := make(chan struct{})
 	target := int64(b.N)
-	peer, err := New(Options{Server: serverFor(r), Channel: "bench"})
+	peer, err := New(Options{Redis: d, Channel: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,7 +53,7 @@ func BenchmarkPublishToPeer(b *testing.B) {
 	}); err != nil {
 		b.Fatal(err)
 	}
-	pub, err := New(Options{Server: serverFor(r), Channel: "bench"})
+	pub, err := New(Options{Redis: d, Channel: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

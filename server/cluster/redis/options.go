@@ -1,140 +1,85 @@
 package redis
 
 import (
-	"crypto/tls"
-	"fmt"
-	"net"
-	"net/url"
-	"strconv"
-	"strings"
+	"io"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
 
-// Endpoint is where and how to connect, resolved from scaling.server the
-// way Reverb builds its connection URL (§10.1).
-type Endpoint struct {
-	Addr     string // host:port
-	Username string
-	Password string
-	DB       int
-	TLS      bool
+// Options configure a Transport.
+type Options struct {
+	// Redis is the deployment to scale over: a connection of
+	// config/database.php (redisconn.ForScaling) — one server, Sentinel or
+	// Cluster. Nil means Server, read as Reverb reads scaling.server.
+	Redis *redisconn.Deployment
+	// Server is Reverb's scaling.server, used when Redis is nil.
+	Server laravelcfg.RedisServer
+	// Channel is scaling.channel; empty means "reverb".
+	Channel string
+	// Log receives one line per connection event; nil discards.
+	Log io.Writer
+	// QueueLimit bounds the messages kept while Redis is away; zero
+	// means 10000.
+	QueueLimit int
+	// MinBackoff and MaxBackoff bound the wait between reconnection
+	// attempts (doubling from min to max). Zero means 250ms and, for one
+	// server, 10s; for Sentinel and Cluster 500ms, since the next attempt
+	// goes to the newly elected master (on Sentinel, a +switch-master
+	// announcement also starts the next attempt at once).
+	MinBackoff, MaxBackoff time.Duration
+	// DialTimeout bounds connecting and each command; zero means 5s.
+	DialTimeout time.Duration
+	// GiveUpAfter is Reverb's `timeout`: after that long without Redis a
+	// Reverb server exits. Ours keeps serving and retrying and logs once
+	// that it is past this point. Zero means 60s.
+	GiveUpAfter time.Duration
+	// StartWait is how long Start waits for the first subscription before
+	// it returns anyway (Redis may be down when the node starts: the node
+	// serves local clients meanwhile). Zero means 5s.
+	StartWait time.Duration
+	// FollowInterval is how often, on Sentinel and Cluster, the subscriber
+	// checks that it still sits on the master the publishes go to (after
+	// a planned failover the old master stays up as a replica); zero means
+	// 1s.
+	FollowInterval time.Duration
 }
 
-// String names the endpoint for log lines, without credentials.
-func (e Endpoint) String() string {
-	s := "redis://"
-	if e.TLS {
-		s = "rediss://"
+// withDefaults fills the zero values (the deployment must be set).
+func (o Options) withDefaults() Options {
+	if o.Channel == "" {
+		o.Channel = "reverb"
 	}
-	s += e.Addr
-	if e.DB != 0 {
-		s += "/" + strconv.Itoa(e.DB)
+	if o.Log == nil {
+		o.Log = io.Discard
 	}
-	return s
-}
-
-// ResolveEndpoint applies Reverb's rules: url (when set) overrides host,
-// port, username, password and database (path /N is the database; query
-// parameters are merged like Laravel's ConfigurationUrlParser does);
-// scheme rediss or tls, or a `scheme` key of "tls", enables TLS.
-func ResolveEndpoint(s laravelcfg.RedisServer) (Endpoint, error) {
-	host, port := s.Host, s.Port
-	e := Endpoint{Username: s.Username, Password: s.Password, DB: s.Database, TLS: strings.EqualFold(s.Scheme, "tls")}
-	if s.URL != "" {
-		u, err := url.Parse(s.URL)
-		if err != nil {
-			return Endpoint{}, fmt.Errorf("scaling.server.url: %v", err)
-		}
-		switch strings.ToLower(u.Scheme) {
-		case "rediss", "tls":
-			e.TLS = true
-		case "redis", "tcp", "":
-		default:
-			return Endpoint{}, fmt.Errorf("scaling.server.url: scheme %q is not redis, rediss, tcp or tls", u.Scheme)
-		}
-		if h := u.Hostname(); h != "" {
-			host = h
-		}
-		if p := u.Port(); p != "" {
-			port = p
-		}
-		if u.User != nil {
-			if name := u.User.Username(); name != "" {
-				e.Username = name
-			}
-			if pw, ok := u.User.Password(); ok {
-				e.Password = pw
-			}
-		}
-		if p := strings.Trim(u.Path, "/"); p != "" {
-			n, err := strconv.Atoi(p)
-			if err != nil {
-				return Endpoint{}, fmt.Errorf("scaling.server.url: database %q is not a number", p)
-			}
-			e.DB = n
-		}
-		q := u.Query()
-		if v := q.Get("password"); v != "" {
-			e.Password = v
-		}
-		if v := q.Get("username"); v != "" {
-			e.Username = v
-		}
-		for _, k := range []string{"database", "db"} {
-			if v := q.Get(k); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil {
-					return Endpoint{}, fmt.Errorf("scaling.server.url: %s %q is not a number", k, v)
-				}
-				e.DB = n
-			}
+	if o.QueueLimit <= 0 {
+		o.QueueLimit = 10000
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 250 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+		if o.Redis.Mode != redisconn.Standalone {
+			o.MaxBackoff = 500 * time.Millisecond
 		}
 	}
-	if host == "" {
-		host = "127.0.0.1"
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
 	}
-	if port == "" || port == "0" {
-		port = "6379"
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
 	}
-	if _, err := strconv.Atoi(port); err != nil {
-		return Endpoint{}, fmt.Errorf("scaling.server.port: %q is not a number", port)
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = 60 * time.Second
 	}
-	// A host written as a unix socket path has no port.
-	if strings.HasPrefix(host, "/") {
-		return Endpoint{}, fmt.Errorf("scaling.server.host: unix sockets (%s) are not supported", host)
+	if o.StartWait <= 0 {
+		o.StartWait = 5 * time.Second
 	}
-	e.Addr = net.JoinHostPort(host, port)
-	return e, nil
-}
-
-// clientOptions turns an endpoint into go-redis options. Retries are
-// ours (queue and backoff), so go-redis makes one attempt per call.
-func (e Endpoint) clientOptions(dialTimeout time.Duration, tlsConfig *tls.Config) *goredis.Options {
-	o := &goredis.Options{
-		Addr:            e.Addr,
-		Username:        e.Username,
-		Password:        e.Password,
-		DB:              e.DB,
-		Protocol:        2, // RESP2 like Reverb's client; works with every Redis
-		DisableIdentity: true,
-		MaxRetries:      -1,
-		DialTimeout:     dialTimeout,
-		ReadTimeout:     dialTimeout,
-		WriteTimeout:    dialTimeout,
-	}
-	if e.TLS {
-		if tlsConfig != nil {
-			o.TLSConfig = tlsConfig.Clone()
-		} else {
-			o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		if o.TLSConfig.ServerName == "" {
-			o.TLSConfig.ServerName, _, _ = net.SplitHostPort(e.Addr)
-		}
+	if o.FollowInterval <= 0 {
+		o.FollowInterval = time.Second
 	}
 	return o
 }

@@ -4,18 +4,33 @@
 // (no REDIS_PREFIX). The bytes are the server's; PHP Reverb nodes on the
 // same channel read ours and we read theirs.
 //
+// Deployments (laravelcfg/redisconn): one server as Reverb reads
+// scaling.server, or any connection of config/database.php named by
+// REVERB_SCALING_CONNECTION — Sentinel (go-redis' FailoverClient asks the
+// sentinels for the master on every connection) or Redis Cluster (classic
+// PUBLISH/SUBSCRIBE, which the cluster broadcasts to every node; every node
+// of ours publishes and subscribes on the master of the channel's hash slot,
+// so PUBLISH's reply still counts the subscribed nodes). On Sentinel and
+// Cluster a follower checks once a second (on Sentinel also at once when a
+// sentinel announces +switch-master) that the subscription sits on the
+// master the publishes go to, and moves it after a planned failover (the
+// old master stays up as a replica and would keep the subscription).
+//
 // Faults. Reverb retries once a second and exits after `timeout` attempts.
 // A node of ours never exits because Redis is away: while it is, local
 // clients keep being served (our own publishes are delivered to this node
 // at once), publishes wait in a bounded queue (the oldest dropped, with a
 // log line, when full) and are sent when Redis is back; the subscriber
 // re-subscribes; reconnection attempts back off exponentially up to a cap;
-// the log says what happened with Reverb's titles.
+// the log says what happened with Reverb's titles, once per outage (not a
+// line per attempt). After a reconnection, publishes keep going through
+// the queue until every node that listened before is subscribed again (or
+// the longest backoff plus a second passed), so nothing published after a
+// failover misses a node that reconnects a moment later.
 package redis
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,55 +40,32 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
 )
-
-// Options configure a Transport.
-type Options struct {
-	Server laravelcfg.RedisServer
-	// Channel is scaling.channel; empty means "reverb".
-	Channel string
-	// Log receives one line per connection event; nil discards.
-	Log io.Writer
-	// QueueLimit bounds the messages kept while Redis is away; zero
-	// means 10000.
-	QueueLimit int
-	// MinBackoff and MaxBackoff bound the wait between reconnection
-	// attempts (doubling from min to max). Zero means 250ms and 10s.
-	MinBackoff, MaxBackoff time.Duration
-	// DialTimeout bounds connecting and each command; zero means 5s.
-	DialTimeout time.Duration
-	// TLSConfig replaces the default TLS settings (system roots, server
-	// name from the host) of a rediss:// or scheme-tls connection: a
-	// private CA, client certificates.
-	TLSConfig *tls.Config
-	// GiveUpAfter is Reverb's `timeout`: after that long without Redis a
-	// Reverb server exits. Ours keeps serving and retrying and logs once
-	// that it is past this point. Zero means 60s.
-	GiveUpAfter time.Duration
-	// StartWait is how long Start waits for the first subscription before
-	// it returns anyway (Redis may be down when the node starts: the node
-	// serves local clients meanwhile). Zero means 5s.
-	StartWait time.Duration
-}
 
 // Transport is a cluster.Transport over Redis pub/sub.
 //
 // Goroutines (all owned by the Transport, started by Start, stopped and
 // awaited by Close): the subscriber (connects, subscribes, reads; one
 // PubSub at a time), the flusher (sends queued messages once the
-// subscriber is live again) and the deliverer (calls deliver, one message
-// at a time, from the inbox both others and Publish feed).
+// subscriber is live again), the deliverer (calls deliver, one message
+// at a time, from the inbox both others and Publish feed) and, on Sentinel
+// and Cluster, the follower (moves the subscription to a new master).
 //
 // Lock story: mu guards every field below it; it is never held during
 // network I/O or while deliver runs.
 type Transport struct {
-	opts     Options
-	endpoint Endpoint
-	client   *goredis.Client
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	opts   Options
+	where  string // the deployment for log lines (no secrets)
+	client goredis.UniversalClient
+	// master finds where the channel's publishes go now (nil for one
+	// server); the follower compares it with subAddr.
+	master *masterFinder
+	// kickSub and kickPub cut a reconnection backoff short (buffered 1).
+	kickSub, kickPub chan struct{}
+	ctx              context.Context
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled on inbox, queue and state changes
@@ -82,6 +74,11 @@ type Transport struct {
 	closed  bool
 	// subUp is true while the subscription is confirmed live.
 	subUp bool
+	// subAddr is the master the subscription was made on ("" when
+	// unknown or for one server); moving is set while the follower moves
+	// the subscription to another master.
+	subAddr string
+	moving  bool
 	// pubBroken is set when a PUBLISH failed; cleared by a good one.
 	pubBroken bool
 	// queue holds messages not yet sent to Redis, in order.
@@ -98,10 +95,14 @@ type Transport struct {
 	// receivers is the last PUBLISH reply: how many nodes listened.
 	receivers int
 	// flushReady is false from a disconnection until the other nodes
-	// are back (or a grace period passed): the queue waits for them.
+	// are back (or a grace period passed): the queue waits for them, and
+	// Publish queues too, so nothing skips a node that is reconnecting.
 	flushReady bool
-	ps         *goredis.PubSub // the subscriber's current PubSub, for Close
-	live       chan struct{}   // closed at the first live subscription
+	// pubLogged: the publisher's disconnection was logged (its recovery
+	// will be too).
+	pubLogged bool
+	ps        *goredis.PubSub // the subscriber's current PubSub, for Close
+	live      chan struct{}   // closed at the first live subscription
 }
 
 type queued struct {
@@ -113,65 +114,70 @@ type queued struct {
 
 // New checks the connection settings; Start connects.
 func New(opts Options) (*Transport, error) {
-	if opts.Channel == "" {
-		opts.Channel = "reverb"
+	if opts.Redis == nil {
+		d, err := redisconn.FromReverbServer(opts.Server)
+		if err != nil {
+			return nil, err
+		}
+		opts.Redis = d
 	}
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	if opts.QueueLimit <= 0 {
-		opts.QueueLimit = 10000
-	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = 250 * time.Millisecond
-	}
-	if opts.MaxBackoff <= 0 {
-		opts.MaxBackoff = 10 * time.Second
-	}
-	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = opts.MinBackoff
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = 5 * time.Second
-	}
-	if opts.GiveUpAfter <= 0 {
-		opts.GiveUpAfter = 60 * time.Second
-	}
-	if opts.StartWait <= 0 {
-		opts.StartWait = 5 * time.Second
-	}
-	ep, err := ResolveEndpoint(opts.Server)
-	if err != nil {
-		return nil, err
-	}
+	opts = opts.withDefaults()
 	quietGoRedis(opts.Log)
+	d := opts.Redis
 	t := &Transport{
-		opts:     opts,
-		endpoint: ep,
-		client:   goredis.NewClient(ep.clientOptions(opts.DialTimeout, opts.TLSConfig)),
-		echoes:   map[string]int{},
-		live:     make(chan struct{}),
+		opts:  opts,
+		where: d.Where(),
+		// Retries are ours (queue and backoff): go-redis makes one attempt
+		// and dials once per command.
+		client: d.NewClient(redisconn.ClientOptions{MaxRetries: -1, DialerRetries: 1,
+			DialTimeout: opts.DialTimeout, ReadTimeout: opts.DialTimeout, WriteTimeout: opts.DialTimeout}),
+		echoes: map[string]int{},
+		live:   make(chan struct{}),
 	}
+	t.master = newMasterFinder(d, t.client, opts.Channel, opts.DialTimeout)
+	t.kickSub, t.kickPub = make(chan struct{}, 1), make(chan struct{}, 1)
 	t.cond = sync.NewCond(&t.mu)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
 
-// Endpoint is where the transport connects.
-func (t *Transport) Endpoint() Endpoint { return t.endpoint }
+// Where names the Redis deployment the transport uses (no secrets).
+func (t *Transport) Where() string { return t.where }
 
 var loggerOnce sync.Once
 
 // quietGoRedis sends go-redis's own log lines (one process, one log) to
 // our log instead of stderr.
 func quietGoRedis(w io.Writer) {
-	loggerOnce.Do(func() { goredis.SetLogger(redisLogger{w}) })
+	loggerOnce.Do(func() { goredis.SetLogger(&redisLogger{w: w, last: map[string]time.Time{}}) })
 }
 
-type redisLogger struct{ w io.Writer }
+// redisLogger writes go-redis's lines, each distinct line at most once a
+// minute: during an outage go-redis reports every failed dial the same
+// way, and our own lines already say what happened. (Old entries are
+// dropped when the map grows past a few hundred lines.)
+//
+// Lock story: mu guards last.
+type redisLogger struct {
+	w    io.Writer
+	mu   sync.Mutex
+	last map[string]time.Time
+}
 
-func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
-	fmt.Fprintf(l.w, "%s reverb: go-redis: %s\n", time.Now().Format(time.RFC3339), fmt.Sprintf(format, v...))
+func (l *redisLogger) Printf(_ context.Context, format string, v ...any) {
+	now := time.Now()
+	line := fmt.Sprintf(format, v...)
+	l.mu.Lock()
+	if t, ok := l.last[line]; ok && now.Sub(t) < time.Minute {
+		l.mu.Unlock()
+		return
+	}
+	if len(l.last) > 500 {
+		clear(l.last)
+	}
+	l.last[line] = now
+	l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s reverb: go-redis: %s\n", now.Format(time.RFC3339), line)
 }
 
 func (t *Transport) logf(format string, args ...any) {
@@ -194,12 +200,16 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 	go t.deliverLoop()
 	go t.subscribeLoop()
 	go t.flushLoop()
+	if t.master != nil {
+		t.wg.Add(1)
+		go t.followLoop()
+	}
 	wait := time.NewTimer(t.opts.StartWait)
 	defer wait.Stop()
 	select {
 	case <-t.live:
 	case <-wait.C:
-		t.logf("Redis at %s is not reachable yet; serving local clients and retrying", t.endpoint)
+		t.logf("Redis at %s is not reachable yet; serving local clients and retrying", t.where)
 	case <-ctx.Done():
 	}
 	return nil
@@ -216,9 +226,9 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 		t.mu.Unlock()
 		return 0, errors.New("redis transport: not running")
 	}
-	if t.subUp && !t.pubBroken && len(t.queue) == 0 {
+	if t.subUp && t.flushReady && !t.pubBroken && len(t.queue) == 0 {
 		t.mu.Unlock()
-		n, err := t.client.Publish(ctx, t.opts.Channel, msg).Result()
+		n, err := t.publish(ctx, msg)
 		if err == nil {
 			t.mu.Lock()
 			t.receivers = int(n)
@@ -229,10 +239,7 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 			return 0, err
 		}
 		t.mu.Lock()
-		if !t.pubBroken && !t.closed {
-			t.pubBroken = true
-			t.logf("Disconnected from Redis (publisher %s): %v", t.endpoint, err)
-		}
+		t.notePublishErrorLocked(err)
 	}
 	if t.closed {
 		t.mu.Unlock()
@@ -243,6 +250,33 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 	t.cond.Broadcast()
 	t.mu.Unlock()
 	return 1, nil
+}
+
+// publish sends one PUBLISH to the node the channel's subscribers are on
+// (on a cluster the master of its hash slot, so the reply counts them).
+func (t *Transport) publish(ctx context.Context, msg []byte) (int64, error) {
+	node, err := redisconn.NodeFor(ctx, t.client, t.opts.Channel)
+	if err == nil {
+		var n int64
+		if n, err = node.Publish(ctx, t.opts.Channel, msg).Result(); err == nil {
+			return n, nil
+		}
+	}
+	redisconn.Refresh(t.ctx, t.client)
+	return 0, err
+}
+
+// notePublishErrorLocked marks the publisher broken and says so once (not
+// when the subscriber already reported the outage).
+func (t *Transport) notePublishErrorLocked(err error) {
+	if t.pubBroken || t.closed {
+		return
+	}
+	t.pubBroken = true
+	if t.subUp {
+		t.pubLogged = true
+		t.logf("Disconnected from Redis (publisher %s): %v", t.where, err)
+	}
 }
 
 // enqueueLocked appends to the bounded queue, dropping the oldest.
@@ -285,6 +319,9 @@ func (t *Transport) Close() error {
 		_ = ps.Close()
 	}
 	t.wg.Wait()
+	if t.master != nil {
+		t.master.close()
+	}
 	return t.client.Close()
 }
 
@@ -323,6 +360,30 @@ func (t *Transport) sleep(d time.Duration) bool {
 	}
 }
 
+// retrySleep is sleep for a reconnection backoff, cut short when the
+// follower learns that a new master was elected (retry now, it is up).
+func (t *Transport) retrySleep(d time.Duration, kick <-chan struct{}) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-t.ctx.Done():
+		return false
+	case <-timer.C:
+	case <-kick:
+	}
+	return true
+}
+
+// kickRetries wakes the subscriber's and the publisher's backoff.
+func (t *Transport) kickRetries() {
+	for _, k := range []chan struct{}{t.kickSub, t.kickPub} {
+		select {
+		case k <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (t *Transport) nextBackoff(d time.Duration) time.Duration {
 	if d <= 0 {
 		return t.opts.MinBackoff
@@ -331,7 +392,8 @@ func (t *Transport) nextBackoff(d time.Duration) time.Duration {
 }
 
 // subscribeLoop owns the subscriber connection: subscribe, read until the
-// connection fails, back off, again — until Close.
+// connection fails, back off, again — until Close. An outage is logged
+// when it starts, at the first retry and when it ends, not per attempt.
 func (t *Transport) subscribeLoop() {
 	defer t.wg.Done()
 	var backoff time.Duration
@@ -344,14 +406,23 @@ func (t *Transport) subscribeLoop() {
 		}
 		if attempt > 0 {
 			backoff = t.nextBackoff(backoff)
-			if !t.sleep(backoff) {
+			if !t.retrySleep(backoff, t.kickSub) {
 				return
 			}
 			if !warned && time.Since(downSince) >= t.opts.GiveUpAfter {
 				warned = true
 				t.logf("Failed to connect to Redis after retrying for %s; unlike Reverb this server keeps serving its own clients and retrying", t.opts.GiveUpAfter.Round(time.Second))
 			}
-			t.logf("Attempting reconnection to Redis (subscriber %s)", t.endpoint)
+			if attempt == 1 {
+				t.logf("Attempting reconnection to Redis (subscriber %s); retrying every %s at most until it is back", t.where, t.opts.MaxBackoff)
+			}
+		}
+		// Where the subscription will sit: the follower compares.
+		subAddr := ""
+		if t.master != nil {
+			ctx, cancel := context.WithTimeout(t.ctx, time.Second)
+			subAddr, _ = t.master.find(ctx)
+			cancel()
 		}
 		ps := t.client.Subscribe(t.ctx)
 		t.mu.Lock()
@@ -361,11 +432,12 @@ func (t *Transport) subscribeLoop() {
 			return
 		}
 		t.ps = ps
+		t.subAddr = subAddr
 		t.mu.Unlock()
 		err := ps.Subscribe(t.ctx, t.opts.Channel)
 		if err == nil {
 			var up bool
-			up, err = t.read(ps)
+			up, err = t.read(ps, everUp, downSince)
 			if up {
 				backoff, attempt, everUp = 0, 0, true
 				downSince, warned = time.Now(), false
@@ -374,7 +446,8 @@ func (t *Transport) subscribeLoop() {
 		t.mu.Lock()
 		t.ps = nil
 		wasUp := t.subUp
-		t.subUp = false
+		moved := t.moving
+		t.subUp, t.moving = false, false
 		t.flushReady = false
 		// No copy of what was sent will come back now.
 		clear(t.echoes)
@@ -384,18 +457,25 @@ func (t *Transport) subscribeLoop() {
 		if closed || t.ctx.Err() != nil {
 			return
 		}
+		if moved {
+			// The follower closed it to move: subscribe again at once.
+			attempt, backoff = -1, 0
+			continue
+		}
+		redisconn.Refresh(t.ctx, t.client)
 		switch {
 		case wasUp:
-			t.logf("Disconnected from Redis (subscriber %s): %v", t.endpoint, err)
+			t.logf("Disconnected from Redis (subscriber %s): %v", t.where, err)
 		case attempt == 0 && !everUp:
-			t.logf("Cannot connect to Redis (subscriber %s): %v", t.endpoint, err)
+			t.logf("Cannot connect to Redis (subscriber %s): %v", t.where, err)
 		}
 	}
 }
 
 // read processes the subscription until it fails. up says whether the
-// subscription was confirmed at some point.
-func (t *Transport) read(ps *goredis.PubSub) (up bool, err error) {
+// subscription was confirmed at some point; reconnect and downSince date
+// the outage it ends for the log.
+func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time) (up bool, err error) {
 	// A ping after a quiet period finds a half-open connection: no answer
 	// within another period means the link is gone.
 	const quiet = 5 * time.Second
@@ -423,9 +503,16 @@ func (t *Transport) read(ps *goredis.PubSub) (up bool, err error) {
 				up = true
 				t.mu.Lock()
 				t.subUp = true
+				// Nobody else to wait for (first start, a lone node):
+				// publish directly at once.
+				t.flushReady = t.receivers <= 1
 				t.cond.Broadcast() // the flusher may send now
 				t.mu.Unlock()
-				t.logf("Redis connection established (%s, channel %s)", t.endpoint, t.opts.Channel)
+				if reconnect {
+					t.logf("Redis connection established (%s, channel %s) after %s", t.where, t.opts.Channel, time.Since(downSince).Round(10*time.Millisecond))
+				} else {
+					t.logf("Redis connection established (%s, channel %s)", t.where, t.opts.Channel)
+				}
 				select {
 				case <-t.live:
 				default:
@@ -453,18 +540,25 @@ func (t *Transport) read(ps *goredis.PubSub) (up bool, err error) {
 	}
 }
 
-// awaitPeers waits, after a reconnection, until as many nodes listen on
-// the channel as listened before (so the queued messages reach the nodes
-// that reconnect a little later than this one), for at most the longest
-// reconnection backoff plus a second.
+// awaitPeers waits, after a (re)subscription, until as many nodes listen
+// on the channel as listened before (so queued and new messages reach the
+// nodes that reconnect a little later than this one), for at most the
+// longest reconnection backoff plus a second.
 func (t *Transport) awaitPeers(want int) {
+	if want <= 1 {
+		return
+	}
 	deadline := time.Now().Add(t.opts.MaxBackoff + time.Second)
 	for time.Now().Before(deadline) {
-		counts, err := t.client.PubSubNumSub(t.ctx, t.opts.Channel).Result()
-		if t.ctx.Err() != nil {
-			return
+		node, err := redisconn.NodeFor(t.ctx, t.client, t.opts.Channel)
+		if err == nil {
+			var counts map[string]int64
+			counts, err = node.PubSubNumSub(t.ctx, t.opts.Channel).Result()
+			if err == nil && int(counts[t.opts.Channel]) >= want {
+				return
+			}
 		}
-		if err == nil && int(counts[t.opts.Channel]) >= want {
+		if t.ctx.Err() != nil {
 			return
 		}
 		if !t.sleep(20 * time.Millisecond) {
@@ -474,25 +568,29 @@ func (t *Transport) awaitPeers(want int) {
 }
 
 // flushLoop sends queued messages, in order, whenever the subscription is
-// live; a failed PUBLISH marks the publisher broken and backs off.
+// live and the other nodes are back; a failed PUBLISH marks the publisher
+// broken and backs off.
 func (t *Transport) flushLoop() {
 	defer t.wg.Done()
 	var backoff time.Duration
+	retrying := false
 	for {
 		t.mu.Lock()
-		for !t.closed && !(t.subUp && (len(t.queue) > 0 || t.pubBroken)) {
+		for !t.closed && !(t.subUp && (len(t.queue) > 0 || t.pubBroken || !t.flushReady)) {
 			t.cond.Wait()
 		}
 		if t.closed {
 			t.mu.Unlock()
 			return
 		}
-		if !t.flushReady && len(t.queue) > 0 {
+		if !t.flushReady {
 			want := t.receivers
 			t.mu.Unlock()
 			t.awaitPeers(want)
 			t.mu.Lock()
-			t.flushReady = true
+			if t.subUp {
+				t.flushReady = true
+			}
 			t.mu.Unlock()
 			continue
 		}
@@ -512,7 +610,7 @@ func (t *Transport) flushLoop() {
 
 		var err error
 		if head != nil {
-			_, err = t.client.Publish(t.ctx, t.opts.Channel, head.msg).Result()
+			_, err = t.publish(t.ctx, head.msg)
 		} else {
 			err = t.client.Ping(t.ctx).Err() // broken publisher, nothing queued
 		}
@@ -529,23 +627,27 @@ func (t *Transport) flushLoop() {
 				t.mu.Unlock()
 				return
 			}
-			if !t.pubBroken {
-				t.pubBroken = true
-				t.logf("Disconnected from Redis (publisher %s): %v", t.endpoint, err)
-			}
+			t.notePublishErrorLocked(err)
+			logRetry := t.pubLogged && !retrying
 			t.mu.Unlock()
 			backoff = t.nextBackoff(backoff)
-			if !t.sleep(backoff) {
+			if !t.retrySleep(backoff, t.kickPub) {
 				return
 			}
-			t.logf("Attempting reconnection to Redis (publisher %s)", t.endpoint)
+			if logRetry {
+				t.logf("Attempting reconnection to Redis (publisher %s)", t.where)
+			}
+			retrying = true
 			continue
 		}
-		backoff = 0
+		backoff, retrying = 0, false
 		t.mu.Lock()
 		if t.pubBroken {
 			t.pubBroken = false
-			t.logf("Redis connection established (publisher %s)", t.endpoint)
+			if t.pubLogged {
+				t.logf("Redis connection established (publisher %s)", t.where)
+			}
+			t.pubLogged = false
 		}
 		if head != nil && len(t.queue) > 0 && t.queue[0].seq == head.seq {
 			t.queue[0] = queued{}

@@ -1,4 +1,4 @@
-package cachestore
+package cfgtree
 
 import (
 	"encoding/json"
@@ -94,21 +94,21 @@ func TestConfigURLMatchesLaravel(t *testing.T) {
 			t.Fatal(err)
 		}
 		in := arr("driver", "mysql", "host", "orig", "port", 1, "url", u, "prefix", "")
-		got, err := applyConfigURL(node{path: "database.connections.x", arr: in.ArrayVal()})
+		got, err := ApplyURL(Node{Path: "database.connections.x", Arr: in.ArrayVal()})
 		if err != nil {
 			if !strings.HasPrefix(lines[i], `{"error":`) {
 				t.Errorf("%s: %v (PHP: %s)", u, err, lines[i])
 			}
 			continue
 		}
-		gotJSON, _ := json.Marshal(phpToGo(php.ArrayValue(got.arr)))
+		gotJSON, _ := json.Marshal(phpToGo(php.ArrayValue(got.Arr)))
 		wantJSON, _ := json.Marshal(want)
 		if string(gotJSON) != string(wantJSON) {
 			t.Errorf("%s\n got %s\nwant %s", u, gotJSON, wantJSON)
 		}
 		// Key order matters to nobody here, but the set of keys must match.
-		if keysOf(got.arr) != keysOfJSON(want) {
-			t.Errorf("%s: keys %s, PHP %s", u, keysOf(got.arr), keysOfJSON(want))
+		if keysOf(got.Arr) != keysOfJSON(want) {
+			t.Errorf("%s: keys %s, PHP %s", u, keysOf(got.Arr), keysOfJSON(want))
 		}
 	}
 }
@@ -135,11 +135,11 @@ func keysOfJSON(v any) string {
 func TestConfigURLEmptyIsIgnored(t *testing.T) {
 	for _, u := range []any{nil, "", "0", false} {
 		in := arr("driver", "mysql", "url", u)
-		got, err := applyConfigURL(node{arr: in.ArrayVal()})
+		got, err := ApplyURL(Node{Arr: in.ArrayVal()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.arr != in.ArrayVal() {
+		if got.Arr != in.ArrayVal() {
 			t.Errorf("url %v changed the config", u)
 		}
 	}
@@ -151,6 +151,6 @@ func FuzzApplyConfigURL(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, u string) {
 		in := arr("driver", "mysql", "url", u)
-		_, _ = applyConfigURL(node{arr: in.ArrayVal()})
+		_, _ = ApplyURL(Node{Arr: in.ArrayVal()})
 	})
 }

@@ -1,4 +1,4 @@
-package cachestore
+package cfgtree
 
 import (
 	"encoding/json"
@@ -27,32 +27,32 @@ var urlDriverAliases = map[string]string{
 
 var sqliteTripleSlash = regexp.MustCompile(`^(sqlite3?):///`)
 
-// applyConfigURL is Illuminate\Support\ConfigurationUrlParser::parseConfiguration,
+// ApplyURL is Illuminate\Support\ConfigurationUrlParser::parseConfiguration,
 // used by both the database and the Redis managers: a non-empty `url` key is
 // parsed and its parts (driver, host, port, username, password, database and
 // the query parameters) override the other keys. The URL's string parts go
 // through json_decode as Laravel does, so "?ssl=true" is bool true and a
 // "null" host disappears.
-func applyConfigURL(n node) (node, error) {
-	urlVal, ok := n.get("url")
-	if !ok || phpEmpty(urlVal) {
+func ApplyURL(n Node) (Node, error) {
+	urlVal, ok := n.Get("url")
+	if !ok || Empty(urlVal) {
 		return n, nil
 	}
-	raw, err := phpString(urlVal, n.keyPath("url"))
+	raw, err := String(urlVal, n.KeyPath("url"))
 	if err != nil {
-		return node{}, err
+		return Node{}, err
 	}
 	out := php.NewArray()
-	for i, k := range n.arr.Keys {
+	for i, k := range n.Arr.Keys {
 		if !k.IsInt && k.S == "url" {
 			continue
 		}
-		out.Set(k, n.arr.Values[i])
+		out.Set(k, n.Arr.Values[i])
 	}
 	// parseUrl: parse_url after the sqlite:/// rewrite.
 	parts, ok := phpeval.ParseURL(sqliteTripleSlash.ReplaceAllString(raw, "$1://null/"))
 	if !ok {
-		return node{}, fmt.Errorf("config %s: the database configuration URL is malformed", n.keyPath("url"))
+		return Node{}, fmt.Errorf("config %s: the database configuration URL is malformed", n.KeyPath("url"))
 	}
 	// Every component, the port included, goes through rawurldecode and
 	// then json_decode.
@@ -61,7 +61,7 @@ func applyConfigURL(n node) (node, error) {
 		if !ok {
 			return php.Value{}, false
 		}
-		return jsonNative(php.RawURLDecode(v.ToString())), true
+		return JSONNative(php.RawURLDecode(v.ToString())), true
 	}
 	// getPrimaryOptions, in its order, nulls dropped (array_filter).
 	if d, ok := decoded("scheme"); ok && d.ToBool() {
@@ -72,7 +72,7 @@ func applyConfigURL(n node) (node, error) {
 	}
 	if p, ok := decoded("path"); ok && p.ToBool() && !(p.Kind() == php.String && p.StringVal() == "/") {
 		if p.Kind() == php.Array {
-			return node{}, fmt.Errorf("config %s: the URL path decodes to an array (substr() would throw)", n.keyPath("url"))
+			return Node{}, fmt.Errorf("config %s: the URL path decodes to an array (substr() would throw)", n.KeyPath("url"))
 		}
 		db := p.ToString()
 		out.Set(php.StringKey("database"), php.StringValue(db[min(1, len(db)):]))
@@ -86,20 +86,20 @@ func applyConfigURL(n node) (node, error) {
 	if rq, ok := parts.GetString("query"); ok && rq.ToBool() {
 		q, err := url.ParseQuery(rq.StringVal())
 		if err != nil {
-			return node{}, fmt.Errorf("config %s: bad query string: %v", n.keyPath("url"), err)
+			return Node{}, fmt.Errorf("config %s: bad query string: %v", n.KeyPath("url"), err)
 		}
 		for _, k := range slices.Sorted(maps.Keys(q)) {
 			vs := q[k]
 			// parse_str: the last occurrence wins.
-			out.Set(php.StringKey(k), jsonNative(vs[len(vs)-1]))
+			out.Set(php.StringKey(k), JSONNative(vs[len(vs)-1]))
 		}
 	}
-	return node{path: n.path, arr: out}, nil
+	return Node{Path: n.Path, Arr: out}, nil
 }
 
-// jsonNative is parseStringsToNativeTypes for one string: json_decode($s,
+// JSONNative is parseStringsToNativeTypes for one string: json_decode($s,
 // true) when that succeeds, else the string itself.
-func jsonNative(s string) php.Value {
+func JSONNative(s string) php.Value {
 	if !json.Valid([]byte(s)) {
 		return php.StringValue(s)
 	}

@@ -1,4 +1,4 @@
-package cachestore
+package cfgtree
 
 import (
 	"strings"
@@ -34,15 +34,15 @@ func TestConfigCasts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := phpString(tt.v, "k")
+			s, err := String(tt.v, "k")
 			if !errMatches(err, tt.strErr) || (err == nil && s != tt.str) {
 				t.Errorf("phpString = %q, %v; want %q, %q", s, err, tt.str, tt.strErr)
 			}
-			n, err := phpInt(tt.v, "k")
+			n, err := Int(tt.v, "k")
 			if !errMatches(err, tt.numErr) || (err == nil && n != tt.num) {
 				t.Errorf("phpInt = %d, %v; want %d, %q", n, err, tt.num, tt.numErr)
 			}
-			if got := phpEmpty(tt.v); got != tt.isEmpty {
+			if got := Empty(tt.v); got != tt.isEmpty {
 				t.Errorf("phpEmpty = %v, want %v", got, tt.isEmpty)
 			}
 		})
@@ -59,23 +59,16 @@ func errMatches(err error, want string) bool {
 func TestDialHost(t *testing.T) {
 	tests := map[string]string{"[::1]": "::1", "::1": "::1", "h": "h", "[]": "[]", "": ""}
 	for in, want := range tests {
-		if got := dialHost(in); got != want {
-			t.Errorf("dialHost(%q) = %q, want %q", in, got, want)
+		if got := DialHost(in); got != want {
+			t.Errorf("DialHost(%q) = %q, want %q", in, got, want)
 		}
 	}
-	// parse_url keeps the brackets in config; the Redis address is dialable.
-	n, err := applyConfigURL(node{path: "database.redis.cache", arr: arr("url", "redis://[::1]:6390/2").ArrayVal()})
+	// parse_url keeps the brackets in config, as PHP has them.
+	n, err := ApplyURL(Node{Path: "database.redis.cache", Arr: arr("url", "redis://[::1]:6390/2").ArrayVal()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, _, _ := n.str("host"); h != "[::1]" {
+	if h, _, _ := n.Str("host"); h != "[::1]" {
 		t.Errorf("config host = %q, want [::1] as PHP has it", h)
-	}
-	opt, err := redisOptions(n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if opt.Addr != "[::1]:6390" || opt.DB != 2 {
-		t.Errorf("Addr %q DB %d", opt.Addr, opt.DB)
 	}
 }

@@ -1,0 +1,339 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/reverb-go/reverb/internal/testsvc"
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/phptest"
+	"github.com/reverb-go/reverb/laravelcfg/redisconn"
+)
+
+// Scaling over highly available Redis: two nodes exchange a steady stream
+// of messages while the master is killed (or handed over). The nodes
+// reconnect by themselves, messages cross between them again within 5 s,
+// every message published after the kill reaches the other node exactly
+// once and in order (the ones published during the outage wait in the
+// queue), and the log tells the story once rather than per attempt.
+
+// haNode is a transport with a log and a record of what it delivered.
+type haNode struct {
+	name string
+	tr   *Transport
+	log  *syncBuffer
+
+	mu  sync.Mutex
+	got map[string][]int // publisher → sequence numbers delivered, in order
+	at  map[string]time.Time
+}
+
+func startHANode(t *testing.T, d *redisconn.Deployment, name string) *haNode {
+	t.Helper()
+	n := &haNode{name: name, log: &syncBuffer{}, got: map[string][]int{}, at: map[string]time.Time{}}
+	tr, err := New(Options{Redis: d, Channel: "reverb", Log: n.log, StartWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.tr = tr
+	t.Cleanup(func() { _ = tr.Close() })
+	if err := tr.Start(context.Background(), n.deliver); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// deliver records "from:seq" messages.
+func (n *haNode) deliver(m []byte) {
+	from, seq, ok := strings.Cut(string(m), ":")
+	if !ok {
+		return
+	}
+	i, _ := strconv.Atoi(seq)
+	n.mu.Lock()
+	n.got[from] = append(n.got[from], i)
+	n.at[string(m)] = time.Now()
+	n.mu.Unlock()
+}
+
+// publisher sends "name:1", "name:2", ... every period until stopped, and
+// remembers when each was accepted.
+type publisher struct {
+	n      *haNode
+	mu     sync.Mutex
+	sent   []time.Time // index seq-1
+	stop   chan struct{}
+	done   chan struct{}
+	errors int
+}
+
+func (n *haNode) publishEvery(period time.Duration) *publisher {
+	p := &publisher{n: n, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() { // owned by the test: stopped by halt
+		defer close(p.done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for seq := 1; ; seq++ {
+			select {
+			case <-p.stop:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := n.tr.Publish(ctx, []byte(n.name+":"+strconv.Itoa(seq)))
+			cancel()
+			p.mu.Lock()
+			if err != nil {
+				p.errors++
+			}
+			p.sent = append(p.sent, time.Now())
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+func (p *publisher) halt() int {
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sent)
+}
+
+// firstAfter is the first sequence number accepted at or after t.
+func (p *publisher) firstAfter(t time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, at := range p.sent {
+		if !at.Before(t) {
+			return i + 1
+		}
+	}
+	return len(p.sent) + 1
+}
+
+// checkStream verifies that receiver got from's messages first..last in
+// order, at most allowLoss of them missing and none more than twice, and
+// returns how many were lost and how many came twice. A message whose
+// PUBLISH was on the wire when the connection failed is sent again (its
+// reply never came), so it may arrive twice, next to itself.
+func checkStream(t *testing.T, receiver *haNode, from string, first, last, allowLoss int) (lost, dup int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%s delivers %s up to %d", receiver.name, from, last), func() bool {
+		receiver.mu.Lock()
+		defer receiver.mu.Unlock()
+		g := receiver.got[from]
+		return len(g) > 0 && g[len(g)-1] >= last
+	})
+	receiver.mu.Lock()
+	defer receiver.mu.Unlock()
+	prev, n := first-1, 0
+	for _, s := range receiver.got[from] {
+		switch {
+		case s < first:
+			continue
+		case s == prev:
+			dup++
+			continue
+		case s < prev:
+			t.Fatalf("%s got %s:%d after %s:%d: out of order", receiver.name, from, s, from, prev)
+		}
+		prev = s
+		if s <= last {
+			n++
+		}
+	}
+	lost = last - first + 1 - n
+	if lost > allowLoss || dup > 2 {
+		t.Fatalf("%s missed %d and got %d twice of %s's %d messages published after the failover began", receiver.name, lost, dup, from, last-first+1)
+	}
+	return lost, dup
+}
+
+// interruption is the longest time receiver went without a message from
+// from, among those published after kill (the first one counts from kill).
+func interruption(receiver *haNode, from string, first, last int, kill time.Time) time.Duration {
+	receiver.mu.Lock()
+	defer receiver.mu.Unlock()
+	prev, longest := kill, time.Duration(0)
+	for i := first; i <= last; i++ {
+		at, ok := receiver.at[from+":"+strconv.Itoa(i)]
+		if !ok {
+			continue
+		}
+		longest = max(longest, at.Sub(prev))
+		prev = at
+	}
+	return longest
+}
+
+// checkLogOnce: an outage shows as a handful of lines, not one per retry.
+func checkLogOnce(t *testing.T, n *haNode) {
+	t.Helper()
+	log := n.log.String()
+	for _, line := range []string{"Attempting reconnection to Redis (subscriber", "Disconnected from Redis (subscriber"} {
+		if c := strings.Count(log, line); c > 1 {
+			t.Errorf("%s logged %q %d times:\n%s", n.name, line, c, log)
+		}
+	}
+	if c := strings.Count(log, "\n"); c > 12 {
+		t.Errorf("%s logged %d lines for one failover:\n%s", n.name, c, log)
+	}
+}
+
+// runFailover drives traffic between a and b, calls fail, and checks
+// recovery; it returns how long cross-node delivery was interrupted and
+// how many messages were lost (at most allowLoss per direction).
+func runFailover(t *testing.T, a, b *haNode, allowLoss int, fail func()) (time.Duration, int) {
+	t.Helper()
+	pa, pb := a.publishEvery(10*time.Millisecond), b.publishEvery(10*time.Millisecond)
+	waitFor(t, "traffic flowing both ways", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(a.got["b"]) > 20 && len(b.got["a"]) > 20
+	})
+	kill := time.Now()
+	fail()
+	firstA, firstB := pa.firstAfter(kill), pb.firstAfter(kill)
+	// Both nodes resubscribed and ready to publish directly again.
+	waitFor(t, "both nodes back on Redis", func() bool {
+		for _, n := range []*haNode{a, b} {
+			n.tr.mu.Lock()
+			ok := n.tr.subUp && n.tr.flushReady && !n.tr.pubBroken && len(n.tr.queue) == 0
+			n.tr.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(300 * time.Millisecond) // some traffic after the reconnection
+	lastA, lastB := pa.halt(), pb.halt()
+	lostB, dupB := checkStream(t, b, "a", firstA, lastA, allowLoss)
+	lostA, dupA := checkStream(t, a, "b", firstB, lastB, allowLoss)
+	lost := lostA + lostB
+	if dup := dupA + dupB; dup > 0 {
+		t.Logf("%d message(s) in flight at the failure arrived twice", dup)
+	}
+	gap := max(interruption(b, "a", firstA, lastA, kill), interruption(a, "b", firstB, lastB, kill))
+	if gap > 5*time.Second {
+		t.Errorf("messages crossed between the nodes again only %v after the failover began (want within 5s)", gap)
+	}
+	for _, n := range []*haNode{a, b} {
+		checkLogOnce(t, n)
+	}
+	// The nodes count each other again.
+	if n, err := a.tr.Publish(context.Background(), []byte("count")); err != nil || n != 2 {
+		t.Errorf("PUBLISH after the failover reaches %d nodes, %v; want 2", n, err)
+	}
+	return gap, lost
+}
+
+func sentinelDeployment(t *testing.T, s *testsvc.SentinelSet, password string) *redisconn.Deployment {
+	t.Helper()
+	p := &laravelcfg.Project{Config: phptest.Arr("database", phptest.Arr("redis", phptest.Arr(
+		"client", "predis",
+		"ha", phptest.Arr(0, "tcp://"+s.SentinelAddr(),
+			"options", phptest.Arr("replication", "sentinel", "service", s.Service(), "parameters", phptest.Arr("password", password))),
+	)))}
+	d, err := redisconn.Resolve(p, "ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestSentinelMasterKilledMidTraffic(t *testing.T) {
+	s := testsvc.StartSentinel(t, testsvc.SentinelOptions{Password: "data-pw"})
+	d := sentinelDeployment(t, s, "data-pw")
+	a, b := startHANode(t, d, "a"), startHANode(t, d, "b")
+	gap, _ := runFailover(t, a, b, 0, func() { s.KillMaster() })
+	t.Logf("Sentinel, master killed: messages stopped crossing between the nodes for %v", gap.Round(10*time.Millisecond))
+}
+
+func TestSentinelPlannedFailover(t *testing.T) {
+	s := testsvc.StartSentinel(t, testsvc.SentinelOptions{})
+	d := sentinelDeployment(t, s, "")
+	a, b := startHANode(t, d, "a"), startHANode(t, d, "b")
+	old := s.MasterAddr()
+	// A planned failover keeps both servers up: a node moves its
+	// subscription the moment the sentinel announces the switch, and a
+	// message published to the new master in that moment may miss it.
+	gap, lost := runFailover(t, a, b, 5, func() {
+		sc := goredis.NewSentinelClient(&goredis.Options{Addr: s.SentinelAddr(), Protocol: 2, DisableIdentity: true})
+		defer sc.Close()
+		if err := sc.Failover(context.Background(), s.Service()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s.WaitFailover(old, 30*time.Second)
+		// Both subscriptions move to the new master.
+		waitFor(t, "subscriptions on the new master", func() bool {
+			return a.tr.subscribedOn() == s.MasterAddr() && b.tr.subscribedOn() == s.MasterAddr()
+		})
+	})
+	t.Logf("Sentinel, planned failover: longest interruption %v, %d messages lost", gap.Round(10*time.Millisecond), lost)
+	if !strings.Contains(a.log.String(), "moved from "+old) {
+		t.Errorf("the log does not say the subscription moved:\n%s", a.log)
+	}
+}
+
+func clusterDeployment(t *testing.T, c *testsvc.ClusterSet) *redisconn.Deployment {
+	t.Helper()
+	var nodes []any
+	for _, a := range c.Addrs() {
+		host, port, _ := strings.Cut(a, ":")
+		nodes = append(nodes, phptest.Arr("host", host, "port", port))
+	}
+	p := &laravelcfg.Project{Config: phptest.Arr("database", phptest.Arr("redis", phptest.Arr(
+		"client", "phpredis",
+		"options", phptest.Arr("cluster", "redis", "password", "cluster-pw"),
+		"clusters", phptest.Arr("scaling", phptest.List(nodes...)),
+	)))}
+	d, err := redisconn.Resolve(p, "scaling")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestClusterMasterKilledMidTraffic(t *testing.T) {
+	c := testsvc.StartCluster(t, testsvc.ClusterOptions{Password: "cluster-pw"})
+	d := clusterDeployment(t, c)
+	a, b := startHANode(t, d, "a"), startHANode(t, d, "b")
+	if on := a.tr.subscribedOn(); on != c.MasterOf("reverb") {
+		t.Fatalf("subscribed on %s, the channel's slot is served by %s", on, c.MasterOf("reverb"))
+	}
+	gap, _ := runFailover(t, a, b, 0, func() { c.KillMasterOf("reverb") })
+	t.Logf("Cluster, master killed: messages stopped crossing between the nodes for %v", gap.Round(10*time.Millisecond))
+}
+
+func TestClusterPlannedFailover(t *testing.T) {
+	c := testsvc.StartCluster(t, testsvc.ClusterOptions{Password: "cluster-pw"})
+	d := clusterDeployment(t, c)
+	a, b := startHANode(t, d, "a"), startHANode(t, d, "b")
+	gap, lost := runFailover(t, a, b, 5, func() {
+		old := c.FailoverMasterOf("reverb")
+		c.WaitNewMaster("reverb", old, 30*time.Second)
+	})
+	t.Logf("Cluster, CLUSTER FAILOVER: longest interruption %v, %d messages lost", gap.Round(10*time.Millisecond), lost)
+}
+
+// subscribedOn is the master the live subscription was made on.
+func (t *Transport) subscribedOn() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.subUp {
+		return ""
+	}
+	return t.subAddr
+}
