@@ -103,7 +103,29 @@ func join(t *testing.T, r *Relay, id string, ev ClientEvents) *worker {
 		t.Fatal("no hello")
 	}
 	w.client = c
+	// Start's subscribe frame is read by the relay's own goroutine: wait
+	// until it took effect, so the worker counts as a receiver of what the
+	// test publishes next.
+	deadline := time.Now().Add(5 * time.Second)
+	for !r.subscribed(id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not subscribed", id)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return w
+}
+
+// subscribed reports whether a worker named id receives deliveries.
+func (r *Relay) subscribed(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.peers {
+		if p.nodeID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func TestTotalOrderAndAckCounts(t *testing.T) {
