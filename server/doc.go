@@ -16,7 +16,8 @@
 //     socket whose queue overflows is closed with 4100.
 //   - State (app.go): per app, channels with copy-free subscriber lists read
 //     without locks by the fan-out; one mutex per app for every change.
-//   - Cluster (bus.go, presence.go): every broadcast, client event,
+//   - Cluster (envelope.go, publish.go, delivery.go, nodes.go, gather.go,
+//     presence.go): every broadcast, client event,
 //     terminate and metrics query goes through the cluster.Transport and is
 //     acted on when it comes back, in the transport's one order. Presence is
 //     a replica of every node's memberships updated in that order, so
