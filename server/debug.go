@@ -5,18 +5,61 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg"
 )
 
 // debugWidth is the line width of two-column output (Laravel uses the
 // terminal's, capped at 150).
 const debugWidth = 100
 
-// debugInfo prints a two-column line: "  Title ...... detail". Callers check
-// s.debug != nil first so the hot path formats nothing without --debug.
-func (s *Server) debugInfo(title, detail string) {
-	if s.debug == nil {
-		return
+// debugObserver is --debug: the message stream with Reverb's titles, a
+// consumer of the observer seam. Lines of different goroutines never
+// interleave (s.errMu).
+type debugObserver struct{ s *Server }
+
+const debugKinds = ConnectionOpened | ConnectionClosed | ConnectionPruned | ConnectionPinged | Sweep |
+	MessageIn | MessageReceived | MessageError | ControlFrame | Broadcast
+
+func (debugObserver) Interest(*laravelcfg.App) EventKind { return debugKinds }
+
+func (d debugObserver) Observe(e Event) {
+	s := d.s
+	switch e.Kind {
+	case ConnectionOpened:
+		s.debugInfo("Connection Established", e.SocketID)
+	case ConnectionClosed:
+		s.debugInfo("Connection Closed", e.SocketID)
+	case ConnectionPruned:
+		s.debugInfo("Connection Pruned", e.SocketID)
+	case ConnectionPinged:
+		s.debugInfo("Connection Pinged", e.SocketID)
+	case Sweep:
+		if e.Name == "prune" {
+			s.debugInfo("Pruning Stale Connections", "")
+		} else {
+			s.debugInfo("Pinging Inactive Connections", "")
+		}
+	case MessageIn:
+		s.debugInfo("Message Received", e.SocketID)
+		s.debugMessage(e.Data)
+	case MessageReceived:
+		s.debugInfo("Message Handled", e.SocketID)
+	case MessageError:
+		s.debugError("Message from " + e.SocketID + " resulted in a pusher error")
+	case ControlFrame:
+		s.debugInfo("Control Frame Received", e.SocketID)
+		s.errMu.Lock()
+		fmt.Fprintf(s.debug, "%s\n", e.Data)
+		s.errMu.Unlock()
+	case Broadcast:
+		s.debugInfo("Broadcasting To", e.Channel)
+		s.debugMessage(e.Data)
 	}
+}
+
+// debugInfo prints a two-column line: "  Title ...... detail".
+func (s *Server) debugInfo(title, detail string) {
 	dots := debugWidth - len(title) - len(detail) - 6
 	if dots < 3 {
 		dots = 3
@@ -34,9 +77,6 @@ func (s *Server) debugInfo(title, detail string) {
 // data (and data.channel_data) decoded when they hold JSON strings,
 // truncated to 200 characters.
 func (s *Server) debugMessage(p []byte) {
-	if s.debug == nil {
-		return
-	}
 	out := string(p)
 	if pretty, ok := prettyMessage(p); ok {
 		out = pretty
@@ -91,29 +131,22 @@ func expandStrings(p []byte, depth int) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
+// debugControl reports a control frame (the read path calls it).
 func (s *Server) debugControl(c *conn, payload []byte) {
-	if s.debug == nil {
-		return
+	if c.app.wants(ControlFrame) {
+		c.app.emit(Event{Kind: ControlFrame, SocketID: c.id, Origin: c.origin, Data: payload})
 	}
-	s.debugInfo("Control Frame Received", c.id)
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	fmt.Fprintf(s.debug, "%s\n", payload)
 }
 
 func (s *Server) debugError(text string) {
-	if s.debug == nil {
-		return
-	}
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	fmt.Fprintf(s.debug, "\n [ERROR] %s\n\n", text)
 }
 
-// debugPusherError logs that a message ended in a Pusher error; nothing is
-// formatted without --debug.
+// debugPusherError reports that a message ended in a Pusher error.
 func (c *conn) debugPusherError() {
-	if c.srv.debug != nil {
-		c.srv.debugError("Message from " + c.id + " resulted in a pusher error")
+	if c.app.wants(MessageError) {
+		c.app.emit(Event{Kind: MessageError, SocketID: c.id, Origin: c.origin})
 	}
 }

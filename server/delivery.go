@@ -106,20 +106,38 @@ func (s *Server) broadcast(a *appState, name string, text []byte, except string)
 	}
 	subs := ch.subscribers()
 	a.mu.Unlock()
-	if s.debug != nil {
-		s.debugInfo("Broadcasting To", name)
-		s.debugMessage(text)
-	}
-	s.fanout(a, name, subs, textFrame(text), ex)
+	s.fanout(a, name, subs, text, ex)
 }
 
-// fanout queues one shared frame on every subscriber but except.
-func (s *Server) fanout(a *appState, _ string, subs []*sub, frame []byte, except *conn) {
+// fanout queues one shared frame of text on every subscriber but except,
+// and reports it as one Broadcast event (one MessageDelivered per
+// recipient only when an observer asks for those).
+func (s *Server) fanout(a *appState, channel string, subs []*sub, text []byte, except *conn) {
+	frame := textFrame(text)
 	// Enqueueing is cheap (the flushers make the syscalls, in parallel),
 	// so one loop serves even 10,000 subscribers.
-	n := enqueueAll(subs, frame, except)
-	a.stats.MessagesOut.Add(int64(n))
-	a.stats.TextFramesOut.Add(int64(n))
+	var n int
+	if a.wants(MessageDelivered) {
+		n = enqueueReporting(a, channel, subs, frame, text, except)
+	} else {
+		n = enqueueAll(subs, frame, except)
+	}
+	a.emit(Event{Kind: Broadcast, Channel: channel, Data: text, Count: n})
+}
+
+// enqueueReporting is enqueueAll with a MessageDelivered per recipient.
+func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []byte, except *conn) int {
+	n := 0
+	for _, sb := range subs {
+		if sb.c == except || sb.dead.Load() {
+			continue
+		}
+		if sb.c.enqueue(frame) {
+			n++
+			a.emit(Event{Kind: MessageDelivered, SocketID: sb.c.id, Origin: sb.c.origin, Channel: channel, Data: text})
+		}
+	}
+	return n
 }
 
 func enqueueAll(subs []*sub, frame []byte, except *conn) int {

@@ -147,7 +147,7 @@ func (s *Server) onSnapshot(env *envelope) {
 		}
 		a.mu.Unlock()
 		if len(subs) > 0 {
-			s.fanout(a, e.Channel, subs, textFrame(added), nil)
+			s.fanout(a, e.Channel, subs, added, nil)
 		}
 	}
 }

@@ -268,7 +268,7 @@ func (s *Server) onPresence(env *envelope) {
 				s.spawn(func() {
 					remote := s.clusterCache(a, env.Channel)
 					if remote == nil {
-						joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
+						joiner.sendCacheMiss(env.Channel)
 						return
 					}
 					a.mu.Lock()
@@ -279,7 +279,7 @@ func (s *Server) onPresence(env *envelope) {
 					joiner.send(textFrame(remote))
 				})
 			default:
-				joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
+				joiner.sendCacheMiss(env.Channel)
 			}
 		}
 	}
@@ -287,7 +287,7 @@ func (s *Server) onPresence(env *envelope) {
 		if t == nil {
 			continue
 		}
-		s.fanout(a, env.Channel, subs, textFrame(t), joinerOrNil(joiner, env, mine, a))
+		s.fanout(a, env.Channel, subs, t, joinerOrNil(joiner, env, mine, a))
 	}
 	if compensate {
 		// The socket unsubscribed or went away before its join came back:
@@ -345,7 +345,7 @@ func (s *Server) dropNodePresenceAll(node string) {
 		a.mu.Unlock()
 		for _, o := range outs {
 			for _, t := range o.texts {
-				s.fanout(a, o.channel, o.subs, textFrame(t), nil)
+				s.fanout(a, o.channel, o.subs, t, nil)
 			}
 		}
 	}

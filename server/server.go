@@ -60,6 +60,9 @@ type Options struct {
 	DebugOut io.Writer
 	// ErrorLog receives errors (always on, even without Debug).
 	ErrorLog io.Writer
+	// Observers receive lifecycle events (observe.go) besides the
+	// server's own consumers (counters, --debug, webhooks).
+	Observers []Observer
 }
 
 // Server is one node: WebSocket endpoint, HTTP API, channel state.
@@ -179,6 +182,7 @@ func New(opts Options) (*Server, error) {
 			s.appsByKey[cfg.Key] = a
 		}
 	}
+	s.attachObservers()
 	if s.transport == nil {
 		s.transport = cluster.NewLocal()
 	}
@@ -313,7 +317,7 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 // open runs §2 for an upgraded socket: app, quota, origin, established.
 func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	a := s.appsByKey[key]
-	c := &conn{srv: s, nc: nc, app: a}
+	c := &conn{srv: s, nc: nc, app: a, origin: origin}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if tc, ok := nc.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
@@ -353,12 +357,8 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	a.mu.Lock()
 	a.conns[c.id] = c
 	a.mu.Unlock()
-	a.stats.Connections.Add(1)
-	a.stats.ConnectionsTotal.Add(1)
+	a.emit(Event{Kind: ConnectionOpened, SocketID: c.id, Origin: origin})
 	s.publishCount(a)
-	if s.debug != nil {
-		s.debugInfo("Connection Established", c.id)
-	}
 	c.send(s.establishedFrame(c))
 	if s.polls != nil && len(initial) > 0 {
 		if !c.feed(initial) {

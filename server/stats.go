@@ -1,6 +1,10 @@
 package server
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+)
 
 // AppStats are one app's counters on this node (cheap atomics, read by
 // monitoring).
@@ -14,7 +18,7 @@ type AppStats struct {
 	BytesIn             atomic.Int64
 	BytesOut            atomic.Int64
 	SlowConsumersClosed atomic.Int64 // closed with 4100 on queue overflow
-	// Pulse's ReverbMessages recorder counts these (monitoring, engineer M):
+	// Pulse's ReverbMessages recorder counts these:
 	// TextFramesOut is every text frame queued to a client (Reverb's
 	// MessageSent: each broadcast recipient once, pings, pongs, errors and
 	// connection_established included; control and close frames not);
@@ -84,4 +88,45 @@ func (s *Server) Stats() Stats {
 		return true
 	})
 	return st
+}
+
+// statsObserver keeps one app's AppStats from the observer seam: the
+// counters Pulse ingests and Prometheus and `reverb status` show. (Bytes,
+// frames read and slow consumers are counted where the socket I/O
+// happens.) Every counter is an atomic: Observe runs on many goroutines.
+type statsObserver struct{ st *AppStats }
+
+const statsKinds = ConnectionOpened | ConnectionClosed | MessageReceived | MessageSent | Broadcast |
+	Subscribed | Unsubscribed
+
+func (statsObserver) Interest(*laravelcfg.App) EventKind { return statsKinds }
+
+func (o statsObserver) Observe(e Event) {
+	st := o.st
+	switch e.Kind {
+	case ConnectionOpened:
+		st.Connections.Add(1)
+		st.ConnectionsTotal.Add(1)
+	case ConnectionClosed:
+		if e.Established {
+			st.Connections.Add(-1)
+		}
+	case MessageReceived:
+		st.MessagesHandled.Add(1)
+	case MessageSent:
+		st.TextFramesOut.Add(1)
+	case Broadcast:
+		st.MessagesOut.Add(int64(e.Count))
+		st.TextFramesOut.Add(int64(e.Count))
+	case Subscribed:
+		st.Subscriptions.Add(1)
+		if e.Count == 1 {
+			st.Channels.Add(1)
+		}
+	case Unsubscribed:
+		st.Subscriptions.Add(-1)
+		if e.Count == 0 {
+			st.Channels.Add(-1)
+		}
+	}
 }
