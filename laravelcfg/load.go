@@ -114,7 +114,7 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf(
 			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
 	}
-	s, warns, err := buildSettings(p.Config, reverbFile)
+	s, warns, err := buildSettings(p.Config, reverbFile, p.appURL())
 	switch {
 	case err == nil:
 		p.Reverb = s

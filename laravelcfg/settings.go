@@ -31,6 +31,8 @@ func (e *SettingsError) Error() string {
 type settingsReader struct {
 	file  string
 	warns []string
+	// appURL is config('app.url'): the base of the listeners' default url.
+	appURL string
 }
 
 func (r *settingsReader) fail(key, format string, args ...any) error {
@@ -124,8 +126,8 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string) (Settings, []string, error) {
-	r := &settingsReader{file: file}
+func buildSettings(cfg php.Value, file, appURL string) (Settings, []string, error) {
+	r := &settingsReader{file: file, appURL: appURL}
 	var s Settings
 	reverb := get(cfg, "reverb")
 	if err := r.known("reverb", reverb); err != nil {
@@ -476,5 +478,11 @@ func (r *settingsReader) app(key string, v php.Value) (App, error) {
 		return a, r.fail(key+".options", "%s is not an array", describe(opts))
 	}
 	a.OptionsRaw = opts
+	if a.Webhooks, err = r.webhooks(key+".webhooks", get(v, "webhooks")); err != nil {
+		return a, err
+	}
+	if a.Listeners, err = r.listeners(key+".listeners", get(v, "listeners")); err != nil {
+		return a, err
+	}
 	return a, nil
 }
