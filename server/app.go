@@ -26,6 +26,9 @@ type appState struct {
 	// obs are the app's observers (observe.go), fixed once the server is
 	// built; read without a lock.
 	obs appObservers
+	// led is the app's part of the cluster ledger (decisions.go); nil when
+	// no observer wants a cluster decision. Its maps are guarded by mu.
+	led *appLedger
 
 	open atomic.Int64 // open sockets on this node (max_connections)
 
@@ -178,6 +181,9 @@ func (a *appState) removeSub(ch *channel, c *conn) bool {
 func (a *appState) countChanged(k EventKind, ch *channel, c *conn) {
 	if a.wants(k) {
 		a.emit(Event{Kind: k, SocketID: c.id, Origin: c.origin, Channel: ch.name, Count: ch.live})
+	}
+	if a.led != nil {
+		a.ledgerCount(ch)
 	}
 }
 

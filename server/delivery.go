@@ -34,6 +34,11 @@ func (s *Server) deliver(msg []byte) {
 		s.onPresence(&env)
 	case typeHeartbeat:
 		s.noteCounts(env.Node, env.Counts)
+		s.ledgerHeartbeat(&env)
+	case typeCount, typeCommit, typeClaim:
+		s.onLedgerMessage(&env)
+	case typeLedgerState:
+		s.onLedgerState(&env)
 	case typeHello:
 		s.onHello(&env)
 	case typeSnapshot:
@@ -48,6 +53,9 @@ func (s *Server) deliver(msg []byte) {
 			break
 		}
 		s.forgetNode(env.NodeID)
+		if s.ledger != nil {
+			s.ledger.claim(env.NodeID)
+		}
 	case typeBarrier:
 		if env.Node == s.nodeID {
 			s.runInOrder(env.Ref)

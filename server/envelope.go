@@ -41,6 +41,21 @@ type envelope struct {
 	// Counts are a heartbeat's open sockets per app id (max_connections
 	// is enforced over the cluster with these, a heartbeat late).
 	Counts map[string]int64 `json:"counts,omitempty"`
+
+	// The cluster ledger's fields (decisions.go). Seq numbers this node's
+	// ledger messages (hold ids derive from node and Seq); HB numbers its
+	// heartbeats (a claim quotes the last one seen); N is a count
+	// message's subscribers; T its publisher's clock (ms); Hold asks for
+	// held vacates (count) or marks a membership the ledger tracks
+	// (presence); SubCount asks for subscription counts; Ledger is a
+	// ledger state message's content.
+	Seq      uint64          `json:"seq,omitempty"`
+	HB       uint64          `json:"hb,omitempty"`
+	N        *int            `json:"n,omitempty"`
+	T        int64           `json:"t,omitempty"`
+	Hold     bool            `json:"hold,omitempty"`
+	SubCount bool            `json:"subcount,omitempty"`
+	Ledger   json.RawMessage `json:"ledger,omitempty"`
 }
 
 // snapshotEntry is one presence membership in a node's snapshot.
@@ -59,6 +74,13 @@ const (
 	typeSnapshot  = "reverb-go:snapshot"
 	typeNodeGone  = "reverb-go:node_gone"
 	typeBarrier   = "reverb-go:barrier"
+	// The cluster ledger's (decisions.go).
+	typeCount  = "reverb-go:count"
+	typeCommit = "reverb-go:commit"
+	typeClaim  = "reverb-go:claim"
+	// typeLedgerState is one app's ledger state, sent to a node that said
+	// hello; it comes before the node's snapshot.
+	typeLedgerState = "reverb-go:ledger_state"
 )
 
 // appToken is what goes where Reverb puts serialize($application): the
@@ -89,14 +111,10 @@ func appIDFromToken(tok string) string {
 	return rest[j+2 : j+2+n]
 }
 
-func presenceMsg(node, app, op, channel, socket, channelData string) []byte {
-	b, _ := json.Marshal(envelope{Type: typePresence, Node: node, App: app, Op: op, Channel: channel, Socket: socket, ChannelData: channelData})
+func presenceMsg(node, app, op, channel, socket, channelData string, tracked bool, seq uint64) []byte {
+	b, _ := json.Marshal(envelope{Type: typePresence, Node: node, App: app, Op: op, Channel: channel, Socket: socket,
+		ChannelData: channelData, Hold: tracked, Seq: seq})
 	return b
-}
-
-// publishPresence announces a presence join or leave of a local socket.
-func (s *Server) publishPresence(c *conn, op, channel, channelData string) {
-	s.publish(presenceMsg(s.nodeID, c.app.cfg.ID, op, channel, c.id, channelData))
 }
 
 // messageMsg builds a §10.2 "message" around an already PHP-JSON payload.

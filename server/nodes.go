@@ -58,11 +58,12 @@ func (s *Server) heartbeatLoop() {
 		for _, a := range s.apps {
 			counts[a.cfg.ID] = a.open.Load()
 		}
-		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts})
+		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1)})
 		s.publish(hb)
 		deadline := time.Now().Add(-3 * period).UnixNano()
 		var silent []string
 		s.nodesMu.Lock()
+		known := len(s.nodes)
 		for n, seen := range s.nodes {
 			if seen < deadline {
 				silent = append(silent, n)
@@ -71,6 +72,15 @@ func (s *Server) heartbeatLoop() {
 		s.nodesMu.Unlock()
 		for _, n := range silent {
 			s.forgetNode(n)
+		}
+		// Nodes silent for three heartbeats are claimed gone in the
+		// ledger; unless every other node went silent at once, which says
+		// rather that this node lost the bus (it would report everything
+		// as vacated).
+		if ls := s.ledger; ls != nil && (len(silent) < known || known == 1) {
+			for _, n := range silent {
+				ls.claim(n)
+			}
 		}
 	}
 }
@@ -87,6 +97,9 @@ func (s *Server) onHello(env *envelope) {
 	if env.For != "" && env.For != s.nodeID {
 		return // a hello addressed to another node (rejoin.go)
 	}
+	// The ledger's state first: the snapshot tells the new node that this
+	// node has answered (decisions.go).
+	s.publishLedgerState(env.Node)
 	var entries []snapshotEntry
 	for _, a := range s.apps {
 		a.mu.Lock()
@@ -110,6 +123,9 @@ func (s *Server) onHello(env *envelope) {
 func (s *Server) onSnapshot(env *envelope) {
 	if env.For != s.nodeID {
 		return
+	}
+	if s.ledger != nil {
+		defer s.ledger.answeredBy(env.Node)
 	}
 	for _, e := range env.Entries {
 		a := s.appsByID[e.App]
@@ -188,7 +204,7 @@ func (s *Server) publishCount(a *appState) {
 	if a.cfg.MaxConnections == nil || !s.hasPeers() {
 		return
 	}
-	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}})
+	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}, HB: s.hbSeq.Add(1)})
 	s.publish(hb)
 }
 

@@ -187,11 +187,15 @@ func (c *conn) sentFrame(frame []byte) {
 }
 
 // attachObservers gives every app its observers: its counters, --debug,
-// and Options.Observers.
+// webhooks and listeners, and Options.Observers.
 func (s *Server) attachObservers() {
 	var shared []Observer
 	if s.debug != nil {
 		shared = append(shared, debugObserver{s})
+	}
+	if h := newHookObserver(s.apps, s.logError); h != nil {
+		s.hooks = h
+		shared = append(shared, h)
 	}
 	shared = append(shared, s.opts.Observers...)
 	for _, a := range s.apps {

@@ -154,11 +154,11 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 			c.wantPresence = map[string]bool{}
 		}
 		c.wantPresence[name] = true
-		a.mu.Unlock()
 		// The membership becomes visible, and subscription_succeeded is
 		// sent, when the join comes back through the transport: the one
 		// order every node sees decides member_added.
-		s.publishPresence(c, "join", name, rawData)
+		s.presenceOp(a, c.id, "join", name, rawData, data)
+		a.mu.Unlock()
 		return true
 	}
 	if data.Kind() != php.Array {
@@ -220,10 +220,10 @@ func (s *Server) unsubscribe(c *conn, name string) {
 		a.removeSub(ch, c)
 	}
 	a.dropEmptyChannels()
-	a.mu.Unlock()
 	if wasPresence {
-		s.publishPresence(c, "leave", name, "")
+		s.presenceOp(a, c.id, "leave", name, "", php.Value{})
 	}
+	a.mu.Unlock()
 }
 
 // disconnect is the cleanup of §3.9: every membership removed, in channel
@@ -236,24 +236,19 @@ func (s *Server) disconnect(c *conn) {
 		delete(a.conns, c.id)
 		a.open.Add(-1)
 	}
-	var leaves []string
 	for _, ch := range connSubs(c) {
 		a.removeSub(ch, c)
 	}
-	for name := range c.wantPresence {
-		leaves = append(leaves, name)
+	// Drained sockets leave all at once when the drain ends (Drain).
+	if !s.draining.Load() {
+		for name := range c.wantPresence {
+			s.presenceOp(a, c.id, "leave", name, "", php.Value{})
+		}
 	}
 	c.wantPresence = nil
 	a.dropEmptyChannels()
 	a.mu.Unlock()
 
-	if s.draining.Load() {
-		// Drained sockets leave all at once when the drain ends (Drain).
-		leaves = nil
-	}
-	for _, name := range leaves {
-		s.publishPresence(c, "leave", name, "")
-	}
 	if a != s.noApp {
 		a.emit(Event{Kind: ConnectionClosed, SocketID: c.id, Origin: c.origin, Established: established})
 		s.publishCount(a)

@@ -15,6 +15,11 @@ import (
 // Redis. Publishes that need the receiver count or must be waited for
 // (metrics, API events, terminate) call the transport directly; barrier
 // goes through this queue so it follows everything queued before it.
+//
+// publish never sends on the caller's goroutine, so it may be called with
+// an app's lock held (presence and ledger messages are, to keep their
+// order with the state they describe; a local transport delivers on the
+// publishing goroutine, which would then need that lock).
 func (s *Server) publish(msg []byte) {
 	s.pubMu.Lock()
 	s.pubQ = append(s.pubQ, msg)
@@ -25,7 +30,10 @@ func (s *Server) publish(msg []byte) {
 	s.pubRunning = true
 	s.pubMu.Unlock()
 	if !s.spawn(s.publishLoop) {
-		s.publishLoop() // after Close: send inline, still in order
+		// After Close: Close's waitPublishes sends the queue, in order.
+		s.pubMu.Lock()
+		s.pubRunning = false
+		s.pubMu.Unlock()
 	}
 }
 

@@ -63,6 +63,10 @@ type Options struct {
 	// Observers receive lifecycle events (observe.go) besides the
 	// server's own consumers (counters, --debug, webhooks).
 	Observers []Observer
+	// WebhookHold is how long channel_vacated and member_removed are held
+	// before they are reported (cancelled if the channel is occupied or
+	// the user is back meanwhile). Zero means DefaultHold (3 s, as Pusher).
+	WebhookHold time.Duration
 }
 
 // Server is one node: WebSocket endpoint, HTTP API, channel state.
@@ -81,6 +85,14 @@ type Server struct {
 
 	handshakeFailures sync.Map     // reason → *atomic.Int64
 	busErrors         atomic.Int64 // failed cluster publishes (monitoring)
+
+	// ledger decides cluster-wide events (decisions.go); nil when no app
+	// wants one.
+	ledger *ledgerState
+	hbSeq  atomic.Uint64 // numbers this node's heartbeats
+	// hooks delivers webhooks and listener events (hooks.go); nil when no
+	// app has any.
+	hooks *hookObserver
 
 	gatherMu   sync.Mutex
 	gatherings map[string]*gathering
@@ -183,6 +195,7 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.attachObservers()
+	s.setupLedger()
 	if s.transport == nil {
 		s.transport = cluster.NewLocal()
 	}
@@ -205,8 +218,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.polls = ps
 	}
-	hello, _ := json.Marshal(envelope{Type: typeHello, Node: s.nodeID})
-	s.publish(hello)
+	s.sayHello()
 	s.wg.Add(2)
 	go s.sweepLoop()
 	go s.heartbeatLoop()
@@ -586,10 +598,16 @@ func (s *Server) Close() error {
 	if s.draining.Load() {
 		s.announceGone()
 	}
+	if s.ledger != nil {
+		s.ledger.close()
+	}
 	s.waitPublishes(time.Second)
 	// Closing the transport also releases goroutines blocked publishing.
 	err := s.transport.Close()
 	s.wg.Wait()
+	if s.hooks != nil {
+		s.hooks.close() // a last try at what is queued, bounded
+	}
 	return err
 }
 
@@ -634,9 +652,15 @@ func (s *Server) waitPublishes(d time.Duration) {
 	for time.Now().Before(deadline) {
 		s.pubMu.Lock()
 		idle := !s.pubRunning && len(s.pubQ) == 0
+		inline := !s.pubRunning && !idle // queued after Close: send it here
+		s.pubRunning = s.pubRunning || inline
 		s.pubMu.Unlock()
 		if idle {
 			return
+		}
+		if inline {
+			s.publishLoop()
+			continue
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

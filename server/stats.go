@@ -42,6 +42,10 @@ type AppSnapshot struct {
 	SlowConsumersClosed int64
 	TextFramesOut       int64
 	MessagesHandled     int64
+	// Webhooks and Listeners count the deliveries of the app's webhooks
+	// and of its events for PHP listeners.
+	Webhooks  HookCounters
+	Listeners HookCounters
 }
 
 // Stats is a snapshot of the node's counters.
@@ -78,6 +82,10 @@ func (s *Server) Stats() Stats {
 			TextFramesOut:       x.TextFramesOut.Load(),
 			MessagesHandled:     x.MessagesHandled.Load(),
 		})
+		if s.hooks != nil {
+			last := &st.Apps[len(st.Apps)-1]
+			last.Webhooks, last.Listeners = s.hooks.stats(a.cfg)
+		}
 	}
 	s.nodesMu.Lock()
 	st.PeerNodes = len(s.nodes)

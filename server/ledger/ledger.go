@@ -190,10 +190,27 @@ func (l *Ledger) LastHeartbeat(node string) (uint64, bool) {
 	return n, ok
 }
 
-// Known reports whether node has entries or was heard of.
-func (l *Ledger) Known(node string) bool {
-	_, ok := l.nodes[node]
-	return ok
+// HasEntries reports whether node counts subscribers, holds memberships or
+// holds a hold: whether a claim of it would change anything.
+func (l *Ledger) HasEntries(node string) bool {
+	for _, h := range l.holds {
+		if h.holder == node {
+			return true
+		}
+	}
+	for _, a := range l.apps {
+		for _, c := range a.channels {
+			if _, ok := c.counts[node]; ok {
+				return true
+			}
+			for sk := range c.sockets {
+				if nodeOf(sk) == node {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // Count applies "node has n subscribers of channel". ref names the

@@ -193,7 +193,7 @@ type Queue struct {
 	dropping bool  // in a burst of queue-full drops
 	burst    int64 // drops of the current burst
 
-	sent, requests, failures       atomic.Int64
+	sent, requests, failures      atomic.Int64
 	dropFull, dropGaveUp, dropRej atomic.Int64
 }
 
