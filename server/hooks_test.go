@@ -315,8 +315,11 @@ func TestListenerEvents(t *testing.T) {
 	if strings.Join(recv, "\n") != strings.Join(want, "\n") {
 		t.Errorf("message_received\n got %v\nwant %v", recv, want)
 	}
-	sent4 := r.wait(t, "message_sent", 4) // established, succeeded, E, pong
-	if !strings.Contains(sent4[2], `channel="news" message="{\"event\":\"E\",\"data\":\"d\",\"channel\":\"news\"}"`) {
+	// established, succeeded, E, pong (a frame queued by one goroutine
+	// may be reported after one queued later by another).
+	sent4 := strings.Join(r.wait(t, "message_sent", 4), "\n")
+	if !strings.Contains(sent4, `channel="news" message="{\"event\":\"E\",\"data\":\"d\",\"channel\":\"news\"}" origin="https://shop.test" socket_id="`+id+`"`) ||
+		!strings.Contains(sent4, `message="{\"event\":\"pusher:pong\"}"`) {
 		t.Errorf("message_sent %v", sent4)
 	}
 	if got := r.wait(t, "channel_created", 1); got[0] != `app_id="123456" channel="news"` {
