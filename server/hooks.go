@@ -123,7 +123,7 @@ func (h *hookObserver) Observe(e Event) {
 	}
 	if ah.listeners != nil {
 		if name := listenerName(e.Kind); name != "" && ah.lcfg.Wants(name) {
-			ah.listeners.Push(listenerEvent(name, e))
+			ah.listeners.PushFunc(func() []byte { return listenerEvent(name, e) })
 		}
 	}
 }

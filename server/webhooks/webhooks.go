@@ -219,14 +219,7 @@ func (q *Queue) Push(event []byte) bool {
 	o := &q.s.opts
 	q.mu.Lock()
 	if len(q.events) >= o.QueueEvents || q.bytes+len(event) > o.QueueBytes {
-		q.burst++
-		first := !q.dropping
-		q.dropping = true
-		q.mu.Unlock()
-		q.dropFull.Add(1)
-		if first {
-			o.Logf("webhooks: %s: queue full (%d events waiting for %s): dropping events until it drains", q.target.Name, o.QueueEvents, q.target.URL)
-		}
+		q.dropLocked()
 		return false
 	}
 	q.events = append(q.events, event)
@@ -237,6 +230,32 @@ func (q *Queue) Push(event []byte) bool {
 	default:
 	}
 	return true
+}
+
+// PushFunc is Push for an event built only when the queue has room for
+// one more (a full queue costs no encoding).
+func (q *Queue) PushFunc(build func() []byte) bool {
+	q.mu.Lock()
+	if len(q.events) >= q.s.opts.QueueEvents {
+		q.dropLocked()
+		return false
+	}
+	q.mu.Unlock()
+	return q.Push(build())
+}
+
+// dropLocked counts a dropped event and logs the first of a burst; it
+// unlocks q.mu.
+func (q *Queue) dropLocked() {
+	o := &q.s.opts
+	q.burst++
+	first := !q.dropping
+	q.dropping = true
+	q.mu.Unlock()
+	q.dropFull.Add(1)
+	if first {
+		o.Logf("webhooks: %s: queue full (%d events waiting for %s): dropping events until it drains", q.target.Name, o.QueueEvents, q.target.URL)
+	}
 }
 
 // Stats returns the target's counters.
