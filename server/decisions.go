@@ -348,6 +348,15 @@ func (ls *ledgerState) claim(node string) {
 	ls.send(msg)
 }
 
+// nodeGone handles a node_gone notice (in the bus order): a node with
+// entries is claimed; one without is forgotten by every ledger alike.
+func (ls *ledgerState) nodeGone(node string) {
+	ls.mu.Lock()
+	ls.l.Forget(node)
+	ls.mu.Unlock()
+	ls.claim(node)
+}
+
 // onLedgerMessage applies a count, commit or claim from the bus.
 func (s *Server) onLedgerMessage(env *envelope) {
 	ls := s.ledger

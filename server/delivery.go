@@ -54,7 +54,7 @@ func (s *Server) deliver(msg []byte) {
 		}
 		s.forgetNode(env.NodeID)
 		if s.ledger != nil {
-			s.ledger.claim(env.NodeID)
+			s.ledger.nodeGone(env.NodeID)
 		}
 	case typeBarrier:
 		if env.Node == s.nodeID {

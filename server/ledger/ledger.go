@@ -190,6 +190,16 @@ func (l *Ledger) LastHeartbeat(node string) (uint64, bool) {
 	return n, ok
 }
 
+// Forget drops node's heartbeat number when the node has no entries: a
+// ledger does not keep every node it heard of. It must be applied in the
+// bus order like any operation (a node_gone notice), since claims check
+// the heartbeat numbers.
+func (l *Ledger) Forget(node string) {
+	if !l.HasEntries(node) {
+		delete(l.nodes, node)
+	}
+}
+
 // HasEntries reports whether node counts subscribers, holds memberships or
 // holds a hold: whether a claim of it would change anything.
 func (l *Ledger) HasEntries(node string) bool {

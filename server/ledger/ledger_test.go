@@ -247,6 +247,16 @@ func TestStaleClaimIsVoid(t *testing.T) {
 	if d := c.claim("a", "zz", 0); d != nil {
 		t.Errorf("claim of an unknown node: %v", d)
 	}
+	// A node without entries is forgotten at its node_gone; one with
+	// entries is kept for its claim.
+	c.heartbeat("e", 1)
+	c.apply(func(l *Ledger) []Decision { l.Forget("e"); l.Forget("b"); return nil })
+	if _, ok := c.ledger["a"].LastHeartbeat("e"); ok {
+		t.Error("empty node not forgotten")
+	}
+	if d := c.claim("a", "b", 2); len(d) == 0 {
+		t.Error("a node with entries must stay claimable")
+	}
 }
 
 func TestSubscriptionCountThrottle(t *testing.T) {
