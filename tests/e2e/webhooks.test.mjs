@@ -19,6 +19,7 @@ import { after, describe, test } from 'node:test';
 import PusherServer from 'pusher';
 
 import { APP_A, RawClient, createProject, freePort, startServer, waitFor } from './lib/harness.mjs';
+import { childPids } from './lib/supervisor-helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const HOLD = 3000; // Pusher's hold of channel_vacated and member_removed
@@ -266,6 +267,46 @@ describe('exactly once with two workers', () => {
     assert.deepEqual(r.named('member_removed'), [{ name: 'member_removed', channel: 'presence-team', user_id: '1' }]);
     const counts = r.named('subscription_count').map((e) => e.subscription_count).sort((x, y) => x - y);
     assert.deepEqual(counts, [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6]);
+    await server.stop();
+  });
+});
+
+describe('a worker killed while holding vacates', () => {
+  test('the supervisor\'s notice makes the other worker report its channels, users and holds once', async () => {
+    const r = await new Receiver(APP_A).start();
+    const server = await startServer({ apps: [appWith({ webhooks: [{ url: r.url(), event_types: ALL_TYPES }] })], workers: 2 });
+    started.push(server);
+    await waitFor(() => childPids(server.proc.pid).length === 2, { timeout: 10000, message: 'two workers' });
+    const socks = [];
+    for (let i = 0; i < 6; i++) {
+      const c = await connect(server);
+      await c.subscribeOk(`solo-${i}`);
+      await c.subscribeOk(`held-${i}`);
+      await c.subscribeOk('presence-crew', { channelData: { user_id: 100 + i } });
+      socks.push(c);
+    }
+    await r.wait('channel_occupied', 13);
+    await r.wait('member_added', 6);
+    // Every socket leaves held-i: each worker now holds vacates for 3 s...
+    for (let i = 0; i < 6; i++) socks[i].unsubscribe(`held-${i}`);
+    // Handled once each socket answered a later ping (member frames may come first).
+    for (const c of socks) c.send({ event: 'pusher:ping' });
+    await Promise.all(socks.map((c) => c.nextWhere((f) => f === '{"event":"pusher:pong"}')));
+    // ...and one worker dies holding its share.
+    process.kill(childPids(server.proc.pid)[0], 'SIGKILL');
+    await server.waitForOutput(/died: killed by SIGKILL/, 5000);
+    await waitFor(() => socks.some((c) => c.closeInfo), { timeout: 5000, message: 'the dead worker\'s sockets closed' });
+    await sleep(500);
+    const dead = socks.map((c, i) => (c.closeInfo ? i : -1)).filter((i) => i >= 0);
+    const alive = socks.map((c, i) => (c.closeInfo ? -1 : i)).filter((i) => i >= 0);
+    assert.ok(dead.length > 0 && alive.length > 0, `sockets spread over both workers (dead ${dead}, alive ${alive})`);
+    const wantVacated = [...Array(6).keys()].map((i) => `held-${i}`).concat(dead.map((i) => `solo-${i}`));
+    await r.wait('channel_vacated', wantVacated.length, 15000);
+    await r.wait('member_removed', dead.length, 10000);
+    await sleep(1000);
+    assert.deepEqual(r.named('channel_vacated').map((e) => e.channel).sort(), wantVacated.sort());
+    assert.deepEqual(r.named('member_removed').map((e) => e.user_id).sort(), dead.map((i) => String(100 + i)).sort());
+    assert.equal(r.named('channel_occupied').length, 13, 'nothing re-occupied');
     await server.stop();
   });
 });
