@@ -107,9 +107,9 @@ type appLedger struct {
 type chanState struct {
 	counts map[string]int // node → its subscribers
 	total  int
-	// holdVacate: the last count operation asked for vacated holds (a
-	// node removed by a claim is handled alike).
-	holdVacate bool
+	// holdVacate and wantCounts: what the last count operation asked for
+	// (a node removed by a claim is handled alike).
+	holdVacate, wantCounts bool
 	// vacate is the pending ChannelVacated hold, if any.
 	vacate *hold
 	// Subscription count reports (throttle).
@@ -238,7 +238,7 @@ func (l *Ledger) Count(node, ref, app, channel string, n int, tms int64, holdVac
 	if c == nil {
 		return nil
 	}
-	c.holdVacate = holdVacate
+	c.holdVacate, c.wantCounts = holdVacate, counts
 	var out []Decision
 	out = l.setCount(out, c, node, node, ref, app, channel, n, holdVacate)
 	if counts && (!c.counted || c.total != c.lastCount) {
@@ -404,6 +404,10 @@ func (l *Ledger) Claim(claimer, ref, node string, lastHeartbeat uint64) []Decisi
 			if _, ok := c.counts[node]; ok {
 				i++
 				out = l.setCount(out, c, node, claimer, ref+"/"+strconv.Itoa(i), app, name, 0, c.holdVacate)
+				if c.wantCounts && c.counted && c.total != c.lastCount {
+					c.lastCount = c.total
+					out = append(out, Decision{Kind: SubscriptionCount, Sender: claimer, App: app, Channel: name, Count: c.total})
+				}
 			}
 			for _, sk := range sortedKeys(c.sockets) {
 				if nodeOf(sk) == node {

@@ -281,6 +281,17 @@ func TestSubscriptionCountThrottle(t *testing.T) {
 	}
 }
 
+func TestClaimReportsTheNewSubscriptionCount(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	r1, r2 := c.ref("a"), c.ref("b")
+	c.apply(func(l *Ledger) []Decision { return l.Count("a", r1, "app", "x", 2, 0, false, true) })
+	c.apply(func(l *Ledger) []Decision { return l.Count("b", r2, "app", "x", 3, 0, false, true) })
+	c.claim("a", "b", 0)
+	if got := c.reported(); got != "a channel_created x; a channel_occupied x; a subscription_count x 2; b subscription_count x 5; a subscription_count x 2" {
+		t.Errorf("got %s", got)
+	}
+}
+
 func TestLateJoinerSyncsFromStates(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	c.count("a", "x", 2)
