@@ -5,7 +5,7 @@ BENCHBIN := bin/reverb-bench
 PKGS     := ./...
 export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 
-.PHONY: build run test test-all test-go test-e2e bench lint fuzz clean deps
+.PHONY: build run test test-all test-go test-php test-e2e bench lint fuzz clean deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reverb
@@ -20,11 +20,16 @@ test-all: deps test
 deps:
 	./scripts/install-test-deps.sh
 
-test: build test-go test-e2e
+test: build test-go test-php test-e2e
 
 test-go:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The companion Laravel package's PHPUnit tests, on the real Laravel app the
+# tests use (see companion/tests/LaravelApp.php).
+test-php:
+	cd companion && phpunit
 
 test-e2e: build
 	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 --test-timeout=600000 e2e/
@@ -50,3 +55,32 @@ fuzz:
 clean:
 	rm -rf bin tests/.tmp
 	$(GO) clean -testcache
+
+# Release archives for the five targets + SHA256SUMS in dist/, built twice to
+# prove they are reproducible: make release VERSION=v1.2.3
+# (SOURCE_DATE_EPOCH overrides the commit date; RELEASE_FLAGS=-allow-dirty
+# builds from a modified checkout, stamped <commit>-dirty.)
+.PHONY: release release-test docker
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
+	$(GO) run ./scripts/release -version "$(VERSION)" -out dist -verify $(RELEASE_FLAGS)
+
+# The reproducibility test over all five targets (CI builds linux/amd64 only).
+release-test:
+	REVERB_RELEASE_TEST_TARGETS=all $(GO) test -count=1 -run Reproducible -v ./scripts/release
+
+# The container image: writes the build context (Dockerfile, the static
+# linux binary for this machine's architecture, the build machine's CA
+# certificates, passwd/group) into dist/docker/, then builds it with docker
+# or podman when one is installed. VERSION defaults to dev;
+# DOCKER_TARGET=linux/arm64 for the other architecture.
+DOCKER        ?= $(shell docker info >/dev/null 2>&1 && echo docker || command -v podman 2>/dev/null)
+DOCKER_IMAGE  ?= reverb-go/reverb
+DOCKER_TARGET ?= linux/$(shell $(GO) env GOARCH)
+docker:
+	rm -rf dist/docker
+	$(GO) run ./scripts/release -docker dist/docker -version "$(or $(VERSION),dev)" -targets "$(DOCKER_TARGET)"
+	@if [ -n "$(DOCKER)" ]; then \
+	  echo "$(DOCKER) build -t $(DOCKER_IMAGE):$(or $(VERSION),dev) dist/docker"; \
+	  $(DOCKER) build -t "$(DOCKER_IMAGE):$(or $(VERSION),dev)" dist/docker; \
+	else echo "no docker or podman found: build dist/docker with your container engine"; fi

@@ -1,6 +1,7 @@
 package laravelcfg
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,6 +51,9 @@ func (w *Webhook) Wants(name, channel string) bool {
 //	    'events' => ['message_received', 'channel_created'],
 //	],
 type Listeners struct {
+	// URL is where the events are posted; "" when the app gave none and
+	// APP_URL was not known where it was read (apps from PHP:
+	// Project.FillListenerURLs sets the default).
 	URL    string
 	Events []string
 }
@@ -80,6 +84,38 @@ var ListenerEvents = []string{
 
 // ListenersPath is where the companion package's route listens by default.
 const ListenersPath = "/reverb-go/events"
+
+// defaultListenersURL is APP_URL + ListenersPath.
+func defaultListenersURL(appURL string) (string, error) {
+	s := strings.TrimRight(strings.TrimSpace(appURL), "/") + ListenersPath
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("missing, and the default (APP_URL %q + %s) is not an http(s) URL", appURL, ListenersPath)
+	}
+	return u.String(), nil
+}
+
+// FillListenerURLs gives the listeners of apps read without APP_URL (apps
+// from PHP) their default url, APP_URL + ListenersPath. An app whose
+// default cannot be made loses its listeners, and the reason is returned
+// as a warning.
+func (p *Project) FillListenerURLs(apps []App) []string {
+	var warns []string
+	for i := range apps {
+		l := apps[i].Listeners
+		if l == nil || l.URL != "" {
+			continue
+		}
+		u, err := defaultListenersURL(p.appURL())
+		if err != nil {
+			warns = append(warns, "app "+apps[i].ID+": listeners.url: "+err.Error()+": its listeners get no events")
+			apps[i].Listeners = nil
+			continue
+		}
+		l.URL = u
+	}
+	return warns
+}
 
 // appURL is config('app.url'): from the config when it holds app (a cached
 // config), else what config/app.php computes, env('APP_URL',
@@ -311,9 +347,10 @@ func (r *settingsReader) listeners(key string, v php.Value) (*Listeners, error) 
 		return nil, err
 	}
 	if u.IsNull() {
-		base := strings.TrimRight(r.appURL, "/")
-		if l.URL, err = r.httpURL("app.url", php.StringValue(base+ListenersPath)); err != nil {
-			return nil, r.fail(key+".url", "missing, and the default (APP_URL %q + %s) is not an http(s) URL", r.appURL, ListenersPath)
+		if r.appURL != "" {
+			if l.URL, err = defaultListenersURL(r.appURL); err != nil {
+				return nil, r.fail(key+".url", "%v", err)
+			}
 		}
 	} else if l.URL, err = r.httpURL(key+".url", u); err != nil {
 		return nil, err

@@ -142,3 +142,26 @@ func FuzzWebhooksConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestListenersOfAppsFromPHP(t *testing.T) {
+	res, err := phpeval.Eval([]byte(`<?php return [['app_id' => '1', 'key' => 'k', 'secret' => 's', 'ping_interval' => 60, 'max_message_size' => 1, 'allowed_origins' => ['*'], 'listeners' => ['events' => ['message_received']]], ['app_id' => '2', 'key' => 'k2', 'secret' => 's', 'ping_interval' => 60, 'max_message_size' => 1, 'allowed_origins' => ['*'], 'listeners' => ['url' => 'https://x.test/e', 'events' => ['message_sent']]]];`), phpeval.Options{File: "f.php", Getenv: envOf(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps, _, err := ParseApps(res.Value, "php artisan reverb:apps --json", "apps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apps[0].Listeners.URL != "" || apps[1].Listeners.URL != "https://x.test/e" {
+		t.Fatalf("listeners %+v %+v", apps[0].Listeners, apps[1].Listeners)
+	}
+	p := &Project{env: envOf(map[string]string{"APP_URL": "https://shop.test/"})}
+	if w := p.FillListenerURLs(apps); len(w) != 0 || apps[0].Listeners.URL != "https://shop.test/reverb-go/events" || apps[1].Listeners.URL != "https://x.test/e" {
+		t.Errorf("filled %+v %+v (%v)", apps[0].Listeners, apps[1].Listeners, w)
+	}
+	apps[0].Listeners.URL = ""
+	bad := &Project{env: envOf(map[string]string{"APP_URL": "shop.test"})}
+	if w := bad.FillListenerURLs(apps); len(w) != 1 || apps[0].Listeners != nil {
+		t.Errorf("bad APP_URL: %v %+v", w, apps[0].Listeners)
+	}
+}

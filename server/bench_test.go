@@ -33,7 +33,7 @@ func BenchmarkFanout(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			a := s.apps[0]
+			a := s.appList()[0]
 			conns := make([]*conn, n)
 			for i := range conns {
 				c := &conn{srv: s, nc: &countingConn{discardConn: *newDiscardConn()}, app: a, id: strconv.Itoa(i) + ".1"}
@@ -136,7 +136,7 @@ func BenchmarkClientEventWebhook(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			a := s.apps[0]
+			a := s.appList()[0]
 			newConn := func(id string) *conn {
 				c := &conn{srv: s, nc: &countingConn{discardConn: *newDiscardConn()}, app: a, id: id}
 				c.dec = websocket.NewDecoder(0, 0)

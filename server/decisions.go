@@ -87,32 +87,44 @@ type ownMembership struct {
 	channel, socket, userKey, userID string
 }
 
-// setupLedger gives the apps that want cluster decisions their ledger.
-func (s *Server) setupLedger() {
-	var ls *ledgerState
-	for _, a := range s.apps {
-		want := a.obs.want
-		if want&ledgerKinds == 0 {
-			continue
-		}
-		if ls == nil {
-			hold := s.opts.WebhookHold
-			if hold <= 0 {
-				hold = DefaultHold
-			}
-			ls = &ledgerState{s: s, hold: hold, l: ledger.New(), claimed: map[string]uint64{},
-				expect: -1, answered: map[string]bool{}, timers: map[string]*time.Timer{}}
-		}
-		a.led = &appLedger{
-			ls:         ls,
-			holdVacate: want&(ChannelOccupied|ChannelVacated) != 0,
-			members:    want&(MemberAdded|MemberRemoved) != 0,
-			counts:     want&SubscriptionCount != 0,
-			own:        map[string]int{},
-			ownMembers: map[string]ownMembership{},
+// setupLedger creates the ledger in New when an app wants cluster
+// decisions, or when apps may be added at run time.
+func (s *Server) setupLedger(apps []*appState) {
+	need := s.opts.Refresh != nil
+	for _, a := range apps {
+		need = need || hasHooks(a.cfg)
+	}
+	for _, o := range s.opts.Observers {
+		for _, a := range apps {
+			need = need || o.Interest(a.cfg)&ledgerKinds != 0
 		}
 	}
-	s.ledger = ls
+	if !need {
+		return
+	}
+	hold := s.opts.WebhookHold
+	if hold <= 0 {
+		hold = DefaultHold
+	}
+	s.ledger = &ledgerState{s: s, hold: hold, l: ledger.New(), claimed: map[string]uint64{},
+		expect: -1, answered: map[string]bool{}, timers: map[string]*time.Timer{}}
+}
+
+// ledgerApp gives an app its part of the ledger when its observers want a
+// cluster decision (a.obs is set).
+func (s *Server) ledgerApp(a *appState) {
+	want := a.obs.want
+	if want&ledgerKinds == 0 || s.ledger == nil {
+		return
+	}
+	a.led = &appLedger{
+		ls:         s.ledger,
+		holdVacate: want&(ChannelOccupied|ChannelVacated) != 0,
+		members:    want&(MemberAdded|MemberRemoved) != 0,
+		counts:     want&SubscriptionCount != 0,
+		own:        map[string]int{},
+		ownMembers: map[string]ownMembership{},
+	}
 }
 
 // sayHello announces this node. With a ledger, it learns how many nodes
@@ -275,7 +287,7 @@ func (ls *ledgerState) act(ds []ledger.Decision) {
 			ls.startHold(d.Hold)
 			continue
 		}
-		a := s.appsByID[d.App]
+		a := s.appByID(d.App)
 		if a == nil {
 			continue
 		}
@@ -366,7 +378,7 @@ func (s *Server) onLedgerMessage(env *envelope) {
 	ref := ledgerRef(env)
 	switch env.Type {
 	case typeCount:
-		a := s.appsByID[env.App]
+		a := s.appByID(env.App)
 		if a == nil || a.led == nil || env.N == nil {
 			return
 		}
@@ -435,7 +447,7 @@ func (s *Server) publishLedgerState(node string) {
 	if !ready {
 		return
 	}
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		if a.led == nil {
 			continue
 		}
@@ -472,7 +484,7 @@ func (s *Server) onLedgerState(env *envelope) {
 		s.logError("cluster: undecodable ledger state from " + env.Node + ": " + err.Error())
 		return
 	}
-	a := s.appsByID[snap.App]
+	a := s.appByID(snap.App)
 	if a == nil || a.led == nil {
 		return
 	}

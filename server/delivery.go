@@ -69,7 +69,7 @@ func (s *Server) deliver(msg []byte) {
 // onMessage delivers a broadcast to this node's subscribers: encoded once
 // per channel, the same frame bytes queued on every subscriber.
 func (s *Server) onMessage(env *envelope) {
-	a := s.appsByID[appIDFromToken(env.Application)]
+	a := s.appByID(appIDFromToken(env.Application))
 	if a == nil {
 		return
 	}
@@ -162,7 +162,7 @@ func enqueueAll(subs []*sub, frame []byte, except *conn) int {
 }
 
 func (s *Server) onTerminate(env *envelope) {
-	a := s.appsByID[appIDFromToken(env.Application)]
+	a := s.appByID(appIDFromToken(env.Application))
 	if a != nil {
 		var p struct {
 			UserID json.RawMessage `json:"user_id"`

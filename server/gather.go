@@ -149,7 +149,7 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	if !ok {
 		return
 	}
-	a := s.appsByID[pm.App]
+	a := s.appByID(pm.App)
 	if a == nil {
 		return
 	}

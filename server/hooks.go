@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/phpjson"
@@ -23,9 +24,13 @@ import (
 )
 
 // hookObserver feeds the webhooks and listeners of every app.
+//
+// Lock story: apps is copy-on-write behind an atomic pointer (Observe reads
+// it without a lock); add runs only where apps are added (New, or under
+// the app table's writer lock), so writers never race.
 type hookObserver struct {
 	sender *webhooks.Sender
-	apps   map[*laravelcfg.App]*appHooks
+	apps   atomic.Pointer[map[*laravelcfg.App]*appHooks]
 }
 
 // appHooks are one app's queues.
@@ -61,20 +66,29 @@ var listenerKinds = map[string]EventKind{
 	"connection_pruned": ConnectionPruned,
 }
 
-// newHookObserver builds the queues of every app that has webhooks or
-// listeners; nil when none has.
-func newHookObserver(apps []*appState, logf func(string)) *hookObserver {
-	var h *hookObserver
+// hasHooks reports whether an app has webhooks or listeners.
+func hasHooks(cfg *laravelcfg.App) bool { return len(cfg.Webhooks) > 0 || cfg.Listeners != nil }
+
+// newHookObserver returns an observer without apps (add gives it some).
+func newHookObserver(logf func(string)) *hookObserver {
+	h := &hookObserver{sender: webhooks.New(webhooks.Options{Logf: func(format string, args ...any) {
+		logf(fmt.Sprintf(format, args...))
+	}})}
+	empty := map[*laravelcfg.App]*appHooks{}
+	h.apps.Store(&empty)
+	return h
+}
+
+// add starts the queues of apps that have webhooks or listeners.
+func (h *hookObserver) add(apps []*appState) {
+	next := map[*laravelcfg.App]*appHooks{}
+	for k, v := range *h.apps.Load() {
+		next[k] = v
+	}
 	for _, a := range apps {
 		cfg := a.cfg
-		if len(cfg.Webhooks) == 0 && cfg.Listeners == nil {
+		if !hasHooks(cfg) || next[cfg] != nil {
 			continue
-		}
-		if h == nil {
-			h = &hookObserver{apps: map[*laravelcfg.App]*appHooks{}}
-			h.sender = webhooks.New(webhooks.Options{Logf: func(format string, args ...any) {
-				logf(fmt.Sprintf(format, args...))
-			}})
 		}
 		ah := &appHooks{lcfg: cfg.Listeners}
 		for i := range cfg.Webhooks {
@@ -92,20 +106,20 @@ func newHookObserver(apps []*appState, logf func(string)) *hookObserver {
 				ah.mask |= listenerKinds[e]
 			}
 		}
-		h.apps[cfg] = ah
+		next[cfg] = ah
 	}
-	return h
+	h.apps.Store(&next)
 }
 
 func (h *hookObserver) Interest(app *laravelcfg.App) EventKind {
-	if ah := h.apps[app]; ah != nil {
+	if ah := (*h.apps.Load())[app]; ah != nil {
 		return ah.mask
 	}
 	return 0
 }
 
 func (h *hookObserver) Observe(e Event) {
-	ah := h.apps[e.App]
+	ah := (*h.apps.Load())[e.App]
 	if ah == nil {
 		return
 	}
@@ -302,7 +316,7 @@ func (h *hookObserver) close() {
 
 // hookStats sums an app's targets' counters: webhooks and listeners.
 func (h *hookObserver) stats(cfg *laravelcfg.App) (wh, li HookCounters) {
-	ah := h.apps[cfg]
+	ah := (*h.apps.Load())[cfg]
 	if ah == nil {
 		return
 	}

@@ -55,7 +55,7 @@ func (s *Server) heartbeatLoop() {
 			}
 		}
 		counts := map[string]int64{}
-		for _, a := range s.apps {
+		for _, a := range s.appList() {
 			counts[a.cfg.ID] = a.open.Load()
 		}
 		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1)})
@@ -101,7 +101,7 @@ func (s *Server) onHello(env *envelope) {
 	// node has answered (decisions.go).
 	s.publishLedgerState(env.Node)
 	var entries []snapshotEntry
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		a.mu.Lock()
 		for name, pc := range a.presence {
 			for _, m := range pc.members {
@@ -128,7 +128,7 @@ func (s *Server) onSnapshot(env *envelope) {
 		defer s.ledger.answeredBy(env.Node)
 	}
 	for _, e := range env.Entries {
-		a := s.appsByID[e.App]
+		a := s.appByID(e.App)
 		if a == nil {
 			continue
 		}

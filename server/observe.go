@@ -186,20 +186,40 @@ func (c *conn) sentFrame(frame []byte) {
 	a.emit(Event{Kind: MessageSent, SocketID: c.id, Origin: c.origin, Data: framePayload(frame)})
 }
 
-// attachObservers gives every app its observers: its counters, --debug,
-// webhooks and listeners, and Options.Observers.
-func (s *Server) attachObservers() {
+// setupObservers builds the server's own consumers once, in New: --debug,
+// and webhooks and the ledger when an app needs them now or may later (apps
+// can be added at run time, apptable.go).
+func (s *Server) setupObservers(apps []*appState) {
+	need := s.opts.Refresh != nil
+	for _, a := range apps {
+		need = need || hasHooks(a.cfg)
+	}
+	if need {
+		s.hooks = newHookObserver(s.logError)
+	}
+	s.setupLedger(apps)
+	s.prepareApps(apps)
+}
+
+// prepareApps gives new apps their observers (their counters, --debug,
+// webhooks and listeners, Options.Observers) and their part of the ledger.
+// It runs before the apps are published in the app table, in New or under
+// the table's writer lock.
+func (s *Server) prepareApps(apps []*appState) {
+	if s.hooks != nil {
+		s.hooks.add(apps)
+	}
 	var shared []Observer
 	if s.debug != nil {
 		shared = append(shared, debugObserver{s})
 	}
-	if h := newHookObserver(s.apps, s.logError); h != nil {
-		s.hooks = h
-		shared = append(shared, h)
+	if s.hooks != nil {
+		shared = append(shared, s.hooks)
 	}
 	shared = append(shared, s.opts.Observers...)
-	for _, a := range s.apps {
+	for _, a := range apps {
 		all := append([]Observer{statsObserver{a.stats}}, shared...)
 		a.obs = newAppObservers(a.cfg, all)
+		s.ledgerApp(a)
 	}
 }

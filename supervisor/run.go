@@ -11,6 +11,9 @@ import (
 func Run(c Config) int {
 	c.defaults()
 	con := console.New(c.Stdout)
+	var cleanup func()
+	c.apps, cleanup = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
+	defer cleanup()
 	if c.Workers <= 0 {
 		return runSingle(c, con)
 	}
