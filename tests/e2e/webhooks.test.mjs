@@ -13,15 +13,14 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 
 import PusherServer from 'pusher';
 
 import { APP_A, RawClient, createProject, freePort, startServer, waitFor } from './lib/harness.mjs';
+import { laravelTarball } from './lib/laravel-app.mjs';
 import { childPids } from './lib/supervisor-helpers.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const HOLD = 3000; // Pusher's hold of channel_vacated and member_removed
 
 const started = [];
@@ -382,19 +381,9 @@ describe('exactly once with two nodes on Redis', { skip: haveRedis ? false : 're
 // ---------------------------------------------------------------------------
 // The real pusher/pusher-php-server as the receiver.
 
-function laravelTarball() {
-  const repo = path.resolve(here, '../..');
-  const candidates = [
-    process.env.REVERB_E2E_LARAVEL_TARBALL,
-    path.resolve(repo, '../shared/laravel/laravel-11.33.2-reverb-1.10.2.tar.gz'),
-    path.resolve(repo, '../../shared/laravel/laravel-11.33.2-reverb-1.10.2.tar.gz'),
-  ].filter(Boolean);
-  return candidates.find((p) => fs.existsSync(p));
-}
-
 const tarball = laravelTarball();
 const havePhp = spawnSync('php', ['-r', 'exit(extension_loaded("curl") && extension_loaded("mbstring") ? 0 : 1);']).status === 0;
-const phpSkip = !tarball ? 'the Laravel app tarball of ../shared/laravel is not there (set REVERB_E2E_LARAVEL_TARBALL)'
+const phpSkip = !tarball ? 'the Laravel app tarball of ../shared/laravel is not there (set REVERB_GO_LARAVEL_TARBALL)'
   : !havePhp ? 'php with curl and mbstring not installed (scripts/install-test-deps.sh installs them)' : false;
 
 const PHP_RECEIVER = `<?php
