@@ -5,7 +5,7 @@ BENCHBIN := bin/reverb-bench
 PKGS     := ./...
 export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 
-.PHONY: build run test test-all test-go test-php test-e2e bench lint fuzz clean deps
+.PHONY: build run test test-all test-quick test-go test-php test-e2e bench lint fuzz clean deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reverb
@@ -33,6 +33,17 @@ test-php:
 
 test-e2e: build
 	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 --test-timeout=600000 e2e/
+
+# A lighter local run: nothing installed with apt-get (Go tests that need
+# redis-server, memcached, MariaDB, PostgreSQL or PHP skip when they are
+# missing), Go tests without -race, and the end-to-end files of the protocol,
+# the HTTP API and the command line (needs node and npm).
+QUICK_E2E := e2e/protocol.test.mjs e2e/api.test.mjs e2e/cli.test.mjs
+test-quick: build
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 10m $(PKGS)
+	cd tests && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && \
+	  REVERB_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 --test-timeout=600000 $(QUICK_E2E)
 
 bench: build
 	$(GO) build -o $(BENCHBIN) ./cmd/reverb-bench

@@ -94,6 +94,7 @@ func Load(opts LoadOptions) (*Project, error) {
 			v, err := p.loadConfigFile(name, env.Lookup, noMerge)
 			if err != nil && name == "reverb" && opts.SkipReverbSettings {
 				p.Warnings = append(p.Warnings, "Reverb settings not loaded: "+err.Error())
+				p.SettingsErr = err
 				continue
 			}
 			if err != nil {
@@ -107,6 +108,11 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.Config = php.ArrayValue(cfg)
 		if _, err := os.Stat(filepath.Join(base, "config", "reverb.php")); err != nil {
 			reverbFile = defaults.ReverbFile
+			if _, err := os.Stat(filepath.Join(base, filepath.FromSlash(defaults.ReverbFile))); err != nil {
+				// No vendor/ here (the binary was copied before composer
+				// install): name what the values are, not a missing path.
+				reverbFile = "Reverb's default config/reverb.php (not published)"
+			}
 		}
 	}
 
@@ -115,6 +121,9 @@ func Load(opts LoadOptions) (*Project, error) {
 			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
 	}
 	s, warns, err := buildSettings(p.Config, reverbFile, p.appURL())
+	if err != nil {
+		err = explainMissingCredentials(err, p.Getenv)
+	}
 	switch {
 	case err == nil:
 		p.Reverb = s
@@ -122,8 +131,11 @@ func Load(opts LoadOptions) (*Project, error) {
 		if err := p.resolvePHPApps(opts.Apps); err != nil {
 			return nil, err
 		}
+	case p.SettingsErr != nil:
+		// config/reverb.php itself failed: already reported.
 	case opts.SkipReverbSettings:
 		p.Warnings = append(p.Warnings, "Reverb settings not loaded: "+err.Error())
+		p.SettingsErr = err
 	default:
 		return nil, err
 	}

@@ -59,6 +59,10 @@ type Project struct {
 	Reverb Settings
 	// Warnings are non-fatal findings worth showing an operator.
 	Warnings []string
+	// SettingsErr is why Reverb could not be given settings from
+	// config('reverb') when LoadOptions.SkipReverbSettings turned that
+	// error into a warning (Reverb is zero then); nil otherwise.
+	SettingsErr error
 
 	// env is the merged environment view: real environment first, then the
 	// variables .env defined.
@@ -89,11 +93,16 @@ type Settings struct {
 
 // ServerSettings is reverb.servers.reverb (the "default" server).
 type ServerSettings struct {
-	Host           string
-	Port           int
-	Path           string // as configured; normalise with NormalizePath
-	Hostname       string
-	TLS            TLSOptions
+	Host     string
+	Port     int
+	Path     string // as configured; normalise with NormalizePath
+	Hostname string
+	TLS      TLSOptions
+	// TCP is options.tcp: the listening socket's options.
+	TCP TCPOptions
+	// IgnoredOptions lists options keys that have no effect here
+	// ("tcp.tcp_nodelay", "unix"); options.tls keys are judged by tlsconf.
+	IgnoredOptions []string
 	MaxRequestSize int
 	Scaling        Scaling
 	// PulseIngestInterval and TelescopeIngestInterval are in seconds.
@@ -114,6 +123,20 @@ type TLSOptions struct {
 	AllowSelfSigned bool
 	// Raw is the whole array as configured (nulls removed).
 	Raw php.Value
+}
+
+// TCPOptions is servers.reverb.options.tcp: the PHP socket context options
+// ReactPHP's TcpServer hands to stream_socket_server, of which these three
+// shape a listening socket.
+type TCPOptions struct {
+	// Backlog is the accept queue length; 0 leaves the system's maximum
+	// (net.core.somaxconn) where ReactPHP would use 511.
+	Backlog int
+	// ReusePort sets SO_REUSEPORT (several servers may bind the port).
+	ReusePort bool
+	// IPv6Only sets IPV6_V6ONLY on an IPv6 listener (nil: the system
+	// default, which accepts IPv4 too on [::]).
+	IPv6Only *bool
 }
 
 // Enabled reports whether the server must listen with TLS.

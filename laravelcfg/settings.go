@@ -17,10 +17,42 @@ type SettingsError struct {
 	// NeedsPHP is set when the value is one the safe evaluator could not
 	// compute (php.Unknown), rather than a wrong one.
 	NeedsPHP bool
+	// Hint says what usually causes it and how to fix it ("" when none).
+	Hint string
 }
 
 func (e *SettingsError) Error() string {
+	if e.Hint != "" {
+		return fmt.Sprintf("%s: %s: %s (%s)", e.File, e.Key, e.Msg, e.Hint)
+	}
 	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+}
+
+// credentialEnv names the variable the published config reads each app
+// credential from.
+var credentialEnv = map[string]string{"app_id": "REVERB_APP_ID", "key": "REVERB_APP_KEY", "secret": "REVERB_APP_SECRET"}
+
+// explainMissingCredentials adds the usual cause to "missing app_id" (and
+// key, secret): the REVERB_APP_* variable the published config reads is not
+// set, which is what a project without Reverb's .env lines looks like.
+func explainMissingCredentials(err error, getenv func(string) (string, bool)) error {
+	se, ok := err.(*SettingsError)
+	if !ok || se.Hint != "" {
+		return err
+	}
+	field, ok := strings.CutPrefix(se.Msg, "missing ")
+	if !ok {
+		return err
+	}
+	name, ok := credentialEnv[field]
+	if !ok {
+		return err
+	}
+	if _, set := getenv(name); set {
+		return err
+	}
+	se.Hint = name + " is not set in .env or the environment: ./reverb install adds REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET"
+	return se
 }
 
 // settingsReader reads typed values out of the config tree with PHP's
@@ -201,6 +233,9 @@ func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerS
 		return s, err
 	}
 	if s.TLS, err = r.tls(key+".options.tls", get(options, "tls")); err != nil {
+		return s, err
+	}
+	if s.TCP, s.IgnoredOptions, err = r.tcp(key+".options", options); err != nil {
 		return s, err
 	}
 	if s.Scaling, err = r.scaling(key+".scaling", get(v, "scaling"), cfg); err != nil {
@@ -518,4 +553,73 @@ func (r *settingsReader) app(key string, v php.Value) (App, error) {
 		return a, err
 	}
 	return a, nil
+}
+
+// tcp reads options.tcp and lists the options keys without effect: the
+// other socket context keys (bindto and so_broadcast are for clients and
+// UDP, tcp_nodelay is always on here) and top-level keys besides tls and
+// tcp. A value the evaluator cannot compute is left at the system default
+// (Load warns about it) rather than refusing to start over a tuning knob.
+func (r *settingsReader) tcp(key string, options php.Value) (TCPOptions, []string, error) {
+	var t TCPOptions
+	var ignored []string
+	if options.Kind() != php.Array {
+		return t, nil, nil
+	}
+	opts := options.ArrayVal()
+	for i, k := range opts.Keys {
+		v := opts.Values[i]
+		switch name := k.String(); {
+		case name == "tls" || v.IsNull():
+		case name == "tcp":
+			var err error
+			var more []string
+			if t, more, err = r.tcpContext(key+".tcp", v); err != nil {
+				return t, nil, err
+			}
+			ignored = append(ignored, more...)
+		default:
+			ignored = append(ignored, name)
+		}
+	}
+	return t, ignored, nil
+}
+
+// tcpContext reads the options.tcp array.
+func (r *settingsReader) tcpContext(tcpKey string, v php.Value) (TCPOptions, []string, error) {
+	var t TCPOptions
+	var ignored []string
+	if v.IsUnknown() {
+		return t, nil, nil
+	}
+	if v.Kind() != php.Array {
+		return t, nil, r.fail(tcpKey, "%s is not an array of socket context options", describe(v))
+	}
+	arr := v.ArrayVal()
+	for i, k := range arr.Keys {
+		val := arr.Values[i]
+		name := k.String()
+		if val.IsNull() || val.IsUnknown() {
+			continue
+		}
+		switch name {
+		case "backlog":
+			n, err := r.intVal(tcpKey+".backlog", val, 0, true)
+			if err != nil {
+				return t, nil, err
+			}
+			if n < 0 {
+				return t, nil, r.fail(tcpKey+".backlog", "%d is negative", n)
+			}
+			t.Backlog = n
+		case "so_reuseport":
+			t.ReusePort = val.ToBool()
+		case "ipv6_v6only":
+			b := val.ToBool()
+			t.IPv6Only = &b
+		default:
+			ignored = append(ignored, "tcp."+name)
+		}
+	}
+	return t, ignored, nil
 }

@@ -218,6 +218,9 @@ func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
 	start := !c.writing
 	c.writing = true
 	c.omu.Unlock()
+	if c.srv.debug != nil {
+		c.srv.debugCloseSent(c, code, reason)
+	}
 	c.cleanup()
 	if start {
 		c.kick()
@@ -365,15 +368,15 @@ func (c *conn) onFrame(op websocket.Opcode, payload []byte) error {
 	case websocket.OpPing:
 		c.controlFrames.Store(true)
 		c.touch()
-		c.srv.debugControl(c, payload)
+		c.srv.debugControl(c, op, payload)
 		c.send(websocket.AppendPong(nil, payload))
 	case websocket.OpPong:
 		c.controlFrames.Store(true)
 		c.touch()
-		c.srv.debugControl(c, payload)
+		c.srv.debugControl(c, op, payload)
 	case websocket.OpClose:
 		c.controlFrames.Store(true)
-		c.srv.debugControl(c, payload)
+		c.srv.debugControl(c, op, payload)
 		c.closeRaw(websocket.AppendFrame(nil, websocket.OpClose, websocket.EchoClosePayload(payload)))
 		return errClosing
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/websocket"
 )
 
 // debugWidth is the line width of two-column output (Laravel uses the
@@ -19,7 +22,7 @@ const debugWidth = 100
 type debugObserver struct{ s *Server }
 
 const debugKinds = ConnectionOpened | ConnectionClosed | ConnectionPruned | ConnectionPinged | Sweep |
-	MessageIn | MessageReceived | MessageError | ControlFrame | Broadcast
+	MessageIn | MessageReceived | MessageError | ControlFrame | CloseSent | Broadcast
 
 func (debugObserver) Interest(*laravelcfg.App) EventKind { return debugKinds }
 
@@ -49,8 +52,22 @@ func (d debugObserver) Observe(e Event) {
 		s.debugError("Message from " + e.SocketID + " resulted in a pusher error")
 	case ControlFrame:
 		s.debugInfo("Control Frame Received", e.SocketID)
+		var line string
+		switch e.Name {
+		case "close":
+			line = describeClose(e.Data)
+		case "ping":
+			line = "Ping " + printable(e.Data)
+		default:
+			line = "Pong " + printable(e.Data)
+		}
 		s.errMu.Lock()
-		fmt.Fprintf(s.debug, "%s\n", e.Data)
+		fmt.Fprintf(s.debug, "%s\n", line)
+		s.errMu.Unlock()
+	case CloseSent:
+		s.debugInfo("Close Frame Sent", e.SocketID)
+		s.errMu.Lock()
+		fmt.Fprintf(s.debug, "%s\n", closeText(e.Count, e.Name))
 		s.errMu.Unlock()
 	case Broadcast:
 		s.debugInfo("Broadcasting To", e.Channel)
@@ -131,11 +148,91 @@ func expandStrings(p []byte, depth int) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
-// debugControl reports a control frame (the read path calls it).
-func (s *Server) debugControl(c *conn, payload []byte) {
+// debugControl reports a control frame a client sent (the read path calls
+// it); --debug prints it readably.
+func (s *Server) debugControl(c *conn, op websocket.Opcode, payload []byte) {
 	if c.app.wants(ControlFrame) {
-		c.app.emit(Event{Kind: ControlFrame, SocketID: c.id, Origin: c.origin, Data: payload})
+		name := "pong"
+		switch op {
+		case websocket.OpClose:
+			name = "close"
+		case websocket.OpPing:
+			name = "ping"
+		}
+		c.app.emit(Event{Kind: ControlFrame, SocketID: c.id, Origin: c.origin, Name: name, Data: payload})
 	}
+}
+
+// debugCloseSent reports the close frame the server sends (once per
+// connection: closeNow runs once), so a close shows up once whichever side
+// began it; the client's echo of it is not reported again.
+func (s *Server) debugCloseSent(c *conn, code int, reason string) {
+	if c.app.wants(CloseSent) {
+		c.app.emit(Event{Kind: CloseSent, SocketID: c.id, Origin: c.origin, Name: reason, Count: code})
+	}
+}
+
+// describeClose renders a close frame's payload: "Close 1000 (normal
+// closure): bye".
+func describeClose(payload []byte) string {
+	if len(payload) < 2 {
+		return "Close (no status code)"
+	}
+	return closeText(int(payload[0])<<8|int(payload[1]), string(payload[2:]))
+}
+
+func closeText(code int, reason string) string {
+	out := fmt.Sprintf("Close %d", code)
+	if m := closeMeaning(code); m != "" {
+		out += " (" + m + ")"
+	}
+	if reason != "" {
+		out += ": " + printable([]byte(reason))
+	}
+	return out
+}
+
+// closeMeaning names RFC 6455's codes and Pusher's ranges.
+func closeMeaning(code int) string {
+	switch {
+	case code == 1000:
+		return "normal closure"
+	case code == 1001:
+		return "going away"
+	case code == 1002:
+		return "protocol error"
+	case code == 1003:
+		return "unsupported data"
+	case code == 1007:
+		return "invalid payload data"
+	case code == 1008:
+		return "policy violation"
+	case code == 1009:
+		return "message too big"
+	case code == 1010:
+		return "mandatory extension"
+	case code == 1011:
+		return "internal error"
+	case code >= 4000 && code < 4100:
+		return "Pusher: do not reconnect"
+	case code >= 4100 && code < 4200:
+		return "Pusher: reconnect after a pause"
+	case code >= 4200 && code < 4300:
+		return "Pusher: reconnect now"
+	}
+	return ""
+}
+
+// printable is p as text when it is valid UTF-8 without control
+// characters, else Go-quoted.
+func printable(p []byte) string {
+	if len(p) == 0 {
+		return "(empty)"
+	}
+	if utf8.Valid(p) && !bytes.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return string(p)
+	}
+	return strconv.Quote(string(p))
 }
 
 func (s *Server) debugError(text string) {

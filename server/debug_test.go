@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	gws "github.com/gorilla/websocket"
 )
 
 func TestDebugOutput(t *testing.T) {
@@ -41,4 +43,52 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// --debug shows a close readably, and once, whichever side begins it.
+func TestDebugCloses(t *testing.T) {
+	var buf syncBuffer
+	ts := startServer(t, Options{Debug: true, DebugOut: &buf})
+	count := func(what string) int { return strings.Count(buf.String(), what) }
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(3 * time.Second)
+		for !strings.Contains(buf.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in:\n%s", what, buf.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	// The client closes: its frame, decoded, then the connection closed.
+	c := ts.dial(t, "reverb-key")
+	_ = c.ws.WriteMessage(gws.CloseMessage, gws.FormatCloseMessage(1000, "bye"))
+	waitFor("Connection Closed")
+	out := buf.String()
+	if !strings.Contains(out, "Control Frame Received") || !strings.Contains(out, "\nClose 1000 (normal closure): bye\n") || strings.Contains(out, "\x03\xe8") {
+		t.Errorf("client close:\n%s", out)
+	}
+
+	// The server closes (an unknown app): one "Close Frame Sent" line, the
+	// client's echo not printed again.
+	buf.mu.Lock()
+	buf.buf.Reset()
+	buf.mu.Unlock()
+	r := ts.dialRaw(t, "nope", nil)
+	code, _ := r.expectClose()
+	if code != 4001 {
+		t.Fatalf("close code %d", code)
+	}
+	_ = r.ws.WriteMessage(gws.CloseMessage, gws.FormatCloseMessage(4001, "Application does not exist"))
+	time.Sleep(100 * time.Millisecond)
+	out = buf.String()
+	if n := count("Close 4001"); n != 1 || !strings.Contains(out, "Close 4001 (Pusher: do not reconnect): Application does not exist") || strings.Contains(out, "Control Frame Received") {
+		t.Errorf("server close (%d lines):\n%s", n, out)
+	}
+
+	// Ping payloads that are not text are quoted.
+	p := ts.dial(t, "reverb-key")
+	_ = p.ws.WriteControl(gws.PingMessage, []byte{0, 1, 'x'}, time.Now().Add(time.Second))
+	waitFor(`Ping "\x00\x01x"`)
 }

@@ -51,8 +51,8 @@ const (
 	MessageReceived
 	// MessageError: a client message was answered with a Pusher error.
 	MessageError
-	// ControlFrame: a ping, pong or close control frame arrived (Data is
-	// its payload).
+	// ControlFrame: a ping, pong or close control frame arrived (Name
+	// "ping", "pong" or "close"; Data is its payload).
 	ControlFrame
 	// MessageSent: one text frame was queued to one socket outside a
 	// broadcast (connection_established, pong, errors, subscription
@@ -76,6 +76,9 @@ const (
 	// the server.
 	Subscribed
 	Unsubscribed
+	// CloseSent: the server queued a close frame for the socket (Count is
+	// the code, Name the reason), once per connection.
+	CloseSent
 )
 
 // Cluster-wide decisions: reported on exactly one node of the cluster.
@@ -83,7 +86,7 @@ const (
 	// ChannelCreated and ChannelRemoved: the channel got its first
 	// subscriber on any node, or lost its last one (Reverb's ChannelCreated
 	// and ChannelRemoved, for the whole cluster).
-	ChannelCreated EventKind = Unsubscribed << (1 + iota)
+	ChannelCreated EventKind = CloseSent << (1 + iota)
 	ChannelRemoved
 	// ChannelOccupied and ChannelVacated: Pusher's webhook events. Vacated
 	// is held three seconds and dropped, together with the Occupied that
@@ -199,6 +202,10 @@ func (s *Server) setupObservers(apps []*appState) {
 	}
 	s.setupLedger(apps)
 	s.prepareApps(apps)
+	if s.debug != nil {
+		// Sockets of unknown apps: --debug still shows their close.
+		s.noApp.obs = newAppObservers(s.noApp.cfg, []Observer{debugObserver{s}})
+	}
 }
 
 // prepareApps gives new apps their observers (their counters, --debug,

@@ -65,7 +65,8 @@ func TestObserverSeesLifecycleEvents(t *testing.T) {
 	a.expectContains("pusher:cache_miss")
 
 	waitFor(t, "events", func() bool {
-		return len(rec.of(ClientEvent)) == 1 && len(rec.of(CacheMiss)) == 1 && len(rec.of(MessageReceived)) == 4
+		return len(rec.of(ClientEvent)) == 1 && len(rec.of(CacheMiss)) == 1 && len(rec.of(MessageReceived)) == 4 &&
+			len(rec.of(Broadcast)) == 3
 	})
 	ce := rec.of(ClientEvent)[0]
 	if ce.Channel != "presence-room" || ce.Name != "client-typing" || string(ce.Data) != `{"x":1}` || ce.UserID != "8" || ce.SocketID != a.id {

@@ -77,6 +77,11 @@ type Options struct {
 	// before they are reported (cancelled if the channel is occupied or
 	// the user is back meanwhile). Zero means DefaultHold (3 s, as Pusher).
 	WebhookHold time.Duration
+	// RefuseUpgrade, when set and true for a connection, answers its
+	// WebSocket upgrade with 503: the connection was taken from the
+	// descriptors a process at its open-files limit keeps for the HTTP API
+	// (supervisor/fdreserve). Counted in Stats.OpenFilesRefused.
+	RefuseUpgrade func(nc net.Conn) bool
 }
 
 // Server is one node: WebSocket endpoint, HTTP API, channel state.
@@ -97,6 +102,7 @@ type Server struct {
 
 	handshakeFailures sync.Map     // reason → *atomic.Int64
 	busErrors         atomic.Int64 // failed cluster publishes (monitoring)
+	openFilesRefused  atomic.Int64 // upgrades refused at the open-files limit
 
 	// ledger decides cluster-wide events (decisions.go); nil when no app
 	// wants one.
@@ -255,6 +261,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          nil,
 	}
+	if s.opts.RefuseUpgrade != nil {
+		hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		}
+	}
 	s.srvMu.Lock()
 	if s.closed {
 		s.srvMu.Unlock()
@@ -278,6 +289,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.appKeyFromPath(r.URL.Path)
 	if !ok {
 		s.api.ServeHTTP(w, r)
+		return
+	}
+	if nc, ok := r.Context().Value(connKey{}).(net.Conn); ok && s.opts.RefuseUpgrade(nc) {
+		// pusher-js treats this like any failed connection and retries
+		// with backoff, by when some connections may have closed.
+		s.openFilesRefused.Add(1)
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "Server at its open-files limit: try again shortly.", http.StatusServiceUnavailable)
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -329,6 +349,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.open(nc, s.appByKeyRefreshing(r.Context(), key), r.Header.Get("Origin"), initial)
 }
+
+// connKey finds a request's connection in its context (RefuseUpgrade).
+type connKey struct{}
 
 // appKeyFromPath matches {path}/app/{key}.
 func (s *Server) appKeyFromPath(p string) (string, bool) {

@@ -61,6 +61,9 @@ type Stats struct {
 	// counts failed cluster publishes. Together: the bus / Redis state.
 	PeerNodes int
 	BusErrors int64
+	// OpenFilesRefused counts connections refused because the process was
+	// at its open-files limit (Options.AtCapacity).
+	OpenFilesRefused int64
 }
 
 // Stats returns the node's counters.
@@ -90,6 +93,7 @@ func (s *Server) Stats() Stats {
 	s.nodesMu.Lock()
 	st.PeerNodes = len(s.nodes)
 	s.nodesMu.Unlock()
+	st.OpenFilesRefused = s.openFilesRefused.Load()
 	st.BusErrors = s.busErrors.Load()
 	s.handshakeFailures.Range(func(k, v any) bool {
 		st.HandshakeFailures[k.(string)] = v.(*atomic.Int64).Load()

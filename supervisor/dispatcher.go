@@ -2,10 +2,14 @@ package supervisor
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/sockets"
 	"golang.org/x/sys/unix"
 )
@@ -14,18 +18,36 @@ import (
 // dispatch socket stays full that long is skipped for the next one.
 const sendTimeout = 2 * time.Second
 
+// limitLogEvery is how often the same open-files message is repeated.
+const limitLogEvery = 10 * time.Second
+
 // dispatcher accepts on the listening socket and hands each connection to
 // the serving workers in turn (see sockets/dispatch.go for why the
 // supervisor accepts instead of the workers).
 //
-// Lock story: mu guards targets, next and closed. The accept goroutine holds
-// mu while it picks a worker and sends, so when set returns, no connection
-// is on its way to a worker that was removed: the supervisor can then order
-// that worker to drain knowing everything it was sent is already queued.
+// At the open-files limit: each worker's Outbox keeps the supervisor's copy
+// of what it sent until the worker says how many descriptors it installed;
+// the ones that did not fit, or that a full worker declined, come back here
+// (requeue) and go to a worker not tried yet. New connections go to workers
+// with room; when none has room they go round the full ones as a last
+// resort, since a full worker answers the HTTP API from its reserve (and
+// refuses WebSockets with 503). A connection no worker can take is answered
+// 503 by the supervisor and counted.
+//
+// Lock story: mu guards targets, next and closed. The accept goroutine and
+// the retry goroutine hold mu while they pick a worker and send, so when
+// set returns, no connection is on its way to a worker that was removed:
+// the supervisor can then order that worker to drain knowing everything it
+// was sent is already queued. qmu guards the retry queue; the Outbox
+// readers only append to it (they never wait for mu).
 type dispatcher struct {
-	ln   net.Listener
-	acc  *sockets.Acceptor
-	logf func(format string, args ...any)
+	ln    net.Listener
+	acc   *sockets.Acceptor
+	logf  func(format string, args ...any) // warnings
+	infof func(format string, args ...any)
+	// limit is the supervisor's own open-files limit (what workers
+	// inherit), for messages before a worker reported its own.
+	limit uint64
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -33,16 +55,39 @@ type dispatcher struct {
 	next    int
 	closed  bool
 
-	done chan struct{}
+	qmu     sync.Mutex
+	queue   []retryBatch
+	qclosed bool
+	wake    chan struct{}
+	logs    limitLogs
+	refused atomic.Int64 // connections no worker could take
+
+	done      chan struct{}
+	retryDone chan struct{}
 }
 
-func newDispatcher(ln net.Listener, logf func(format string, args ...any)) (*dispatcher, error) {
+// retryBatch is descriptors a worker could not install or declined.
+type retryBatch struct {
+	fds []int
+	route
+}
+
+// route is how far a group of descriptors got: the workers tried, and
+// whether it is already the last-resort round over full workers.
+type route struct {
+	tried      []*proc
+	lastResort bool
+}
+
+func newDispatcher(ln net.Listener, limit uint64, logf, infof func(format string, args ...any)) (*dispatcher, error) {
 	acc, err := sockets.NewAcceptor(ln)
 	if err != nil {
 		return nil, err
 	}
-	d := &dispatcher{ln: ln, acc: acc, logf: logf, done: make(chan struct{})}
+	d := &dispatcher{ln: ln, acc: acc, logf: logf, infof: infof, limit: limit, wake: make(chan struct{}, 1),
+		done: make(chan struct{}), retryDone: make(chan struct{})}
 	d.cond = sync.NewCond(&d.mu)
+	d.logs.logf = logf
 	return d, nil
 }
 
@@ -54,10 +99,14 @@ func (d *dispatcher) set(targets []*proc) {
 	d.mu.Unlock()
 }
 
-// close stops dispatching: the accept goroutine ends and the listening
-// socket closes (nothing accepts new connections any more).
+// close stops dispatching: the accept and retry goroutines end and the
+// listening socket closes (nothing accepts new connections any more).
 func (d *dispatcher) close() {
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
 	d.closed = true
 	d.targets = nil
 	d.cond.Broadcast()
@@ -65,7 +114,15 @@ func (d *dispatcher) close() {
 	d.acc.Close()
 	d.ln.Close()
 	<-d.done
+	d.qmu.Lock()
+	d.qclosed = true
+	close(d.wake)
+	d.qmu.Unlock()
+	<-d.retryDone
 }
+
+// refusedCount is how many connections no worker could take.
+func (d *dispatcher) refusedCount() int64 { return d.refused.Load() }
 
 // waitTargets blocks until there is a worker to send to; false once closed.
 // Caller holds mu.
@@ -81,6 +138,7 @@ func (d *dispatcher) waitTargetsLocked() bool {
 // first generation is ready they wait in the kernel's backlog.
 func (d *dispatcher) run() {
 	defer close(d.done)
+	go d.retryLoop()
 	fds := make([]int, 0, sockets.MaxBatch)
 	for {
 		d.mu.Lock()
@@ -93,30 +151,38 @@ func (d *dispatcher) run() {
 		fds, err = d.acc.Accept(fds)
 		if len(fds) > 0 {
 			d.dispatch(fds)
-			for _, fd := range fds {
-				unix.Close(fd) // the workers hold their own copies
-			}
 		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// EMFILE and friends: back off a little, like net/http.
-			d.logf("Accept failed: %v", err)
+			// EMFILE and friends: back off a little, like net/http; the
+			// connections wait in the listen queue meanwhile.
+			if fdreserve.IsExhaustion(err) {
+				d.logs.print("supervisor", "The supervisor is at its open-files limit (%d) with connections on their way to workers: new ones wait in the listen queue; %s",
+					d.limit, fdreserve.Advice(d.limit))
+			} else {
+				d.logs.print("accept", "Accept failed: %v", err)
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
 }
 
-// dispatch shares fds round-robin between the targets, one message per
-// worker; a worker that cannot take its share passes it to the next one.
+// dispatch shares fds round-robin between the workers with room (all of
+// them when none has), one message per worker; a worker that cannot take
+// its share passes it to the next one. The Outboxes own what they sent.
 func (d *dispatcher) dispatch(fds []int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.waitTargetsLocked() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
 		return
 	}
-	n := len(d.targets)
+	ts, r := d.nextLocked(route{})
+	n := len(ts)
 	groups := make([][]int, n)
 	for i, fd := range fds {
 		j := (d.next + i) % n
@@ -124,13 +190,187 @@ func (d *dispatcher) dispatch(fds []int) {
 	}
 	d.next = (d.next + len(fds)) % n
 	for j, g := range groups {
-		for k := 0; k < n && len(g) > 0; k++ {
-			p := d.targets[(j+k)%n]
-			err := sockets.SendFDs(p.dispatch, g, sendTimeout)
-			if err == nil {
-				break
+		if len(g) == 0 {
+			continue
+		}
+		order := append(slices.Clone(ts[j:]), ts[:j]...)
+		d.sendLocked(g, order, r)
+	}
+}
+
+// nextLocked lists the workers r may try next and the route to send with:
+// workers with room not tried yet; when none is left, a new last-resort
+// round over every worker (full ones keep what fits in their reserve),
+// each tried once. An empty list means every worker was tried.
+func (d *dispatcher) nextLocked(r route) ([]*proc, route) {
+	cands, lastResort := d.candidatesLocked(r)
+	if lastResort && !r.lastResort {
+		r = route{lastResort: true}
+	}
+	return cands, r
+}
+
+func (d *dispatcher) candidatesLocked(r route) ([]*proc, bool) {
+	if !r.lastResort {
+		var room []*proc
+		for _, p := range d.targets {
+			if !p.out.Full() && !slices.Contains(r.tried, p) {
+				room = append(room, p)
 			}
-			d.logf("Cannot pass %d connection(s) to worker %s: %v", len(g), p.id, err)
+		}
+		if len(room) > 0 {
+			return room, false
+		}
+		return slices.Clone(d.targets), true
+	}
+	var left []*proc
+	for _, p := range d.targets {
+		if !slices.Contains(r.tried, p) {
+			left = append(left, p)
 		}
 	}
+	return left, true
+}
+
+// sendLocked gives g to the first worker of order that takes the message;
+// none: refused. Caller holds mu.
+func (d *dispatcher) sendLocked(g []int, order []*proc, r route) {
+	for _, p := range order {
+		r.tried = append(r.tried[:len(r.tried):len(r.tried)], p) // each message its own list
+		err := p.out.Send(g, r, r.lastResort, sendTimeout)
+		if err == nil {
+			return
+		}
+		d.logs.print("send "+p.id, "Cannot pass %d connection(s) to worker %s: %v", len(g), p.id, err)
+	}
+	d.refuse(g)
+}
+
+// refuse answers connections no worker can take with 503, and counts them.
+func (d *dispatcher) refuse(fds []int) {
+	for _, fd := range fds {
+		sockets.Refuse(fd)
+	}
+	total := d.refused.Add(int64(len(fds)))
+	d.logs.print("refused", "%d connection(s) answered 503: no worker could take them (%d so far); every worker is at its open-files limit (%d); %s",
+		len(fds), total, d.limit, fdreserve.Advice(d.limit))
+}
+
+// requeue takes back descriptors a worker could not install (an Outbox
+// reader calls it); the retry goroutine passes them on.
+func (d *dispatcher) requeue(fds []int, tag any) {
+	r, _ := tag.(route)
+	d.qmu.Lock()
+	defer d.qmu.Unlock()
+	if d.qclosed { // stopping: nothing accepts any more
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return
+	}
+	d.queue = append(d.queue, retryBatch{fds: fds, route: r})
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// retryLoop gives requeued descriptors to workers not tried yet; it is
+// owned by run and ends when close closes wake.
+func (d *dispatcher) retryLoop() {
+	defer close(d.retryDone)
+	for {
+		d.qmu.Lock()
+		q := d.queue
+		d.queue = nil
+		d.qmu.Unlock()
+		for _, b := range q {
+			d.mu.Lock()
+			if d.closed {
+				d.mu.Unlock()
+				for _, fd := range b.fds {
+					unix.Close(fd)
+				}
+				continue
+			}
+			cands, r := d.nextLocked(b.route)
+			d.sendLocked(b.fds, cands, r)
+			d.mu.Unlock()
+		}
+		if _, ok := <-d.wake; !ok {
+			d.qmu.Lock()
+			q := d.queue
+			d.queue = nil
+			d.qmu.Unlock()
+			for _, b := range q {
+				for _, fd := range b.fds {
+					unix.Close(fd)
+				}
+			}
+			return
+		}
+	}
+}
+
+// reported is a worker's report: full, or room again (an Outbox reader
+// calls it).
+func (d *dispatcher) reported(p *proc, r sockets.Report) {
+	limit := r.Limit
+	if limit == 0 {
+		limit = d.limit
+	}
+	if !r.Full {
+		d.logs.printWith(d.infof, "room "+p.id, "Worker %d (%s) has room again under its open-files limit (%d)", p.slot, p.id, limit)
+		return
+	}
+	d.mu.Lock()
+	all := len(d.targets) > 0
+	for _, t := range d.targets {
+		all = all && t.out.Full()
+	}
+	d.mu.Unlock()
+	if all {
+		d.logs.print("all full", "Every worker is at its open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
+			limit, fdreserve.Advice(limit))
+		return
+	}
+	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers; %s",
+		p.slot, p.id, limit, fdreserve.Advice(limit))
+}
+
+// limitLogs rate-limits messages by kind: the first at once, then one per
+// limitLogEvery with how many were left out.
+//
+// Lock story: mu guards last and skipped; logf is called outside it.
+type limitLogs struct {
+	logf    func(format string, args ...any)
+	mu      sync.Mutex
+	last    map[string]time.Time
+	skipped map[string]int
+}
+
+func (l *limitLogs) print(kind, format string, args ...any) {
+	l.printWith(l.logf, kind, format, args...)
+}
+
+// printWith is print through another logger (an INFO line).
+func (l *limitLogs) printWith(logf func(string, ...any), kind, format string, args ...any) {
+	now := time.Now()
+	l.mu.Lock()
+	if l.last == nil {
+		l.last, l.skipped = map[string]time.Time{}, map[string]int{}
+	}
+	if t, ok := l.last[kind]; ok && now.Sub(t) < limitLogEvery {
+		l.skipped[kind]++
+		l.mu.Unlock()
+		return
+	}
+	skipped := l.skipped[kind]
+	l.last[kind], l.skipped[kind] = now, 0
+	l.mu.Unlock()
+	msg := fmt.Sprintf(format, args...)
+	if skipped > 0 {
+		msg += fmt.Sprintf(" (%d more like it since the last report)", skipped)
+	}
+	logf("%s", msg)
 }

@@ -19,6 +19,15 @@ import (
 type drainListener struct {
 	net.Listener
 	draining atomic.Bool
+	// full, when set and true, also closes connections after each
+	// response: at the open-files limit, idle keep-alive connections must
+	// not hold the descriptors in reserve.
+	full func() bool
+}
+
+// closing reports whether responses should close their connection.
+func (l *drainListener) closing() bool {
+	return l.draining.Load() || l.full != nil && l.full()
 }
 
 func (l *drainListener) Accept() (net.Conn, error) {
@@ -41,7 +50,7 @@ type drainConn struct {
 }
 
 func (c *drainConn) Write(p []byte) (int, error) {
-	if !c.l.draining.Load() {
+	if !c.l.closing() {
 		c.noteUpgrade(p)
 		return c.Conn.Write(p)
 	}
@@ -96,3 +105,7 @@ func addConnectionClose(p []byte) ([]byte, bool) {
 	out = append(out, p[eol+2:]...)
 	return out, true
 }
+
+// NetConn is the connection inside (fdreserve.Reserved and the server look
+// through it).
+func (c *drainConn) NetConn() net.Conn { return c.Conn }

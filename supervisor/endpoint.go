@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/tcplisten"
 )
 
 // CLI holds the options `php artisan reverb:start` accepts. Empty strings mean
@@ -81,4 +83,20 @@ func (e Endpoint) StartLine(secure bool) string {
 		line += " (" + e.Hostname + ")"
 	}
 	return line
+}
+
+// listenOptions are servers.reverb.options.tcp for tcplisten.
+func listenOptions(p *laravelcfg.Project) tcplisten.Options {
+	t := p.Reverb.Server.TCP
+	return tcplisten.Options{Backlog: t.Backlog, ReusePort: t.ReusePort, IPv6Only: t.IPv6Only}
+}
+
+// startWarnings prints what Config.StartChecks finds, once at start.
+func startWarnings(c Config, p *laravelcfg.Project, ep Endpoint, secure bool, con *console.Writer) {
+	if c.StartChecks == nil {
+		return
+	}
+	for _, m := range c.StartChecks(p, ep, secure) {
+		con.Warnf("%s", m)
+	}
 }

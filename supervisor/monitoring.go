@@ -1,8 +1,7 @@
 package supervisor
 
-// Monitoring wiring (engineer M; the packages are server/pulse and
-// server/metrics). The rest of the supervisor calls only the four entry
-// points below:
+// Monitoring wiring (the packages are server/pulse and server/metrics).
+// The rest of the supervisor calls only the four entry points below:
 //
 //   - startWorkerMonitoring (worker): the Pulse ingest of this worker's
 //     message counts, and the private stats socket the supervisor asks;
@@ -101,15 +100,15 @@ func metricsAddr(c Config, p *laravelcfg.Project) string {
 	return v
 }
 
-// startWorkerMonitoring runs in a worker after its server is built.
-func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, stderr io.Writer) io.Closer {
+// startWorkerMonitoring runs in a worker after its server is built. lost
+// counts connections the worker received but had no descriptor for.
+func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, lost func() int64, stderr io.Writer) io.Closer {
 	st, ok := srv.(statser)
 	if !ok {
 		return closers{}
 	}
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(stderr, "%s reverb worker %s: %s\n", time.Now().Format(time.RFC3339), nodeID, fmt.Sprintf(format, args...))
-	}
+	st = withLost{st, lost}
+	logf := workerLogf(stderr, nodeID)
 	var cs closers
 	if in := startPulse(p, st, logf); in != nil {
 		cs = append(cs, in)
@@ -121,6 +120,19 @@ func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, stder
 		cs = append(cs, ns)
 	}
 	return cs
+}
+
+// withLost adds connections lost at the open-files limit to a node's
+// refusals.
+type withLost struct {
+	statser
+	lost func() int64
+}
+
+func (w withLost) Stats() server.Stats {
+	s := w.statser.Stats()
+	s.OpenFilesRefused += w.lost()
+	return s
 }
 
 // startSingleMonitoring runs beside the in-process server of --workers 0.
@@ -189,6 +201,9 @@ func (s *supervisor) topology() metrics.Topology {
 		Started:      s.mon.started,
 		Restarts:     max(0, s.nextGen-1),
 		WorkerDeaths: s.mon.workerDeaths,
+	}
+	if s.disp != nil {
+		t.OpenFilesRefused = s.disp.refusedCount()
 	}
 	if s.current != nil {
 		t.Generation = s.current.num

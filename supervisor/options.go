@@ -34,6 +34,16 @@ type Config struct {
 	// MetricsAddr turns on the Prometheus listener (host:port); empty
 	// falls back to REVERB_METRICS_ADDR, and that empty means off.
 	MetricsAddr string
+	// Colour forces ANSI colours on or off (--ansi / --no-ansi); nil
+	// colours only a terminal. Quiet prints only errors (-q).
+	Colour *bool
+	Quiet  bool
+	// StartChecks, when set, looks at the configuration `reverb start`
+	// loaded and returns warnings to print once at start (and again after a
+	// restart that changed them): where clients are told to connect
+	// against where the server listens, and the like. secure says the
+	// server listens with TLS.
+	StartChecks func(p *laravelcfg.Project, ep Endpoint, secure bool) []string `json:"-"`
 
 	// apps produces the apps when only PHP can; appsFile is a worker's
 	// shared answer (phpapps.go).

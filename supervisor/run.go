@@ -11,6 +11,7 @@ import (
 func Run(c Config) int {
 	c.defaults()
 	con := console.New(c.Stdout)
+	con.Configure(c.Colour, c.Quiet)
 	var cleanup func()
 	c.apps, cleanup = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
 	defer cleanup()

@@ -6,11 +6,15 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/flagwatch"
+	"github.com/reverb-go/reverb/supervisor/tcplisten"
 )
 
 // drainGrace is how long past the drain window a node may take to finish
@@ -31,12 +35,29 @@ func runSingle(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	raw, err := net.Listen("tcp", ep.Addr())
+	raw, unsupported, err := tcplisten.Listen(ep.Addr(), listenOptions(p))
 	if err != nil {
 		con.Errorf("Cannot listen on %s: %v", ep.Addr(), err)
 		return 1
 	}
-	ln, secure, err := wrapTLS(raw, ep, p)
+	if len(unsupported) > 0 {
+		con.Warnf("servers.reverb.options.tcp %s: not available on this system, ignored", strings.Join(unsupported, ", "))
+	}
+	// At the open-files limit: descriptors in reserve keep the HTTP API
+	// answering while WebSockets get 503 (supervisor/fdreserve).
+	var logs limitLogs
+	logs.logf = con.Warnf
+	limit := fdreserve.CurrentLimit()
+	reserve := fdreserve.New(fdreserve.Options{Limit: limit, CurrentLimit: fdreserve.CurrentLimit, OnChange: func(full bool) {
+		if full {
+			logs.print("full", "At the open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
+				fdreserve.CurrentLimit(), fdreserve.Advice(fdreserve.CurrentLimit()))
+		} else {
+			logs.print("room", "Room again under the open-files limit (%d): WebSocket connections are accepted again", fdreserve.CurrentLimit())
+		}
+	}})
+	defer reserve.Close()
+	ln, secure, err := wrapTLS(&drainListener{Listener: fdreserve.Listener{Listener: raw, Reserve: reserve}, full: reserve.Full}, ep, p)
 	if err != nil {
 		raw.Close()
 		con.Errorf("%v", err)
@@ -48,7 +69,10 @@ func runSingle(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	srv, err := newNode(serverOptions(p, ep, c, tr, ""))
+	routeRedisLogs(con.Warnf) // after the transport: go-redis has one logger
+	opts := serverOptions(p, ep, c, tr, "")
+	opts.RefuseUpgrade = fdreserve.Reserved
+	srv, err := newNode(opts)
 	if err != nil {
 		if tr != nil {
 			tr.Close()
@@ -58,6 +82,7 @@ func runSingle(c Config, con *console.Writer) int {
 		return 1
 	}
 	con.Infof("%s", boundEndpoint(ep, raw).StartLine(secure))
+	startWarnings(c, p, boundEndpoint(ep, raw), secure, con)
 	defer startSingleMonitoring(p, c, srv, con).Close() // Pulse, control socket, metrics (monitoring.go)
 
 	sigs := make(chan os.Signal, 1)
@@ -69,7 +94,9 @@ func runSingle(c Config, con *console.Writer) int {
 	// The restart flag does what it does to Reverb: stop (a process manager
 	// starts the server again), here with a drain instead of a TCP reset.
 	flagged := make(chan flagwatch.Change, 1)
-	if store, err := openStore(p); err != nil {
+	if store, err := openStore(p); errors.Is(err, cachestore.ErrNotShared) {
+		con.Warnf("%s", capital(err.Error()))
+	} else if err != nil {
 		con.Warnf("The restart flag is not watched (%v)", err)
 	} else {
 		defer store.Close()

@@ -76,7 +76,8 @@ type proc struct {
 	id       string
 	cmd      *exec.Cmd
 	peer     *hub.Peer
-	dispatch *net.UnixConn // passes accepted connections to the worker
+	dispatch *net.UnixConn   // passes accepted connections to the worker
+	out      *sockets.Outbox // what was passed on dispatch, until acknowledged
 	started  time.Time
 	ready    bool
 	exited   bool
@@ -122,6 +123,8 @@ func runSupervisor(c Config, con *console.Writer) int {
 	}
 	s.exe = exe
 
+	routeRedisLogs(con.Warnf) // the restart flag's store may be Redis
+
 	soft, hard, err := sockets.RaiseNoFile()
 	switch {
 	case err != nil:
@@ -145,14 +148,14 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("%v", err)
 		return 1
 	}
-	ln, activated, err := sockets.Listen(s.ep.Addr())
+	ln, activated, err := sockets.Listen(s.ep.Addr(), listenOptions(p))
 	if err != nil {
 		con.Errorf("Cannot listen on %s: %v", s.ep.Addr(), err)
 		return 1
 	}
 	s.ln = ln
 	defer ln.Close()
-	s.disp, err = newDispatcher(ln, func(f string, a ...any) { con.Warnf(f, a...) })
+	s.disp, err = newDispatcher(ln, soft, con.Warnf, con.Infof)
 	if err != nil {
 		con.Errorf("Cannot accept on %s: %v", s.ep.Addr(), err)
 		return 1
@@ -167,6 +170,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 		}
 	}
 	con.Infof("%s", shown.StartLine(tlsCfg != nil))
+	startWarnings(c, p, shown, tlsCfg != nil, con)
 
 	s.relay = hub.NewRelay(0, func(f string, a ...any) { con.Warnf(f, a...) })
 	defer s.startMonitoring(p).Close() // control socket, metrics (monitoring.go)
@@ -225,7 +229,11 @@ func runSupervisor(c Config, con *console.Writer) int {
 func (s *supervisor) watch(p *laravelcfg.Project) {
 	store, err := openStore(p)
 	if err != nil {
-		s.con.Warnf("The restart flag is not watched (%v); SIGHUP still restarts", err)
+		if errors.Is(err, cachestore.ErrNotShared) {
+			s.con.Warnf("%s (SIGHUP still restarts)", capital(err.Error()))
+		} else {
+			s.con.Warnf("The restart flag is not watched (%v); SIGHUP still restarts", err)
+		}
 		return
 	}
 	if s.store != nil && s.store.Location() == store.Location() {
@@ -285,7 +293,7 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		return err
 	}
 	defer dchild.Close()
-	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp}
+	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp, out: sockets.NewOutbox(disp)}
 	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
 	cmd.ExtraFiles = []*os.File{dchild, child}
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
@@ -309,6 +317,10 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 		Gone:  func(error) { close(busDone) },
 	})
 	g.procs[slot] = p
+	// Reads the worker's acknowledgements; owned by the worker's lifetime:
+	// ends when the dispatch socket is closed after the process is reaped,
+	// handing back what the worker never installed.
+	go p.out.Run(s.disp.requeue, func(r sockets.Report) { s.disp.reported(p, r) })
 	// Owned by the worker's lifetime: ends when the process is reaped.
 	go func() {
 		err := cmd.Wait()
@@ -374,7 +386,7 @@ func (s *supervisor) handle(ev any) {
 			}
 		}
 		if n > 0 {
-			s.con.Warnf("Generation %d: killed %d worker(s) still open after the drain window", ev.g.num, n)
+			s.con.Warnf("Generation %d: killed %s still open after the drain window", ev.g.num, workers(n))
 		}
 	}
 }
@@ -405,7 +417,7 @@ func (s *supervisor) onReady(p *proc) {
 	s.current = g
 	s.updateTargets() // new connections go to g from now on
 	if old == nil {
-		s.con.Infof("%d workers ready in %d ms", len(g.procs), elapsed.Milliseconds())
+		s.con.Infof("%s ready in %d ms", capital(workers(len(g.procs))), elapsed.Milliseconds())
 	} else {
 		s.con.Infof("Generation %d ready in %d ms", g.num, elapsed.Milliseconds())
 		s.drainGeneration(old)
@@ -446,9 +458,9 @@ func (s *supervisor) onExit(p *proc, err error) {
 		switch {
 		case left == 0:
 		case s.stopping:
-			s.con.Infof("Stopping: %d worker(s) of generation %d still draining after %.1f s", left, g.num, time.Since(g.drainStart).Seconds())
+			s.con.Infof("Stopping: %s of generation %d still draining after %.1f s", workers(left), g.num, time.Since(g.drainStart).Seconds())
 		default:
-			s.con.Infof("Generation %d draining: %d of %d worker(s) left after %.1f s", g.num, left, len(g.procs), time.Since(g.drainStart).Seconds())
+			s.con.Infof("Generation %d draining: %d of %s left after %.1f s", g.num, left, workers(len(g.procs)), time.Since(g.drainStart).Seconds())
 		}
 	}
 	if g.live() == 0 && (g.draining || g != s.current) {
@@ -541,7 +553,7 @@ func (s *supervisor) drainGeneration(g *generation) {
 		n++
 	}
 	if n > 0 && !s.stopping {
-		s.con.Infof("Draining generation %d: %d worker(s), window %v", g.num, n, s.c.DrainWindow)
+		s.con.Infof("Draining generation %d: %s, window %v", g.num, workers(n), s.c.DrainWindow)
 	}
 	if g.timer != nil {
 		g.timer.Stop()
@@ -633,4 +645,20 @@ func exitText(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
+}
+
+// workers is "1 worker", "2 workers".
+func workers(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return itoa(n) + " workers"
+}
+
+// capital upper-cases the first letter of a message that starts a line.
+func capital(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server"
 	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/hub"
 	"github.com/reverb-go/reverb/supervisor/sockets"
 )
@@ -126,6 +128,11 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	}
 	tcpAddr, _ := net.ResolveTCPAddr("tcp", listenAddr)
 	ln := sockets.NewDispatchListener(dispatch, tcpAddr)
+	// Descriptors in reserve for when the table fills: released for the
+	// HTTP API, and the supervisor is told (dispatch.go).
+	reserve := fdreserve.New(fdreserve.Options{Limit: fdreserve.CurrentLimit(), CurrentLimit: fdreserve.CurrentLimit, OnChange: ln.Report})
+	defer reserve.Close()
+	ln.SetReserve(reserve)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
@@ -159,7 +166,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	ep := Resolve(p.Reverb.Server, c.CLI)
-	dl := &drainListener{Listener: ln}
+	dl := &drainListener{Listener: ln, full: reserve.Full}
 	tln, _, err := wrapTLS(dl, ep, p)
 	if err != nil {
 		return fail(err)
@@ -168,14 +175,17 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := newNode(serverOptions(p, ep, c, tr, nodeID))
+	routeRedisLogs(workerLogf(stderr, nodeID)) // after the transport: go-redis has one logger
+	opts := serverOptions(p, ep, c, tr, nodeID)
+	opts.RefuseUpgrade = fdreserve.Reserved
+	srv, err := newNode(opts)
 	if err != nil {
 		if tr != cluster.Transport(bus) {
 			tr.Close()
 		}
 		return fail(err)
 	}
-	defer startWorkerMonitoring(p, srv, nodeID, stderr).Close() // Pulse, stats socket (monitoring.go)
+	defer startWorkerMonitoring(p, srv, nodeID, ln.Lost, stderr).Close() // Pulse, stats socket (monitoring.go)
 	// served is closed when Serve returns; serveErr is written before.
 	served := make(chan struct{})
 	var serveErr error
@@ -226,5 +236,17 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 			}
 			served = nil // the dispatch socket ended: the lifeline follows
 		}
+	}
+}
+
+// workerLogf prints a worker's own log line: time, worker, message (the
+// supervisor prints its lines in Laravel's console style).
+func workerLogf(w io.Writer, nodeID string) func(format string, args ...any) {
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		line := fmt.Sprintf("%s reverb worker %s: %s\n", time.Now().Format(time.RFC3339), nodeID, fmt.Sprintf(format, args...))
+		mu.Lock()
+		io.WriteString(w, line)
+		mu.Unlock()
 	}
 }

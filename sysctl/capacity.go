@@ -52,7 +52,7 @@ type Capacity struct {
 // one process serving itself). tls says the server terminates TLS itself.
 func Compute(l Limits, workers int, tls bool) Capacity {
 	procs := workers
-	if procs < 1 {
+	if procs < 1 || l.SingleProcess {
 		procs = 1
 	}
 	c := Capacity{Workers: workers, ProxyPorts: uint64(l.Ports())}
@@ -61,20 +61,35 @@ func Compute(l Limits, workers int, tls bool) Capacity {
 		perConn = TLSConnBytes
 	}
 
-	if l.NoFileHard > FDReserve && l.NoFileHard != Unlimited {
-		per := l.NoFileHard - FDReserve
-		c.Bounds = append(c.Bounds, Bound{
-			Name:        "open files per worker",
-			Connections: per * uint64(procs),
-			Detail: fmt.Sprintf("hard RLIMIT_NOFILE %d − %d reserved = %d per worker × %d worker(s)",
-				l.NoFileHard, FDReserve, per, procs),
-		})
+	if files := l.PerProcessFiles(); files > FDReserve {
+		per := files - FDReserve
+		limit := fmt.Sprintf("hard RLIMIT_NOFILE %d", files)
+		if l.OS == "darwin" && files == l.MaxFilesPerProc {
+			limit = fmt.Sprintf("kern.maxfilesperproc %d", files)
+		}
+		if l.SingleProcess {
+			c.Bounds = append(c.Bounds, Bound{
+				Name:        "open files (one process)",
+				Connections: per,
+				Detail:      fmt.Sprintf("%s − %d reserved", limit, FDReserve),
+			})
+		} else {
+			c.Bounds = append(c.Bounds, Bound{
+				Name:        "open files per worker",
+				Connections: per * uint64(procs),
+				Detail:      fmt.Sprintf("%s − %d reserved = %d per worker × %s", limit, FDReserve, per, plural(procs, "worker", "workers")),
+			})
+		}
 	}
-	if l.FileMax > 0 && l.FileMax < 1<<62 {
+	if files := l.SystemFiles(); files > 0 {
+		name := "fs.file-max"
+		if l.OS == "darwin" {
+			name = "kern.maxfiles"
+		}
 		c.Bounds = append(c.Bounds, Bound{
-			Name:        "fs.file-max",
-			Connections: uint64(float64(l.FileMax) * fileMaxShare),
-			Detail:      fmt.Sprintf("%d open files for the whole system, 90%% counted as ours", l.FileMax),
+			Name:        name,
+			Connections: uint64(float64(files) * fileMaxShare),
+			Detail:      fmt.Sprintf("%d open files for the whole system, 90%% counted as ours", files),
 		})
 	}
 	mem, memName := l.MemAvailable, "available"
@@ -110,4 +125,12 @@ func HumanBytes(b uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTP"[exp])
+}
+
+// plural is "1 worker", "2 workers".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

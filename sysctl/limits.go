@@ -1,16 +1,22 @@
 // Package sysctl reads the operating-system limits that decide how many
 // WebSocket connections a server can hold (open files, kernel tables, ports,
 // memory), computes that number and names the limit that binds, and writes
-// the configuration snippets (limits.conf, sysctl, nginx, supervisor,
-// systemd) that raise them. Every reading goes through a Source so tests use
-// fake /proc contents.
+// the configuration snippets that raise them, for the operating system it
+// runs on: limits.conf, sysctl, nginx, supervisor and systemd on Linux;
+// launchctl and sysctl on macOS; on Windows, where none of these exist, what
+// does apply.
+//
+// Every reading goes through a Source, whose OS field says which system's
+// readings to take, so tests on Linux build the report of every OS from
+// fake /proc files, sysctl values and command outputs. Only System(), in
+// the build-tagged system_*.go files, touches the real machine.
 package sysctl
 
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -18,7 +24,14 @@ import (
 // Source is where readings come from. The zero value is not usable; use
 // System() or build a fake.
 type Source struct {
-	// ReadFile reads a /proc path.
+	// OS is the operating system the readings describe (runtime.GOOS
+	// values: "linux", "darwin", "windows"); empty means "linux".
+	OS string
+	// SingleProcess is true when `reverb start` serves every connection in
+	// one process on this build (macOS, Windows, the portable build); false
+	// when it runs worker processes, each with its own open-files budget.
+	SingleProcess bool
+	// ReadFile reads a /proc path (Linux).
 	ReadFile func(path string) ([]byte, error)
 	// NoFile returns RLIMIT_NOFILE (soft, hard) of this process.
 	NoFile func() (soft, hard uint64, err error)
@@ -27,11 +40,13 @@ type Source struct {
 	// raising its own soft limit to the hard one at start-up. ok is false
 	// when unknown.
 	ShellNoFileSoft func() (soft uint64, ok bool)
-}
-
-// System reads the real machine.
-func System() Source {
-	return Source{ReadFile: os.ReadFile, NoFile: getNoFile, ShellNoFileSoft: parentNoFileSoft}
+	// Sysctl reads a numeric system value by name (macOS sysctl names such
+	// as kern.maxfilesperproc; Windows: TotalPhys and AvailPhys, bytes of
+	// memory from GlobalMemoryStatusEx).
+	Sysctl func(name string) (string, error)
+	// Run runs a command and returns its standard output (macOS launchctl,
+	// Windows netsh).
+	Run func(name string, args ...string) ([]byte, error)
 }
 
 // Unlimited marks a limit reported as "unlimited" or as a huge number.
@@ -40,6 +55,12 @@ const Unlimited = ^uint64(0)
 // Limits are the readings. A field whose reading failed is zero and the
 // failure is in Missing.
 type Limits struct {
+	// OS is the operating system read ("linux", "darwin", "windows").
+	OS string `json:"os"`
+	// SingleProcess: one process serves every connection (macOS, Windows,
+	// the portable build); otherwise `reverb start --workers N` runs N
+	// processes, each with its own open-files budget (Linux).
+	SingleProcess bool `json:"single_process"`
 	// NoFileSoft and NoFileHard are RLIMIT_NOFILE as the shell sees them.
 	// Go programs (this server included) raise their soft limit to the hard
 	// limit at start-up, so NoFileHard is what each worker really gets.
@@ -55,9 +76,18 @@ type Limits struct {
 	// Somaxconn and TCPMaxSynBacklog bound the accept queue.
 	Somaxconn        int `json:"somaxconn"`
 	TCPMaxSynBacklog int `json:"tcp_max_syn_backlog"`
-	// MemTotal and MemAvailable are bytes (/proc/meminfo).
+	// MemTotal and MemAvailable are bytes (/proc/meminfo; hw.memsize on
+	// macOS, where MemAvailable stays 0).
 	MemTotal     uint64 `json:"mem_total"`
 	MemAvailable uint64 `json:"mem_available"`
+	// macOS: launchd's maxfiles limit (`launchctl limit maxfiles`), which
+	// processes started by launchd (and the GUI) inherit, and the kernel's
+	// per-process and system-wide caps. Go caps its own soft limit at
+	// kern.maxfilesperproc.
+	LaunchdSoft     uint64 `json:"launchd_maxfiles_soft,omitempty"`
+	LaunchdHard     uint64 `json:"launchd_maxfiles_hard,omitempty"`
+	MaxFilesPerProc uint64 `json:"kern_maxfilesperproc,omitempty"`
+	MaxFiles        uint64 `json:"kern_maxfiles,omitempty"`
 	// Missing lists readings that failed, "name: error".
 	Missing []string `json:"missing,omitempty"`
 }
@@ -70,16 +100,62 @@ func (l Limits) Ports() int {
 	return l.PortHigh - l.PortLow + 1
 }
 
-// Read takes every reading; failures are recorded, never fatal (doctor runs
-// in containers and on systems without /proc).
+// Read takes every reading of src.OS; failures are recorded, never fatal
+// (doctor runs in containers and on systems without /proc).
 func Read(src Source) Limits {
+	os := src.OS
+	if os == "" {
+		os = "linux"
+	}
 	var l Limits
-	miss := func(name string, err error) { l.Missing = append(l.Missing, name+": "+err.Error()) }
+	switch os {
+	case "linux":
+		l = readLinux(src)
+	case "darwin":
+		l = readDarwin(src)
+	case "windows":
+		l = readWindows(src)
+	default:
+		l = readNoFile(src)
+	}
+	l.OS, l.SingleProcess = os, src.SingleProcess
+	return l
+}
 
+// PerProcessFiles is the most descriptors one server process can open: the
+// hard RLIMIT_NOFILE (Go raises its soft limit to it), on macOS also capped
+// by kern.maxfilesperproc. 0 means unknown or no such limit (Windows).
+func (l Limits) PerProcessFiles() uint64 {
+	n := l.NoFileHard
+	if l.OS == "darwin" && l.MaxFilesPerProc != 0 && (n == 0 || n > l.MaxFilesPerProc) {
+		n = l.MaxFilesPerProc
+	}
+	if l.OS == "windows" || n == Unlimited {
+		return 0
+	}
+	return n
+}
+
+// SystemFiles is the system-wide open-files table (fs.file-max,
+// kern.maxfiles); 0 when unknown or unbounded.
+func (l Limits) SystemFiles() uint64 {
+	n := l.FileMax
+	if l.OS == "darwin" {
+		n = l.MaxFiles
+	}
+	if n >= 1<<62 {
+		return 0
+	}
+	return n
+}
+
+// readNoFile takes the open-files limits only (systems without more).
+func readNoFile(src Source) Limits {
+	var l Limits
 	if src.NoFile != nil {
 		soft, hard, err := src.NoFile()
 		if err != nil {
-			miss("RLIMIT_NOFILE", err)
+			l.Missing = append(l.Missing, "RLIMIT_NOFILE: "+err.Error())
 		} else {
 			l.NoFileSoft, l.NoFileHard = soft, hard
 		}
@@ -89,6 +165,17 @@ func Read(src Source) Limits {
 			l.NoFileSoft = soft
 		}
 	}
+	return l
+}
+
+// readLinux reads /proc.
+func readLinux(src Source) Limits {
+	l := readNoFile(src)
+	miss := func(name string, err error) { l.Missing = append(l.Missing, name+": "+err.Error()) }
+	if src.ReadFile == nil {
+		src.ReadFile = func(string) ([]byte, error) { return nil, errors.New("no /proc reader") }
+	}
+
 	readUint := func(path string, dst *uint64) {
 		b, err := src.ReadFile(path)
 		if err != nil {
@@ -206,12 +293,4 @@ func parseProcLimits(b []byte) (uint64, bool) {
 		return v, err == nil
 	}
 	return 0, false
-}
-
-func parentNoFileSoft() (uint64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", os.Getppid()))
-	if err != nil {
-		return 0, false
-	}
-	return parseProcLimits(b)
 }

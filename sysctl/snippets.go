@@ -54,20 +54,86 @@ func RecommendNoFile(l Limits, workers int, tls bool) uint64 {
 	if l.NrOpen > 0 {
 		ceiling = l.NrOpen
 	}
+	if l.OS == "darwin" && l.MaxFiles > 0 {
+		ceiling = l.MaxFiles
+	}
 	return min(want, ceiling)
 }
 
-// Snippets returns the limits.conf, sysctl, nginx, supervisor and systemd
-// fragments for t.
+// Snippets returns the configuration fragments that fit t's operating
+// system: limits.conf, sysctl, nginx, supervisor and systemd on Linux;
+// launchctl and sysctl on macOS; none on Windows (see NotApplicable).
 func Snippets(t Target) []Snippet {
-	return []Snippet{
-		{"limits.conf", "/etc/security/limits.conf", limitsConf(t)},
-		{"sysctl", "/etc/sysctl.d/60-reverb.conf", sysctlConf(t)},
-		{"nginx", "/etc/nginx/sites-available/reverb", nginxSite(t)},
-		{"nginx.conf", "/etc/nginx/nginx.conf", nginxMain(t)},
-		{"supervisor", "/etc/supervisor/conf.d/reverb.conf", supervisorConf(t)},
-		{"systemd", "/etc/systemd/system/reverb.service", systemdUnit(t)},
+	switch t.Limits.OS {
+	case "darwin":
+		return []Snippet{
+			{"launchctl", "Terminal (until the next reboot)", darwinNow(t)},
+			{"launchd", "/Library/LaunchDaemons/limit.maxfiles.plist", darwinPlist(t)},
+		}
+	case "", "linux":
+		return []Snippet{
+			{"limits.conf", "/etc/security/limits.conf", limitsConf(t)},
+			{"sysctl", "/etc/sysctl.d/60-reverb.conf", sysctlConf(t)},
+			{"nginx", "/etc/nginx/sites-available/reverb", nginxSite(t)},
+			{"nginx.conf", "/etc/nginx/nginx.conf", nginxMain(t)},
+			{"supervisor", "/etc/supervisor/conf.d/reverb.conf", supervisorConf(t)},
+			{"systemd", "/etc/systemd/system/reverb.service", systemdUnit(t)},
+		}
 	}
+	return nil
+}
+
+// NotApplicable says which of the Linux snippets do not fit os, and why.
+func NotApplicable(os string) []string {
+	switch os {
+	case "darwin":
+		return []string{
+			"limits.conf, systemd and supervisor: Linux only; on macOS launchd sets the limits (snippets above) and composer dev or a terminal keeps ./reverb start running",
+			"nginx on this machine: Herd and Valet already serve the site, and browsers connect to ./reverb start directly (with the Herd or Valet certificate of REVERB_HOST for wss)",
+		}
+	case "windows":
+		return []string{
+			"limits.conf, sysctl, systemd and supervisor: Linux only; Windows has no per-process open-files limit for sockets to raise",
+			"nginx on this machine: Herd for Windows serves the site, and browsers connect to ./reverb start directly (with the Herd certificate of REVERB_HOST for wss)",
+		}
+	}
+	return nil
+}
+
+func darwinNow(t Target) string {
+	hard := max(t.NoFile*2, t.Limits.MaxFiles)
+	return fmt.Sprintf(`# Terminal (until the next reboot; the launchd plist below makes it permanent).
+sudo launchctl limit maxfiles %[1]d %[2]d
+sudo sysctl -w kern.maxfilesperproc=%[1]d kern.maxfiles=%[2]d
+# then, in the terminal that runs it (Go raises its soft limit by itself):
+ulimit -n %[1]d && ./reverb start
+`, t.NoFile, hard)
+}
+
+func darwinPlist(t Target) string {
+	hard := max(t.NoFile*2, t.Limits.MaxFiles)
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<!-- /Library/LaunchDaemons/limit.maxfiles.plist — then: sudo chown root:wheel it && sudo launchctl load -w it -->
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+  <dict>
+    <key>Label</key>
+    <string>limit.maxfiles</string>
+    <key>ProgramArguments</key>
+    <array>
+      <string>launchctl</string>
+      <string>limit</string>
+      <string>maxfiles</string>
+      <string>%d</string>
+      <string>%d</string>
+    </array>
+    <key>RunAtLoad</key>
+    <true/>
+    <key>ServiceIPC</key>
+    <false/>
+  </dict>
+</plist>
+`, t.NoFile, hard)
 }
 
 func limitsConf(t Target) string {
@@ -117,18 +183,28 @@ func nginxSite(t Target) string {
 	if host == "" {
 		host = "ws.example.com"
 	}
-	listen := "    listen 80;\n    listen [::]:80;\n"
+	// nginx listens where clients are told to connect, never on the port
+	// the server itself listens on (the two would collide): then the
+	// standard port, and clients must be told that one.
+	port, note := t.PublicPort, ""
+	def := 80
 	if t.PublicScheme == "https" {
-		port := t.PublicPort
-		if port == 0 {
-			port = 443
+		def = 443
+	}
+	if port == 0 || port == t.Port {
+		if port == t.Port {
+			note = fmt.Sprintf("    # Clients are told port %d, where reverb itself listens: with nginx in front set REVERB_PORT=%d (and REVERB_SCHEME=%s).\n",
+				t.Port, def, map[int]string{80: "http", 443: "https"}[def])
 		}
+		port = def
+	}
+	listen := fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n", port, port)
+	if t.PublicScheme == "https" {
 		listen = fmt.Sprintf("    listen %d ssl;\n    listen [::]:%d ssl;\n"+
 			"    ssl_certificate     /etc/letsencrypt/live/%s/fullchain.pem;\n"+
 			"    ssl_certificate_key /etc/letsencrypt/live/%s/privkey.pem;\n", port, port, host, host)
-	} else if t.PublicPort != 0 && t.PublicPort != 80 {
-		listen = fmt.Sprintf("    listen %d;\n    listen [::]:%d;\n", t.PublicPort, t.PublicPort)
 	}
+	listen = note + listen
 	idle := max(2*t.IdleSeconds, 120)
 	up := upstream(t)
 	return fmt.Sprintf(`# /etc/nginx/sites-available/reverb — then: ln -s ../sites-available/reverb /etc/nginx/sites-enabled/ && nginx -t && systemctl reload nginx

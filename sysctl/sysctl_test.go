@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func typicalProc() map[string]string {
 
 func TestRead(t *testing.T) {
 	l := Read(fakeProc(typicalProc(), 1024, 524288))
-	want := Limits{NoFileSoft: 1024, NoFileHard: 524288, FileMax: 9223372036854775807, NrOpen: 1048576,
+	want := Limits{OS: "linux", NoFileSoft: 1024, NoFileHard: 524288, FileMax: 9223372036854775807, NrOpen: 1048576,
 		PortLow: 32768, PortHigh: 60999, Somaxconn: 4096, TCPMaxSynBacklog: 512,
 		MemTotal: 8000000 * 1024, MemAvailable: 4000000 * 1024}
 	if len(l.Missing) != 0 {
@@ -245,3 +246,134 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// fakeDarwin answers sysctl names and `launchctl limit maxfiles` like a Mac.
+func fakeDarwin(vals map[string]string, launchctl string) Source {
+	return Source{
+		OS: "darwin", SingleProcess: true,
+		NoFile: func() (uint64, uint64, error) { return 10240, 1<<63 - 1, nil },
+		Sysctl: func(name string) (string, error) {
+			if v, ok := vals[name]; ok {
+				return v, nil
+			}
+			return "", fs.ErrNotExist
+		},
+		Run: func(name string, args ...string) ([]byte, error) {
+			if name == "launchctl" && strings.Join(args, " ") == "limit maxfiles" {
+				return []byte(launchctl), nil
+			}
+			return nil, errors.New("unexpected command " + name)
+		},
+	}
+}
+
+func TestReadDarwin(t *testing.T) {
+	src := fakeDarwin(map[string]string{"kern.maxfilesperproc": "24576", "kern.maxfiles": "49152", "kern.ipc.somaxconn": "128",
+		"net.inet.ip.portrange.first": "49152", "net.inet.ip.portrange.last": "65535", "hw.memsize": "17179869184"},
+		"\tmaxfiles    256            unlimited      \n")
+	l := Read(src)
+	if len(l.Missing) != 0 {
+		t.Fatalf("missing %v", l.Missing)
+	}
+	if l.OS != "darwin" || !l.SingleProcess || l.LaunchdSoft != 256 || l.LaunchdHard != Unlimited || l.MaxFilesPerProc != 24576 ||
+		l.MaxFiles != 49152 || l.Somaxconn != 128 || l.Ports() != 16384 || l.MemTotal != 16<<30 || l.NoFileHard != Unlimited {
+		t.Fatalf("%+v", l)
+	}
+	// Go caps its soft limit at kern.maxfilesperproc: that is what one
+	// process gets, and there is one process.
+	if l.PerProcessFiles() != 24576 || l.SystemFiles() != 49152 {
+		t.Fatalf("per process %d system %d", l.PerProcessFiles(), l.SystemFiles())
+	}
+	c := Compute(l, 4, false)
+	if c.Binding != "open files (one process)" || c.Total != 24576-FDReserve || c.PerWorker != c.Total {
+		t.Fatalf("%+v", c)
+	}
+	broken := Read(fakeDarwin(nil, "nonsense"))
+	if !strings.Contains(strings.Join(broken.Missing, "\n"), "kern.maxfilesperproc") || !strings.Contains(strings.Join(broken.Missing, "\n"), "no maxfiles line") {
+		t.Fatalf("missing %v", broken.Missing)
+	}
+}
+
+func TestReadWindows(t *testing.T) {
+	netsh := "\r\nProtocol tcp Dynamic Port Range\r\n---------------------------------\r\nStart Port      : 49152\r\nNumber of Ports : 16384\r\n"
+	src := Source{OS: "windows", SingleProcess: true,
+		Run: func(string, ...string) ([]byte, error) { return []byte(netsh), nil },
+		Sysctl: func(name string) (string, error) {
+			return map[string]string{"TotalPhys": "8589934592", "AvailPhys": "4294967296"}[name], nil
+		},
+	}
+	l := Read(src)
+	if len(l.Missing) != 0 || l.PortLow != 49152 || l.PortHigh != 65535 || l.MemTotal != 8<<30 || l.MemAvailable != 4<<30 {
+		t.Fatalf("%+v", l)
+	}
+	if l.PerProcessFiles() != 0 {
+		t.Fatal("Windows has no per-process open-files limit for sockets")
+	}
+	c := Compute(l, 2, false)
+	if c.Binding != "memory" || c.Total != uint64((4<<30)*4/5)/ConnBytes {
+		t.Fatalf("%+v", c)
+	}
+	if _, _, err := parseNetshDynamicPorts([]byte("garbage")); err == nil {
+		t.Fatal("parsed garbage")
+	}
+}
+
+// Each OS gets the snippets that fit it and a list of those that do not.
+func TestSnippetsPerOS(t *testing.T) {
+	base := Target{Dir: "/Users/me/app", Binary: "/Users/me/app/reverb", User: "me", Host: "0.0.0.0", Port: 8080,
+		PublicHost: "app.test", PublicPort: 8080, PublicScheme: "https", Workers: 2, DrainWindow: 10 * time.Second, NoFile: 65536}
+	names := func(ss []Snippet) string {
+		var n []string
+		for _, s := range ss {
+			n = append(n, s.Name)
+		}
+		return strings.Join(n, " ")
+	}
+	linux := base
+	if got := names(Snippets(linux)); got != "limits.conf sysctl nginx nginx.conf supervisor systemd" || NotApplicable("linux") != nil {
+		t.Errorf("linux: %s", got)
+	}
+	mac := base
+	mac.Limits = Limits{OS: "darwin", MaxFiles: 200000}
+	ss := Snippets(mac)
+	if got := names(ss); got != "launchctl launchd" {
+		t.Errorf("darwin: %s", got)
+	}
+	if !strings.Contains(ss[0].Text, "sudo launchctl limit maxfiles 65536 200000") || !strings.Contains(ss[0].Text, "kern.maxfilesperproc=65536") ||
+		!strings.Contains(ss[1].Text, "<string>maxfiles</string>") {
+		t.Errorf("darwin snippets:\n%s\n%s", ss[0].Text, ss[1].Text)
+	}
+	na := strings.Join(NotApplicable("darwin"), "\n")
+	if !strings.Contains(na, "systemd") || !strings.Contains(na, "nginx on this machine") || !strings.Contains(na, "Herd and Valet") {
+		t.Errorf("darwin not applicable: %s", na)
+	}
+	win := base
+	win.Limits = Limits{OS: "windows"}
+	if got := Snippets(win); got != nil {
+		t.Errorf("windows: %s", names(got))
+	}
+	if na := strings.Join(NotApplicable("windows"), "\n"); !strings.Contains(na, "no per-process open-files limit") || !strings.Contains(na, "Herd for Windows") {
+		t.Errorf("windows not applicable: %s", na)
+	}
+}
+
+// nginx never listens on the port the server itself uses.
+func TestNginxNotOnTheServersPort(t *testing.T) {
+	for _, tc := range []struct {
+		scheme     string
+		publicPort int
+		listen     string
+	}{{"https", 8080, "listen 443 ssl;"}, {"http", 8080, "listen 80;"}, {"https", 443, "listen 443 ssl;"}, {"http", 6001, "listen 6001;"}} {
+		t.Run(tc.scheme+itoaTest(tc.publicPort), func(t *testing.T) {
+			text := nginxSite(Target{Host: "0.0.0.0", Port: 8080, PublicHost: "ws.example.com", PublicPort: tc.publicPort, PublicScheme: tc.scheme})
+			if !strings.Contains(text, tc.listen) || strings.Contains(text, "listen 8080") {
+				t.Errorf("want %q, never 8080:\n%s", tc.listen, text)
+			}
+			if tc.publicPort == 8080 && !strings.Contains(text, "set REVERB_PORT=") {
+				t.Errorf("no note about REVERB_PORT:\n%s", text)
+			}
+		})
+	}
+}
+
+func itoaTest(n int) string { return strconv.Itoa(n) }

@@ -5,7 +5,7 @@
 // spreads the client sockets over child processes and loopback source
 // addresses, so the per-process open-files limit and the ephemeral port range
 // do not bound the test. Every figure is printed with its unit and compared
-// with the target of the benchmark issue.
+// with its target (docs/performance.md).
 package main
 
 import (

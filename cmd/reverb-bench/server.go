@@ -38,7 +38,7 @@ func prepareApp(example string) (*benchApp, error) {
 			return nil, err
 		}
 	}
-	for _, f := range []string{"config/reverb.php", "composer.json"} {
+	for _, f := range []string{"artisan", "config/reverb.php", "composer.json"} {
 		b, err := os.ReadFile(filepath.Join(example, f))
 		if err != nil {
 			return nil, fmt.Errorf("example app: %w", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -15,21 +14,6 @@ func init() {
 	register("config", "Show the configuration resolved from the Laravel project", runConfig)
 }
 
-const configUsage = `Usage: reverb config [--dir DIR] [--env NAME] [--show-secrets] [--json [KEY]]
-
-Shows what reverb resolved from the Laravel project, and from where: files
-read, Laravel version, the .env file, the server, every app, scaling, and
-the cache store holding the restart flag.
-
-Options:
-  --dir DIR        Laravel project root (default ".")
-  --env NAME       load .env.NAME like artisan --env=NAME
-  --show-secrets   print app secrets and passwords instead of masking them
-  --json [KEY]     print config(KEY) as PHP's json_encode would (the whole
-                   configuration without KEY); values are printed unmasked,
-                   as config() returns them
-`
-
 type configFlags struct {
 	dir         string
 	envName     string
@@ -38,93 +22,58 @@ type configFlags struct {
 	jsonKey     string
 }
 
-// parseConfigFlags accepts --flag value and --flag=value; --json takes an
-// optional key (the next argument when it does not start with "-").
-func parseConfigFlags(args []string) (configFlags, error) {
-	f := configFlags{dir: "."}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		name, val, hasVal := strings.Cut(a, "=")
-		needVal := func() (string, error) {
-			if hasVal {
-				return val, nil
-			}
-			if i+1 >= len(args) {
-				return "", fmt.Errorf("option %s needs a value", name)
-			}
-			i++
-			return args[i], nil
-		}
-		var err error
-		switch strings.TrimLeft(name, "-") {
-		case "dir":
-			f.dir, err = needVal()
-		case "env":
-			f.envName, err = needVal()
-		case "show-secrets":
-			f.showSecrets = true
-		case "json":
-			f.json = true
-			if hasVal {
-				f.jsonKey = val
-			} else if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				f.jsonKey = args[i]
-			}
-		case "h", "help":
-			return f, errHelp
-		default:
-			if !strings.HasPrefix(a, "-") && !f.json {
-				return f, fmt.Errorf("unexpected argument %q", a)
-			}
-			return f, fmt.Errorf("unknown option %s", a)
-		}
-		if err != nil {
-			return f, err
-		}
+func configSpec(f *configFlags) *spec {
+	return &spec{
+		name:    "config",
+		summary: "Show the configuration resolved from the Laravel project",
+		about: []string{
+			"Shows what reverb resolved from the Laravel project, and from where: files read, Laravel version, the .env file, " +
+				"the server, every app, scaling, and the cache store holding the restart flag. Secrets are masked.",
+			"When reverb start would refuse the configuration (an app without app_id, a bad port...), config('reverb') is still " +
+				"printed as Laravel resolves it, followed by the problems, and the exit status is 1.",
+		},
+		examples: []string{
+			"./reverb config",
+			"./reverb config --json=reverb.apps     # json_encode(config('reverb.apps'))",
+			"./reverb config --env=staging         # with .env.staging, like artisan --env",
+		},
+		opts: []option{
+			{long: "show-secrets", help: "Print app secrets and passwords instead of masking them", set: setSwitch(&f.showSecrets)},
+			{long: "json", arg: "KEY", optArg: true, help: "Print config(KEY) as PHP's json_encode would (everything without KEY), unmasked as config() returns it",
+				set: func(v string) error { f.json, f.jsonKey = true, v; return nil }},
+			{long: "dir", arg: "DIR", def: ".", help: "The Laravel project root", set: setNonEmpty(&f.dir, "folder")},
+		},
 	}
-	return f, nil
-}
-
-var errHelp = fmt.Errorf("help requested")
-
-// parseOptionsOnly parses the options of a subcommand that takes no
-// positional arguments (install, restart, doctor). done is true when the
-// command must exit now with code: 0 after --help, 2 on bad usage.
-func parseOptionsOnly(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, done bool) {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0, true
-		}
-		return 2, true
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		return 2, true
-	}
-	return 0, false
 }
 
 func runConfig(args []string, stdout, stderr io.Writer) int {
-	f, err := parseConfigFlags(args)
-	if err == errHelp {
-		fmt.Fprint(stdout, configUsage)
+	f := configFlags{dir: "."}
+	s := configSpec(&f)
+	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		f.envName = s.g.env
+		if _, ok := checkRoot("config", f.dir, f.envName, stderr); !ok {
+			return 1
+		}
+		// What Laravel resolves, even where reverb start would refuse it.
+		p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: f.dir, EnvName: f.envName, SkipReverbSettings: true})
+		if err != nil {
+			fmt.Fprintf(stderr, "reverb config: %v\n", err)
+			return 1
+		}
+		if f.json {
+			code := printConfigJSON(p, f.jsonKey, stdout, stderr)
+			if p.SettingsErr != nil && code == 0 {
+				fmt.Fprintf(stderr, "reverb config: note: reverb start refuses this configuration: %v\n", p.SettingsErr)
+			}
+			return code
+		}
+		if p.SettingsErr != nil {
+			printConfigUnusable(p, f.showSecrets, stdout)
+			return 1
+		}
+		printConfigHuman(p, f.showSecrets, stdout)
 		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "reverb config: %v\n\n%s", err, configUsage)
-		return 2
-	}
-	p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: f.dir, EnvName: f.envName})
-	if err != nil {
-		fmt.Fprintf(stderr, "reverb config: %v\n", err)
-		return 1
-	}
-	if f.json {
-		return printConfigJSON(p, f.jsonKey, stdout, stderr)
-	}
-	printConfigHuman(p, f.showSecrets, stdout)
-	return 0
+	})
 }
 
 // printConfigJSON prints json_encode(config(key)). Parts the evaluator
@@ -175,18 +124,7 @@ func orNone(s string) string {
 }
 
 func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
-	fmt.Fprintf(w, "Project:       %s\n", p.BasePath)
-	fmt.Fprintf(w, "Laravel:       %d (%s)\n", p.LaravelMajor, p.LaravelMajorSource)
-	switch {
-	case p.ConfigCached:
-		fmt.Fprintf(w, "Env file:      not read (configuration is cached)\n")
-	case p.EnvFile == "":
-		fmt.Fprintf(w, "Env file:      (none found)\n")
-	default:
-		fmt.Fprintf(w, "Env file:      %s\n", p.EnvFile)
-	}
-	fmt.Fprintf(w, "Files read:    %s\n", orNone(strings.Join(p.FilesRead, ", ")))
-
+	printProjectHeader(p, w)
 	s := p.Reverb.Server
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Server")
@@ -204,8 +142,13 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "  tls:                  off (Herd/Valet certificates for the hostname are looked up at start)\n")
 	}
+	fmt.Fprintf(w, "  tcp:                  %s\n", describeTCP(s.TCP))
+	if len(s.IgnoredOptions) > 0 {
+		fmt.Fprintf(w, "  no effect here:       options.%s\n", strings.Join(s.IgnoredOptions, ", options."))
+	}
 	fmt.Fprintf(w, "  max_request_size:     %d bytes\n", s.MaxRequestSize)
-	fmt.Fprintf(w, "  pulse_ingest:         every %ds, telescope every %ds\n", s.PulseIngestInterval, s.TelescopeIngestInterval)
+	fmt.Fprintf(w, "  pulse_ingest:         every %ds\n", s.PulseIngestInterval)
+	fmt.Fprintf(w, "  telescope_ingest:     every %ds: no effect (Telescope records inside PHP; this server has nothing to send it)\n", s.TelescopeIngestInterval)
 	sc := s.Scaling
 	if sc.Enabled {
 		r := sc.Server
@@ -261,6 +204,35 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 		}
 	}
 
+	warnings := printRestartFlag(p, w)
+	if len(warnings) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Warnings")
+		for _, m := range warnings {
+			fmt.Fprintf(w, "  - %s\n", m)
+		}
+	}
+}
+
+// printProjectHeader is the first block of `reverb config`.
+func printProjectHeader(p *laravelcfg.Project, w io.Writer) {
+	fmt.Fprintf(w, "Project:       %s\n", p.BasePath)
+	fmt.Fprintf(w, "Laravel:       %d (%s)\n", p.LaravelMajor, p.LaravelMajorSource)
+	switch {
+	case p.ConfigCached:
+		fmt.Fprintf(w, "Env file:      not read (configuration is cached)\n")
+	case p.EnvFile == "":
+		fmt.Fprintf(w, "Env file:      (none found)\n")
+	default:
+		fmt.Fprintf(w, "Env file:      %s\n", p.EnvFile)
+	}
+	fmt.Fprintf(w, "Files read:    %s\n", orNone(strings.Join(p.FilesRead, ", ")))
+
+}
+
+// printRestartFlag prints where the restart flag lives and returns the
+// project's warnings plus a store that cannot be opened.
+func printRestartFlag(p *laravelcfg.Project, w io.Writer) []string {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Restart flag (php artisan reverb:restart)")
 	def, _ := php.Lookup(p.Config, "cache.default")
@@ -279,13 +251,83 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 		st.Close()
 	}
 
-	if len(warnings) > 0 {
+	return warnings
+}
+
+// printConfigUnusable prints config('reverb') as Laravel resolves it, key
+// by key like php artisan config:show, when reverb start would refuse it,
+// then the problem.
+func printConfigUnusable(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
+	printProjectHeader(p, w)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "config('reverb'), as Laravel resolves it")
+	if v, ok := php.Lookup(p.Config, "reverb"); ok {
+		var rows [][2]string
+		flattenConfig(v, "reverb", showSecrets, &rows)
+		width := 0
+		for _, r := range rows {
+			width = max(width, len(r[0]))
+		}
+		for _, r := range rows {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, r[0], r[1])
+		}
+	} else {
+		fmt.Fprintln(w, "  (not available)")
+	}
+	warnings := printRestartFlag(p, w)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Problems")
+	fmt.Fprintf(w, "  - reverb start refuses this configuration: %v\n", p.SettingsErr)
+	var rest []string
+	for _, m := range warnings {
+		if !strings.HasPrefix(m, "Reverb settings not loaded: ") {
+			rest = append(rest, m)
+		}
+	}
+	if len(rest) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Warnings")
-		for _, m := range warnings {
+		for _, m := range rest {
 			fmt.Fprintf(w, "  - %s\n", m)
 		}
 	}
+}
+
+// flattenConfig lists every leaf below v as "dotted.key value", the way
+// php artisan config:show does; secrets and passwords are masked.
+func flattenConfig(v php.Value, path string, showSecrets bool, rows *[][2]string) {
+	if v.Kind() == php.Array && v.ArrayVal().Len() > 0 {
+		a := v.ArrayVal()
+		for i, k := range a.Keys {
+			flattenConfig(a.Values[i], path+"."+k.String(), showSecrets, rows)
+		}
+		return
+	}
+	val := describeLeaf(v)
+	last := path[strings.LastIndexByte(path, '.')+1:]
+	if (last == "secret" || last == "password") && v.Kind() == php.String {
+		val = mask(val, showSecrets)
+	}
+	*rows = append(*rows, [2]string{path, val})
+}
+
+// describeLeaf prints a scalar as config:show does: strings as they are,
+// true/false/null, numbers, [] for an empty array.
+func describeLeaf(v php.Value) string {
+	switch v.Kind() {
+	case php.Array:
+		return "[]"
+	case php.Null:
+		return "null"
+	case php.Bool:
+		if v.BoolVal() {
+			return "true"
+		}
+		return "false"
+	case php.Unknown:
+		return "unknown (" + v.Where + ": " + v.UnknownReason() + ")"
+	}
+	return v.ToString()
 }
 
 func describeValue(v php.Value) string {
@@ -326,4 +368,21 @@ func maskURL(u string, show bool) string {
 		return scheme + "://" + mask(user, false) + rest[at:]
 	}
 	return scheme + "://" + user + ":" + mask(pass, false) + rest[at:]
+}
+
+// describeTCP shows options.tcp as the listening socket gets it.
+func describeTCP(t laravelcfg.TCPOptions) string {
+	var parts []string
+	if t.Backlog > 0 {
+		parts = append(parts, fmt.Sprintf("backlog %d", t.Backlog))
+	} else {
+		parts = append(parts, "backlog: the system maximum (net.core.somaxconn)")
+	}
+	if t.ReusePort {
+		parts = append(parts, "so_reuseport on")
+	}
+	if t.IPv6Only != nil {
+		parts = append(parts, fmt.Sprintf("ipv6_v6only %v", *t.IPv6Only))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -1,12 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
@@ -17,77 +16,116 @@ import (
 )
 
 func init() {
-	register("doctor", "Check limits and config for production; print limits.conf, sysctl, nginx, supervisor, systemd snippets", runDoctor)
+	register("doctor", "Check this machine and project for production; print ready-to-paste service and proxy configuration", runDoctor)
 }
 
+// flagProbeTimeout bounds the restart-flag check (a cache server that does
+// not answer fails it).
+const flagProbeTimeout = 10 * time.Second
+
 func runDoctor(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reverb doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".", "the Laravel project root")
-	envName := fs.String("env", "", "the environment to check (selects .env.NAME)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	workers := fs.Int("workers", supervisor.DefaultWorkers(), "worker processes `reverb start` will run")
-	snippets := fs.Bool("snippets", true, "print the configuration snippets")
-	user := fs.String("user", "", "the Unix user in the snippets (default: the project folder's owner)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: reverb doctor [--dir DIR] [--workers N] [--json]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Reads the open-files limits, fs.file-max, fs.nr_open, the local port range,")
-		fmt.Fprintln(stderr, "somaxconn, tcp_max_syn_backlog and memory; estimates how many connections")
-		fmt.Fprintln(stderr, "this machine holds; checks allowed_origins, where clients are told to connect")
-		fmt.Fprintln(stderr, "against where the server listens, TLS files and the restart-flag cache store;")
-		fmt.Fprintln(stderr, "prints ready-to-paste limits.conf, sysctl, nginx, supervisor and systemd snippets.")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Exit status: 0 nothing wrong, 1 a problem or warning was found, 2 bad usage.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
-	if code, done := parseOptionsOnly(fs, args, stderr); done {
-		return code
-	}
-	if *workers < 0 {
-		fmt.Fprintln(stderr, "reverb doctor: --workers must be 0 or more")
-		return 2
-	}
-	abs, err := filepath.Abs(*dir)
-	if err != nil {
-		fmt.Fprintf(stderr, "reverb doctor: %v\n", err)
-		return 2
-	}
-	p, loadErr := laravelcfg.Load(laravelcfg.LoadOptions{Dir: abs, EnvName: *envName})
-	home, _ := os.UserHomeDir()
-	report := doctor.Build(doctor.Input{
-		Dir: abs, Project: p, LoadErr: loadErr,
-		Limits:      sysctl.Read(sysctl.System()),
-		Workers:     *workers,
-		DrainWindow: 10 * time.Second, // `reverb start --drain-window` default
-		User:        userOr(*user, abs),
-		Home:        home,
-		OpenFlag: func(p *laravelcfg.Project) (io.Closer, error) {
-			s, err := cachestore.Open(p)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
+	dir := "."
+	workers := supervisor.DefaultWorkers()
+	asJSON := false
+	snippets := true
+	user := ""
+	s := &spec{
+		name:    "doctor",
+		summary: "Check this machine and project for production; print ready-to-paste service and proxy configuration",
+		about: []string{
+			"Reads the limits that decide how many connections this machine holds (open files, kernel tables, ports, memory) " +
+				"on the operating system it runs on, estimates the connections reverb start --workers=N holds and which limit binds, " +
+				"and checks the project: allowed_origins in production, where clients are told to connect against where the server listens, " +
+				"the TLS files, and that the restart flag's cache store can really be read (database file and table, Redis or memcached answering, " +
+				"a writable cache folder).",
+			"Then it prints configuration filled in for this app: open-files limits, sysctl, nginx, supervisor and systemd on Linux; " +
+				"what applies on macOS and Windows there.",
+			"Exit status: 0 nothing wrong, 1 a problem or warning was found, 2 bad usage.",
 		},
+		examples: []string{
+			"./reverb doctor",
+			"./reverb doctor --workers=4 --no-snippets",
+			"./reverb doctor --json | jq .findings",
+		},
+		opts: []option{
+			{long: "workers", arg: "N", def: fmt.Sprintf("%d, what reverb start uses", workers), help: "Worker processes reverb start will run",
+				set: setCount(&workers, 0, maxWorkers, "workers")},
+			{long: "json", help: "Print the report as JSON", set: setSwitch(&asJSON)},
+			{long: "no-snippets", help: "Leave the configuration snippets out", set: func(string) error { snippets = false; return nil }},
+			{long: "snippets", arg: "BOOL", hidden: true, set: func(v string) error {
+				b, err := parseBool(v)
+				snippets = b
+				return err
+			}},
+			{long: "user", arg: "USER", def: "the project folder's owner", help: "The user that runs the server, in the snippets", set: setNonEmpty(&user, "user name")},
+			{long: "dir", arg: "DIR", def: ".", help: "The Laravel project root", set: setNonEmpty(&dir, "folder")},
+		},
+	}
+	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		root, rootErr := laravelcfg.InspectRoot(dir, s.g.env, nil)
+		if rootErr == nil {
+			rootErr = root.NotLaravel()
+		}
+		in := doctor.Input{
+			Dir: root.Dir, RootErr: rootErr,
+			Limits:      sysctl.Read(sysctl.System()),
+			Workers:     workers,
+			DrainWindow: 10 * time.Second, // `reverb start --drain-window` default
+			CheckFlag:   probeFlag,
+		}
+		if in.Dir == "" {
+			in.Dir = dir
+		}
+		if rootErr == nil {
+			if e := root.MissingEnv(); e != nil {
+				in.EnvMissing = e
+			}
+			in.Project, in.LoadErr = laravelcfg.Load(laravelcfg.LoadOptions{Dir: root.Dir, EnvName: s.g.env})
+		}
+		in.User = userOr(user, in.Dir)
+		in.Home, _ = os.UserHomeDir()
+		report := doctor.Build(in)
+		if asJSON {
+			if !snippets {
+				report.Snippets = nil
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(report); err != nil {
+				fmt.Fprintf(stderr, "reverb doctor: %v\n", err)
+				return 2
+			}
+		} else {
+			report.WriteText(stdout, snippets)
+		}
+		if !report.OK {
+			return 1
+		}
+		return 0
 	})
-	if *asJSON {
-		if !*snippets {
-			report.Snippets = nil
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
-			fmt.Fprintf(stderr, "reverb doctor: %v\n", err)
-			return 2
-		}
-	} else {
-		report.WriteText(stdout, *snippets)
+}
+
+// probeFlag opens the restart flag's store and checks it can really be
+// read and written, without changing it.
+func probeFlag(p *laravelcfg.Project) (string, error) {
+	st, err := cachestore.Open(p)
+	if err != nil {
+		return "", err
 	}
-	if !report.OK {
-		return 1
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), flagProbeTimeout)
+	defer cancel()
+	return st.Location(), cachestore.Probe(ctx, st)
+}
+
+func parseBool(v string) (bool, error) {
+	switch v {
+	case "1", "true", "yes", "on", "":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
 	}
-	return 0
+	return false, fmt.Errorf("%q is not true or false", v)
 }
 
 // userOr is --user, else the project folder's owner.

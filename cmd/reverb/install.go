@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -13,45 +12,55 @@ func init() {
 }
 
 func runInstall(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reverb install", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".", "the Laravel project root")
-	dry := fs.Bool("dry-run", false, "show what would change without writing")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: reverb install [--dir DIR] [--dry-run]")
-		fmt.Fprintln(stderr)
-		fmt.Fprintln(stderr, "Appends the missing REVERB_* and VITE_REVERB_* lines to .env (creating .env from")
-		fmt.Fprintln(stderr, ".env.example when missing), sets BROADCAST_CONNECTION=reverb, publishes")
-		fmt.Fprintln(stderr, "config/reverb.php when missing and adds the reverb connection to a")
-		fmt.Fprintln(stderr, "config/broadcasting.php without one. Existing values are never overwritten;")
-		fmt.Fprintln(stderr, "running it again changes nothing.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
+	dir := "."
+	dry := false
+	s := &spec{
+		name:    "install",
+		summary: "Add Reverb's .env lines and config/reverb.php (like php artisan reverb:install)",
+		noEnv:   true,
+		about: []string{
+			"Appends the missing REVERB_* and VITE_REVERB_* lines to .env (creating .env from .env.example when it is missing), " +
+				"sets BROADCAST_CONNECTION=reverb (BROADCAST_DRIVER on Laravel 10), publishes config/reverb.php when it is missing, " +
+				"adds the reverb connection to a config/broadcasting.php without one and enables App\\Providers\\BroadcastServiceProvider " +
+				"where config/app.php has it commented out (Laravel 10).",
+			"Existing values are never overwritten: running it again changes nothing. " +
+				"Echo and routes/channels.php remain php artisan install:broadcasting's job.",
+		},
+		examples: []string{
+			"./reverb install",
+			"./reverb install --dry-run    # show what would change",
+		},
+		opts: []option{
+			{long: "dry-run", help: "Show what would change without writing anything", set: setSwitch(&dry)},
+			{long: "dir", arg: "DIR", def: ".", help: "The Laravel project root", set: setNonEmpty(&dir, "folder")},
+		},
 	}
-	if code, done := parseOptionsOnly(fs, args, stderr); done {
-		return code
-	}
-	res, err := installer.Install(installer.Options{Dir: *dir, DryRun: *dry})
-	if err != nil {
-		fmt.Fprintf(stderr, "reverb install: %v\n", err)
-		return 1
-	}
-	prefix := ""
-	if *dry {
-		prefix = "would have: "
-	}
-	for _, c := range res.Changes {
-		fmt.Fprintf(stdout, "  %s%s\n", prefix, c)
-	}
-	for _, n := range res.Notes {
-		fmt.Fprintf(stdout, "  note: %s\n", n)
-	}
-	switch {
-	case *dry:
-	case len(res.Changes) == 0:
-		fmt.Fprintln(stdout, "\n   INFO  Reverb is already installed; nothing changed.")
-	default:
-		fmt.Fprintln(stdout, "\n   INFO  Reverb installed successfully.")
-	}
-	return 0
+	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		if _, ok := checkRootOnly("install", dir, stderr); !ok {
+			return 1
+		}
+		res, err := installer.Install(installer.Options{Dir: dir, DryRun: dry})
+		if err != nil {
+			fmt.Fprintf(stderr, "reverb install: %v\n", err)
+			return 1
+		}
+		prefix := ""
+		if dry {
+			prefix = "would have: "
+		}
+		for _, c := range res.Changes {
+			fmt.Fprintf(stdout, "  %s%s\n", prefix, c)
+		}
+		for _, n := range res.Notes {
+			fmt.Fprintf(stdout, "  note: %s\n", n)
+		}
+		switch {
+		case dry:
+		case len(res.Changes) == 0:
+			fmt.Fprintln(stdout, "\n   INFO  Reverb is already installed; nothing changed.")
+		default:
+			fmt.Fprintln(stdout, "\n   INFO  Reverb installed successfully.")
+		}
+		return 0
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself
@@ -31,37 +32,87 @@ func main() {
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// leadingGlobal reports whether a, placed before the command name, is one
+// of Artisan's global options (`php artisan -n reverb:start` works too).
+func leadingGlobal(a string) bool {
+	switch name, _, _ := strings.Cut(a, "="); name {
+	case "-h", "--help", "-q", "--quiet", "--silent", "-n", "--no-interaction",
+		"--ansi", "--no-ansi", "--env", "-v", "-vv", "-vvv", "--verbose":
+		return true
+	}
+	return false
+}
+
 func dispatch(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		return 0
+	var lead []string
+	for len(args) > 0 && leadingGlobal(args[0]) {
+		lead = append(lead, args[0])
+		args = args[1:]
 	}
-	if versionFlags[args[0]] {
-		args = append([]string{"version"}, args[1:]...)
+	help := false
+	for _, a := range lead {
+		help = help || a == "-h" || a == "--help"
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "reverb: unknown command %q\n\n", args[0])
+	if len(args) == 0 {
+		if help {
+			usage(stdout)
+			return 0
+		}
 		usage(stderr)
 		return 2
 	}
-	return cmd.run(args[1:], stdout, stderr)
+	name, rest := args[0], args[1:]
+	if versionFlags[name] { // reverb --version, like php artisan --version
+		name = "version"
+	}
+	if name == "help" {
+		if len(rest) == 0 {
+			usage(stdout)
+			return 0
+		}
+		name, rest = rest[0], []string{"--help"}
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		if strings.HasPrefix(name, "-") {
+			fmt.Fprintf(stderr, "reverb: unknown option %s: give a command first\n\n", name)
+		} else {
+			fmt.Fprintf(stderr, "reverb: unknown command %q\n\n", name)
+		}
+		usage(stderr)
+		return 2
+	}
+	return cmd.run(append(rest, lead...), stdout, stderr)
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: reverb <command> [options]")
+	fmt.Fprintln(w, "reverb: Laravel Reverb's server, in Go. Run it from your Laravel project's root folder.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
+	fmt.Fprintln(w, "Usage:")
+	fmt.Fprintln(w, "  reverb <command> [options]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Available commands:")
 	names := make([]string, 0, len(commands))
+	width := 0
 	for n := range commands {
 		if n[0] != '_' { // internal commands start with "_"
 			names = append(names, n)
+			width = max(width, len(n))
 		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'reverb <command> --help' for a command's options.")
+	fmt.Fprintln(w, "Global options (every command, as in php artisan):")
+	fmt.Fprintln(w, "  -h, --help  -q, --quiet  --silent  -v|vv|vvv  --ansi|--no-ansi  -n, --no-interaction  --env=ENV")
+	fmt.Fprintln(w, "  -V, --version  this build's version (reverb version)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Examples:")
+	fmt.Fprintln(w, "  ./reverb install        add Reverb's .env lines and config/reverb.php")
+	fmt.Fprintln(w, "  ./reverb start          start the server (php artisan reverb:start)")
+	fmt.Fprintln(w, "  ./reverb doctor         check this machine and project before going live")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'reverb <command> --help' for a command's options and examples.")
 }

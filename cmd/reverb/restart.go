@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -24,40 +23,56 @@ const restartTimeout = 15 * time.Second
 // cache store. Every server watching the flag (this one or PHP Reverb)
 // restarts when it sees the new value.
 func runRestart(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reverb restart", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".", "the Laravel project root")
-	envName := fs.String("env", "", "the environment the command should run under (selects .env.NAME)")
-	verbose := fs.Bool("v", false, "also print where the flag was written")
-	if code, done := parseOptionsOnly(fs, args, stderr); done {
-		return code
+	dir := "."
+	s := &spec{
+		name:    "restart",
+		summary: "Signal running Reverb servers to restart (like php artisan reverb:restart)",
+		about: []string{
+			"Writes the restart flag (laravel:reverb:restart) to the app's default cache store, exactly as php artisan reverb:restart does, " +
+				"so either command restarts every server of the app, this one and PHP Reverb alike. " +
+				"The running server re-reads .env and config/ and replaces its workers without closing the port.",
+			"The cache store must be shared between processes: file, database, redis or memcached. -v prints where the flag was written.",
+		},
+		examples: []string{
+			"./reverb restart",
+			"./reverb restart -v              # also print the cache store and key written",
+			"php artisan reverb:restart       # the same flag, from PHP",
+		},
+		opts: []option{
+			{long: "dir", arg: "DIR", def: ".", help: "The Laravel project root", set: setNonEmpty(&dir, "folder")},
+		},
 	}
-	// Like reverb:restart, only the cache config matters: a broken
-	// config/reverb.php must not stop a deploy from signalling a restart.
-	p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: *dir, EnvName: *envName, SkipReverbSettings: true})
-	if err != nil {
-		fmt.Fprintf(stderr, "reverb restart: %v\n", err)
-		return 1
-	}
-	st, err := cachestore.Open(p)
-	if err != nil {
-		fmt.Fprintf(stderr, "reverb restart: %v\n", err)
-		return 1
-	}
-	defer st.Close()
-	for _, w := range cachestore.Warnings(st) {
-		fmt.Fprintf(stderr, "reverb restart: warning: %s\n", w)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), restartTimeout)
-	defer cancel()
-	if err := st.Write(ctx, time.Now().Unix()); err != nil {
-		fmt.Fprintf(stderr, "reverb restart: %v\n", err)
-		return 1
-	}
-	// Laravel's $this->components->info(...) layout.
-	fmt.Fprint(stdout, "\n   INFO  Broadcasting Reverb restart signal.\n\n")
-	if *verbose {
-		fmt.Fprintf(stdout, "   %s\n\n", st.Location())
-	}
-	return 0
+	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		if _, ok := checkRoot("restart", dir, s.g.env, stderr); !ok {
+			return 1
+		}
+		// Like reverb:restart, only the cache config matters: a broken
+		// config/reverb.php must not stop a deploy from signalling a restart.
+		p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: dir, EnvName: s.g.env, SkipReverbSettings: true})
+		if err != nil {
+			fmt.Fprintf(stderr, "reverb restart: %v\n", err)
+			return 1
+		}
+		st, err := cachestore.Open(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "reverb restart: %v\n", err)
+			return 1
+		}
+		defer st.Close()
+		for _, w := range cachestore.Warnings(st) {
+			fmt.Fprintf(stderr, "reverb restart: warning: %s\n", w)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), restartTimeout)
+		defer cancel()
+		if err := st.Write(ctx, time.Now().Unix()); err != nil {
+			fmt.Fprintf(stderr, "reverb restart: %v\n", err)
+			return 1
+		}
+		// Laravel's $this->components->info(...) layout.
+		fmt.Fprint(stdout, "\n   INFO  Broadcasting Reverb restart signal.\n\n")
+		if s.g.verbosity > 0 {
+			fmt.Fprintf(stdout, "   %s\n\n", st.Location())
+		}
+		return 0
+	})
 }

@@ -1,44 +1,82 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/supervisor"
+	"github.com/reverb-go/reverb/supervisor/console"
 )
 
 func init() {
 	register("start", "Start the Reverb server (like php artisan reverb:start)", runStart)
 }
 
+// maxWorkers bounds --workers: each worker is a process with its own
+// open-files budget; more than this is a typo, not a deployment.
+const maxWorkers = 1024
+
+func startSpec(c *supervisor.Config) *spec {
+	s := &spec{
+		name:    "start",
+		summary: "Start the Reverb server (like php artisan reverb:start)",
+		about: []string{
+			"Reads .env and config/reverb.php as Laravel does and serves the Pusher protocol and Reverb's HTTP API. " +
+				"Each option falls back to the config, then to its environment variable, as php artisan reverb:start does.",
+			"The server restarts without dropping a connection when php artisan reverb:restart (or ./reverb restart) writes its flag, " +
+				"or on SIGHUP; SIGTERM and SIGINT drain the connections and exit 0.",
+		},
+		examples: []string{
+			"./reverb start",
+			"./reverb start --host=127.0.0.1 --port=9000 --debug",
+			"./reverb start --workers=4 --metrics=127.0.0.1:9100",
+			"./reverb start --no-interaction --port=8080    # a Forge or supervisor command line works as is",
+		},
+	}
+	s.opts = []option{
+		{long: "host", arg: "HOST", def: "REVERB_SERVER_HOST, else 0.0.0.0", help: "The IP address the server should bind to", set: setNonEmpty(&c.CLI.Host, "host")},
+		{long: "port", arg: "PORT", def: "REVERB_SERVER_PORT, else 8080", help: "The port the server should listen on", set: setPort(&c.CLI.Port)},
+		{long: "path", arg: "PATH", def: "REVERB_SERVER_PATH, else none", help: "The path the server should prefix to all routes", set: setString(&c.CLI.Path)},
+		{long: "hostname", arg: "HOSTNAME", def: "REVERB_HOST", help: "The hostname the server is accessible from (finds its Herd or Valet certificate)", set: setString(&c.CLI.Hostname)},
+		{long: "debug", help: "Print the message stream, as reverb:start --debug does", set: setSwitch(&c.CLI.Debug)},
+		{long: "workers", arg: "N", def: fmt.Sprintf("%d, one per CPU", supervisor.DefaultWorkers()),
+			help: "Worker processes sharing the port; 0 serves in this one process like Reverb (a restart then stops the server)",
+			set:  setCount(&c.Workers, 0, maxWorkers, "workers")},
+		{long: "drain-window", arg: "DURATION", def: "10s", help: "How long a restart or stop spreads the closing of old connections over",
+			set: setDuration(&c.DrainWindow, time.Millisecond)},
+		{long: "restart-poll", arg: "DURATION", def: "1s", help: "How often a database, redis or memcached cache store is read for the restart flag",
+			set: setDuration(&c.RestartPoll, 10*time.Millisecond)},
+		{long: "metrics", arg: "HOST:PORT", def: "REVERB_METRICS_ADDR, else off", help: "Serve Prometheus metrics on this address", set: setHostPort(&c.MetricsAddr)},
+		{long: "dir", arg: "DIR", def: ".", help: "The Laravel project root", set: setNonEmpty(&c.Dir, "folder")},
+		// Tests shorten the ping/prune sweep; not for users.
+		{long: "ping-sweep", arg: "DURATION", hidden: true, set: setDuration(&c.PingSweep, time.Millisecond)},
+	}
+	return s
+}
+
 func runStart(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reverb start", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c supervisor.Config
-	fs.StringVar(&c.CLI.Host, "host", "", "the IP address the server should bind to (default: reverb.servers.reverb.host)")
-	fs.StringVar(&c.CLI.Port, "port", "", "the port the server should listen on (default: reverb.servers.reverb.port)")
-	fs.StringVar(&c.CLI.Path, "path", "", "the path the server should prefix to all routes (default: reverb.servers.reverb.path)")
-	fs.StringVar(&c.CLI.Hostname, "hostname", "", "the hostname the server is accessible from (default: reverb.servers.reverb.hostname)")
-	fs.BoolVar(&c.CLI.Debug, "debug", false, "print the message stream")
-	fs.StringVar(&c.Dir, "dir", ".", "the Laravel project root")
-	fs.StringVar(&c.EnvName, "env", "", "the environment the command should run under (selects .env.NAME)")
-	fs.IntVar(&c.Workers, "workers", supervisor.DefaultWorkers(), "worker processes sharing the port (0: serve in this process, no zero-downtime restart)")
-	fs.DurationVar(&c.PingSweep, "ping-sweep", 0, "period of the ping/prune sweep (default 1m; tests shorten it)")
-	fs.DurationVar(&c.DrainWindow, "drain-window", 10*time.Second, "time over which a restart or stop closes old connections")
-	fs.DurationVar(&c.RestartPoll, "restart-poll", time.Second, "how often non-file cache stores are polled for the restart flag")
-	fs.StringVar(&c.MetricsAddr, "metrics", "", "serve Prometheus metrics on this host:port (default: $REVERB_METRICS_ADDR; off when empty)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
+	c := supervisor.Config{Dir: ".", Workers: supervisor.DefaultWorkers(), DrainWindow: 10 * time.Second, RestartPoll: time.Second}
+	s := startSpec(&c)
+	s.ownQuiet = true // the console prints errors only; stdout stays open
+	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		c.EnvName, c.Colour, c.Quiet = s.g.env, s.g.ansi, s.g.quiet
+		con := console.New(stdout)
+		con.Configure(c.Colour, c.Quiet)
+		root, err := laravelcfg.InspectRoot(c.Dir, c.EnvName, nil)
+		if err == nil {
+			err = root.NotLaravel()
 		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "reverb start: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	c.Stdout, c.Stderr = stdout, stderr
-	return supervisor.Run(c)
+		if err != nil {
+			con.Errorf("%v", err)
+			return 1
+		}
+		if e := root.MissingEnv(); e != nil {
+			con.Warnf("%v", e)
+		}
+		c.Stdout, c.Stderr = stdout, stderr
+		c.StartChecks = startChecks
+		return supervisor.Run(c)
+	})
 }

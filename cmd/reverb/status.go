@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/metrics"
 )
 
@@ -23,30 +23,52 @@ func init() {
 // derived from the project directory, like the server derives it), twice
 // --interval apart so messages per second can be shown.
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reverb status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", ".", "the Laravel project root")
-	asJSON := fs.Bool("json", false, "print the status as JSON")
-	interval := fs.Duration("interval", time.Second, "sampling interval for messages per second (0: one sample, no rates)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
+	dir := "."
+	asJSON := false
+	interval := time.Second
+	s := &spec{
+		name:    "status",
+		summary: "Show the running server: uptime, workers, connections and messages per app",
+		noEnv:   true,
+		about: []string{
+			"Asks the server running for this project through its control socket (storage/reverb.sock, or a short path in the temporary folder), " +
+				"twice --interval apart to show messages per second. Exits 1 when no server is running.",
+		},
+		examples: []string{
+			"./reverb status",
+			"./reverb status --json --interval=0    # one sample, for scripts",
+		},
+		opts: []option{
+			{long: "json", help: "Print the status as JSON", set: setSwitch(&asJSON)},
+			{long: "interval", arg: "DURATION", def: "1s", help: "Time between the two samples for messages per second; 0 takes one sample, no rates",
+				set: setDuration(&interval, 0)},
+			{long: "dir", arg: "DIR", def: ".", help: "The Laravel project root", set: setNonEmpty(&dir, "folder")},
+		},
+	}
+	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		root, err := laravelcfg.InspectRoot(dir, "", nil)
+		if err == nil {
+			err = root.NotLaravel()
 		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "reverb status: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	sock := metrics.ControlSocketPath(*dir)
+		if err != nil {
+			printRootError(stderr, "status", "", err)
+			return 1
+		}
+		return showStatus(dir, asJSON, interval, stdout, stderr)
+	})
+}
+
+// showStatus samples the control socket of the server running for dir.
+func showStatus(dir string, asJSON bool, interval time.Duration, stdout, stderr io.Writer) int {
+	sock := metrics.ControlSocketPath(dir)
 	fetch := func() (metrics.Status, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return metrics.FetchStatus(ctx, sock)
 	}
 	st, err := fetch()
-	if err == nil && *interval > 0 {
-		time.Sleep(*interval)
+	if err == nil && interval > 0 {
+		time.Sleep(interval)
 		var next metrics.Status
 		if next, err = fetch(); err == nil {
 			next.Rates = rates(st, next)
@@ -62,7 +84,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(st); err != nil {
@@ -150,5 +172,8 @@ func printStatus(w io.Writer, st metrics.Status) {
 			hs = append(hs, fmt.Sprintf("%s: %d", r, st.Handshake[r]))
 		}
 		fmt.Fprintf(w, "\nRefused handshakes: %s\n", strings.Join(hs, ", "))
+	}
+	if st.OpenFilesRefused > 0 {
+		fmt.Fprintf(w, "\nRefused at the open-files limit: %d (raise the limit or add workers: reverb doctor)\n", st.OpenFilesRefused)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestStatusNotRunning(t *testing.T) {
-	dir := t.TempDir()
+	dir := writeProject(t, "")
 	os.Mkdir(filepath.Join(dir, "storage"), 0o777)
 	var out, errb bytes.Buffer
 	if code := runStatus([]string{"--dir", dir}, &out, &errb); code != 1 {
@@ -25,13 +25,13 @@ func TestStatusNotRunning(t *testing.T) {
 }
 
 func TestStatusAgainstControlSocket(t *testing.T) {
-	dir := t.TempDir()
+	dir := writeProject(t, "")
 	os.Mkdir(filepath.Join(dir, "storage"), 0o777)
 	n := int64(0)
 	stats := func() server.Stats {
 		n += 10
 		return server.Stats{Apps: []server.AppSnapshot{{AppID: "123456", Connections: 3, Channels: 2, Subscriptions: 4, MessagesIn: n, TextFramesOut: 2 * n}},
-			HandshakeFailures: map[string]int64{"426": 1}}
+			HandshakeFailures: map[string]int64{"426": 1}, OpenFilesRefused: 7}
 	}
 	srv, err := metrics.Serve(metrics.NewLocalCollector([]string{"123456"}, "single", stats), metrics.ControlOptions{Socket: metrics.ControlSocketPath(dir)})
 	if err != nil {
@@ -42,7 +42,8 @@ func TestStatusAgainstControlSocket(t *testing.T) {
 	if code := runStatus([]string{"--dir", dir, "--interval", "100ms"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	for _, want := range []string{"Reverb is running (single, pid ", "Generation 1 (0 restarts, 0 worker deaths); workers: 1 serving", "123456  3", "Refused handshakes: 426: 1"} {
+	for _, want := range []string{"Reverb is running (single, pid ", "Generation 1 (0 restarts, 0 worker deaths); workers: 1 serving", "123456  3", "Refused handshakes: 426: 1",
+		"Refused at the open-files limit: 7"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("missing %q in\n%s", want, out.String())
 		}

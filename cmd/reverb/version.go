@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -23,19 +22,30 @@ var versionFlags = map[string]bool{"--version": true, "-version": true, "-V": tr
 // rest is one "key: value" line each. --json prints the same as one object
 // (version, commit, date, go, os, arch).
 func runVersion(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reverb version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print a JSON object (version, commit, date, go, os, arch)")
-	if code, done := parseOptionsOnly(fs, args, stderr); done {
-		return code
+	asJSON := false
+	s := &spec{
+		name:    "version",
+		summary: "Show the version, commit, Go version and OS/architecture of this build",
+		noEnv:   true,
+		about:   []string{"The first line is the name and the version (what a script compares); --version and -V before any command do the same."},
+		examples: []string{
+			"./reverb version",
+			"./reverb --version | head -1",
+			"./reverb version --json",
+		},
+		opts: []option{
+			{long: "json", help: "Print a JSON object (version, commit, date, go, os, arch)", set: setSwitch(&asJSON)},
+		},
 	}
-	info := buildinfo.Get()
-	if *asJSON {
-		b, _ := json.Marshal(info)
-		fmt.Fprintf(stdout, "%s\n", b)
+	return s.run(args, stdout, stderr, func(stdout, _ io.Writer) int {
+		info := buildinfo.Get()
+		if asJSON {
+			b, _ := json.Marshal(info)
+			fmt.Fprintf(stdout, "%s\n", b)
+			return 0
+		}
+		fmt.Fprintf(stdout, "reverb %s\ncommit:  %s\nbuilt:   %s\ngo:      %s\nos/arch: %s/%s\n",
+			info.Version, info.Commit, info.Date, info.Go, info.OS, info.Arch)
 		return 0
-	}
-	fmt.Fprintf(stdout, "reverb %s\ncommit:  %s\nbuilt:   %s\ngo:      %s\nos/arch: %s/%s\n",
-		info.Version, info.Commit, info.Date, info.Go, info.OS, info.Arch)
-	return 0
+	})
 }

@@ -194,7 +194,7 @@ func (r *resolver) sqliteConn(st *dbStore, conn node) error {
 		return fmt.Errorf("config %s.database is empty: no SQLite file for the database cache store", conn.path)
 	}
 	if path == ":memory:" || strings.Contains(path, "mode=memory") {
-		return fmt.Errorf("config %s.database is %q: an in-memory SQLite database lives inside one process, so it %w; point DB_DATABASE at a file", conn.path, path, ErrNotShared)
+		return &notSharedError{fmt.Sprintf("config %s.database is %q: an in-memory SQLite database lives inside one process, so php artisan reverb:restart cannot reach a running server through it; point DB_DATABASE at a file", conn.path, path)}
 	}
 	if !filepath.IsAbs(path) {
 		cand := path

@@ -65,6 +65,13 @@ func Warnings(s Store) []string {
 // running server through them.
 var ErrNotShared = errors.New("cache store cannot carry the restart flag between processes")
 
+// notSharedError is an ErrNotShared whose message already says why, so the
+// point is made once.
+type notSharedError struct{ msg string }
+
+func (e *notSharedError) Error() string { return e.msg }
+func (e *notSharedError) Unwrap() error { return ErrNotShared }
+
 // ErrUnsupported wraps the error for stores that can carry the flag but that
 // this implementation does not speak (dynamodb, storage, sqlsrv, custom
 // drivers, memcached with SASL, ...).

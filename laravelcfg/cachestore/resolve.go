@@ -116,8 +116,8 @@ func notShared(name, driver string, major int) error {
 	if major > 0 && major <= 10 {
 		envVar = "CACHE_DRIVER"
 	}
-	return fmt.Errorf("cache store [%s] (driver %s) %s, so php artisan reverb:restart cannot reach a running server through it: %w; set %s (or whatever env var config/cache.php 'default' reads) to file, database, redis or memcached",
-		name, driver, why, ErrNotShared, envVar)
+	return &notSharedError{fmt.Sprintf("cache store [%s] (driver %s) %s, so php artisan reverb:restart cannot reach a running server through it; set %s (or the variable config/cache.php's 'default' reads) to file, database, redis or memcached",
+		name, driver, why, envVar)}
 }
 
 // cachePrefix is CacheManager::getPrefix ($config['prefix'] ??

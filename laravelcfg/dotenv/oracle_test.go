@@ -19,7 +19,7 @@ import (
 // instead of Debian's 5.4.1. The Go port must then agree with PHP on every
 // case, the diff54 ones included:
 //
-//	DOTENV_PHP_SRC=/tmp/phpdotenv-5.6.4/src go test ./laravelcfg/dotenv -run Oracle
+//	DOTENV_PHP_SRC=$HOME/src/phpdotenv-5.6.4/src go test ./laravelcfg/dotenv -run Oracle
 const phpDotenvSrcEnv = "DOTENV_PHP_SRC"
 
 // oracleDialect is the dialect the PHP oracle runs: Debian's 5.4.1, or

@@ -5,6 +5,9 @@
 // config/broadcasting.php that lacks one. It never overwrites a value that is
 // already there, so a second run changes nothing.
 //
+// As Reverb's command, it also uncomments App\Providers\BroadcastServiceProvider
+// in a Laravel 10 config/app.php.
+//
 // Differences from Reverb's command, on purpose (see docs/compatibility.md):
 //   - A missing .env is created from .env.example (as Laravel's composer
 //     create-project script does), or empty; Reverb silently skips .env.
@@ -138,6 +141,17 @@ func Install(opts Options) (*Result, error) {
 			res.Changes = append(res.Changes, "config/broadcasting.php: added the reverb connection")
 		case !hasReverbConnection(broadcastingPHP):
 			res.Notes = append(res.Notes, "config/broadcasting.php has no 'connections' => [ line to add the reverb connection to; add it by hand")
+		}
+	}
+	// 5. Laravel 10 registers BroadcastServiceProvider in config/app.php,
+	// commented out in the skeleton: reverb:install uncomments it.
+	appPHPPath := filepath.Join(dir, "config", "app.php")
+	if appPHP, err := os.ReadFile(appPHPPath); err == nil {
+		if updated, ok := EnableBroadcastServiceProvider(appPHP); ok {
+			if err := writeFile(opts, appPHPPath, updated); err != nil {
+				return nil, err
+			}
+			res.Changes = append(res.Changes, "config/app.php: enabled App\\Providers\\BroadcastServiceProvider")
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "routes", "channels.php")); os.IsNotExist(err) {
@@ -358,4 +372,19 @@ func writeFile(opts Options, path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), real)
+}
+
+// commentedBroadcastProvider is the Laravel 10 skeleton's line, as
+// reverb:install looks for it.
+const commentedBroadcastProvider = `// App\Providers\BroadcastServiceProvider::class`
+
+// EnableBroadcastServiceProvider uncomments the BroadcastServiceProvider of
+// a Laravel 10 config/app.php, as reverb:install does (every occurrence of
+// the commented line, nothing else); ok is false when there is none.
+func EnableBroadcastServiceProvider(appPHP []byte) ([]byte, bool) {
+	old := []byte(commentedBroadcastProvider)
+	if !bytes.Contains(appPHP, old) {
+		return appPHP, false
+	}
+	return bytes.ReplaceAll(appPHP, old, old[3:]), true
 }

@@ -33,6 +33,7 @@ func newProject(t *testing.T, name string) string {
 	copyIf("env", ".env")
 	copyIf("env.example", ".env.example")
 	copyIf("broadcasting.php", "config/broadcasting.php")
+	copyIf("app.php", "config/app.php")
 	return dir
 }
 
@@ -76,6 +77,9 @@ func TestInstallGolden(t *testing.T) {
 			golden(t, filepath.Join("testdata", c.Name(), "want.changes"), []byte(report))
 			if b, err := os.ReadFile(filepath.Join(dir, "config", "broadcasting.php")); err == nil {
 				golden(t, filepath.Join("testdata", c.Name(), "want.broadcasting.php"), b)
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, "config", "app.php")); err == nil {
+				golden(t, filepath.Join("testdata", c.Name(), "want.app.php"), b)
 			}
 			published, err := os.ReadFile(filepath.Join(dir, "config", "reverb.php"))
 			must(t, err)

@@ -116,7 +116,7 @@ func TestInstallShBuildsAndReplaces(t *testing.T) {
 		t.Fatalf("binary not executable: %v", first.Mode())
 	}
 	help, err := exec.Command(bin, "--help").CombinedOutput()
-	if err != nil || !strings.Contains(string(help), "Usage: reverb") {
+	if err != nil || !strings.Contains(string(help), "reverb <command> [options]") {
 		t.Fatalf("installed binary does not run: %v\n%s", err, help)
 	}
 

@@ -188,8 +188,8 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
-// TestBuiltinCoverage pins the function list the brief and spec §2.6 ask
-// for, so a refactor cannot silently drop one.
+// TestBuiltinCoverage pins the functions config files use (spec §2.6)
+// so a refactor cannot silently drop one.
 func TestBuiltinCoverage(t *testing.T) {
 	have := map[string]bool{}
 	for _, n := range sortedBuiltinNames() {

@@ -23,6 +23,7 @@ type Collector struct {
 	retired       map[string]*AppStatus   // app id → counters of workers gone
 	retiredHandsh map[string]int64
 	retiredBus    int64
+	retiredFiles  int64
 	now           func() time.Time
 }
 
@@ -110,6 +111,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 			c.retiredHandsh[k] += v
 		}
 		c.retiredBus += old.BusErrors
+		c.retiredFiles += old.OpenFilesRefused
 		delete(c.last, id)
 	}
 
@@ -135,6 +137,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 		st.Handshake[k] += v
 	}
 	st.BusErrors = c.retiredBus
+	st.OpenFilesRefused = c.retiredFiles + topo.OpenFilesRefused
 	for _, w := range topo.Workers {
 		s, ok := c.last[w.NodeID]
 		if !ok {
@@ -149,6 +152,7 @@ func (c *Collector) Status(ctx context.Context) (Status, error) {
 			st.Handshake[k] += v
 		}
 		st.BusErrors += s.BusErrors
+		st.OpenFilesRefused += s.OpenFilesRefused
 	}
 	ids := make([]string, 0, len(apps))
 	for id := range apps {

@@ -32,6 +32,7 @@ var (
 	descDeaths        = prometheus.NewDesc("reverb_worker_deaths_total", "Serving workers that died and were replaced.", nil, nil)
 	descPeers         = prometheus.NewDesc("reverb_cluster_peer_nodes", "Other cluster nodes a worker hears from (other workers; other servers over Redis when scaling is on).", []string{"node"}, nil)
 	descBusErrors     = prometheus.NewDesc("reverb_bus_publish_errors_total", "Failed publishes on the cluster bus (the supervisor's hub or Redis).", nil, nil)
+	descOpenFiles     = prometheus.NewDesc("reverb_open_files_refused_total", "Connections refused at the open-files limit (RLIMIT_NOFILE): WebSocket upgrades answered 503 while the descriptors in reserve serve the HTTP API, and connections no worker could take.", nil, nil)
 	descStart         = prometheus.NewDesc("reverb_start_time_seconds", "Start time of the server, unix seconds.", nil, nil)
 	descHookEvents    = prometheus.NewDesc("reverb_webhook_events_total", "Events delivered (answered 2xx) to an app's webhooks or listeners endpoint.", []string{"app", "target"}, nil)
 	descHookFailures  = prometheus.NewDesc("reverb_webhook_failed_attempts_total", "Webhook requests that failed (error, timeout, non-2xx); retries count again.", []string{"app", "target"}, nil)
@@ -44,7 +45,7 @@ type promCollector struct{ c *Collector }
 func (p promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descSubscriptions, descChannels, descConnsTotal, descMsgsIn,
 		descMsgsHandled, descMsgsOut, descDeliveries, descBytesIn, descBytesOut, descSlow, descHandshake, descWorkers,
-		descWorkerUp, descGeneration, descRestarts, descDeaths, descStart, descPeers, descBusErrors,
+		descWorkerUp, descGeneration, descRestarts, descDeaths, descStart, descPeers, descBusErrors, descOpenFiles,
 		descHookEvents, descHookFailures, descHookDropped} {
 		ch <- d
 	}
@@ -109,6 +110,7 @@ func (p promCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRestarts, int64(st.Restarts))
 	counter(descDeaths, int64(st.WorkerDeaths))
 	counter(descBusErrors, st.BusErrors)
+	counter(descOpenFiles, st.OpenFilesRefused)
 	gauge(descStart, float64(st.Started.UnixNano())/1e9)
 }
 

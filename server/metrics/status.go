@@ -26,7 +26,10 @@ type Topology struct {
 	Generation   int // the serving generation (0 before the first is ready)
 	Restarts     int // generations started after the first (flag, SIGHUP)
 	WorkerDeaths int // workers of a serving generation that died and were replaced
-	Workers      []Worker
+	// OpenFilesRefused counts connections the supervisor answered 503
+	// because no worker could take them (every one at its open-files limit).
+	OpenFilesRefused int64
+	Workers          []Worker
 }
 
 // Worker is one live worker process.
@@ -42,20 +45,24 @@ type Worker struct {
 // prints. Counters are cumulative since the supervisor started (retired
 // workers included); gauges are now.
 type Status struct {
-	Mode          string            `json:"mode"`
-	PID           int               `json:"pid"`
-	Started       time.Time         `json:"started"`
-	UptimeSeconds float64           `json:"uptime_seconds"`
-	Generation    int               `json:"generation"`
-	Restarts      int               `json:"restarts"`
-	WorkerDeaths  int               `json:"worker_deaths"`
-	Workers       []WorkerStatus    `json:"workers"`
-	Apps          []AppStatus       `json:"apps"`
-	Handshake     map[string]int64  `json:"handshake_failures"`
-	BusErrors     int64             `json:"bus_publish_errors"`
-	SampledAt     time.Time         `json:"sampled_at"`
-	Rates         map[string]Rate   `json:"rates,omitempty"` // app id → per second, filled by `reverb status`
-	Errors        map[string]string `json:"errors,omitempty"`
+	Mode          string           `json:"mode"`
+	PID           int              `json:"pid"`
+	Started       time.Time        `json:"started"`
+	UptimeSeconds float64          `json:"uptime_seconds"`
+	Generation    int              `json:"generation"`
+	Restarts      int              `json:"restarts"`
+	WorkerDeaths  int              `json:"worker_deaths"`
+	Workers       []WorkerStatus   `json:"workers"`
+	Apps          []AppStatus      `json:"apps"`
+	Handshake     map[string]int64 `json:"handshake_failures"`
+	BusErrors     int64            `json:"bus_publish_errors"`
+	// OpenFilesRefused counts connections refused at the open-files limit:
+	// WebSocket upgrades answered 503 by full workers and connections no
+	// worker could take.
+	OpenFilesRefused int64             `json:"open_files_refused"`
+	SampledAt        time.Time         `json:"sampled_at"`
+	Rates            map[string]Rate   `json:"rates,omitempty"` // app id → per second, filled by `reverb status`
+	Errors           map[string]string `json:"errors,omitempty"`
 }
 
 // WorkerStatus is one worker's part.

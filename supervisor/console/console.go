@@ -37,6 +37,8 @@ type Writer struct {
 	mu     sync.Mutex
 	out    io.Writer
 	colour bool
+	// quiet drops INFO and WARN (artisan -q: only errors are displayed).
+	quiet bool
 }
 
 // New returns a Writer on out. Colour is used only when out is a terminal
@@ -82,13 +84,23 @@ func ensureDot(s string) string {
 // components (which also print one before; we print that one only for the
 // first message so consecutive messages are separated by one blank line).
 func (w *Writer) Printf(level Level, format string, args ...any) {
-	if w == nil {
+	if w == nil || w.quiet && level != Error {
 		return
 	}
 	text := fmt.Sprintf(format, args...)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	fmt.Fprintf(w.out, "\n%s\n", Line(level, text, w.colour))
+}
+
+// Configure overrides the terminal detection (artisan --ansi / --no-ansi;
+// nil keeps it) and, with quiet, prints only errors (artisan -q). Call it
+// before the Writer is shared.
+func (w *Writer) Configure(colour *bool, quiet bool) {
+	if colour != nil {
+		w.colour = *colour
+	}
+	w.quiet = quiet
 }
 
 // Infof prints an INFO message.

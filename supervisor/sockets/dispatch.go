@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,6 +30,53 @@ import (
 // MaxBatch is the most descriptors accepted per wake-up and carried by one
 // message (SCM_RIGHTS allows 253).
 const MaxBatch = 64
+
+// At the open-files limit. A worker whose descriptor table is full cannot
+// install what it receives: the kernel drops those descriptors and sets
+// MSG_CTRUNC. So the supervisor keeps its own copy of every descriptor it
+// sends until the worker acknowledges the message, saying how many it
+// installed; the rest go to another worker (Outbox). The worker then
+// releases its reserve of descriptors (supervisor/fdreserve) and, while
+// full, declines what it is sent (it acknowledges none of it), so the
+// connections go to a worker with room. Only when no worker has room does
+// the supervisor mark a message "last resort": a full worker then keeps
+// what fits in its reserve, answers the HTTP API and refuses WebSockets
+// with 503 until it has room again, which it reports.
+//
+// Messages (SOCK_SEQPACKET keeps their boundaries):
+//
+//	supervisor → worker  [n][seq, 4 bytes LE][flags] + SCM_RIGHTS(n descriptors)
+//	                     flags 1: last resort (no worker has room)
+//	                     [n] alone: no acknowledgement wanted (SendFDs)
+//	worker → supervisor  ['A'][seq][k][full][limit, 4 bytes LE]: k of the n
+//	                     descriptors of message seq were installed
+//	                     ['R'][0][0][full][limit]: full, or room again
+
+const (
+	msgAck         = 'A'
+	msgReport      = 'R'
+	sendLen        = 6
+	answerLen      = 11
+	flagLastResort = 1
+)
+
+// Report is a worker's state at its open-files limit.
+type Report struct {
+	Full  bool   // new connections do not fit
+	Limit uint64 // the worker's open-files limit
+}
+
+func encodeAnswer(kind byte, seq uint32, installed int, r Report) []byte {
+	b := make([]byte, answerLen)
+	b[0] = kind
+	binary.LittleEndian.PutUint32(b[1:], seq)
+	b[5] = byte(installed)
+	if r.Full {
+		b[6] = 1
+	}
+	binary.LittleEndian.PutUint32(b[7:], uint32(min(r.Limit, 1<<32-1)))
+	return b
+}
 
 // DispatchPair returns a connected SOCK_SEQPACKET pair: the supervisor's end
 // and the worker's end as a file for ExtraFiles.
@@ -159,6 +208,138 @@ func SendConn(uc *net.UnixConn, c net.Conn, timeout time.Duration) error {
 	return SendFDs(uc, []int{fd}, timeout)
 }
 
+// Outbox is the supervisor's side of one worker's dispatch socket: it
+// passes connections and keeps its own copy of each descriptor until the
+// worker acknowledges, so a worker that could not install them (its
+// descriptor table was full) never loses a connection: Run hands them back.
+//
+// Lock story: mu guards seq, inflight and closed; full and limit are the
+// worker's last report, read lock-free by the dispatcher.
+type Outbox struct {
+	uc    *net.UnixConn
+	full  atomic.Bool
+	limit atomic.Uint64
+
+	mu       sync.Mutex
+	seq      uint32
+	inflight map[uint32]inflight
+	closed   bool
+}
+
+type inflight struct {
+	fds []int
+	tag any
+}
+
+// NewOutbox wraps the supervisor's end of a dispatch pair.
+func NewOutbox(uc *net.UnixConn) *Outbox {
+	return &Outbox{uc: uc, inflight: map[uint32]inflight{}}
+}
+
+// Full reports the worker's last word: its descriptor table is full.
+func (o *Outbox) Full() bool { return o.full.Load() }
+
+// Limit is the worker's open-files limit (0 until it reported).
+func (o *Outbox) Limit() uint64 { return o.limit.Load() }
+
+// Send passes fds to the worker in one message. On success the Outbox owns
+// them (closed once acknowledged, or handed back by Run); on error nothing
+// was sent and the caller still owns them. tag comes back with descriptors
+// handed back. lastResort says no worker has room: a full worker keeps
+// what fits instead of declining.
+func (o *Outbox) Send(fds []int, tag any, lastResort bool, timeout time.Duration) error {
+	if len(fds) == 0 {
+		return nil
+	}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return net.ErrClosed
+	}
+	o.seq++
+	seq := o.seq
+	o.inflight[seq] = inflight{fds: append([]int(nil), fds...), tag: tag}
+	o.mu.Unlock()
+	var head [sendLen]byte
+	head[0] = byte(len(fds))
+	binary.LittleEndian.PutUint32(head[1:], seq)
+	if lastResort {
+		head[5] = flagLastResort
+	}
+	o.uc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, _, err := o.uc.WriteMsgUnix(head[:], unix.UnixRights(fds...), nil); err != nil {
+		o.mu.Lock()
+		delete(o.inflight, seq)
+		o.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Run reads the worker's answers until the dispatch socket ends (the
+// worker exited or the supervisor closed it), then hands back every
+// descriptor not acknowledged. back gets the descriptors the worker could
+// not install (it now owns them); report gets the worker's reports when it
+// becomes full or has room again.
+// It is the one reader of the socket; it returns when the socket is closed.
+func (o *Outbox) Run(back func(fds []int, tag any), report func(Report)) {
+	buf := make([]byte, 64)
+	for {
+		n, err := o.uc.Read(buf)
+		if err != nil || n == 0 {
+			break
+		}
+		if n < answerLen || (buf[0] != msgAck && buf[0] != msgReport) {
+			continue
+		}
+		r := Report{Full: buf[6] == 1, Limit: uint64(binary.LittleEndian.Uint32(buf[7:]))}
+		changed := o.full.Swap(r.Full) != r.Full
+		o.limit.Store(r.Limit)
+		if buf[0] == msgAck {
+			seq, installed := binary.LittleEndian.Uint32(buf[1:]), int(buf[5])
+			o.mu.Lock()
+			m, ok := o.inflight[seq]
+			delete(o.inflight, seq)
+			o.mu.Unlock()
+			if ok {
+				installed = min(installed, len(m.fds))
+				for _, fd := range m.fds[:installed] {
+					unix.Close(fd) // the worker holds its own copy
+				}
+				if rest := m.fds[installed:]; len(rest) > 0 {
+					back(rest, m.tag)
+				}
+			}
+		}
+		if changed && report != nil {
+			report(r)
+		}
+	}
+	o.mu.Lock()
+	o.closed = true
+	left := o.inflight
+	o.inflight = nil
+	o.mu.Unlock()
+	for _, m := range left {
+		back(m.fds, m.tag)
+	}
+}
+
+// Refuse answers a connection no worker can take with 503 and closes it
+// (best effort, never blocking: the descriptor is non-blocking). What the
+// client already sent is read first, so the close sends a FIN after the
+// answer rather than a reset that could discard it.
+func Refuse(fd int) {
+	var buf [4096]byte
+	for i := 0; i < 4; i++ {
+		if n, err := unix.Read(fd, buf[:]); n <= 0 || err != nil {
+			break
+		}
+	}
+	_, _ = unix.Write(fd, []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 41\r\n\r\nEvery worker is at its open-files limit.\n"))
+	unix.Close(fd)
+}
+
 // DispatchListener is a worker's net.Listener: Accept returns the
 // connections the supervisor passes. Close ends it; Flush ends it once the
 // connections already sent are accepted.
@@ -170,10 +351,15 @@ type DispatchListener struct {
 	addr     net.Addr
 	flushing atomic.Bool
 	once     sync.Once
+	reserve  *fdreserve.Reserve
+	lost     atomic.Int64
 
 	mu      sync.Mutex
 	pending []int
-	oob     []byte
+	// reserved: the pending descriptors were taken while full, from the
+	// reserve (last resort): their WebSocket upgrades get 503.
+	reserved bool
+	oob      []byte
 }
 
 // NewDispatchListener wraps the worker's end of the dispatch pair; addr is
@@ -181,6 +367,21 @@ type DispatchListener struct {
 func NewDispatchListener(uc *net.UnixConn, addr net.Addr) *DispatchListener {
 	return &DispatchListener{uc: uc, addr: addr, oob: make([]byte, unix.CmsgSpace(4*MaxBatch))}
 }
+
+// SetReserve gives the listener the worker's descriptors in reserve: a
+// message that did not fit (MSG_CTRUNC) releases them, and reports say
+// whether the worker is full. Call it before Accept.
+func (l *DispatchListener) SetReserve(r *fdreserve.Reserve) { l.reserve = r }
+
+// Report tells the supervisor the worker is full or has room again (the
+// reserve's OnChange).
+func (l *DispatchListener) Report(full bool) {
+	_, _ = l.uc.Write(encodeAnswer(msgReport, 0, 0, Report{Full: full, Limit: l.reserve.Limit()}))
+}
+
+// Lost counts connections this worker received but could not open (its
+// table full even after the reserve was released).
+func (l *DispatchListener) Lost() int64 { return l.lost.Load() }
 
 // Accept returns the next connection the supervisor passed.
 func (l *DispatchListener) Accept() (net.Conn, error) {
@@ -190,16 +391,15 @@ func (l *DispatchListener) Accept() (net.Conn, error) {
 		for len(l.pending) > 0 {
 			fd := l.pending[0]
 			l.pending = l.pending[1:]
-			f := os.NewFile(uintptr(fd), "conn")
-			c, err := net.FileConn(f)
-			f.Close()
-			if err == nil {
+			if c, ok := l.open(fd); ok {
+				if l.reserved {
+					return &fdreserve.Conn{Conn: c}, nil
+				}
 				return c, nil
 			}
-			// Not a socket after all: that one connection is lost, not the worker.
 		}
-		var buf [1]byte
-		_, oobn, _, _, err := l.uc.ReadMsgUnix(buf[:], l.oob)
+		var buf [16]byte
+		n, oobn, flags, _, err := l.uc.ReadMsgUnix(buf[:], l.oob)
 		if err != nil {
 			if l.flushing.Load() || errors.Is(err, os.ErrDeadlineExceeded) {
 				l.Close()
@@ -207,16 +407,58 @@ func (l *DispatchListener) Accept() (net.Conn, error) {
 			}
 			return nil, err
 		}
-		if oobn == 0 {
+		if n == 0 && oobn == 0 {
 			l.Close()
 			return nil, net.ErrClosed // supervisor gone (EOF)
 		}
-		fds, err := fdsFromRights(l.oob[:oobn])
-		if err != nil {
-			continue
+		var fds []int
+		if oobn > 0 {
+			fds, _ = fdsFromRights(l.oob[:oobn])
+		}
+		if n >= sendLen {
+			// Descriptors that did not fit were dropped by the kernel;
+			// the supervisor still has them and passes them on.
+			want := int(buf[0])
+			if flags&unix.MSG_CTRUNC != 0 || len(fds) < want {
+				l.reserve.Exhausted()
+			}
+			if l.reserve.Full() && buf[5]&flagLastResort == 0 {
+				// Full: decline, another worker has room.
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
+				fds = nil
+			}
+			l.reserved = l.reserve.Full()
+			_, _ = l.uc.Write(encodeAnswer(msgAck, binary.LittleEndian.Uint32(buf[1:]), len(fds), l.report()))
 		}
 		l.pending = append(l.pending[:0], fds...)
 	}
+}
+
+func (l *DispatchListener) report() Report {
+	return Report{Full: l.reserve.Full(), Limit: l.reserve.Limit()}
+}
+
+// open turns a received descriptor into a connection. net.FileConn needs
+// one more descriptor for a moment: at the limit the reserve makes room.
+func (l *DispatchListener) open(fd int) (net.Conn, bool) {
+	f := os.NewFile(uintptr(fd), "conn")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if fdreserve.IsExhaustion(err) && !l.reserve.Full() {
+		l.reserve.Exhausted()
+		c, err = net.FileConn(f)
+	}
+	if err != nil {
+		// Not a socket after all, or no room even in reserve: that one
+		// connection is lost, not the worker.
+		if fdreserve.IsExhaustion(err) {
+			l.lost.Add(1)
+		}
+		return nil, false
+	}
+	return c, true
 }
 
 func fdsFromRights(oob []byte) ([]int, error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/reverb-go/reverb/supervisor/tcplisten"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,9 +69,10 @@ func Activated() (*os.File, error) {
 }
 
 // Listen opens the listening socket: the systemd one when activated,
-// otherwise a new TCP listener on addr. It reports whether it came from
-// systemd.
-func Listen(addr string) (net.Listener, bool, error) {
+// otherwise a new TCP listener on addr with the options of
+// servers.reverb.options.tcp (listen.go). It reports whether it came from
+// systemd (whose .socket unit then sets the socket's options).
+func Listen(addr string, o tcplisten.Options) (net.Listener, bool, error) {
 	f, err := Activated()
 	if err != nil {
 		return nil, false, err
@@ -83,7 +85,7 @@ func Listen(addr string) (net.Listener, bool, error) {
 		}
 		return ln, true, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, _, err := tcplisten.Listen(addr, o)
 	if err != nil {
 		return nil, false, err
 	}

@@ -5,8 +5,8 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/tlsconf"
 	"github.com/reverb-go/reverb/sysctl"
@@ -37,18 +38,26 @@ type Finding struct {
 
 // Input is everything Build looks at; every source is injectable.
 type Input struct {
-	Dir     string              // absolute project root
-	Project *laravelcfg.Project // nil when LoadErr is set
-	LoadErr error
+	Dir string // absolute project root
+	// RootErr says the folder is not a Laravel project (no artisan);
+	// EnvMissing that it has no .env. Either is reported first.
+	RootErr    error
+	EnvMissing error
+	Project    *laravelcfg.Project // nil when LoadErr or RootErr is set
+	LoadErr    error
+	// Limits are the readings of the machine, for the operating system
+	// they name (Limits.OS).
 	Limits  sysctl.Limits
 	Workers int
 	// DrainWindow is `reverb start --drain-window`'s default.
 	DrainWindow time.Duration
 	User        string // runs the server in the snippets
 	Home        string // for the Herd/Valet certificate lookup
-	// OpenFlag opens the restart-flag store (cachestore.Open); an error
-	// means php artisan reverb:restart cannot reach this server.
-	OpenFlag func(*laravelcfg.Project) (io.Closer, error)
+	// CheckFlag opens the restart flag's cache store and checks it can
+	// really be read and written (cachestore.Probe); it returns where the
+	// flag lives. An error means php artisan reverb:restart cannot reach
+	// this server.
+	CheckFlag func(*laravelcfg.Project) (location string, err error)
 	// Now is the clock for certificate expiry; zero means time.Now().
 	Now time.Time
 	// Getenv overrides Project.Getenv (tests build projects by hand and
@@ -90,6 +99,9 @@ type Report struct {
 	Capacity  sysctl.Capacity  `json:"capacity"`
 	Findings  []Finding        `json:"findings"`
 	Snippets  []sysctl.Snippet `json:"snippets"`
+	// NotApplicable names the usual snippets that do not fit this
+	// operating system, and why.
+	NotApplicable []string `json:"not_applicable,omitempty"`
 	// OK is false when a problem or warning was found (exit status 1).
 	OK bool `json:"ok"`
 }
@@ -101,12 +113,23 @@ func Build(in Input) Report {
 		r.Findings = append(r.Findings, Finding{level, code, fmt.Sprintf(format, args...)})
 	}
 	p := in.Project
-	if in.LoadErr != nil || p == nil {
-		err := in.LoadErr
-		if err == nil {
-			err = fmt.Errorf("no project")
+	// What is wrong with the folder itself comes first: everything else
+	// follows from it.
+	if in.RootErr != nil {
+		add(Problem, "project", "%v", in.RootErr)
+	}
+	if in.EnvMissing != nil {
+		add(Warning, "env", "%v", in.EnvMissing)
+	}
+	loaded := in.RootErr == nil && in.LoadErr == nil && p != nil
+	if !loaded {
+		if in.RootErr == nil {
+			err := in.LoadErr
+			if err == nil {
+				err = fmt.Errorf("no project")
+			}
+			add(Problem, "project", "cannot read the Laravel project: %v", err)
 		}
-		add(Problem, "project", "cannot read the Laravel project: %v", err)
 		p = &laravelcfg.Project{Reverb: laravelcfg.Settings{Server: laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}}}
 	}
 	getenv := in.Getenv
@@ -115,7 +138,7 @@ func Build(in Input) Report {
 	}
 	srv := p.Reverb.Server
 	appEnv, ok := getenv("APP_ENV")
-	if !ok {
+	if !ok && loaded {
 		appEnv = "production" // config/app.php: env('APP_ENV', 'production')
 	}
 	r.AppEnv = appEnv
@@ -136,6 +159,9 @@ func Build(in Input) Report {
 	if tlsRes != nil && len(tlsRes.Ignored) > 0 {
 		add(Info, "tls", "options.tls keys without effect here: %s", strings.Join(tlsRes.Ignored, ", "))
 	}
+	if len(srv.IgnoredOptions) > 0 {
+		add(Info, "options", "servers.reverb.options keys without effect here: %s", strings.Join(srv.IgnoredOptions, ", "))
+	}
 	if serverTLS {
 		r.Listen.Scheme = "https"
 		r.TLSSource = string(tlsconf.SourceConfig)
@@ -147,13 +173,15 @@ func Build(in Input) Report {
 	// Where clients are told to connect.
 	r.Clients = clientEndpoint(p, getenv)
 	r.Clients.Path = r.Listen.Path
-	checkEndpoints(r.Listen, r.Clients, production, add)
+	if loaded { // without the project, these would only echo its absence
+		checkEndpoints(r.Listen, r.Clients, production, add)
+	}
 	if tlsErr == nil && tlsRes.Config != nil {
 		checkCertificate(tlsRes, in.Now, r.Clients.Host, add)
 	}
 
 	// Apps.
-	if in.LoadErr == nil && len(p.Reverb.Apps) == 0 && p.Reverb.AppsFromPHP == "" { // apps from PHP are asked at start
+	if loaded && len(p.Reverb.Apps) == 0 && p.Reverb.AppsFromPHP == "" { // apps from PHP are asked at start
 		add(Problem, "apps", "no app is configured (reverb.apps.apps): every connection would be refused with 4001")
 	}
 	for _, a := range p.Reverb.Apps {
@@ -162,13 +190,16 @@ func Build(in Input) Report {
 		}
 	}
 
-	// Restart flag.
-	if in.LoadErr == nil && in.OpenFlag != nil {
-		store, err := in.OpenFlag(p)
-		if err != nil {
-			add(Warning, "restart-flag", "%v: `php artisan reverb:restart` cannot reach this server (use the file, database, redis or memcached cache store, or restart with SIGHUP)", err)
-		} else if store != nil {
-			store.Close()
+	// Restart flag: really read where it lives.
+	if loaded && in.CheckFlag != nil {
+		where, err := in.CheckFlag(p)
+		switch {
+		case errors.Is(err, cachestore.ErrNotShared):
+			add(Warning, "restart-flag", "%v (until then, restart with SIGHUP: kill -HUP, systemctl reload)", err)
+		case err != nil:
+			add(Problem, "restart-flag", "php artisan reverb:restart cannot reach this server: %v", err)
+		case where != "":
+			add(Info, "restart-flag", "the restart flag is read from %s", where)
 		}
 	}
 	if p.Reverb.Server.Scaling.Enabled {
@@ -178,7 +209,8 @@ func Build(in Input) Report {
 	// Machine limits and capacity.
 	l := in.Limits
 	r.Capacity = sysctl.Compute(l, in.Workers, serverTLS)
-	checkLimits(l, r.Capacity, p.Reverb.Apps, add)
+	checkLimits(l, r.Capacity, p.Reverb.Apps, production, add)
+	r.NotApplicable = sysctl.NotApplicable(l.OS)
 
 	// Snippets.
 	idle := 0
@@ -261,44 +293,120 @@ func isLoopback(h string) bool {
 }
 
 func checkEndpoints(listen, clients Endpoint, production bool, add func(level, code, format string, args ...any)) {
+	for _, f := range endpointFindings(listen, clients, production) {
+		add(f.Level, f.Code, "%s", f.Message)
+	}
+}
+
+// endpointFindings compares where clients are told to connect with where
+// the server listens. A scheme that does not match the server on its own
+// port is a problem: browsers cannot connect at all.
+func endpointFindings(listen, clients Endpoint, production bool) []Finding {
+	var out []Finding
+	add := func(level, format string, args ...any) {
+		out = append(out, Finding{level, "clients", fmt.Sprintf(format, args...)})
+	}
 	tlsServer := listen.Scheme == "https"
 	samePort := clients.Port == listen.Port
 	switch {
 	case clients.Host == "":
-		add(Warning, "clients", "REVERB_HOST is empty: Laravel's broadcaster falls back to Pusher's cloud and Echo has no host to connect to")
+		add(Warning, "REVERB_HOST is empty: Laravel's broadcaster falls back to Pusher's cloud and Echo has no host to connect to")
 	case clients.Scheme != "http" && clients.Scheme != "https":
-		add(Problem, "clients", "REVERB_SCHEME=%q: must be http or https", clients.Scheme)
+		add(Problem, "REVERB_SCHEME=%q: must be http or https", clients.Scheme)
 	case clients.Scheme == "https" && !tlsServer && samePort:
-		add(Problem, "clients", "clients are told %s but the server listens without TLS on port %d: put a TLS proxy (nginx, below) on another port, usually 443, or set options.tls in config/reverb.php", clients.URL(), listen.Port)
+		add(Problem, "clients are told %s (REVERB_SCHEME=https, REVERB_PORT=%d) but the server listens without TLS on port %d, so browsers cannot connect: "+
+			"set REVERB_SCHEME=http for a plain connection, or put a TLS proxy in front on another port (usually 443, nginx snippet below) and set REVERB_PORT=443, "+
+			"or configure servers.reverb.options.tls in config/reverb.php; then rebuild the front end (npm run build)",
+			clients.URL(), clients.Port, listen.Port)
 	case clients.Scheme == "https" && !tlsServer:
-		add(Info, "clients", "clients connect with TLS to %s: a proxy there must terminate TLS and forward to %s (nginx snippet below)", clients.URL(), net.JoinHostPort(listen.Host, strconv.Itoa(listen.Port)))
+		add(Info, "clients connect with TLS to %s: a proxy there must terminate TLS and forward to %s (nginx snippet below)", clients.URL(), net.JoinHostPort(listen.Host, strconv.Itoa(listen.Port)))
 	case clients.Scheme == "http" && tlsServer && samePort:
-		add(Problem, "clients", "the server listens with TLS on port %d but clients are told %s (REVERB_SCHEME=http)", listen.Port, clients.URL())
+		add(Problem, "the server listens with TLS on port %d but clients are told %s (REVERB_SCHEME=http, REVERB_PORT=%d), so browsers cannot connect: "+
+			"set REVERB_SCHEME=https, then rebuild the front end (npm run build)", listen.Port, clients.URL(), clients.Port)
 	case clients.Scheme == "http" && tlsServer:
-		add(Warning, "clients", "the server listens with TLS on port %d but clients are told %s: only right if a proxy there forwards plain text to a TLS upstream", listen.Port, clients.URL())
+		add(Warning, "the server listens with TLS on port %d but clients are told %s: only right if a proxy there forwards plain text to a TLS upstream", listen.Port, clients.URL())
 	case !samePort:
-		add(Warning, "clients", "clients are told port %d but the server listens on %d: only right if a proxy forwards %d to %d", clients.Port, listen.Port, clients.Port, listen.Port)
+		add(Warning, "clients are told port %d (REVERB_PORT) but the server listens on %d: only right if a proxy forwards %d to %d", clients.Port, listen.Port, clients.Port, listen.Port)
 	}
 	if clients.Host != "" && production && isLoopback(clients.Host) {
-		add(Warning, "clients", "REVERB_HOST=%s with APP_ENV=production: browsers on other machines cannot reach it", clients.Host)
+		add(Warning, "REVERB_HOST=%s with APP_ENV=production: browsers on other machines cannot reach it", clients.Host)
 	}
 	if isLoopback(listen.Host) && clients.Host != "" && !isLoopback(clients.Host) && samePort {
-		add(Warning, "clients", "the server listens on %s only, but clients are told %s directly", listen.Host, clients.URL())
+		add(Warning, "the server listens on %s only, but clients are told %s directly", listen.Host, clients.URL())
 	}
+	return out
 }
 
-func checkLimits(l sysctl.Limits, c sysctl.Capacity, apps []laravelcfg.App, add func(level, code, format string, args ...any)) {
+// StartWarnings is what `reverb start` says once at start: clients told a
+// scheme the server does not speak on its own port (the same problems
+// doctor reports), and configuration keys that have no effect. host, port
+// and path are where the server really listens (options included); secure
+// says it listens with TLS.
+func StartWarnings(p *laravelcfg.Project, host string, port int, path string, secure bool) []string {
+	return startWarnings(p, p.Getenv, host, port, path, secure)
+}
+
+func startWarnings(p *laravelcfg.Project, getenv func(string) (string, bool), host string, port int, path string, secure bool) []string {
+	appEnv, ok := getenv("APP_ENV")
+	if !ok {
+		appEnv = "production"
+	}
+	listen := Endpoint{Scheme: "http", Host: host, Port: port, Path: path}
+	if secure {
+		listen.Scheme = "https"
+	}
+	clients := clientEndpoint(p, getenv)
+	var out []string
+	for _, f := range endpointFindings(listen, clients, appEnv == "production") {
+		if f.Level == Problem {
+			out = append(out, ensureCapital(f.Message))
+		}
+	}
+	srv := p.Reverb.Server
+	if len(srv.IgnoredOptions) > 0 {
+		out = append(out, fmt.Sprintf("servers.reverb.options keys without effect here: %s (no socket or TLS setting of this server corresponds to them)", strings.Join(srv.IgnoredOptions, ", ")))
+	}
+	if res, err := tlsconf.Load(tlsconf.Request{TLS: srv.TLS, BaseDir: p.BasePath, AppEnv: appEnv}); err == nil && len(res.Ignored) > 0 {
+		out = append(out, fmt.Sprintf("servers.reverb.options.tls keys without effect here: %s (Go's TLS defaults apply: TLS 1.2 and later, modern ciphers)", strings.Join(res.Ignored, ", ")))
+	}
+	return out
+}
+
+func ensureCapital(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+func checkLimits(l sysctl.Limits, c sysctl.Capacity, apps []laravelcfg.App, production bool, add func(level, code, format string, args ...any)) {
 	const guide = 10_000 // Reverb's production guide
-	if l.NoFileHard != 0 && l.NoFileHard < guide {
-		add(Warning, "open-files", "hard open-files limit is %d: each worker holds at most about %d connections (raise it: limits.conf, LimitNOFILE or minfds below)", l.NoFileHard, int64(l.NoFileHard)-sysctl.FDReserve)
+	switch l.OS {
+	case "darwin":
+		if files := l.PerProcessFiles(); files != 0 && files < guide {
+			add(Warning, "open-files", "a process may open %d files (kern.maxfilesperproc %d, hard limit %s): raise them with launchctl and sysctl (snippets below)",
+				files, l.MaxFilesPerProc, limitText(l.NoFileHard))
+		}
+		if l.LaunchdHard != 0 && l.LaunchdHard < guide {
+			add(Info, "open-files", "launchctl limit maxfiles is %d/%s: programs started by launchd (and the Dock) inherit it; a terminal's ulimit -n does not apply to them",
+				l.LaunchdSoft, limitText(l.LaunchdHard))
+		}
+	case "windows":
+		// No open-files limit for sockets; memory binds.
+	default:
+		if l.NoFileHard != 0 && l.NoFileHard < guide {
+			add(Warning, "open-files", "hard open-files limit is %d: each worker holds at most about %d connections (raise it: limits.conf, LimitNOFILE or minfds below)", l.NoFileHard, int64(l.NoFileHard)-sysctl.FDReserve)
+		}
+		if l.NoFileSoft != 0 && l.NoFileSoft < l.NoFileHard && l.NoFileSoft < guide {
+			add(Info, "open-files", "`ulimit -n` shows %d, but reverb raises its own soft limit to the hard limit (%d) at start; php artisan reverb:start would be held to %d", l.NoFileSoft, l.NoFileHard, l.NoFileSoft)
+		}
+		if l.Somaxconn != 0 && l.Somaxconn < 1024 {
+			add(Info, "backlog", "net.core.somaxconn is %d: a reconnect wave after a restart may see refused connections (4096 below)", l.Somaxconn)
+		}
 	}
-	if l.NoFileSoft != 0 && l.NoFileSoft < l.NoFileHard && l.NoFileSoft < guide {
-		add(Info, "open-files", "`ulimit -n` shows %d, but reverb raises its own soft limit to the hard limit (%d) at start; php artisan reverb:start would be held to %d", l.NoFileSoft, l.NoFileHard, l.NoFileSoft)
-	}
-	if l.Somaxconn != 0 && l.Somaxconn < 1024 {
-		add(Info, "backlog", "net.core.somaxconn is %d: a reconnect wave after a restart may see refused connections (4096 below)", l.Somaxconn)
-	}
-	if c.ProxyPorts != 0 && c.Total != 0 && c.ProxyPorts < c.Total {
+	// The ephemeral port range only matters behind a proxy on this host,
+	// which is a production setup: not worth a note on a development machine.
+	if production && c.ProxyPorts != 0 && c.Total != 0 && c.ProxyPorts < c.Total {
 		add(Info, "ports", "behind a proxy on this host forwarding to one upstream address, %d ephemeral ports (%d–%d) cap connections at %d, below the %d this machine could hold", c.ProxyPorts, l.PortLow, l.PortHigh, c.ProxyPorts, c.Total)
 	}
 	for _, m := range l.Missing {
@@ -313,6 +421,13 @@ func checkLimits(l sysctl.Limits, c sysctl.Capacity, apps []laravelcfg.App, add 
 	if want > 0 && c.Total > 0 && want > c.Total {
 		add(Warning, "capacity", "the apps' max_connections add up to %d but this machine holds about %d (%s binds)", want, c.Total, c.Binding)
 	}
+}
+
+func limitText(n uint64) string {
+	if n == sysctl.Unlimited || n >= 1<<62 {
+		return "unlimited"
+	}
+	return strconv.FormatUint(n, 10)
 }
 
 // checkCertificate warns about a served certificate that has expired, is

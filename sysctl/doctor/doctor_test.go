@@ -10,7 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"io"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/sysctl"
 )
@@ -28,10 +29,6 @@ const gib = 1 << 30
 
 var goodLimits = sysctl.Limits{NoFileSoft: 65536, NoFileHard: 65536, FileMax: 1 << 63, NrOpen: 1 << 20,
 	PortLow: 1024, PortHigh: 65535, Somaxconn: 4096, TCPMaxSynBacklog: 4096, MemTotal: 2 * gib, MemAvailable: 1 * gib}
-
-type closer struct{}
-
-func (closer) Close() error { return nil }
 
 // scenario is a hand-built project: server settings, one app and the env.
 type scenario struct {
@@ -45,7 +42,10 @@ type scenario struct {
 	appOptions map[string]php.Value // nil: the app has no options array
 	limits     *sysctl.Limits
 	flagErr    error
+	flagWhere  string
 	loadErr    error
+	rootErr    error
+	envMissing error
 	noApps     bool
 	now        time.Time
 }
@@ -93,15 +93,16 @@ func (s scenario) input(t *testing.T) Input {
 		Dir: t.TempDir(), Project: p, Limits: limits, Workers: 2, DrainWindow: 10 * time.Second,
 		User: "forge", Home: t.TempDir(), Now: s.now,
 		Getenv: func(n string) (string, bool) { v, ok := env[n]; return v, ok },
-		OpenFlag: func(*laravelcfg.Project) (io.Closer, error) {
-			if s.flagErr != nil {
-				return nil, s.flagErr
-			}
-			return closer{}, nil
+		CheckFlag: func(*laravelcfg.Project) (string, error) {
+			return s.flagWhere, s.flagErr
 		},
+		RootErr: s.rootErr, EnvMissing: s.envMissing,
 	}
 	if s.loadErr != nil {
 		in.Project, in.LoadErr = nil, s.loadErr
+	}
+	if s.rootErr != nil {
+		in.Project = nil
 	}
 	return in
 }
@@ -157,12 +158,21 @@ func TestBuild(t *testing.T) {
 		{"app options win over env", scenario{env: local("localhost", "8080", "http"),
 			appOptions: map[string]php.Value{"host": php.StringValue("localhost"), "port": php.IntValue(8080), "scheme": php.StringValue("https")}},
 			false, []string{"problem:clients"}},
-		{"cache store cannot carry the flag", scenario{flagErr: errors.New(`cache store "array" keeps values in memory`)}, false,
+		{"cache store cannot carry the flag", scenario{flagErr: fmt.Errorf(`cache store "array" keeps values in memory: %w`, cachestore.ErrNotShared)}, false,
 			[]string{"warning:restart-flag"}},
+		{"flag store cannot be read", scenario{flagWhere: "sqlite:/app/database/database.sqlite table cache",
+			flagErr: errors.New("database file does not exist")}, false, []string{"problem:restart-flag"}},
+		{"flag store read", scenario{flagWhere: "file storage/framework/cache/data"}, true, []string{"info:restart-flag"}},
+		{"not a Laravel project", scenario{rootErr: errors.New("No Laravel project in /tmp/x: there is no artisan file")}, false,
+			[]string{"problem:project"}},
+		{"no .env, then the settings fail", scenario{envMissing: errors.New("No .env file in /app"), loadErr: errors.New("missing app_id")}, false,
+			[]string{"warning:env", "problem:project"}},
 		{"low open-files limit", scenario{limits: &low}, false, []string{"warning:open-files", "info:open-files"}},
 		{"max_connections beyond capacity", scenario{maxConns: intp(10_000_000)}, false, []string{"warning:capacity"}},
 		{"no apps", scenario{noApps: true}, false, []string{"problem:apps"}},
-		{"ephemeral ports below capacity", scenario{limits: &fewPorts}, true, []string{"info:ports"}},
+		{"ephemeral ports below capacity, production", scenario{limits: &fewPorts, env: prod("ws.example.com", "443", "https"), origins: []string{"example.com"}},
+			true, []string{"info:clients", "info:ports"}},
+		{"no ephemeral-port note on a development machine", scenario{limits: &fewPorts}, true, nil},
 		{"project unreadable", scenario{loadErr: errors.New(".env:3: unexpected quote")}, false,
 			[]string{"problem:project"}},
 	}
@@ -247,4 +257,110 @@ func writeSelfSigned(t *testing.T, names ...string) string {
 	data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
 	must(t, os.WriteFile(p, data, 0o600))
 	return p
+}
+
+// The report says what applies on the OS it runs on; every OS's report is
+// built here from injected readings.
+func TestReportPerOS(t *testing.T) {
+	darwin := sysctl.Limits{OS: "darwin", SingleProcess: true, NoFileSoft: 256, NoFileHard: sysctl.Unlimited, LaunchdSoft: 256, LaunchdHard: sysctl.Unlimited,
+		MaxFilesPerProc: 24576, MaxFiles: 49152, Somaxconn: 128, PortLow: 49152, PortHigh: 65535, MemTotal: 16 * gib}
+	lowMac := darwin
+	lowMac.MaxFilesPerProc = 4096
+	windows := sysctl.Limits{OS: "windows", SingleProcess: true, PortLow: 49152, PortHigh: 65535, MemTotal: 8 * gib, MemAvailable: 4 * gib}
+	tests := []struct {
+		name    string
+		limits  sysctl.Limits
+		codes   []string
+		want    []string
+		notWant []string
+	}{
+		{"linux", goodLimits, nil,
+			[]string{"System limits (Linux)", "fs.file-max", "LimitNOFILE=", "/etc/security/limits.conf", "open files per worker"},
+			[]string{"Not applicable", "launchctl"}},
+		{"macOS", darwin, nil,
+			[]string{"System limits (macOS)", "launchctl maxfiles", "soft 256 / hard unlimited", "kern.maxfilesperproc   24,576", "kern.maxfiles          49,152",
+				"one process serves every connection (worker processes are Linux-only)", "open files (one process)", "kern.maxfilesperproc 24576 − 64 reserved",
+				"sudo launchctl limit maxfiles", "/Library/LaunchDaemons/limit.maxfiles.plist", "Not applicable on macOS", "systemd", "nginx on this machine"},
+			[]string{"LimitNOFILE=", "/etc/security/limits.conf", "----- /etc/nginx", "fs.file-max", "minfds="}},
+		{"macOS with a low per-process cap", lowMac, []string{"warning:open-files"},
+			[]string{"a process may open 4096 files (kern.maxfilesperproc 4096, hard limit unlimited): raise them with launchctl and sysctl"}, nil},
+		{"Windows", windows, nil,
+			[]string{"System limits (Windows)", "no per-process limit for sockets on Windows", "dynamic ports", "Not applicable on Windows", "Herd for Windows", "binding limit: memory"},
+			[]string{"Snippets (filled in", "LimitNOFILE=", "launchctl", "fs.file-max", "ulimit"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Build(scenario{limits: &tc.limits}.input(t))
+			var codes []string
+			for _, f := range r.Findings {
+				codes = append(codes, f.Level+":"+f.Code)
+			}
+			if !slices.Equal(codes, tc.codes) {
+				t.Errorf("findings %v, want %v: %+v", codes, tc.codes, r.Findings)
+			}
+			var buf bytes.Buffer
+			r.WriteText(&buf, true)
+			out := buf.String()
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(out, w) {
+					t.Errorf("has %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// reverb start repeats doctor's problems about where clients connect, and
+// names the configuration keys without effect, once.
+func TestStartWarnings(t *testing.T) {
+	type proj struct {
+		p   *laravelcfg.Project
+		env func(string) (string, bool)
+	}
+	project := func(env map[string]string, server laravelcfg.ServerSettings) proj {
+		in := scenario{env: env}.input(t)
+		in.Project.Reverb.Server = server
+		return proj{in.Project, in.Getenv}
+	}
+	StartWarnings := func(p proj, host string, port int, path string, secure bool) []string {
+		return startWarnings(p.p, p.env, host, port, path, secure)
+	}
+	local := map[string]string{"APP_ENV": "local", "REVERB_HOST": "localhost", "REVERB_PORT": "8080", "REVERB_SCHEME": "https"}
+	plain := laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}
+	got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", false)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "Clients are told wss://localhost:8080 (REVERB_SCHEME=https, REVERB_PORT=8080) but the server listens without TLS on port 8080") ||
+		!strings.Contains(got[0], "set REVERB_SCHEME=http") || !strings.Contains(got[0], "REVERB_PORT=443") {
+		t.Errorf("https to a plain server: %q", got)
+	}
+	if got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", true); len(got) != 0 {
+		t.Errorf("https to a TLS server: %q", got)
+	}
+	http := map[string]string{"APP_ENV": "local", "REVERB_HOST": "localhost", "REVERB_PORT": "8080", "REVERB_SCHEME": "http"}
+	got = StartWarnings(project(http, plain), "0.0.0.0", 8080, "", true)
+	if len(got) != 1 || !strings.Contains(got[0], "REVERB_SCHEME=http") || !strings.Contains(got[0], "set REVERB_SCHEME=https") {
+		t.Errorf("http to a TLS server: %q", got)
+	}
+	// Behind a proxy (clients on 443, server plain on 8080) is normal.
+	proxied := map[string]string{"APP_ENV": "production", "REVERB_HOST": "ws.example.com", "REVERB_PORT": "443", "REVERB_SCHEME": "https"}
+	if got := StartWarnings(project(proxied, plain), "0.0.0.0", 8080, "", false); len(got) != 0 {
+		t.Errorf("behind a proxy: %q", got)
+	}
+	cert := writeSelfSigned(t)
+	arr := php.NewArray()
+	arr.Set(php.StringKey("local_cert"), php.StringValue(cert))
+	arr.Set(php.StringKey("ciphers"), php.StringValue("HIGH"))
+	arr.Set(php.StringKey("crypto_method"), php.IntValue(1))
+	odd := laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080, IgnoredOptions: []string{"tcp.tcp_nodelay", "unix"},
+		TLS: laravelcfg.TLSOptions{LocalCert: cert, Raw: php.ArrayValue(arr)}}
+	got = StartWarnings(project(http, odd), "0.0.0.0", 8080, "", false)
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "servers.reverb.options keys without effect here: tcp.tcp_nodelay, unix") ||
+		!strings.Contains(joined, "servers.reverb.options.tls keys without effect here: ciphers, crypto_method") {
+		t.Errorf("keys without effect: %q", got)
+	}
 }

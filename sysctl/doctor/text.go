@@ -24,21 +24,39 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 	}
 	row(w, "listens on", listen)
 	row(w, "clients told", r.Clients.URL()+"  ["+r.Clients.From+"]")
+	l := r.Limits
 	workers := fmt.Sprint(r.Capacity.Workers)
-	if r.Capacity.Workers == 0 {
+	switch {
+	case l.SingleProcess:
+		workers = "one process serves every connection (worker processes are Linux-only)"
+	case r.Capacity.Workers == 0:
 		workers = "0 (one process)"
 	}
 	row(w, "workers", workers)
 
-	l := r.Limits
-	fmt.Fprintln(w, "\nSystem limits")
-	row(w, "open files", fmt.Sprintf("soft %s / hard %s (reverb raises soft to hard at start)", num(l.NoFileSoft), num(l.NoFileHard)))
-	row(w, "fs.file-max", num(l.FileMax))
-	row(w, "fs.nr_open", num(l.NrOpen))
-	row(w, "local ports", fmt.Sprintf("%d–%d (%d ports)", l.PortLow, l.PortHigh, l.Ports()))
-	row(w, "somaxconn", fmt.Sprint(l.Somaxconn))
-	row(w, "syn backlog", fmt.Sprint(l.TCPMaxSynBacklog))
-	row(w, "memory", fmt.Sprintf("%s total, %s available", sysctl.HumanBytes(l.MemTotal), sysctl.HumanBytes(l.MemAvailable)))
+	fmt.Fprintf(w, "\nSystem limits (%s)\n", osName(l.OS))
+	switch l.OS {
+	case "darwin":
+		row(w, "open files", fmt.Sprintf("soft %s / hard %s for this process (Go raises soft to hard, at most kern.maxfilesperproc)", num(l.NoFileSoft), num(l.NoFileHard)))
+		row(w, "launchctl maxfiles", fmt.Sprintf("soft %s / hard %s (what launchd gives the programs it starts)", num(l.LaunchdSoft), num(l.LaunchdHard)))
+		row(w, "kern.maxfilesperproc", num(l.MaxFilesPerProc))
+		row(w, "kern.maxfiles", num(l.MaxFiles))
+		row(w, "kern.ipc.somaxconn", fmt.Sprint(l.Somaxconn))
+		row(w, "local ports", fmt.Sprintf("%d–%d (%d ports)", l.PortLow, l.PortHigh, l.Ports()))
+		row(w, "memory", sysctl.HumanBytes(l.MemTotal)+" total")
+	case "windows":
+		row(w, "open files", "no per-process limit for sockets on Windows")
+		row(w, "dynamic ports", fmt.Sprintf("%d–%d (%d ports)", l.PortLow, l.PortHigh, l.Ports()))
+		row(w, "memory", fmt.Sprintf("%s total, %s available", sysctl.HumanBytes(l.MemTotal), sysctl.HumanBytes(l.MemAvailable)))
+	default:
+		row(w, "open files", fmt.Sprintf("soft %s / hard %s (reverb raises soft to hard at start)", num(l.NoFileSoft), num(l.NoFileHard)))
+		row(w, "fs.file-max", num(l.FileMax))
+		row(w, "fs.nr_open", num(l.NrOpen))
+		row(w, "local ports", fmt.Sprintf("%d–%d (%d ports)", l.PortLow, l.PortHigh, l.Ports()))
+		row(w, "somaxconn", fmt.Sprint(l.Somaxconn))
+		row(w, "syn backlog", fmt.Sprint(l.TCPMaxSynBacklog))
+		row(w, "memory", fmt.Sprintf("%s total, %s available", sysctl.HumanBytes(l.MemTotal), sysctl.HumanBytes(l.MemAvailable)))
+	}
 
 	c := r.Capacity
 	fmt.Fprintln(w, "\nCapacity (estimate)")
@@ -51,7 +69,7 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 			row(w, b.Name, fmt.Sprintf("%s  (%s)", num(b.Connections), b.Detail))
 		}
 	}
-	if c.ProxyPorts > 0 {
+	if c.ProxyPorts > 0 && r.AppEnv == "production" { // a proxy on this host is a production setup
 		row(w, "via local proxy", fmt.Sprintf("at most %s per upstream address (ephemeral ports; direct clients do not use them)", num(c.ProxyPorts)))
 	}
 
@@ -63,9 +81,17 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 		fmt.Fprintf(w, "  %-8s %s\n", strings.ToUpper(f.Level), f.Message)
 	}
 	if snippets {
-		fmt.Fprintln(w, "\nSnippets (filled in for this app; paste where the first line says)")
+		if len(r.Snippets) > 0 {
+			fmt.Fprintln(w, "\nSnippets (filled in for this app; paste where the first line says)")
+		}
 		for _, s := range r.Snippets {
 			fmt.Fprintf(w, "\n----- %s -----\n%s", s.File, s.Text)
+		}
+		if len(r.NotApplicable) > 0 {
+			fmt.Fprintf(w, "\nNot applicable on %s\n", osName(r.Limits.OS))
+			for _, n := range r.NotApplicable {
+				fmt.Fprintf(w, "  - %s\n", n)
+			}
 		}
 	}
 	fmt.Fprintln(w)
@@ -94,4 +120,17 @@ func num(n uint64) string {
 		b.WriteRune(ch)
 	}
 	return b.String()
+}
+
+// osName is the operating system as users call it.
+func osName(goos string) string {
+	switch goos {
+	case "", "linux":
+		return "Linux"
+	case "darwin":
+		return "macOS"
+	case "windows":
+		return "Windows"
+	}
+	return goos
 }

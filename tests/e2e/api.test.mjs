@@ -552,4 +552,4 @@ describe('server path and request size (cases 43, 44, 47)', () => {
   });
 });
 
-test('48: Redis scaling across two nodes', { todo: 'covered by tests/e2e/redis*.test.mjs (Redis engineer)' }, () => {});
+test('48: Redis scaling across two nodes', { todo: 'covered by tests/e2e/redis*.test.mjs' }, () => {});

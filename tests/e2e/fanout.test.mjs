@@ -1,4 +1,4 @@
-// Fan-out correctness under a little load (issue: "built for fan-out"): every subscriber gets
+// Fan-out correctness under a little load: every subscriber gets
 // every event in order, and a consumer that stops reading is closed with a 4100-range code
 // instead of stalling the others. Kept small: the machine is shared.
 

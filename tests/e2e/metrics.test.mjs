@@ -1,4 +1,4 @@
-// Monitoring (issue 8): the Prometheus endpoint and `reverb status` during a fan-out over two
+// Monitoring: the Prometheus endpoint and `reverb status` during a fan-out over two
 // workers, and the /connections endpoint Pulse's ReverbConnections recorder calls, answered
 // cluster-wide by every worker.
 
@@ -145,6 +145,7 @@ test('reverb status without a running server says so and exits 1', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reverb-status-'));
   try {
     fs.mkdirSync(path.join(dir, 'storage'));
+    fs.writeFileSync(path.join(dir, 'artisan'), '');
     const st = await status(dir);
     assert.equal(st.code, 1);
     assert.match(st.stderr, /No Reverb server is running/);

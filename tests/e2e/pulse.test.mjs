@@ -1,4 +1,4 @@
-// Pulse messages card (issue 8): with config/pulse.php listing Reverb's ReverbMessages recorder,
+// Pulse messages card: with config/pulse.php listing Reverb's ReverbMessages recorder,
 // the server counts reverb_message:sent / reverb_message:received per app and upserts count rows
 // into the app's pulse_aggregates every pulse_ingest_interval seconds. Two workers each ingest
 // their own counts: the upserts add up to the totals.

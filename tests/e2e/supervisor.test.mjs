@@ -1,4 +1,4 @@
-// The supervisor (issue 4): workers sharing one socket, zero-downtime
+// The supervisor: workers sharing one socket, zero-downtime
 // restarts from `php artisan reverb:restart`'s flag, worker replacement,
 // SIGTERM drain, and a broken config at restart. Real processes, real
 // clients; the flag is written by Laravel's own cache classes through PHP.

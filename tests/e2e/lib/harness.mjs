@@ -2,7 +2,7 @@
 // binary started on a free port, and the real clients (raw `ws`, pusher-js,
 // laravel-echo, the `pusher` server SDK, signed raw HTTP).
 //
-// Other engineers import this file; keep the exported API below stable.
+// Every test file imports this one; keep the exported API below stable.
 //
 // Stable exported API
 // -------------------

@@ -1,0 +1,110 @@
+package laravelcfg
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInspectRoot(t *testing.T) {
+	tests := []struct {
+		name       string
+		files      map[string]string
+		env        map[string]string
+		notLaravel bool
+		missingEnv string // part of the fix, "" when .env is not missing
+	}{
+		{"a project", map[string]string{"artisan": "", ".env": baseEnv}, nil, false, ""},
+		{"no artisan", map[string]string{".env": baseEnv}, nil, true, ""},
+		{"no .env, an example", map[string]string{"artisan": "", ".env.example": ""}, nil, false, "cp .env.example .env && php artisan key:generate"},
+		{"no .env, no example", map[string]string{"artisan": ""}, nil, false, "./reverb install, which creates one"},
+		{"no .env, cached config", map[string]string{"artisan": "", "bootstrap/cache/config.php": "<?php return [];"}, nil, false, ""},
+		{"no .env, settings in the environment", map[string]string{"artisan": ""}, map[string]string{"REVERB_APP_KEY": "k"}, false, ""},
+		{"only .env.staging with --env", map[string]string{"artisan": "", ".env.staging": baseEnv}, nil, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t, tc.files)
+			r, err := InspectRoot(dir, "staging", envOf(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Dir != dir {
+				t.Errorf("dir %q", r.Dir)
+			}
+			if got := r.NotLaravel() != nil; got != tc.notLaravel {
+				t.Errorf("NotLaravel = %v", r.NotLaravel())
+			}
+			e := r.MissingEnv()
+			switch {
+			case tc.missingEnv == "" && e != nil:
+				t.Errorf("MissingEnv = %v", e)
+			case tc.missingEnv != "" && (e == nil || !strings.Contains(e.Error(), tc.missingEnv) || !strings.Contains(e.Error(), "No .env file in "+dir)):
+				t.Errorf("MissingEnv = %v, want a fix with %q", e, tc.missingEnv)
+			}
+		})
+	}
+	_, err := InspectRoot(filepath.Join(t.TempDir(), "gone"), "", envOf(nil))
+	var re *RootError
+	if !errors.As(err, &re) || !strings.Contains(re.Problem, "does not exist") || !strings.Contains(re.Fix, "--dir=") {
+		t.Errorf("missing folder: %v", err)
+	}
+}
+
+// A missing credential names the variable the published config reads, and
+// the command that adds it; without vendor/, the defaults are not named by
+// a path that does not exist.
+func TestMissingCredentialHint(t *testing.T) {
+	dir := project(t, map[string]string{".env": "APP_NAME=Laravel\n"})
+	_, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err == nil || err.Error() != "Reverb's default config/reverb.php (not published): reverb.apps.apps.0: missing app_id "+
+		"(REVERB_APP_ID is not set in .env or the environment: ./reverb install adds REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET)" {
+		t.Errorf("error %v", err)
+	}
+	// Set but empty is another problem: no hint that it is unset.
+	dir = project(t, map[string]string{".env": "REVERB_APP_ID=1\nREVERB_APP_SECRET=s\n"})
+	_, err = Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err == nil || !strings.Contains(err.Error(), "missing key (REVERB_APP_KEY is not set") {
+		t.Errorf("error %v", err)
+	}
+	// With SkipReverbSettings the project loads and says why.
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), SkipReverbSettings: true})
+	if err != nil || p.SettingsErr == nil || !strings.Contains(p.SettingsErr.Error(), "missing key") {
+		t.Errorf("p %v err %v", p, err)
+	}
+}
+
+func TestTCPOptions(t *testing.T) {
+	conf := func(options string) map[string]string {
+		return map[string]string{".env": baseEnv, "config/reverb.php": "<?php return ['servers' => ['reverb' => ['port' => 8080, 'options' => " + options + "]]];"}
+	}
+	tr := true
+	tests := []struct {
+		options string
+		want    TCPOptions
+		ignored string
+	}{
+		{"['tls' => []]", TCPOptions{}, ""},
+		{"['tcp' => ['backlog' => '2048', 'so_reuseport' => 1, 'ipv6_v6only' => true]]", TCPOptions{Backlog: 2048, ReusePort: true, IPv6Only: &tr}, ""},
+		{"['tcp' => ['backlog' => null, 'tcp_nodelay' => true, 'bindto' => '0:0'], 'unix' => [], 'dns' => null]", TCPOptions{}, "tcp.tcp_nodelay tcp.bindto unix"},
+	}
+	for _, tc := range tests {
+		p, err := Load(LoadOptions{Dir: project(t, conf(tc.options)), LookupEnv: noEnv(nil)})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.options, err)
+		}
+		got := p.Reverb.Server.TCP
+		if got.Backlog != tc.want.Backlog || got.ReusePort != tc.want.ReusePort || (got.IPv6Only == nil) != (tc.want.IPv6Only == nil) {
+			t.Errorf("%s: %+v", tc.options, got)
+		}
+		if strings.Join(p.Reverb.Server.IgnoredOptions, " ") != tc.ignored {
+			t.Errorf("%s: ignored %q, want %q", tc.options, p.Reverb.Server.IgnoredOptions, tc.ignored)
+		}
+	}
+	for _, bad := range []string{"['tcp' => 'yes']", "['tcp' => ['backlog' => 'lots']]", "['tcp' => ['backlog' => -1]]"} {
+		if _, err := Load(LoadOptions{Dir: project(t, conf(bad)), LookupEnv: noEnv(nil)}); err == nil || !strings.Contains(err.Error(), "reverb.servers.reverb.options.tcp") {
+			t.Errorf("%s: error %v", bad, err)
+		}
+	}
+}
