@@ -120,7 +120,7 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf(
 			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
 	}
-	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv)
+	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL())
 	if err != nil {
 		err = explainMissingCredentials(err, p.Getenv)
 	}
@@ -164,6 +164,7 @@ func (p *Project) resolvePHPApps(r AppsResolver) error {
 	if err != nil {
 		return err
 	}
+	p.Warnings = append(p.Warnings, p.FillListenerURLs(apps)...)
 	p.Reverb.Apps = apps
 	return nil
 }

@@ -195,6 +195,10 @@ type App struct {
 	OptionsRaw        php.Value
 	AllowedOriginsRaw php.Value
 	MaxConnectionsRaw php.Value
+	// Webhooks and Listeners are our own keys (webhooks.go): Pusher-style
+	// webhooks, and Reverb's events posted to the companion package.
+	Webhooks  []Webhook
+	Listeners *Listeners
 }
 
 // RateLimiting is an app's rate_limiting array.

@@ -69,6 +69,8 @@ type settingsReader struct {
 	// getenv reads the environment as the app sees it (real, then .env);
 	// nil reads nothing.
 	getenv func(name string) (string, bool)
+	// appURL is config('app.url'): the base of the listeners' default url.
+	appURL string
 }
 
 func (r *settingsReader) fail(key, format string, args ...any) error {
@@ -164,8 +166,8 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool)) (Settings, []string, error) {
-	r := &settingsReader{file: file, getenv: getenv}
+func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string) (Settings, []string, error) {
+	r := &settingsReader{file: file, getenv: getenv, appURL: appURL}
 	var s Settings
 	reverb := get(cfg, "reverb")
 	if err := r.known("reverb", reverb); err != nil {
@@ -567,6 +569,12 @@ func (r *settingsReader) app(key string, v php.Value) (App, error) {
 		return a, r.fail(key+".options", "%s is not an array", describe(opts))
 	}
 	a.OptionsRaw = opts
+	if a.Webhooks, err = r.webhooks(key+".webhooks", get(v, "webhooks")); err != nil {
+		return a, err
+	}
+	if a.Listeners, err = r.listeners(key+".listeners", get(v, "listeners")); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 

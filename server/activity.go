@@ -36,23 +36,17 @@ func (s *Server) sweep(now time.Time) {
 		inactive := func(c *conn) bool {
 			return !now.Before(time.Unix(0, c.lastSeen.Load()).Add(interval))
 		}
-		if s.debug != nil {
-			s.debugInfo("Pruning Stale Connections", "")
-		}
+		a.emit(Event{Kind: Sweep, Name: "prune"})
 		kept := conns[:0]
 		for _, c := range conns {
 			if inactive(c) && c.pinged.Load() {
-				if s.debug != nil {
-					s.debugInfo("Connection Pruned", c.id)
-				}
 				c.closeNow(4201, "Pong reply not received in time", false, frameStale())
+				a.emit(Event{Kind: ConnectionPruned, SocketID: c.id, Origin: c.origin})
 				continue
 			}
 			kept = append(kept, c)
 		}
-		if s.debug != nil {
-			s.debugInfo("Pinging Inactive Connections", "")
-		}
+		a.emit(Event{Kind: Sweep, Name: "ping"})
 		for _, c := range kept {
 			if !inactive(c) {
 				continue
@@ -63,9 +57,7 @@ func (s *Server) sweep(now time.Time) {
 				c.send(framePing())
 			}
 			c.pinged.Store(true)
-			if s.debug != nil {
-				s.debugInfo("Connection Pinged", c.id)
-			}
+			a.emit(Event{Kind: ConnectionPinged, SocketID: c.id, Origin: c.origin})
 		}
 	}
 }

@@ -23,6 +23,12 @@ import (
 type appState struct {
 	cfg   *laravelcfg.App
 	stats *AppStats
+	// obs are the app's observers (observe.go), fixed once the server is
+	// built; read without a lock.
+	obs appObservers
+	// led is the app's part of the cluster ledger (decisions.go); nil when
+	// no observer wants a cluster decision. Its maps are guarded by mu.
+	led *appLedger
 
 	open atomic.Int64 // open sockets on this node (max_connections)
 
@@ -110,13 +116,14 @@ func (a *appState) findOrCreate(name string) *channel {
 
 // addSub adds or replaces c's membership of ch. Caller holds a.mu.
 func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
+	replaced := false
 	if old := c.subOf(ch); old != nil {
 		// Re-subscription replaces the data. The channel's order of
 		// sockets is not observable, so the new entry goes to the end.
 		old.dead.Store(true)
 		ch.dead++
 		ch.live--
-		a.stats.Subscriptions.Add(-1)
+		replaced = true
 	}
 	s := &sub{c: c, ch: ch, data: data}
 	cur := ch.subscribers()
@@ -136,11 +143,10 @@ func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
 	ch.subs.Store(&next)
 	c.setSub(ch, s)
 	delete(a.emptyChans, ch)
-	if ch.live == 0 {
-		a.stats.Channels.Add(1)
-	}
 	ch.live++
-	a.stats.Subscriptions.Add(1)
+	if !replaced {
+		a.countChanged(Subscribed, ch, c)
+	}
 }
 
 // removeSub removes c from ch; it reports whether c was subscribed. An
@@ -154,9 +160,8 @@ func (a *appState) removeSub(ch *channel, c *conn) bool {
 	s.dead.Store(true)
 	ch.live--
 	ch.dead++
-	a.stats.Subscriptions.Add(-1)
+	a.countChanged(Unsubscribed, ch, c)
 	if ch.live == 0 {
-		a.stats.Channels.Add(-1)
 		empty := []*sub{}
 		ch.subs.Store(&empty)
 		ch.dead = 0
@@ -169,6 +174,17 @@ func (a *appState) removeSub(ch *channel, c *conn) bool {
 		ch.dead = 0
 	}
 	return true
+}
+
+// countChanged reports a change of ch's local subscribers (Subscribed or
+// Unsubscribed, after the change). Caller holds a.mu.
+func (a *appState) countChanged(k EventKind, ch *channel, c *conn) {
+	if a.wants(k) {
+		a.emit(Event{Kind: k, SocketID: c.id, Origin: c.origin, Channel: ch.name, Count: ch.live})
+	}
+	if a.led != nil {
+		a.ledgerCount(ch)
+	}
 }
 
 func (a *appState) deleteChannel(ch *channel) {

@@ -101,6 +101,7 @@ func (s *Server) addApps(cfgs []laravelcfg.App) []*appState {
 	s.tableMu.Lock()
 	n, added, skipped := s.table.Load().with(cfgs)
 	if len(added) > 0 {
+		s.prepareApps(added) // observers and ledger before anyone finds them
 		s.table.Store(n)
 	}
 	s.tableMu.Unlock()

@@ -2,9 +2,13 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,4 +106,90 @@ func BenchmarkFanoutLoopback(b *testing.B) {
 	}
 	b.ReportMetric(float64(worst.Microseconds()), "µs-to-last(worst)")
 	_ = net.IPv4len
+}
+
+// BenchmarkClientEventWebhook is the hot-path cost of a client_event
+// webhook: client events from one socket fanned out to 1,000 in-memory
+// subscribers, with no webhook, with a client_event webhook, and with
+// Reverb's MessageSent posted to listeners (one event per delivery), whose
+// receiver (in this process, so its CPU counts too) answers 200 at once.
+// It reports the process's CPU time per delivery (user + system), the
+// figure a client_event webhook must not raise by more than 10 %.
+func BenchmarkClientEventWebhook(b *testing.B) {
+	const n = 1000
+	for _, hook := range []string{"none", "client_event", "message_sent"} {
+		b.Run("hook="+hook, func(b *testing.B) {
+			recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+			}))
+			defer recv.Close()
+			app := appA()
+			app.AcceptClientEventsFrom = "all"
+			switch hook {
+			case "client_event":
+				app.Webhooks = []laravelcfg.Webhook{{URL: recv.URL, EventTypes: []string{"client_event"}}}
+			case "message_sent":
+				app.Listeners = &laravelcfg.Listeners{URL: recv.URL, Events: []string{"message_sent"}}
+			}
+			s, err := New(Options{Apps: []laravelcfg.App{app}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			a := s.appList()[0]
+			newConn := func(id string) *conn {
+				c := &conn{srv: s, nc: &countingConn{discardConn: *newDiscardConn()}, app: a, id: id}
+				c.dec = websocket.NewDecoder(0, 0)
+				a.mu.Lock()
+				a.conns[c.id] = c
+				a.mu.Unlock()
+				return c
+			}
+			for i := 0; i < n; i++ {
+				c := newConn(strconv.Itoa(i) + ".1")
+				a.mu.Lock()
+				a.addSub(a.findOrCreate("bench"), c, phpNull)
+				a.mu.Unlock()
+			}
+			sender := newConn("sender.1")
+			msg := []byte(`{"event":"client-bench","channel":"bench","data":{"n":1}}`)
+			out0 := a.stats.MessagesOut.Load()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			listenerEvents := func() int64 {
+				_, li := s.hooks.stats(a.cfg)
+				return li.Events + li.DroppedQueueFull
+			}
+			for i := 0; i < b.N; i++ {
+				sender.handleMessage(msg)
+				if hook == "message_sent" && i%5 == 4 {
+					// Every delivery is an event for the listeners: let
+					// them be posted (the queue holds 10,000), so the
+					// figure is their whole cost, not drops.
+					for listenerEvents() < int64(i+1)*n {
+						time.Sleep(50 * time.Microsecond)
+					}
+				}
+				if i%100 == 99 {
+					// Let the bus catch up, as 100 events/s would.
+					for a.stats.MessagesOut.Load()-out0 < int64(i+1)*n {
+						time.Sleep(50 * time.Microsecond)
+					}
+				}
+			}
+			for a.stats.MessagesOut.Load()-out0 < int64(b.N)*n {
+				time.Sleep(50 * time.Microsecond)
+			}
+			b.StopTimer()
+			cpu := processCPU() - cpu0
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/delivery")
+		})
+	}
+}
+
+// processCPU is this process's user + system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/chantype"
 	"github.com/reverb-go/reverb/server/phpjson"
 )
 
@@ -36,20 +37,23 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 		return c.invalid()
 	}
 	rawData := []byte("null")
+	var sentData json.RawMessage
 	for _, f := range fields {
 		if f.key == "data" {
 			rawData = dataAsSent(f.value)
+			sentData = f.value
 		}
 	}
-	var payload []byte
-	if mode == "members" {
+	var sb *sub
+	if mode == "members" || a.wants(ClientEvent) {
 		a.mu.Lock()
-		ch := a.channels[channel]
-		var sb *sub
-		if ch != nil {
+		if ch := a.channels[channel]; ch != nil {
 			sb = c.subOf(ch)
 		}
 		a.mu.Unlock()
+	}
+	var payload []byte
+	if mode == "members" {
 		if sb == nil {
 			c.send(frameNotMem())
 			return false
@@ -82,6 +86,15 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 			}
 		}
 		payload = append(payload, '}')
+	}
+	if a.wants(ClientEvent) {
+		e := Event{Kind: ClientEvent, SocketID: c.id, Origin: c.origin, Channel: channel, Name: name, Data: sentData}
+		if sb != nil && chantype.Of(channel).Presence() {
+			if uid, ok := field(sb.data, "user_id"); ok && uid.Kind() != php.Null {
+				e.UserID = phpString(uid)
+			}
+		}
+		a.emit(e)
 	}
 	c.srv.publish(messageMsg(a, payload, c.id))
 	return true

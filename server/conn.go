@@ -48,6 +48,8 @@ type conn struct {
 	app *appState
 	nc  net.Conn
 	id  string
+	// origin is the Origin header of the handshake (observer events).
+	origin string
 
 	dec *websocket.Decoder
 	// poll is the epoll registration; nil when a reader goroutine drives
@@ -97,8 +99,8 @@ func (c *conn) send(frame []byte) bool {
 	if !c.enqueue(frame) {
 		return false
 	}
-	if len(frame) > 0 && frame[0] == 0x81 { // FIN + text: Pulse's MessageSent
-		c.app.stats.TextFramesOut.Add(1)
+	if len(frame) > 0 && frame[0] == 0x81 { // FIN + text: Reverb's MessageSent
+		c.sentFrame(frame)
 	}
 	return true
 }
@@ -209,7 +211,7 @@ func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
 	for _, p := range pre {
 		c.queue = append(c.queue, p)
 		if len(p) > 0 && p[0] == 0x81 { // an error sent before the close: MessageSent
-			c.app.stats.TextFramesOut.Add(1)
+			c.sentFrame(p)
 		}
 	}
 	c.queue = append(c.queue, websocket.AppendClose(nil, code, reason))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -15,12 +16,67 @@ import (
 // terminal's, capped at 150).
 const debugWidth = 100
 
-// debugInfo prints a two-column line: "  Title ...... detail". Callers check
-// s.debug != nil first so the hot path formats nothing without --debug.
-func (s *Server) debugInfo(title, detail string) {
-	if s.debug == nil {
-		return
+// debugObserver is --debug: the message stream with Reverb's titles, a
+// consumer of the observer seam. Lines of different goroutines never
+// interleave (s.errMu).
+type debugObserver struct{ s *Server }
+
+const debugKinds = ConnectionOpened | ConnectionClosed | ConnectionPruned | ConnectionPinged | Sweep |
+	MessageIn | MessageReceived | MessageError | ControlFrame | CloseSent | Broadcast
+
+func (debugObserver) Interest(*laravelcfg.App) EventKind { return debugKinds }
+
+func (d debugObserver) Observe(e Event) {
+	s := d.s
+	switch e.Kind {
+	case ConnectionOpened:
+		s.debugInfo("Connection Established", e.SocketID)
+	case ConnectionClosed:
+		s.debugInfo("Connection Closed", e.SocketID)
+	case ConnectionPruned:
+		s.debugInfo("Connection Pruned", e.SocketID)
+	case ConnectionPinged:
+		s.debugInfo("Connection Pinged", e.SocketID)
+	case Sweep:
+		if e.Name == "prune" {
+			s.debugInfo("Pruning Stale Connections", "")
+		} else {
+			s.debugInfo("Pinging Inactive Connections", "")
+		}
+	case MessageIn:
+		s.debugInfo("Message Received", e.SocketID)
+		s.debugMessage(e.Data)
+	case MessageReceived:
+		s.debugInfo("Message Handled", e.SocketID)
+	case MessageError:
+		s.debugError("Message from " + e.SocketID + " resulted in a pusher error")
+	case ControlFrame:
+		s.debugInfo("Control Frame Received", e.SocketID)
+		var line string
+		switch e.Name {
+		case "close":
+			line = describeClose(e.Data)
+		case "ping":
+			line = "Ping " + printable(e.Data)
+		default:
+			line = "Pong " + printable(e.Data)
+		}
+		s.errMu.Lock()
+		fmt.Fprintf(s.debug, "%s\n", line)
+		s.errMu.Unlock()
+	case CloseSent:
+		s.debugInfo("Close Frame Sent", e.SocketID)
+		s.errMu.Lock()
+		fmt.Fprintf(s.debug, "%s\n", closeText(e.Count, e.Name))
+		s.errMu.Unlock()
+	case Broadcast:
+		s.debugInfo("Broadcasting To", e.Channel)
+		s.debugMessage(e.Data)
 	}
+}
+
+// debugInfo prints a two-column line: "  Title ...... detail".
+func (s *Server) debugInfo(title, detail string) {
 	dots := debugWidth - len(title) - len(detail) - 6
 	if dots < 3 {
 		dots = 3
@@ -38,9 +94,6 @@ func (s *Server) debugInfo(title, detail string) {
 // data (and data.channel_data) decoded when they hold JSON strings,
 // truncated to 200 characters.
 func (s *Server) debugMessage(p []byte) {
-	if s.debug == nil {
-		return
-	}
 	out := string(p)
 	if pretty, ok := prettyMessage(p); ok {
 		out = pretty
@@ -95,39 +148,28 @@ func expandStrings(p []byte, depth int) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
-// debugControl prints a control frame a client sent, readably: a close as
-// its code, the code's meaning and the reason; a ping or pong as its
-// payload (quoted when it is not printable text).
+// debugControl reports a control frame a client sent (the read path calls
+// it); --debug prints it readably.
 func (s *Server) debugControl(c *conn, op websocket.Opcode, payload []byte) {
-	if s.debug == nil {
-		return
+	if c.app.wants(ControlFrame) {
+		name := "pong"
+		switch op {
+		case websocket.OpClose:
+			name = "close"
+		case websocket.OpPing:
+			name = "ping"
+		}
+		c.app.emit(Event{Kind: ControlFrame, SocketID: c.id, Origin: c.origin, Name: name, Data: payload})
 	}
-	s.debugInfo("Control Frame Received", c.id)
-	var line string
-	switch op {
-	case websocket.OpClose:
-		line = describeClose(payload)
-	case websocket.OpPing:
-		line = "Ping " + printable(payload)
-	default:
-		line = "Pong " + printable(payload)
-	}
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	fmt.Fprintf(s.debug, "%s\n", line)
 }
 
-// debugCloseSent prints the close frame the server sends (once per
+// debugCloseSent reports the close frame the server sends (once per
 // connection: closeNow runs once), so a close shows up once whichever side
-// began it; the client's echo of it is not printed again.
+// began it; the client's echo of it is not reported again.
 func (s *Server) debugCloseSent(c *conn, code int, reason string) {
-	if s.debug == nil {
-		return
+	if c.app.wants(CloseSent) {
+		c.app.emit(Event{Kind: CloseSent, SocketID: c.id, Origin: c.origin, Name: reason, Count: code})
 	}
-	s.debugInfo("Close Frame Sent", c.id)
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	fmt.Fprintf(s.debug, "%s\n", closeText(code, reason))
 }
 
 // describeClose renders a close frame's payload: "Close 1000 (normal
@@ -194,18 +236,14 @@ func printable(p []byte) string {
 }
 
 func (s *Server) debugError(text string) {
-	if s.debug == nil {
-		return
-	}
 	s.errMu.Lock()
 	defer s.errMu.Unlock()
 	fmt.Fprintf(s.debug, "\n [ERROR] %s\n\n", text)
 }
 
-// debugPusherError logs that a message ended in a Pusher error; nothing is
-// formatted without --debug.
+// debugPusherError reports that a message ended in a Pusher error.
 func (c *conn) debugPusherError() {
-	if c.srv.debug != nil {
-		c.srv.debugError("Message from " + c.id + " resulted in a pusher error")
+	if c.app.wants(MessageError) {
+		c.app.emit(Event{Kind: MessageError, SocketID: c.id, Origin: c.origin})
 	}
 }

@@ -16,11 +16,18 @@
 //     socket whose queue overflows is closed with 4100.
 //   - State (app.go): per app, channels with copy-free subscriber lists read
 //     without locks by the fan-out; one mutex per app for every change.
-//   - Cluster (bus.go, presence.go): every broadcast, client event,
-//     terminate and metrics query goes through the cluster.Transport and is
-//     acted on when it comes back, in the transport's one order. Presence is
-//     a replica of every node's memberships updated in that order, so
+//   - Cluster (envelope.go, publish.go, delivery.go, nodes.go, gather.go,
+//     presence.go): every broadcast, client event, terminate and metrics
+//     query goes through the cluster.Transport and is acted on when it
+//     comes back, in the transport's one order. Presence is a replica of
+//     every node's memberships updated in that order, so
 //     member_added/member_removed are decided identically everywhere and
 //     sent once per user for the whole cluster.
+//   - Lifecycle events (observe.go): one Observer interface; the counters
+//     (stats.go), --debug (debug.go), webhooks and Reverb's events for PHP
+//     listeners (hooks.go, server/webhooks) are its consumers. Events that
+//     depend on every node (channel occupied/vacated, members, counts) are
+//     decided by the cluster ledger (decisions.go, server/ledger) in bus
+//     order and reported by one node.
 //   - Activity (activity.go): the ping/prune sweep over every open socket.
 package server

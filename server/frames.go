@@ -72,3 +72,32 @@ var (
 	frameOrigin   = sync.OnceValue(func() []byte { return textFrame(errorText(4009, "Origin not allowed")) })
 	frameStale    = sync.OnceValue(func() []byte { return textFrame(errorText(4201, "Pong reply not received in time")) })
 )
+
+// framePayload is the payload of an unmasked server frame (the text a
+// MessageSent reports); nil when frame is not one.
+func framePayload(frame []byte) []byte {
+	if len(frame) < 2 {
+		return nil
+	}
+	n, h := int(frame[1]&0x7f), 2
+	switch n {
+	case 126:
+		if len(frame) < 4 {
+			return nil
+		}
+		n, h = int(frame[2])<<8|int(frame[3]), 4
+	case 127:
+		if len(frame) < 10 {
+			return nil
+		}
+		n = 0
+		for _, b := range frame[2:10] {
+			n = n<<8 | int(b)
+		}
+		h = 10
+	}
+	if n < 0 || len(frame) < h+n {
+		return nil
+	}
+	return frame[h : h+n]
+}

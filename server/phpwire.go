@@ -2,7 +2,8 @@ package server
 
 // PHP-serialized strings in cluster messages (reverb-protocol.md §10.4),
 // so PHP Reverb nodes sharing the Redis channel read ours and we read
-// theirs. Wired into bus.go through appToken and the pendingMetric codec.
+// theirs. Wired into envelope.go and gather.go through appToken and the
+// pendingMetric codec.
 
 import (
 	"encoding/json"

@@ -209,7 +209,7 @@ func (s *Server) onPresence(env *envelope) {
 	}
 	var added, removed, succeeded, cached []byte
 	var joiner *conn
-	compensate := false
+	var data php.Value
 	mine := env.Node == s.nodeID
 
 	a.mu.Lock()
@@ -220,7 +220,7 @@ func (s *Server) onPresence(env *envelope) {
 	}
 	switch env.Op {
 	case "join":
-		data := php.ArrayValue(php.NewArray())
+		data = php.ArrayValue(php.NewArray())
 		if env.ChannelData != "" {
 			if d, err := phpjson.Decode([]byte(env.ChannelData)); err == nil && d.Kind() == php.Array {
 				data = d
@@ -238,7 +238,9 @@ func (s *Server) onPresence(env *envelope) {
 					cached = ch.cache
 				}
 			} else {
-				compensate = true
+				// The socket unsubscribed or went away before its join
+				// came back: undo the join for the whole cluster.
+				s.presenceOp(a, env.SocketID, "leave", env.Channel, "", php.Value{})
 			}
 		}
 	case "leave":
@@ -255,6 +257,7 @@ func (s *Server) onPresence(env *envelope) {
 		subs = ch.subscribers()
 	}
 	a.mu.Unlock()
+	s.ledgerPresence(a, env, data)
 
 	if joiner != nil {
 		joiner.send(textFrame(internalText("pusher_internal:subscription_succeeded", succeeded, env.Channel)))
@@ -268,7 +271,7 @@ func (s *Server) onPresence(env *envelope) {
 				s.spawn(func() {
 					remote := s.clusterCache(a, env.Channel)
 					if remote == nil {
-						joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
+						joiner.sendCacheMiss(env.Channel)
 						return
 					}
 					a.mu.Lock()
@@ -279,7 +282,7 @@ func (s *Server) onPresence(env *envelope) {
 					joiner.send(textFrame(remote))
 				})
 			default:
-				joiner.send(textFrame(pusherText("pusher:cache_miss", nil, env.Channel)))
+				joiner.sendCacheMiss(env.Channel)
 			}
 		}
 	}
@@ -287,12 +290,7 @@ func (s *Server) onPresence(env *envelope) {
 		if t == nil {
 			continue
 		}
-		s.fanout(a, env.Channel, subs, textFrame(t), joinerOrNil(joiner, env, mine, a))
-	}
-	if compensate {
-		// The socket unsubscribed or went away before its join came back:
-		// undo the join for the whole cluster.
-		s.publish(presenceMsg(s.nodeID, a.cfg.ID, "leave", env.Channel, env.SocketID, ""))
+		s.fanout(a, env.Channel, subs, t, joinerOrNil(joiner, env, mine, a))
 	}
 }
 
@@ -345,7 +343,7 @@ func (s *Server) dropNodePresenceAll(node string) {
 		a.mu.Unlock()
 		for _, o := range outs {
 			for _, t := range o.texts {
-				s.fanout(a, o.channel, o.subs, textFrame(t), nil)
+				s.fanout(a, o.channel, o.subs, t, nil)
 			}
 		}
 	}

@@ -12,10 +12,9 @@ import (
 
 // handleMessage runs Reverb's pipeline for one data message (§3.2).
 func (c *conn) handleMessage(p []byte) {
-	s := c.srv
-	if s.debug != nil {
-		s.debugInfo("Message Received", c.id)
-		s.debugMessage(p)
+	a := c.app
+	if a.wants(MessageIn) {
+		a.emit(Event{Kind: MessageIn, SocketID: c.id, Origin: c.origin, Data: p})
 	}
 	c.touch()
 	if rl := c.app.cfg.RateLimiting; rl != nil && rl.Enabled && !c.allow(rl.MaxAttempts, rl.DecaySeconds) {
@@ -27,11 +26,8 @@ func (c *conn) handleMessage(p []byte) {
 		c.debugPusherError()
 		return
 	}
-	if c.dispatch(p) {
-		c.app.stats.MessagesHandled.Add(1)
-		if s.debug != nil {
-			s.debugInfo("Message Handled", c.id)
-		}
+	if c.dispatch(p) && a.wants(MessageReceived) {
+		a.emit(Event{Kind: MessageReceived, SocketID: c.id, Origin: c.origin, Data: p})
 	}
 }
 
@@ -158,11 +154,11 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 			c.wantPresence = map[string]bool{}
 		}
 		c.wantPresence[name] = true
-		a.mu.Unlock()
 		// The membership becomes visible, and subscription_succeeded is
 		// sent, when the join comes back through the transport: the one
 		// order every node sees decides member_added.
-		s.publishPresence(c, "join", name, rawData)
+		s.presenceOp(a, c.id, "join", name, rawData, data)
+		a.mu.Unlock()
 		return true
 	}
 	if data.Kind() != php.Array {
@@ -198,10 +194,19 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		if cached != nil {
 			c.send(textFrame(cached))
 		} else {
-			c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
+			c.sendCacheMiss(name)
 		}
 	}
 	return true
+}
+
+// sendCacheMiss tells a new subscriber of a cache channel that nothing is
+// cached (pusher:cache_miss), and reports it.
+func (c *conn) sendCacheMiss(channel string) {
+	c.send(textFrame(pusherText("pusher:cache_miss", nil, channel)))
+	if c.app.wants(CacheMiss) {
+		c.app.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: channel})
+	}
 }
 
 // unsubscribe handles pusher:unsubscribe: no reply.
@@ -215,44 +220,37 @@ func (s *Server) unsubscribe(c *conn, name string) {
 		a.removeSub(ch, c)
 	}
 	a.dropEmptyChannels()
-	a.mu.Unlock()
 	if wasPresence {
-		s.publishPresence(c, "leave", name, "")
+		s.presenceOp(a, c.id, "leave", name, "", php.Value{})
 	}
+	a.mu.Unlock()
 }
 
 // disconnect is the cleanup of §3.9: every membership removed, in channel
 // creation order, empty channels dropped, presence leaves published.
 func (s *Server) disconnect(c *conn) {
 	a := c.app
-	if s.debug != nil && a != s.noApp {
-		s.debugInfo("Connection Closed", c.id)
-	}
 	a.mu.Lock()
-	if a.conns[c.id] == c {
+	established := a.conns[c.id] == c
+	if established {
 		delete(a.conns, c.id)
 		a.open.Add(-1)
-		a.stats.Connections.Add(-1)
 	}
-	var leaves []string
 	for _, ch := range connSubs(c) {
 		a.removeSub(ch, c)
 	}
-	for name := range c.wantPresence {
-		leaves = append(leaves, name)
+	// Drained sockets leave all at once when the drain ends (Drain).
+	if !s.draining.Load() {
+		for name := range c.wantPresence {
+			s.presenceOp(a, c.id, "leave", name, "", php.Value{})
+		}
 	}
 	c.wantPresence = nil
 	a.dropEmptyChannels()
 	a.mu.Unlock()
 
-	if s.draining.Load() {
-		// Drained sockets leave all at once when the drain ends (Drain).
-		leaves = nil
-	}
-	for _, name := range leaves {
-		s.publishPresence(c, "leave", name, "")
-	}
 	if a != s.noApp {
+		a.emit(Event{Kind: ConnectionClosed, SocketID: c.id, Origin: c.origin, Established: established})
 		s.publishCount(a)
 	}
 }

@@ -70,6 +70,13 @@ type Options struct {
 	DebugOut io.Writer
 	// ErrorLog receives errors (always on, even without Debug).
 	ErrorLog io.Writer
+	// Observers receive lifecycle events (observe.go) besides the
+	// server's own consumers (counters, --debug, webhooks).
+	Observers []Observer
+	// WebhookHold is how long channel_vacated and member_removed are held
+	// before they are reported (cancelled if the channel is occupied or
+	// the user is back meanwhile). Zero means DefaultHold (3 s, as Pusher).
+	WebhookHold time.Duration
 	// RefuseUpgrade, when set and true for a connection, answers its
 	// WebSocket upgrade with 503: the connection was taken from the
 	// descriptors a process at its open-files limit keeps for the HTTP API
@@ -96,6 +103,14 @@ type Server struct {
 	handshakeFailures sync.Map     // reason → *atomic.Int64
 	busErrors         atomic.Int64 // failed cluster publishes (monitoring)
 	openFilesRefused  atomic.Int64 // upgrades refused at the open-files limit
+
+	// ledger decides cluster-wide events (decisions.go); nil when no app
+	// wants one.
+	ledger *ledgerState
+	hbSeq  atomic.Uint64 // numbers this node's heartbeats
+	// hooks delivers webhooks and listener events (hooks.go); nil when no
+	// app has any.
+	hooks *hookObserver
 
 	gatherMu   sync.Mutex
 	gatherings map[string]*gathering
@@ -203,6 +218,7 @@ func New(opts Options) (*Server, error) {
 			s.refresh.interval = DefaultRefreshInterval
 		}
 	}
+	s.setupObservers(table.list)
 	if s.transport == nil {
 		s.transport = cluster.NewLocal()
 	}
@@ -225,8 +241,7 @@ func New(opts Options) (*Server, error) {
 		}
 		s.polls = ps
 	}
-	hello, _ := json.Marshal(envelope{Type: typeHello, Node: s.nodeID})
-	s.publish(hello)
+	s.sayHello()
 	s.wg.Add(2)
 	go s.sweepLoop()
 	go s.heartbeatLoop()
@@ -354,7 +369,7 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 // open runs §2 for an upgraded socket: app (nil: unknown key), quota,
 // origin, established.
 func (s *Server) open(nc net.Conn, a *appState, origin string, initial []byte) {
-	c := &conn{srv: s, nc: nc, app: a}
+	c := &conn{srv: s, nc: nc, app: a, origin: origin}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if tc, ok := nc.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
@@ -394,12 +409,8 @@ func (s *Server) open(nc net.Conn, a *appState, origin string, initial []byte) {
 	a.mu.Lock()
 	a.conns[c.id] = c
 	a.mu.Unlock()
-	a.stats.Connections.Add(1)
-	a.stats.ConnectionsTotal.Add(1)
+	a.emit(Event{Kind: ConnectionOpened, SocketID: c.id, Origin: origin})
 	s.publishCount(a)
-	if s.debug != nil {
-		s.debugInfo("Connection Established", c.id)
-	}
 	c.send(s.establishedFrame(c))
 	if s.polls != nil && len(initial) > 0 {
 		if !c.feed(initial) {
@@ -627,10 +638,16 @@ func (s *Server) Close() error {
 	if s.draining.Load() {
 		s.announceGone()
 	}
+	if s.ledger != nil {
+		s.ledger.close()
+	}
 	s.waitPublishes(time.Second)
 	// Closing the transport also releases goroutines blocked publishing.
 	err := s.transport.Close()
 	s.wg.Wait()
+	if s.hooks != nil {
+		s.hooks.close() // a last try at what is queued, bounded
+	}
 	return err
 }
 
@@ -675,9 +692,15 @@ func (s *Server) waitPublishes(d time.Duration) {
 	for time.Now().Before(deadline) {
 		s.pubMu.Lock()
 		idle := !s.pubRunning && len(s.pubQ) == 0
+		inline := !s.pubRunning && !idle // queued after Close: send it here
+		s.pubRunning = s.pubRunning || inline
 		s.pubMu.Unlock()
 		if idle {
 			return
+		}
+		if inline {
+			s.publishLoop()
+			continue
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -1,6 +1,10 @@
 package server
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+)
 
 // AppStats are one app's counters on this node (cheap atomics, read by
 // monitoring).
@@ -38,6 +42,10 @@ type AppSnapshot struct {
 	SlowConsumersClosed int64
 	TextFramesOut       int64
 	MessagesHandled     int64
+	// Webhooks and Listeners count the deliveries of the app's webhooks
+	// and of its events for PHP listeners.
+	Webhooks  HookCounters
+	Listeners HookCounters
 }
 
 // Stats is a snapshot of the node's counters.
@@ -77,6 +85,10 @@ func (s *Server) Stats() Stats {
 			TextFramesOut:       x.TextFramesOut.Load(),
 			MessagesHandled:     x.MessagesHandled.Load(),
 		})
+		if s.hooks != nil {
+			last := &st.Apps[len(st.Apps)-1]
+			last.Webhooks, last.Listeners = s.hooks.stats(a.cfg)
+		}
 	}
 	s.nodesMu.Lock()
 	st.PeerNodes = len(s.nodes)
@@ -88,4 +100,45 @@ func (s *Server) Stats() Stats {
 		return true
 	})
 	return st
+}
+
+// statsObserver keeps one app's AppStats from the observer seam: the
+// counters Pulse ingests and Prometheus and `reverb status` show. (Bytes,
+// frames read and slow consumers are counted where the socket I/O
+// happens.) Every counter is an atomic: Observe runs on many goroutines.
+type statsObserver struct{ st *AppStats }
+
+const statsKinds = ConnectionOpened | ConnectionClosed | MessageReceived | MessageSent | Broadcast |
+	Subscribed | Unsubscribed
+
+func (statsObserver) Interest(*laravelcfg.App) EventKind { return statsKinds }
+
+func (o statsObserver) Observe(e Event) {
+	st := o.st
+	switch e.Kind {
+	case ConnectionOpened:
+		st.Connections.Add(1)
+		st.ConnectionsTotal.Add(1)
+	case ConnectionClosed:
+		if e.Established {
+			st.Connections.Add(-1)
+		}
+	case MessageReceived:
+		st.MessagesHandled.Add(1)
+	case MessageSent:
+		st.TextFramesOut.Add(1)
+	case Broadcast:
+		st.MessagesOut.Add(int64(e.Count))
+		st.TextFramesOut.Add(int64(e.Count))
+	case Subscribed:
+		st.Subscriptions.Add(1)
+		if e.Count == 1 {
+			st.Channels.Add(1)
+		}
+	case Unsubscribed:
+		st.Subscriptions.Add(-1)
+		if e.Count == 0 {
+			st.Channels.Add(-1)
+		}
+	}
 }

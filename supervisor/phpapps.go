@@ -82,6 +82,11 @@ func appsRefresh(p *laravelcfg.Project, c Config) func(context.Context) ([]larav
 	return func(ctx context.Context) ([]laravelcfg.App, error) {
 		apps, out, err := run.Apps(ctx)
 		if err == nil {
+			for _, w := range p.FillListenerURLs(apps) { // listeners' default url: APP_URL
+				if c.Stderr != nil {
+					_, _ = c.Stderr.Write([]byte("reverb worker: " + w + "\n"))
+				}
+			}
 			if serr := shared.Save(out); serr != nil && c.Stderr != nil {
 				// Only the next restart's fallback loses; the apps are served.
 				_, _ = c.Stderr.Write([]byte("reverb worker: " + serr.Error() + "\n"))

@@ -48,7 +48,7 @@ func main() {
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,burst,storm,restart,max", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write)")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook)")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
 	flag.IntVar(&cfg.workers, "workers", 0, "server workers (0 = the server's default)")
 	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
@@ -84,6 +84,7 @@ func run(cfg config) error {
 		{"floor", floorScenario},
 		{"idle", idleScenario},
 		{"fanout", fanoutScenario},
+		{"webhooks", webhooksScenario},
 		{"burst", burstScenario},
 		{"storm", stormScenario},
 		{"restart", restartScenario},

@@ -57,9 +57,16 @@ func idleScenario(cfg config) error {
 // fanout sends events at rate per second for dur to subs subscribers of one
 // channel and reports delivery, loss, latency and CPU per delivery.
 func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target) error {
+	_, err := fanoutMeasure(cfg, a, srv, pool, subs, rate, dur, cpuTarget, p99Target, nil)
+	return err
+}
+
+// fanoutMeasure is fanoutRun with the sender given (nil: the HTTP API);
+// it returns the server's CPU per delivery in µs.
+func fanoutMeasure(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target, send func(seq int) error) (float64, error) {
 	ok, failed, _, _, _, err := connectSpread(pool, subs, "fanout", 64, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if failed > 0 {
 		fmt.Printf("   %d of %d subscribers failed to connect\n", failed, subs)
@@ -67,9 +74,12 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	time.Sleep(time.Second)
 	ccpu0, err := resetAll(pool)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	api := newAPIClient(a)
+	if send == nil {
+		api := newAPIClient(a)
+		send = func(seq int) error { return api.trigger("fanout", seq) }
+	}
 	_, cpu0 := treeUsage(srv.pid())
 	self0, busy0 := selfCPU(), machineBusy()
 	sent, apiFail := 0, 0
@@ -79,7 +89,7 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	start := time.Now()
 	for time.Since(start) < dur {
 		<-tick.C
-		if err := api.trigger("fanout", sent); err != nil {
+		if err := send(sent); err != nil {
 			apiFail++
 			continue
 		}
@@ -110,11 +120,13 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	figure(label+": latency p50", ms(lat.quantile(0.5)), "ms", nil)
 	figure(label+": latency p99", ms(lat.quantile(0.99)), "ms", p99Target)
 	figure(label+": latency max", ms(lat.max()), "ms", nil)
+	var perDelivery float64
 	if received > 0 {
-		figure(label+": server CPU per delivery", (cpu1-cpu0)/float64(received)*1e6, "µs", cpuTarget)
+		perDelivery = (cpu1 - cpu0) / float64(received) * 1e6
+		figure(label+": server CPU per delivery", perDelivery, "µs", cpuTarget)
 	}
 	cpuShare(label+": ", cpu1-cpu0, clientCPU, machineBusy()-busy0, window)
-	return nil
+	return perDelivery, nil
 }
 
 func fanoutScenario(cfg config) error {

@@ -193,13 +193,18 @@ func closeCode(payload []byte) int {
 }
 
 // eventStamp finds the send timestamp the coordinator put in an event's data
-// (`\"t\":<unix nanos>`), without decoding the JSON.
+// (`\"t\":<unix nanos>` in an API event's data string, `"t":<unix nanos>`
+// in a client event's data object), without decoding the JSON.
 func eventStamp(payload []byte) (int64, bool) {
-	i := bytes.Index(payload, []byte(`\"t\":`))
+	key := []byte(`\"t\":`)
+	i := bytes.Index(payload, key)
 	if i < 0 {
-		return 0, false
+		key = []byte(`"t":`)
+		if i = bytes.Index(payload, key); i < 0 {
+			return 0, false
+		}
 	}
-	rest := payload[i+len(`\"t\":`):]
+	rest := payload[i+len(key):]
 	j := 0
 	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
 		j++

@@ -112,6 +112,7 @@ func TestPrometheusExposition(t *testing.T) {
 		stats: map[string]server.Stats{"g3w0": {Apps: []server.AppSnapshot{app("123456", 7, 3, 9)}, PeerNodes: 3, BusErrors: 1,
 			HandshakeFailures: map[string]int64{"over quota": 2}}},
 	}
+	f.stats["g3w0"].Apps[0].Webhooks = server.HookCounters{Events: 12, Failures: 2, DroppedQueueFull: 5}
 	rec := httptest.NewRecorder()
 	Handler(NewCollector(nil, f.topology, f.fetch)).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body := rec.Body.String()
@@ -128,6 +129,10 @@ func TestPrometheusExposition(t *testing.T) {
 		`reverb_worker_deaths_total 1`,
 		`reverb_cluster_peer_nodes{node="g3w0"} 3`,
 		`reverb_bus_publish_errors_total 1`,
+		`reverb_webhook_events_total{app="123456",target="webhooks"} 12`,
+		`reverb_webhook_failed_attempts_total{app="123456",target="webhooks"} 2`,
+		`reverb_webhook_events_dropped_total{app="123456",reason="queue_full",target="webhooks"} 5`,
+		`reverb_webhook_events_dropped_total{app="123456",reason="gave_up",target="listeners"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(body, want) {

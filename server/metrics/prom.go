@@ -34,6 +34,9 @@ var (
 	descBusErrors     = prometheus.NewDesc("reverb_bus_publish_errors_total", "Failed publishes on the cluster bus (the supervisor's hub or Redis).", nil, nil)
 	descOpenFiles     = prometheus.NewDesc("reverb_open_files_refused_total", "Connections refused at the open-files limit (RLIMIT_NOFILE): WebSocket upgrades answered 503 while the descriptors in reserve serve the HTTP API, and connections no worker could take.", nil, nil)
 	descStart         = prometheus.NewDesc("reverb_start_time_seconds", "Start time of the server, unix seconds.", nil, nil)
+	descHookEvents    = prometheus.NewDesc("reverb_webhook_events_total", "Events delivered (answered 2xx) to an app's webhooks or listeners endpoint.", []string{"app", "target"}, nil)
+	descHookFailures  = prometheus.NewDesc("reverb_webhook_failed_attempts_total", "Webhook requests that failed (error, timeout, non-2xx); retries count again.", []string{"app", "target"}, nil)
+	descHookDropped   = prometheus.NewDesc("reverb_webhook_events_dropped_total", "Webhook events lost: queue full, retried in vain for 5 minutes (gave_up), or refused with a 4xx (rejected).", []string{"app", "target", "reason"}, nil)
 )
 
 // promCollector exposes a Collector's Status to Prometheus.
@@ -42,7 +45,8 @@ type promCollector struct{ c *Collector }
 func (p promCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descSubscriptions, descChannels, descConnsTotal, descMsgsIn,
 		descMsgsHandled, descMsgsOut, descDeliveries, descBytesIn, descBytesOut, descSlow, descHandshake, descWorkers,
-		descWorkerUp, descGeneration, descRestarts, descDeaths, descStart, descPeers, descBusErrors, descOpenFiles} {
+		descWorkerUp, descGeneration, descRestarts, descDeaths, descStart, descPeers, descBusErrors, descOpenFiles,
+		descHookEvents, descHookFailures, descHookDropped} {
 		ch <- d
 	}
 }
@@ -73,6 +77,16 @@ func (p promCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descBytesIn, a.BytesIn, a.ID)
 		counter(descBytesOut, a.BytesOut, a.ID)
 		counter(descSlow, a.SlowConsumersClosed, a.ID)
+		for _, h := range []struct {
+			target string
+			s      HookStatus
+		}{{"webhooks", a.Webhooks}, {"listeners", a.Listeners}} {
+			counter(descHookEvents, h.s.Events, a.ID, h.target)
+			counter(descHookFailures, h.s.Failures, a.ID, h.target)
+			counter(descHookDropped, h.s.DroppedQueueFull, a.ID, h.target, "queue_full")
+			counter(descHookDropped, h.s.DroppedGaveUp, a.ID, h.target, "gave_up")
+			counter(descHookDropped, h.s.DroppedRejected, a.ID, h.target, "rejected")
+		}
 	}
 	for reason, n := range st.Handshake {
 		counter(descHandshake, n, reason)

@@ -92,6 +92,29 @@ type AppStatus struct {
 	BytesIn             int64  `json:"bytes_in"`
 	BytesOut            int64  `json:"bytes_out"`
 	SlowConsumersClosed int64  `json:"slow_consumers_closed"`
+	// Webhooks and Listeners are the deliveries of the app's webhooks and
+	// of its events for PHP listeners.
+	Webhooks  HookStatus `json:"webhooks"`
+	Listeners HookStatus `json:"listeners"`
+}
+
+// HookStatus counts one app's deliveries to its webhooks or listeners.
+type HookStatus struct {
+	Events           int64 `json:"events"`
+	Requests         int64 `json:"requests"`
+	Failures         int64 `json:"failed_attempts"`
+	DroppedQueueFull int64 `json:"dropped_queue_full"`
+	DroppedGaveUp    int64 `json:"dropped_gave_up"`
+	DroppedRejected  int64 `json:"dropped_rejected"`
+}
+
+func (h *HookStatus) add(c server.HookCounters) {
+	h.Events += c.Events
+	h.Requests += c.Requests
+	h.Failures += c.Failures
+	h.DroppedQueueFull += c.DroppedQueueFull
+	h.DroppedGaveUp += c.DroppedGaveUp
+	h.DroppedRejected += c.DroppedRejected
 }
 
 // Rate is messages per second over the sampling interval of `reverb status`.
@@ -110,6 +133,8 @@ func (a *AppStatus) addCounters(s server.AppSnapshot) {
 	a.BytesIn += s.BytesIn
 	a.BytesOut += s.BytesOut
 	a.SlowConsumersClosed += s.SlowConsumersClosed
+	a.Webhooks.add(s.Webhooks)
+	a.Listeners.add(s.Listeners)
 }
 
 // addGauges adds the point-in-time fields of s to a.

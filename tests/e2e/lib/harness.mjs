@@ -16,7 +16,8 @@
 //       opts.apps          array of app configs (default defaultApps()); each:
 //                          {id, key, secret, allowed_origins, ping_interval, activity_timeout,
 //                           max_connections, max_message_size, accept_client_events_from,
-//                           rate_limiting: {enabled, max_attempts, decay_seconds, terminate_on_limit}}
+//                           rate_limiting: {enabled, max_attempts, decay_seconds, terminate_on_limit},
+//                           webhooks: [...], listeners: {...}}
 //                          omitted keys fall back to the published config defaults.
 //       opts.env           extra `.env` lines as {NAME: value} (written quoted when needed)
 //       opts.path          config reverb.servers.reverb.path (written to .env as REVERB_SERVER_PATH)
@@ -167,6 +168,9 @@ function appPhp(app) {
     accept_client_events_from: app.accept_client_events_from ?? 'members',
   };
   if (app.rate_limiting !== undefined) entry.rate_limiting = app.rate_limiting;
+  // Our own keys (docs/webhooks.md), written as given.
+  if (app.webhooks !== undefined) entry.webhooks = app.webhooks;
+  if (app.listeners !== undefined) entry.listeners = app.listeners;
   return entry;
 }
 

@@ -1,0 +1,198 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/phpjson"
+)
+
+// Delivery: the transport's callback, one message at a time in the bus
+// order, and what it does with broadcasts and terminate notices.
+
+// deliver is the transport's callback: one message at a time, in order.
+func (s *Server) deliver(msg []byte) {
+	var env envelope
+	if err := json.Unmarshal(msg, &env); err != nil {
+		s.logError("cluster: undecodable message: " + err.Error())
+		return
+	}
+	if s.noteNode(env.Node) {
+		s.askSnapshot(env.Node) // new, or back after being forgotten (rejoin.go)
+	}
+	switch env.Type {
+	case "message":
+		s.onMessage(&env)
+	case "metrics":
+		s.onMetricsRequest(&env)
+	case "terminate":
+		s.onTerminate(&env)
+	case typePresence:
+		env.SocketID = env.Socket
+		s.onPresence(&env)
+	case typeHeartbeat:
+		s.noteCounts(env.Node, env.Counts)
+		s.ledgerHeartbeat(&env)
+	case typeCount, typeCommit, typeClaim:
+		s.onLedgerMessage(&env)
+	case typeLedgerState:
+		s.onLedgerState(&env)
+	case typeHello:
+		s.onHello(&env)
+	case typeSnapshot:
+		s.onSnapshot(&env)
+	case typeNodeGone:
+		if env.NodeID == s.nodeID {
+			if s.draining.Load() {
+				// Our own end-of-drain notice: our replica forgets our
+				// drained members like every other node does.
+				s.dropNodePresenceAll(s.nodeID)
+			}
+			break
+		}
+		s.forgetNode(env.NodeID)
+		if s.ledger != nil {
+			s.ledger.nodeGone(env.NodeID)
+		}
+	case typeBarrier:
+		if env.Node == s.nodeID {
+			s.runInOrder(env.Ref)
+			s.release(env.Ref)
+		}
+	default:
+		s.onMetricResponse(&env)
+	}
+}
+
+// onMessage delivers a broadcast to this node's subscribers: encoded once
+// per channel, the same frame bytes queued on every subscriber.
+func (s *Server) onMessage(env *envelope) {
+	a := s.appByID(appIDFromToken(env.Application))
+	if a == nil {
+		return
+	}
+	var p eventPayload
+	if err := json.Unmarshal(env.Payload, &p); err != nil {
+		s.logError("cluster: bad message payload: " + err.Error())
+		return
+	}
+	if p.Channels == nil && p.Channel != nil {
+		// Client events and batch items: the payload is the frame text.
+		s.broadcast(a, *p.Channel, bytes.TrimSpace(env.Payload), env.SocketID)
+		return
+	}
+	for _, name := range p.Channels {
+		b := make([]byte, 0, 32+len(p.Event)+len(p.Data)+len(name))
+		b = append(b, `{"event":`...)
+		b = appendPHPRaw(b, p.Event)
+		b = append(b, `,"data":`...)
+		b = appendPHPRaw(b, p.Data)
+		b = append(b, `,"channel":`...)
+		b = phpjson.AppendString(b, name)
+		b = append(b, '}')
+		s.broadcast(a, name, b, env.SocketID)
+	}
+}
+
+// broadcast sends text to the local subscribers of one channel, except the
+// socket named by except; cache channels remember it.
+func (s *Server) broadcast(a *appState, name string, text []byte, except string) {
+	a.mu.Lock()
+	ch := a.channels[name]
+	if ch == nil {
+		a.mu.Unlock()
+		return
+	}
+	var ex *conn
+	if except != "" {
+		ex = a.conns[except]
+	}
+	if ch.kind.Cache() {
+		ch.cache = text
+	}
+	subs := ch.subscribers()
+	a.mu.Unlock()
+	s.fanout(a, name, subs, text, ex)
+}
+
+// fanout queues one shared frame of text on every subscriber but except,
+// and reports it as one Broadcast event (one MessageDelivered per
+// recipient only when an observer asks for those).
+func (s *Server) fanout(a *appState, channel string, subs []*sub, text []byte, except *conn) {
+	frame := textFrame(text)
+	// Enqueueing is cheap (the flushers make the syscalls, in parallel),
+	// so one loop serves even 10,000 subscribers.
+	var n int
+	if a.wants(MessageDelivered) {
+		n = enqueueReporting(a, channel, subs, frame, text, except)
+	} else {
+		n = enqueueAll(subs, frame, except)
+	}
+	a.emit(Event{Kind: Broadcast, Channel: channel, Data: text, Count: n})
+}
+
+// enqueueReporting is enqueueAll with a MessageDelivered per recipient.
+func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []byte, except *conn) int {
+	n := 0
+	for _, sb := range subs {
+		if sb.c == except || sb.dead.Load() {
+			continue
+		}
+		if sb.c.enqueue(frame) {
+			n++
+			a.emit(Event{Kind: MessageDelivered, SocketID: sb.c.id, Origin: sb.c.origin, Channel: channel, Data: text})
+		}
+	}
+	return n
+}
+
+func enqueueAll(subs []*sub, frame []byte, except *conn) int {
+	n := 0
+	for _, sb := range subs {
+		if sb.c == except || sb.dead.Load() {
+			continue
+		}
+		if sb.c.enqueue(frame) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) onTerminate(env *envelope) {
+	a := s.appByID(appIDFromToken(env.Application))
+	if a != nil {
+		var p struct {
+			UserID json.RawMessage `json:"user_id"`
+		}
+		_ = json.Unmarshal(env.Payload, &p)
+		var uid string
+		if json.Unmarshal(p.UserID, &uid) != nil {
+			uid = strings.Trim(string(p.UserID), `"`)
+		}
+		s.terminateLocal(a, uid)
+	}
+	s.release(env.Ref)
+}
+
+// terminateLocal closes every local socket of a with a membership whose
+// user id, as a string, is uid (any membership; ones without a user id are
+// skipped — compatibility decision).
+func (s *Server) terminateLocal(a *appState, uid string) {
+	var victims []*conn
+	a.mu.Lock()
+	for _, c := range a.conns {
+		for _, sb := range c.subs {
+			if id, ok := field(sb.data, "user_id"); ok && id.Kind() != php.Null && phpString(id) == uid {
+				victims = append(victims, c)
+				break
+			}
+		}
+	}
+	a.mu.Unlock()
+	for _, c := range victims {
+		c.closeNow(4009, "Connection terminated", false)
+	}
+}

@@ -1,0 +1,216 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/phpjson"
+)
+
+// The other nodes: liveness and heartbeats, their connection counts (the
+// cluster-wide max_connections), and the presence snapshots a node
+// joining late asks for.
+
+// noteNode records that node is alive; true when it was not known (a new
+// node, or one forgotten after missed heartbeats).
+func (s *Server) noteNode(node string) bool {
+	if node == "" || node == s.nodeID {
+		return false
+	}
+	now := time.Now().UnixNano()
+	s.nodesMu.Lock()
+	_, known := s.nodes[node]
+	s.nodes[node] = now
+	s.nodesMu.Unlock()
+	return !known
+}
+
+// forgetNode removes a node's presence memberships (hub said it is gone, or
+// it stopped sending heartbeats).
+func (s *Server) forgetNode(node string) {
+	if node == "" || node == s.nodeID {
+		return
+	}
+	s.nodesMu.Lock()
+	delete(s.nodes, node)
+	delete(s.remoteCounts, node)
+	s.nodesMu.Unlock()
+	s.dropNodePresence(node)
+}
+
+// heartbeatLoop publishes heartbeats and forgets silent nodes. Owned by
+// the Server; stops when s.stop closes.
+func (s *Server) heartbeatLoop() {
+	defer s.wg.Done()
+	period := s.opts.HeartbeatInterval
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+		counts := map[string]int64{}
+		for _, a := range s.appList() {
+			counts[a.cfg.ID] = a.open.Load()
+		}
+		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1)})
+		s.publish(hb)
+		deadline := time.Now().Add(-3 * period).UnixNano()
+		var silent []string
+		s.nodesMu.Lock()
+		known := len(s.nodes)
+		for n, seen := range s.nodes {
+			if seen < deadline {
+				silent = append(silent, n)
+			}
+		}
+		s.nodesMu.Unlock()
+		for _, n := range silent {
+			s.forgetNode(n)
+		}
+		// Nodes silent for three heartbeats are claimed gone in the
+		// ledger; unless every other node went silent at once, which says
+		// rather that this node lost the bus (it would report everything
+		// as vacated).
+		if ls := s.ledger; ls != nil && (len(silent) < known || known == 1) {
+			for _, n := range silent {
+				ls.claim(n)
+			}
+		}
+	}
+}
+
+// onHello answers a new node with this node's own presence memberships as
+// the replica holds them at this point of the order.
+func (s *Server) onHello(env *envelope) {
+	if env.Node == s.nodeID {
+		s.snapMu.Lock()
+		s.helloSeen = true
+		s.snapMu.Unlock()
+		return
+	}
+	if env.For != "" && env.For != s.nodeID {
+		return // a hello addressed to another node (rejoin.go)
+	}
+	// The ledger's state first: the snapshot tells the new node that this
+	// node has answered (decisions.go).
+	s.publishLedgerState(env.Node)
+	var entries []snapshotEntry
+	for _, a := range s.appList() {
+		a.mu.Lock()
+		for name, pc := range a.presence {
+			for _, m := range pc.members {
+				if m.node == s.nodeID {
+					entries = append(entries, snapshotEntry{App: a.cfg.ID, Channel: name, SocketID: m.socket, ChannelData: string(phpjson.Append(nil, m.data))})
+				}
+			}
+		}
+		a.mu.Unlock()
+	}
+	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Entries: entries})
+	s.publish(b)
+}
+
+// onSnapshot applies another node's memberships as of our hello: the
+// snapshot is the state at the hello, and the joins and leaves that node
+// published after the hello were applied already; so snapshot entries are
+// added only when not already known and not left since.
+func (s *Server) onSnapshot(env *envelope) {
+	if env.For != s.nodeID {
+		return
+	}
+	if s.ledger != nil {
+		defer s.ledger.answeredBy(env.Node)
+	}
+	for _, e := range env.Entries {
+		a := s.appByID(e.App)
+		if a == nil {
+			continue
+		}
+		key := env.Node + "\x00" + e.App + "\x00" + e.Channel + "\x00" + e.SocketID
+		s.snapMu.Lock()
+		left := s.leftSinceHello[key]
+		s.snapMu.Unlock()
+		if left {
+			continue
+		}
+		a.mu.Lock()
+		pc := a.presence[e.Channel]
+		if pc == nil {
+			pc = &presenceChannel{}
+			a.presence[e.Channel] = pc
+		}
+		var added []byte
+		var subs []*sub
+		if pc.find(env.Node, e.SocketID) < 0 {
+			data := php.ArrayValue(php.NewArray())
+			if d, err := phpjson.Decode([]byte(e.ChannelData)); err == nil && d.Kind() == php.Array {
+				data = d
+			}
+			// A user new to this node's view (a late joiner's first
+			// snapshot, or a node back after a partition) is announced to
+			// the local subscribers.
+			if added = pc.join(env.Node, e.SocketID, e.Channel, data); added != nil {
+				if ch := a.channels[e.Channel]; ch != nil {
+					subs = ch.subscribers()
+				}
+			}
+		}
+		a.mu.Unlock()
+		if len(subs) > 0 {
+			s.fanout(a, e.Channel, subs, added, nil)
+		}
+	}
+}
+
+// noteCounts records another node's open sockets per app.
+func (s *Server) noteCounts(node string, counts map[string]int64) {
+	if node == "" || node == s.nodeID || counts == nil {
+		return
+	}
+	s.nodesMu.Lock()
+	m := s.remoteCounts[node]
+	if m == nil {
+		m = map[string]int64{}
+		s.remoteCounts[node] = m
+	}
+	for app, n := range counts {
+		m[app] = n
+	}
+	s.nodesMu.Unlock()
+}
+
+// remoteOpen is the number of open sockets of app on the other nodes, as
+// of their last heartbeats.
+func (s *Server) remoteOpen(appID string) int64 {
+	s.nodesMu.Lock()
+	defer s.nodesMu.Unlock()
+	var n int64
+	for _, c := range s.remoteCounts {
+		n += c[appID]
+	}
+	return n
+}
+
+// publishCount tells the other nodes at once how many sockets an app with
+// a connection quota has here, so the quota holds across workers without
+// waiting for a heartbeat.
+func (s *Server) publishCount(a *appState) {
+	if a.cfg.MaxConnections == nil || !s.hasPeers() {
+		return
+	}
+	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}, HB: s.hbSeq.Add(1)})
+	s.publish(hb)
+}
+
+// hasPeers reports whether other nodes have been heard of.
+func (s *Server) hasPeers() bool {
+	s.nodesMu.Lock()
+	defer s.nodesMu.Unlock()
+	return len(s.nodes) > 0
+}
