@@ -53,7 +53,8 @@ type Options struct {
 	// not answer. Zero means 2s.
 	GatherTimeout time.Duration
 	// GoroutineReaders reads every socket with its own goroutine instead
-	// of the epoll driver (the fallback; always so off Linux and for TLS).
+	// of the epoll driver (the fallback; always so for TLS and on the
+	// portable path: off Linux, or built with -tags portable).
 	GoroutineReaders bool
 	// Debug prints the message stream to DebugOut with Reverb's titles.
 	Debug    bool
@@ -98,7 +99,7 @@ type Server struct {
 	rejoin         rejoinState
 
 	polls   *pollSet  // nil: goroutine readers
-	flushes *flushSet // writer pool for plain TCP sockets
+	flushes *flushSet // writer pool for plain TCP sockets; nil on the portable path
 
 	// pubMu guards pubQ and pubRunning: the ordered queue of publish.
 	pubMu      sync.Mutex
@@ -192,7 +193,9 @@ func New(opts Options) (*Server, error) {
 		SignatureMaxAge: opts.SignatureMaxAge,
 		ErrorLog:        func(msg string) { s.logError("api: " + msg) },
 	})
-	s.flushes = newFlushSet(runtime.GOMAXPROCS(0), s)
+	if directWrites {
+		s.flushes = newFlushSet(runtime.GOMAXPROCS(0), s)
+	}
 	if !opts.GoroutineReaders {
 		n := runtime.GOMAXPROCS(0)
 		ps, err := newPollSet(n, s)
@@ -315,11 +318,9 @@ func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
 	a := s.appsByKey[key]
 	c := &conn{srv: s, nc: nc, app: a}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			c.raw = rc
-			c.fl = s.flushes.pick()
-		}
+	if rc, ok := directWriter(nc); ok {
+		c.raw = rc
+		c.fl = s.flushes.pick()
 	}
 	c.touch()
 	if a == nil {
