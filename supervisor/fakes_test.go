@@ -158,11 +158,16 @@ func (n *fakeNode) Drain(ctx context.Context, window time.Duration) error {
 	return n.http.Shutdown(ctx)
 }
 
+// Close ends everything, the transport included, as server.Server does.
 func (n *fakeNode) Close() error {
 	n.mu.Lock()
 	for c := range n.held {
 		c.Close()
 	}
 	n.mu.Unlock()
-	return n.http.Close()
+	err := n.http.Close()
+	if n.opts.Transport != nil {
+		n.opts.Transport.Close()
+	}
+	return err
 }
