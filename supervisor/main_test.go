@@ -132,12 +132,6 @@ func (s *supervised) waitFor(re string, timeout time.Duration) []string {
 	}
 }
 
-func (s *supervised) ready() {
-	m := s.waitFor(`Starting server on (127\.0\.0\.1:\d+)`, 10*time.Second)
-	s.addr = m[1]
-	s.waitFor(`workers ready in \d+ ms`, 20*time.Second)
-}
-
 // get makes one request on a new connection.
 func (s *supervised) get(path string) (string, error) {
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}

@@ -21,7 +21,6 @@ package supervisor
 import (
 	"errors"
 	"io"
-	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server"
@@ -37,13 +36,6 @@ const MetricsEnv = "REVERB_METRICS_ADDR"
 // statser is the part of *server.Server monitoring reads; test fakes lack
 // it, and then monitoring stays off.
 type statser interface{ Stats() server.Stats }
-
-// monitorState is the supervisor's own counters for monitoring; touched
-// only by the event loop.
-type monitorState struct {
-	started      time.Time
-	workerDeaths int
-}
 
 // evTopology asks the event loop for a snapshot of its processes.
 type evTopology struct{ reply chan metrics.Topology }

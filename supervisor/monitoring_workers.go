@@ -14,6 +14,13 @@ import (
 	"github.com/reverb-go/reverb/server/metrics"
 )
 
+// monitorState is the supervisor's own counters for monitoring; touched
+// only by the event loop.
+type monitorState struct {
+	started      time.Time
+	workerDeaths int
+}
+
 // startWorkerMonitoring runs in a worker after its server is built.
 func startWorkerMonitoring(p *laravelcfg.Project, srv node, nodeID string, stderr io.Writer) io.Closer {
 	st, ok := srv.(statser)

@@ -17,10 +17,6 @@ import (
 // with (internal commands start with "_" and are hidden from the usage).
 const WorkerCommand = "_worker"
 
-// lowNoFile is the open-files limit under which `reverb start` warns: below
-// it a busy server runs out of sockets long before CPU.
-const lowNoFile = 10000
-
 // node is the part of *server.Server a worker or an in-process generation
 // drives. Tests substitute a small fake to exercise the process model
 // without the Pusher server.

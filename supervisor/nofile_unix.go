@@ -8,6 +8,10 @@ import (
 	"github.com/reverb-go/reverb/supervisor/console"
 )
 
+// lowNoFile is the open-files limit under which `reverb start` warns: below
+// it a busy server runs out of sockets long before CPU.
+const lowNoFile = 10000
+
 // warnLowNoFile warns when the open-files limit caps the connections this
 // process can hold. Go raises the soft limit to what the system allows at
 // start-up (on macOS up to kern.maxfilesperproc), so what is left is the

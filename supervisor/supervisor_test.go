@@ -16,6 +16,13 @@ import (
 	"time"
 )
 
+// ready waits for the start line and the first generation of workers.
+func (s *supervised) ready() {
+	m := s.waitFor(`Starting server on (127\.0\.0\.1:\d+)`, 10*time.Second)
+	s.addr = m[1]
+	s.waitFor(`workers ready in \d+ ms`, 20*time.Second)
+}
+
 func TestWorkersShareSocketAndBus(t *testing.T) {
 	s := startSupervisor(t, 2, "")
 	s.ready()
