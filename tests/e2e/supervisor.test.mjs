@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { RawClient, serverSdk, startServer, stopAll, waitFor } from './lib/harness.mjs';
+import { RawClient, serverSdk, skipOnPortable, startServer, stopAll, waitFor } from './lib/harness.mjs';
 import { Fleet, childPids, connectionChurn, eventStream, phpMissing, runPhp } from './lib/supervisor-helpers.mjs';
 
 const noPhp = phpMissing();
@@ -120,7 +120,7 @@ test('restart flag in the database store (SQLite): clients move to new workers w
   await restartScenario(t, 'database');
 });
 
-test('kill -9 of one worker: it is replaced, clients of the other worker see nothing', { timeout: 60000 }, async (t) => {
+test('kill -9 of one worker: it is replaced, clients of the other worker see nothing', { skip: skipOnPortable('no worker processes to kill (every server is in the one process)'), timeout: 60000 }, async (t) => {
   const server = await startServer({ workers: 2, drainWindow: '500ms' });
   t.after(() => stopAll());
   const app = server.app(0);
