@@ -494,18 +494,27 @@ func closeGeneration(g *ipGen) {
 // gate to the serving generation. It ends when the listening socket closes.
 func (r *inProcess) acceptLoop(done chan struct{}) {
 	defer close(done)
+	var delay time.Duration
 	for {
 		c, err := r.raw.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Out of descriptors and friends: back off a little, like
-			// net/http, and keep serving the connections already open.
-			r.con.Warnf("Accept failed: %v", err)
-			time.Sleep(50 * time.Millisecond)
+			// Out of descriptors (the one process holds every socket, so
+			// the open-files limit is the ceiling) and friends: back off
+			// like net/http, 5 ms doubling to 1 s, warn once per run of
+			// failures, and keep serving the connections already open.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+				r.con.Warnf("Accept failed: %v (retrying; new connections wait in the backlog)", err)
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			time.Sleep(delay)
 			continue
 		}
+		delay = 0
 		r.gate.hand(c)
 	}
 }
