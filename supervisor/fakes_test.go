@@ -112,11 +112,13 @@ func newFakeNode(opts server.Options) (node, error) {
 		if err != nil {
 			return
 		}
-		fmt.Fprintf(bw, "hello %s\n", opts.NodeID)
-		bw.Flush()
+		// Held before the client hears hello: a drain ordered right after
+		// the hello must find it.
 		n.mu.Lock()
 		n.held[conn] = struct{}{}
 		n.mu.Unlock()
+		fmt.Fprintf(bw, "hello %s\n", opts.NodeID)
+		bw.Flush()
 		go func() { // ends when the client or Drain/Close closes conn
 			bufio.NewReader(conn).ReadByte()
 			n.mu.Lock()
