@@ -480,10 +480,12 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.draining.Store(true)
 	defer s.announceGone()
 	var all []*conn
+	presence := false
 	for _, a := range s.apps {
 		a.mu.Lock()
 		for _, c := range a.conns {
 			all = append(all, c)
+			presence = presence || len(c.wantPresence) > 0
 		}
 		a.mu.Unlock()
 	}
@@ -536,17 +538,33 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 			}
 		}
 	}
-	for {
-		if s.openSockets() == 0 {
-			return nil
-		}
+	lastClose := time.Now()
+	for s.openSockets() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	if presence {
+		// The drained members stay present (announceGone drops them)
+		// until their clients had time to reconnect to the new
+		// generation and subscribe again, as pusher-js does at once on
+		// a 4200-range close: a member who only moved never leaves and
+		// joins again for the others.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(lastClose.Add(presenceRejoinGrace))):
+		}
+	}
+	return nil
 }
+
+// presenceRejoinGrace is how long after its last close a draining node keeps
+// the presence members of the sockets it closed: enough for a client to
+// reconnect, ask the app's /broadcasting/auth and subscribe again.
+const presenceRejoinGrace = 2 * time.Second
 
 func (s *Server) openSockets() int {
 	n := 0
