@@ -24,7 +24,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.CLI.Debug, "debug", false, "print the message stream")
 	fs.StringVar(&c.Dir, "dir", ".", "the Laravel project root")
 	fs.StringVar(&c.EnvName, "env", "", "the environment the command should run under (selects .env.NAME)")
-	fs.IntVar(&c.Workers, "workers", supervisor.DefaultWorkers(), "worker processes sharing the port (0: serve in this process, no zero-downtime restart)")
+	fs.IntVar(&c.Workers, "workers", supervisor.DefaultWorkers(), "worker processes sharing the port (0: serve in this process; macOS/Windows: servers in this process)")
 	fs.DurationVar(&c.PingSweep, "ping-sweep", 0, "period of the ping/prune sweep (default 1m; tests shorten it)")
 	fs.DurationVar(&c.DrainWindow, "drain-window", 10*time.Second, "time over which a restart or stop closes old connections")
 	fs.DurationVar(&c.RestartPoll, "restart-poll", time.Second, "how often non-file cache stores are polled for the restart flag")
