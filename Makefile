@@ -8,7 +8,7 @@ CROSS_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 PKGS     := ./...
 export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 
-.PHONY: build build-portable run test test-all test-go test-go-portable test-e2e test-e2e-portable cross bench bench-portable lint fuzz clean deps
+.PHONY: build build-portable run test test-all test-go test-go-portable test-php test-e2e test-e2e-portable cross bench bench-portable lint fuzz clean deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reverb
@@ -31,7 +31,7 @@ deps:
 # Both builds: Linux's (epoll, worker processes) and the portable one, each
 # through the Go tests and the whole e2e suite, and every release target
 # cross-compiled and vetted.
-test: build cross test-go test-go-portable test-e2e test-e2e-portable
+test: build cross test-go test-go-portable test-php test-e2e test-e2e-portable
 
 test-go:
 	$(GO) vet $(PKGS)
@@ -40,6 +40,11 @@ test-go:
 test-go-portable:
 	$(GO) vet -tags portable $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m -tags portable $(PKGS)
+
+# The companion Laravel package's PHPUnit tests, on the real Laravel app the
+# tests use (see companion/tests/LaravelApp.php).
+test-php:
+	cd companion && phpunit
 
 test-e2e: build
 	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) REVERB_E2E_PORTABLE=0 node --test --test-concurrency=1 --test-timeout=600000 e2e/
@@ -86,3 +91,32 @@ fuzz:
 clean:
 	rm -rf bin tests/.tmp
 	$(GO) clean -testcache
+
+# Release archives for the five targets + SHA256SUMS in dist/, built twice to
+# prove they are reproducible: make release VERSION=v1.2.3
+# (SOURCE_DATE_EPOCH overrides the commit date; RELEASE_FLAGS=-allow-dirty
+# builds from a modified checkout, stamped <commit>-dirty.)
+.PHONY: release release-test docker
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
+	$(GO) run ./scripts/release -version "$(VERSION)" -out dist -verify $(RELEASE_FLAGS)
+
+# The reproducibility test over all five targets (CI builds linux/amd64 only).
+release-test:
+	REVERB_RELEASE_TEST_TARGETS=all $(GO) test -count=1 -run Reproducible -v ./scripts/release
+
+# The container image: writes the build context (Dockerfile, the static
+# linux binary for this machine's architecture, the build machine's CA
+# certificates, passwd/group) into dist/docker/, then builds it with docker
+# or podman when one is installed. VERSION defaults to dev;
+# DOCKER_TARGET=linux/arm64 for the other architecture.
+DOCKER        ?= $(shell docker info >/dev/null 2>&1 && echo docker || command -v podman 2>/dev/null)
+DOCKER_IMAGE  ?= reverb-go/reverb
+DOCKER_TARGET ?= linux/$(shell $(GO) env GOARCH)
+docker:
+	rm -rf dist/docker
+	$(GO) run ./scripts/release -docker dist/docker -version "$(or $(VERSION),dev)" -targets "$(DOCKER_TARGET)"
+	@if [ -n "$(DOCKER)" ]; then \
+	  echo "$(DOCKER) build -t $(DOCKER_IMAGE):$(or $(VERSION),dev) dist/docker"; \
+	  $(DOCKER) build -t "$(DOCKER_IMAGE):$(or $(VERSION),dev)" dist/docker; \
+	else echo "no docker or podman found: build dist/docker with your container engine"; fi

@@ -119,6 +119,9 @@ func Load(opts LoadOptions) (*Project, error) {
 	case err == nil:
 		p.Reverb = s
 		p.Warnings = append(p.Warnings, warns...)
+		if err := p.resolvePHPApps(opts.Apps); err != nil {
+			return nil, err
+		}
 	case opts.SkipReverbSettings:
 		p.Warnings = append(p.Warnings, "Reverb settings not loaded: "+err.Error())
 	default:
@@ -134,6 +137,23 @@ func Load(opts LoadOptions) (*Project, error) {
 		}
 	}
 	return p, nil
+}
+
+// resolvePHPApps fills Reverb.Apps through r when only PHP knows them.
+func (p *Project) resolvePHPApps(r AppsResolver) error {
+	if p.Reverb.AppsFromPHP == "" {
+		return nil
+	}
+	if r == nil {
+		p.Warnings = append(p.Warnings, "the apps come from PHP ("+p.Reverb.AppsFromPHP+"): reverb start asks the app with php artisan reverb:apps --json (companion package reverb-go/laravel)")
+		return nil
+	}
+	apps, err := r.ResolveApps(p)
+	if err != nil {
+		return err
+	}
+	p.Reverb.Apps = apps
+	return nil
 }
 
 // walkUnknown calls fn for every Unknown value below v (depth-limited).

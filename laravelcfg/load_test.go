@@ -1,6 +1,7 @@
 package laravelcfg
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -283,7 +284,6 @@ func TestSettingsCoercionAndErrors(t *testing.T) {
 		{"duplicate keys", `<?php $a = ['app_id' => 1, 'key' => 'k', 'secret' => 's', 'allowed_origins' => [], 'ping_interval' => 1, 'max_message_size' => 1]; $b = $a; $b['app_id'] = 2; return ['apps' => ['apps' => [$a, $b]]];`, "",
 			`reverb.apps.apps.1.key: "k" is also the key of reverb.apps.apps.0`},
 		{"empty max_connections", app(`, 'max_connections' => ''`), "", `reverb.apps.apps.0.max_connections: "" is not numeric`},
-		{"unknown needed", app(`, 'activity_timeout' => config('x')`), "", "reverb.apps.apps.0.activity_timeout: cannot be computed without PHP (config/reverb.php:1: unsupported construct call to config())"},
 		{"parse error", "<?php return [", "", "config/reverb.php:1: PHP parse error"},
 		{"not an array", "<?php return 5;", "", "config/reverb.php: must return an array, got int"},
 		{"unknown server", `<?php return ['default' => 'other'];`, "", `reverb.servers.other: missing`},
@@ -458,4 +458,80 @@ func hasWarning(p *Project, want string) bool {
 		}
 	}
 	return false
+}
+
+// appsResolverFunc adapts a function to AppsResolver.
+type appsResolverFunc func(p *Project) ([]App, error)
+
+func (f appsResolverFunc) ResolveApps(p *Project) ([]App, error) { return f(p) }
+
+func TestAppsFromPHP(t *testing.T) {
+	cases := []struct{ name, file, want string }{
+		{"custom provider", `<?php return ['apps' => ['provider' => 'tenants', 'apps' => []]];`,
+			`config/reverb.php: reverb.apps.provider is "tenants", a provider only PHP can run`},
+		{"uncomputable app value", `<?php return ['apps' => ['apps' => [['app_id' => 1, 'key' => 'k', 'secret' => 's', 'allowed_origins' => ['*'], 'ping_interval' => 60, 'max_message_size' => 1, 'activity_timeout' => config('x')]]]];`,
+			"config/reverb.php: reverb.apps.apps.0.activity_timeout: cannot be computed without PHP (config/reverb.php:1: unsupported construct call to config())"},
+		{"uncomputable list", `<?php return ['apps' => ['apps' => array_map(fn ($t) => $t, config('tenants'))]];`,
+			"reverb.apps.apps: cannot be computed without PHP"},
+		{"uncomputable provider", `<?php return ['apps' => ['provider' => config('x'), 'apps' => []]];`,
+			"reverb.apps.provider: cannot be computed without PHP"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := project(t, map[string]string{".env": baseEnv, "composer.lock": lock("v11.0.0"), "config/reverb.php": c.file})
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(p.Reverb.AppsFromPHP, c.want) || len(p.Reverb.Apps) != 0 {
+				t.Errorf("AppsFromPHP = %q (apps %d), want %q", p.Reverb.AppsFromPHP, len(p.Reverb.Apps), c.want)
+			}
+			if !hasWarning(p, "php artisan reverb:apps --json") {
+				t.Errorf("warnings %q do not say where the apps come from", p.Warnings)
+			}
+			// With a resolver, Load asks it and keeps what it returns.
+			p, err = Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), Apps: appsResolverFunc(func(p *Project) ([]App, error) {
+				return []App{{ID: "7", Key: "k7", Secret: "s"}}, nil
+			})})
+			if err != nil || len(p.Reverb.Apps) != 1 || p.Reverb.Apps[0].ID != "7" {
+				t.Fatalf("resolved: %v %+v", err, p)
+			}
+			_, err = Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), Apps: appsResolverFunc(func(p *Project) ([]App, error) {
+				return nil, errors.New("php failed")
+			})})
+			if err == nil || err.Error() != "php failed" {
+				t.Errorf("resolver error: %v", err)
+			}
+		})
+	}
+	// A static list never asks the resolver.
+	dir := project(t, map[string]string{".env": baseEnv, "composer.lock": lock("v11.0.0")})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), Apps: appsResolverFunc(func(p *Project) ([]App, error) {
+		t.Error("resolver called for config apps")
+		return nil, nil
+	})})
+	if err != nil || p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) != 1 {
+		t.Fatalf("%v %+v", err, p.Reverb)
+	}
+}
+
+func TestParseApps(t *testing.T) {
+	list := php.NewArray()
+	a := php.NewArray()
+	for k, v := range map[string]php.Value{"app_id": php.IntValue(5), "key": php.StringValue("k"), "secret": php.StringValue("s"),
+		"ping_interval": php.StringValue("60"), "max_message_size": php.IntValue(100), "allowed_origins": php.ListValue(php.StringValue("*"))} {
+		a.Set(php.StringKey(k), v)
+	}
+	list.Append(php.ArrayValue(a))
+	apps, _, err := ParseApps(php.ArrayValue(list), "src", "apps")
+	if err != nil || len(apps) != 1 || apps[0].ID != "5" || apps[0].PingInterval != 60 || apps[0].ActivityTimeout != 30 {
+		t.Fatalf("%v %+v", err, apps)
+	}
+	b := a.Copy()
+	b.Set(php.StringKey("ping_interval"), php.StringValue("soon"))
+	list.Append(php.ArrayValue(b))
+	_, _, err = ParseApps(php.ArrayValue(list), "src", "apps")
+	if err == nil || err.Error() != `src: apps.1.ping_interval: "soon" is not numeric` {
+		t.Fatalf("err = %v", err)
+	}
 }

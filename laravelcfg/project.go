@@ -25,6 +25,15 @@ type LoadOptions struct {
 	// config set it, as `php artisan reverb:restart` never reads the Reverb
 	// server settings.
 	SkipReverbSettings bool
+	// Apps, when set, produces the apps when Settings.AppsFromPHP says only
+	// PHP can (see laravelcfg/phpapps). Its error fails Load. Without it,
+	// such a project loads with no apps and a warning.
+	Apps AppsResolver
+}
+
+// AppsResolver produces the apps of a project whose apps need PHP.
+type AppsResolver interface {
+	ResolveApps(p *Project) ([]App, error)
 }
 
 // Project is everything resolved from one Laravel project root.
@@ -69,6 +78,13 @@ func (p *Project) Getenv(name string) (string, bool) {
 type Settings struct {
 	Server ServerSettings
 	Apps   []App
+	// AppsFromPHP is set when the apps cannot be known without running the
+	// app's PHP: reverb.apps.provider names a custom provider, or
+	// reverb.apps.apps holds values the safe evaluator cannot compute. It
+	// says why (file, key path, construct); Apps is then empty until a
+	// LoadOptions.Apps resolver (laravelcfg/phpapps: `php artisan
+	// reverb:apps --json`) fills it.
+	AppsFromPHP string
 }
 
 // ServerSettings is reverb.servers.reverb (the "default" server).

@@ -14,6 +14,9 @@ type SettingsError struct {
 	File string // where the value was configured
 	Key  string
 	Msg  string
+	// NeedsPHP is set when the value is one the safe evaluator could not
+	// compute (php.Unknown), rather than a wrong one.
+	NeedsPHP bool
 }
 
 func (e *SettingsError) Error() string {
@@ -40,7 +43,9 @@ func (r *settingsReader) fail(key, format string, args ...any) error {
 // known refuses an Unknown value, naming the construct behind it.
 func (r *settingsReader) known(key string, v php.Value) error {
 	if v.IsUnknown() {
-		return r.fail(key, "cannot be computed without PHP (%s: %s)", v.Where, v.UnknownReason())
+		err := r.fail(key, "cannot be computed without PHP (%s: %s)", v.Where, v.UnknownReason()).(*SettingsError)
+		err.NeedsPHP = true
+		return err
 	}
 	return nil
 }
@@ -152,7 +157,7 @@ func buildSettings(cfg php.Value, file string) (Settings, []string, error) {
 	if s.Server, err = r.server(serverKey, server, cfg); err != nil {
 		return s, nil, err
 	}
-	if s.Apps, err = r.apps(get(reverb, "apps")); err != nil {
+	if s.Apps, s.AppsFromPHP, err = r.apps(get(reverb, "apps")); err != nil {
 		return s, nil, err
 	}
 	return s, r.warns, nil
@@ -334,20 +339,34 @@ func (r *settingsReader) redisServer(key string, v php.Value) (RedisServer, erro
 	return s, nil
 }
 
-func (r *settingsReader) apps(v php.Value) ([]App, error) {
+// apps reads reverb.apps. When the apps can only come from PHP (a custom
+// provider, or a list with values the evaluator could not compute) it
+// returns no apps and the reason instead.
+func (r *settingsReader) apps(v php.Value) ([]App, string, error) {
 	key := "reverb.apps"
 	if err := r.known(key, v); err != nil {
-		return nil, err
+		return nil, err.Error(), nil
 	}
 	provider, err := r.strVal(key+".provider", get(v, "provider"), "config", true)
 	if err != nil {
-		return nil, err
+		if se, ok := err.(*SettingsError); ok && se.NeedsPHP {
+			return nil, err.Error(), nil
+		}
+		return nil, "", err
 	}
 	if provider != "config" && provider != "" {
-		return nil, r.fail(key+".provider", "%q is not supported (only the \"config\" provider can be read without PHP)", provider)
+		return nil, fmt.Sprintf("%s: %s.provider is %q, a provider only PHP can run", r.file, key, provider), nil
 	}
-	list := get(v, "apps")
-	key += ".apps"
+	apps, err := r.appList(key+".apps", get(v, "apps"))
+	if se, ok := err.(*SettingsError); ok && se.NeedsPHP {
+		return nil, err.Error(), nil
+	}
+	return apps, "", err
+}
+
+// appList reads a list of app arrays at key with the config provider's
+// rules; app ids and keys must be unique.
+func (r *settingsReader) appList(key string, list php.Value) ([]App, error) {
 	if err := r.known(key, list); err != nil {
 		return nil, err
 	}
@@ -377,6 +396,20 @@ func (r *settingsReader) apps(v php.Value) ([]App, error) {
 		r.warns = append(r.warns, key+" is empty: every connection will be refused")
 	}
 	return apps, nil
+}
+
+// ParseApps reads a list of app arrays (the shape of reverb.apps.apps) with
+// exactly the config provider's defaults, coercions and checks. Errors are
+// *SettingsError naming source and the key path below key ("apps.0.secret").
+// It serves apps that come from elsewhere than config/reverb.php, such as the
+// JSON of `php artisan reverb:apps --json`.
+func ParseApps(list php.Value, source, key string) ([]App, []string, error) {
+	r := &settingsReader{file: source}
+	apps, err := r.appList(key, list)
+	if err != nil {
+		return nil, nil, err
+	}
+	return apps, r.warns, nil
 }
 
 // app builds one Laravel\Reverb\Application the way

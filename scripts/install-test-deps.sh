@@ -2,12 +2,15 @@
 # Installs everything the test suite needs on a fresh Debian machine:
 # PHP (the oracle for .env, serialize() and cache-store bytes), Laravel's own
 # cache classes, redis-server, memcached, the npm clients from the committed
-# lockfile, Go modules and staticcheck. Idempotent.
+# lockfile, Go modules and staticcheck; for the companion Laravel package,
+# PHPUnit, Composer and the PHP extensions the real Laravel test app needs
+# (curl, mbstring, xml, sqlite3, zip). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(php-cli php-vlucas-phpdotenv php-laravel-framework php-sqlite3 php-redis php-mysql php-pgsql
-  php-memcached redis-server memcached sqlite3 mariadb-server postgresql openssl make)
+  php-memcached redis-server memcached sqlite3 mariadb-server postgresql openssl make podman runc shellcheck curl
+  php-curl php-mbstring php-xml php-zip phpunit composer)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

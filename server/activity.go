@@ -25,7 +25,7 @@ func (s *Server) sweepLoop() {
 
 // sweep prunes stale sockets, then pings inactive ones.
 func (s *Server) sweep(now time.Time) {
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		a.mu.Lock()
 		conns := make([]*conn, 0, len(a.conns))
 		for _, c := range a.conns {

@@ -15,7 +15,7 @@ func TestSubscriberListChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	a := s.apps[0]
+	a := s.appList()[0]
 	conns := make([]*conn, 300)
 	for i := range conns {
 		conns[i] = fakeConn(s, a, "9."+string(rune('a'+i%26))+string(rune('a'+i/26)))

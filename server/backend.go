@@ -22,16 +22,17 @@ func (b backend) app(cfg *laravelcfg.App) (*appState, error) {
 	if cfg == nil {
 		return nil, errors.New("server: nil app")
 	}
-	a := b.s.appsByID[cfg.ID]
+	a := b.s.appByID(cfg.ID)
 	if a == nil {
 		return nil, errors.New("server: unknown app " + cfg.ID)
 	}
 	return a, nil
 }
 
-// AppByID finds an app by app_id (exact string comparison).
+// AppByID finds an app by app_id (exact string comparison), asking the
+// refresh source when it is not known yet (apptable.go).
 func (b backend) AppByID(id string) (*laravelcfg.App, bool) {
-	a := b.s.appsByID[id]
+	a := b.s.appByIDRefreshing(context.Background(), id)
 	if a == nil {
 		return nil, false
 	}

@@ -29,7 +29,7 @@ func BenchmarkFanout(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			a := s.apps[0]
+			a := s.appList()[0]
 			conns := make([]*conn, n)
 			for i := range conns {
 				c := &conn{srv: s, nc: &countingConn{discardConn: *newDiscardConn()}, app: a, id: strconv.Itoa(i) + ".1"}

@@ -216,7 +216,7 @@ type eventPayload struct {
 // onMessage delivers a broadcast to this node's subscribers: encoded once
 // per channel, the same frame bytes queued on every subscriber.
 func (s *Server) onMessage(env *envelope) {
-	a := s.appsByID[appIDFromToken(env.Application)]
+	a := s.appByID(appIDFromToken(env.Application))
 	if a == nil {
 		return
 	}
@@ -309,7 +309,7 @@ func enqueueAll(subs []*sub, frame []byte, except *conn) int {
 // ---- terminate ----
 
 func (s *Server) onTerminate(env *envelope) {
-	a := s.appsByID[appIDFromToken(env.Application)]
+	a := s.appByID(appIDFromToken(env.Application))
 	if a != nil {
 		var p struct {
 			UserID json.RawMessage `json:"user_id"`
@@ -466,7 +466,7 @@ func (s *Server) heartbeatLoop() {
 			}
 		}
 		counts := map[string]int64{}
-		for _, a := range s.apps {
+		for _, a := range s.appList() {
 			counts[a.cfg.ID] = a.open.Load()
 		}
 		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts})
@@ -501,7 +501,7 @@ func (s *Server) onHello(env *envelope) {
 		return // a hello addressed to another node (rejoin.go)
 	}
 	var entries []snapshotEntry
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		a.mu.Lock()
 		for name, pc := range a.presence {
 			for _, m := range pc.members {
@@ -525,7 +525,7 @@ func (s *Server) onSnapshot(env *envelope) {
 		return
 	}
 	for _, e := range env.Entries {
-		a := s.appsByID[e.App]
+		a := s.appByID(e.App)
 		if a == nil {
 			continue
 		}
@@ -700,7 +700,7 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	if !ok {
 		return
 	}
-	a := s.appsByID[pm.App]
+	a := s.appByID(pm.App)
 	if a == nil {
 		return
 	}

@@ -218,7 +218,7 @@ func TestDrainKeepsPresenceUntilEnd(t *testing.T) {
 	// reconnects to node b while the drain is still running.
 	na.s.draining.Store(true)
 	closeSocket := func(id string) {
-		a := na.s.apps[0]
+		a := na.s.appList()[0]
 		a.mu.Lock()
 		c := a.conns[id]
 		a.mu.Unlock()

@@ -59,7 +59,7 @@ func FuzzHandleMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer s.Close()
-	a := s.apps[0]
+	a := s.appList()[0]
 	peer := fakeConn(s, a, "1.1")
 	peer.handleMessage([]byte(`{"event":"pusher:subscribe","data":{"channel":"test"}}`))
 	f.Fuzz(func(t *testing.T, msg []byte) {

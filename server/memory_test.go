@@ -87,7 +87,7 @@ func BenchmarkFanoutSockets(b *testing.B) {
 					_ = c.Close()
 				}
 			}()
-			a := ts.s.apps[0]
+			a := ts.s.appList()[0]
 			a.mu.Lock()
 			subs := a.channels["idle"].subscribers()
 			a.mu.Unlock()

@@ -203,7 +203,7 @@ func objectJSON(v php.Value) []byte {
 
 // onPresence applies a presence message from the transport.
 func (s *Server) onPresence(env *envelope) {
-	a := s.appsByID[env.App]
+	a := s.appByID(env.App)
 	if a == nil || !chantype.Of(env.Channel).Presence() {
 		return
 	}
@@ -320,7 +320,7 @@ func (s *Server) dropNodePresence(node string) {
 
 // dropNodePresenceAll is dropNodePresence without the guard for this node.
 func (s *Server) dropNodePresenceAll(node string) {
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		type out struct {
 			channel string
 			subs    []*sub

@@ -28,6 +28,16 @@ import (
 // Options configure one server (one worker process, one cluster node).
 type Options struct {
 	Apps []laravelcfg.App
+	// Refresh, when set, is asked for the whole list of apps again when a
+	// client or an API request names an app this node does not know (apps
+	// of a custom provider, see laravelcfg/phpapps); the apps it adds are
+	// served from then on. It runs at most once per RefreshInterval, one
+	// run shared by every caller that missed; an error keeps the apps known.
+	// With Refresh, Apps may be empty.
+	Refresh func(ctx context.Context) ([]laravelcfg.App, error)
+	// RefreshInterval is the least time between two Refresh runs; zero
+	// means DefaultRefreshInterval.
+	RefreshInterval time.Duration
 	// Path is the server path prefix, already normalised ("" or "/ws").
 	Path string
 	// ConfigPath is reverb.servers.reverb.path from config (normalised); API
@@ -68,14 +78,16 @@ type Server struct {
 	opts      Options
 	nodeID    string
 	transport cluster.Transport
-	apps      []*appState
-	appsByID  map[string]*appState
-	appsByKey map[string]*appState
-	noApp     *appState
-	api       http.Handler
-	debug     io.Writer
-	errMu     sync.Mutex
-	started   time.Time
+	// table is the apps, copy-on-write (apptable.go); tableMu serialises
+	// writers.
+	table   atomic.Pointer[appTable]
+	tableMu sync.Mutex
+	refresh *refresher // nil without Options.Refresh
+	noApp   *appState
+	api     http.Handler
+	debug   io.Writer
+	errMu   sync.Mutex
+	started time.Time
 
 	handshakeFailures sync.Map     // reason → *atomic.Int64
 	busErrors         atomic.Int64 // failed cluster publishes (monitoring)
@@ -122,7 +134,7 @@ type Server struct {
 
 // New validates opts and returns a server ready to Serve.
 func New(opts Options) (*Server, error) {
-	if len(opts.Apps) == 0 {
+	if len(opts.Apps) == 0 && opts.Refresh == nil {
 		return nil, errors.New("server: no apps configured (reverb.apps.apps is empty)")
 	}
 	if opts.PingSweepInterval <= 0 {
@@ -144,8 +156,6 @@ func New(opts Options) (*Server, error) {
 		opts:           opts,
 		nodeID:         opts.NodeID,
 		transport:      opts.Transport,
-		appsByID:       map[string]*appState{},
-		appsByKey:      map[string]*appState{},
 		noApp:          newAppState(&laravelcfg.App{}),
 		gatherings:     map[string]*gathering{},
 		waiters:        map[string]chan struct{}{},
@@ -165,19 +175,27 @@ func New(opts Options) (*Server, error) {
 			s.debug = io.Discard
 		}
 	}
+	table := &appTable{byID: map[string]*appState{}, byKey: map[string]*appState{}}
 	for i := range opts.Apps {
 		cfg := opts.Apps[i]
 		if cfg.ID == "" || cfg.Key == "" {
 			return nil, fmt.Errorf("server: app #%d has an empty app_id or key", i)
 		}
 		a := newAppState(&cfg)
-		s.apps = append(s.apps, a)
+		table.list = append(table.list, a)
 		// First match wins, as Reverb's lookup does.
-		if _, dup := s.appsByID[cfg.ID]; !dup {
-			s.appsByID[cfg.ID] = a
+		if _, dup := table.byID[cfg.ID]; !dup {
+			table.byID[cfg.ID] = a
 		}
-		if _, dup := s.appsByKey[cfg.Key]; !dup {
-			s.appsByKey[cfg.Key] = a
+		if _, dup := table.byKey[cfg.Key]; !dup {
+			table.byKey[cfg.Key] = a
+		}
+	}
+	s.table.Store(table)
+	if opts.Refresh != nil {
+		s.refresh = &refresher{s: s, source: opts.Refresh, interval: opts.RefreshInterval}
+		if s.refresh.interval <= 0 {
+			s.refresh.interval = DefaultRefreshInterval
 		}
 	}
 	if s.transport == nil {
@@ -297,7 +315,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tc, ok := rawTCP(nc); ok {
 		nc = tc
 	}
-	s.open(nc, key, r.Header.Get("Origin"), initial)
+	s.open(nc, s.appByKeyRefreshing(r.Context(), key), r.Header.Get("Origin"), initial)
 }
 
 // appKeyFromPath matches {path}/app/{key}.
@@ -313,9 +331,9 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 	return key, true
 }
 
-// open runs §2 for an upgraded socket: app, quota, origin, established.
-func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
-	a := s.appsByKey[key]
+// open runs §2 for an upgraded socket: app (nil: unknown key), quota,
+// origin, established.
+func (s *Server) open(nc net.Conn, a *appState, origin string, initial []byte) {
 	c := &conn{srv: s, nc: nc, app: a}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if rc, ok := directWriter(nc); ok {
@@ -481,7 +499,7 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	defer s.announceGone()
 	var all []*conn
 	presence := false
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		a.mu.Lock()
 		for _, c := range a.conns {
 			all = append(all, c)
@@ -568,7 +586,7 @@ const presenceRejoinGrace = 2 * time.Second
 
 func (s *Server) openSockets() int {
 	n := 0
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		a.mu.Lock()
 		n += len(a.conns)
 		a.mu.Unlock()
@@ -591,7 +609,7 @@ func (s *Server) Close() error {
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.polls.stop()
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		a.mu.Lock()
 		conns := make([]*conn, 0, len(a.conns))
 		for _, c := range a.conns {

@@ -58,7 +58,7 @@ type Stats struct {
 // Stats returns the node's counters.
 func (s *Server) Stats() Stats {
 	st := Stats{NodeID: s.nodeID, HandshakeFailures: map[string]int64{}}
-	for _, a := range s.apps {
+	for _, a := range s.appList() {
 		x := a.stats
 		st.Apps = append(st.Apps, AppSnapshot{
 			AppID:               a.cfg.ID,

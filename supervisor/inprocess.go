@@ -358,7 +358,13 @@ func (r *inProcess) buildNode(p *laravelcfg.Project, num, slot int) (*ipNode, er
 	if tr == nil {
 		tr = r.bus.Node()
 	}
-	srv, err := newNode(serverOptions(p, r.ep, r.c, tr, id))
+	// Apps only PHP can produce: a server that learns new ones at run time
+	// saves them where the next restart's fallback looks, as a worker does.
+	cfg := r.c
+	if a := workerAppsArgs(r.c.apps); len(a) == 2 {
+		cfg.appsFile = a[1]
+	}
+	srv, err := newNode(serverOptions(p, r.ep, cfg, tr, id))
 	if err != nil {
 		tr.Close()
 		return nil, err

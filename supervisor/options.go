@@ -36,6 +36,11 @@ type Config struct {
 	// falls back to REVERB_METRICS_ADDR, and that empty means off.
 	MetricsAddr string
 
+	// apps produces the apps when only PHP can; appsFile is a worker's
+	// shared answer (phpapps.go).
+	apps     laravelcfg.AppsResolver
+	appsFile string
+
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -56,13 +61,14 @@ func (c *Config) defaults() {
 }
 
 func (c Config) load() (*laravelcfg.Project, error) {
-	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: c.Dir, EnvName: c.EnvName})
+	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: c.Dir, EnvName: c.EnvName, Apps: c.apps})
 }
 
 // serverOptions builds one node's options from the loaded project.
 func serverOptions(p *laravelcfg.Project, ep Endpoint, c Config, tr cluster.Transport, nodeID string) server.Options {
 	return server.Options{
 		Apps:              p.Reverb.Apps,
+		Refresh:           appsRefresh(p, c),
 		Path:              laravelcfg.NormalizePath(ep.Path),
 		ConfigPath:        laravelcfg.NormalizePath(p.Reverb.Server.Path),
 		MaxRequestSize:    p.Reverb.Server.MaxRequestSize,

@@ -9,7 +9,11 @@ import (
 // Run executes `reverb start` and returns the process exit status.
 func Run(c Config) int {
 	c.defaults()
-	return run(c, console.New(c.Stdout))
+	con := console.New(c.Stdout)
+	var cleanup func()
+	c.apps, cleanup = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
+	defer cleanup()
+	return run(c, con)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -47,7 +47,7 @@ func workerArgs(c Config, nodeID, addr string) []string {
 	if c.CLI.Debug {
 		args = append(args, "--debug")
 	}
-	return args
+	return append(args, workerAppsArgs(c.apps)...) // apps only PHP can produce (phpapps.go)
 }
 
 // RunWorker is the entry point of a worker process (`reverb _worker`). It
@@ -71,6 +71,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&nodeID, "node-id", "", "")
 	fs.StringVar(&listenAddr, "addr", "", "")
 	fs.IntVar(&supervisorPID, "supervisor-pid", 0, "")
+	fs.StringVar(&c.appsFile, appsFileFlag[2:], "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -125,6 +126,9 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
+	if c.apps, err = workerAppsResolver(c); err != nil {
+		return fail(err)
+	}
 	p, err := loadProject(c)
 	if err != nil {
 		return fail(err)

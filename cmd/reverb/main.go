@@ -36,6 +36,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
+	if versionFlags[args[0]] {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "reverb: unknown command %q\n\n", args[0])

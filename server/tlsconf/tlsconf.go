@@ -31,7 +31,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/phpeval"
@@ -60,9 +59,12 @@ type Request struct {
 	// AppEnv is APP_ENV; Herd/Valet certificates verify peers in production
 	// (Reverb sets verify_peer = app()->environment() === 'production').
 	AppEnv string
-	// Home is the user's home directory for the Herd/Valet lookup; empty
-	// means os.UserHomeDir() (no lookup if that fails too).
+	// Home, when set, is the home directory for the Herd/Valet lookup on
+	// every OS (it stands for both HOME and USERPROFILE).
 	Home string
+	// Getenv reads HOME and USERPROFILE when Home is empty; nil means
+	// os.Getenv.
+	Getenv func(string) string
 	// BaseDir resolves relative certificate paths; empty means the current
 	// directory, which is what PHP does (artisan runs in the project root).
 	BaseDir string
@@ -106,12 +108,12 @@ func Load(req Request) (*Result, error) {
 		res.CertFile = resolvePath(req.BaseDir, opts.LocalCert)
 		res.KeyFile = resolvePath(req.BaseDir, opts.LocalPK)
 	case req.Hostname != "":
-		cert, key, src, ok := LookupSiteCertificate(req.Hostname, req.home(), req.goos())
+		cert, key, src, ok := LookupSiteCertificate(req.Hostname, req.goos(), req.getenv())
 		if !ok {
 			return res, nil
 		}
 		res.Source, res.CertFile, res.KeyFile = src, cert, key
-		v := strings.EqualFold(req.AppEnv, "production")
+		v := req.AppEnv == "production" // a strict comparison in Reverb
 		verifyPeer = &v
 	default:
 		return res, nil
@@ -156,17 +158,19 @@ func Load(req Request) (*Result, error) {
 	return res, nil
 }
 
-func (r Request) home() string {
+func (r Request) getenv() func(string) string {
 	if r.Home != "" {
-		return r.Home
-	}
-	if r.goos() == "windows" {
-		if p := os.Getenv("USERPROFILE"); p != "" {
-			return p
+		return func(key string) string {
+			if key == "HOME" || key == "USERPROFILE" {
+				return r.Home
+			}
+			return ""
 		}
 	}
-	h, _ := os.UserHomeDir()
-	return h
+	if r.Getenv != nil {
+		return r.Getenv
+	}
+	return os.Getenv
 }
 
 func (r Request) goos() string {
@@ -189,27 +193,47 @@ type CertDir struct {
 	Dir    string
 }
 
-// SiteCertificateDirs returns the folders Reverb searches for Herd and Valet
-// site certificates, in order.
-func SiteCertificateDirs(home, goos string) []CertDir {
-	herd := filepath.Join(home, "Library", "Application Support", "Herd", "config", "valet", "Certificates")
+// SiteCertificateDirs returns the folders Reverb's Certificate class
+// searches for Herd and Valet site certificates, in order, for goos:
+//
+//	Herd   macOS, Linux  $HOME/Library/Application Support/Herd/config/valet/Certificates
+//	       Windows       %USERPROFILE%\.config\herd\config\valet\Certificates (HOME if USERPROFILE is empty)
+//	Valet  every OS      $HOME/.config/valet/Certificates
+//
+// Reverb reads HOME for Valet on Windows too, where it is usually unset
+// (Herd is what runs there). A folder whose home variable is empty is left
+// out: Reverb would then search from the root of the file system.
+func SiteCertificateDirs(goos string, getenv func(string) string) []CertDir {
+	home := getenv("HOME")
+	herdHome := home
 	if goos == "windows" {
-		herd = filepath.Join(home, ".config", "herd", "config", "valet", "Certificates")
+		if p := getenv("USERPROFILE"); p != "" {
+			herdHome = p
+		}
 	}
-	return []CertDir{
-		{SourceHerd, herd},
-		{SourceValet, filepath.Join(home, ".config", "valet", "Certificates")},
+	var dirs []CertDir
+	if herdHome != "" {
+		herd := filepath.Join(herdHome, "Library", "Application Support", "Herd", "config", "valet", "Certificates")
+		if goos == "windows" {
+			herd = filepath.Join(herdHome, ".config", "herd", "config", "valet", "Certificates")
+		}
+		dirs = append(dirs, CertDir{SourceHerd, herd})
 	}
+	if home != "" {
+		dirs = append(dirs, CertDir{SourceValet, filepath.Join(home, ".config", "valet", "Certificates")})
+	}
+	return dirs
 }
 
 // LookupSiteCertificate finds <host>.crt and <host>.key for hostname in the
-// Herd folder, then the Valet folder; the first folder holding both wins.
-func LookupSiteCertificate(hostname, home, goos string) (cert, key string, src Source, ok bool) {
-	if home == "" || hostname == "" {
+// Herd folder, then the Valet folder (SiteCertificateDirs); the first folder
+// holding both wins.
+func LookupSiteCertificate(hostname, goos string, getenv func(string) string) (cert, key string, src Source, ok bool) {
+	if hostname == "" {
 		return "", "", SourceNone, false
 	}
 	host := HostPart(hostname)
-	for _, d := range SiteCertificateDirs(home, goos) {
+	for _, d := range SiteCertificateDirs(goos, getenv) {
 		c := filepath.Join(d.Dir, host+".crt")
 		k := filepath.Join(d.Dir, host+".key")
 		if fileExists(c) && fileExists(k) {

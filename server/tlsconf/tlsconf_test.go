@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -212,6 +213,107 @@ func TestHerdValetLookup(t *testing.T) {
 				t.Fatalf("client auth %v, want %v", res.Config.ClientAuth, tc.auth)
 			}
 		})
+	}
+}
+
+// Reverb's Certificate::herdPath()/valetPath() per OS: the folders, and the
+// environment variable each is built from, checked on Linux by injecting
+// GOOS and the environment.
+func TestSiteCertificateDirsPerOS(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	j := filepath.Join
+	macHerd := func(home string) string {
+		return j(home, "Library", "Application Support", "Herd", "config", "valet", "Certificates")
+	}
+	valet := func(home string) string { return j(home, ".config", "valet", "Certificates") }
+	winHerd := func(profile string) string { return j(profile, ".config", "herd", "config", "valet", "Certificates") }
+	tests := []struct {
+		name string
+		goos string
+		env  func(string) string
+		want []CertDir
+	}{
+		{"macOS: Herd, then Valet, both under HOME", "darwin", env("HOME", "/Users/taylor", "USERPROFILE", "/ignored"),
+			[]CertDir{{SourceHerd, macHerd("/Users/taylor")}, {SourceValet, valet("/Users/taylor")}}},
+		{"Linux: the same folders as macOS (Valet Linux uses the second)", "linux", env("HOME", "/home/taylor"),
+			[]CertDir{{SourceHerd, macHerd("/home/taylor")}, {SourceValet, valet("/home/taylor")}}},
+		{"Windows: Herd under USERPROFILE, Valet under HOME", "windows", env("USERPROFILE", `C:\Users\taylor`, "HOME", "/c/Users/taylor"),
+			[]CertDir{{SourceHerd, winHerd(`C:\Users\taylor`)}, {SourceValet, valet("/c/Users/taylor")}}},
+		{"Windows without HOME: Herd only", "windows", env("USERPROFILE", `C:\Users\taylor`),
+			[]CertDir{{SourceHerd, winHerd(`C:\Users\taylor`)}}},
+		{"Windows without USERPROFILE: Herd falls back to HOME", "windows", env("HOME", "/c/Users/taylor"),
+			[]CertDir{{SourceHerd, winHerd("/c/Users/taylor")}, {SourceValet, valet("/c/Users/taylor")}}},
+		{"no home at all: nothing searched (not the file system root)", "darwin", env(), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := SiteCertificateDirs(tc.goos, tc.env)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got  %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The whole lookup through Load with the Windows layout and environment:
+// a Herd for Windows certificate under USERPROFILE is found although HOME
+// points elsewhere, and Valet's folder is read from HOME.
+func TestHerdForWindowsThroughLoad(t *testing.T) {
+	pki := newPKI(t)
+	key := pemPKCS8(t, pki.serverKey)
+	profile, home := t.TempDir(), t.TempDir()
+	getenv := func(k string) string {
+		return map[string]string{"USERPROFILE": profile, "HOME": home}[k]
+	}
+	herd := filepath.Join(profile, ".config", "herd", "config", "valet", "Certificates")
+	writeFile(t, herd, "app.test.crt", pki.serverPEM)
+	writeFile(t, herd, "app.test.key", key)
+	valet := filepath.Join(home, ".config", "valet", "Certificates")
+	writeFile(t, valet, "other.test.crt", pki.serverPEM)
+	writeFile(t, valet, "other.test.key", key)
+
+	for host, want := range map[string]Source{"app.test": SourceHerd, "other.test": SourceValet, "none.test": SourceNone} {
+		res, err := Load(Request{Hostname: host, GOOS: "windows", Getenv: getenv, AppEnv: "local"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Source != want {
+			t.Errorf("%s: source %q, want %q", host, res.Source, want)
+		}
+	}
+	// macOS reads neither of these folders for app.test.
+	res, err := Load(Request{Hostname: "app.test", GOOS: "darwin", Getenv: getenv})
+	if err != nil || res.Source != SourceNone {
+		t.Fatalf("darwin: %v %q", err, res.Source)
+	}
+}
+
+// verify_peer is app()->environment() === 'production': strict.
+func TestSiteCertificateVerifiesPeersOnlyInProduction(t *testing.T) {
+	pki := newPKI(t)
+	home := t.TempDir()
+	valet := filepath.Join(home, ".config", "valet", "Certificates")
+	writeFile(t, valet, "app.test.crt", pki.serverPEM)
+	writeFile(t, valet, "app.test.key", pemPKCS8(t, pki.serverKey))
+	for env, want := range map[string]tls.ClientAuthType{
+		"production": tls.VerifyClientCertIfGiven, "Production": tls.NoClientCert, "local": tls.NoClientCert, "": tls.NoClientCert,
+	} {
+		res, err := Load(Request{Hostname: "app.test", Home: home, GOOS: "darwin", AppEnv: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ClientAuth != want {
+			t.Errorf("APP_ENV=%q: client auth %v, want %v", env, res.ClientAuth, want)
+		}
 	}
 }
 

@@ -153,7 +153,7 @@ func Build(in Input) Report {
 	}
 
 	// Apps.
-	if in.LoadErr == nil && len(p.Reverb.Apps) == 0 {
+	if in.LoadErr == nil && len(p.Reverb.Apps) == 0 && p.Reverb.AppsFromPHP == "" { // apps from PHP are asked at start
 		add(Problem, "apps", "no app is configured (reverb.apps.apps): every connection would be refused with 4001")
 	}
 	for _, a := range p.Reverb.Apps {

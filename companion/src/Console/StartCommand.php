@@ -1,0 +1,110 @@
+<?php
+
+namespace ReverbGo\Laravel\Console;
+
+use Illuminate\Console\Command;
+use ReverbGo\Laravel\Binary;
+use ReverbGo\Laravel\Process\Launcher;
+use ReverbGo\Laravel\Process\ServerEnvironment;
+use Symfony\Component\Console\Output\OutputInterface;
+
+/**
+ * `php artisan reverb:start`, running the reverb binary instead of PHP
+ * Reverb: same options, same precedence (an option, else the config).
+ *
+ * No #[AsCommand] on purpose: the provider adds this command as an object,
+ * which Artisan prefers over Reverb's lazily registered one.
+ */
+class StartCommand extends Command
+{
+    /**
+     * The name and signature of the console command (Reverb's own).
+     *
+     * @var string
+     */
+    protected $signature = 'reverb:start
+                {--host= : The IP address the server should bind to}
+                {--port= : The port the server should listen on}
+                {--path= : The path the server should prefix to all routes}
+                {--hostname= : The hostname the server is accessible from}
+                {--debug : Indicates whether debug messages should be displayed in the terminal}';
+
+    /**
+     * The console command description.
+     *
+     * @var string
+     */
+    protected $description = 'Start the Reverb server (the reverb binary)';
+
+    /**
+     * Execute the console command.
+     */
+    public function handle(Binary $binary, Launcher $launcher): int
+    {
+        $path = $binary->path();
+
+        if (! $binary->exists()) {
+            $this->components->error(sprintf(
+                'The reverb binary is not installed at %s. Run php artisan reverb:binary to download it, set REVERB_GO_BINARY to a reverb binary you have, or set REVERB_GO_SERVER=php to run PHP Reverb.',
+                $binary->displayPath(),
+            ));
+
+            return self::FAILURE;
+        }
+
+        if (DIRECTORY_SEPARATOR === '/' && ! is_executable($path)) {
+            $this->components->error("{$binary->displayPath()} is not executable: chmod +x {$binary->displayPath()} (or run php artisan reverb:binary --force).");
+
+            return self::FAILURE;
+        }
+
+        $environment = (new ServerEnvironment($this->laravel))->build(
+            getenv(),
+            $this->laravel['config']->get('reverb-go.php_binary') ?: PHP_BINARY,
+            $this->output->isDecorated(),
+        );
+
+        return $launcher->launch(
+            $path,
+            $this->serverArguments(),
+            $environment,
+            $this->laravel->basePath(),
+            quiet: $this->output->getVerbosity() === OutputInterface::VERBOSITY_QUIET,
+            exec: filter_var($this->laravel['config']->get('reverb-go.exec', true), FILTER_VALIDATE_BOOL, FILTER_NULL_ON_FAILURE) ?? true,
+        );
+    }
+
+    /**
+     * The `reverb start` command line: the project, artisan's --env, the
+     * options given (empty ones are "not given", as in Reverb), then the
+     * start_options setting.
+     *
+     * @return array<int, string>
+     */
+    public function serverArguments(): array
+    {
+        $args = ['start', '--dir='.$this->laravel->basePath()];
+
+        if (is_string($env = $this->option('env')) && $env !== '') {
+            $args[] = '--env='.$env;
+        }
+
+        foreach (['host', 'port', 'path', 'hostname'] as $name) {
+            $value = $this->option($name);
+
+            if (is_string($value) && $value !== '') {
+                $args[] = "--{$name}={$value}";
+            }
+        }
+
+        if ($this->option('debug')) {
+            $args[] = '--debug';
+        }
+
+        foreach ((array) $this->laravel['config']->get('reverb-go.start_options', []) as $option) {
+            $args[] = (string) $option;
+        }
+
+        return $args;
+    }
+}

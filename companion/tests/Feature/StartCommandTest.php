@@ -1,0 +1,163 @@
+<?php
+
+namespace ReverbGo\Laravel\Tests\Feature;
+
+use PHPUnit\Framework\TestCase;
+use ReverbGo\Laravel\Tests\Artisan;
+
+/**
+ * `php artisan reverb:start` in the real app, with a stand-in binary that
+ * records how it was started.
+ */
+class StartCommandTest extends TestCase
+{
+    private string $dir;
+
+    protected function setUp(): void
+    {
+        $this->dir = sys_get_temp_dir().'/reverb-go-start-'.bin2hex(random_bytes(6));
+        mkdir($this->dir);
+        // Records pid, arguments and environment; on SIGTERM notes it and
+        // exits 0; otherwise exits with $FAKE_EXIT after $FAKE_SLEEP.
+        file_put_contents($this->dir.'/reverb', <<<'SH'
+#!/bin/sh
+out="$(dirname "$0")"
+trap 'echo TERM >> "$out/signal"; exit 0' TERM
+trap 'echo HUP >> "$out/signal"' HUP
+for a in "$@"; do printf '%s\n' "$a"; done > "$out/args"
+env > "$out/env"
+echo "to stdout"
+echo "to stderr" >&2
+echo "$$" > "$out/pid"
+i=0
+while [ "$i" -lt "${FAKE_SLEEP:-0}" ]; do sleep 0.1; i=$((i+1)); done
+exit "${FAKE_EXIT:-0}"
+SH);
+        chmod($this->dir.'/reverb', 0755);
+    }
+
+    protected function tearDown(): void
+    {
+        array_map('unlink', glob($this->dir.'/*'));
+        rmdir($this->dir);
+    }
+
+    private function env(array $extra = []): array
+    {
+        return $extra + ['REVERB_GO_BINARY' => $this->dir.'/reverb', 'FAKE_EXIT' => '7', 'RUNTIME_VAR' => 'from-the-shell'];
+    }
+
+    private function read(string $file): string
+    {
+        return (string) @file_get_contents($this->dir.'/'.$file);
+    }
+
+    private function envOf(): array
+    {
+        $vars = [];
+        foreach (explode("\n", $this->read('env')) as $line) {
+            if (str_contains($line, '=')) {
+                [$k, $v] = explode('=', $line, 2);
+                $vars[$k] = $v;
+            }
+        }
+
+        return $vars;
+    }
+
+    public function test_it_replaces_the_php_process_with_all_of_reverbs_options(): void
+    {
+        $artisan = Artisan::start(['reverb:start', '--host=127.0.0.2', '--port=9001', '--path=ws', '--hostname=ws.test', '--debug', '--env=local', '-n', '-v', '--no-ansi'], $this->env());
+        [$code, $out, $err] = $artisan->wait();
+
+        $this->assertSame(7, $code, $out.$err);
+        $this->assertSame((string) $artisan->pid, trim($this->read('pid')), 'the server runs in the artisan process itself (exec)');
+        $this->assertSame(['start', '--dir='.REVERB_GO_TEST_APP, '--env=local', '--host=127.0.0.2', '--port=9001', '--path=ws', '--hostname=ws.test', '--debug'], explode("\n", trim($this->read('args'))));
+        $this->assertSame("to stdout\n", $out);
+        $this->assertSame("to stderr\n", $err);
+
+        $env = $this->envOf();
+        $this->assertSame(PHP_BINARY, $env['REVERB_PHP_BINARY']);
+        $this->assertSame('from-the-shell', $env['RUNTIME_VAR']);
+        $this->assertSame('1', $env['NO_COLOR']);
+        // What Laravel copied from .env stays out: the server reads .env itself.
+        $this->assertArrayNotHasKey('REVERB_APP_SECRET', $env);
+        $this->assertArrayNotHasKey('APP_KEY', $env);
+        $this->assertArrayNotHasKey('SHELL_VERBOSITY', $env);
+    }
+
+    public function test_options_not_given_are_left_to_the_config_and_the_real_environment_wins(): void
+    {
+        [$code] = Artisan::run(['reverb:start', '--port='], $this->env(['FAKE_EXIT' => '0', 'REVERB_APP_ID' => 'set-by-the-shell', 'REVERB_PHP_BINARY' => '/opt/php/bin/php']));
+
+        $this->assertSame(0, $code);
+        $this->assertSame(['start', '--dir='.REVERB_GO_TEST_APP], explode("\n", trim($this->read('args'))));
+        $env = $this->envOf();
+        $this->assertSame('set-by-the-shell', $env['REVERB_APP_ID']);
+        $this->assertSame('/opt/php/bin/php', $env['REVERB_PHP_BINARY']);
+    }
+
+    public function test_quiet_silences_the_servers_stdout_only(): void
+    {
+        [$code, $out, $err] = Artisan::run(['reverb:start', '-q'], $this->env());
+        $this->assertSame(7, $code);
+        $this->assertSame('', $out);
+        $this->assertSame("to stderr\n", $err);
+    }
+
+    public function test_signals_reach_the_server_itself(): void
+    {
+        $artisan = Artisan::start(['reverb:start'], $this->env(['FAKE_SLEEP' => '600']));
+        $this->waitFor('pid');
+        $artisan->signal(SIGTERM);
+        [$code] = $artisan->wait();
+
+        $this->assertSame(0, $code);
+        $this->assertSame("TERM\n", $this->read('signal'));
+    }
+
+    public function test_without_exec_it_runs_the_server_as_a_child_forwarding_signals_and_the_exit_status(): void
+    {
+        [$code, $out, $err] = Artisan::run(['reverb:start', '--port=9002'], $this->env(['REVERB_GO_EXEC' => 'false']));
+        $this->assertSame(7, $code);
+        $this->assertSame("to stdout\n", $out);
+        $this->assertSame("to stderr\n", $err);
+        $this->assertSame(['start', '--dir='.REVERB_GO_TEST_APP, '--port=9002'], explode("\n", trim($this->read('args'))));
+
+        unlink($this->dir.'/pid');
+        $artisan = Artisan::start(['reverb:start'], $this->env(['REVERB_GO_EXEC' => 'false', 'FAKE_SLEEP' => '600']));
+        $this->waitFor('pid');
+        $this->assertNotSame((string) $artisan->pid, trim($this->read('pid')));
+        $artisan->signal(SIGHUP);
+        $this->waitFor('signal');
+        $artisan->signal(SIGINT); // forwarded as SIGTERM: Ctrl-C reached the child already
+        [$code] = $artisan->wait();
+
+        $this->assertSame(0, $code);
+        $this->assertSame("HUP\nTERM\n", $this->read('signal'));
+    }
+
+    public function test_a_missing_binary_is_an_error_that_says_how_to_get_it(): void
+    {
+        [$code, $out] = Artisan::run(['reverb:start', '--no-ansi'], ['REVERB_GO_BINARY' => $this->dir.'/nothing-here']);
+        $this->assertSame(1, $code);
+        $this->assertStringContainsString('The reverb binary is not installed at '.$this->dir.'/nothing-here', $out);
+        $this->assertStringContainsString('php artisan reverb:binary', $out);
+
+        chmod($this->dir.'/reverb', 0644);
+        [$code, $out] = Artisan::run(['reverb:start', '--no-ansi'], $this->env());
+        $this->assertSame(1, $code);
+        $this->assertStringContainsString('is not executable: chmod +x', $out);
+    }
+
+    private function waitFor(string $file): void
+    {
+        $deadline = microtime(true) + 30;
+        while (clearstatcache() || ! is_file($this->dir.'/'.$file) || filesize($this->dir.'/'.$file) === 0) {
+            if (microtime(true) > $deadline) {
+                $this->fail("{$file} never appeared");
+            }
+            usleep(20_000);
+        }
+    }
+}
