@@ -116,10 +116,16 @@ func interop(t *testing.T, st Store, phpArgs map[string]any, wantLoc, wantRaw, w
 	if err := st.Write(ctx, goTS); err != nil {
 		t.Fatal(err)
 	}
-	typ, v := phpGet(t, phpArgs)
 	wantV := strconv.Itoa(goTS)
 	if wantType == "string" {
 		wantV = strconv.Quote(wantV)
+	}
+	// predis' Sentinel replication reads from a replica, which may lag the
+	// master Go wrote to by a moment: read again until it caught up.
+	typ, v := phpGet(t, phpArgs)
+	for deadline := time.Now().Add(5 * time.Second); (typ != wantType || v != wantV) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		typ, v = phpGet(t, phpArgs)
 	}
 	if typ != wantType || v != wantV {
 		t.Errorf("PHP get() after Go Write = %s %s, want %s %s", typ, v, wantType, wantV)
