@@ -196,10 +196,31 @@ func (c *conn) writeLoop() {
 // frames in pre. With drop, frames still queued are discarded (a slow
 // consumer must not get them first).
 func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
+	if c.closeQueued(code, reason, drop, pre...) {
+		c.kick()
+	}
+}
+
+// closeAfterLeaving is closeNow for a socket the cluster removes
+// (terminate_connections): its presence leaves go on the bus first, and the
+// close frame is written once they have been delivered, as Reverb
+// unsubscribes a terminated connection (member_removed to the others)
+// before it closes it. A client that saw its close, and anything it does
+// next, comes after its member_removed everywhere.
+func (c *conn) closeAfterLeaving(code int, reason string) {
+	if c.closeQueued(code, reason, false) {
+		c.srv.afterOrdered(c.kick)
+	}
+}
+
+// closeQueued queues the close frame (after pre, dropping what is queued
+// when drop), runs the cleanup, and reports whether the caller must start
+// the writing (no one owns the queue yet).
+func (c *conn) closeQueued(code int, reason string, drop bool, pre ...[]byte) bool {
 	c.omu.Lock()
 	if c.closing {
 		c.omu.Unlock()
-		return
+		return false
 	}
 	c.closing = true
 	if drop {
@@ -220,9 +241,7 @@ func (c *conn) closeNow(code int, reason string, drop bool, pre ...[]byte) {
 		c.srv.debugCloseSent(c, code, reason)
 	}
 	c.cleanup()
-	if start {
-		c.kick()
-	}
+	return start
 }
 
 // closeRaw is closeNow for an already built close frame (the echo of a

@@ -193,6 +193,6 @@ func (s *Server) terminateLocal(a *appState, uid string) {
 	}
 	a.mu.Unlock()
 	for _, c := range victims {
-		c.closeNow(4009, "Connection terminated", false)
+		c.closeAfterLeaving(4009, "Connection terminated")
 	}
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"time"
 )
 
 // Publishing in order, and waiting for a point of the bus's one order.
@@ -123,6 +125,24 @@ func (s *Server) inOrder(ctx context.Context, fn func()) error {
 		s.forget(ref)
 		return ctx.Err()
 	}
+}
+
+// afterOrdered runs fn once, on the delivery goroutine, when a marker
+// published now comes back (as inOrder, without waiting for it), or after
+// GatherTimeout when the transport is stuck.
+func (s *Server) afterOrdered(fn func()) {
+	var once sync.Once
+	run := func() { once.Do(fn) }
+	ref, _ := s.await()
+	s.waitersMu.Lock()
+	s.inOrderFns[ref] = run
+	s.waitersMu.Unlock()
+	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
+	s.publish(msg)
+	time.AfterFunc(s.opts.GatherTimeout, func() {
+		s.forget(ref)
+		run()
+	})
 }
 
 func (s *Server) runInOrder(ref string) {
