@@ -98,7 +98,8 @@ type signedUser struct {
 // watchlistMax is Pusher's limit of a watchlist: the first 100 ids count.
 const watchlistMax = 100
 
-var errNoUserID = errors.New(`The returned user data must contain the "id" field.`)
+// errNoUserID: user_data without a usable id (answered with msgNoUserID).
+var errNoUserID = errors.New("user_data has no id")
 
 // parseUserData reads a sign-in's user_data as Pusher does: a JSON object
 // whose "id" is a non-empty string (an integer is taken as its decimal
@@ -162,6 +163,7 @@ const (
 	msgNotAuthorized = "Connection not authorized."
 	msgOtherUser     = "Connection is already signed in as another user."
 	msgAuthTimeout   = "Connection not authorized within timeout."
+	msgNoUserID      = `The returned user data must contain the "id" field.`
 )
 
 // signinSuccessText is pusher:signin_success with the user_data as signed.
@@ -187,7 +189,7 @@ func (c *conn) signin(payload php.Value) bool {
 	}
 	u, err := parseUserData(ud.StringVal(), a.cfg.WatchlistEvents)
 	if err != nil {
-		c.refuseSignin(err.Error())
+		c.refuseSignin(msgNoUserID)
 		return false
 	}
 	return c.srv.signIn(c, u, ud.StringVal())
