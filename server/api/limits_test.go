@@ -19,7 +19,9 @@ func TestPusherLimits(t *testing.T) {
 		b, _ := json.Marshal(map[string]any{"name": name, "data": data, "channels": channels})
 		return string(b)
 	}
-	item := func(name, data string) map[string]string { return map[string]string{"name": name, "data": data, "channel": "c"} }
+	item := func(name, data string) map[string]string {
+		return map[string]string{"name": name, "data": data, "channel": "c"}
+	}
 	batch := func(items ...map[string]string) string {
 		b, _ := json.Marshal(map[string]any{"batch": items})
 		return string(b)
