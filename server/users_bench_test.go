@@ -24,20 +24,35 @@ func benchConns(s *Server, a *appState, n int) []*conn {
 }
 
 // BenchmarkSendToUser is one API event on #server-to-user-{id} delivered
-// on this node to a user's signed-in sockets (1 and 3, a user's tabs).
+// on this node to a user's signed-in sockets (1 and 3, a user's tabs),
+// beside the same event on a channel with 1 subscriber (Reverb's path).
 func BenchmarkSendToUser(b *testing.B) {
-	for _, n := range []int{1, 3} {
-		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		sockets int
+		user    bool
+	}{{"channel/subscribers=1", 1, false}, {"user/sockets=1", 1, true}, {"user/sockets=3", 3, true}} {
+		b.Run(c.name, func(b *testing.B) {
 			s, err := New(Options{Apps: []laravelcfg.App{appA()}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
 			a := s.appList()[0]
-			for _, c := range benchConns(s, a, n) {
-				s.signIn(c, signedUser{id: "7"}, `{"id":"7"}`)
+			target := "bench"
+			for _, conn := range benchConns(s, a, c.sockets) {
+				if c.user {
+					s.signIn(conn, signedUser{id: "7"}, `{"id":"7"}`)
+				} else {
+					a.mu.Lock()
+					a.addSub(a.findOrCreate(target), conn, phpNull)
+					a.mu.Unlock()
+				}
 			}
-			msg := messageMsg(a, []byte(`{"event":"App\\Events\\Bench","channels":["#server-to-user-7"],"data":"{\"n\":1}"}`), "")
+			if c.user {
+				target = "#server-to-user-7"
+			}
+			msg := messageMsg(a, []byte(`{"event":"App\\Events\\Bench","channels":["`+target+`"],"data":"{\"n\":1}"}`), "")
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
