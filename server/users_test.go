@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,42 @@ func TestClientEventLimits(t *testing.T) {
 	c.expect(`{"event":"pusher:error","data":"{\"code\":null,\"message\":\"The data content of this event exceeds the allowed maximum (10 bytes). See https:\\\/\\\/pusher.com\\\/docs\\\/channels\\\/server_api\\\/http-api#publishing-events for more info\"}"}`)
 	if got := peer.barrier(); len(got) != 0 {
 		t.Errorf("refused client events were relayed: %v", got)
+	}
+}
+
+// The subscription_count webhook and the clients' counts are one decision:
+// the same counts, the webhook once for the cluster.
+func TestSubscriptionCountWebhookMatchesClients(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	app := appWithHooks(r.srv.URL, "subscription_count")
+	app.SubscriptionCount = true
+	bus := cluster.NewBus()
+	n1 := startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "n1"})
+	n2 := startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "n2"})
+	var seen []string
+	a := n1.dial(t, "reverb-key")
+	a.subscribe("news", "", "")
+	a.subscribed("news")
+	seen = append(seen, a.read())
+	b := n2.dial(t, "reverb-key")
+	b.subscribe("news", "", "")
+	b.subscribed("news")
+	seen = append(seen, a.read())
+	b.ws.Close()
+	seen = append(seen, a.read())
+	got := r.wait(t, "subscription_count", 3)
+	sort.Strings(got) // reported by the node of each change: any order
+	want := []string{`channel="news" subscription_count=1`, `channel="news" subscription_count=1`, `channel="news" subscription_count=2`}
+	if strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("webhooks %v", got)
+	}
+	for i, n := range []int{1, 2, 1} {
+		if w := `"data":"{\"subscription_count\":` + jsonNumber(n) + `}"`; !strings.Contains(seen[i], w) {
+			t.Errorf("client frame %d: %s", i, seen[i])
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := r.named("subscription_count"); len(got) != 3 {
+		t.Errorf("webhooks sent more than once: %v", got)
 	}
 }
