@@ -1,14 +1,22 @@
 # reverb: a Go drop-in for Laravel Reverb.
 GO       ?= go
 BIN      := bin/reverb
+PORTABLE_BIN := bin/reverb-portable
 BENCHBIN := bin/reverb-bench
+# The release targets: every one builds and vets without cgo (make cross).
+CROSS_TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 PKGS     := ./...
 export PATH := $(PATH):$(shell $(GO) env GOPATH)/bin
 
-.PHONY: build run test test-all test-quick test-go test-php test-e2e bench lint fuzz clean deps
+.PHONY: build build-portable run test test-all test-quick test-go test-go-portable test-php test-e2e test-e2e-portable cross bench bench-portable lint fuzz clean deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/reverb
+
+# The code macOS and Windows run, built for Linux so the tests prove it:
+# standard-library net listener and connections, one process.
+build-portable:
+	$(GO) build -tags portable -o $(PORTABLE_BIN) ./cmd/reverb
 
 # Run the server on the bundled example Laravel project.
 run: build
@@ -20,11 +28,18 @@ test-all: deps test
 deps:
 	./scripts/install-test-deps.sh
 
-test: build test-go test-php test-e2e
+# Both builds: Linux's (epoll, worker processes) and the portable one, each
+# through the Go tests and the whole e2e suite, and every release target
+# cross-compiled and vetted.
+test: build cross test-go test-go-portable test-php test-e2e test-e2e-portable
 
 test-go:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-go-portable:
+	$(GO) vet -tags portable $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m -tags portable $(PKGS)
 
 # The companion Laravel package's PHPUnit tests, on the real Laravel app the
 # tests use (see companion/tests/LaravelApp.php).
@@ -32,7 +47,20 @@ test-php:
 	cd companion && phpunit
 
 test-e2e: build
-	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) node --test --test-concurrency=1 --test-timeout=600000 e2e/
+	cd tests && REVERB_BIN=$(CURDIR)/$(BIN) REVERB_E2E_PORTABLE=0 node --test --test-concurrency=1 --test-timeout=600000 e2e/
+
+test-e2e-portable: build-portable
+	cd tests && REVERB_BIN=$(CURDIR)/$(PORTABLE_BIN) REVERB_E2E_PORTABLE=1 node --test --test-concurrency=1 --test-timeout=600000 e2e/
+
+# Vet every package, tests included (vet type-checks them, so this is the
+# compile check), and link the reverb binary, for every release target
+# without cgo, so a Linux-only call cannot slip in.
+cross:
+	@set -e; for t in $(CROSS_TARGETS); do \
+	  echo "cross $$t"; \
+	  CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet $(PKGS); \
+	  CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -o /dev/null ./cmd/reverb; \
+	done
 
 # A lighter local run: nothing installed with apt-get (Go tests that need
 # redis-server, memcached, MariaDB, PostgreSQL or PHP skip when they are
@@ -49,10 +77,19 @@ bench: build
 	$(GO) build -o $(BENCHBIN) ./cmd/reverb-bench
 	$(BENCHBIN) -server $(CURDIR)/$(BIN) -app examples/laravel
 
+# The same measurements against the portable server (the bench tool keeps
+# its epoll client readers).
+bench-portable: build-portable
+	$(GO) build -o $(BENCHBIN) ./cmd/reverb-bench
+	$(BENCHBIN) -server $(CURDIR)/$(PORTABLE_BIN) -app examples/laravel
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed (make deps)"; fi
+	@if command -v staticcheck >/dev/null 2>&1; then \
+	  staticcheck $(PKGS) && staticcheck -tags portable $(PKGS) && \
+	  for t in $(CROSS_TARGETS); do echo "staticcheck $$t"; CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} staticcheck $(PKGS) || exit 1; done; \
+	else echo "staticcheck not installed (make deps)"; fi
 
 # Short fuzz runs of every fuzz target (FUZZTIME per target).
 FUZZTIME ?= 10s

@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -462,39 +460,6 @@ func unwritten(bufs [][]byte, n int) [][]byte {
 	copy(out, bufs)
 	out[0] = out[0][n:]
 	return out
-}
-
-// writevNow writes as much of bufs as the socket takes without waiting.
-func (c *conn) writevNow(bufs [][]byte) (int, error) {
-	n := 0
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for len(bufs) > 0 {
-			var m int
-			var e error
-			if len(bufs) == 1 {
-				m, e = unix.Write(int(fd), bufs[0]) // the common case: one frame
-			} else {
-				m, e = unix.Writev(int(fd), bufs[:min(len(bufs), 1024)])
-			}
-			if e == unix.EINTR {
-				continue
-			}
-			if e != nil {
-				if e != unix.EAGAIN {
-					werr = e
-				}
-				return true
-			}
-			n += m
-			bufs = unwrittenInPlace(bufs, m)
-		}
-		return true
-	})
-	if err != nil {
-		return n, err
-	}
-	return n, werr
 }
 
 // unwrittenInPlace drops m written bytes from the front of bufs (the

@@ -7,13 +7,18 @@
 //   - Reading: bytes arrived → websocket.Decoder.Feed → conn.onFrame →
 //     conn.handleMessage. On Linux an epoll driver (poller_linux.go) does
 //     the reading for plain TCP sockets, so an idle socket holds neither a
-//     goroutine nor a buffer; TLS sockets get a reader goroutine.
+//     goroutine nor a buffer; TLS sockets get a reader goroutine. The
+//     portable path (macOS, Windows, or Linux built with -tags portable)
+//     reads every socket with a goroutine (poller_portable.go).
 //   - Writing: a broadcast is encoded once into frame bytes shared by all
 //     subscribers; each socket has a bounded queue (conn.enqueue). A pool
 //     of flushers (flusher.go) drains ready sockets with one non-blocking
 //     writev each, coalescing whatever queued meanwhile; a socket whose
 //     kernel buffer is full gets its own writer goroutine until drained; a
-//     socket whose queue overflows is closed with 4100.
+//     socket whose queue overflows is closed with 4100. The pool and its
+//     writev are Linux's (write_linux.go); on the portable path each socket
+//     with queued frames gets a writer goroutine that writes through
+//     net.Conn and ends when the queue is empty (write_portable.go).
 //   - State (app.go): per app, channels with copy-free subscriber lists read
 //     without locks by the fan-out; one mutex per app for every change.
 //   - Cluster (envelope.go, publish.go, delivery.go, nodes.go, gather.go,

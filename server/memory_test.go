@@ -1,10 +1,10 @@
+//go:build unix
+
 package server
 
 import (
-	"bufio"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"strconv"
@@ -13,37 +13,6 @@ import (
 	"testing"
 	"time"
 )
-
-// rawSubscriber opens a WebSocket by hand and subscribes, keeping no
-// goroutine, so the process's memory growth is mostly the server's.
-func rawSubscriber(t testing.TB, addr string) net.Conn {
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v", err)
-	}
-	msg := `{"event":"pusher:subscribe","data":{"channel":"idle"}}`
-	frame := []byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}
-	frame = append(frame, msg...)
-	_, _ = nc.Write(frame)
-	// Read established + succeeded.
-	buf := make([]byte, 512)
-	got := ""
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for !strings.Contains(got, "subscription_succeeded") {
-		n, err := br.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got += string(buf[:n])
-	}
-	return nc
-}
 
 // rss is the process's resident set size.
 func rss() uint64 {

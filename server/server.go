@@ -63,7 +63,8 @@ type Options struct {
 	// not answer. Zero means 2s.
 	GatherTimeout time.Duration
 	// GoroutineReaders reads every socket with its own goroutine instead
-	// of the epoll driver (the fallback; always so off Linux and for TLS).
+	// of the epoll driver (the fallback; always so for TLS and on the
+	// portable path: off Linux, or built with -tags portable).
 	GoroutineReaders bool
 	// Debug prints the message stream to DebugOut with Reverb's titles.
 	Debug    bool
@@ -131,7 +132,7 @@ type Server struct {
 	rejoin         rejoinState
 
 	polls   *pollSet  // nil: goroutine readers
-	flushes *flushSet // writer pool for plain TCP sockets
+	flushes *flushSet // writer pool for plain TCP sockets; nil on the portable path
 
 	// pubMu guards pubQ and pubRunning: the ordered queue of publish.
 	pubMu      sync.Mutex
@@ -232,7 +233,9 @@ func New(opts Options) (*Server, error) {
 		SignatureMaxAge: opts.SignatureMaxAge,
 		ErrorLog:        func(msg string) { s.logError("api: " + msg) },
 	})
-	s.flushes = newFlushSet(runtime.GOMAXPROCS(0), s)
+	if directWrites {
+		s.flushes = newFlushSet(runtime.GOMAXPROCS(0), s)
+	}
 	if !opts.GoroutineReaders {
 		n := runtime.GOMAXPROCS(0)
 		ps, err := newPollSet(n, s)
@@ -371,11 +374,9 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 func (s *Server) open(nc net.Conn, a *appState, origin string, initial []byte) {
 	c := &conn{srv: s, nc: nc, app: a, origin: origin}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
-	if tc, ok := nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			c.raw = rc
-			c.fl = s.flushes.pick()
-		}
+	if rc, ok := directWriter(nc); ok {
+		c.raw = rc
+		c.fl = s.flushes.pick()
 	}
 	c.touch()
 	if a == nil {
@@ -532,10 +533,12 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	s.draining.Store(true)
 	defer s.announceGone()
 	var all []*conn
+	presence := false
 	for _, a := range s.appList() {
 		a.mu.Lock()
 		for _, c := range a.conns {
 			all = append(all, c)
+			presence = presence || len(c.wantPresence) > 0
 		}
 		a.mu.Unlock()
 	}
@@ -588,17 +591,33 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 			}
 		}
 	}
-	for {
-		if s.openSockets() == 0 {
-			return nil
-		}
+	lastClose := time.Now()
+	for s.openSockets() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	if presence {
+		// The drained members stay present (announceGone drops them)
+		// until their clients had time to reconnect to the new
+		// generation and subscribe again, as pusher-js does at once on
+		// a 4200-range close: a member who only moved never leaves and
+		// joins again for the others.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(lastClose.Add(presenceRejoinGrace))):
+		}
+	}
+	return nil
 }
+
+// presenceRejoinGrace is how long after its last close a draining node keeps
+// the presence members of the sockets it closed: enough for a client to
+// reconnect, ask the app's /broadcasting/auth and subscribe again.
+const presenceRejoinGrace = 2 * time.Second
 
 func (s *Server) openSockets() int {
 	n := 0

@@ -1,8 +1,9 @@
+//go:build linux && !portable
+
 package supervisor
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -17,9 +18,6 @@ import (
 // sendTimeout bounds passing one connection to a worker; a worker whose
 // dispatch socket stays full that long is skipped for the next one.
 const sendTimeout = 2 * time.Second
-
-// limitLogEvery is how often the same open-files message is repeated.
-const limitLogEvery = 10 * time.Second
 
 // dispatcher accepts on the listening socket and hands each connection to
 // the serving workers in turn (see sockets/dispatch.go for why the
@@ -336,41 +334,4 @@ func (d *dispatcher) reported(p *proc, r sockets.Report) {
 	}
 	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers; %s",
 		p.slot, p.id, limit, fdreserve.Advice(limit))
-}
-
-// limitLogs rate-limits messages by kind: the first at once, then one per
-// limitLogEvery with how many were left out.
-//
-// Lock story: mu guards last and skipped; logf is called outside it.
-type limitLogs struct {
-	logf    func(format string, args ...any)
-	mu      sync.Mutex
-	last    map[string]time.Time
-	skipped map[string]int
-}
-
-func (l *limitLogs) print(kind, format string, args ...any) {
-	l.printWith(l.logf, kind, format, args...)
-}
-
-// printWith is print through another logger (an INFO line).
-func (l *limitLogs) printWith(logf func(string, ...any), kind, format string, args ...any) {
-	now := time.Now()
-	l.mu.Lock()
-	if l.last == nil {
-		l.last, l.skipped = map[string]time.Time{}, map[string]int{}
-	}
-	if t, ok := l.last[kind]; ok && now.Sub(t) < limitLogEvery {
-		l.skipped[kind]++
-		l.mu.Unlock()
-		return
-	}
-	skipped := l.skipped[kind]
-	l.last[kind], l.skipped[kind] = now, 0
-	l.mu.Unlock()
-	msg := fmt.Sprintf(format, args...)
-	if skipped > 0 {
-		msg += fmt.Sprintf(" (%d more like it since the last report)", skipped)
-	}
-	logf("%s", msg)
 }

@@ -1,9 +1,17 @@
-// Package supervisor runs `reverb start`: it owns the listening socket, runs
-// worker processes of this same binary that serve the connections it hands
-// them and share a local message bus, and replaces them without closing the
-// port when the restart flag changes.
+// Package supervisor runs `reverb start`: it owns the listening socket and
+// serves every connection through one of two process models, both replacing
+// what serves without closing the port when the restart flag changes.
 //
-// Process model (--workers N, default GOMAXPROCS):
+// In-process generations (inprocess.go): the portable build (macOS,
+// Windows, Linux with -tags portable) always, and --workers 0 on Linux.
+// One accept loop hands each connection through a gate to the servers
+// (server.Server, N = max(1, --workers)) of the serving generation; a
+// restart builds the next generation in this process, switches the gate at
+// one instant and drains the old one; every generation's servers share one
+// in-memory bus (cluster.Bus), or Redis when scaling is on.
+//
+// Worker processes (Linux, --workers N ≥ 1, default GOMAXPROCS; files
+// built with linux && !portable):
 //
 //	supervisor ── listening socket (own, or systemd's LISTEN_FDS)
 //	   │  accept4 in batches, round-robin over the serving generation
@@ -26,11 +34,13 @@
 // --drain-window, exit when empty, and are killed at window + 5 s.
 //
 // Signals: SIGTERM/SIGINT drain everything and exit 0 (a second Ctrl-C
-// kills); SIGHUP restarts; SIGQUIT kills the workers and exits 0. A worker
+// kills); SIGHUP restarts; SIGQUIT kills the workers and exits 0. Windows
+// has only Ctrl-C/Ctrl-Break (drain and exit) and console close (drain). A worker
 // that dies is replaced with exponential backoff; workers get SIGUSR2 when
 // the supervisor dies (parent-death signal) and then drain within 1 s.
 //
 // State ownership: everything about workers and generations is touched only
-// by the supervisor's event loop (supervisor.go); other goroutines (process
-// reapers, hub readers, timers, the flag watcher) send it events.
+// by the event loop of the running model (supervisor.go, inprocess.go);
+// other goroutines (process reapers, hub readers, builders, drainers,
+// timers, the flag watcher) send it events.
 package supervisor

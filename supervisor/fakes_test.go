@@ -112,11 +112,13 @@ func newFakeNode(opts server.Options) (node, error) {
 		if err != nil {
 			return
 		}
-		fmt.Fprintf(bw, "hello %s\n", opts.NodeID)
-		bw.Flush()
+		// Held before the client hears hello: a drain ordered right after
+		// the hello must find it.
 		n.mu.Lock()
 		n.held[conn] = struct{}{}
 		n.mu.Unlock()
+		fmt.Fprintf(bw, "hello %s\n", opts.NodeID)
+		bw.Flush()
 		go func() { // ends when the client or Drain/Close closes conn
 			bufio.NewReader(conn).ReadByte()
 			n.mu.Lock()
@@ -158,11 +160,16 @@ func (n *fakeNode) Drain(ctx context.Context, window time.Duration) error {
 	return n.http.Shutdown(ctx)
 }
 
+// Close ends everything, the transport included, as server.Server does.
 func (n *fakeNode) Close() error {
 	n.mu.Lock()
 	for c := range n.held {
 		c.Close()
 	}
 	n.mu.Unlock()
-	return n.http.Close()
+	err := n.http.Close()
+	if n.opts.Transport != nil {
+		n.opts.Transport.Close()
+	}
+	return err
 }

@@ -19,9 +19,10 @@ type Config struct {
 	Dir     string
 	EnvName string
 	CLI     CLI
-	// Workers is the number of worker processes; 0 serves in this process
-	// (no supervisor, no zero-downtime restart: a restart flag makes the
-	// process drain and exit like Reverb does).
+	// Workers is the number of worker processes on Linux; 0 serves in
+	// this process with in-process generations (zero-downtime restarts
+	// too). On the portable build every connection is served in this
+	// process and Workers is the number of servers per generation.
 	Workers int
 	// PingSweep overrides server.Options.PingSweepInterval (tests).
 	PingSweep time.Duration

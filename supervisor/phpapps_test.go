@@ -60,7 +60,7 @@ func TestAppsSharedWithWorkers(t *testing.T) {
 	if len(p.Reverb.Apps) != 1 || p.Reverb.Apps[0].ID != "42" || runs(t, dir) != 1 {
 		t.Fatalf("supervisor load: %+v, %d runs", p.Reverb.Apps, runs(t, dir))
 	}
-	args := workerArgs(c, "g1w0", "127.0.0.1:1")
+	args := workerAppsArgs(c.apps) // what a worker is started with (workerArgs)
 	if args[len(args)-2] != appsFileFlag {
 		t.Fatalf("worker args %q", args)
 	}

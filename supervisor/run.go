@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"runtime"
 	"strconv"
 
 	"github.com/reverb-go/reverb/supervisor/console"
@@ -15,26 +14,7 @@ func Run(c Config) int {
 	var cleanup func()
 	c.apps, cleanup = newAppsResolver(c, con) // apps only PHP can produce (phpapps.go)
 	defer cleanup()
-	if c.Workers <= 0 {
-		return runSingle(c, con)
-	}
-	return runSupervisor(c, con)
+	return run(c, con)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// DefaultWorkers is the default --workers: one per CPU the Go runtime may
-// use (GOMAXPROCS, which follows cgroup CPU limits), at least one. Measured
-// on 2 cores (reverb-bench fanout, clients on the same machine): 1, 2 and 4
-// workers deliver about the same (90k/98k/94k msg/s at 1000 subscribers ×
-// 100 events/s), but 4 workers tripled the p99 latency at 3000 subscribers
-// (250 ms vs 54/76 ms): more workers than cores only adds scheduling. One
-// per core keeps every core usable under load, limits a crash to 1/N of the
-// clients, and gives N open-files budgets.
-func DefaultWorkers() int {
-	n := runtime.GOMAXPROCS(0)
-	if n < 1 {
-		n = 1
-	}
-	return n
-}

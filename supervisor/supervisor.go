@@ -1,8 +1,8 @@
+//go:build linux && !portable
+
 package supervisor
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -21,10 +21,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lowNoFile is the open-files limit under which the supervisor warns: below
-// it a busy worker runs out of sockets long before CPU.
-const lowNoFile = 10000
-
 // Backoff of a worker that keeps dying: doubled from the first delay up to
 // the last; reset once a replacement lived longer than backoffReset.
 const (
@@ -32,9 +28,6 @@ const (
 	backoffMax   = 30 * time.Second
 	backoffReset = time.Minute
 )
-
-// openStore resolves the restart flag's store; tests substitute it.
-var openStore = cachestore.Open
 
 // Events the supervisor's loop handles. Everything that changes supervisor
 // state arrives here, so the state needs no lock: only the loop goroutine
@@ -256,12 +249,6 @@ func (s *supervisor) watch(p *laravelcfg.Project) {
 		s.store.Close()
 	}
 	s.watcher, s.store = w, store
-}
-
-func newNodeID(gen, slot int) string {
-	var b [4]byte
-	rand.Read(b[:])
-	return fmt.Sprintf("g%dw%d-%s", gen, slot, hex.EncodeToString(b[:]))
 }
 
 func (s *supervisor) startGeneration() {
@@ -645,20 +632,4 @@ func exitText(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
-}
-
-// workers is "1 worker", "2 workers".
-func workers(n int) string {
-	if n == 1 {
-		return "1 worker"
-	}
-	return itoa(n) + " workers"
-}
-
-// capital upper-cases the first letter of a message that starts a line.
-func capital(s string) string {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return s
-	}
-	return string(s[0]-'a'+'A') + s[1:]
 }

@@ -1,7 +1,8 @@
+//go:build linux && !portable
+
 package supervisor
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,17 +15,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/reverb-go/reverb/laravelcfg"
-	"github.com/reverb-go/reverb/server"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/hub"
 	"github.com/reverb-go/reverb/supervisor/sockets"
 )
-
-// WorkerCommand is the internal subcommand the supervisor runs its workers
-// with (internal commands start with "_" and are hidden from the usage).
-const WorkerCommand = "_worker"
 
 // orphanSignal is the parent-death signal of a worker: distinct from the
 // SIGTERM a service manager sends, because an orphan drains quickly.
@@ -34,26 +29,6 @@ const orphanSignal = syscall.SIGUSR2
 // nothing will replace it, so clients are sent away quickly to reconnect to
 // whatever the process manager starts next.
 const orphanDrainWindow = time.Second
-
-// node is the part of *server.Server a worker drives. Tests substitute a
-// small fake to exercise the process model without the Pusher server.
-type node interface {
-	Serve(ln net.Listener) error
-	Drain(ctx context.Context, window time.Duration) error
-	Close() error
-}
-
-// newNode builds the worker's server.
-var newNode = func(opts server.Options) (node, error) {
-	s, err := server.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// loadProject reads the Laravel project; tests substitute it.
-var loadProject = func(c Config) (*laravelcfg.Project, error) { return c.load() }
 
 // workerArgs renders the command line of a worker; addr is the listening
 // address (what the worker's listener reports).

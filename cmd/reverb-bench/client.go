@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -244,26 +243,6 @@ func (st *clientState) startReading(c *wsConn, channel string, reconnect bool, s
 	go st.readLoop(c, channel, reconnect, shard)
 }
 
-// redial reconnects after the server closed a socket (as pusher-js does
-// after a 4200-range close), retrying refused or failed dials 200 times.
-func (st *clientState) redial(channel string, shard *latencyShard) {
-	for attempt := 0; attempt < 200; attempt++ {
-		nc, err := st.dialSubscribed(channel)
-		if err == nil {
-			st.reconnects.Add(1)
-			st.mu.Lock()
-			st.conns = append(st.conns, nc)
-			st.mu.Unlock()
-			st.startReading(nc, channel, true, shard)
-			return
-		}
-		if err == errRefused {
-			st.refused.Add(1)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // readLoop consumes server frames until the socket closes; with reconnect it
 // dials again at once (refused dials are counted and retried).
 func (st *clientState) readLoop(c *wsConn, channel string, reconnect bool, shard *latencyShard) {
@@ -309,13 +288,4 @@ func (st *clientState) readLoop(c *wsConn, channel string, reconnect bool, shard
 			_ = c.send(10, payload)
 		}
 	}
-}
-
-// selfCPU is this process's user+system CPU time in seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }

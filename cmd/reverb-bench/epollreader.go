@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -204,4 +206,24 @@ func nextFrame(data []byte) (op byte, payload, rest []byte, ok bool) {
 	}
 	end := h + int(n)
 	return op, data[h:end], data[end:], true
+}
+
+// redial reconnects after the server closed a socket (as pusher-js does
+// after a 4200-range close), retrying refused or failed dials 200 times.
+func (st *clientState) redial(channel string, shard *latencyShard) {
+	for attempt := 0; attempt < 200; attempt++ {
+		nc, err := st.dialSubscribed(channel)
+		if err == nil {
+			st.reconnects.Add(1)
+			st.mu.Lock()
+			st.conns = append(st.conns, nc)
+			st.mu.Unlock()
+			st.startReading(nc, channel, true, shard)
+			return
+		}
+		if err == errRefused {
+			st.refused.Add(1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

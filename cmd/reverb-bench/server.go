@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -99,7 +98,7 @@ func startServer(bin string, a *benchApp, workers int, extra ...string) (*runnin
 	var log bytes.Buffer
 	cmd.Stdout = &log
 	cmd.Stderr = &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownGroup()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -125,13 +124,13 @@ func startServer(bin string, a *benchApp, workers int, extra ...string) (*runnin
 func (s *runningServer) pid() int { return s.cmd.Process.Pid }
 
 func (s *runningServer) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = terminate(s.cmd.Process)
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(s.cmd.Process)
 		<-done
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/reverb-go/reverb/supervisor"
 )
 
 func runCLI(args ...string) (string, string, int) {
@@ -96,7 +98,7 @@ func TestEveryCommandHasWrittenHelp(t *testing.T) {
 		}
 	}
 	out, _, _ := runCLI("start", "--help")
-	for _, want := range []string{"--workers=N ", "[default: ", "one per CPU]", "--drain-window=DURATION", "[default: 10s]", "--port=PORT"} {
+	for _, want := range []string{"--workers=N ", "[default: ", supervisor.DefaultWorkersNote + "]", "--drain-window=DURATION", "[default: 10s]", "--port=PORT"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("start help lacks %q:\n%s", want, out)
 		}

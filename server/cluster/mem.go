@@ -6,7 +6,8 @@ import (
 	"sync"
 )
 
-// Bus is an in-memory cluster for tests: every Transport it hands out
+// Bus is an in-memory cluster (the servers of the in-process generations of
+// `reverb start`, and tests): every Transport it hands out
 // receives every message published on any of them, in one total order.
 //
 // Lock story: mu guards nodes and the sequence; one goroutine per node

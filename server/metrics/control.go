@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -136,7 +137,7 @@ func listenControl(path string) (net.Listener, error) {
 	if err == nil {
 		return ln, nil
 	}
-	if !errors.Is(err, syscall.EADDRINUSE) {
+	if !addrInUse(err) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	if c, derr := net.DialTimeout("unix", path, time.Second); derr == nil {
@@ -148,6 +149,13 @@ func listenControl(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
 	return ln, nil
+}
+
+// addrInUse reports a socket file that is already there: EADDRINUSE, which
+// Windows (AF_UNIX since Windows 10) reports as WSAEADDRINUSE.
+func addrInUse(err error) bool {
+	const wsaeaddrinuse = syscall.Errno(10048)
+	return errors.Is(err, syscall.EADDRINUSE) || runtime.GOOS == "windows" && errors.Is(err, wsaeaddrinuse)
 }
 
 // ErrNotRunning means nothing answers on the control socket.

@@ -10,8 +10,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // Level is the label Laravel prints before a message.
@@ -52,8 +50,7 @@ func isTerminal(w io.Writer) bool {
 	if !ok {
 		return false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return colourTerminal(f.Fd())
 }
 
 // Line formats one message without printing it: three spaces, the label, two

@@ -20,8 +20,15 @@ import (
 )
 
 // settle is how long a burst of file events must be quiet before the flag is
-// read: one Cache::forever is an open, a truncate and a write.
+// read: one Cache::forever is an open, a truncate and a write (or, for
+// writers that replace files atomically, a create and a rename).
 const settle = 30 * time.Millisecond
+
+// eventRetries is how many times a read that fails right after file events
+// is tried again, settle apart, before the poll tick takes over. On Windows
+// PHP's LOCK_EX is a mandatory LockFileEx lock: a read racing the write
+// fails instead of waiting.
+const eventRetries = 10
 
 // Change describes one observed change of the flag.
 type Change struct {
@@ -46,7 +53,7 @@ type Watcher struct {
 	last  cachestore.Flag
 	known bool
 
-	// watched is the directory currently under inotify (goroutine-owned).
+	// watched is the directory currently watched (goroutine-owned).
 	watched string
 	fsw     *fsnotify.Watcher
 
@@ -75,7 +82,8 @@ func Start(store cachestore.Store, poll time.Duration, on func(Change), logf fun
 	if path := store.WatchPath(); path != "" {
 		fsw, err := fsnotify.NewWatcher()
 		if err != nil {
-			// inotify limits reached: polling still works.
+			// Watch limits reached (inotify instances, kqueue
+			// descriptors): polling still works.
 			logf("Cannot watch %s (%v); polling every %v instead", path, err, poll)
 		} else {
 			w.fsw = fsw
@@ -105,10 +113,15 @@ func (w *Watcher) noteErr(err error) {
 	}
 }
 
-// arm puts the inotify watch on the deepest existing directory on the way to
-// path: the flag's own directory when it exists (writes, creation, deletion
-// of the file), otherwise the nearest ancestor, so the creation of the sha1
-// directories is seen and the watch moves down.
+// arm puts the watch on the deepest existing directory on the way to path:
+// the flag's own directory when it exists (writes, creation, deletion and
+// renames of the file), otherwise the nearest ancestor, so the creation of
+// the sha1 directories is seen and the watch moves down. A directory watch
+// behaves alike on fsnotify's backends: inotify (Linux), kqueue (macOS,
+// which fsnotify makes report writes to the files of a watched directory)
+// and ReadDirectoryChangesW (Windows); a file replaced by rename is seen
+// as a create in the directory, where a watch on the file itself would
+// have followed the old inode.
 func (w *Watcher) arm(path string) {
 	// A directory created between finding the deepest one and adding the
 	// watch sends no event, and one removed in between cannot be watched:
@@ -165,6 +178,7 @@ func (w *Watcher) run(ctx context.Context) {
 	}
 	settleTimer := time.NewTimer(time.Hour)
 	settleTimer.Stop()
+	retries := 0 // reads still to retry after file events
 	for {
 		select {
 		case <-ctx.Done():
@@ -173,7 +187,7 @@ func (w *Watcher) run(ctx context.Context) {
 			if w.fsw != nil {
 				w.arm(w.store.WatchPath())
 			}
-			w.check(ctx, "poll")
+			w.check(ctx, "poll", false)
 		case _, ok := <-events:
 			if !ok {
 				events = nil
@@ -181,6 +195,7 @@ func (w *Watcher) run(ctx context.Context) {
 			}
 			w.arm(w.store.WatchPath())
 			settleTimer.Reset(settle)
+			retries = eventRetries
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
@@ -188,34 +203,42 @@ func (w *Watcher) run(ctx context.Context) {
 			}
 			w.logf("File watch error: %v", err)
 		case <-settleTimer.C:
-			w.check(ctx, "fsnotify")
+			if !w.check(ctx, "fsnotify", retries > 0) && retries > 0 {
+				retries--
+				settleTimer.Reset(settle)
+			}
 		}
 	}
 }
 
-func (w *Watcher) check(ctx context.Context, via string) {
+// check reads the flag and reports a change; false when the read failed.
+// quiet keeps a failure out of the log: a read right after file events is
+// retried first (the writer may still hold its lock), and only the last
+// failure is logged.
+func (w *Watcher) check(ctx context.Context, via string, quiet bool) bool {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	f, err := w.store.Read(rctx)
 	cancel()
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !quiet {
 			w.noteErr(err)
 		}
-		return
+		return false
 	}
 	w.noteErr(nil)
 	if !w.known {
 		w.last, w.known = f, true
-		return
+		return true
 	}
 	if f.Present == w.last.Present && bytes.Equal(f.Raw, w.last.Raw) {
-		return
+		return true
 	}
 	ch := Change{Old: w.last, New: f, Via: via}
 	w.last = f
 	if w.on != nil {
 		w.on(ch)
 	}
+	return true
 }
 
 // Describe renders a flag for a log line: the stored value decoded when it

@@ -101,6 +101,13 @@ func TestFileStoreSeenThroughFsnotify(t *testing.T) {
 		}, true, "1732200000"},
 		{"rewritten with a new time", func() error { return os.WriteFile(path, []byte("9999999999i:1732200007;"), 0o666) }, true, "1732200007"},
 		{"rewritten with the same second", func() error { return os.WriteFile(path, []byte("9999999999i:1732200007;"), 0o666) }, false, ""},
+		{"replaced by a rename (atomic writers; Windows tools)", func() error {
+			tmp := path + ".tmp"
+			if err := os.WriteFile(tmp, []byte("9999999999i:1732200050;"), 0o666); err != nil {
+				return err
+			}
+			return os.Rename(tmp, path)
+		}, true, "1732200050"},
 		{"deleted by cache:clear", func() error { return os.RemoveAll(filepath.Join(data, "4f")) }, true, "absent"},
 		{"created again", func() error {
 			os.MkdirAll(filepath.Dir(path), 0o777)
@@ -173,5 +180,59 @@ func TestDescribe(t *testing.T) {
 		if got := Describe(tt.f); got != tt.want {
 			t.Errorf("Describe(%q) = %q, want %q", tt.f.Raw, got, tt.want)
 		}
+	}
+}
+
+// lockedFlag fails its first reads, as a read of a file PHP holds under a
+// Windows LockFileEx lock does.
+type lockedFlag struct {
+	fileFlag
+	mu    sync.Mutex
+	fails int
+}
+
+func (s *lockedFlag) Read(ctx context.Context) (cachestore.Flag, error) {
+	s.mu.Lock()
+	if s.fails > 0 {
+		s.fails--
+		s.mu.Unlock()
+		return cachestore.Flag{}, errors.New("the process cannot access the file because another process has locked a portion of the file")
+	}
+	s.mu.Unlock()
+	return s.fileFlag.Read(ctx)
+}
+
+// A read that fails right after the write is retried soon and quietly: the
+// change is seen through fsnotify, not an hour later, and nothing is logged.
+func TestFileStoreReadRetriedWhileLocked(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flagfile")
+	s := &lockedFlag{fileFlag: fileFlag{path}}
+	changes := make(chan Change, 10)
+	var mu sync.Mutex
+	var logged []string
+	w, err := Start(s, time.Hour, func(c Change) { changes <- c }, func(f string, a ...any) {
+		mu.Lock()
+		logged = append(logged, f)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	s.mu.Lock()
+	s.fails = 3
+	s.mu.Unlock()
+	if err := os.WriteFile(path, []byte("9999999999i:1732200000;"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	c := expect(t, changes, 5*time.Second)
+	if Describe(c.New) != "1732200000" || c.Via != "fsnotify" {
+		t.Fatalf("got %s via %s", Describe(c.New), c.Via)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(logged) != 0 {
+		t.Fatalf("logged %q for reads that were retried", logged)
 	}
 }

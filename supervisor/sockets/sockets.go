@@ -1,3 +1,5 @@
+//go:build linux && !portable
+
 // Package sockets holds the file-descriptor plumbing of the supervisor: the
 // open-files limit, the listening socket (own or from systemd socket
 // activation), and the descriptors a worker inherits.

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { RawClient, serverSdk, startServer, stopAll, waitFor } from './lib/harness.mjs';
+import { RawClient, serverSdk, skipOnPortable, startServer, stopAll, waitFor } from './lib/harness.mjs';
 import { Fleet, childPids, connectionChurn, eventStream, phpMissing, runPhp } from './lib/supervisor-helpers.mjs';
 
 const noPhp = phpMissing();
@@ -120,7 +120,7 @@ test('restart flag in the database store (SQLite): clients move to new workers w
   await restartScenario(t, 'database');
 });
 
-test('kill -9 of one worker: it is replaced, clients of the other worker see nothing', { timeout: 60000 }, async (t) => {
+test('kill -9 of one worker: it is replaced, clients of the other worker see nothing', { skip: skipOnPortable('no worker processes to kill (every server is in the one process)'), timeout: 60000 }, async (t) => {
   const server = await startServer({ workers: 2, drainWindow: '500ms' });
   t.after(() => stopAll());
   const app = server.app(0);
@@ -234,4 +234,46 @@ test('`reverb restart` and SIGHUP restart the workers like the PHP flag does', {
   assert.equal(res.status, 200);
   await waitFor(() => fleet.records.every((x) => x.seqs.has(42)), { timeout: 5000, message: 'event delivered' });
   fleet.disconnect();
+});
+
+test('presence across a restart: a member who reconnects to the new generation neither leaves nor joins', { timeout: 60000 }, async (t) => {
+  const { api, pusherClient, waitConnected } = await import('./lib/harness.mjs');
+  const server = await startServer({ workers: 2, drainWindow: '1500ms' });
+  t.after(() => stopAll());
+  const app = server.app(0);
+  const ch = 'presence-restart';
+  // pusher-js reconnects and subscribes again by itself after the 4200-range close.
+  const mover = pusherClient(server, app, { user: { id: 7, info: { name: 'Mover' } } });
+  await waitConnected(mover);
+  const firstId = mover.connection.socket_id;
+  await new Promise((resolve, reject) => {
+    const c = mover.subscribe(ch);
+    c.bind('pusher:subscription_succeeded', resolve);
+    c.bind('pusher:subscription_error', reject);
+  });
+
+  server.proc.kill('SIGHUP');
+  await server.waitForOutput(/Generation 2 ready/, 20000);
+  // A watcher on the new generation while the mover is still on the draining one.
+  const watcher = await RawClient.connect(server, app.key);
+  const data = await watcher.subscribeOk(ch, { channelData: { user_id: 100 } });
+  assert.deepEqual(Object.keys(data.presence.hash).sort(), ['100', '7'], JSON.stringify(data));
+
+  await server.waitForOutput(/Generation 1 gone/, 15000);
+  await waitFor(() => mover.connection.state === 'connected' && mover.connection.socket_id !== firstId
+    && mover.channel(ch)?.subscribed, { timeout: 10000, message: 'mover reconnected and subscribed again' });
+  // Everything the watcher got before this marker is presence traffic about the mover.
+  const r = await api(server, app, 'POST', `/apps/${app.id}/events`, { body: { name: 'marker', data: '{}', channel: ch } });
+  assert.equal(r.status, 200);
+  const seen = [];
+  for (;;) {
+    const f = await watcher.next(5000);
+    if (f.includes('"event":"marker"')) break;
+    seen.push(f);
+  }
+  assert.deepEqual(seen, [], 'no member_removed / member_added for a member who only moved');
+  const users = await api(server, app, 'GET', `/apps/${app.id}/channels/${ch}/users`);
+  assert.deepEqual(users.json.users.map((u) => String(u.id)).sort(), ['100', '7']);
+  mover.disconnect();
+  watcher.close();
 });

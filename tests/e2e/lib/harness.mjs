@@ -9,6 +9,11 @@
 // Constants
 //   APP_A, APP_B, APP_C        the three apps of spec §15 (objects, see appConfig below)
 //   REVERB_BIN                 path of the binary (env REVERB_BIN, default ../bin/reverb)
+//   PORTABLE                   true when REVERB_BIN is the portable build (macOS/Windows code:
+//                              one process, in-process generations; env REVERB_E2E_PORTABLE=1|0,
+//                              else asked of the binary)
+//   skipOnPortable(reason)     test option value: skips a test of process-level facts (worker
+//                              pids, SCM_RIGHTS) on the portable build, with the reason shown
 //
 // Project and server
 //   defaultApps()                         -> [APP_A, APP_B, APP_C] (fresh copies)
@@ -83,7 +88,7 @@
 //   waitFor(predicate, {timeout, interval, message}) polls until truthy.
 //   eventOnce(emitterLike, name, timeout)  resolves with the first emitted value.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -100,6 +105,25 @@ import WebSocket from 'ws';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const REVERB_BIN = process.env.REVERB_BIN || path.resolve(here, '../../../bin/reverb');
+
+/**
+ * Whether REVERB_BIN is the portable build (`go build -tags portable`, the code macOS and
+ * Windows run): every connection served in the `reverb start` process, no worker processes.
+ * REVERB_E2E_PORTABLE=1 or 0 says so; otherwise the binary is asked: its internal worker
+ * command answers that worker processes are Linux-only.
+ */
+export const PORTABLE = (() => {
+  const env = process.env.REVERB_E2E_PORTABLE;
+  if (env === '1' || env === '0') return env === '1';
+  if (!fs.existsSync(REVERB_BIN)) return false;
+  const r = spawnSync(REVERB_BIN, ['_worker'], { encoding: 'utf8', timeout: 10000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return /Linux-only/.test(r.stderr ?? '');
+})();
+
+/** A node:test `skip` value: the reason on the portable build, false elsewhere. */
+export function skipOnPortable(reason) {
+  return PORTABLE ? `portable build: ${reason}` : false;
+}
 
 // Apps of spec §15. Keys are the config/reverb.php keys plus id/key/secret.
 export const APP_A = Object.freeze({

@@ -1,0 +1,17 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+// epollReaders exist on Linux only; elsewhere the client processes read
+// with a goroutine per socket (as -goroutine-client does on Linux).
+type epollReaders struct{}
+
+func newEpollReaders(*clientState) (*epollReaders, error) {
+	return nil, errors.New("epoll readers are Linux-only")
+}
+
+func (*epollReaders) add(*wsConn, string, bool, *latencyShard) error {
+	return errors.New("epoll readers are Linux-only")
+}

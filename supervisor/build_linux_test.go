@@ -1,0 +1,6 @@
+//go:build linux && !portable
+
+package supervisor
+
+// portableBuild says which process model this test binary has.
+const portableBuild = false

@@ -1,0 +1,17 @@
+//go:build !linux || portable
+
+package supervisor
+
+import "github.com/reverb-go/reverb/supervisor/console"
+
+// run serves every connection in this process (inprocess.go): --workers N
+// is N in-process servers per generation on one bus, 0 the same as 1 but
+// reported as a single server.
+func run(c Config, con *console.Writer) int { return runInProcess(c, con) }
+
+// DefaultWorkers is 1 on the portable path: one in-process server already
+// uses every core, so more add no parallelism (see inprocess.go).
+func DefaultWorkers() int { return 1 }
+
+// DefaultWorkersNote says in --help why the default is what it is.
+const DefaultWorkersNote = "one server in this process"
