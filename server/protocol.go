@@ -196,18 +196,22 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	if ch.cache == nil && remote != nil {
 		ch.cache = remote
 	}
-	var cached []byte
-	if kind.Cache() && ch.cache != nil {
-		cached = ch.cache
+	// Queued under the lock, so nothing the channel sends after the
+	// subscription (a broadcast, its new subscription count) overtakes
+	// them; queueing never blocks.
+	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
+	missed := false
+	if kind.Cache() {
+		if ch.cache != nil {
+			c.send(textFrame(ch.cache))
+		} else {
+			c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
+			missed = true
+		}
 	}
 	a.mu.Unlock()
-	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
-	if kind.Cache() {
-		if cached != nil {
-			c.send(textFrame(cached))
-		} else {
-			c.sendCacheMiss(name)
-		}
+	if missed && a.wants(CacheMiss) {
+		a.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: name})
 	}
 	return true
 }
