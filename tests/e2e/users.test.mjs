@@ -14,7 +14,7 @@ import { after, describe, test } from 'node:test';
 import PusherServer from 'pusher';
 
 import {
-  APP_A, RawClient, api, createProject, pusherClient, serverSdk, startServer, waitConnected, waitFor, freePort,
+  APP_A, RawClient, api, createProject, echoClient, pusherClient, serverSdk, startServer, waitConnected, waitFor, freePort,
 } from './lib/harness.mjs';
 
 const HOLD = 3000; // Pusher's hold before a user who left is reported offline
@@ -22,7 +22,10 @@ const HOLD = 3000; // Pusher's hold before a user who left is reported offline
 const started = [];
 const clients = [];
 after(async () => {
-  for (const c of clients) c.terminate?.() ?? c.disconnect?.();
+  for (const c of clients) {
+    if (c.terminate) c.terminate();
+    else c.disconnect?.();
+  }
   for (const s of started.reverse()) await s.stop?.();
 });
 
@@ -87,6 +90,15 @@ describe('sign-in and events to a user', () => {
     const rawA = await raw(server);
     await rawSignin(rawA, { id: '7' });
     const anon = await raw(server);
+    // Laravel Echo hands userAuthentication to pusher-js as it is.
+    const echo = echoClient(server, APP_A, {
+      echoOptions: { userAuthentication: { customHandler: ({ socketId }, cb) => cb(null, signer(APP_A).authenticateUser(socketId, { id: '7' })) } },
+    });
+    clients.push(echo);
+    const viaEcho = [];
+    echo.connector.pusher.user.bind('greeting', (d) => viaEcho.push(d));
+    echo.connector.pusher.signin();
+    await waitFor(() => echo.connector.pusher.user.serverToUserChannel?.subscribed, { message: 'Echo signed in' });
     // pusher-js subscribed to its user channel (subscription_succeeded came back).
     await waitFor(() => a.user.serverToUserChannel?.subscribed, { message: 'user channel subscribed' });
 
@@ -96,6 +108,8 @@ describe('sign-in and events to a user', () => {
     assert.deepEqual(a.got, [['greeting', { hello: 'Ann é' }]]);
     assert.deepEqual(b.got, [['greeting', { hello: 'Ann é' }]]);
     await rawA.expectFrame('{"event":"greeting","data":"{\\"hello\\":\\"Ann \\u00e9\\"}","channel":"#server-to-user-7"}');
+    await waitFor(() => viaEcho.length === 1, { message: 'Echo got it' });
+    assert.deepEqual(viaEcho, [{ hello: 'Ann é' }]);
     await anon.expectNoFrame();
     assert.deepEqual(other.got, []);
 
