@@ -28,7 +28,10 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
 
 export async function launchChromium({ timeout = 20000 } = {}) {
   const profile = fs.mkdtempSync(path.join(process.env.REVERB_E2E_TMP || os.tmpdir(), 'reverb-e2e-chromium-'));
-  const proc = spawn(chromiumPath(), [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: closing kills the renderers and helpers too.
+  const proc = spawn(chromiumPath(), [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const kill = () => { try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', kill);
   let stderr = '';
   const endpoint = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`chromium did not start within ${timeout} ms:\n${stderr}`)), timeout);
@@ -41,7 +44,7 @@ export async function launchChromium({ timeout = 20000 } = {}) {
       }
     });
     proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`chromium exited ${code}:\n${stderr}`)); });
-  });
+  }).catch((e) => { kill(); throw e; });
   const cdp = await CDP.connect(endpoint);
   return {
     async open(url) {
@@ -53,7 +56,8 @@ export async function launchChromium({ timeout = 20000 } = {}) {
     },
     async close() {
       cdp.close();
-      proc.kill('SIGKILL');
+      kill();
+      process.removeListener('exit', kill);
       await new Promise((r) => (proc.exitCode !== null || proc.signalCode !== null ? r() : proc.once('exit', r)));
       fs.rmSync(profile, { recursive: true, force: true });
     },
