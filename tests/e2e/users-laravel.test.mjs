@@ -96,6 +96,12 @@ let server;
 const procs = [];
 const clients = [];
 
+function killGroups() {
+  for (const p of procs) {
+    try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
 function artisan(args) {
   const r = spawnSync('php', ['artisan', ...args], { cwd: dir, encoding: 'utf8', timeout: 60000 });
   assert.equal(r.status, 0, `php artisan ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
@@ -147,10 +153,12 @@ describe('sign-in through a real Laravel route', { skip }, () => {
     server = await startServer({ apps: [app], port: wsPort });
 
     httpPort = await freePort();
+    // Its own process group: PHP_CLI_SERVER_WORKERS forks workers, which must go with it.
     const php = spawn('php', ['-S', `127.0.0.1:${httpPort}`, '../vendor/laravel/framework/src/Illuminate/Foundation/resources/server.php'], {
-      cwd: path.join(dir, 'public'), stdio: 'ignore', env: { ...process.env, PHP_CLI_SERVER_WORKERS: '4' },
+      cwd: path.join(dir, 'public'), stdio: 'ignore', detached: true, env: { ...process.env, PHP_CLI_SERVER_WORKERS: '4' },
     });
     procs.push(php);
+    process.once('exit', killGroups);
     await waitFor(async () => {
       try { return (await httpGet({ host: '127.0.0.1', port: httpPort, path: '' }, '/up', { timeout: 1000 })).status === 200; } catch { return false; }
     }, { timeout: 20000, message: 'the Laravel app under php -S' });
@@ -158,7 +166,7 @@ describe('sign-in through a real Laravel route', { skip }, () => {
 
   after(async () => {
     for (const p of clients) p.disconnect();
-    for (const p of procs) p.kill('SIGKILL');
+    killGroups();
     await server?.stop();
     if (dir && !process.env.REVERB_E2E_KEEP) fs.rmSync(path.dirname(dir), { recursive: true, force: true });
   });
