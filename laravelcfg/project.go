@@ -5,6 +5,8 @@
 package laravelcfg
 
 import (
+	"time"
+
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
@@ -199,6 +201,13 @@ type App struct {
 	// webhooks, and Reverb's events posted to the companion package.
 	Webhooks  []Webhook
 	Listeners *Listeners
+	// Pusher's user features and limits (users.go), all off by default:
+	// UserAuthenticationTimeout > 0 closes connections that neither sign in
+	// nor subscribe to a private or presence channel within it.
+	UserAuthenticationTimeout time.Duration
+	WatchlistEvents           bool // enable_watchlist_events
+	SubscriptionCount         bool // enable_subscription_count
+	Limits                    Limits
 }
 
 // RateLimiting is an app's rate_limiting array.

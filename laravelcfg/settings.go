@@ -575,6 +575,9 @@ func (r *settingsReader) app(key string, v php.Value) (App, error) {
 	if a.Listeners, err = r.listeners(key+".listeners", get(v, "listeners")); err != nil {
 		return a, err
 	}
+	if err := r.userFeatures(key, v, &a); err != nil {
+		return a, err
+	}
 	return a, nil
 }
 

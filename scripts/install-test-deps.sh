@@ -5,14 +5,15 @@
 # builds the test clusters), memcached, the npm clients from the committed
 # lockfile, Go modules and staticcheck; for the companion Laravel package,
 # PHPUnit, Composer and the PHP extensions the real Laravel test app needs
-# (curl, mbstring, xml, sqlite3, zip); podman for the container image test.
+# (curl, mbstring, xml, sqlite3, zip); podman for the container image test; chromium (headless, over
+# the DevTools protocol) for the browser case of the user features.
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(php-cli php-vlucas-phpdotenv php-laravel-framework php-sqlite3 php-redis php-predis php-mysql php-pgsql
   php-memcached redis-server redis-tools memcached sqlite3 mariadb-server postgresql openssl make podman runc shellcheck curl
-  php-curl php-mbstring php-xml php-zip phpunit composer)
+  php-curl php-mbstring php-xml php-zip phpunit composer chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,7 +13,7 @@ import (
 // appState is one app's state on this node: its open sockets, its channels
 // with their local subscribers, and the cluster-wide presence replica.
 //
-// Lock story: mu guards conns, channels, emptyChans, nextSeq, presence, every
+// Lock story: mu guards conns, channels, emptyChans, nextSeq, presence, users, every
 // channel's cache and presence fields, every conn's subs/wantPresence maps,
 // and every write of a channel's subscriber list. Fan-out reads
 // channel.subs through an atomic pointer to an immutable slice (copy on
@@ -38,6 +38,7 @@ type appState struct {
 	emptyChans map[*channel]struct{} // left over from failed subscriptions
 	nextSeq    uint64
 	presence   map[string]*presenceChannel // cluster-wide replica by channel name
+	users      appUsers                    // signed-in sockets, deadlines (users.go)
 }
 
 func newAppState(cfg *laravelcfg.App) *appState {

@@ -32,6 +32,11 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 		c.send(frameNoClient())
 		return false
 	}
+	if _, ok := userChannel(channel); ok {
+		// Events to a user come from the app's server only.
+		c.send(frameNotMem())
+		return false
+	}
 	fields, err := rawObject(raw)
 	if err != nil {
 		return c.invalid()
@@ -42,6 +47,13 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 		if f.key == "data" {
 			rawData = dataAsSent(f.value)
 			sentData = f.value
+		}
+	}
+	if l := &a.cfg.Limits; l.EventNameLength > 0 || l.EventPayloadBytes > 0 {
+		if text := clientEventLimit(l, name, sentData); text != nil {
+			c.send(textFrame(text))
+			c.debugPusherError()
+			return false
 		}
 	}
 	var sb *sub

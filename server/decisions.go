@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/chantype"
 	"github.com/reverb-go/reverb/server/ledger"
@@ -77,8 +78,10 @@ type ledgerState struct {
 type appLedger struct {
 	ls         *ledgerState
 	holdVacate bool                     // occupied/vacated wanted: vacates are held
+	channels   bool                     // created/removed or occupied/vacated wanted: counts 0 ↔ non-zero are sent
 	members    bool                     // member events wanted: presence is tracked
 	counts     bool                     // subscription counts wanted: every change is sent
+	watch      bool                     // watchlist events: sign-ins are tracked (watchlist.go)
 	own        map[string]int           // channel → count last published
 	ownMembers map[string]ownMembership // channel\x00socket → membership
 }
@@ -92,7 +95,7 @@ type ownMembership struct {
 func (s *Server) setupLedger(apps []*appState) {
 	need := s.opts.Refresh != nil
 	for _, a := range apps {
-		need = need || hasHooks(a.cfg)
+		need = need || hasHooks(a.cfg) || needsLedger(a.cfg)
 	}
 	for _, o := range s.opts.Observers {
 		for _, a := range apps {
@@ -110,18 +113,24 @@ func (s *Server) setupLedger(apps []*appState) {
 		expect: -1, answered: map[string]bool{}, timers: map[string]*time.Timer{}}
 }
 
+// needsLedger reports whether an app's own settings need cluster
+// decisions: watchlist events and subscription counts (watchlist.go).
+func needsLedger(cfg *laravelcfg.App) bool { return cfg.WatchlistEvents || cfg.SubscriptionCount }
+
 // ledgerApp gives an app its part of the ledger when its observers want a
-// cluster decision (a.obs is set).
+// cluster decision (a.obs is set), or its settings do.
 func (s *Server) ledgerApp(a *appState) {
 	want := a.obs.want
-	if want&ledgerKinds == 0 || s.ledger == nil {
+	if want&ledgerKinds == 0 && !needsLedger(a.cfg) || s.ledger == nil {
 		return
 	}
 	a.led = &appLedger{
 		ls:         s.ledger,
 		holdVacate: want&(ChannelOccupied|ChannelVacated) != 0,
+		channels:   want&(ChannelCreated|ChannelRemoved|ChannelOccupied|ChannelVacated) != 0,
 		members:    want&(MemberAdded|MemberRemoved) != 0,
-		counts:     want&SubscriptionCount != 0,
+		counts:     want&SubscriptionCount != 0 || a.cfg.SubscriptionCount,
+		watch:      a.cfg.WatchlistEvents,
 		own:        map[string]int{},
 		ownMembers: map[string]ownMembership{},
 	}
@@ -221,7 +230,7 @@ func (a *appState) ledgerCount(ch *channel) {
 	if n < old && led.ls.s.draining.Load() {
 		return // a drained node's subscribers leave when it is claimed
 	}
-	if n == old || !led.counts && (n == 0) == (old == 0) {
+	if n == old || !led.counts && (!led.channels || (n == 0) == (old == 0)) {
 		return
 	}
 	if n == 0 {
@@ -276,10 +285,15 @@ func (ls *ledgerState) apply(op func(l *ledger.Ledger) []ledger.Decision) {
 	ls.act(ds)
 }
 
-// act reports the decisions that are this node's.
+// act does what every node does with the decisions (watchers and
+// subscribers hear of them, watchlist.go), then reports those that are this
+// node's.
 func (ls *ledgerState) act(ds []ledger.Decision) {
 	s := ls.s
 	for _, d := range ds {
+		if d.Kind != ledger.HoldStart {
+			s.actEverywhere(d)
+		}
 		if d.Sender != s.nodeID {
 			continue
 		}
@@ -288,8 +302,8 @@ func (ls *ledgerState) act(ds []ledger.Decision) {
 			continue
 		}
 		a := s.appByID(d.App)
-		if a == nil {
-			continue
+		if a == nil || d.Channel == onlineChannel {
+			continue // users online: for watchers only, no webhook
 		}
 		a.emit(Event{Kind: eventKindOf(d.Kind), Channel: d.Channel, UserID: d.UserID, Count: d.Count})
 	}
@@ -490,7 +504,7 @@ func (s *Server) onLedgerState(env *envelope) {
 	}
 	members := map[string][]ledger.Entry{}
 	for ch, list := range snap.Members {
-		if chantype.Of(ch).Presence() {
+		if chantype.Of(ch).Presence() || ch == onlineChannel {
 			for _, m := range list {
 				members[ch] = append(members[ch], ledger.Entry{Socket: m[0], UserKey: m[1], UserID: m[2]})
 			}

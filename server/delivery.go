@@ -32,6 +32,8 @@ func (s *Server) deliver(msg []byte) {
 	case typePresence:
 		env.SocketID = env.Socket
 		s.onPresence(&env)
+	case typeUser:
+		s.onUserMessage(msg)
 	case typeHeartbeat:
 		s.noteCounts(env.Node, env.Counts)
 		s.ledgerHeartbeat(&env)
@@ -99,6 +101,10 @@ func (s *Server) onMessage(env *envelope) {
 // broadcast sends text to the local subscribers of one channel, except the
 // socket named by except; cache channels remember it.
 func (s *Server) broadcast(a *appState, name string, text []byte, except string) {
+	if uid, ok := userChannel(name); ok {
+		s.sendToUser(a, uid, name, text, except)
+		return
+	}
 	a.mu.Lock()
 	ch := a.channels[name]
 	if ch == nil {
@@ -177,13 +183,17 @@ func (s *Server) onTerminate(env *envelope) {
 	s.release(env.Ref)
 }
 
-// terminateLocal closes every local socket of a with a membership whose
-// user id, as a string, is uid (any membership; ones without a user id are
-// skipped — compatibility decision).
+// terminateLocal closes every local socket of a signed in as uid or with a
+// membership whose user id, as a string, is uid (any membership; ones
+// without a user id are skipped — compatibility decision).
 func (s *Server) terminateLocal(a *appState, uid string) {
 	var victims []*conn
 	a.mu.Lock()
+	victims = a.users.signedInAs(victims, uid)
 	for _, c := range a.conns {
+		if cu := a.users.conns[c]; cu != nil && cu.id == uid {
+			continue // signed in as uid: a victim already
+		}
 		for _, sb := range c.subs {
 			if id, ok := field(sb.data, "user_id"); ok && id.Kind() != php.Null && phpString(id) == uid {
 				victims = append(victims, c)

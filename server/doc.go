@@ -34,5 +34,10 @@
 //     depend on every node (channel occupied/vacated, members, counts) are
 //     decided by the cluster ledger (decisions.go, server/ledger) in bus
 //     order and reported by one node.
+//   - Pusher's user features, beyond Reverb (users.go, watchlist.go,
+//     limits.go): pusher:signin and events to #server-to-user-{id}, local
+//     to each socket's node; watchlists and subscription counts, decided by
+//     the ledger and acted on by every node for its own sockets; Pusher's
+//     opt-in limits.
 //   - Activity (activity.go): the ping/prune sweep over every open socket.
 package server

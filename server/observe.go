@@ -56,7 +56,9 @@ const (
 	ControlFrame
 	// MessageSent: one text frame was queued to one socket outside a
 	// broadcast (connection_established, pong, errors, subscription
-	// frames): Reverb's MessageSent for those.
+	// frames): Reverb's MessageSent for those. Frames that must precede
+	// what the channel sends next (subscription_succeeded, signin_success)
+	// are queued, and reported, with the app's lock held.
 	MessageSent
 	// Broadcast: one message was queued to Count local subscribers of
 	// Channel (Data is its text).

@@ -76,6 +76,19 @@ func (p *presenceChannel) join(node, socket, channel string, data php.Value) []b
 	return internalText("pusher_internal:member_added", objectJSON(data), channel)
 }
 
+// admits reports whether a join may enter a channel limited to max users
+// (max_presence_members_per_channel; 0: no limit): a user already present
+// (or a socket joining again) always may.
+func (p *presenceChannel) admits(node, socket string, data php.Value, max int) bool {
+	if max <= 0 || p.find(node, socket) >= 0 {
+		return true
+	}
+	if m := newMember(node, socket, data); m.key != "" && p.hasUser(m.key) {
+		return true
+	}
+	return p.userCount() < max
+}
+
 // leave removes a membership; it returns the member_removed text when the
 // user left the channel altogether.
 func (p *presenceChannel) leave(node, socket, channel string) []byte {
@@ -208,9 +221,10 @@ func (s *Server) onPresence(env *envelope) {
 		return
 	}
 	var added, removed, succeeded, cached []byte
-	var joiner *conn
+	var joiner, refused *conn
 	var data php.Value
 	mine := env.Node == s.nodeID
+	full := false
 
 	a.mu.Lock()
 	pc := a.presence[env.Channel]
@@ -225,6 +239,15 @@ func (s *Server) onPresence(env *envelope) {
 			if d, err := phpjson.Decode([]byte(env.ChannelData)); err == nil && d.Kind() == php.Array {
 				data = d
 			}
+		}
+		if !pc.admits(env.Node, env.SocketID, data, a.cfg.Limits.PresenceMembers) {
+			// Every node refuses it alike, in the bus order.
+			full = true
+			if c := a.conns[env.SocketID]; mine && c != nil && c.wantPresence[env.Channel] {
+				delete(c.wantPresence, env.Channel)
+				refused = c
+			}
+			break
 		}
 		added = pc.join(env.Node, env.SocketID, env.Channel, data)
 		if mine {
@@ -257,6 +280,13 @@ func (s *Server) onPresence(env *envelope) {
 		subs = ch.subscribers()
 	}
 	a.mu.Unlock()
+	if full {
+		if refused != nil {
+			refused.send(textFrame(presenceFullText(env.Channel)))
+			refused.debugPusherError()
+		}
+		return
+	}
 	s.ledgerPresence(a, env, data)
 
 	if joiner != nil {

@@ -97,6 +97,8 @@ func (c *conn) dispatch(p []byte) bool {
 		c.srv.unsubscribe(c, phpString(ch))
 	case "connection_established":
 		c.send(c.srv.establishedFrame(c))
+	case "signin":
+		return c.signin(payload)
 	default:
 		return c.invalid()
 	}
@@ -139,14 +141,24 @@ func (c *conn) subscribe(payload php.Value) bool {
 // subscribe is §3.4 steps 2–7 for a validated request.
 func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, data php.Value) bool {
 	a := c.app
+	if uid, ok := userChannel(name); ok {
+		return s.subscribeUserChannel(c, uid, name)
+	}
 	kind := chantype.Of(name)
 	a.mu.Lock()
 	ch := a.findOrCreate(name)
 	a.mu.Unlock()
-	if kind.Private() && !pusherauth.ValidChannelAuth(a.cfg.Secret, c.id, name, rawData, hasData, auth) {
-		c.send(frameUnauth())
-		c.debugPusherError()
-		return false
+	if kind.Private() {
+		if !pusherauth.ValidChannelAuth(a.cfg.Secret, c.id, name, rawData, hasData, auth) {
+			c.send(frameUnauth())
+			c.debugPusherError()
+			return false
+		}
+		if a.cfg.UserAuthenticationTimeout > 0 {
+			a.mu.Lock()
+			a.users.authorize(c) // an authorized connection, as Pusher counts it
+			a.mu.Unlock()
+		}
 	}
 	if kind.Presence() {
 		a.mu.Lock()
@@ -184,18 +196,22 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	if ch.cache == nil && remote != nil {
 		ch.cache = remote
 	}
-	var cached []byte
-	if kind.Cache() && ch.cache != nil {
-		cached = ch.cache
+	// Queued under the lock, so nothing the channel sends after the
+	// subscription (a broadcast, its new subscription count) overtakes
+	// them; queueing never blocks.
+	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
+	missed := false
+	if kind.Cache() {
+		if ch.cache != nil {
+			c.send(textFrame(ch.cache))
+		} else {
+			c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
+			missed = true
+		}
 	}
 	a.mu.Unlock()
-	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
-	if kind.Cache() {
-		if cached != nil {
-			c.send(textFrame(cached))
-		} else {
-			c.sendCacheMiss(name)
-		}
+	if missed && a.wants(CacheMiss) {
+		a.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: name})
 	}
 	return true
 }
@@ -247,6 +263,9 @@ func (s *Server) disconnect(c *conn) {
 	}
 	c.wantPresence = nil
 	a.dropEmptyChannels()
+	if a.users.conns != nil {
+		s.userGone(a, c)
+	}
 	a.mu.Unlock()
 
 	if a != s.noApp {

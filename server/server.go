@@ -413,6 +413,7 @@ func (s *Server) open(nc net.Conn, a *appState, origin string, initial []byte) {
 	a.emit(Event{Kind: ConnectionOpened, SocketID: c.id, Origin: origin})
 	s.publishCount(a)
 	c.send(s.establishedFrame(c))
+	s.startDeadline(a, c)
 	if s.polls != nil && len(initial) > 0 {
 		if !c.feed(initial) {
 			s.spawnReader(c, nil)

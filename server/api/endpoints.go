@@ -121,6 +121,9 @@ func (h *handler) events(ctx context.Context, req *request) (int, []byte, error)
 	}
 	name, _ := payload.GetString("name")
 	data, _ := payload.GetString("data")
+	if le := checkEvent(&req.app.Limits, name.StringVal(), data.StringVal(), len(channels)); le != nil {
+		return 0, nil, le
+	}
 	ev := Event{Name: name.StringVal(), Data: data.StringVal(), Channels: channels, SocketID: optionalString(payload, "socket_id")}
 	if err := h.b.Publish(ctx, req.app, ev); err != nil {
 		return 0, nil, err
@@ -175,6 +178,9 @@ func (h *handler) batch(ctx context.Context, req *request) (int, []byte, error) 
 	}
 	b, _ := payload.GetString("batch")
 	items := b.ArrayVal()
+	if le := checkBatch(&req.app.Limits, items); le != nil {
+		return 0, nil, le // before any item is published
+	}
 	var results keyedList
 	anyInfo := false
 	for i, k := range items.Keys {

@@ -213,6 +213,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeTerminate:
 		body, err = h.terminate(ctx, req)
 	}
+	var limit *limitError
+	if errors.As(err, &limit) {
+		textError(w, limit.status, limit.msg)
+		return
+	}
 	if err != nil {
 		h.logError(r, err.Error())
 		textError(w, http.StatusInternalServerError, "Internal server error.")

@@ -510,6 +510,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// Present reports whether user userKey counts as present in channel: it
+// has a membership, or its last one left and the MemberRemoved is still
+// held (watchers have not been told it is gone). Every node answers alike
+// at the same point of the bus order.
+func (l *Ledger) Present(app, channel, userKey string) bool {
+	c := l.channel(app, channel, false)
+	if c == nil {
+		return false
+	}
+	return c.users[userKey] != nil || c.removals[userKey] != nil
+}
+
 // Size is the number of channels tracked (tests, monitoring).
 func (l *Ledger) Size() int {
 	n := 0

@@ -435,3 +435,26 @@ func TestRandomOperationsStayConsistent(t *testing.T) {
 		}
 	}
 }
+
+func TestPresentCountsHeldRemovals(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	present := func(user string) bool {
+		p := c.ledger["a"].Present("app", "\x00users", user)
+		if q := c.ledger["b"].Present("app", "\x00users", user); q != p {
+			t.Fatalf("nodes disagree on %s: %v %v", user, p, q)
+		}
+		return p
+	}
+	if present("7") {
+		t.Fatal("present before any join")
+	}
+	c.join("a", "\x00users", "s1", "7")
+	h := holdOf(c.leave("a", "\x00users", "s1"))
+	if !present("7") {
+		t.Error("a user whose removal is held is still present for watchers")
+	}
+	c.commit("a", h)
+	if present("7") || c.ledger["a"].Size() != 0 {
+		t.Errorf("present after the removal committed (%d channels kept)", c.ledger["a"].Size())
+	}
+}

@@ -45,3 +45,21 @@ func ValidChannelAuth(secret, socketID, channel string, channelData string, hasC
 	want := ChannelSignature(secret, socketID, channel, channelData)
 	return hmac.Equal([]byte(want), []byte(auth))
 }
+
+// UserSignature is the hex signature of a user sign-in (pusher:signin) for
+// socketID: HMAC-SHA256 of "socketID::user::userData", what Pusher's server
+// SDKs' authenticateUser and Laravel's PusherBroadcaster sign.
+func UserSignature(secret, socketID, userData string) string {
+	return sign(secret, socketID+"::user::"+userData)
+}
+
+// ValidUserAuth reports whether auth ("key:signature", as the SDKs send it)
+// signs userData for socketID. As for channels, only the part after the
+// first ':' is compared, in constant time.
+func ValidUserAuth(secret, socketID, userData, auth string) bool {
+	if _, after, ok := strings.Cut(auth, ":"); ok {
+		auth = after
+	}
+	want := UserSignature(secret, socketID, userData)
+	return hmac.Equal([]byte(want), []byte(auth))
+}

@@ -305,3 +305,38 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestUserAuthAgainstPHP(t *testing.T) {
+	php := phptest.Binary(t, "cannot compare with PHP's hash_hmac")
+	const secret, socket = "reverb-secret", "1234.5678"
+	datas := []string{`{"id":"7"}`, `{"id":"7","user_info":{"name":"Ann é"},"watchlist":["1","2"]}`, `{"id":12}`, ``, `not json`}
+	var in strings.Builder
+	for _, d := range datas {
+		line, _ := json.Marshal([]string{secret, socket, d})
+		in.Write(line)
+		in.WriteByte('\n')
+	}
+	// What PusherBroadcaster::resolveAuthenticatedUser and
+	// Pusher::authenticateUser compute.
+	code := `while (($l = fgets(STDIN)) !== false) { [$secret, $socket, $data] = json_decode($l, true); echo hash_hmac('sha256', "$socket::user::$data", $secret), "\n"; }`
+	lines := phptest.Lines(t, php, in.String(), "-r", code)
+	for i, d := range datas {
+		if i >= len(lines) || lines[i] != UserSignature(secret, socket, d) {
+			t.Fatalf("%q: Go %s, PHP %v", d, UserSignature(secret, socket, d), lines)
+		}
+		for _, c := range []struct {
+			auth string
+			want bool
+		}{
+			{"reverb-key:" + lines[i], true},
+			{lines[i], true},
+			{"reverb-key:" + strings.ToUpper(lines[i]), false},
+			{"reverb-key:" + UserSignature(secret, "1234.5679", d), false},
+			{"", false},
+		} {
+			if got := ValidUserAuth(secret, socket, d, c.auth); got != c.want {
+				t.Errorf("%q with auth %q: %v, want %v", d, c.auth, got, c.want)
+			}
+		}
+	}
+}

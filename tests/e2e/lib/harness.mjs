@@ -22,7 +22,8 @@
 //                          {id, key, secret, allowed_origins, ping_interval, activity_timeout,
 //                           max_connections, max_message_size, accept_client_events_from,
 //                           rate_limiting: {enabled, max_attempts, decay_seconds, terminate_on_limit},
-//                           webhooks: [...], listeners: {...}}
+//                           webhooks: [...], listeners: {...}, and the user features' keys
+//                           (enable_user_authentication, max_event_batch_size... docs/users.md)}
 //                          omitted keys fall back to the published config defaults.
 //       opts.env           extra `.env` lines as {NAME: value} (written quoted when needed)
 //       opts.path          config reverb.servers.reverb.path (written to .env as REVERB_SERVER_PATH)
@@ -178,6 +179,10 @@ class PhpRaw { constructor(code) { this.code = code; } }
 /** php('env("X", 1)') embeds raw PHP code in a generated config value. */
 export function php(code) { return new PhpRaw(code); }
 
+const USER_KEYS = ['enable_user_authentication', 'user_authentication_timeout', 'enable_watchlist_events',
+  'enable_subscription_count', 'max_presence_members_per_channel', 'max_event_channels_at_once',
+  'max_event_name_length', 'max_event_payload_in_kb', 'max_event_batch_size'];
+
 function appPhp(app) {
   const entry = {
     key: app.key,
@@ -195,6 +200,8 @@ function appPhp(app) {
   // Our own keys (docs/webhooks.md), written as given.
   if (app.webhooks !== undefined) entry.webhooks = app.webhooks;
   if (app.listeners !== undefined) entry.listeners = app.listeners;
+  // Pusher's user features and limits (docs/users.md), written as given.
+  for (const k of USER_KEYS) if (app[k] !== undefined) entry[k] = app[k];
   return entry;
 }
 
