@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import {
-  APP_A, REVERB_BIN, RawClient, createProject, freePort, httpGet, startServer, stopAll,
+  APP_A, PORTABLE, REVERB_BIN, RawClient, createProject, freePort, httpGet, startServer, stopAll,
 } from './lib/harness.mjs';
 
 after(stopAll);
@@ -93,7 +93,9 @@ test('every command has the same written help: --long options, defaults, example
     assert.doesNotMatch(r.stdout, /Usage of|^\s+-[a-z]{2,}|ping-sweep|tests shorten/m, `${c} --help`);
   }
   const start = await reverb(['start', '--help']);
-  assert.match(start.stdout, /--workers=N\s+Worker processes sharing the port.*\[default: \d+, one per CPU\]/);
+  assert.match(start.stdout, PORTABLE
+    ? /--workers=N\s+Worker processes sharing the port.*\[default: 1, one server in this process\]/
+    : /--workers=N\s+Worker processes sharing the port.*\[default: \d+, one per CPU\]/);
   const doctor = await reverb(['help', 'doctor']);
   assert.match(doctor.stdout, /--workers=N/);
   assert.doesNotMatch(doctor.stdout, /-workers reverb start/);
