@@ -130,11 +130,18 @@ class BinaryCommandTest extends TestCase
         [$code, $out] = $this->binary([], ['REVERB_GO_VERSION' => 'v1.2.3']);
         $this->assertStringContainsString('already installed', $out);
 
+        // A hard link keeps the installed file's inode alive, so the
+        // filesystem cannot hand the same number to the replacement.
+        $held = dirname($this->target, 2).'/held-reverb';
+        $this->assertTrue(link($this->target, $held));
+        clearstatcache();
+        $inode = fileinode($this->target);
         [$code, $out] = $this->binary(['--release=v1.2.3', '--force']);
         $this->assertSame(0, $code);
         $this->assertStringContainsString('Installed reverb 1.2.3', $out);
         clearstatcache();
         $this->assertNotSame($inode, fileinode($this->target), 'replaced by rename');
+        $this->assertSame($inode, fileinode($held), 'the old file was not written in place');
     }
 
     public function test_failures_say_what_went_wrong_and_keep_the_installed_binary(): void
