@@ -108,6 +108,9 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	reserve := fdreserve.New(fdreserve.Options{Limit: fdreserve.CurrentLimit(), CurrentLimit: fdreserve.CurrentLimit, OnChange: ln.Report})
 	defer reserve.Close()
 	ln.SetReserve(reserve)
+	// The supervisor sizes the pool by each worker's descriptor count
+	// (pool.go): closed connections show within a second.
+	ln.ReportLoad(time.Second, reserve.Limit()/256)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
