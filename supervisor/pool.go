@@ -215,7 +215,7 @@ func growBlock(c Config, serving, live int, limit, supervisorLimit uint64, mem m
 		return fmt.Sprintf("%d workers is the most a pool grows to", maxPool)
 	}
 	if supervisorLimit > 0 {
-		spare := uint64(fdreserve.Size(supervisorLimit)) + 2*sockets.MaxBatch + 32
+		spare := uint64(fdreserve.Size(supervisorLimit)) + sockets.MaxBatch + 16
 		if supervisorLimit <= spare || uint64(live+1)*supervisorPerWorker > supervisorLimit-spare {
 			return fmt.Sprintf("the supervisor's own open-files limit (%d) has no room for another worker's sockets", supervisorLimit)
 		}

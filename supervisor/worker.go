@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/server"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/hub"
@@ -149,7 +150,8 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	tr, err := nodeTransport(p, bus, c.Stderr) // Redis when scaling is on
+	jw := newJoinWatch(bus, nodeID)
+	tr, err := nodeTransport(p, jw, c.Stderr) // Redis when scaling is on
 	if err != nil {
 		return fail(err)
 	}
@@ -158,7 +160,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	opts.RefuseUpgrade = fdreserve.Reserved
 	srv, err := newNode(opts)
 	if err != nil {
-		if tr != cluster.Transport(bus) {
+		if tr != cluster.Transport(jw) {
 			tr.Close()
 		}
 		return fail(err)
@@ -168,6 +170,11 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	served := make(chan struct{})
 	var serveErr error
 	go func() { serveErr = srv.Serve(tln); close(served) }()
+	if _, real := srv.(*server.Server); real && tr == cluster.Transport(jw) {
+		// Presence is exact from the first connection: the other
+		// workers' members are in (joinwatch.go).
+		jw.Joined()
+	}
 	if err := bus.Ready(); err != nil {
 		srv.Close()
 		return 1
