@@ -70,6 +70,9 @@ type dispatcher struct {
 	// limit is the supervisor's own open-files limit (what workers
 	// inherit), for messages before a worker reported its own.
 	limit uint64
+	// advice names the fix in messages about workers at their limit
+	// (set before run; the pool's bounds, pool.go).
+	advice func(limit uint64) string
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -114,7 +117,7 @@ func newDispatcher(ln net.Listener, limit uint64, logf, infof func(format string
 	if err != nil {
 		return nil, err
 	}
-	d := &dispatcher{ln: ln, acc: acc, logf: logf, infof: infof, limit: limit, wake: make(chan struct{}, 1),
+	d := &dispatcher{ln: ln, acc: acc, logf: logf, infof: infof, limit: limit, advice: fdreserve.Advice, wake: make(chan struct{}, 1),
 		more: make(chan struct{}, 1), room: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), retryDone: make(chan struct{})}
 	d.cond = sync.NewCond(&d.mu)
@@ -298,6 +301,8 @@ func (d *dispatcher) placeLocked(fds []int, tried []*proc) ([]int, []*proc) {
 		s := &slot{p: p, room: w.room()}
 		switch {
 		case s.room <= 0:
+			d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers",
+				p.slot, p.id, w.limit)
 		case w.high():
 			high = append(high, s)
 		default:
@@ -418,7 +423,7 @@ func (d *dispatcher) refuse(fds []int) {
 	}
 	total := d.refused.Add(int64(len(fds)))
 	d.logs.print("refused", "%d connection(s) answered 503: no worker could take them (%d so far); every worker is at its open-files limit (%d); %s",
-		len(fds), total, d.limit, fdreserve.Advice(d.limit))
+		len(fds), total, d.limit, d.advice(d.limit))
 }
 
 // requeue takes back descriptors a worker could not install (an Outbox
@@ -485,10 +490,13 @@ func (d *dispatcher) reported(p *proc, r sockets.Report) {
 	}
 	d.mu.Unlock()
 	if all {
-		d.logs.print("all full", "Every worker is at its open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
-			limit, fdreserve.Advice(limit))
+		if d.growth.Load() != growBlocked {
+			return // a worker is being added: connections wait for it
+		}
+		d.logs.print("all full", "Every worker is at its open-files limit (%d) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
+			limit, d.advice(limit))
 		return
 	}
-	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers; %s",
-		p.slot, p.id, limit, fdreserve.Advice(limit))
+	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers",
+		p.slot, p.id, limit)
 }

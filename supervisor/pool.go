@@ -399,7 +399,8 @@ func (s *supervisor) generationSize() int {
 // growAdvice is the fix to name when the pool cannot grow.
 func growAdvice(c Config, limit uint64) string {
 	if c.MaxWorkers > 0 {
-		return fmt.Sprintf("raise --max-workers, or the open-files limit (%d per process: systemd LimitNOFILE=, ulimit -n)", limit)
+		return fmt.Sprintf("raise --max-workers (%d now), or the open-files limit (%d per process: systemd LimitNOFILE=, ulimit -n) so each worker holds more; reverb doctor shows the numbers",
+			c.MaxWorkers, limit)
 	}
-	return fmt.Sprintf("raise the open-files limit (%d per process: systemd LimitNOFILE=, ulimit -n) or give the machine more memory", limit)
+	return fmt.Sprintf("give the machine more memory, or raise the open-files limit (%d per process: systemd LimitNOFILE=, ulimit -n) so each worker holds more; reverb doctor shows the numbers", limit)
 }

@@ -170,6 +170,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("Cannot accept on %s: %v", s.ep.Addr(), err)
 		return 1
 	}
+	s.disp.advice = func(limit uint64) string { return growAdvice(c, limit) }
 	go s.disp.run()
 	defer s.disp.close()
 	shown := boundEndpoint(s.ep, ln)
