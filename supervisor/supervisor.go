@@ -199,6 +199,9 @@ func runSupervisor(c Config, con *console.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	// A connection storm leaves garbage behind the hand-off: given back
+	// once quiet (memtrim.go).
+	go newMemTrimmer().run(s.quit)
 
 	s.poolLogs.logf = con.Warnf
 	s.startGeneration(s.c.Workers)

@@ -112,6 +112,11 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	// The supervisor sizes the pool by each worker's descriptor count
 	// (pool.go): closed connections show within a second.
 	ln.ReportLoad(time.Second, reserve.Limit()/256)
+	// Memory held beyond the live heap goes back when the worker is quiet
+	// (memtrim.go).
+	stopTrim := make(chan struct{})
+	defer close(stopTrim)
+	go newMemTrimmer().run(stopTrim)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
