@@ -19,25 +19,49 @@ import (
 // dispatch socket stays full that long is skipped for the next one.
 const sendTimeout = 2 * time.Second
 
+// growWait bounds how long connections wait (in the listen queue) for a
+// worker being added when no worker has room; past it they go the last
+// resort's way.
+const growWait = 5 * time.Second
+
+// roomPoll is how often a dispatch waiting for room looks again even when
+// nothing woke it.
+const roomPoll = 100 * time.Millisecond
+
+// What the pool can do when no worker has room (set by the event loop).
+const (
+	growIdle     int32 = iota // it may grow: ask (dispatcher.more)
+	growStarting              // a worker is being added
+	growBlocked               // a bound says no, for now
+)
+
 // dispatcher accepts on the listening socket and hands each connection to
 // the serving workers in turn (see sockets/dispatch.go for why the
 // supervisor accepts instead of the workers).
 //
+// Each worker's descriptor count (its answers, plus what was sent since)
+// says how much room it has: a worker is sent at most what fits, workers
+// below the high-water mark first (pool.go). When none is below it, the
+// dispatcher asks the event loop for one more worker (more); when none
+// has room at all it holds the connections while a worker is being added
+// (they wait in the listen queue, growWait at most).
+//
 // At the open-files limit: each worker's Outbox keeps the supervisor's copy
 // of what it sent until the worker says how many descriptors it installed;
 // the ones that did not fit, or that a full worker declined, come back here
-// (requeue) and go to a worker not tried yet. New connections go to workers
-// with room; when none has room they go round the full ones as a last
-// resort, since a full worker answers the HTTP API from its reserve (and
-// refuses WebSockets with 503). A connection no worker can take is answered
-// 503 by the supervisor and counted.
+// (requeue) and go to a worker not tried yet. When no worker has room and
+// the pool cannot grow, they go round the full ones as a last resort, since
+// a full worker answers the HTTP API from its reserve (and refuses
+// WebSockets with 503). A connection no worker can take is answered 503 by
+// the supervisor and counted.
 //
 // Lock story: mu guards targets, next and closed. The accept goroutine and
 // the retry goroutine hold mu while they pick a worker and send, so when
 // set returns, no connection is on its way to a worker that was removed:
 // the supervisor can then order that worker to drain knowing everything it
-// was sent is already queued. qmu guards the retry queue; the Outbox
-// readers only append to it (they never wait for mu).
+// was sent is already queued. They never wait for room holding mu. qmu
+// guards the retry queue; the Outbox readers only append to it and signal
+// room (they never wait for mu). growth is written by the event loop only.
 type dispatcher struct {
 	ln    net.Listener
 	acc   *sockets.Acceptor
@@ -46,6 +70,9 @@ type dispatcher struct {
 	// limit is the supervisor's own open-files limit (what workers
 	// inherit), for messages before a worker reported its own.
 	limit uint64
+	// advice names the fix in messages about workers at their limit
+	// (set before run; the pool's bounds, pool.go).
+	advice func(limit uint64) string
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -59,6 +86,14 @@ type dispatcher struct {
 	wake    chan struct{}
 	logs    limitLogs
 	refused atomic.Int64 // connections no worker could take
+
+	// more asks the event loop for one more worker (capacity 1, never
+	// blocks); room wakes a dispatch waiting for room (an answer of a
+	// worker, new targets, the growth state); stop is closed by close.
+	more   chan struct{}
+	room   chan struct{}
+	stop   chan struct{}
+	growth atomic.Int32
 
 	done      chan struct{}
 	retryDone chan struct{}
@@ -82,7 +117,8 @@ func newDispatcher(ln net.Listener, limit uint64, logf, infof func(format string
 	if err != nil {
 		return nil, err
 	}
-	d := &dispatcher{ln: ln, acc: acc, logf: logf, infof: infof, limit: limit, wake: make(chan struct{}, 1),
+	d := &dispatcher{ln: ln, acc: acc, logf: logf, infof: infof, limit: limit, advice: fdreserve.Advice, wake: make(chan struct{}, 1),
+		more: make(chan struct{}, 1), room: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), retryDone: make(chan struct{})}
 	d.cond = sync.NewCond(&d.mu)
 	d.logs.logf = logf
@@ -95,6 +131,30 @@ func (d *dispatcher) set(targets []*proc) {
 	d.targets = targets
 	d.cond.Broadcast()
 	d.mu.Unlock()
+	d.signalRoom()
+}
+
+// setGrowth tells the dispatcher what the pool can do (the event loop's).
+func (d *dispatcher) setGrowth(state int32) {
+	if d.growth.Swap(state) != state {
+		d.signalRoom()
+	}
+}
+
+// signalRoom wakes a dispatch waiting for room; it never blocks.
+func (d *dispatcher) signalRoom() {
+	select {
+	case d.room <- struct{}{}:
+	default:
+	}
+}
+
+// askMore asks the event loop for one more worker; it never blocks.
+func (d *dispatcher) askMore() {
+	select {
+	case d.more <- struct{}{}:
+	default:
+	}
 }
 
 // close stops dispatching: the accept and retry goroutines end and the
@@ -109,6 +169,7 @@ func (d *dispatcher) close() {
 	d.targets = nil
 	d.cond.Broadcast()
 	d.mu.Unlock()
+	close(d.stop)
 	d.acc.Close()
 	d.ln.Close()
 	<-d.done
@@ -167,32 +228,143 @@ func (d *dispatcher) run() {
 	}
 }
 
-// dispatch shares fds round-robin between the workers with room (all of
-// them when none has), one message per worker; a worker that cannot take
-// its share passes it to the next one. The Outboxes own what they sent.
+// dispatch passes fds to workers with room (place); what does not fit
+// waits for a worker being added, or goes the last resort's way.
 func (d *dispatcher) dispatch(fds []int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.waitTargetsLocked() {
-		for _, fd := range fds {
-			unix.Close(fd)
+	d.deliver(fds, route{})
+}
+
+// deliver places fds and waits for room as long as the pool is growing;
+// it returns once every descriptor was sent, refused or closed.
+func (d *dispatcher) deliver(fds []int, r route) {
+	var deadline time.Time
+	for {
+		d.mu.Lock()
+		if !d.waitTargetsLocked() {
+			d.mu.Unlock()
+			closeAll(fds)
+			return
 		}
-		return
+		if r.lastResort {
+			cands, rr := d.nextLocked(r)
+			d.sendLocked(fds, cands, rr)
+			d.mu.Unlock()
+			return
+		}
+		fds, r.tried = d.placeLocked(fds, r.tried)
+		if len(fds) == 0 {
+			d.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(growWait)
+		}
+		if d.growth.Load() == growBlocked || now.After(deadline) {
+			// Nothing will make room soon: full workers keep what fits
+			// in their reserve, for the HTTP API.
+			cands, rr := d.nextLocked(route{lastResort: true})
+			d.sendLocked(fds, cands, rr)
+			d.mu.Unlock()
+			return
+		}
+		d.mu.Unlock()
+		d.askMore()
+		d.logs.printWith(d.infof, "waiting", "Every worker is at its open-files limit: %d connection(s) wait for the worker being added", len(fds))
+		t := time.NewTimer(min(roomPoll, time.Until(deadline)))
+		select {
+		case <-d.room:
+		case <-t.C:
+		case <-d.stop:
+		}
+		t.Stop()
 	}
-	ts, r := d.nextLocked(route{})
-	n := len(ts)
-	groups := make([][]int, n)
-	for i, fd := range fds {
-		j := (d.next + i) % n
-		groups[j] = append(groups[j], fd)
+}
+
+// placeLocked sends each worker not in tried at most what fits under its
+// limit: round-robin over the workers below the high-water mark, the rest
+// over the workers above it with room. It returns what did not fit, and
+// tried with the workers a send failed to. When no worker is below the
+// high-water mark it asks for one more. Caller holds mu.
+func (d *dispatcher) placeLocked(fds []int, tried []*proc) ([]int, []*proc) {
+	type slot struct {
+		p    *proc
+		room int
+		take []int
 	}
-	d.next = (d.next + len(fds)) % n
-	for j, g := range groups {
-		if len(g) == 0 {
+	var low, high []*slot
+	for _, p := range d.targets {
+		if p.out.Full() || slices.Contains(tried, p) {
 			continue
 		}
-		order := append(slices.Clone(ts[j:]), ts[:j]...)
-		d.sendLocked(g, order, r)
+		w := d.loadOf(p)
+		s := &slot{p: p, room: w.room()}
+		switch {
+		case s.room <= 0:
+			d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers",
+				p.slot, p.id, w.limit)
+		case w.high():
+			high = append(high, s)
+		default:
+			low = append(low, s)
+		}
+	}
+	if len(low) == 0 {
+		d.askMore()
+	}
+	i := 0
+	for _, tier := range [][]*slot{low, high} {
+		for n := len(tier); i < len(fds) && n > 0; {
+			// One pass of the round-robin, starting at next.
+			progress := false
+			for k := range tier {
+				s := tier[(d.next+k)%len(tier)]
+				if i < len(fds) && len(s.take) < s.room {
+					s.take = append(s.take, fds[i])
+					i++
+					progress = true
+				}
+			}
+			if !progress {
+				break
+			}
+		}
+		if len(tier) > 0 {
+			d.next++
+		}
+	}
+	left := slices.Clone(fds[i:])
+	for _, tier := range [][]*slot{low, high} {
+		for _, s := range tier {
+			if len(s.take) == 0 {
+				continue
+			}
+			// Handed back (the worker's table filled after all), they go
+			// to another worker.
+			tag := route{tried: append(slices.Clone(tried), s.p)}
+			if err := s.p.out.Send(s.take, tag, false, sendTimeout); err != nil {
+				d.logs.print("send "+s.p.id, "Cannot pass %d connection(s) to worker %s: %v", len(s.take), s.p.id, err)
+				tried = append(tried, s.p)
+				left = append(left, s.take...)
+			}
+		}
+	}
+	return left, tried
+}
+
+// loadOf is what the dispatcher knows of p's descriptors.
+func (d *dispatcher) loadOf(p *proc) workerLoad {
+	n, known := p.out.Load()
+	limit := p.out.Limit()
+	if limit == 0 {
+		limit = d.limit
+	}
+	return workerLoad{known: known, limit: limit, load: n}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }
 
@@ -251,7 +423,7 @@ func (d *dispatcher) refuse(fds []int) {
 	}
 	total := d.refused.Add(int64(len(fds)))
 	d.logs.print("refused", "%d connection(s) answered 503: no worker could take them (%d so far); every worker is at its open-files limit (%d); %s",
-		len(fds), total, d.limit, fdreserve.Advice(d.limit))
+		len(fds), total, d.limit, d.advice(d.limit))
 }
 
 // requeue takes back descriptors a worker could not install (an Outbox
@@ -283,17 +455,7 @@ func (d *dispatcher) retryLoop() {
 		d.queue = nil
 		d.qmu.Unlock()
 		for _, b := range q {
-			d.mu.Lock()
-			if d.closed {
-				d.mu.Unlock()
-				for _, fd := range b.fds {
-					unix.Close(fd)
-				}
-				continue
-			}
-			cands, r := d.nextLocked(b.route)
-			d.sendLocked(b.fds, cands, r)
-			d.mu.Unlock()
+			d.deliver(b.fds, b.route)
 		}
 		if _, ok := <-d.wake; !ok {
 			d.qmu.Lock()
@@ -328,10 +490,13 @@ func (d *dispatcher) reported(p *proc, r sockets.Report) {
 	}
 	d.mu.Unlock()
 	if all {
-		d.logs.print("all full", "Every worker is at its open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
-			limit, fdreserve.Advice(limit))
+		if d.growth.Load() != growBlocked {
+			return // a worker is being added: connections wait for it
+		}
+		d.logs.print("all full", "Every worker is at its open-files limit (%d) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
+			limit, d.advice(limit))
 		return
 	}
-	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers; %s",
-		p.slot, p.id, limit, fdreserve.Advice(limit))
+	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers",
+		p.slot, p.id, limit)
 }

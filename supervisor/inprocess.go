@@ -164,7 +164,7 @@ func runInProcess(c Config, con *console.Writer) int {
 	r.reserve = fdreserve.New(fdreserve.Options{Limit: fdreserve.CurrentLimit(), CurrentLimit: fdreserve.CurrentLimit, OnChange: func(full bool) {
 		if full {
 			r.logs.print("full", "At the open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
-				fdreserve.CurrentLimit(), fdreserve.Advice(fdreserve.CurrentLimit()))
+				fdreserve.CurrentLimit(), oneProcessAdvice(fdreserve.CurrentLimit()))
 		} else {
 			r.logs.print("room", "Room again under the open-files limit (%d): WebSocket connections are accepted again", fdreserve.CurrentLimit())
 		}
@@ -183,6 +183,9 @@ func runInProcess(c Config, con *console.Writer) int {
 	// Watching starts before the start line: a flag written once the
 	// server says it started is a change.
 	r.watch(p)
+	// Memory held beyond the live heap after a burst goes back once quiet
+	// (memtrim.go); the goroutine ends with quit.
+	go newMemTrimmer().run(r.quit)
 	defer func() {
 		close(r.quit) // a watcher blocked on a full events channel gives up
 		if r.watcher != nil {

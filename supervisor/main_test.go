@@ -31,6 +31,14 @@ func TestMain(m *testing.M) {
 	}
 	if js := os.Getenv("SUPERVISOR_TEST_CONFIG"); js != "" {
 		useFakes()
+		if n, _ := strconv.ParseUint(os.Getenv("SUPERVISOR_TEST_NOFILE"), 10, 64); n > 0 {
+			// A low open-files limit, for the supervisor and (inherited)
+			// its workers: what `ulimit -n` does before `reverb start`.
+			if err := setNoFile(n); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(3)
+			}
+		}
 		var c Config
 		if err := json.Unmarshal([]byte(js), &c); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -73,6 +81,9 @@ type supervised struct {
 	err  error
 }
 
+// noFile, when set, is the open-files limit of the next startWith.
+var noFile uint64
+
 func startSupervisor(t *testing.T, workers int, conf string) *supervised {
 	t.Helper()
 	return startWith(t, Config{Workers: workers, DrainWindow: 600 * time.Millisecond}, conf)
@@ -92,6 +103,9 @@ func startWith(t *testing.T, c Config, conf string) *supervised {
 	js, _ := json.Marshal(c)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SUPERVISOR_TEST_CONFIG="+string(js))
+	if noFile > 0 {
+		cmd.Env = append(cmd.Env, "SUPERVISOR_TEST_NOFILE="+strconv.FormatUint(noFile, 10))
+	}
 	s := &supervised{t: t, dir: dir, cmd: cmd, out: &logBuffer{}, done: make(chan struct{})}
 	s.out.cond = sync.NewCond(&s.out.mu)
 	cmd.Stdout, cmd.Stderr = s.out, s.out

@@ -13,7 +13,8 @@ import (
 const lowNoFile = 10000
 
 // warnLowNoFile warns when the open-files limit caps the connections this
-// process can hold. Go raises the soft limit to what the system allows at
+// process can hold (the in-process runner: every connection in one
+// process). Go raises the soft limit to what the system allows at
 // start-up (on macOS up to kern.maxfilesperproc), so what is left is the
 // real ceiling.
 func warnLowNoFile(con *console.Writer) {
@@ -22,6 +23,7 @@ func warnLowNoFile(con *console.Writer) {
 		return
 	}
 	if lim.Cur < lowNoFile {
-		con.Warnf("Open files limit is %d (hard limit %d): raise it (ulimit -n, LimitNOFILE=, launchctl limit maxfiles) to hold more connections", lim.Cur, lim.Max)
+		con.Warnf("Open files limit is %d (hard limit %d): %s; raise it (ulimit -n, LimitNOFILE=, launchctl limit maxfiles) to hold more connections",
+			lim.Cur, lim.Max, oneProcessNote)
 	}
 }

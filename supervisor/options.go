@@ -23,7 +23,13 @@ type Config struct {
 	// this process with in-process generations (zero-downtime restarts
 	// too). On the portable build every connection is served in this
 	// process and Workers is the number of servers per generation.
+	// With worker processes it is the pool's starting size and minimum:
+	// the pool grows as workers near their open-files limit (pool.go).
 	Workers int
+	// MaxWorkers caps the worker pool's growth (0: bounded only by the
+	// machine's memory and the supervisor's descriptors); at least
+	// Workers. Only worker processes grow.
+	MaxWorkers int
 	// PingSweep overrides server.Options.PingSweepInterval (tests).
 	PingSweep time.Duration
 	// DrainWindow spreads the closing of old connections on restart/stop.

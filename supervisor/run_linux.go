@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
 )
 
 // run picks the process model: N worker processes behind the supervisor,
@@ -36,3 +37,13 @@ func DefaultWorkers() int {
 
 // DefaultWorkersNote says in --help why the default is what it is.
 const DefaultWorkersNote = "one per CPU"
+
+// oneProcessAdvice is the fix named when the one process of --workers 0
+// is at its open-files limit: worker processes have no such wall.
+func oneProcessAdvice(limit uint64) string {
+	return fdreserve.Advice(limit) + "; or drop --workers 0: worker processes grow in number past the limit"
+}
+
+// oneProcessNote says, at start, what the open-files limit means for the
+// one process of --workers 0.
+const oneProcessNote = "with --workers 0 this one process serves every connection, so that is about the most it holds; worker processes (the default) grow in number past it"

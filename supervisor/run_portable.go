@@ -2,7 +2,10 @@
 
 package supervisor
 
-import "github.com/reverb-go/reverb/supervisor/console"
+import (
+	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/fdreserve"
+)
 
 // run serves every connection in this process (inprocess.go): --workers N
 // is N in-process servers per generation on one bus, 0 the same as 1 but
@@ -15,3 +18,12 @@ func DefaultWorkers() int { return 1 }
 
 // DefaultWorkersNote says in --help why the default is what it is.
 const DefaultWorkersNote = "one server in this process"
+
+// oneProcessAdvice is the fix named when the process is at its open-files
+// limit: here it serves every connection, so the limit is the wall.
+func oneProcessAdvice(limit uint64) string {
+	return fdreserve.Advice(limit) + "; this one process serves every connection on this system"
+}
+
+// oneProcessNote says, at start, what the open-files limit means here.
+const oneProcessNote = "this one process serves every connection on this system, so that is about the most it holds"

@@ -49,13 +49,18 @@ type (
 		slot int
 	}
 	evDrainDeadline struct{ g *generation }
+	// evAddTimeout: a worker added to the pool was not ready in time.
+	evAddTimeout struct{ p *proc }
+	// evGrowRetry: a bound or a failure held growth back; ask again.
+	evGrowRetry struct{}
 )
 
-// generation is one set of N workers started from one config load.
+// generation is one set of workers started from one config load; the
+// pool adds workers to the serving one (pool.go).
 type generation struct {
 	num        int
 	started    time.Time
-	procs      []*proc // by slot; a replaced worker's slot holds the new one
+	procs      []*proc // by slot; a replaced worker's slot holds the new one; added workers take new slots
 	draining   bool
 	drainStart time.Time
 	failures   []int // consecutive deaths per slot, for backoff
@@ -76,6 +81,8 @@ type proc struct {
 	exited   bool
 	draining bool
 	failMsg  string
+	// added: started to grow the pool (the first of its slot).
+	added bool
 }
 
 type supervisor struct {
@@ -94,6 +101,15 @@ type supervisor struct {
 	pending *generation   // a generation starting up
 	nextGen int
 	queued  bool // a restart arrived while one was starting
+
+	// The pool's growth (pool.go): the worker being added (at most one),
+	// consecutive failures to add one (for backoff), and rate-limited
+	// messages about it.
+	adding      *proc
+	addFailures int
+	addTimer    *time.Timer
+	growRetry   *time.Timer
+	poolLogs    limitLogs
 
 	stopping bool
 	exitCode int
@@ -123,7 +139,8 @@ func runSupervisor(c Config, con *console.Writer) int {
 	case err != nil:
 		con.Warnf("Cannot raise the open files limit (%d, hard %d): %v", soft, hard, err)
 	case soft < lowNoFile:
-		con.Warnf("Open files limit is %d per worker (hard limit %d): raise it (ulimit -n, LimitNOFILE=) to hold more connections", soft, hard)
+		con.Warnf("Open files limit is %d per process (hard limit %d): the workers grow in number to hold more connections, "+
+			"about one per %d; raise the limit (ulimit -n, LimitNOFILE=) to hold them with fewer workers", soft, hard, perWorker(soft, workerBaseFiles(soft)))
 	}
 
 	p, err := loadProject(c)
@@ -153,6 +170,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("Cannot accept on %s: %v", s.ep.Addr(), err)
 		return 1
 	}
+	s.disp.advice = func(limit uint64) string { return growAdvice(c, limit) }
 	go s.disp.run()
 	defer s.disp.close()
 	shown := boundEndpoint(s.ep, ln)
@@ -181,13 +199,19 @@ func runSupervisor(c Config, con *console.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
+	// A connection storm leaves garbage behind the hand-off: given back
+	// once quiet (memtrim.go).
+	go newMemTrimmer().run(s.quit)
 
-	s.startGeneration()
+	s.poolLogs.logf = con.Warnf
+	s.startGeneration(s.c.Workers)
 	for {
 		if s.stopping && s.liveProcs() == 0 {
 			return s.exitCode
 		}
 		select {
+		case <-s.disp.more:
+			s.grow()
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:
@@ -251,9 +275,10 @@ func (s *supervisor) watch(p *laravelcfg.Project) {
 	s.watcher, s.store = w, store
 }
 
-func (s *supervisor) startGeneration() {
+// startGeneration starts a generation of n workers.
+func (s *supervisor) startGeneration(n int) {
 	s.nextGen++
-	g := &generation{num: s.nextGen, started: time.Now(), procs: make([]*proc, s.c.Workers), failures: make([]int, s.c.Workers)}
+	g := &generation{num: s.nextGen, started: time.Now(), procs: make([]*proc, n), failures: make([]int, n)}
 	s.gens = append(s.gens, g)
 	s.pending = g
 	for slot := range g.procs {
@@ -281,6 +306,7 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 	}
 	defer dchild.Close()
 	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp, out: sockets.NewOutbox(disp)}
+	p.out.Answered = s.disp.signalRoom // its counts changed: a waiting dispatch looks again
 	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
 	cmd.ExtraFiles = []*os.File{dchild, child}
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
@@ -362,6 +388,15 @@ func (s *supervisor) handle(ev any) {
 			s.con.Errorf("Cannot restart worker %d: %v", ev.slot, err)
 			s.scheduleRespawn(ev.g, ev.slot)
 		}
+	case evAddTimeout:
+		if ev.p == s.adding && !ev.p.ready && !ev.p.exited {
+			ev.p.failMsg = fmt.Sprintf("not ready after %v", s.c.ReadyTimeout)
+			ev.p.cmd.Process.Kill()
+		}
+	case evGrowRetry:
+		if s.adding == nil {
+			s.disp.setGrowth(growIdle)
+		}
 	case evTopology: // a monitoring request (monitoring.go)
 		ev.reply <- s.topology()
 	case evDrainDeadline:
@@ -386,6 +421,10 @@ func (s *supervisor) onReady(p *proc) {
 	}
 	if g == s.current {
 		s.updateTargets()
+		if p == s.adding {
+			s.added(p)
+			return
+		}
 		s.con.Infof("Worker %d replaced (generation %d, %s)", p.slot, g.num, p.id)
 		return
 	}
@@ -421,6 +460,9 @@ func (s *supervisor) onExit(p *proc, err error) {
 	if g == s.current {
 		s.updateTargets()
 	}
+	if p == s.adding {
+		s.addFailed(p, err)
+	}
 	if g == s.pending && !s.stopping {
 		msg := p.failMsg
 		switch {
@@ -431,7 +473,7 @@ func (s *supervisor) onExit(p *proc, err error) {
 			msg = fmt.Sprintf("worker exited before it was ready (%s)", exitText(err))
 		}
 		s.failGeneration(g, msg)
-	} else if !p.draining && !g.draining && !s.stopping && g == s.current {
+	} else if !p.draining && !g.draining && !s.stopping && g == s.current && !(p.added && !p.ready) {
 		life := time.Since(p.started)
 		if life > backoffReset {
 			g.failures[p.slot] = 0
@@ -576,7 +618,11 @@ func (s *supervisor) restart() {
 	}
 	s.con.Infof("Configuration reloaded")
 	s.watch(p)
-	s.startGeneration()
+	n := s.generationSize()
+	if n > s.c.Workers {
+		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.connections())
+	}
+	s.startGeneration(n)
 }
 
 // stop drains every worker and makes the loop return code once they are gone.

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/server"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"github.com/reverb-go/reverb/supervisor/hub"
@@ -108,6 +109,14 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	reserve := fdreserve.New(fdreserve.Options{Limit: fdreserve.CurrentLimit(), CurrentLimit: fdreserve.CurrentLimit, OnChange: ln.Report})
 	defer reserve.Close()
 	ln.SetReserve(reserve)
+	// The supervisor sizes the pool by each worker's descriptor count
+	// (pool.go): closed connections show within a second.
+	ln.ReportLoad(time.Second, reserve.Limit()/256)
+	// Memory held beyond the live heap goes back when the worker is quiet
+	// (memtrim.go).
+	stopTrim := make(chan struct{})
+	defer close(stopTrim)
+	go newMemTrimmer().run(stopTrim)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
@@ -146,7 +155,8 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	tr, err := nodeTransport(p, bus, c.Stderr) // Redis when scaling is on
+	jw := newJoinWatch(bus, nodeID)
+	tr, err := nodeTransport(p, jw, c.Stderr) // Redis when scaling is on
 	if err != nil {
 		return fail(err)
 	}
@@ -155,7 +165,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	opts.RefuseUpgrade = fdreserve.Reserved
 	srv, err := newNode(opts)
 	if err != nil {
-		if tr != cluster.Transport(bus) {
+		if tr != cluster.Transport(jw) {
 			tr.Close()
 		}
 		return fail(err)
@@ -165,6 +175,11 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	served := make(chan struct{})
 	var serveErr error
 	go func() { serveErr = srv.Serve(tln); close(served) }()
+	if _, real := srv.(*server.Server); real && tr == cluster.Transport(jw) {
+		// Presence is exact from the first connection: the other
+		// workers' members are in (joinwatch.go).
+		jw.Joined()
+	}
 	if err := bus.Ready(); err != nil {
 		srv.Close()
 		return 1

@@ -28,6 +28,8 @@ type config struct {
 	maxConns   int
 	maxWorkers int
 	perClient  int
+	// capConns is the size of the capacity run (no flags, the pool grows).
+	capConns int
 	// stormConns is the size of the connect storm.
 	stormConns int
 	// stormConc is the number of dials in flight per client process in
@@ -48,12 +50,13 @@ func main() {
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook)")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max,capacity", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook; capacity: -capacity-conns idle connections to a server started with no flags)")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
 	flag.IntVar(&cfg.workers, "workers", 0, "server workers (0 = the server's default)")
 	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
 	flag.IntVar(&cfg.maxWorkers, "max-workers", 6, "workers for the most-connections run (each holds < 20,000 files)")
 	flag.IntVar(&cfg.perClient, "per-client", 16000, "sockets per client process (< the 20,000 open-files limit)")
+	flag.IntVar(&cfg.capConns, "capacity-conns", 200000, "idle subscribed connections of the capacity run (the server's pool grows past each process's open-files limit)")
 	flag.IntVar(&cfg.stormConns, "storm-conns", 20000, "sockets opened by the connect storm (4 client processes)")
 	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out, burst and storm (needs perf)")
 	flag.BoolVar(&goroutineClient, "goroutine-client", false, "client processes read with a goroutine per socket instead of epoll (to compare client cost)")
@@ -89,6 +92,7 @@ func run(cfg config) error {
 		{"storm", stormScenario},
 		{"restart", restartScenario},
 		{"max", maxScenario},
+		{"capacity", capacityScenario},
 	} {
 		if !cfg.scenarios[s.name] {
 			continue

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -84,7 +85,25 @@ func (a *benchApp) addr() string { return "127.0.0.1:" + strconv.Itoa(a.port) }
 // runningServer is a `reverb start` process tree.
 type runningServer struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *syncBuffer
+}
+
+// syncBuffer is the server's output, read while the server writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startServer(bin string, a *benchApp, workers int, extra ...string) (*runningServer, error) {
@@ -95,14 +114,14 @@ func startServer(bin string, a *benchApp, workers int, extra ...string) (*runnin
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = a.dir
-	var log bytes.Buffer
-	cmd.Stdout = &log
-	cmd.Stderr = &log
+	log := &syncBuffer{}
+	cmd.Stdout = log
+	cmd.Stderr = log
 	cmd.SysProcAttr = ownGroup()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &runningServer{cmd: cmd, log: &log}
+	s := &runningServer{cmd: cmd, log: log}
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get("http://" + a.addr() + "/up")

@@ -217,7 +217,7 @@ func IsExhaustion(err error) bool {
 // Advice is the fix to name in a log line about the limit.
 func Advice(limit uint64) string {
 	return fmt.Sprintf("each process may open %d files; raise the hard limit (systemd LimitNOFILE=, supervisor minfds=, "+
-		"nofile in /etc/security/limits.conf, ulimit -n) or start more workers (--workers N); reverb doctor shows the numbers", limit)
+		"nofile in /etc/security/limits.conf, ulimit -n); reverb doctor shows the numbers", limit)
 }
 
 // Listener is a listener of a process that accepts its own connections

@@ -50,15 +50,26 @@ const MaxBatch = 64
 //	supervisor → worker  [n][seq, 4 bytes LE][flags] + SCM_RIGHTS(n descriptors)
 //	                     flags 1: last resort (no worker has room)
 //	                     [n] alone: no acknowledgement wanted (SendFDs)
-//	worker → supervisor  ['A'][seq][k][full][limit, 4 bytes LE]: k of the n
+//	worker → supervisor  ['A'][seq][k][full][limit][open]: k of the n
 //	                     descriptors of message seq were installed
-//	                     ['R'][0][0][full][limit]: full, or room again
+//	                     ['R'][0][0][full][limit][open]: full, or room
+//	                     again, or its descriptor count moved
+//	                     (limit and open: 4 bytes LE each; open is how many
+//	                     descriptors the worker has open after installing,
+//	                     0 when it cannot tell. An answer without open,
+//	                     11 bytes, is read as "cannot tell".)
+//
+// The descriptor counts are what the supervisor sizes its worker pool by
+// (it adds a worker when every worker is near its limit, and never sends a
+// worker more than it has room for); the reserve and MSG_CTRUNC stay the
+// backstop for what the counts cannot see coming.
 
 const (
 	msgAck         = 'A'
 	msgReport      = 'R'
 	sendLen        = 6
-	answerLen      = 11
+	answerLen      = 15
+	answerLenV1    = 11 // without the open count
 	flagLastResort = 1
 )
 
@@ -66,6 +77,7 @@ const (
 type Report struct {
 	Full  bool   // new connections do not fit
 	Limit uint64 // the worker's open-files limit
+	Open  uint64 // descriptors open in the worker (0: unknown)
 }
 
 func encodeAnswer(kind byte, seq uint32, installed int, r Report) []byte {
@@ -77,7 +89,16 @@ func encodeAnswer(kind byte, seq uint32, installed int, r Report) []byte {
 		b[6] = 1
 	}
 	binary.LittleEndian.PutUint32(b[7:], uint32(min(r.Limit, 1<<32-1)))
+	binary.LittleEndian.PutUint32(b[11:], uint32(min(r.Open, 1<<32-1)))
 	return b
+}
+
+func decodeReport(b []byte) Report {
+	r := Report{Full: b[6] == 1, Limit: uint64(binary.LittleEndian.Uint32(b[7:]))}
+	if len(b) >= answerLen {
+		r.Open = uint64(binary.LittleEndian.Uint32(b[11:]))
+	}
+	return r
 }
 
 // DispatchPair returns a connected SOCK_SEQPACKET pair: the supervisor's end
@@ -215,12 +236,20 @@ func SendConn(uc *net.UnixConn, c net.Conn, timeout time.Duration) error {
 // worker acknowledges, so a worker that could not install them (its
 // descriptor table was full) never loses a connection: Run hands them back.
 //
-// Lock story: mu guards seq, inflight and closed; full and limit are the
-// worker's last report, read lock-free by the dispatcher.
+// Lock story: mu guards seq, inflight and closed, and orders the writes of
+// open and sending (Load reads the two together under it); full and limit
+// are the worker's last report, read lock-free by the dispatcher.
 type Outbox struct {
-	uc    *net.UnixConn
-	full  atomic.Bool
-	limit atomic.Uint64
+	uc      *net.UnixConn
+	full    atomic.Bool
+	limit   atomic.Uint64
+	open    atomic.Uint64 // written under mu
+	base    atomic.Uint64 // the least open count reported; under mu
+	sending atomic.Int64  // written under mu
+
+	// Answered, when set before Run, is called after every answer of the
+	// worker (its counts changed); it must not block.
+	Answered func()
 
 	mu       sync.Mutex
 	seq      uint32
@@ -244,6 +273,24 @@ func (o *Outbox) Full() bool { return o.full.Load() }
 // Limit is the worker's open-files limit (0 until it reported).
 func (o *Outbox) Limit() uint64 { return o.limit.Load() }
 
+// Open is how many descriptors the worker had open at its last answer (0
+// until it said).
+func (o *Outbox) Open() uint64 { return o.open.Load() }
+
+// Base is the fewest descriptors the worker ever said it had open: what it
+// needs of its own, without connections (0 until it said).
+func (o *Outbox) Base() uint64 { return o.base.Load() }
+
+// Load is how many descriptors the worker holds or is about to: the count
+// of its last answer plus what was sent since and not yet acknowledged;
+// known is false until the worker said (a worker that cannot count).
+func (o *Outbox) Load() (n uint64, known bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	open := o.open.Load()
+	return open + uint64(o.sending.Load()), open != 0
+}
+
 // Send passes fds to the worker in one message. On success the Outbox owns
 // them (closed once acknowledged, or handed back by Run); on error nothing
 // was sent and the caller still owns them. tag comes back with descriptors
@@ -261,6 +308,7 @@ func (o *Outbox) Send(fds []int, tag any, lastResort bool, timeout time.Duration
 	o.seq++
 	seq := o.seq
 	o.inflight[seq] = inflight{fds: append([]int(nil), fds...), tag: tag}
+	o.sending.Add(int64(len(fds)))
 	o.mu.Unlock()
 	var head [sendLen]byte
 	head[0] = byte(len(fds))
@@ -272,6 +320,7 @@ func (o *Outbox) Send(fds []int, tag any, lastResort bool, timeout time.Duration
 	if _, _, err := o.uc.WriteMsgUnix(head[:], unix.UnixRights(fds...), nil); err != nil {
 		o.mu.Lock()
 		delete(o.inflight, seq)
+		o.sending.Add(-int64(len(fds)))
 		o.mu.Unlock()
 		return err
 	}
@@ -291,10 +340,10 @@ func (o *Outbox) Run(back func(fds []int, tag any), report func(Report)) {
 		if err != nil || n == 0 {
 			break
 		}
-		if n < answerLen || (buf[0] != msgAck && buf[0] != msgReport) {
+		if n < answerLenV1 || (buf[0] != msgAck && buf[0] != msgReport) {
 			continue
 		}
-		r := Report{Full: buf[6] == 1, Limit: uint64(binary.LittleEndian.Uint32(buf[7:]))}
+		r := decodeReport(buf[:n])
 		changed := o.full.Swap(r.Full) != r.Full
 		o.limit.Store(r.Limit)
 		if buf[0] == msgAck {
@@ -302,6 +351,10 @@ func (o *Outbox) Run(back func(fds []int, tag any), report func(Report)) {
 			o.mu.Lock()
 			m, ok := o.inflight[seq]
 			delete(o.inflight, seq)
+			if ok {
+				o.sending.Add(-int64(len(m.fds)))
+			}
+			o.noteOpenLocked(r.Open) // with the in-flight count (Load)
 			o.mu.Unlock()
 			if ok {
 				installed = min(installed, len(m.fds))
@@ -313,17 +366,33 @@ func (o *Outbox) Run(back func(fds []int, tag any), report func(Report)) {
 				}
 			}
 		}
+		if buf[0] == msgReport {
+			o.mu.Lock()
+			o.noteOpenLocked(r.Open)
+			o.mu.Unlock()
+		}
 		if changed && report != nil {
 			report(r)
+		}
+		if o.Answered != nil {
+			o.Answered()
 		}
 	}
 	o.mu.Lock()
 	o.closed = true
 	left := o.inflight
 	o.inflight = nil
+	o.sending.Store(0)
 	o.mu.Unlock()
 	for _, m := range left {
 		back(m.fds, m.tag)
+	}
+}
+
+func (o *Outbox) noteOpenLocked(n uint64) {
+	o.open.Store(n)
+	if b := o.base.Load(); n != 0 && (b == 0 || n < b) {
+		o.base.Store(n)
 	}
 }
 
@@ -347,14 +416,20 @@ func Refuse(fd int) {
 // connections already sent are accepted.
 //
 // Lock story: mu serialises Accept callers (net/http has one) and guards
-// pending, the descriptors received but not yet returned.
+// pending, the descriptors received but not yet returned. wmu serialises
+// the answers (Accept's acknowledgements, the reserve's and the load
+// reporter's reports) so each is one message with fresh counts.
 type DispatchListener struct {
 	uc       *net.UnixConn
 	addr     net.Addr
 	flushing atomic.Bool
 	once     sync.Once
+	closed   chan struct{}
 	reserve  *fdreserve.Reserve
 	lost     atomic.Int64
+	fds      fdCounter
+	wmu      sync.Mutex
+	sentOpen uint64 // the open count of the last answer; under wmu
 
 	mu      sync.Mutex
 	pending []int
@@ -367,7 +442,7 @@ type DispatchListener struct {
 // NewDispatchListener wraps the worker's end of the dispatch pair; addr is
 // what Addr reports (the supervisor's listening address).
 func NewDispatchListener(uc *net.UnixConn, addr net.Addr) *DispatchListener {
-	return &DispatchListener{uc: uc, addr: addr, oob: make([]byte, unix.CmsgSpace(4*MaxBatch))}
+	return &DispatchListener{uc: uc, addr: addr, closed: make(chan struct{}), oob: make([]byte, unix.CmsgSpace(4*MaxBatch))}
 }
 
 // SetReserve gives the listener the worker's descriptors in reserve: a
@@ -378,7 +453,45 @@ func (l *DispatchListener) SetReserve(r *fdreserve.Reserve) { l.reserve = r }
 // Report tells the supervisor the worker is full or has room again (the
 // reserve's OnChange).
 func (l *DispatchListener) Report(full bool) {
-	_, _ = l.uc.Write(encodeAnswer(msgReport, 0, 0, Report{Full: full, Limit: l.reserve.Limit()}))
+	l.answer(msgReport, 0, 0, full)
+}
+
+// answer writes one answer with the current counts.
+func (l *DispatchListener) answer(kind byte, seq uint32, installed int, full bool) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	r := Report{Full: full, Limit: l.reserve.Limit(), Open: l.fds.count()}
+	l.sentOpen = r.Open
+	_, _ = l.uc.Write(encodeAnswer(kind, seq, installed, r))
+}
+
+// ReportLoad tells the supervisor every period how many descriptors the
+// worker has open, when that moved by step or more since its last answer:
+// connections that closed make room the supervisor would otherwise not
+// see until the next hand-off. The goroutine is the listener's; it ends
+// with Close.
+func (l *DispatchListener) ReportLoad(period time.Duration, step uint64) {
+	step = max(step, 1)
+	go func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for first := true; ; first = false {
+			if !first { // the first report says what the worker needs alone
+				select {
+				case <-l.closed:
+					return
+				case <-t.C:
+				}
+			}
+			l.wmu.Lock()
+			n := l.fds.count()
+			moved := n != 0 && (n >= l.sentOpen+step || n+step <= l.sentOpen)
+			l.wmu.Unlock()
+			if moved {
+				l.Report(l.reserve.Full())
+			}
+		}
+	}()
 }
 
 // Lost counts connections this worker received but could not open (its
@@ -432,14 +545,11 @@ func (l *DispatchListener) Accept() (net.Conn, error) {
 				fds = nil
 			}
 			l.reserved = l.reserve.Full()
-			_, _ = l.uc.Write(encodeAnswer(msgAck, binary.LittleEndian.Uint32(buf[1:]), len(fds), l.report()))
+			l.fds.add(len(fds))
+			l.answer(msgAck, binary.LittleEndian.Uint32(buf[1:]), len(fds), l.reserved)
 		}
 		l.pending = append(l.pending[:0], fds...)
 	}
-}
-
-func (l *DispatchListener) report() Report {
-	return Report{Full: l.reserve.Full(), Limit: l.reserve.Limit()}
 }
 
 // open turns a received descriptor into a connection. net.FileConn needs
@@ -493,7 +603,7 @@ func (l *DispatchListener) Flush(wait time.Duration) {
 // Close stops Accept.
 func (l *DispatchListener) Close() error {
 	var err error
-	l.once.Do(func() { err = l.uc.Close() })
+	l.once.Do(func() { close(l.closed); err = l.uc.Close() })
 	return err
 }
 

@@ -1,4 +1,5 @@
-// At the open-files limit: the real binary started under `ulimit -n 256` with two workers.
+// At the open-files limit: the real binary started under `ulimit -n 256` with two workers and
+// --max-workers 2, so the pool cannot grow (capacity.test.mjs covers the pool growing).
 // More WebSockets are opened than fit; the server says so in its log (with the limit and the
 // fix), counts the refusals in /metrics, keeps answering the Laravel app's HTTP API from the
 // descriptors it holds in reserve, and gives a worker's overflow to the other worker instead
@@ -39,7 +40,8 @@ async function startLimited({ workers = 2 } = {}) {
   const port = await freePort();
   const metricsPort = await freePort();
   const args = ['-c', `ulimit -n ${LIMIT} && exec "$0" "$@"`, REVERB_BIN, 'start', '--dir', project.dir, '--host', '127.0.0.1',
-    '--port', String(port), '--workers', String(workers), '--drain-window', '200ms', '--metrics', `127.0.0.1:${metricsPort}`];
+    '--port', String(port), '--workers', String(workers), ...(workers > 0 ? ['--max-workers', String(workers)] : []),
+    '--drain-window', '200ms', '--metrics', `127.0.0.1:${metricsPort}`];
   const proc = spawn('bash', args, { cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
@@ -136,8 +138,6 @@ test('at the open-files limit: overflow to the other worker, 503 with a log line
     open.push(...first.filter((r) => r.ok).map((r) => r.ws));
     const refusedFirst = first.filter((r) => !r.ok);
     assert.equal(refusedFirst.length, 0, `connections lost although worker 1 had room: ${JSON.stringify(refusedFirst.slice(0, 3))}`);
-    await waitFor(() => /Worker 0 \(\S+\) is at its open-files limit \(96\): new connections go to the other workers/.test(server.output()),
-      { timeout: 10000, message: 'log line about worker 0' });
     let st = await status(server);
     const byNode = Object.fromEntries(st.workers.map((w) => [w.node_id, w.connections]));
     assert.ok(byNode[w0.node_id] < small, `worker 0 holds ${byNode[w0.node_id]} connections with a limit of ${small}`);
@@ -150,9 +150,11 @@ test('at the open-files limit: overflow to the other worker, 503 with a log line
     open.push(...second.filter((r) => r.ok).map((r) => r.ws));
     const refused = second.filter((r) => !r.ok);
     assert.ok(refused.length > 0, 'nothing refused past the limit');
+    await waitFor(() => /Worker 0 \(\S+\) is at its open-files limit \(96\): new connections go to the other workers/.test(server.output()),
+      { timeout: 10000, message: 'log line about worker 0' });
     assert.ok(refused.every((r) => r.status === 503 || r.closed || r.error), JSON.stringify(refused.slice(0, 3)));
     assert.ok(refused.some((r) => r.status === 503), `no 503 among ${JSON.stringify(refused.slice(0, 3))}`);
-    await waitFor(() => /Every worker is at its open-files limit \(\d+\): new WebSocket connections are refused with 503 while the HTTP API keeps answering; .*raise the hard limit \(systemd LimitNOFILE=/.test(server.output()),
+    await waitFor(() => /Every worker is at its open-files limit \(\d+\) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; raise --max-workers \(2 now\), or the open-files limit \(256 per process: systemd LimitNOFILE=/.test(server.output()),
       { timeout: 10000, message: 'log line about every worker' });
     const counted = await metric(server, 'reverb_open_files_refused_total');
     assert.ok(counted >= refused.length, `reverb_open_files_refused_total ${counted}, refused ${refused.length}`);

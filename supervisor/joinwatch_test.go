@@ -1,0 +1,75 @@
+package supervisor
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// busStub is a transport whose Publish answers receivers and whose
+// deliveries the test makes.
+type busStub struct {
+	receivers int
+	mu        sync.Mutex
+	deliver   func([]byte)
+}
+
+func (b *busStub) Start(_ context.Context, d func([]byte)) error {
+	b.mu.Lock()
+	b.deliver = d
+	b.mu.Unlock()
+	return nil
+}
+func (b *busStub) Publish(context.Context, []byte) (int, error) { return b.receivers, nil }
+func (b *busStub) Close() error                                 { return nil }
+func (b *busStub) give(msg string) {
+	b.mu.Lock()
+	d := b.deliver
+	b.mu.Unlock()
+	d([]byte(msg))
+}
+
+// A worker is joined once every other node that got its hello answered
+// with its snapshot, in whatever order the answers and the hello's count
+// arrive; answers for other nodes and rejoin hellos do not count.
+func TestJoinWatchWaitsForEveryAnswer(t *testing.T) {
+	bus := &busStub{receivers: 3}
+	j := newJoinWatch(bus, "g1w2-aa")
+	var got []string
+	j.Start(context.Background(), func(m []byte) { got = append(got, string(m)) })
+	bus.give(`{"type":"reverb-go:snapshot","node":"g1w0-bb","for":"g1w2-aa"}`) // before the count
+	bus.give(`{"type":"reverb-go:snapshot","node":"g1w0-bb","for":"g1w3-cc"}`) // someone else's
+	j.Publish(context.Background(), []byte(`{"type":"reverb-go:hello","node":"g1w2-aa","for":"g1w0-bb"}`))
+	select {
+	case <-j.done:
+		t.Fatal("joined before the hello")
+	default:
+	}
+	j.Publish(context.Background(), []byte(`{"type":"reverb-go:hello","node":"g1w2-aa"}`))
+	select {
+	case <-j.done:
+		t.Fatal("joined with one answer of two")
+	default:
+	}
+	bus.give(`{"type":"reverb-go:snapshot","node":"g1w1-dd","for":"g1w2-aa","entries":[]}`)
+	if !j.Joined() {
+		t.Fatal("not joined after both answers")
+	}
+	if len(got) != 3 {
+		t.Fatalf("deliveries not passed on: %q", got)
+	}
+
+	// Alone on the bus: joined at the hello. No answer: joinWait.
+	alone := newJoinWatch(&busStub{receivers: 1}, "g1w0-ee")
+	alone.Publish(context.Background(), []byte(`{"type":"reverb-go:hello","node":"g1w0-ee"}`))
+	if !alone.Joined() {
+		t.Fatal("a node alone waited")
+	}
+	silent := newJoinWatch(&busStub{receivers: 2}, "g1w0-ff")
+	silent.Publish(context.Background(), []byte(`{"type":"reverb-go:hello","node":"g1w0-ff"}`))
+	start := time.Now()
+	if silent.Joined() || time.Since(start) < joinWait-100*time.Millisecond {
+		t.Fatal("no answer should wait joinWait and say so")
+	}
+}
