@@ -45,6 +45,9 @@ func (b backend) Publish(ctx context.Context, cfg *laravelcfg.App, ev api.Event)
 	if err != nil {
 		return err
 	}
+	if b.s.router != nil {
+		return b.publishRouted(ctx, a, ev)
+	}
 	p := make([]byte, 0, 64+len(ev.Name)+len(ev.Data))
 	p = append(p, `{"event":`...)
 	p = phpjson.AppendString(p, ev.Name)
@@ -67,6 +70,33 @@ func (b backend) Publish(ctx context.Context, cfg *laravelcfg.App, ev api.Event)
 	p = append(p, '}')
 	if _, err := b.s.transport.Publish(ctx, messageMsg(a, p, ev.SocketID)); err != nil {
 		return err
+	}
+	return nil
+}
+
+// publishRouted is Publish in the interest-routed mode: one message per
+// channel, on that channel's topic, so only the nodes with subscribers of
+// it receive it (routing.go). Each keeps Reverb's shape, with the one
+// channel.
+func (b backend) publishRouted(ctx context.Context, a *appState, ev api.Event) error {
+	for _, c := range ev.Channels {
+		p := make([]byte, 0, 64+len(ev.Name)+len(ev.Data)+len(c))
+		p = append(p, `{"event":`...)
+		p = phpjson.AppendString(p, ev.Name)
+		if ev.Batch {
+			p = append(p, `,"channel":`...)
+			p = phpjson.AppendString(p, c)
+		} else {
+			p = append(p, `,"channels":[`...)
+			p = phpjson.AppendString(p, c)
+			p = append(p, ']')
+		}
+		p = append(p, `,"data":`...)
+		p = phpjson.AppendString(p, ev.Data)
+		p = append(p, '}')
+		if _, err := b.s.router.PublishTo(ctx, channelTopic(a.cfg.ID, c), messageMsg(a, p, ev.SocketID)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -41,6 +41,10 @@ type envelope struct {
 	// Counts are a heartbeat's open sockets per app id (max_connections
 	// is enforced over the cluster with these, a heartbeat late).
 	Counts map[string]int64 `json:"counts,omitempty"`
+	// Routing is "interest" on a heartbeat of a node in the interest-routed
+	// mode (routing.go); Cache is a fetched cache channel's last event.
+	Routing string `json:"routing,omitempty"`
+	Cache   string `json:"cache,omitempty"`
 
 	// The cluster ledger's fields (decisions.go). Seq numbers this node's
 	// ledger messages (hold ids derive from node and Seq); HB numbers its
