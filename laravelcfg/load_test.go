@@ -577,7 +577,7 @@ func TestParseApps(t *testing.T) {
 func TestScalingRouting(t *testing.T) {
 	for _, tc := range []struct {
 		name, reverbPHP, env, want, from, err string
-		enabled                             bool
+		enabled                               bool
 	}{
 		{"default", ``, "", "classic", "", "", true},
 		{"env", ``, "REVERB_SCALING_ROUTING=Interest\n", "interest", "REVERB_SCALING_ROUTING", "", true},
