@@ -23,6 +23,7 @@ import (
 	"time"
 
 	gws "github.com/gorilla/websocket"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/reverb-go/reverb/internal/testsvc"
 	"github.com/reverb-go/reverb/laravelcfg"
@@ -455,4 +456,120 @@ func TestRoutedSurvivesRedisRestart(t *testing.T) {
 	a.nothingPending() // "during" was not delivered twice
 	nb.trigger(t, "later", "e", "later", "")
 	a2.expect(`{"event":"e","data":"later","channel":"later"}`)
+}
+
+// startHARouted is startHANode in the interest-routed mode: the node wants
+// topic and publishes on it.
+func startHARouted(t *testing.T, d *redisconn.Deployment, name, topic string) *haNode {
+	t.Helper()
+	n := &haNode{name: name, log: &syncBuffer{}, got: map[string][]int{}, at: map[string]time.Time{}, topic: topic}
+	r, err := NewRouter(Options{Redis: d, Channel: "reverb", Log: n.log, StartWait: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.router, n.tr = r, r.Transport
+	t.Cleanup(func() { _ = r.Close() })
+	r.Want(topic)
+	if err := r.Start(context.Background(), n.deliver); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, name+" subscribed to "+topic, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.liveNameLocked(r.nameOf(topic))
+	})
+	return n
+}
+
+// topicElsewhere is a topic whose shard channel lives on another master
+// than the control channel: killing it leaves the control stream alone.
+func topicElsewhere(t *testing.T, c *testsvc.ClusterSet, r *Router) string {
+	t.Helper()
+	for i := 0; ; i++ {
+		topic := channelTopic("failover-" + strconv.Itoa(i))
+		if c.MasterOf(r.nameOf(topic)) != c.MasterOf("reverb") {
+			return topic
+		}
+	}
+}
+
+// A master serving a topic's shard channels is killed while two nodes
+// exchange messages on it: the shard links reconnect to the promoted
+// replica, and every message published after the failure arrives once.
+func TestRoutedClusterMasterKilledMidTraffic(t *testing.T) {
+	c := testsvc.StartCluster(t, testsvc.ClusterOptions{Password: "cluster-pw"})
+	d := clusterDeployment(t, c)
+	probe, _ := NewRouter(Options{Redis: d, Channel: "reverb"})
+	topic := topicElsewhere(t, c, probe)
+	_ = probe.Close()
+	a, b := startHARouted(t, d, "a", topic), startHARouted(t, d, "b", topic)
+	t.Cleanup(func() {
+		if t.Failed() {
+			name := a.tr.nameOf(topic)
+			t.Logf("slot master now %s", c.MasterOf(name))
+			for _, addr := range c.Addrs() {
+				cl := goredis.NewClient(&goredis.Options{Addr: addr, Password: "cluster-pw", Protocol: 2})
+				n, err := cl.PubSubShardNumSub(context.Background(), name).Result()
+				role, _ := cl.Do(context.Background(), "ROLE").Slice()
+				t.Logf("%s: shardnumsub %v %v role %v", addr, n, err, role)
+				cl.Close()
+			}
+			for _, n := range []*haNode{a, b} {
+				n.tr.mu.Lock()
+				tp := n.tr.byName[n.tr.nameOf(topic)]
+				t.Logf("%s: topic %+v link %+v queue %d broken %v subUp %v flushReady %v got %v\n%s", n.name, *tp, tp.link, len(n.tr.queue), n.tr.pubBroken, n.tr.subUp, n.tr.flushReady, n.got, n.log)
+				n.tr.mu.Unlock()
+			}
+		}
+	})
+	gap, _ := runFailover(t, a, b, 0, func() { c.KillMasterOf(a.router.nameOf(topic)) })
+	t.Logf("Cluster, interest routing, the topic's master killed: messages stopped crossing for %v", gap.Round(10*time.Millisecond))
+}
+
+// CLUSTER FAILOVER of a topic's master: the links move to the new master
+// (the old one stays up as a replica and would keep the subscriptions).
+func TestRoutedClusterPlannedFailover(t *testing.T) {
+	c := testsvc.StartCluster(t, testsvc.ClusterOptions{Password: "cluster-pw"})
+	d := clusterDeployment(t, c)
+	probe, _ := NewRouter(Options{Redis: d, Channel: "reverb"})
+	topic := topicElsewhere(t, c, probe)
+	_ = probe.Close()
+	a, b := startHARouted(t, d, "a", topic), startHARouted(t, d, "b", topic)
+	name := a.router.nameOf(topic)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range []*haNode{a, b} {
+				t.Logf("%s: got %v\n%s", n.name, n.got, n.log)
+			}
+		}
+	})
+	gap, lost := runFailover(t, a, b, 5, func() {
+		old := c.FailoverMasterOf(name)
+		c.WaitNewMaster(name, old, 30*time.Second)
+		waitFor(t, "both links on the new master", func() bool {
+			for _, n := range []*haNode{a, b} {
+				n.tr.mu.Lock()
+				tp := n.tr.byName[name]
+				on := tp != nil && tp.link != nil && tp.link.addr == c.MasterOf(name) && tp.live()
+				n.tr.mu.Unlock()
+				if !on {
+					return false
+				}
+			}
+			return true
+		})
+	})
+	t.Logf("Cluster, interest routing, CLUSTER FAILOVER: longest interruption %v, %d messages lost", gap.Round(10*time.Millisecond), lost)
+}
+
+// The partitions' slots are Redis Cluster's: CRC-16/XMODEM of the hash tag.
+func TestPartitionSlots(t *testing.T) {
+	if got := crc16([]byte("123456789")); got != 0x31c3 {
+		t.Fatalf("crc16 check value %#x, want 0x31c3", got)
+	}
+	r := &Transport{opts: Options{Channel: "reverb"}}
+	name, p := r.nameAndPart("c:6:123456:news")
+	if tag, q := partOfName(name); q != p || tag != strconv.Itoa(p) || !strings.HasPrefix(name, "reverb:{"+tag+"}:") {
+		t.Fatalf("%s: partition %d, read back %q %d", name, p, tag, q)
+	}
 }

@@ -312,6 +312,7 @@ func (t *Transport) onTopicSubscription(kind, name string, l *shardLink) {
 			tp.subscribed = false
 			if l != nil {
 				l.stale = true
+				t.markSlotsStaleFrom(l.client)
 			}
 		}
 		t.markDirtyLocked(tp)

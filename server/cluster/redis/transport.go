@@ -128,6 +128,13 @@ type Transport struct {
 	// degraded counts live notices given without Redis since the last
 	// line about it.
 	degraded int
+	// slots is the Cluster's slot map for the shard channels (shards.go).
+	slots slotMap
+	// topicRecv is the last SPUBLISH reply per shard channel; peerChecked,
+	// set from a failed publish until the queue is sent, the channels
+	// whose subscribers were waited for (awaitTopicPeers).
+	topicRecv   map[string]int
+	peerChecked map[string]bool
 }
 
 // inItem is one entry of the delivery inbox: a message, or a live notice
@@ -296,9 +303,9 @@ func (t *Transport) publishOn(ctx context.Context, name string, msg []byte) (int
 		t.mu.Unlock()
 		n, err := t.publish(ctx, name, msg)
 		if err == nil {
-			if name == "" {
+			if name == "" || t.sharded {
 				t.mu.Lock()
-				t.receivers = int(n)
+				t.noteReceiversLocked(name, int(n))
 				t.mu.Unlock()
 			}
 			return int(n), nil
@@ -329,19 +336,17 @@ func (t *Transport) publishOn(ctx context.Context, name string, msg []byte) (int
 // channel's subscribers are on (on a cluster the master of its hash slot,
 // so the reply counts them).
 func (t *Transport) publish(ctx context.Context, name string, msg []byte) (int64, error) {
-	channel, sharded := name, t.sharded && name != ""
+	if t.sharded && name != "" {
+		return t.publishShard(ctx, name, msg)
+	}
+	channel := name
 	if name == "" {
 		channel = t.opts.Channel
 	}
 	node, err := redisconn.NodeFor(ctx, t.client, channel)
 	if err == nil {
 		var n int64
-		if sharded {
-			n, err = node.SPublish(ctx, channel, msg).Result()
-		} else {
-			n, err = node.Publish(ctx, channel, msg).Result()
-		}
-		if err == nil {
+		if n, err = node.Publish(ctx, channel, msg).Result(); err == nil {
 			return n, nil
 		}
 	}
@@ -356,6 +361,11 @@ func (t *Transport) notePublishErrorLocked(err error) {
 		return
 	}
 	t.pubBroken = true
+	if t.sharded {
+		// Before a topic's queued messages go out again, its other
+		// subscribers must be back on the (new) master (shards.go).
+		t.peerChecked = map[string]bool{}
+	}
 	if t.subUp {
 		t.pubLogged = true
 		t.logf("Disconnected from Redis (publisher %s): %v", t.where, err)
@@ -394,17 +404,23 @@ func (t *Transport) Close() error {
 		t.logf("Redis transport closing with %d unsent messages", n)
 	}
 	t.queue = nil
-	ps := t.ps
+	pss := []*goredis.PubSub{t.ps}
+	for _, l := range t.links {
+		pss = append(pss, l.ps)
+	}
 	t.cond.Broadcast()
 	t.mu.Unlock()
 	t.cancel()
-	if ps != nil {
-		_ = ps.Close()
+	for _, ps := range pss {
+		if ps != nil {
+			_ = ps.Close()
+		}
 	}
 	t.wg.Wait()
 	if t.master != nil {
 		t.master.close()
 	}
+	t.closeSlots()
 	return t.client.Close()
 }
 
@@ -776,9 +792,14 @@ func (t *Transport) flushLoop() {
 		t.mu.Unlock()
 
 		var err error
-		if head != nil {
+		if head != nil && head.name != "" && t.sharded {
+			err = t.awaitTopicPeers(head.name)
+		}
+		switch {
+		case err != nil:
+		case head != nil:
 			_, err = t.publish(t.ctx, head.name, head.msg)
-		} else {
+		default:
 			err = t.client.Ping(t.ctx).Err() // broken publisher, nothing queued
 		}
 		if err != nil {
@@ -797,6 +818,9 @@ func (t *Transport) flushLoop() {
 			t.notePublishErrorLocked(err)
 			logRetry := t.pubLogged && !retrying
 			t.mu.Unlock()
+			if errors.Is(err, errSlotMoved) {
+				continue // to the new master at once, after its subscribers
+			}
 			backoff = t.nextBackoff(backoff)
 			if !t.retrySleep(backoff, t.kickPub) {
 				return
@@ -823,6 +847,9 @@ func (t *Transport) flushLoop() {
 		if len(t.queue) == 0 && t.dropped > 0 {
 			t.logf("Redis queue sent; %d messages were lost while Redis was away", t.dropped)
 			t.dropped = 0
+		}
+		if len(t.queue) == 0 {
+			t.peerChecked = nil
 		}
 		t.mu.Unlock()
 	}
