@@ -252,7 +252,7 @@ func (b backend) TerminateUser(ctx context.Context, cfg *laravelcfg.App, userID 
 	ref, done := b.s.await()
 	msg := make([]byte, 0, 96)
 	msg = append(msg, `{"type":"terminate","application":`...)
-	msg = phpjson.AppendString(msg, appToken(a))
+	msg = phpjson.AppendString(msg, wireApp(a))
 	msg = append(msg, `,"payload":{"user_id":`...)
 	msg = phpjson.AppendString(msg, userID)
 	msg = append(msg, `},"reverb_go_ref":`...)
