@@ -571,3 +571,43 @@ func TestParseApps(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// scaling.routing (or REVERB_SCALING_ROUTING): classic by default, the
+// config key first; a wrong value stops the server only with scaling on.
+func TestScalingRouting(t *testing.T) {
+	for _, tc := range []struct {
+		name, reverbPHP, env, want, from, err string
+		enabled                               bool
+	}{
+		{"default", ``, "", "classic", "", "", true},
+		{"env", ``, "REVERB_SCALING_ROUTING=Interest\n", "interest", "REVERB_SCALING_ROUTING", "", true},
+		{"config key wins", `'routing' => 'classic', `, "REVERB_SCALING_ROUTING=interest\n", "classic", "reverb.servers.reverb.scaling.routing", "", true},
+		{"config key from env()", `'routing' => env('REVERB_SCALING_ROUTING', 'classic'), `, "REVERB_SCALING_ROUTING=interest\n", "interest", "reverb.servers.reverb.scaling.routing", "", true},
+		{"wrong", `'routing' => 'sharded', `, "", "", "", `reverb.servers.reverb.scaling.routing: unknown routing "sharded"`, true},
+		{"wrong env", ``, "REVERB_SCALING_ROUTING=yes\n", "", "", `REVERB_SCALING_ROUTING: unknown routing "yes"`, true},
+		{"wrong but scaling off", `'routing' => 'sharded', `, "", "classic", "", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enabled := "false"
+			if tc.enabled {
+				enabled = "true"
+			}
+			reverb := `<?php return ['servers' => ['reverb' => ['port' => 8080, 'scaling' => [` + tc.reverbPHP + `'enabled' => ` + enabled + `, 'server' => ['host' => '127.0.0.1']]]]];`
+			dir := project(t, map[string]string{".env": baseEnv + tc.env, "config/reverb.php": reverb})
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want it to contain %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := p.Reverb.Server.Scaling
+			if sc.Routing != tc.want || sc.RoutingFrom != tc.from {
+				t.Errorf("Routing %q from %q, want %q from %q", sc.Routing, sc.RoutingFrom, tc.want, tc.from)
+			}
+		})
+	}
+}

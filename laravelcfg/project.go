@@ -158,11 +158,28 @@ type Scaling struct {
 	Connection string
 	// ConnectionFrom says where Connection was set, for messages.
 	ConnectionFrom string
+	// Routing is how broadcasts travel between the nodes: RoutingClassic
+	// (every node receives every message on the one channel, as Reverb
+	// does; PHP Reverb nodes can share it) or RoutingInterest (a node
+	// receives only the messages of channels it has subscribers on; a
+	// fleet of this server only). Our own setting: scaling.routing in
+	// config/reverb.php, else REVERB_SCALING_ROUTING; classic by default.
+	Routing string
+	// RoutingFrom says where Routing was set ("" for the default).
+	RoutingFrom string
 }
 
 // ScalingConnectionEnv names the scaling connection when config/reverb.php
 // has no scaling.connection.
 const ScalingConnectionEnv = "REVERB_SCALING_CONNECTION"
+
+// The routings of Scaling.Routing, and the environment variable that sets
+// it when config/reverb.php has no scaling.routing.
+const (
+	RoutingClassic    = "classic"
+	RoutingInterest   = "interest"
+	ScalingRoutingEnv = "REVERB_SCALING_ROUTING"
+)
 
 // RedisServer is scaling.server (or database.redis.default when empty).
 type RedisServer struct {

@@ -318,6 +318,9 @@ func (r *settingsReader) scaling(key string, v php.Value, cfg php.Value) (Scalin
 	if s.Channel == "" {
 		s.Channel = "reverb"
 	}
+	if s.Routing, s.RoutingFrom, err = r.routing(key+".routing", get(v, "routing"), s.Enabled); err != nil {
+		return s, err
+	}
 	if s.Connection, err = r.strVal(key+".connection", get(v, "connection"), "", true); err != nil {
 		return s, err
 	}
@@ -332,6 +335,38 @@ func (r *settingsReader) scaling(key string, v php.Value, cfg php.Value) (Scalin
 	s.ConnectionFrom = ""
 	s.Server, err = r.scalingServer(key, v, cfg, s.Enabled)
 	return s, err
+}
+
+// routing is scaling.routing, else REVERB_SCALING_ROUTING: "classic" or
+// "interest" (any case, spaces around ignored); classic when unset. A
+// wrong value is an error when scaling is on, else a warning.
+func (r *settingsReader) routing(key string, v php.Value, needed bool) (string, string, error) {
+	val, err := r.strVal(key, v, "", true)
+	if err != nil {
+		return "", "", err
+	}
+	from := key
+	if strings.TrimSpace(val) == "" && r.getenv != nil {
+		val, _ = r.getenv(ScalingRoutingEnv)
+		from = ScalingRoutingEnv
+	}
+	switch strings.ToLower(strings.TrimSpace(val)) {
+	case "":
+		return RoutingClassic, "", nil
+	case RoutingClassic:
+		return RoutingClassic, from, nil
+	case RoutingInterest:
+		return RoutingInterest, from, nil
+	}
+	msg := fmt.Sprintf("unknown routing %q: %q (every node receives every message, as Reverb; PHP Reverb nodes can join) or %q (each node receives only the messages of channels it has subscribers on; nodes of this server only)", val, RoutingClassic, RoutingInterest)
+	if from == ScalingRoutingEnv {
+		msg = ScalingRoutingEnv + ": " + msg
+	}
+	if !needed {
+		r.warns = append(r.warns, "scaling is disabled; ignoring "+key+": "+msg)
+		return RoutingClassic, "", nil
+	}
+	return "", "", r.fail(key, "%s", msg)
 }
 
 // scalingServer is Reverb's scaling.server, or database.redis.default when

@@ -8,6 +8,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/chantype"
+	"github.com/reverb-go/reverb/server/cluster"
 )
 
 // appState is one app's state on this node: its open sockets, its channels
@@ -31,6 +32,9 @@ type appState struct {
 	led *appLedger
 
 	open atomic.Int64 // open sockets on this node (max_connections)
+	// router is the server's transport in the interest-routed mode, nil
+	// otherwise: channels want their topics (routing.go).
+	router cluster.Router
 
 	mu         sync.Mutex
 	conns      map[string]*conn // socket id → open socket
@@ -72,6 +76,15 @@ type channel struct {
 
 	// cache is the text of the last message of a cache channel (under mu).
 	cache []byte
+
+	// The interest-routed mode (routing.go), under mu: wanted says this
+	// channel holds a Want of its topic, routed that the topic is live;
+	// held counts subscribers not acknowledged yet (at most); cacheKnown
+	// says cache is the channel's last event cluster-wide (or that there is
+	// none), cacheAsked that the other nodes are being asked for it.
+	wanted, routed         bool
+	held                   int
+	cacheKnown, cacheAsked bool
 }
 
 // sub is one socket's membership of one channel.
@@ -81,6 +94,9 @@ type sub struct {
 	// data is the decoded channel_data (a PHP array), null when absent.
 	data php.Value
 	dead atomic.Bool
+	// pending: subscribed, not acknowledged yet (routing.go); broadcasts
+	// skip it.
+	pending atomic.Bool
 }
 
 // subscribers is the current list; skip entries whose dead flag is set.
@@ -112,6 +128,7 @@ func (a *appState) findOrCreate(name string) *channel {
 	ch := &channel{name: name, kind: chantype.Of(name), seq: a.nextSeq}
 	a.channels[name] = ch
 	a.emptyChans[ch] = struct{}{}
+	a.want(ch)
 	return ch
 }
 
@@ -194,6 +211,7 @@ func (a *appState) deleteChannel(ch *channel) {
 	}
 	delete(a.emptyChans, ch)
 	ch.cache = nil
+	a.unwant(ch)
 }
 
 // dropEmptyChannels deletes channels left empty by failed subscriptions, as

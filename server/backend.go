@@ -45,6 +45,9 @@ func (b backend) Publish(ctx context.Context, cfg *laravelcfg.App, ev api.Event)
 	if err != nil {
 		return err
 	}
+	if b.s.router != nil {
+		return b.publishRouted(ctx, a, ev)
+	}
 	p := make([]byte, 0, 64+len(ev.Name)+len(ev.Data))
 	p = append(p, `{"event":`...)
 	p = phpjson.AppendString(p, ev.Name)
@@ -67,6 +70,43 @@ func (b backend) Publish(ctx context.Context, cfg *laravelcfg.App, ev api.Event)
 	p = append(p, '}')
 	if _, err := b.s.transport.Publish(ctx, messageMsg(a, p, ev.SocketID)); err != nil {
 		return err
+	}
+	return nil
+}
+
+// publishRouted is Publish in the interest-routed mode: one message per
+// channel, on that channel's topic, so only the nodes with subscribers of
+// it receive it (routing.go). Each keeps Reverb's shape, with the one
+// channel. A user's channel (#server-to-user-{id}) has no topic: its
+// sockets are found by sign-in, which no node announces, so such an event
+// goes on the control stream to every node.
+func (b backend) publishRouted(ctx context.Context, a *appState, ev api.Event) error {
+	for _, c := range ev.Channels {
+		publish := func(msg []byte) error {
+			if _, ok := userChannel(c); ok {
+				_, err := b.s.transport.Publish(ctx, msg)
+				return err
+			}
+			_, err := b.s.router.PublishTo(ctx, channelTopic(a.cfg.ID, c), msg)
+			return err
+		}
+		p := make([]byte, 0, 64+len(ev.Name)+len(ev.Data)+len(c))
+		p = append(p, `{"event":`...)
+		p = phpjson.AppendString(p, ev.Name)
+		if ev.Batch {
+			p = append(p, `,"channel":`...)
+			p = phpjson.AppendString(p, c)
+		} else {
+			p = append(p, `,"channels":[`...)
+			p = phpjson.AppendString(p, c)
+			p = append(p, ']')
+		}
+		p = append(p, `,"data":`...)
+		p = phpjson.AppendString(p, ev.Data)
+		p = append(p, '}')
+		if err := publish(messageMsg(a, p, ev.SocketID)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -222,7 +262,7 @@ func (b backend) TerminateUser(ctx context.Context, cfg *laravelcfg.App, userID 
 	ref, done := b.s.await()
 	msg := make([]byte, 0, 96)
 	msg = append(msg, `{"type":"terminate","application":`...)
-	msg = phpjson.AppendString(msg, appToken(a))
+	msg = phpjson.AppendString(msg, wireApp(a))
 	msg = append(msg, `,"payload":{"user_id":`...)
 	msg = phpjson.AppendString(msg, userID)
 	msg = append(msg, `},"reverb_go_ref":`...)

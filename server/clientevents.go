@@ -108,7 +108,7 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 		}
 		a.emit(e)
 	}
-	c.srv.publish(messageMsg(a, payload, c.id))
+	c.srv.publishEvent(a, channel, messageMsg(a, payload, c.id))
 	return true
 }
 

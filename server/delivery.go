@@ -35,6 +35,7 @@ func (s *Server) deliver(msg []byte) {
 	case typeUser:
 		s.onUserMessage(msg)
 	case typeHeartbeat:
+		s.noteRouting(&env)
 		s.noteCounts(env.Node, env.Counts)
 		s.ledgerHeartbeat(&env)
 	case typeCount, typeCommit, typeClaim:
@@ -59,10 +60,12 @@ func (s *Server) deliver(msg []byte) {
 			s.ledger.nodeGone(env.NodeID)
 		}
 	case typeBarrier:
-		if env.Node == s.nodeID {
+		if env.Node == s.nodeID && s.markerBack(env.Ref) {
 			s.runInOrder(env.Ref)
 			s.release(env.Ref)
 		}
+	case typeCacheFill:
+		s.onCacheFill(&env)
 	default:
 		s.onMetricResponse(&env)
 	}
@@ -115,12 +118,22 @@ func (s *Server) broadcast(a *appState, name string, text []byte, except string)
 	if except != "" {
 		ex = a.conns[except]
 	}
+	held := false
 	if ch.kind.Cache() {
 		ch.cache = text
+		ch.cacheKnown = true
+		held = ch.held > 0
 	}
 	subs := ch.subscribers()
 	a.mu.Unlock()
 	s.fanout(a, name, subs, text, ex)
+	if held {
+		// Held subscribers waiting for the cache (routing.go) get this
+		// event as their cache frame, after their subscription_succeeded.
+		a.mu.Lock()
+		s.completeHeld(a, ch)
+		a.mu.Unlock()
+	}
 }
 
 // fanout queues one shared frame of text on every subscriber but except,
@@ -143,7 +156,7 @@ func (s *Server) fanout(a *appState, channel string, subs []*sub, text []byte, e
 func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []byte, except *conn) int {
 	n := 0
 	for _, sb := range subs {
-		if sb.c == except || sb.dead.Load() {
+		if sb.c == except || sb.dead.Load() || sb.pending.Load() {
 			continue
 		}
 		if sb.c.enqueue(frame) {
@@ -157,7 +170,7 @@ func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []by
 func enqueueAll(subs []*sub, frame []byte, except *conn) int {
 	n := 0
 	for _, sb := range subs {
-		if sb.c == except || sb.dead.Load() {
+		if sb.c == except || sb.dead.Load() || sb.pending.Load() {
 			continue
 		}
 		if sb.c.enqueue(frame) {
@@ -169,24 +182,38 @@ func enqueueAll(subs []*sub, frame []byte, except *conn) int {
 
 func (s *Server) onTerminate(env *envelope) {
 	a := s.appByID(appIDFromToken(env.Application))
-	if a != nil {
-		var p struct {
-			UserID json.RawMessage `json:"user_id"`
-		}
-		_ = json.Unmarshal(env.Payload, &p)
-		var uid string
-		if json.Unmarshal(p.UserID, &uid) != nil {
-			uid = strings.Trim(string(p.UserID), `"`)
-		}
-		s.terminateLocal(a, uid)
+	if a == nil {
+		s.release(env.Ref)
+		return
 	}
-	s.release(env.Ref)
+	var p struct {
+		UserID json.RawMessage `json:"user_id"`
+	}
+	_ = json.Unmarshal(env.Payload, &p)
+	var uid string
+	if json.Unmarshal(p.UserID, &uid) != nil {
+		uid = strings.Trim(string(p.UserID), `"`)
+	}
+	victims := s.terminateVictims(a, uid)
+	closeAll := func() {
+		for _, c := range victims {
+			c.closeAfterLeaving(4009, "Connection terminated")
+		}
+		s.release(env.Ref)
+	}
+	if topics := s.orderTopics(victims); len(topics) > 0 {
+		// Redis Cluster: the events published before the terminate on
+		// the victims' channels (other masters) are delivered first.
+		s.afterMarkers(topics, closeAll)
+		return
+	}
+	closeAll()
 }
 
-// terminateLocal closes every local socket of a signed in as uid or with a
+// terminateVictims are the local sockets of a signed in as uid or with a
 // membership whose user id, as a string, is uid (any membership; ones
 // without a user id are skipped — compatibility decision).
-func (s *Server) terminateLocal(a *appState, uid string) {
+func (s *Server) terminateVictims(a *appState, uid string) []*conn {
 	var victims []*conn
 	a.mu.Lock()
 	victims = a.users.signedInAs(victims, uid)
@@ -202,7 +229,5 @@ func (s *Server) terminateLocal(a *appState, uid string) {
 		}
 	}
 	a.mu.Unlock()
-	for _, c := range victims {
-		c.closeAfterLeaving(4009, "Connection terminated")
-	}
+	return victims
 }

@@ -41,6 +41,10 @@ type envelope struct {
 	// Counts are a heartbeat's open sockets per app id (max_connections
 	// is enforced over the cluster with these, a heartbeat late).
 	Counts map[string]int64 `json:"counts,omitempty"`
+	// Routing is "interest" on a heartbeat of a node in the interest-routed
+	// mode (routing.go); Cache is a fetched cache channel's last event.
+	Routing string `json:"routing,omitempty"`
+	Cache   string `json:"cache,omitempty"`
 
 	// The cluster ledger's fields (decisions.go). Seq numbers this node's
 	// ledger messages (hold ids derive from node and Seq); HB numbers its
@@ -88,6 +92,17 @@ const (
 // nodes on the same Redis channel can read our messages.
 var appToken = phpApplicationToken
 
+// wireApp is the application token of a broadcast or terminate: Reverb's
+// serialized Application for PHP nodes in the classic routing; the bare app
+// id in the interest routing (no PHP node reads it, and it is a few hundred
+// bytes less on every message).
+func wireApp(a *appState) string {
+	if a.router != nil {
+		return a.cfg.ID
+	}
+	return appToken(a)
+}
+
 // appIDFromToken reads the app id back from a token: our own (the bare id)
 // or a PHP-serialized Laravel\Reverb\Application.
 func appIDFromToken(tok string) string {
@@ -121,7 +136,7 @@ func presenceMsg(node, app, op, channel, socket, channelData string, tracked boo
 func messageMsg(app *appState, payload []byte, socketID string) []byte {
 	b := make([]byte, 0, 64+len(payload))
 	b = append(b, `{"type":"message","application":`...)
-	b = phpjson.AppendString(b, appToken(app))
+	b = phpjson.AppendString(b, wireApp(app))
 	b = append(b, `,"payload":`...)
 	b = append(b, payload...)
 	if socketID != "" {

@@ -102,8 +102,13 @@ func (s *Server) gather(ctx context.Context, a *appState, typ string, options an
 	req := make([]byte, 0, 128)
 	req = append(req, `{"type":"metrics","payload":`...)
 	req = phpjson.AppendString(req, encodePendingMetric(pendingMetric{Key: key, App: a.cfg.ID, Type: typ, Options: opts, cfg: a.cfg}))
+	if s.router != nil {
+		// Interest routing: answers come to this node's topic.
+		req = append(req, `,"node":`...)
+		req = phpjson.AppendString(req, s.nodeID)
+	}
 	req = append(req, '}')
-	n, err := s.transport.Publish(ctx, req)
+	n, err := s.send(ctx, s.gatherTopic(a, typ, options), req)
 	if err != nil {
 		s.logError("cluster publish: " + err.Error())
 		n = 1
@@ -149,6 +154,9 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	if !ok {
 		return
 	}
+	if pm.fromPHP && s.router != nil {
+		s.warnEvery(&s.routingWarn.phpAt, 10*time.Minute, "scaling: a PHP Reverb node shares the Redis channel: it is answered, but in the interest routing it receives none of the broadcasts; PHP nodes need the classic routing (unset REVERB_SCALING_ROUTING)")
+	}
 	a := s.appByID(pm.App)
 	if a == nil {
 		return
@@ -180,7 +188,11 @@ func (s *Server) onMetricsRequest(env *envelope) {
 		b = phpjson.AppendString(b, s.nodeID)
 	}
 	b = append(b, '}')
-	s.publish(b)
+	if pm.fromPHP {
+		s.publish(b)
+		return
+	}
+	s.answer(env.Node, b)
 }
 
 func (s *Server) localConnections(a *appState) []byte {

@@ -200,12 +200,30 @@ func (ts *testServer) trigger(t testing.TB, appID, name, data string, channels .
 	}
 }
 
-// twoNodes links two servers through an in-memory bus.
+// twoNodes links two servers through an in-memory bus (a routed one while
+// routedTests is set: routing_test.go runs the cluster tests again in the
+// interest-routed mode).
 func twoNodes(t testing.TB) (*testServer, *testServer) {
+	if routedTests {
+		bus := cluster.NewRoutedBus()
+		a := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+		b := startServer(t, Options{Transport: bus.Node(), NodeID: "node-b"})
+		return a, b
+	}
 	bus := cluster.NewBus()
 	a := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
 	b := startServer(t, Options{Transport: bus.Node(), NodeID: "node-b"})
 	return a, b
+}
+
+// testBusNodes returns a function making nodes of one in-memory bus, a
+// routed one while routedTests is set.
+func testBusNodes() func() cluster.Transport {
+	if routedTests {
+		bus := cluster.NewRoutedBus()
+		return func() cluster.Transport { return bus.Node() }
+	}
+	return cluster.NewBus().Node
 }
 
 func apiEvent(name, data, socketID string, channels ...string) api.Event {

@@ -203,11 +203,11 @@ func TestWebhookFilters(t *testing.T) {
 // the same webhook: every event once, whichever node's socket caused it.
 func TestWebhooksExactlyOnceAcrossNodes(t *testing.T) {
 	r := newHookReceiver(t, "reverb-secret")
-	bus := cluster.NewBus()
+	newNode := testBusNodes()
 	apps := []laravelcfg.App{appWithHooks(r.srv.URL)}
 	var nodes []*testServer
 	for _, id := range []string{"n1", "n2", "n3"} {
-		nodes = append(nodes, startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: id, WebhookHold: 100 * time.Millisecond}))
+		nodes = append(nodes, startServer(t, Options{Apps: apps, Transport: newNode(), NodeID: id, WebhookHold: 100 * time.Millisecond}))
 	}
 	var cs []*client
 	for _, n := range nodes {

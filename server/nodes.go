@@ -58,7 +58,7 @@ func (s *Server) heartbeatLoop() {
 		for _, a := range s.appList() {
 			counts[a.cfg.ID] = a.open.Load()
 		}
-		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1)})
+		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1), Routing: s.routing()})
 		s.publish(hb)
 		deadline := time.Now().Add(-3 * period).UnixNano()
 		var silent []string
@@ -70,6 +70,7 @@ func (s *Server) heartbeatLoop() {
 			}
 		}
 		s.nodesMu.Unlock()
+		s.checkForeignSubscribers(known - len(silent))
 		for _, n := range silent {
 			s.forgetNode(n)
 		}
@@ -204,7 +205,7 @@ func (s *Server) publishCount(a *appState) {
 	if a.cfg.MaxConnections == nil || !s.hasPeers() {
 		return
 	}
-	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}, HB: s.hbSeq.Add(1)})
+	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}, HB: s.hbSeq.Add(1), Routing: s.routing()})
 	s.publish(hb)
 }
 

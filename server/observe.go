@@ -227,6 +227,7 @@ func (s *Server) prepareApps(apps []*appState) {
 	}
 	shared = append(shared, s.opts.Observers...)
 	for _, a := range apps {
+		a.router = s.router
 		all := append([]Observer{statsObserver{a.stats}}, shared...)
 		a.obs = newAppObservers(a.cfg, all)
 		s.ledgerApp(a)

@@ -225,6 +225,7 @@ func (s *Server) onPresence(env *envelope) {
 	var data php.Value
 	mine := env.Node == s.nodeID
 	full := false
+	held := false // the joiner waits for its channel's topic (routing.go)
 
 	a.mu.Lock()
 	pc := a.presence[env.Channel]
@@ -256,6 +257,7 @@ func (s *Server) onPresence(env *envelope) {
 				ch := a.findOrCreate(env.Channel)
 				a.addSub(ch, c, data)
 				joiner = c
+				held = s.holdSub(a, ch, c)
 				succeeded = pc.succeededData()
 				if ch.kind.Cache() {
 					cached = ch.cache
@@ -289,12 +291,15 @@ func (s *Server) onPresence(env *envelope) {
 	}
 	s.ledgerPresence(a, env, data)
 
-	if joiner != nil {
+	if joiner != nil && !held {
 		joiner.send(textFrame(internalText("pusher_internal:subscription_succeeded", succeeded, env.Channel)))
 		if chantype.Of(env.Channel).Cache() {
 			switch {
 			case cached != nil:
 				joiner.send(textFrame(cached))
+			case s.router != nil:
+				// Interest routing: a cache known to be empty.
+				joiner.sendCacheMiss(env.Channel)
 			case s.hasPeers():
 				// Ask the nodes with subscribers, off the delivery
 				// goroutine (the answers come through it).

@@ -177,7 +177,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		data = php.Value{}
 	}
 	var remote []byte
-	if kind.Cache() {
+	if kind.Cache() && s.router == nil {
 		a.mu.Lock()
 		alone := ch.cache == nil && ch.live == 0
 		a.mu.Unlock()
@@ -193,6 +193,12 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		ch = a.findOrCreate(name)
 	}
 	a.addSub(ch, c, data)
+	if s.holdSub(a, ch, c) {
+		// Interest routing: acknowledged once the channel's topic is
+		// live here (routing.go).
+		a.mu.Unlock()
+		return true
+	}
 	if ch.cache == nil && remote != nil {
 		ch.cache = remote
 	}

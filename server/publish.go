@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"time"
 )
 
@@ -22,9 +21,14 @@ import (
 // an app's lock held (presence and ledger messages are, to keep their
 // order with the state they describe; a local transport delivers on the
 // publishing goroutine, which would then need that lock).
-func (s *Server) publish(msg []byte) {
+func (s *Server) publish(msg []byte) { s.publishTo("", msg) }
+
+// publishTo is publish to one topic of the interest-routed mode ("" is the
+// control stream every node receives). One queue keeps this node's
+// messages in the order they were published, whatever their topics.
+func (s *Server) publishTo(topic string, msg []byte) {
 	s.pubMu.Lock()
-	s.pubQ = append(s.pubQ, msg)
+	s.pubQ = append(s.pubQ, pubItem{topic, msg})
 	if s.pubRunning {
 		s.pubMu.Unlock()
 		return
@@ -52,12 +56,41 @@ func (s *Server) publishLoop() {
 		}
 		s.pubMu.Unlock()
 		for _, m := range q {
-			if _, err := s.transport.Publish(context.Background(), m); err != nil {
+			if _, err := s.send(context.Background(), m.topic, m.msg); err != nil {
 				s.busErrors.Add(1)
 				s.logError("cluster publish: " + err.Error())
 			}
 		}
 	}
+}
+
+// publishEvent publishes a broadcast of one channel (a client event):
+// on the channel's topic in the interest-routed mode, else to every node.
+func (s *Server) publishEvent(a *appState, channel string, msg []byte) {
+	if s.router != nil {
+		s.publishTo(channelTopic(a.cfg.ID, channel), msg)
+		return
+	}
+	s.publish(msg)
+}
+
+// pubItem is one queued message and its topic ("" for the control stream).
+type pubItem struct {
+	topic string
+	msg   []byte
+}
+
+// send publishes msg now: to topic's subscribers in the interest-routed
+// mode, else on the control stream (every node).
+func (s *Server) send(ctx context.Context, topic string, msg []byte) (int, error) {
+	if topic != "" && s.router != nil {
+		return s.router.PublishTo(ctx, topic, msg)
+	}
+	n, err := s.transport.Publish(ctx, msg)
+	if err == nil {
+		s.controlReceivers.Store(int64(n))
+	}
+	return n, err
 }
 
 // release wakes whoever waits for the delivery of the message ref.
@@ -87,6 +120,7 @@ func (s *Server) await() (string, chan struct{}) {
 func (s *Server) forget(ref string) {
 	s.waitersMu.Lock()
 	delete(s.inOrderFns, ref)
+	delete(s.inOrderLeft, ref)
 	delete(s.waiters, ref)
 	s.waitersMu.Unlock()
 }
@@ -106,18 +140,17 @@ func (s *Server) barrier(ctx context.Context) error {
 	}
 }
 
-// inOrder runs fn on the delivery goroutine when a marker published now
-// comes back: at that point of the cluster's one order, so everything
+// inOrderAfter runs fn on the delivery goroutine when a marker published
+// now comes back: at that point of the cluster's one order, so everything
 // ordered before the marker has been delivered here and nothing ordered
 // after it has. It returns once fn ran, or with ctx's error (fn may then
-// still run later, so it must be idempotent).
-func (s *Server) inOrder(ctx context.Context, fn func()) error {
+// still run later, so it must be idempotent). With topics (interest
+// routing on Redis Cluster, where the control stream and the topics have
+// no common order) a marker goes on each, and fn runs once all are back:
+// everything published on them before has been delivered here.
+func (s *Server) inOrderAfter(ctx context.Context, topics []string, fn func()) error {
 	ref, done := s.await()
-	s.waitersMu.Lock()
-	s.inOrderFns[ref] = fn
-	s.waitersMu.Unlock()
-	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
-	s.publish(msg)
+	s.markers(ref, topics, fn)
 	select {
 	case <-done:
 		return nil
@@ -130,27 +163,58 @@ func (s *Server) inOrder(ctx context.Context, fn func()) error {
 // afterOrdered runs fn once, on the delivery goroutine, when a marker
 // published now comes back (as inOrder, without waiting for it), or after
 // GatherTimeout when the transport is stuck.
-func (s *Server) afterOrdered(fn func()) {
-	var once sync.Once
-	run := func() { once.Do(fn) }
-	ref, _ := s.await()
-	s.waitersMu.Lock()
-	s.inOrderFns[ref] = run
-	s.waitersMu.Unlock()
-	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
-	s.publish(msg)
-	time.AfterFunc(s.opts.GatherTimeout, func() {
-		s.forget(ref)
-		run()
-	})
-}
+func (s *Server) afterOrdered(fn func()) { s.afterMarkers(nil, fn) }
 
 func (s *Server) runInOrder(ref string) {
 	s.waitersMu.Lock()
 	fn := s.inOrderFns[ref]
 	delete(s.inOrderFns, ref)
+	delete(s.inOrderLeft, ref)
 	s.waitersMu.Unlock()
 	if fn != nil {
 		fn()
 	}
+}
+
+// markers registers fn under ref and publishes ref's marker on the control
+// stream and on each topic.
+func (s *Server) markers(ref string, topics []string, fn func()) {
+	s.waitersMu.Lock()
+	s.inOrderFns[ref] = fn
+	if len(topics) > 0 {
+		s.inOrderLeft[ref] = 1 + len(topics)
+	}
+	s.waitersMu.Unlock()
+	msg, _ := json.Marshal(envelope{Type: typeBarrier, Node: s.nodeID, Ref: ref})
+	s.publish(msg)
+	for _, t := range topics {
+		s.publishTo(t, msg)
+	}
+}
+
+// afterMarkers is inOrderAfter for the delivery goroutine, which must not
+// wait: fn runs on it when the last marker is back, or after the gather
+// timeout on a timer goroutine (a marker lost to a Redis outage must not
+// keep fn from running; it runs once either way).
+func (s *Server) afterMarkers(topics []string, fn func()) {
+	ref := randomKey()
+	s.markers(ref, topics, fn)
+	time.AfterFunc(s.opts.GatherTimeout, func() { s.runInOrder(ref) })
+}
+
+// markerBack counts one of ref's markers back; true when it was the last
+// (or the only one).
+func (s *Server) markerBack(ref string) bool {
+	s.waitersMu.Lock()
+	defer s.waitersMu.Unlock()
+	n, ok := s.inOrderLeft[ref]
+	if !ok {
+		return true
+	}
+	if n > 1 {
+		s.inOrderLeft[ref] = n - 1
+		return false
+	}
+	delete(s.inOrderLeft, ref)
+	return true
 }

@@ -90,6 +90,13 @@ type Server struct {
 	opts      Options
 	nodeID    string
 	transport cluster.Transport
+	// router is the transport in the interest-routed mode (routing.go),
+	// nil in the classic mode (every node receives every message).
+	router cluster.Router
+	// routingWarn rate-limits the mixed-fleet warnings (routing.go);
+	// controlReceivers is the last control publish's receiver count.
+	routingWarn      routingWarnings
+	controlReceivers atomic.Int64
 	// table is the apps, copy-on-write (apptable.go); tableMu serialises
 	// writers.
 	table   atomic.Pointer[appTable]
@@ -118,8 +125,10 @@ type Server struct {
 
 	waitersMu sync.Mutex
 	waiters   map[string]chan struct{}
-	// inOrderFns are run when their marker is delivered (inOrder).
-	inOrderFns map[string]func()
+	// inOrderFns are run when their marker is delivered (inOrder);
+	// inOrderLeft counts the markers still out when there are several.
+	inOrderFns  map[string]func()
+	inOrderLeft map[string]int
 
 	nodesMu sync.Mutex
 	nodes   map[string]int64 // node id → last message (unix ns)
@@ -136,7 +145,7 @@ type Server struct {
 
 	// pubMu guards pubQ and pubRunning: the ordered queue of publish.
 	pubMu      sync.Mutex
-	pubQ       [][]byte
+	pubQ       []pubItem
 	pubRunning bool
 
 	// draining is set by Drain: closed sockets keep their presence
@@ -181,6 +190,7 @@ func New(opts Options) (*Server, error) {
 		gatherings:     map[string]*gathering{},
 		waiters:        map[string]chan struct{}{},
 		inOrderFns:     map[string]func(){},
+		inOrderLeft:    map[string]int{},
 		nodes:          map[string]int64{},
 		remoteCounts:   map[string]map[string]int64{},
 		leftSinceHello: map[string]bool{},
@@ -219,10 +229,11 @@ func New(opts Options) (*Server, error) {
 			s.refresh.interval = DefaultRefreshInterval
 		}
 	}
-	s.setupObservers(table.list)
 	if s.transport == nil {
 		s.transport = cluster.NewLocal()
 	}
+	s.setupRouting()
+	s.setupObservers(table.list)
 	if err := s.transport.Start(context.Background(), s.deliver); err != nil {
 		return nil, fmt.Errorf("server: starting cluster transport: %w", err)
 	}
@@ -582,7 +593,7 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 			}
 		}
 		bctx, cancel := context.WithTimeout(ctx, s.opts.GatherTimeout)
-		err := s.inOrder(bctx, closeBatch)
+		err := s.inOrderAfter(bctx, s.orderTopics(batch), closeBatch)
 		cancel()
 		if err != nil {
 			closeBatch() // the transport is stuck: close anyway

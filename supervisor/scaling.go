@@ -22,7 +22,9 @@ import (
 // REVERB_SCALING_CONNECTION names in config/database.php (one server,
 // Sentinel or Cluster, TLS), else Reverb's scaling.server
 // (redisconn.ForScaling). Unlike Reverb, a node never exits because Redis
-// is away (scaling.server.timeout only dates a log line). Otherwise local
+// is away (scaling.server.timeout only dates a log line). With
+// scaling.routing = interest the transport is a redis.Router: each node
+// receives only the broadcasts of channels it has subscribers on. Otherwise local
 // is used: the hub between the workers of this machine, or nil (a single
 // node) for --workers 0.
 func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer) (cluster.Transport, error) {
@@ -43,8 +45,15 @@ func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer
 	if sc.Connection != "" || timeout <= 0 {
 		timeout = 60
 	}
-	tr, err := redis.New(redis.Options{Redis: d, Channel: sc.Channel, Log: log,
-		GiveUpAfter: time.Duration(timeout) * time.Second})
+	opts := redis.Options{Redis: d, Channel: sc.Channel, Log: log, GiveUpAfter: time.Duration(timeout) * time.Second}
+	var tr cluster.Transport
+	if sc.Routing == laravelcfg.RoutingInterest {
+		// Interest routing (REVERB_SCALING_ROUTING=interest): a node
+		// receives only the channels it has subscribers on.
+		tr, err = redis.NewRouter(opts)
+	} else {
+		tr, err = redis.New(opts)
+	}
 	if err != nil {
 		return nil, err
 	}

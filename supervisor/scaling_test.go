@@ -103,3 +103,23 @@ func TestNodeTransportForwardsNodeGone(t *testing.T) {
 		t.Fatal("node_gone not forwarded to Redis")
 	}
 }
+
+// scaling.routing = interest: the node's transport routes by interest.
+func TestNodeTransportInterestRouting(t *testing.T) {
+	r := testsvc.StartRedis(t)
+	p := &laravelcfg.Project{}
+	p.Reverb.Server.Scaling = laravelcfg.Scaling{Enabled: true, Channel: "sup-routing", Routing: laravelcfg.RoutingInterest,
+		Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port)}}
+	tr, err := nodeTransport(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rt, ok := tr.(cluster.Router)
+	if !ok {
+		t.Fatalf("transport %T is not a cluster.Router", tr)
+	}
+	if !rt.Ordered() {
+		t.Error("one Redis server: topics and control share one order")
+	}
+}

@@ -37,6 +37,10 @@ type config struct {
 	// 4 × stormConc / connect latency, so too few dialers measure the
 	// client, not the server.
 	stormConc int
+	// scalingRate and scalingDur size the scaling scenario: events per
+	// second (all nodes together) and how long each setup is measured.
+	scalingRate int
+	scalingDur  time.Duration
 	// perfDir, when set, makes the fan-out, burst and storm runs record a
 	// `perf record -g` profile of the server's process tree into it.
 	perfDir string
@@ -46,11 +50,16 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "_client" {
 		os.Exit(runClient(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "_node" {
+		os.Exit(runNode(os.Args[2:]))
+	}
 	var cfg config
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max,capacity", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook; capacity: -capacity-conns idle connections to a server started with no flags)")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max,capacity,scaling", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook; capacity: -capacity-conns idle connections to a server started with no flags; scaling: 8 nodes over Redis, classic and interest routing)")
+	flag.IntVar(&cfg.scalingRate, "scaling-rate", 2000, "events per second in the scaling scenario (all nodes together)")
+	flag.DurationVar(&cfg.scalingDur, "scaling-duration", 20*time.Second, "how long the scaling scenario measures each setup")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
 	flag.IntVar(&cfg.workers, "workers", 0, "server workers (0 = the server's default)")
 	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
@@ -93,6 +102,7 @@ func run(cfg config) error {
 		{"restart", restartScenario},
 		{"max", maxScenario},
 		{"capacity", capacityScenario},
+		{"scaling", scalingScenario},
 	} {
 		if !cfg.scenarios[s.name] {
 			continue

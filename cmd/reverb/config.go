@@ -159,6 +159,9 @@ func printConfigHuman(p *laravelcfg.Project, showSecrets bool, w io.Writer) {
 			fmt.Fprintf(w, "  scaling:              on, channel %q, Redis connection unusable: %v\n", sc.Channel, err)
 		} else {
 			fmt.Fprintf(w, "  scaling:              on, channel %q via %s\n", sc.Channel, d.Describe(showSecrets))
+			if sc.Routing == laravelcfg.RoutingInterest {
+				fmt.Fprintf(w, "  scaling routing:      interest (%s): each node receives only the channels it has subscribers on; nodes of this server only, no PHP Reverb nodes\n", sc.RoutingFrom)
+			}
 			scalingWarnings = d.Warnings
 		}
 	} else {

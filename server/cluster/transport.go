@@ -21,6 +21,50 @@ type Transport interface {
 	Close() error
 }
 
+// Router is the Transport of the interest-routed mode (a fleet of this
+// server only): besides the control stream every node receives (Publish),
+// a message published to a topic (PublishTo) reaches only the nodes
+// subscribed to that topic. The server uses one topic per app channel and
+// one per node (answers addressed to it).
+//
+// Order. The control stream and each topic are delivered in one order that
+// every node subscribed to them sees alike. Messages of different streams
+// share one order only when Ordered says so (one Redis server: one
+// subscriber connection per node); on Redis Cluster each topic lives on
+// the master of its slot and streams interleave differently on each node.
+// Every delivery — control, topics, Inject and live notices — runs on the
+// one delivery goroutine, one at a time.
+type Router interface {
+	Transport
+	// OnLive installs the function the transport calls, on the delivery
+	// goroutine, when a topic this node wants becomes live (see Want).
+	// Call it before Start.
+	OnLive(live func(topic string))
+	// Want subscribes this node to topic (reference counted: each Want is
+	// matched by one Unwant). It returns true when the subscription is
+	// live now: every message published to topic from now on reaches this
+	// node. Otherwise live(topic) is called once it is — before any message
+	// of topic published after the subscription — or once the transport
+	// stops waiting for an unreachable Redis (then messages of other nodes
+	// reach this node only when Redis is back). Want never blocks and never
+	// calls back on the caller's goroutine, so it may be called under locks.
+	Want(topic string) bool
+	// Unwant withdraws one Want. The transport keeps the subscription for
+	// a while (hysteresis: a channel that empties and fills again does not
+	// cost an UNSUBSCRIBE and a SUBSCRIBE each time), then drops it unless
+	// the topic is wanted again. Never blocks.
+	Unwant(topic string)
+	// PublishTo sends msg to the nodes subscribed to topic (this one
+	// included when it is) and returns how many receive it.
+	PublishTo(ctx context.Context, topic string, msg []byte) (receivers int, err error)
+	// Inject delivers msg to this node only, on the delivery goroutine
+	// after everything already received: a way back onto that goroutine
+	// without a round trip through Redis.
+	Inject(msg []byte)
+	// Ordered reports whether all streams share one order at this node.
+	Ordered() bool
+}
+
 // Local is the Transport of a single process: Publish delivers to this
 // node's own deliver function on the publishing goroutine.
 //

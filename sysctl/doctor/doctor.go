@@ -208,6 +208,9 @@ func Build(in Input) Report {
 			add(Problem, "scaling", "Redis scaling is on but its Redis connection is unusable: %v", err)
 		} else {
 			add(Info, "scaling", "Redis scaling is on (channel %q) over %s: start the same server on every node behind the load balancer", sc.Channel, d.Describe(false))
+			if sc.Routing == laravelcfg.RoutingInterest {
+				add(Info, "scaling", "interest routing (%s): each node receives only the channels it has subscribers on; every node must run this server with the same routing (PHP Reverb nodes cannot join)", sc.RoutingFrom)
+			}
 			for _, w := range d.Warnings {
 				add(Warning, "scaling", "%s", w)
 			}

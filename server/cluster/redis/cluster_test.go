@@ -144,9 +144,7 @@ func (c *wsClient) subscribe(channel, channelData string) {
 			sig += ":" + channelData
 			msg["channel_data"] = channelData
 		}
-		mac := hmac.New(sha256.New, []byte(appSecret))
-		mac.Write([]byte(sig))
-		msg["auth"] = appKey + ":" + hex.EncodeToString(mac.Sum(nil))
+		msg["auth"] = appKey + ":" + sign(sig)
 	}
 	b, _ := json.Marshal(map[string]any{"event": "pusher:subscribe", "data": msg})
 	c.send(string(b))
@@ -157,6 +155,21 @@ func (c *wsClient) subscribe(channel, channelData string) {
 
 func (n *node) api(t *testing.T, method, path string, body string) (int, string) {
 	t.Helper()
+	req, err := signedRequest(method, "http://"+n.addr, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// signedRequest is a request of the HTTP API signed with the app's secret.
+func signedRequest(method, base, path, body string) (*http.Request, error) {
 	q := url.Values{}
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		extra, _ := url.ParseQuery(path[i+1:])
@@ -181,18 +194,19 @@ func (n *node) api(t *testing.T, method, path string, body string) (int, string)
 	for _, k := range keys {
 		parts = append(parts, k+"="+q.Get(k))
 	}
-	mac := hmac.New(sha256.New, []byte(appSecret))
-	mac.Write([]byte(method + "\n" + path + "\n" + strings.Join(parts, "&")))
-	q.Set("auth_signature", hex.EncodeToString(mac.Sum(nil)))
-	req, _ := http.NewRequest(method, "http://"+n.addr+path+"?"+q.Encode(), strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	q.Set("auth_signature", sign(method+"\n"+path+"\n"+strings.Join(parts, "&")))
+	req, err := http.NewRequest(method, base+path+"?"+q.Encode(), strings.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return req, err
+}
+
+// sign is the hex HMAC-SHA256 of s with the app's secret.
+func sign(s string) string {
+	mac := hmac.New(sha256.New, []byte(appSecret))
+	mac.Write([]byte(s))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 func (n *node) trigger(t *testing.T, channel, event, data, socketID string) {

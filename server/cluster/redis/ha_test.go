@@ -29,6 +29,10 @@ type haNode struct {
 	name string
 	tr   *Transport
 	log  *syncBuffer
+	// router and topic: the node publishes on topic and wants it (the
+	// interest-routed mode), instead of the control channel.
+	router *Router
+	topic  string
 
 	mu  sync.Mutex
 	got map[string][]int // publisher → sequence numbers delivered, in order
@@ -87,7 +91,12 @@ func (n *haNode) publishEvery(period time.Duration) *publisher {
 			case <-tick.C:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := n.tr.Publish(ctx, []byte(n.name+":"+strconv.Itoa(seq)))
+			var err error
+			if n.router != nil {
+				_, err = n.router.PublishTo(ctx, n.topic, []byte(n.name+":"+strconv.Itoa(seq)))
+			} else {
+				_, err = n.tr.Publish(ctx, []byte(n.name+":"+strconv.Itoa(seq)))
+			}
 			cancel()
 			p.mu.Lock()
 			if err != nil {
@@ -210,6 +219,9 @@ func runFailover(t *testing.T, a, b *haNode, allowLoss int, fail func()) (time.D
 		for _, n := range []*haNode{a, b} {
 			n.tr.mu.Lock()
 			ok := n.tr.subUp && n.tr.flushReady && !n.tr.pubBroken && len(n.tr.queue) == 0
+			if n.router != nil {
+				ok = ok && n.tr.liveNameLocked(n.tr.nameOf(n.topic))
+			}
 			n.tr.mu.Unlock()
 			if !ok {
 				return false

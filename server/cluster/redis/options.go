@@ -44,6 +44,16 @@ type Options struct {
 	// a planned failover the old master stays up as a replica); zero means
 	// 1s.
 	FollowInterval time.Duration
+	// Linger is how long the interest-routed mode keeps a topic subscribed
+	// after nobody on this node wants it any more (a channel that empties
+	// and fills again costs no UNSUBSCRIBE and SUBSCRIBE); zero means 30s,
+	// negative none.
+	Linger time.Duration
+	// LiveWait is how long a wanted topic waits for Redis to confirm its
+	// subscription before the node acknowledges its subscribers anyway
+	// (Redis is away: they get the other nodes' events once it is back);
+	// zero means 2s.
+	LiveWait time.Duration
 }
 
 // withDefaults fills the zero values (the deployment must be set).
@@ -80,6 +90,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FollowInterval <= 0 {
 		o.FollowInterval = time.Second
+	}
+	if o.Linger == 0 {
+		o.Linger = 30 * time.Second
+	}
+	if o.LiveWait <= 0 {
+		o.LiveWait = 2 * time.Second
 	}
 	return o
 }

@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,7 @@ type Transport struct {
 	// sent to Redis: their copies coming back are skipped once each.
 	// Cleared when the subscriber drops (no copy will come then).
 	echoes map[string]int
-	inbox  [][]byte
+	inbox  []inItem
 	seq    uint64 // last queued message's number
 	// dropped counts messages lost to the queue bound since it was last
 	// empty.
@@ -103,11 +104,51 @@ type Transport struct {
 	pubLogged bool
 	ps        *goredis.PubSub // the subscriber's current PubSub, for Close
 	live      chan struct{}   // closed at the first live subscription
+	// ctlWritable: the subscriber's initial SUBSCRIBE commands are written
+	// (the manager may send topic commands on ps from then on).
+	ctlWritable bool
+
+	// The interest-routed mode (topics.go); nil maps in the classic mode.
+	routing bool
+	// sharded: Redis Cluster, where topics are shard channels
+	// (SSUBSCRIBE/SPUBLISH) subscribed on their masters' links; otherwise
+	// they share the subscriber's connection with the control channel.
+	sharded bool
+	onLive  func(topic string)
+	topics  map[string]*topic     // by the server's topic key
+	byName  map[string]*topic     // by Redis channel name
+	links   map[string]*shardLink // sharded: by master address
+	// dirty topics need the manager's attention (a command, an
+	// assignment, removal).
+	dirty map[*topic]struct{}
+	// idle topics linger (nobody wants them); waiting ones are wanted and
+	// not live yet (their live notice is due at the latest LiveWait after).
+	idle, waiting map[*topic]struct{}
+	kickMgr       chan struct{}
+	// degraded counts live notices given without Redis since the last
+	// line about it.
+	degraded int
+	// slots is the Cluster's slot map for the shard channels (shards.go).
+	slots slotMap
+	// topicRecv is the last SPUBLISH reply per shard channel; peerChecked,
+	// set from a failed publish until the queue is sent, the channels
+	// whose subscribers were waited for (awaitTopicPeers).
+	topicRecv   map[string]int
+	peerChecked map[string]bool
+}
+
+// inItem is one entry of the delivery inbox: a message, or a live notice
+// for a topic (interest routing).
+type inItem struct {
+	msg  []byte
+	live string
 }
 
 type queued struct {
 	seq uint64
 	msg []byte
+	// name is the Redis channel ("" for the control channel).
+	name string
 	// local: delivered to this node already (its echo is skipped).
 	local bool
 }
@@ -200,9 +241,13 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 	go t.deliverLoop()
 	go t.subscribeLoop()
 	go t.flushLoop()
-	if t.master != nil {
+	if t.master != nil && !t.sharded {
 		t.wg.Add(1)
 		go t.followLoop()
+	}
+	if t.routing {
+		t.wg.Add(1)
+		go t.manageLoop()
 	}
 	wait := time.NewTimer(t.opts.StartWait)
 	defer wait.Stop()
@@ -210,7 +255,27 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 	case <-t.live:
 	case <-wait.C:
 		t.logf("Redis at %s is not reachable yet; serving local clients and retrying", t.where)
+		return nil
 	case <-ctx.Done():
+		return nil
+	}
+	if t.routing {
+		// The topics wanted before Start (the node's own) are live too.
+		for {
+			t.mu.Lock()
+			pending := len(t.waiting)
+			t.mu.Unlock()
+			if pending == 0 {
+				break
+			}
+			select {
+			case <-wait.C:
+				return nil
+			case <-ctx.Done():
+				return nil
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
 	}
 	return nil
 }
@@ -221,6 +286,14 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 // nodes see one order. While it is not, msg is delivered here at once,
 // queued for the others, and the reply is 1.
 func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
+	return t.publishOn(ctx, "", msg)
+}
+
+// publishOn is Publish on the control channel (name "") or a topic's Redis
+// channel. One path and one queue for both keep this node's messages in
+// the order they were published. While Redis is away a topic's message is
+// delivered here at once only when this node wants the topic.
+func (t *Transport) publishOn(ctx context.Context, name string, msg []byte) (int, error) {
 	t.mu.Lock()
 	if t.closed || !t.started {
 		t.mu.Unlock()
@@ -228,11 +301,13 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 	}
 	if t.subUp && t.flushReady && !t.pubBroken && len(t.queue) == 0 {
 		t.mu.Unlock()
-		n, err := t.publish(ctx, msg)
+		n, err := t.publish(ctx, name, msg)
 		if err == nil {
-			t.mu.Lock()
-			t.receivers = int(n)
-			t.mu.Unlock()
+			if name == "" || t.sharded {
+				t.mu.Lock()
+				t.noteReceiversLocked(name, int(n))
+				t.mu.Unlock()
+			}
 			return int(n), nil
 		}
 		if ctx.Err() != nil {
@@ -245,20 +320,33 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 		t.mu.Unlock()
 		return 0, errors.New("redis transport: closed")
 	}
-	t.enqueueLocked(queued{msg: msg, local: true})
-	t.inbox = append(t.inbox, msg)
-	t.cond.Broadcast()
+	local := name == "" || t.wantedLocked(name)
+	t.enqueueLocked(queued{msg: msg, name: name, local: local})
+	n := 0
+	if local {
+		t.inbox = append(t.inbox, inItem{msg: msg})
+		t.cond.Broadcast()
+		n = 1
+	}
 	t.mu.Unlock()
-	return 1, nil
+	return n, nil
 }
 
-// publish sends one PUBLISH to the node the channel's subscribers are on
-// (on a cluster the master of its hash slot, so the reply counts them).
-func (t *Transport) publish(ctx context.Context, msg []byte) (int64, error) {
-	node, err := redisconn.NodeFor(ctx, t.client, t.opts.Channel)
+// publish sends one PUBLISH (SPUBLISH for a shard channel) to the node the
+// channel's subscribers are on (on a cluster the master of its hash slot,
+// so the reply counts them).
+func (t *Transport) publish(ctx context.Context, name string, msg []byte) (int64, error) {
+	if t.sharded && name != "" {
+		return t.publishShard(ctx, name, msg)
+	}
+	channel := name
+	if name == "" {
+		channel = t.opts.Channel
+	}
+	node, err := redisconn.NodeFor(ctx, t.client, channel)
 	if err == nil {
 		var n int64
-		if n, err = node.Publish(ctx, t.opts.Channel, msg).Result(); err == nil {
+		if n, err = node.Publish(ctx, channel, msg).Result(); err == nil {
 			return n, nil
 		}
 	}
@@ -273,6 +361,11 @@ func (t *Transport) notePublishErrorLocked(err error) {
 		return
 	}
 	t.pubBroken = true
+	if t.sharded {
+		// Before a topic's queued messages go out again, its other
+		// subscribers must be back on the (new) master (shards.go).
+		t.peerChecked = map[string]bool{}
+	}
 	if t.subUp {
 		t.pubLogged = true
 		t.logf("Disconnected from Redis (publisher %s): %v", t.where, err)
@@ -311,17 +404,23 @@ func (t *Transport) Close() error {
 		t.logf("Redis transport closing with %d unsent messages", n)
 	}
 	t.queue = nil
-	ps := t.ps
+	pss := []*goredis.PubSub{t.ps}
+	for _, l := range t.links {
+		pss = append(pss, l.ps)
+	}
 	t.cond.Broadcast()
 	t.mu.Unlock()
 	t.cancel()
-	if ps != nil {
-		_ = ps.Close()
+	for _, ps := range pss {
+		if ps != nil {
+			_ = ps.Close()
+		}
 	}
 	t.wg.Wait()
 	if t.master != nil {
 		t.master.close()
 	}
+	t.closeSlots()
 	return t.client.Close()
 }
 
@@ -338,12 +437,18 @@ func (t *Transport) deliverLoop() {
 			t.mu.Unlock()
 			return
 		}
-		m := t.inbox[0]
-		t.inbox[0] = nil
+		it := t.inbox[0]
+		t.inbox[0] = inItem{}
 		t.inbox = t.inbox[1:]
-		d := t.deliver
+		d, live := t.deliver, t.onLive
 		t.mu.Unlock()
-		d(m)
+		if it.live != "" {
+			if live != nil {
+				live(it.live)
+			}
+		} else {
+			d(it.msg)
+		}
 		t.mu.Lock()
 	}
 }
@@ -433,8 +538,36 @@ func (t *Transport) subscribeLoop() {
 		}
 		t.ps = ps
 		t.subAddr = subAddr
+		var first []*topic
+		if t.routing && !t.sharded {
+			first = t.snapshotLocked(nil)
+		}
 		t.mu.Unlock()
-		err := ps.Subscribe(t.ctx, t.opts.Channel)
+		// Topics first: once the control channel's subscription shows in
+		// PUBSUB NUMSUB (what reconnecting nodes wait for), this node's
+		// topics are subscribed too.
+		var err error
+		names := make([]string, len(first))
+		for i, tp := range first {
+			names[i] = tp.name
+		}
+		for _, batch := range t.batches("subscribe", names) {
+			if err = ps.Subscribe(t.ctx, batch...); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = ps.Subscribe(t.ctx, t.opts.Channel)
+		}
+		if err == nil && t.routing {
+			t.mu.Lock()
+			t.ctlWritable = true
+			t.mu.Unlock()
+			select {
+			case t.kickMgr <- struct{}{}:
+			default:
+			}
+		}
 		if err == nil {
 			var up bool
 			up, err = t.read(ps, everUp, downSince)
@@ -445,12 +578,20 @@ func (t *Transport) subscribeLoop() {
 		}
 		t.mu.Lock()
 		t.ps = nil
+		t.ctlWritable = false
 		wasUp := t.subUp
 		moved := t.moving
 		t.subUp, t.moving = false, false
 		t.flushReady = false
 		// No copy of what was sent will come back now.
-		clear(t.echoes)
+		if t.sharded {
+			t.clearEchoesLocked(func(name string) bool { return name == "" })
+		} else {
+			clear(t.echoes)
+			if t.routing {
+				t.resetLocked(nil)
+			}
+		}
 		closed := t.closed
 		t.mu.Unlock()
 		_ = ps.Close()
@@ -520,22 +661,62 @@ func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time
 				}
 			}
 		case *goredis.Message:
-			if m.Channel != t.opts.Channel {
-				continue
-			}
-			msg := []byte(m.Payload)
-			t.mu.Lock()
-			if n := t.echoes[m.Payload]; n > 0 {
-				if n == 1 {
-					delete(t.echoes, m.Payload)
-				} else {
-					t.echoes[m.Payload] = n - 1
-				}
+			t.received(m.Channel, m.Payload)
+		}
+		if sub, ok := m.(*goredis.Subscription); ok && t.routing && sub.Channel != t.opts.Channel {
+			t.onTopicSubscription(sub.Kind, sub.Channel, nil)
+		}
+	}
+}
+
+// received queues a message read on a subscriber connection (the control
+// channel's or a topic's), unless it is the copy of one of ours that was
+// delivered here already.
+func (t *Transport) received(channel, payload string) {
+	name := ""
+	if channel != t.opts.Channel {
+		name = channel
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if name != "" && (!t.routing || t.byName[name] == nil) {
+		return
+	}
+	if len(t.echoes) > 0 {
+		key := echoKey(name, payload)
+		if n := t.echoes[key]; n > 0 {
+			if n == 1 {
+				delete(t.echoes, key)
 			} else {
-				t.inbox = append(t.inbox, msg)
-				t.cond.Broadcast()
+				t.echoes[key] = n - 1
 			}
-			t.mu.Unlock()
+			return
+		}
+	}
+	t.inbox = append(t.inbox, inItem{msg: []byte(payload)})
+	t.cond.Broadcast()
+}
+
+// echoKey identifies a message sent while it was delivered here already:
+// its payload, prefixed for a topic by the Redis channel and a NUL (JSON
+// text holds no raw NUL, so the control channel's keys have none).
+func echoKey(name, payload string) string {
+	if name == "" {
+		return payload
+	}
+	return name + "\x00" + payload
+}
+
+// clearEchoesLocked forgets the expected copies whose Redis channel
+// ("" for control) matches: no copy comes back over a broken connection.
+func (t *Transport) clearEchoesLocked(match func(name string) bool) {
+	for k := range t.echoes {
+		name := ""
+		if i := strings.IndexByte(k, 0); i >= 0 {
+			name = k[:i]
+		}
+		if match(name) {
+			delete(t.echoes, k)
 		}
 	}
 }
@@ -596,31 +777,38 @@ func (t *Transport) flushLoop() {
 		}
 		var head *queued
 		echo := false
+		var key string
 		if len(t.queue) > 0 {
 			q := t.queue[0]
 			head = &q
 			// Count the echo before sending: the copy may come back
-			// before PUBLISH returns.
-			if q.local {
-				t.echoes[string(q.msg)]++
+			// before PUBLISH returns (a topic's only while subscribed).
+			if q.local && (q.name == "" || t.liveNameLocked(q.name)) {
+				key = echoKey(q.name, string(q.msg))
+				t.echoes[key]++
 				echo = true
 			}
 		}
 		t.mu.Unlock()
 
 		var err error
-		if head != nil {
-			_, err = t.publish(t.ctx, head.msg)
-		} else {
+		if head != nil && head.name != "" && t.sharded {
+			err = t.awaitTopicPeers(head.name)
+		}
+		switch {
+		case err != nil:
+		case head != nil:
+			_, err = t.publish(t.ctx, head.name, head.msg)
+		default:
 			err = t.client.Ping(t.ctx).Err() // broken publisher, nothing queued
 		}
 		if err != nil {
 			t.mu.Lock()
 			if echo {
-				if n := t.echoes[string(head.msg)]; n > 1 {
-					t.echoes[string(head.msg)] = n - 1
+				if n := t.echoes[key]; n > 1 {
+					t.echoes[key] = n - 1
 				} else {
-					delete(t.echoes, string(head.msg))
+					delete(t.echoes, key)
 				}
 			}
 			if t.ctx.Err() != nil {
@@ -630,6 +818,9 @@ func (t *Transport) flushLoop() {
 			t.notePublishErrorLocked(err)
 			logRetry := t.pubLogged && !retrying
 			t.mu.Unlock()
+			if errors.Is(err, errSlotMoved) {
+				continue // to the new master at once, after its subscribers
+			}
 			backoff = t.nextBackoff(backoff)
 			if !t.retrySleep(backoff, t.kickPub) {
 				return
@@ -656,6 +847,9 @@ func (t *Transport) flushLoop() {
 		if len(t.queue) == 0 && t.dropped > 0 {
 			t.logf("Redis queue sent; %d messages were lost while Redis was away", t.dropped)
 			t.dropped = 0
+		}
+		if len(t.queue) == 0 {
+			t.peerChecked = nil
 		}
 		t.mu.Unlock()
 	}
