@@ -182,6 +182,7 @@ func (c *Conn) readRecords() error {
 	n, err := c.raw.Read(*bp)
 	if n > 0 {
 		ferr := c.s.Feed((*bp)[:n], c.keepPlain)
+		c.s.Rest()
 		if c.s.WriteOwed() {
 			c.wmu.Lock()
 			if werr := c.writeRecordsLocked(); werr != nil && ferr == nil {

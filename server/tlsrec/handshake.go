@@ -140,7 +140,7 @@ func countAppRecords(suiteID uint16, serverSecret, sent []byte) (uint64, error) 
 			continue
 		}
 		nonce := h.nonce()
-		plain, err := h.aead.Open(rec[recordHeaderLen:recordHeaderLen], nonce[:], rec[recordHeaderLen:], rec[:recordHeaderLen])
+		plain, err := h.aead.Open(rec[recordHeaderLen:recordHeaderLen], nonce, rec[recordHeaderLen:], rec[:recordHeaderLen])
 		if err != nil {
 			if found {
 				return 0, errNoSession

@@ -211,6 +211,7 @@ func (d *pushDriver) run(feedSize int) {
 			})
 			raw = raw[k:]
 		}
+		d.s.Rest()
 		if d.s.WriteOwed() {
 			d.write(nil)
 		}

@@ -17,6 +17,7 @@ import (
 // schedule.
 type suite struct {
 	id      uint16
+	restful bool // the AEAD is big enough to drop while idle
 	keyLen  int
 	hashLen int
 	hash    func() hash.Hash
@@ -24,9 +25,9 @@ type suite struct {
 }
 
 var suites = [...]suite{
-	{tls.TLS_AES_128_GCM_SHA256, 16, sha256.Size, sha256.New, newGCM},
-	{tls.TLS_AES_256_GCM_SHA384, 32, sha512.Size384, sha512.New384, newGCM},
-	{tls.TLS_CHACHA20_POLY1305_SHA256, chacha20poly1305.KeySize, sha256.Size, sha256.New, chacha20poly1305.New},
+	{tls.TLS_AES_128_GCM_SHA256, true, 16, sha256.Size, sha256.New, newGCM},
+	{tls.TLS_AES_256_GCM_SHA384, true, 32, sha512.Size384, sha512.New384, newGCM},
+	{tls.TLS_CHACHA20_POLY1305_SHA256, false, chacha20poly1305.KeySize, sha256.Size, sha256.New, chacha20poly1305.New},
 }
 
 func suiteByID(id uint16) *suite {
@@ -61,13 +62,17 @@ const ivLen = 12
 
 // half is one direction's protection: the AEAD and IV derived from the
 // current traffic secret, the record sequence number, and the secret itself
-// (the next one after a KeyUpdate is derived from it).
+// (the next one after a KeyUpdate is derived from it). The AEAD may be
+// dropped while unused (rest) and is rebuilt from key on next use.
 type half struct {
-	aead   cipher.AEAD
+	aead   cipher.AEAD // nil while resting
 	seq    uint64
 	iv     [ivLen]byte
+	nbuf   [ivLen]byte // the current nonce (a field: passed to the AEAD, a local would escape)
 	slen   uint8
+	klen   uint8
 	secret [48]byte
+	key    [32]byte
 }
 
 var errSecretLen = errors.New("tlsrec: traffic secret has the wrong length for the cipher suite")
@@ -93,7 +98,29 @@ func (h *half) set(s *suite, secret []byte) error {
 	h.seq = 0
 	copy(h.iv[:], iv)
 	h.slen = uint8(copy(h.secret[:], secret))
+	h.klen = uint8(copy(h.key[:], key))
 	return nil
+}
+
+// cipher is the AEAD, rebuilt if it was resting.
+func (h *half) cipher(s *suite) (cipher.AEAD, error) {
+	if h.aead == nil {
+		aead, err := s.newAEAD(h.key[:h.klen])
+		if err != nil {
+			return nil, err
+		}
+		h.aead = aead
+	}
+	return h.aead, nil
+}
+
+// rest drops the AEAD when it is worth its rebuild: an AES-GCM instance
+// holds ~770 bytes (key schedule and GHASH table), ChaCha20-Poly1305 only
+// its key.
+func (h *half) rest(s *suite) {
+	if s.restful {
+		h.aead = nil
+	}
 }
 
 // update moves to the next traffic secret (RFC 8446 §7.2).
@@ -107,10 +134,10 @@ func (h *half) update(s *suite) error {
 
 // nonce is the per-record nonce: the IV XOR the sequence number, left-padded
 // (RFC 8446 §5.3).
-func (h *half) nonce() [ivLen]byte {
-	n := h.iv
+func (h *half) nonce() []byte {
+	h.nbuf = h.iv
 	for i := 0; i < 8; i++ {
-		n[ivLen-1-i] ^= byte(h.seq >> (8 * i))
+		h.nbuf[ivLen-1-i] ^= byte(h.seq >> (8 * i))
 	}
-	return n
+	return h.nbuf[:]
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"runtime"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -67,6 +69,7 @@ func TestSealOpenAllSuites(t *testing.T) {
 				if want := len(msg) + 4*client.Overhead(); len(wire) != want {
 					t.Fatalf("%d bytes on the wire, want %d", len(wire), want)
 				}
+				server.Rest()
 				got, err := collect(server, wire, step)
 				if err != nil || !bytes.Equal(got, msg) {
 					t.Fatalf("step %d: %d bytes, %v", step, len(got), err)
@@ -258,4 +261,34 @@ func BenchmarkFeed(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIdleSessionMemory reports the heap an idle Session holds (read
+// key resting, write key ready), per suite: what TLS adds to an idle
+// connection once the handshake's garbage is gone.
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	for _, id := range allSuites {
+		b.Run(tls.CipherSuiteName(id), func(b *testing.B) {
+			const n = 10000
+			for b.Loop() {
+				keep := make([]*Session, n)
+				before := heapObjects()
+				for i := range keep {
+					keep[i], _ = pair(b, id)
+					keep[i].Rest()
+				}
+				after := heapObjects()
+				b.ReportMetric(float64(after-before)/n, "bytes/session")
+				runtime.KeepAlive(keep)
+			}
+		})
+	}
+}
+
+func heapObjects() uint64 {
+	runtime.GC()
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
