@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/server/tlsrec"
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -46,6 +47,9 @@ type conn struct {
 	app *appState
 	nc  net.Conn
 	id  string
+	// tls is the record layer of a TLS 1.3 socket (nc is then the raw
+	// TCP socket); nil for plain sockets (conn_tls.go).
+	tls *tlsState
 
 	dec *websocket.Decoder
 	// poll is the epoll registration; nil when a reader goroutine drives
@@ -158,6 +162,10 @@ func (c *conn) startWriter() {
 // writeLoop drains the queue, coalescing everything queued into one
 // writev, and exits when the queue is empty.
 func (c *conn) writeLoop() {
+	if c.tls != nil {
+		c.writeLoopTLS()
+		return
+	}
 	for {
 		c.omu.Lock()
 		if len(c.queue) == 0 {
@@ -249,6 +257,9 @@ func (c *conn) isClosing() bool {
 // client reads the frame and answers, and let the reader wait briefly for
 // its FIN before the socket is released.
 func (c *conn) finishClose() {
+	if c.tls != nil {
+		c.sayGoodbyeTLS()
+	}
 	type closeWriter interface{ CloseWrite() error }
 	if cw, ok := c.nc.(closeWriter); ok {
 		_ = cw.CloseWrite()
@@ -299,7 +310,7 @@ func (c *conn) readLoop(initial []byte) {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
 			c.app.stats.BytesIn.Add(int64(n))
-			if !c.feed(buf[:n]) {
+			if !c.input(buf[:n]) {
 				if large != nil {
 					largeBufPool.Put(large)
 				}
@@ -390,6 +401,10 @@ var errClosing error = closingError{}
 // goes to its own writer goroutine, which may wait; more frames queued
 // meanwhile put the socket back at the end of the ready list.
 func (c *conn) flushOnce() {
+	if c.tls != nil {
+		c.flushOnceTLS()
+		return
+	}
 	c.omu.Lock()
 	if len(c.queue) == 0 {
 		c.writing = false
@@ -478,7 +493,7 @@ func rawTCP(nc net.Conn) (*net.TCPConn, bool) {
 		switch c := nc.(type) {
 		case *net.TCPConn:
 			return c, true
-		case *tls.Conn:
+		case *tls.Conn, *tlsrec.Conn:
 			return nil, false
 		case interface{ NetConn() net.Conn }:
 			nc = c.NetConn()

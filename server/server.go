@@ -293,11 +293,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = nc.SetDeadline(time.Time{})
 	// After the 101 the rest is WebSocket frames: a wrapper around the TCP
 	// socket (the supervisor's drain listener) has nothing left to do, so
-	// use the socket itself (epoll and direct writes need its descriptor).
+	// use the socket itself (epoll and direct writes need its descriptor);
+	// TLS 1.3 continues on that socket with its record layer.
+	nc, tlsSt, initial := detachTLS(nc, initial)
 	if tc, ok := rawTCP(nc); ok {
 		nc = tc
 	}
-	s.open(nc, key, r.Header.Get("Origin"), initial)
+	s.open(nc, tlsSt, key, r.Header.Get("Origin"), initial)
 }
 
 // appKeyFromPath matches {path}/app/{key}.
@@ -314,9 +316,9 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 }
 
 // open runs §2 for an upgraded socket: app, quota, origin, established.
-func (s *Server) open(nc net.Conn, key, origin string, initial []byte) {
+func (s *Server) open(nc net.Conn, tlsSt *tlsState, key, origin string, initial []byte) {
 	a := s.appsByKey[key]
-	c := &conn{srv: s, nc: nc, app: a}
+	c := &conn{srv: s, nc: nc, app: a, tls: tlsSt}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if rc, ok := directWriter(nc); ok {
 		c.raw = rc

@@ -382,6 +382,10 @@ func (c *Conn) Detach() (s *Session, raw net.Conn, buffered []byte, ok bool) {
 	return c.s, c.raw, buffered, true
 }
 
+// Raw is the connection under TLS. (Not NetConn: code that unwraps
+// connections through NetConn must not strip TLS by accident.)
+func (c *Conn) Raw() net.Conn { return c.raw }
+
 func (c *Conn) LocalAddr() net.Addr                { return c.raw.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr               { return c.raw.RemoteAddr() }
 func (c *Conn) SetDeadline(t time.Time) error      { return c.raw.SetDeadline(t) }
