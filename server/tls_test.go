@@ -248,4 +248,3 @@ func TestRawTCPKeepsTLS(t *testing.T) {
 		t.Fatal("rawTCP unwrapped a TLS connection")
 	}
 }
-
