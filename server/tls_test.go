@@ -10,8 +10,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -246,5 +248,29 @@ func TestRawTCPKeepsTLS(t *testing.T) {
 	defer b.Close()
 	if _, ok := rawTCP(tlsrec.Server(a, &tls.Config{Certificates: []tls.Certificate{cert}})); ok {
 		t.Fatal("rawTCP unwrapped a TLS connection")
+	}
+}
+
+// TestTLSHTTPAPI: the HTTP API over HTTPS, keep-alive and not (net/http
+// reads and writes through the record layer between requests).
+func TestTLSHTTPAPI(t *testing.T) {
+	ts := startTLSServer(t, Options{})
+	_, pool := selfSigned(t)
+	for _, keepAlive := range []bool{true, false} {
+		cl := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: !keepAlive}}
+		for i := 0; i < 50; i++ {
+			resp, err := cl.Post("https://"+ts.addr+"/apps/123456/events", "application/json",
+				strings.NewReader(`{"name":"a","channels":["c"],"data":"{}"}`))
+			if err != nil {
+				t.Fatalf("keep-alive %v, request %d: %v", keepAlive, i, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		cl.CloseIdleConnections()
 	}
 }

@@ -72,6 +72,8 @@ type Conn struct {
 
 var errDetached = errors.New("tlsrec: connection detached")
 
+// readPool holds the Conn's read, plaintext and seal buffers; users take
+// the capacity, whatever the length.
 var readPool = sync.Pool{New: func() any {
 	b := make([]byte, recordHeaderLen+maxCiphertext)
 	return &b
@@ -179,9 +181,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 func (c *Conn) readRecords() error {
 	bp := readPool.Get().(*[]byte)
 	defer readPool.Put(bp)
-	n, err := c.raw.Read(*bp)
+	buf := (*bp)[:cap(*bp)] // pooled buffers come back with any length
+	n, err := c.raw.Read(buf)
 	if n > 0 {
-		ferr := c.s.Feed((*bp)[:n], c.keepPlain)
+		ferr := c.s.Feed(buf[:n], c.keepPlain)
 		c.s.Rest()
 		if c.s.WriteOwed() {
 			c.wmu.Lock()

@@ -449,3 +449,37 @@ func peerOf(t testing.TB, s *Session) *Session {
 	}
 	return p
 }
+
+// TestConnRequestResponse: many small writes and reads in turn on one Conn
+// (an HTTP keep-alive connection), so pooled buffers go round between the
+// read and write paths.
+func TestConnRequestResponse(t *testing.T) {
+	ln, ch := listen(t, serverConfig(t))
+	cc, err := tls.Dial("tcp", ln.Addr().String(), clientConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sc := accept(t, ch)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := sc.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := sc.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; i < 500; i++ {
+		msg := []byte(fmt.Sprintf("request %d", i))
+		if _, err := cc.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if got := readFull(t, cc, len(msg)); !bytes.Equal(got, msg) {
+			t.Fatalf("got %q", got)
+		}
+	}
+}
