@@ -35,9 +35,12 @@ type tlsState struct {
 	sealed []byte
 	buf    *[]byte
 
-	// Under conn.omu, set before closing: the alert finishClose sends
-	// instead of close_notify.
-	alert tlsrec.Alert
+	// Under conn.omu. alert, set before closing: what finishClose sends
+	// instead of close_notify. lastWrite: when the last owner let go (unix
+	// ns). listed: the socket is on the rester's list.
+	alert     tlsrec.Alert
+	listed    bool
+	lastWrite int64
 }
 
 // input hands bytes read from the socket to the decoder, through the
@@ -122,9 +125,15 @@ func (c *conn) nextTLSChunk() (out []byte, ok bool, err error) {
 	if len(c.queue) == 0 && !t.s.WriteOwed() {
 		c.writing = false
 		closing := c.closing
+		now := time.Now().UnixNano()
+		t.lastWrite = now
+		list := !t.listed && !closing
+		t.listed = true
 		c.omu.Unlock()
 		if closing {
 			c.finishClose()
+		} else if list {
+			c.srv.tlsRest.add(c.srv, c, now)
 		}
 		return nil, false, nil
 	}
@@ -226,9 +235,16 @@ func (c *conn) flushOnceTLS() {
 	}
 	c.writing = false
 	closing := c.closing
+	t := c.tls
+	now := time.Now().UnixNano()
+	t.lastWrite = now
+	list := !t.listed && !closing
+	t.listed = true
 	c.omu.Unlock()
 	if closing {
 		c.finishClose()
+	} else if list {
+		c.srv.tlsRest.add(c.srv, c, now)
 	}
 }
 
@@ -292,4 +308,116 @@ func detachTLS(nc net.Conn, initial []byte) (net.Conn, *tlsState, []byte) {
 		return nc, nil, initial
 	}
 	return tcp, &tlsState{s: s}, append(initial, buffered...)
+}
+
+// restDelay is how long a TLS socket writes nothing before its write key
+// rests.
+const restDelay = time.Second
+
+// tlsRester lets the write keys of quiet TLS sockets rest. Sockets are
+// listed (once, tlsState.listed) when a writer lets go of them; the
+// rester's goroutine, started with the first one and stopped by Close,
+// looks at each restDelay after it was listed: still quiet and no writer,
+// the key rests and the socket leaves the list; written meanwhile, it is
+// looked at again later.
+//
+// Lock story: mu guards list and started; a socket's fields are read
+// under its omu, never with mu held.
+type tlsRester struct {
+	mu      sync.Mutex
+	list    []restEntry // in the order listed, so due entries are a prefix
+	started bool
+	wake    chan struct{}
+}
+
+type restEntry struct {
+	c   *conn
+	due int64 // unix ns
+}
+
+func (r *tlsRester) add(s *Server, c *conn, lastWrite int64) {
+	r.mu.Lock()
+	wasEmpty := len(r.list) == 0
+	r.list = append(r.list, restEntry{c, lastWrite + int64(restDelay)})
+	start := !r.started
+	if start {
+		r.started = true
+		r.wake = make(chan struct{}, 1)
+	}
+	wake := r.wake
+	r.mu.Unlock()
+	if start && !s.spawn(func() { r.run(s, wake) }) {
+		r.mu.Lock()
+		r.list = nil // closed: nothing will rest
+		r.mu.Unlock()
+		return
+	}
+	if wasEmpty {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *tlsRester) run(s *Server, wake <-chan struct{}) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		now := time.Now().UnixNano()
+		k := 0
+		for k < len(r.list) && r.list[k].due <= now {
+			k++
+		}
+		due := append([]restEntry(nil), r.list[:k]...)
+		r.list = append(r.list[:0], r.list[k:]...)
+		wait := time.Hour
+		if len(r.list) > 0 {
+			wait = time.Duration(r.list[0].due - now)
+		}
+		r.mu.Unlock()
+		for _, e := range due {
+			if again, ok := e.c.restWrite(now); !ok {
+				r.mu.Lock()
+				r.list = append(r.list, restEntry{e.c, again})
+				r.mu.Unlock()
+			}
+		}
+		if len(due) > 0 {
+			continue // entries put back may be due first
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-wake:
+		case <-s.stop:
+			r.mu.Lock()
+			r.list = nil
+			r.mu.Unlock()
+			return
+		}
+	}
+}
+
+// restWrite lets the socket's write key rest if it wrote nothing for
+// restDelay and has no writer; otherwise it says when to look again.
+func (c *conn) restWrite(now int64) (again int64, ok bool) {
+	c.omu.Lock()
+	defer c.omu.Unlock()
+	t := c.tls
+	if c.closing {
+		t.listed = false
+		return 0, true
+	}
+	if c.writing {
+		return now + int64(restDelay), false
+	}
+	if due := t.lastWrite + int64(restDelay); due > now {
+		return due, false
+	}
+	// No owner, and none can start while omu is held.
+	t.s.RestWrite()
+	t.listed = false
+	return 0, true
 }

@@ -98,6 +98,8 @@ type Server struct {
 	leftSinceHello map[string]bool
 	rejoin         rejoinState
 
+	tlsRest tlsRester // rests the write keys of quiet TLS sockets
+
 	polls   *pollSet  // nil: goroutine readers
 	flushes *flushSet // writer pool for plain TCP sockets; nil on the portable path
 

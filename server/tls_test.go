@@ -274,3 +274,31 @@ func TestTLSHTTPAPI(t *testing.T) {
 		cl.CloseIdleConnections()
 	}
 }
+
+// TestTLSKeysRest: a quiet TLS socket's write key rests restDelay after its
+// last write (its read key after each burst of input), and the socket wakes
+// up fine.
+func TestTLSKeysRest(t *testing.T) {
+	ts := startTLSServer(t, Options{})
+	c := ts.dialTLS(t, tls.VersionTLS13)
+	c.subscribe("news", "", "")
+	c.subscribed("news")
+	sc := ts.serverConn(t, c)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		sc.omu.Lock()
+		resting := !sc.writing && !sc.tls.listed && sc.tls.s.WriteResting()
+		sc.omu.Unlock()
+		if resting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("keys of a quiet socket still held")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.trigger(t, "123456", "E", "wake", "news")
+	c.expectContains("wake")
+	c.send(`{"event":"pusher:ping","data":{}}`)
+	c.expect(`{"event":"pusher:pong"}`)
+}

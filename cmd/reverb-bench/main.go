@@ -48,7 +48,7 @@ func main() {
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,burst,storm,restart,max", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write)")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,burst,storm,restart,max,tls", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; tls: memory and CPU per delivery over TLS against plain)")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
 	flag.IntVar(&cfg.workers, "workers", 0, "server workers (0 = the server's default)")
 	flag.IntVar(&cfg.maxConns, "max-conns", 80000, "target of the most-connections run")
@@ -56,6 +56,7 @@ func main() {
 	flag.IntVar(&cfg.perClient, "per-client", 16000, "sockets per client process (< the 20,000 open-files limit)")
 	flag.IntVar(&cfg.stormConns, "storm-conns", 20000, "sockets opened by the connect storm (4 client processes)")
 	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out, burst and storm (needs perf)")
+	flag.BoolVar(&benchTLS, "tls", false, "serve and connect over TLS (self-signed certificate; Go clients negotiate TLS 1.3, AES-128-GCM)")
 	flag.BoolVar(&goroutineClient, "goroutine-client", false, "client processes read with a goroutine per socket instead of epoll (to compare client cost)")
 	flag.IntVar(&cfg.stormConc, "storm-concurrency", 256, "dials in flight per client process in the storm")
 	flag.Parse()
@@ -88,6 +89,7 @@ func run(cfg config) error {
 		{"storm", stormScenario},
 		{"restart", restartScenario},
 		{"max", maxScenario},
+		{"tls", tlsScenario},
 	} {
 		if !cfg.scenarios[s.name] {
 			continue

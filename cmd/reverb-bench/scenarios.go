@@ -37,29 +37,42 @@ func idleScenario(cfg config) error {
 		n = 2000
 	}
 	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
-		rss0, _ := treeUsage(srv.pid())
-		ok, failed, _, _, _, err := connectSpread(pool, n, "idle", 64, false)
-		if err != nil {
-			return err
-		}
-		time.Sleep(3 * time.Second) // let the runtime settle (GC, stacks)
-		rss1, cpu1 := treeUsage(srv.pid())
-		time.Sleep(10 * time.Second)
-		_, cpu2 := treeUsage(srv.pid())
-		fmt.Printf("   %d connected, %d failed\n", ok, failed)
-		figure(fmt.Sprintf("memory per idle subscribed conn (%d)", ok), float64(rss1-rss0)/float64(max(ok, 1))/1024, "KiB", le(4))
-		figure("server RSS total", float64(rss1)/(1<<20), "MiB", nil)
-		figure("idle server CPU", (cpu2-cpu1)/10*100, "% of a core", nil)
-		return nil
+		_, err := idleRun(srv, pool, n, "")
+		return err
 	})
 }
 
+// idleRun connects n idle subscribers and reports the server's memory per
+// connection (KiB, returned too) and its idle CPU.
+func idleRun(srv *runningServer, pool clientPool, n int, label string) (float64, error) {
+	rss0, _ := treeUsage(srv.pid())
+	ok, failed, _, _, _, err := connectSpread(pool, n, "idle", 64, false)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(3 * time.Second) // let the runtime settle (GC, stacks)
+	rss1, cpu1 := treeUsage(srv.pid())
+	time.Sleep(10 * time.Second)
+	_, cpu2 := treeUsage(srv.pid())
+	fmt.Printf("   %s%d connected, %d failed\n", label, ok, failed)
+	kib := float64(rss1-rss0) / float64(max(ok, 1)) / 1024
+	var t *target
+	if label == "" {
+		t = le(4)
+	}
+	figure(fmt.Sprintf("%smemory per idle subscribed conn (%d)", label, ok), kib, "KiB", t)
+	figure(label+"server RSS total", float64(rss1)/(1<<20), "MiB", nil)
+	figure(label+"idle server CPU", (cpu2-cpu1)/10*100, "% of a core", nil)
+	return kib, nil
+}
+
 // fanout sends events at rate per second for dur to subs subscribers of one
-// channel and reports delivery, loss, latency and CPU per delivery.
-func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target) error {
+// channel and reports delivery, loss, latency and CPU per delivery (µs,
+// returned too).
+func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target) (float64, error) {
 	ok, failed, _, _, _, err := connectSpread(pool, subs, "fanout", 64, false)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if failed > 0 {
 		fmt.Printf("   %d of %d subscribers failed to connect\n", failed, subs)
@@ -67,7 +80,7 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	time.Sleep(time.Second)
 	ccpu0, err := resetAll(pool)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	api := newAPIClient(a)
 	_, cpu0 := treeUsage(srv.pid())
@@ -110,11 +123,13 @@ func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, sub
 	figure(label+": latency p50", ms(lat.quantile(0.5)), "ms", nil)
 	figure(label+": latency p99", ms(lat.quantile(0.99)), "ms", p99Target)
 	figure(label+": latency max", ms(lat.max()), "ms", nil)
+	perDelivery := 0.0
 	if received > 0 {
-		figure(label+": server CPU per delivery", (cpu1-cpu0)/float64(received)*1e6, "µs", cpuTarget)
+		perDelivery = (cpu1 - cpu0) / float64(received) * 1e6
+		figure(label+": server CPU per delivery", perDelivery, "µs", cpuTarget)
 	}
 	cpuShare(label+": ", cpu1-cpu0, clientCPU, machineBusy()-busy0, window)
-	return nil
+	return perDelivery, nil
 }
 
 func fanoutScenario(cfg config) error {
@@ -123,7 +138,7 @@ func fanoutScenario(cfg config) error {
 		dur = 3 * time.Second
 	}
 	if err := withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
-		if err := fanoutRun(cfg, a, srv, pool, 1000, 100, dur, le(2), nil); err != nil {
+		if _, err := fanoutRun(cfg, a, srv, pool, 1000, 100, dur, le(2), nil); err != nil {
 			return err
 		}
 		return ceilingRun(a, srv, pool, dur)
@@ -135,7 +150,8 @@ func fanoutScenario(cfg config) error {
 		subs = 3000
 	}
 	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
-		return fanoutRun(cfg, a, srv, pool, subs, 10, dur, nil, le(20))
+		_, err := fanoutRun(cfg, a, srv, pool, subs, 10, dur, nil, le(20))
+		return err
 	})
 }
 

@@ -17,7 +17,6 @@ import (
 // schedule.
 type suite struct {
 	id      uint16
-	restful bool // the AEAD is big enough to drop while idle
 	keyLen  int
 	hashLen int
 	hash    func() hash.Hash
@@ -25,9 +24,9 @@ type suite struct {
 }
 
 var suites = [...]suite{
-	{tls.TLS_AES_128_GCM_SHA256, true, 16, sha256.Size, sha256.New, newGCM},
-	{tls.TLS_AES_256_GCM_SHA384, true, 32, sha512.Size384, sha512.New384, newGCM},
-	{tls.TLS_CHACHA20_POLY1305_SHA256, false, chacha20poly1305.KeySize, sha256.Size, sha256.New, chacha20poly1305.New},
+	{tls.TLS_AES_128_GCM_SHA256, 16, sha256.Size, sha256.New, newGCM},
+	{tls.TLS_AES_256_GCM_SHA384, 32, sha512.Size384, sha512.New384, newGCM},
+	{tls.TLS_CHACHA20_POLY1305_SHA256, chacha20poly1305.KeySize, sha256.Size, sha256.New, chacha20poly1305.New},
 }
 
 func suiteByID(id uint16) *suite {
@@ -114,14 +113,9 @@ func (h *half) cipher(s *suite) (cipher.AEAD, error) {
 	return h.aead, nil
 }
 
-// rest drops the AEAD when it is worth its rebuild: an AES-GCM instance
-// holds ~770 bytes (key schedule and GHASH table), ChaCha20-Poly1305 only
-// its key.
-func (h *half) rest(s *suite) {
-	if s.restful {
-		h.aead = nil
-	}
-}
+// rest drops the AEAD (an AES-GCM instance holds ~770 bytes: key schedule
+// and GHASH table); cipher rebuilds it from key.
+func (h *half) rest() { h.aead = nil }
 
 // update moves to the next traffic secret (RFC 8446 §7.2).
 func (h *half) update(s *suite) error {

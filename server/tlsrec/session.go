@@ -1,6 +1,7 @@
 package tlsrec
 
 import (
+	"crypto/cipher"
 	"errors"
 	"strconv"
 	"sync"
@@ -235,8 +236,8 @@ func (s *Session) Pending() bool { return s.part != nil }
 
 // Rest lets the read key's AEAD go until the next Feed rebuilds it (about
 // a microsecond for AES-GCM): a reader calls it when a burst of input is
-// over, so an idle connection holds one AEAD, not two. Read half.
-func (s *Session) Rest() { s.in.rest(s.suite) }
+// over, so an idle connection holds no AEAD for reading. Read half.
+func (s *Session) Rest() { s.in.rest() }
 
 // checkHeader validates as much of a record header as h holds, so garbage
 // is refused at its first bytes rather than after a body that never comes.
@@ -390,6 +391,10 @@ func (s *Session) Seal(dst []byte, bufs ...[]byte) ([]byte, error) {
 	if total == 0 {
 		return dst, nil
 	}
+	aead, err := s.out.cipher(s.suite)
+	if err != nil {
+		return dst, err
+	}
 	records := (total + MaxPlaintext - 1) / MaxPlaintext
 	dst = grow(dst, total+records*s.Overhead())
 	bi, off := 0, 0
@@ -410,7 +415,7 @@ func (s *Session) Seal(dst []byte, bufs ...[]byte) ([]byte, error) {
 			off += k
 		}
 		dst = append(dst, typeApplicationData)
-		dst = s.sealRecord(dst, start)
+		dst = s.sealRecord(aead, dst, start)
 	}
 	return dst, nil
 }
@@ -424,6 +429,15 @@ func (s *Session) AppendAlert(dst []byte, a Alert) ([]byte, error) {
 	}
 	return s.sealControl(dst, typeAlert, level, byte(a))
 }
+
+// RestWrite lets the write key's AEAD go until the next Seal rebuilds it,
+// like Rest for the read key. The caller owns the write half (a writer
+// that has let go of the socket cannot be sealing meanwhile).
+func (s *Session) RestWrite() { s.out.rest() }
+
+// WriteResting reports whether the write key rests (for tests; the caller
+// owns the write half).
+func (s *Session) WriteResting() bool { return s.out.aead == nil }
 
 func (s *Session) sealOwed(dst []byte) ([]byte, error) {
 	if s.owed.Load() == 0 && s.out.seq < rekeyAfter {
@@ -443,24 +457,28 @@ func (s *Session) sealOwed(dst []byte) ([]byte, error) {
 
 // sealControl seals a record of content type typ carrying body.
 func (s *Session) sealControl(dst []byte, typ byte, body ...byte) ([]byte, error) {
+	aead, err := s.out.cipher(s.suite)
+	if err != nil {
+		return dst, err
+	}
 	dst = grow(dst, len(body)+s.Overhead())
 	start := len(dst)
 	dst = append(dst, typeApplicationData, 3, 3, 0, 0)
 	dst = append(dst, body...)
 	dst = append(dst, typ)
-	return s.sealRecord(dst, start), nil
+	return s.sealRecord(aead, dst, start), nil
 }
 
 // sealRecord encrypts in place the record that starts at dst[start]: a
 // header whose length is still unset, then the inner plaintext (content and
 // content type). The caller has made room for the tag.
-func (s *Session) sealRecord(dst []byte, start int) []byte {
+func (s *Session) sealRecord(aead cipher.AEAD, dst []byte, start int) []byte {
 	body := dst[start+recordHeaderLen:]
 	n := len(body) + tagLen
 	hdr := dst[start : start+recordHeaderLen]
 	hdr[3], hdr[4] = byte(n>>8), byte(n)
 	nonce := s.out.nonce()
-	sealed := s.out.aead.Seal(body[:0], nonce, body, hdr)
+	sealed := aead.Seal(body[:0], nonce, body, hdr)
 	s.out.seq++
 	return dst[:start+recordHeaderLen+len(sealed)]
 }
