@@ -35,8 +35,8 @@ var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); 
 // conn is one WebSocket connection.
 //
 // Ownership: one reader at a time (the epoll poller's onReadable, or the
-// socket's readLoop goroutine for TLS) owns dec and the rate-limit window
-// and runs the Pusher protocol for this socket. Frames are written by a
+// socket's readLoop goroutine) owns dec, the rate-limit window and the read
+// half of tls, and runs the Pusher protocol for this socket. Frames are written by a
 // flusher of the pool, or by a writer goroutine that exists only while
 // frames wait for a slow client (writeLoop), so an idle socket holds no
 // write buffer and no writer. omu guards the outbound queue and the closing
@@ -69,8 +69,8 @@ type conn struct {
 	wantPresence map[string]bool // allocated on the first presence subscribe
 
 	// raw is the socket's descriptor access for non-blocking writes by
-	// the flusher pool (fl); both nil for TLS and other wrapped sockets,
-	// which get a writer goroutine while they have frames queued.
+	// the flusher pool (fl); both nil for TLS 1.2 and other wrapped
+	// sockets, which get a writer goroutine while they have frames queued.
 	raw syscall.RawConn
 	fl  *flusher
 

@@ -53,7 +53,7 @@ type Options struct {
 	// not answer. Zero means 2s.
 	GatherTimeout time.Duration
 	// GoroutineReaders reads every socket with its own goroutine instead
-	// of the epoll driver (the fallback; always so for TLS and on the
+	// of the epoll driver (the fallback; always so for TLS 1.2 and on the
 	// portable path: off Linux, or built with -tags portable).
 	GoroutineReaders bool
 	// Debug prints the message stream to DebugOut with Reverb's titles.

@@ -12,8 +12,8 @@ import (
 // wrapTLS returns ln wrapped in TLS when the config (or a Herd/Valet
 // certificate for the hostname) asks for it, and whether it did. The
 // handshake runs in crypto/tls; TLS 1.3 connections then continue on the
-// server's own record layer (tlsrec), on the poller like plain sockets. Each worker
-// calls it with the config it loaded, so a restart picks up renewed
+// server's own record layer (tlsrec), driven like plain sockets. Each
+// worker calls it with the config it loaded, so a restart picks up renewed
 // certificates.
 func wrapTLS(ln net.Listener, ep Endpoint, p *laravelcfg.Project) (net.Listener, bool, error) {
 	cfg, err := tlsConfig(ep, p)
