@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,11 @@ func TestGoClientRoundTrip(t *testing.T) {
 				if tc.clientAuth && len(sc.ConnectionState().PeerCertificates) == 0 {
 					t.Fatal("client certificate not seen")
 				}
+				if want := os.Getenv("TLSREC_WANT_SUITE"); want != "" {
+					if got := tls.CipherSuiteName(sc.ConnectionState().CipherSuite); got != want {
+						t.Fatalf("negotiated %s, want %s", got, want)
+					}
+				}
 				go d.run(0)
 				echoRounds(t, cc, d)
 				st := cc.ConnectionState()
@@ -84,6 +91,27 @@ func TestGoClientRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGoClientChaCha runs TestGoClientRoundTrip again in a process whose
+// CPU reports no AES instructions (GODEBUG=cpu.aes=off): crypto/tls on
+// both ends then prefers ChaCha20-Poly1305, the suite browsers without
+// AES hardware pick. (Go's TLS 1.3 suites cannot be chosen otherwise;
+// AES-256-GCM is covered by openssl and Node.)
+func TestGoClientChaCha(t *testing.T) {
+	if os.Getenv("TLSREC_WANT_SUITE") != "" {
+		t.Skip("already the child")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run", "^TestGoClientRoundTrip$", "-test.count", "1")
+	cmd.Env = append(os.Environ(), "GODEBUG=cpu.aes=off", "TLSREC_WANT_SUITE=TLS_CHACHA20_POLY1305_SHA256")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("PASS")) {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
 
