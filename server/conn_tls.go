@@ -28,7 +28,7 @@ var sealPool = sync.Pool{New: func() any {
 
 // tlsState is a TLS socket's record layer and what its writer keeps.
 type tlsState struct {
-	s *tlsrec.Session
+	s tlsrec.Session
 
 	// Owned by the queue owner: ciphertext sealed but not yet written (a
 	// window of *buf, from sealPool while not empty).
@@ -307,7 +307,9 @@ func detachTLS(nc net.Conn, initial []byte) (net.Conn, *tlsState, []byte) {
 	if !ok {
 		return nc, nil, initial
 	}
-	return tcp, &tlsState{s: s}, append(initial, buffered...)
+	st := &tlsState{}
+	s.MoveTo(&st.s) // one object, allocated with the connection's own
+	return tcp, st, append(initial, buffered...)
 }
 
 // restDelay is how long a TLS socket writes nothing before its write key

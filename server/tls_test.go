@@ -302,3 +302,69 @@ func TestTLSKeysRest(t *testing.T) {
 	c.send(`{"event":"pusher:ping","data":{}}`)
 	c.expect(`{"event":"pusher:pong"}`)
 }
+
+// tlsSubscriber opens a wss socket by hand (TLS 1.3 from crypto/tls),
+// subscribes to "idle" and keeps no goroutine: what arrives later waits in
+// the kernel's buffers, so the process's CPU is mostly the server's.
+func tlsSubscriber(t testing.TB, addr string, pool *x509.CertPool) net.Conn {
+	t.Helper()
+	nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	msg := `{"event":"pusher:subscribe","data":{"channel":"idle"}}`
+	frame := append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)
+	_, _ = nc.Write(frame)
+	buf := make([]byte, 1024)
+	got := ""
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !strings.Contains(got, "subscription_succeeded") {
+		n, err := nc.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += string(buf[:n])
+	}
+	return nc
+}
+
+// BenchmarkFanoutTLS is BenchmarkFanoutSockets over TLS 1.3 (AES-128-GCM):
+// process CPU per delivered message to idle wss sockets, for comparison
+// with the plain figure of the same run.
+func BenchmarkFanoutTLS(b *testing.B) {
+	for _, bc := range []struct{ n, burst int }{{1000, 1}, {1000, 10}} {
+		b.Run(fmt.Sprintf("subs=%d/burst=%d", bc.n, bc.burst), func(b *testing.B) {
+			ts := startTLSServer(b, Options{})
+			_, pool := selfSigned(b)
+			conns := make([]net.Conn, 0, bc.n)
+			for i := 0; i < bc.n; i++ {
+				conns = append(conns, tlsSubscriber(b, ts.addr, pool))
+			}
+			defer func() {
+				for _, c := range conns {
+					_ = c.Close()
+				}
+			}()
+			a := ts.s.apps[0]
+			a.mu.Lock()
+			subs := a.channels["idle"].subscribers()
+			a.mu.Unlock()
+			msg := messageMsg(a, []byte(`{"event":"App\\Events\\Bench","channels":["idle"],"data":"{\"n\":1}"}`), "")
+			frameLen := int64(len(textFrame([]byte(`{"event":"App\\Events\\Bench","data":"{\"n\":1}","channel":"idle"}`))))
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				want := a.stats.BytesOut.Load() + frameLen*int64(len(subs)*bc.burst)
+				for k := 0; k < bc.burst; k++ {
+					ts.s.deliver(msg)
+				}
+				for a.stats.BytesOut.Load() < want {
+					time.Sleep(20 * time.Microsecond)
+				}
+			}
+			cpu := cpuTime() - cpu0
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*bc.n*bc.burst), "cpu-ns/delivery")
+		})
+	}
+}

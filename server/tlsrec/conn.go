@@ -60,7 +60,7 @@ type Conn struct {
 
 	rmu   sync.Mutex
 	plain []byte  // decrypted, not yet read: a window of *pbuf
-	pbuf  *[]byte // from readPool while plain is not empty
+	pbuf  *[]byte // from bufPool while plain is not empty
 	rerr  error   // sticky read error
 
 	wmu      sync.Mutex
@@ -72,10 +72,17 @@ type Conn struct {
 
 var errDetached = errors.New("tlsrec: connection detached")
 
-// readPool holds the Conn's read, plaintext and seal buffers; users take
-// the capacity, whatever the length.
-var readPool = sync.Pool{New: func() any {
-	b := make([]byte, recordHeaderLen+maxCiphertext)
+// connBufSize is the size of a Conn's pooled buffers (reads from the
+// socket, plaintext not yet read, records to write). A Conn mostly carries
+// an HTTP request and its answer, and holds its read buffer while it waits
+// for the client, so the buffers are small: a record longer than a read is
+// completed in the Session's own buffer, longer writes are split.
+const connBufSize = 4 << 10
+
+// bufPool holds those buffers; users take the capacity, whatever the
+// length.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, connBufSize)
 	return &b
 }}
 
@@ -179,8 +186,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 // Errors of the socket (deadlines) are returned but not kept, so a later
 // Read may go on.
 func (c *Conn) readRecords() error {
-	bp := readPool.Get().(*[]byte)
-	defer readPool.Put(bp)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
 	buf := (*bp)[:cap(*bp)] // pooled buffers come back with any length
 	n, err := c.raw.Read(buf)
 	if n > 0 {
@@ -217,13 +224,14 @@ func (c *Conn) readRecords() error {
 // (plain is a window of *pbuf).
 func (c *Conn) keepPlain(p []byte) error {
 	if c.pbuf == nil {
-		c.pbuf = readPool.Get().(*[]byte)
+		c.pbuf = bufPool.Get().(*[]byte)
 		c.plain = (*c.pbuf)[:0]
 	}
 	if cap(c.plain)-len(c.plain) < len(p) {
 		buf := (*c.pbuf)[:cap(*c.pbuf)]
 		if len(c.plain)+len(p) > len(buf) {
-			buf = make([]byte, len(c.plain)+len(p)+MaxPlaintext)
+			// Too big for a pooled buffer; releasePlain drops it.
+			buf = make([]byte, 2*(len(c.plain)+len(p)))
 			*c.pbuf = buf
 		}
 		c.plain = buf[:copy(buf, c.plain)]
@@ -234,10 +242,10 @@ func (c *Conn) keepPlain(p []byte) error {
 
 func (c *Conn) releasePlain() {
 	c.plain = nil
-	if c.pbuf != nil {
-		readPool.Put(c.pbuf)
-		c.pbuf = nil
+	if c.pbuf != nil && cap(*c.pbuf) == connBufSize {
+		bufPool.Put(c.pbuf)
 	}
+	c.pbuf = nil
 }
 
 // readError turns a Feed error into what Read reports, sending the alert a
@@ -277,7 +285,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	written := 0
 	for len(b) > 0 {
-		chunk := b[:min(len(b), MaxPlaintext)]
+		chunk := b[:min(len(b), connBufSize-64)] // one record in a pooled buffer
 		if err := c.sealAndWriteLocked(chunk); err != nil {
 			return written, err
 		}
@@ -290,14 +298,11 @@ func (c *Conn) Write(b []byte) (int, error) {
 // sealAndWriteLocked writes p as records (and whatever is owed first); with
 // wmu. A failed write leaves the record stream broken: the error sticks.
 func (c *Conn) sealAndWriteLocked(p []byte) error {
-	bp := readPool.Get().(*[]byte)
-	defer readPool.Put(bp)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
 	out, err := c.s.Seal((*bp)[:0], p)
 	if err == nil {
 		_, err = c.raw.Write(out)
-	}
-	if cap(out) <= 2*cap(*bp) {
-		*bp = out[:0]
 	}
 	if err != nil {
 		c.werr = err

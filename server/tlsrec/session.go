@@ -147,6 +147,19 @@ func NewSession(suiteID uint16, readSecret []byte, readSeq uint64, writeSecret [
 	return s, nil
 }
 
+// MoveTo moves the session into dst, a zero Session that its new owner
+// allocated where it wants the state to live (next to its own connection
+// state, rather than among the handshake's garbage); s must not be used
+// afterwards. Neither half may be in use meanwhile.
+func (s *Session) MoveTo(dst *Session) {
+	dst.suite = s.suite
+	dst.in, dst.out = s.in, s.out
+	dst.part, s.part = s.part, nil
+	dst.err = s.err
+	dst.hsLen, dst.useless, dst.hsFrag = s.hsLen, s.useless, s.hsFrag
+	dst.owed.Store(s.owed.Load())
+}
+
 // Overhead is what one record adds to its plaintext: header, content type
 // and AEAD tag (16 bytes for all three suites).
 func (s *Session) Overhead() int { return recordHeaderLen + 1 + tagLen }
