@@ -295,3 +295,29 @@ func heapObjects() uint64 {
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
+
+// TestMoveTo: a moved session carries on mid-record, with its sequence
+// numbers, keys and what it owes.
+func TestMoveTo(t *testing.T) {
+	server, client := pair(t, tls.TLS_AES_128_GCM_SHA256)
+	wire := sealInner(client, msgKeyUpdate, 0, 0, 1, 1, typeHandshake)
+	_ = client.out.update(client.suite)
+	more, _ := client.Seal(nil, []byte("after the move"))
+	wire = append(wire, more...)
+	got, err := collect(server, wire[:len(wire)-5], 0)
+	if err != nil || len(got) != 0 || !server.Pending() || !server.WriteOwed() {
+		t.Fatalf("before the move: %q, %v", got, err)
+	}
+	var moved Session
+	server.MoveTo(&moved)
+	if server.Pending() {
+		t.Fatal("the partial record stayed behind")
+	}
+	if got, err = collect(&moved, wire[len(wire)-5:], 0); err != nil || string(got) != "after the move" {
+		t.Fatalf("after the move: %q, %v", got, err)
+	}
+	answer, _ := moved.Seal(nil, []byte("x"))
+	if got, err := collect(client, answer, 0); err != nil || string(got) != "x" {
+		t.Fatalf("client read %q, %v", got, err)
+	}
+}
