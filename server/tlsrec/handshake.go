@@ -104,27 +104,24 @@ func (h *hsConn) session(suiteID uint16) (*Session, error) {
 	if !h.atBoundary() || h.clientSecret == nil || h.serverSecret == nil {
 		return nil, errNoSession
 	}
-	tickets, err := countAppRecords(suiteID, h.serverSecret, h.sent)
+	s, err := NewSession(suiteID, h.clientSecret, 0, h.serverSecret, 0)
 	if err != nil {
 		return nil, err
 	}
-	return NewSession(suiteID, h.clientSecret, 0, h.serverSecret, tickets)
+	if s.out.seq, err = countAppRecords(&s.out, h.sent); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // countAppRecords finds, among the records the server wrote during the
 // handshake, those protected with its application traffic key: from the
 // first one that opens with sequence number 0, every later record must open
 // with the next number and hold a NewSessionTicket, or the state is unknown.
-// It decrypts sent in place.
-func countAppRecords(suiteID uint16, serverSecret, sent []byte) (uint64, error) {
-	st := suiteByID(suiteID)
-	if st == nil {
-		return 0, errNoSession
-	}
-	var h half
-	if err := h.set(st, serverSecret); err != nil {
-		return 0, err
-	}
+// h is the server's write half at sequence number 0 (left there); sent is
+// decrypted in place.
+func countAppRecords(out *half, sent []byte) (uint64, error) {
+	h := *out
 	found := false
 	for len(sent) >= recordHeaderLen {
 		n := recordHeaderLen + bodyLen(sent)

@@ -321,3 +321,44 @@ func TestMoveTo(t *testing.T) {
 		t.Fatalf("client read %q, %v", got, err)
 	}
 }
+
+// TestCountAppRecords: the server's write sequence number after the
+// handshake is the number of NewSessionTicket records it already sealed
+// with its application key; anything else there means "unknown".
+func TestCountAppRecords(t *testing.T) {
+	ticket := []byte{msgNewSessionTicket, 0, 0, 2, 9, 9, typeHandshake}
+	flight := func(extra ...[]byte) (sent []byte, out half) {
+		server, _ := pair(t, tls.TLS_AES_128_GCM_SHA256)
+		other, _ := pair(t, tls.TLS_CHACHA20_POLY1305_SHA256) // stands for the handshake key
+		out = server.out
+		sent = append(sent, typeHandshake, 3, 3, 0, 2, 2, 0) // ServerHello
+		sent = append(sent, typeChangeCipherSpec, 3, 3, 0, 1, 1)
+		sent = append(sent, sealInner(other, 8, 0, 0, 0, typeHandshake)...) // EncryptedExtensions
+		for _, inner := range extra {
+			sent = append(sent, sealInner(server, inner...)...)
+		}
+		return sent, out
+	}
+	for _, tc := range []struct {
+		name  string
+		extra [][]byte
+		want  uint64
+		ok    bool
+	}{
+		{"no ticket", nil, 0, true},
+		{"one ticket", [][]byte{ticket}, 1, true},
+		{"two tickets", [][]byte{ticket, ticket}, 2, true},
+		{"application data", [][]byte{{'x', typeApplicationData}}, 0, false},
+		{"another handshake message", [][]byte{{msgKeyUpdate, 0, 0, 1, 0, typeHandshake}}, 0, false},
+	} {
+		sent, out := flight(tc.extra...)
+		got, err := countAppRecords(&out, sent)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%s: %d, %v", tc.name, got, err)
+		}
+	}
+	sent, out := flight(ticket)
+	if _, err := countAppRecords(&out, sent[:len(sent)-1]); err == nil {
+		t.Error("a cut record was accepted")
+	}
+}
