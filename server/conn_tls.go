@@ -313,8 +313,11 @@ func detachTLS(nc net.Conn, initial []byte) (net.Conn, *tlsState, []byte) {
 }
 
 // restDelay is how long a TLS socket writes nothing before its write key
-// rests.
-const restDelay = time.Second
+// rests. A socket with events more often than that keeps its key; a rarer
+// one pays a rebuild (about a microsecond for AES-GCM) per event. Shorter
+// also means fewer keys alive when the GC sizes the heap after a burst of
+// connections (docs/performance.md, TLS).
+const restDelay = 250 * time.Millisecond
 
 // tlsRester lets the write keys of quiet TLS sockets rest. Sockets are
 // listed (once, tlsState.listed) when a writer lets go of them; the
