@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/server/tlsrec"
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -34,8 +35,8 @@ var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); 
 // conn is one WebSocket connection.
 //
 // Ownership: one reader at a time (the epoll poller's onReadable, or the
-// socket's readLoop goroutine for TLS) owns dec and the rate-limit window
-// and runs the Pusher protocol for this socket. Frames are written by a
+// socket's readLoop goroutine) owns dec, the rate-limit window and the read
+// half of tls, and runs the Pusher protocol for this socket. Frames are written by a
 // flusher of the pool, or by a writer goroutine that exists only while
 // frames wait for a slow client (writeLoop), so an idle socket holds no
 // write buffer and no writer. omu guards the outbound queue and the closing
@@ -48,6 +49,9 @@ type conn struct {
 	id  string
 	// origin is the Origin header of the handshake (observer events).
 	origin string
+	// tls is the record layer of a TLS 1.3 socket (nc is then the raw
+	// TCP socket); nil for plain sockets (conn_tls.go).
+	tls *tlsState
 
 	dec *websocket.Decoder
 	// poll is the epoll registration; nil when a reader goroutine drives
@@ -67,8 +71,8 @@ type conn struct {
 	wantPresence map[string]bool // allocated on the first presence subscribe
 
 	// raw is the socket's descriptor access for non-blocking writes by
-	// the flusher pool (fl); both nil for TLS and other wrapped sockets,
-	// which get a writer goroutine while they have frames queued.
+	// the flusher pool (fl); both nil for TLS 1.2 and other wrapped
+	// sockets, which get a writer goroutine while they have frames queued.
 	raw syscall.RawConn
 	fl  *flusher
 
@@ -160,6 +164,10 @@ func (c *conn) startWriter() {
 // writeLoop drains the queue, coalescing everything queued into one
 // writev, and exits when the queue is empty.
 func (c *conn) writeLoop() {
+	if c.tls != nil {
+		c.writeLoopTLS()
+		return
+	}
 	for {
 		c.omu.Lock()
 		if len(c.queue) == 0 {
@@ -273,6 +281,9 @@ func (c *conn) isClosing() bool {
 // client reads the frame and answers, and let the reader wait briefly for
 // its FIN before the socket is released.
 func (c *conn) finishClose() {
+	if c.tls != nil {
+		c.sayGoodbyeTLS()
+	}
 	type closeWriter interface{ CloseWrite() error }
 	if cw, ok := c.nc.(closeWriter); ok {
 		_ = cw.CloseWrite()
@@ -323,7 +334,7 @@ func (c *conn) readLoop(initial []byte) {
 		n, err := c.nc.Read(buf)
 		if n > 0 {
 			c.app.stats.BytesIn.Add(int64(n))
-			if !c.feed(buf[:n]) {
+			if !c.input(buf[:n]) {
 				if large != nil {
 					largeBufPool.Put(large)
 				}
@@ -414,6 +425,10 @@ var errClosing error = closingError{}
 // goes to its own writer goroutine, which may wait; more frames queued
 // meanwhile put the socket back at the end of the ready list.
 func (c *conn) flushOnce() {
+	if c.tls != nil {
+		c.flushOnceTLS()
+		return
+	}
 	c.omu.Lock()
 	if len(c.queue) == 0 {
 		c.writing = false
@@ -502,7 +517,7 @@ func rawTCP(nc net.Conn) (*net.TCPConn, bool) {
 		switch c := nc.(type) {
 		case *net.TCPConn:
 			return c, true
-		case *tls.Conn:
+		case *tls.Conn, *tlsrec.Conn:
 			return nil, false
 		case interface{ NetConn() net.Conn }:
 			nc = c.NetConn()

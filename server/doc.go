@@ -7,9 +7,14 @@
 //   - Reading: bytes arrived → websocket.Decoder.Feed → conn.onFrame →
 //     conn.handleMessage. On Linux an epoll driver (poller_linux.go) does
 //     the reading for plain TCP sockets, so an idle socket holds neither a
-//     goroutine nor a buffer; TLS sockets get a reader goroutine. The
-//     portable path (macOS, Windows, or Linux built with -tags portable)
-//     reads every socket with a goroutine (poller_portable.go).
+//     goroutine nor a buffer. The portable path (macOS, Windows, or Linux
+//     built with -tags portable) reads every socket with a goroutine
+//     (poller_portable.go).
+//   - TLS (conn_tls.go): the handshake runs in crypto/tls (tlsrec); a TLS
+//     1.3 socket then continues on its raw TCP socket with tlsrec's record
+//     layer, read and written by the same drivers as a plain one (Feed
+//     before the decoder, Seal before the write), and holds no AEAD while
+//     quiet. TLS 1.2 keeps a tls.Conn and a reader goroutine.
 //   - Writing: a broadcast is encoded once into frame bytes shared by all
 //     subscribers; each socket has a bounded queue (conn.enqueue). A pool
 //     of flushers (flusher.go) drains ready sockets with one non-blocking

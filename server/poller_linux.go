@@ -208,7 +208,7 @@ func (c *conn) onReadable() {
 			return
 		}
 		c.app.stats.BytesIn.Add(int64(n))
-		if !c.feed(buf[:n]) {
+		if !c.input(buf[:n]) {
 			// Closing: what the client still sends is discarded until its
 			// FIN or the linger timer.
 			continue

@@ -63,7 +63,7 @@ type Options struct {
 	// not answer. Zero means 2s.
 	GatherTimeout time.Duration
 	// GoroutineReaders reads every socket with its own goroutine instead
-	// of the epoll driver (the fallback; always so for TLS and on the
+	// of the epoll driver (the fallback; always so for TLS 1.2 and on the
 	// portable path: off Linux, or built with -tags portable).
 	GoroutineReaders bool
 	// Debug prints the message stream to DebugOut with Reverb's titles.
@@ -139,6 +139,8 @@ type Server struct {
 	helloSeen      bool
 	leftSinceHello map[string]bool
 	rejoin         rejoinState
+
+	tlsRest tlsRester // rests the write keys of quiet TLS sockets
 
 	polls   *pollSet  // nil: goroutine readers
 	flushes *flushSet // writer pool for plain TCP sockets; nil on the portable path
@@ -357,11 +359,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = nc.SetDeadline(time.Time{})
 	// After the 101 the rest is WebSocket frames: a wrapper around the TCP
 	// socket (the supervisor's drain listener) has nothing left to do, so
-	// use the socket itself (epoll and direct writes need its descriptor).
+	// use the socket itself (epoll and direct writes need its descriptor);
+	// TLS 1.3 continues on that socket with its record layer.
+	nc, tlsSt, initial := detachTLS(nc, initial)
 	if tc, ok := rawTCP(nc); ok {
 		nc = tc
 	}
-	s.open(nc, s.appByKeyRefreshing(r.Context(), key), r.Header.Get("Origin"), initial)
+	s.open(nc, tlsSt, s.appByKeyRefreshing(r.Context(), key), r.Header.Get("Origin"), initial)
 }
 
 // connKey finds a request's connection in its context (RefuseUpgrade).
@@ -382,8 +386,8 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 
 // open runs §2 for an upgraded socket: app (nil: unknown key), quota,
 // origin, established.
-func (s *Server) open(nc net.Conn, a *appState, origin string, initial []byte) {
-	c := &conn{srv: s, nc: nc, app: a, origin: origin}
+func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, initial []byte) {
+	c := &conn{srv: s, nc: nc, app: a, origin: origin, tls: tlsSt}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if rc, ok := directWriter(nc); ok {
 		c.raw = rc

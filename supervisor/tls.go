@@ -6,18 +6,21 @@ import (
 
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/tlsconf"
+	"github.com/reverb-go/reverb/server/tlsrec"
 )
 
 // wrapTLS returns ln wrapped in TLS when the config (or a Herd/Valet
-// certificate for the hostname) asks for it, and whether it did. Each worker
-// calls it with the config it loaded, so a restart picks up renewed
+// certificate for the hostname) asks for it, and whether it did. The
+// handshake runs in crypto/tls; TLS 1.3 connections then continue on the
+// server's own record layer (tlsrec), driven like plain sockets. Each
+// worker calls it with the config it loaded, so a restart picks up renewed
 // certificates.
 func wrapTLS(ln net.Listener, ep Endpoint, p *laravelcfg.Project) (net.Listener, bool, error) {
 	cfg, err := tlsConfig(ep, p)
 	if err != nil || cfg == nil {
 		return ln, false, err
 	}
-	return tls.NewListener(ln, cfg), true, nil
+	return tlsrec.NewListener(ln, cfg), true, nil
 }
 
 // tlsConfig resolves TLS like Reverb: options.tls, else a Herd/Valet site

@@ -367,7 +367,7 @@ func presenceMember(a *benchApp, id string) (*wsConn, error) {
 // presenceJoin is presenceMember, also returning the member count of the
 // subscription_succeeded it got.
 func presenceJoin(a *benchApp, id string) (*wsConn, int, error) {
-	c, err := dialPusher(a.addr(), "", "", a.key, 10*time.Second)
+	c, err := dialPusher(a.addr(), "", "", a.key, benchTLS, 10*time.Second)
 	if err != nil {
 		return nil, 0, err
 	}

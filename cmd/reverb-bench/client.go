@@ -56,6 +56,7 @@ type latencyShard struct {
 
 type clientState struct {
 	addr, src, path, key string
+	tls                  bool // dial wss
 
 	open       atomic.Int64
 	reconnects atomic.Uint64
@@ -78,12 +79,14 @@ type clientState struct {
 }
 
 func runClient(args []string) int {
-	if len(args) != 5 {
-		fmt.Fprintln(os.Stderr, "usage: reverb-bench _client ADDR SRC PATH KEY epoll|goroutine")
+	if len(args) != 5 && (len(args) != 6 || args[5] != "tls") {
+		fmt.Fprintln(os.Stderr, "usage: reverb-bench _client ADDR SRC PATH KEY epoll|goroutine [tls]")
 		return 2
 	}
-	st := &clientState{addr: args[0], src: args[1], path: args[2], key: args[3]}
-	if args[4] == "epoll" {
+	st := &clientState{addr: args[0], src: args[1], path: args[2], key: args[3], tls: len(args) == 6}
+	// TLS sockets are read by a goroutine each (the epoll reader needs the
+	// raw socket).
+	if args[4] == "epoll" && !st.tls {
 		rs, err := newEpollReaders(st)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "epoll:", err)
@@ -217,7 +220,7 @@ func (st *clientState) connectMany(cmd clientCmd) clientReply {
 
 func (st *clientState) dialSubscribed(channel string) (*wsConn, error) {
 	t0 := time.Now()
-	c, err := dialPusher(st.addr, st.src, st.path, st.key, 10*time.Second)
+	c, err := dialPusher(st.addr, st.src, st.path, st.key, st.tls, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ func main() {
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max,capacity,scaling", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook; capacity: -capacity-conns idle connections to a server started with no flags; scaling: 8 nodes over Redis, classic and interest routing)")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,webhooks,burst,storm,restart,max,tls,capacity,scaling", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; webhooks: the hot-path cost of a client_event webhook; tls: memory and CPU per delivery over TLS against plain; capacity: -capacity-conns idle connections to a server started with no flags; scaling: 8 nodes over Redis, classic and interest routing)")
 	flag.IntVar(&cfg.scalingRate, "scaling-rate", 2000, "events per second in the scaling scenario (all nodes together)")
 	flag.DurationVar(&cfg.scalingDur, "scaling-duration", 20*time.Second, "how long the scaling scenario measures each setup")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
@@ -68,6 +68,7 @@ func main() {
 	flag.IntVar(&cfg.capConns, "capacity-conns", 200000, "idle subscribed connections of the capacity run (the server's pool grows past each process's open-files limit)")
 	flag.IntVar(&cfg.stormConns, "storm-conns", 20000, "sockets opened by the connect storm (4 client processes)")
 	flag.StringVar(&cfg.perfDir, "perf", "", "directory for perf profiles of the server during fan-out, burst and storm (needs perf)")
+	flag.BoolVar(&benchTLS, "tls", false, "serve and connect over TLS (self-signed certificate; Go clients negotiate TLS 1.3, AES-128-GCM)")
 	flag.BoolVar(&goroutineClient, "goroutine-client", false, "client processes read with a goroutine per socket instead of epoll (to compare client cost)")
 	flag.IntVar(&cfg.stormConc, "storm-concurrency", 256, "dials in flight per client process in the storm")
 	flag.Parse()
@@ -101,6 +102,7 @@ func run(cfg config) error {
 		{"storm", stormScenario},
 		{"restart", restartScenario},
 		{"max", maxScenario},
+		{"tls", tlsScenario},
 		{"capacity", capacityScenario},
 		{"scaling", scalingScenario},
 	} {

@@ -37,7 +37,11 @@ func startClient(addr, src, path, key string) (*clientProc, error) {
 	if goroutineClient {
 		mode = "goroutine"
 	}
-	cmd := exec.Command(exe, "_client", addr, src, path, key, mode)
+	args := []string{"_client", addr, src, path, key, mode}
+	if benchTLS {
+		args = append(args, "tls")
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -37,32 +37,43 @@ func idleScenario(cfg config) error {
 		n = 2000
 	}
 	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
-		rss0, _ := treeUsage(srv.pid())
-		ok, failed, _, _, _, err := connectSpread(pool, n, "idle", 64, false)
-		if err != nil {
-			return err
-		}
-		time.Sleep(3 * time.Second) // let the runtime settle (GC, stacks)
-		rss1, cpu1 := treeUsage(srv.pid())
-		time.Sleep(10 * time.Second)
-		_, cpu2 := treeUsage(srv.pid())
-		fmt.Printf("   %d connected, %d failed\n", ok, failed)
-		figure(fmt.Sprintf("memory per idle subscribed conn (%d)", ok), float64(rss1-rss0)/float64(max(ok, 1))/1024, "KiB", le(4))
-		figure("server RSS total", float64(rss1)/(1<<20), "MiB", nil)
-		figure("idle server CPU", (cpu2-cpu1)/10*100, "% of a core", nil)
-		return nil
+		_, err := idleRun(srv, pool, n, "")
+		return err
 	})
 }
 
-// fanout sends events at rate per second for dur to subs subscribers of one
-// channel and reports delivery, loss, latency and CPU per delivery.
-func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target) error {
-	_, err := fanoutMeasure(cfg, a, srv, pool, subs, rate, dur, cpuTarget, p99Target, nil)
-	return err
+// idleRun connects n idle subscribers and reports the server's memory per
+// connection (KiB, returned too) and its idle CPU.
+func idleRun(srv *runningServer, pool clientPool, n int, label string) (float64, error) {
+	rss0, _ := treeUsage(srv.pid())
+	ok, failed, _, _, _, err := connectSpread(pool, n, "idle", 64, false)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(3 * time.Second) // let the runtime settle (GC, stacks)
+	rss1, cpu1 := treeUsage(srv.pid())
+	time.Sleep(10 * time.Second)
+	_, cpu2 := treeUsage(srv.pid())
+	fmt.Printf("   %s%d connected, %d failed\n", label, ok, failed)
+	kib := float64(rss1-rss0) / float64(max(ok, 1)) / 1024
+	var t *target
+	if label == "" {
+		t = le(4)
+	}
+	figure(fmt.Sprintf("%smemory per idle subscribed conn (%d)", label, ok), kib, "KiB", t)
+	figure(label+"server RSS total", float64(rss1)/(1<<20), "MiB", nil)
+	figure(label+"idle server CPU", (cpu2-cpu1)/10*100, "% of a core", nil)
+	return kib, nil
 }
 
-// fanoutMeasure is fanoutRun with the sender given (nil: the HTTP API);
-// it returns the server's CPU per delivery in µs.
+// fanout sends events at rate per second for dur to subs subscribers of one
+// channel and reports delivery, loss, latency and CPU per delivery (µs,
+// returned too).
+func fanoutRun(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target) (float64, error) {
+	return fanoutMeasure(cfg, a, srv, pool, subs, rate, dur, cpuTarget, p99Target, nil)
+}
+
+// fanoutMeasure is fanoutRun with the sender given (nil: the HTTP API).
 func fanoutMeasure(cfg config, a *benchApp, srv *runningServer, pool clientPool, subs, rate int, dur time.Duration, cpuTarget, p99Target *target, send func(seq int) error) (float64, error) {
 	ok, failed, _, _, _, err := connectSpread(pool, subs, "fanout", 64, false)
 	if err != nil {
@@ -135,7 +146,7 @@ func fanoutScenario(cfg config) error {
 		dur = 3 * time.Second
 	}
 	if err := withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
-		if err := fanoutRun(cfg, a, srv, pool, 1000, 100, dur, le(2), nil); err != nil {
+		if _, err := fanoutRun(cfg, a, srv, pool, 1000, 100, dur, le(2), nil); err != nil {
 			return err
 		}
 		return ceilingRun(a, srv, pool, dur)
@@ -147,7 +158,8 @@ func fanoutScenario(cfg config) error {
 		subs = 3000
 	}
 	return withServer(cfg, cfg.workers, 2, func(a *benchApp, srv *runningServer, pool clientPool) error {
-		return fanoutRun(cfg, a, srv, pool, subs, 10, dur, nil, le(20))
+		_, err := fanoutRun(cfg, a, srv, pool, subs, 10, dur, nil, le(20))
+		return err
 	})
 }
 

@@ -52,6 +52,11 @@ func prepareApp(example string) (*benchApp, error) {
 		return nil, err
 	}
 	a := &benchApp{dir: dir, id: "123456", key: "reverb-key", secret: "reverb-secret", port: port}
+	if benchTLS {
+		if err := enableTLS(dir); err != nil {
+			return nil, err
+		}
+	}
 	env := fmt.Sprintf(`APP_NAME=Bench
 APP_ENV=local
 CACHE_STORE=file
@@ -62,12 +67,12 @@ REVERB_SERVER_HOST=127.0.0.1
 REVERB_SERVER_PORT=%d
 REVERB_HOST=127.0.0.1
 REVERB_PORT=%d
-REVERB_SCHEME=http
+REVERB_SCHEME=%s
 REVERB_APP_PING_INTERVAL=3600
 REVERB_APP_ACTIVITY_TIMEOUT=120
 REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM=all
 REVERB_MAX_REQUEST_SIZE=1000000
-`, a.id, a.key, a.secret, port, port)
+`, a.id, a.key, a.secret, port, port, scheme())
 	return a, os.WriteFile(filepath.Join(dir, ".env"), []byte(env), 0o644)
 }
 
@@ -123,8 +128,9 @@ func startServer(bin string, a *benchApp, workers int, extra ...string) (*runnin
 	}
 	s := &runningServer{cmd: cmd, log: log}
 	deadline := time.Now().Add(20 * time.Second)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: clientTLS}}
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + a.addr() + "/up")
+		resp, err := hc.Get(scheme() + "://" + a.addr() + "/up")
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -161,7 +167,7 @@ type apiClient struct {
 }
 
 func newAPIClient(a *benchApp) *apiClient {
-	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64, TLSClientConfig: clientTLS}
 	return &apiClient{app: a, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 }
 
@@ -210,7 +216,7 @@ func (c *apiClient) post(path string, body []byte) error {
 	}
 	mac := hmac.New(sha256.New, []byte(c.app.secret))
 	mac.Write([]byte("POST\n" + path + "\n" + q.String()))
-	url := "http://" + c.app.addr() + path + "?" + q.String() + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
+	url := scheme() + "://" + c.app.addr() + path + "?" + q.String() + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
 	resp, err := c.http.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err

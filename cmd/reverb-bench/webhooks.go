@@ -99,7 +99,7 @@ func webhooksScenario(cfg config) error {
 				return err
 			}
 			defer pool.stop()
-			pub, err := dialPusher(a.addr(), "127.0.0.1", "", a.key, 5*time.Second)
+			pub, err := dialPusher(a.addr(), "127.0.0.1", "", a.key, benchTLS, 5*time.Second)
 			if err != nil {
 				return err
 			}

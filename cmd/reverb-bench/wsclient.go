@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -33,9 +34,10 @@ type wsConn struct {
 
 var errRefused = errors.New("connection refused")
 
-// dialPusher opens a WebSocket to ws://addr{path}/app/{key} from source
-// address src (empty = any) and waits for pusher:connection_established.
-func dialPusher(addr, src, path, key string, timeout time.Duration) (*wsConn, error) {
+// dialPusher opens a WebSocket to ws://addr{path}/app/{key} (wss with
+// secure) from source address src (empty = any) and waits for
+// pusher:connection_established.
+func dialPusher(addr, src, path, key string, secure bool, timeout time.Duration) (*wsConn, error) {
 	d := net.Dialer{Timeout: timeout}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
@@ -49,6 +51,14 @@ func dialPusher(addr, src, path, key string, timeout time.Duration) (*wsConn, er
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(timeout))
+	if secure {
+		tc := tls.Client(c, clientTLS)
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
+	}
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	req := "GET " + path + "/app/" + key + "?protocol=7&client=reverb-bench&version=1.0&flash=false HTTP/1.1\r\n" +

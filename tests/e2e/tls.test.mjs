@@ -5,6 +5,13 @@
 // over wss, receiving connection_established and a broadcast. An encrypted
 // key with the wrong passphrase makes `reverb start` fail with a clear message.
 //
+// TLS 1.3 connections continue on the server's own record layer after the
+// handshake (the epoll path plain sockets take); TLS 1.2 stays on crypto/tls.
+// So: many `ws` clients on every TLS 1.3 cipher suite and on TLS 1.2, with
+// broadcasts coalesced into multi-record writes and a client event larger
+// than a record, on two workers; and `openssl s_client` driving a WebSocket
+// by hand through KeyUpdates in both directions.
+//
 // The harness waits for readiness over plain HTTP, so servers here are
 // spawned directly (same flags as the harness) and polled over HTTPS.
 
@@ -19,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 
 import WebSocket from 'ws';
 
-import { APP_A, REVERB_BIN, createProject, freePort, signApi } from './lib/harness.mjs';
+import { APP_A, REVERB_BIN, createProject, defaultApps, freePort, signApi, signChannel } from './lib/harness.mjs';
 
 const haveOpenSSL = spawnSync('openssl', ['version']).status === 0;
 const skip = !haveOpenSSL ? 'openssl CLI not installed (needed to make the test CA)' : false;
@@ -50,14 +57,16 @@ function makePKI() {
 const running = new Set();
 
 /** Starts reverb on a TLS project; resolves once GET /up answers over HTTPS. */
-async function startTLS(tls, { home } = {}) {
+async function startTLS(tls, { home, workers = 1, apps, maxRequestSize } = {}) {
   const project = await createProject({
     tls,
+    apps,
+    maxRequestSize,
     env: { REVERB_HOST: 'localhost', REVERB_SCHEME: 'https' },
   });
   const port = await freePort();
   const args = ['start', '--dir', project.dir, '--host', '127.0.0.1', '--port', String(port),
-    '--workers', '1', '--drain-window', '200ms'];
+    '--workers', String(workers), '--drain-window', '200ms'];
   const proc = spawn(REVERB_BIN, args, {
     cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...cleanEnv(), ...(home ? { HOME: home } : {}) },
   });
@@ -124,7 +133,16 @@ function httpsRequest(server, method, p, body) {
 /** POST /apps/{id}/events over HTTPS, signed like pusher-http-php. */
 async function trigger(server, app, channel, event, data) {
   const body = JSON.stringify({ name: event, channels: [channel], data: JSON.stringify(data) });
-  const p = `/apps/${app.id}/events`;
+  await signedPost(server, app, `/apps/${app.id}/events`, body);
+}
+
+/** POST /apps/{id}/batch_events over HTTPS. */
+async function triggerBatch(server, app, events) {
+  const body = JSON.stringify({ batch: events.map((e) => ({ ...e, data: JSON.stringify(e.data) })) });
+  await signedPost(server, app, `/apps/${app.id}/batch_events`, body);
+}
+
+async function signedPost(server, app, p, body) {
   const q = signApi(app.secret, 'POST', p, { auth_key: app.key, auth_timestamp: Math.floor(Date.now() / 1000), auth_version: '1.0' }, body);
   const r = await httpsRequest(server, 'POST', `${p}?${new URLSearchParams(q)}`, body);
   assert.equal(r.status, 200, r.text);
@@ -256,6 +274,129 @@ describe('TLS served in-process', { skip }, () => {
       assert.match(server.output(), /passphrase/i);
       assert.ok(server.output().includes(pki.encKey), `the message names the key file:\n${server.output()}`);
     } finally {
+      await stop(server);
+    }
+  });
+  test('many wss clients on every TLS 1.3 suite and on TLS 1.2 get every broadcast in order, two workers', async () => {
+    const app = { ...APP_A, max_message_size: 200000 };
+    const server = await startTLS({ local_cert: pki.cert, local_pk: pki.key },
+      { workers: 2, apps: [app, ...defaultApps().slice(1)], maxRequestSize: 200000 });
+    const clients = [];
+    try {
+      await waitReady(server);
+      const kinds = [
+        { ciphers: 'TLS_AES_128_GCM_SHA256', protocol: 'TLSv1.3' },
+        { ciphers: 'TLS_AES_256_GCM_SHA384', protocol: 'TLSv1.3' },
+        { ciphers: 'TLS_CHACHA20_POLY1305_SHA256', protocol: 'TLSv1.3' },
+        { maxVersion: 'TLSv1.2', protocol: 'TLSv1.2' },
+      ];
+      const n = 120;
+      const channel = 'private-many';
+      await Promise.all(Array.from({ length: n }, async (_, i) => {
+        const kind = kinds[i % kinds.length];
+        const { protocol, ...tlsOpts } = kind;
+        const ws = new WebSocket(`wss://localhost:${server.port}/app/${app.key}?protocol=7&client=js&version=8.6.0`,
+          { ca: fs.readFileSync(pki.ca), perMessageDeflate: false, ...tlsOpts });
+        const c = { ws, kind, got: [], waiters: [] };
+        clients.push(c);
+        const established = await nextMessage(ws, 20000);
+        assert.equal(ws._socket.getProtocol(), protocol);
+        if (kind.ciphers) assert.equal(ws._socket.getCipher().standardName, kind.ciphers);
+        c.id = JSON.parse(established.data).socket_id;
+        ws.send(JSON.stringify({ event: 'pusher:subscribe',
+          data: { channel, auth: `${app.key}:${signChannel(app.secret, c.id, channel)}` } }));
+        assert.equal((await nextMessage(ws, 20000)).event, 'pusher_internal:subscription_succeeded');
+        ws.on('message', (m) => {
+          c.got.push(JSON.parse(m.toString()));
+          for (const w of c.waiters.splice(0)) w();
+        });
+      }));
+      const until = (c, pred, what) => new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`${what}: client ${c.kind.ciphers ?? c.kind.maxVersion} has ${c.got.length} messages`)), 30000);
+        const check = () => { if (pred(c.got)) { clearTimeout(t); resolve(); } else c.waiters.push(check); };
+        check();
+      });
+
+      // Batches of 10 events of 4 KB: each worker's flush carries several
+      // frames, sealed into records of up to 16 KiB.
+      const pad = 'x'.repeat(4000);
+      const rounds = 5;
+      for (let r = 0; r < rounds; r++) {
+        await triggerBatch(server, app, Array.from({ length: 10 }, (_, k) => (
+          { name: 'Seq', channel, data: { n: r * 10 + k, pad } })));
+      }
+      await Promise.all(clients.map((c) => until(c, (got) => got.filter((m) => m.event === 'Seq').length >= rounds * 10, 'broadcasts')));
+      for (const c of clients) {
+        const seq = c.got.filter((m) => m.event === 'Seq').map((m) => JSON.parse(m.data).n);
+        assert.deepEqual(seq, Array.from({ length: rounds * 10 }, (_, i) => i));
+      }
+
+      // A client event larger than a record, from a TLS 1.3 client, reaches
+      // every other member.
+      const big = 'y'.repeat(60000);
+      clients[0].ws.send(JSON.stringify({ event: 'client-big', channel, data: { big } }));
+      await Promise.all(clients.slice(1).map((c) => until(c, (got) => got.some((m) => m.event === 'client-big'), 'client event')));
+      for (const c of clients.slice(1)) {
+        const m = c.got.find((x) => x.event === 'client-big');
+        assert.equal((typeof m.data === 'string' ? JSON.parse(m.data) : m.data).big.length, big.length);
+      }
+
+      // Every client closes in order: the server answers the close frame.
+      await Promise.all(clients.map((c) => new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no close answer')), 20000);
+        c.ws.once('close', (code) => { clearTimeout(t); resolve(code); });
+        c.ws.close(1000);
+      })));
+    } finally {
+      for (const c of clients) c.ws.terminate();
+      await stop(server);
+    }
+  });
+
+  test('openssl s_client: a WebSocket by hand through KeyUpdates both ways', { skip: !haveOpenSSL }, async () => {
+    const server = await startTLS({ local_cert: pki.cert, local_pk: pki.key });
+    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-servername', 'localhost',
+      '-CAfile', pki.ca, '-verify_return_error', '-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256'],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d.toString('latin1'); });
+    child.stderr.on('data', (d) => { out += d.toString('latin1'); });
+    const count = (s) => out.split(s).length - 1;
+    const waitOut = async (s, times = 1) => {
+      const deadline = Date.now() + 15000;
+      while (count(s) < times) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`s_client did not print ${s} ×${times}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    // A masked client text frame (payload < 126 bytes).
+    const frame = (text) => {
+      const p = Buffer.from(text);
+      const mask = Buffer.from([1, 2, 3, 4]);
+      return Buffer.concat([Buffer.from([0x81, 0x80 | p.length]), mask, Buffer.from(p.map((b, i) => b ^ mask[i % 4]))]);
+    };
+    try {
+      await waitReady(server);
+      child.stdin.write(`GET /app/${APP_A.key}?protocol=7 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+      await waitOut('pusher:connection_established');
+      const ping = frame('{"event":"pusher:ping","data":{}}');
+      // K: KeyUpdate with update_requested (the server answers with its own).
+      child.stdin.write('K\n');
+      await waitOut('KEYUPDATE', 1);
+      child.stdin.write(ping);
+      await waitOut('pusher:pong', 1);
+      // k: KeyUpdate without a request.
+      child.stdin.write('k\n');
+      await waitOut('KEYUPDATE', 2);
+      child.stdin.write(frame('{"event":"pusher:subscribe","data":{"channel":"tls-keys"}}'));
+      await waitOut('subscription_succeeded');
+      await trigger(server, APP_A, 'tls-keys', 'AfterKeyUpdates', { ok: 1 });
+      await waitOut('AfterKeyUpdates');
+      child.stdin.write(ping);
+      await waitOut('pusher:pong', 2);
+    } finally {
+      child.kill();
       await stop(server);
     }
   });
