@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -79,4 +80,4 @@ func FuzzHandleMessage(f *testing.F) {
 	})
 }
 
-var phpNull = phpNullValue()
+var phpNull php.Value // PHP null

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -63,12 +62,6 @@ func TestIdleMemory(t *testing.T) {
 	}
 }
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkFanoutSockets broadcasts to N idle loopback sockets (clients
 // hold no goroutine; the kernel buffers what they do not read) and reports
 // process CPU per delivered message and the time until the last frame was
@@ -93,7 +86,7 @@ func BenchmarkFanoutSockets(b *testing.B) {
 			a.mu.Unlock()
 			msg := messageMsg(a, []byte(`{"event":"App\\Events\\Bench","channels":["idle"],"data":"{\"n\":1}"}`), "")
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := processCPU()
 			var worst, total time.Duration
 			frameLen := int64(len(textFrame([]byte(`{"event":"App\\Events\\Bench","data":"{\"n\":1}","channel":"idle"}`))))
 			for i := 0; i < b.N; i++ {
@@ -111,7 +104,7 @@ func BenchmarkFanoutSockets(b *testing.B) {
 					worst = d
 				}
 			}
-			cpu := cpuTime() - cpu0
+			cpu := processCPU() - cpu0
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n*burst), "cpu-ns/delivery")
 			b.ReportMetric(float64(total.Microseconds())/float64(b.N), "µs-to-last(avg)")
 			b.ReportMetric(float64(worst.Microseconds()), "µs-to-last(worst)")

@@ -89,5 +89,3 @@ func arrayKeyOf(v php.Value) php.Key {
 	}
 	return php.StringKey("")
 }
-
-func phpNullValue() php.Value { return php.Value{} }

@@ -26,4 +26,6 @@ func oneProcessAdvice(limit uint64) string {
 }
 
 // oneProcessNote says, at start, what the open-files limit means here.
+//
+//lint:ignore U1000 said by warnLowNoFile, which Windows does not have (nofile_windows.go)
 const oneProcessNote = "this one process serves every connection on this system, so that is about the most it holds"
