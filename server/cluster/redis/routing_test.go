@@ -562,6 +562,27 @@ func TestRoutedClusterPlannedFailover(t *testing.T) {
 	t.Logf("Cluster, interest routing, CLUSTER FAILOVER: longest interruption %v, %d messages lost", gap.Round(10*time.Millisecond), lost)
 }
 
+// CLUSTER FAILOVER of the control channel's master in the interest
+// routing: the control subscription moves to the new master as in the
+// classic routing (the old master, now a replica, would still deliver but
+// PUBLISH's reply would no longer count the nodes), and the topics stay.
+func TestRoutedClusterControlFailover(t *testing.T) {
+	c := testsvc.StartCluster(t, testsvc.ClusterOptions{Password: "cluster-pw"})
+	d := clusterDeployment(t, c)
+	probe, _ := NewRouter(Options{Redis: d, Channel: "reverb"})
+	topic := topicElsewhere(t, c, probe)
+	_ = probe.Close()
+	a, b := startHARouted(t, d, "a", topic), startHARouted(t, d, "b", topic)
+	gap, lost := runFailover(t, a, b, 5, func() {
+		old := c.FailoverMasterOf("reverb")
+		now := c.WaitNewMaster("reverb", old, 30*time.Second)
+		waitFor(t, "both control subscriptions on the new master", func() bool {
+			return a.tr.subscribedOn() == now && b.tr.subscribedOn() == now
+		})
+	})
+	t.Logf("Cluster, interest routing, CLUSTER FAILOVER of the control channel's master: longest interruption %v, %d messages lost", gap.Round(10*time.Millisecond), lost)
+}
+
 // The partitions' slots are Redis Cluster's: CRC-16/XMODEM of the hash tag.
 func TestPartitionSlots(t *testing.T) {
 	if got := crc16([]byte("123456789")); got != 0x31c3 {

@@ -241,7 +241,10 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 	go t.deliverLoop()
 	go t.subscribeLoop()
 	go t.flushLoop()
-	if t.master != nil && !t.sharded {
+	if t.master != nil {
+		// The control channel follows its master on Cluster in both
+		// routings: PUBLISH's reply counts the nodes only where they
+		// subscribed, and cluster-wide queries wait for that many answers.
 		t.wg.Add(1)
 		go t.followLoop()
 	}
