@@ -185,3 +185,23 @@ func BenchmarkClientEventWebhook(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBusMessageNoSubscribers is what a node pays, once the message is
+// read from the bus, for a broadcast on a channel it holds no subscriber
+// of: in the classic routing every node pays it for every event of the
+// cluster (docs/scaling.md, capacity model).
+func BenchmarkBusMessageNoSubscribers(b *testing.B) {
+	s, err := New(Options{Apps: []laravelcfg.App{appA()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	a := s.appList()[0]
+	msg := messageMsg(a, []byte(`{"event":"App\\Events\\Bench","channels":["elsewhere"],"data":"{\"n\":1}"}`), "")
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.deliver(msg)
+	}
+}
