@@ -125,6 +125,9 @@ func (s *Server) findApp(ctx context.Context, find func(*appTable) *appState) *a
 	return find(s.table.Load())
 }
 
+// appByKey finds an app by key in the current table.
+func (s *Server) appByKey(key string) *appState { return s.table.Load().byKey[key] }
+
 // appByKeyRefreshing is appByKey that asks the refresh source on a miss.
 func (s *Server) appByKeyRefreshing(ctx context.Context, key string) *appState {
 	return s.findApp(ctx, func(t *appTable) *appState { return t.byKey[key] })

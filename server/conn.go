@@ -85,6 +85,14 @@ type conn struct {
 	queued  int
 	writing bool
 	closing bool
+	// handshake is how many bytes at the head of the queue are the 101
+	// response (plain sockets send it with connection_established in
+	// one write): not WebSocket traffic, so not counted in BytesOut.
+	// Touched only by the queue's owner (writing), and by open before
+	// anyone can own it. hs is that response, set by open and then only
+	// read.
+	handshake int
+	hs        []byte
 
 	cleanupOnce sync.Once
 	closeOnce   sync.Once
@@ -118,8 +126,8 @@ func (c *conn) enqueue(frame []byte) bool {
 	if len(c.queue) >= maxQueueFrames || c.queued+len(frame) > maxQueueBytes {
 		// Slow consumer: drop what it did not read, close with 4100.
 		c.closing = true
-		c.queue = [][]byte{websocket.AppendClose(nil, 4100, "Over capacity")}
-		c.queued = 0
+		c.queue, c.queued = c.unsentHandshake()
+		c.queue = append(c.queue, websocket.AppendClose(nil, 4100, "Over capacity"))
 		start := !c.writing
 		c.writing = true
 		c.omu.Unlock()
@@ -196,8 +204,29 @@ func (c *conn) writeLoop() {
 			c.abort()
 			return
 		}
-		c.app.stats.BytesOut.Add(int64(n))
+		c.app.stats.BytesOut.Add(int64(c.metered(n)))
 	}
+}
+
+// unsentHandshake is what dropping the queue keeps (under omu): the 101
+// response while it is still queued whole, as no frame may reach the
+// client without it.
+func (c *conn) unsentHandshake() ([][]byte, int) {
+	if len(c.hs) > 0 && len(c.queue) > 0 && len(c.queue[0]) == len(c.hs) && &c.queue[0][0] == &c.hs[0] {
+		return c.queue[:1:1], len(c.hs)
+	}
+	return nil, 0
+}
+
+// metered is n written bytes less the 101 response among them. Called by
+// the queue's owner.
+func (c *conn) metered(n int) int {
+	if c.handshake > 0 {
+		d := min(n, c.handshake)
+		c.handshake -= d
+		n -= d
+	}
+	return n
 }
 
 // closeNow closes with a close frame carrying code and reason, after the
@@ -232,8 +261,7 @@ func (c *conn) closeQueued(code int, reason string, drop bool, pre ...[]byte) bo
 	}
 	c.closing = true
 	if drop {
-		c.queue = nil
-		c.queued = 0
+		c.queue, c.queued = c.unsentHandshake()
 	}
 	for _, p := range pre {
 		c.queue = append(c.queue, p)
@@ -456,7 +484,7 @@ func (c *conn) flushOnce() {
 		c.abort()
 		return
 	}
-	c.app.stats.BytesOut.Add(int64(n))
+	c.app.stats.BytesOut.Add(int64(c.metered(n)))
 	if n < total {
 		rest := unwritten(bufs, n)
 		c.omu.Lock()

@@ -22,6 +22,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/api"
 	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/server/tlsrec"
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -351,10 +352,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rw = nil
 	resp := websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
-	_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := nc.Write(resp); err != nil {
-		_ = nc.Close()
-		return
+	var handshake []byte
+	a := s.appByKey(key)
+	if _, isTLS := nc.(*tlsrec.Conn); isTLS || a == nil {
+		// TLS: the 101 goes through crypto/tls's session before the
+		// record layer takes over (detachTLS). An app not known yet:
+		// the client gets its 101 while the app provider is asked.
+		_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := nc.Write(resp); err != nil {
+			_ = nc.Close()
+			return
+		}
+	} else {
+		// Plain: the 101 waits at the head of the queue and leaves with
+		// connection_established (or the error and close) in one write,
+		// one system call and one TCP segment less per connection.
+		handshake = resp
 	}
 	_ = nc.SetDeadline(time.Time{})
 	// After the 101 the rest is WebSocket frames: a wrapper around the TCP
@@ -365,7 +378,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if tc, ok := rawTCP(nc); ok {
 		nc = tc
 	}
-	s.open(nc, tlsSt, s.appByKeyRefreshing(r.Context(), key), r.Header.Get("Origin"), initial)
+	if a == nil {
+		a = s.appByKeyRefreshing(r.Context(), key)
+	}
+	s.open(nc, tlsSt, a, r.Header.Get("Origin"), initial, handshake)
 }
 
 // connKey finds a request's connection in its context (RefuseUpgrade).
@@ -385,9 +401,16 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 }
 
 // open runs §2 for an upgraded socket: app (nil: unknown key), quota,
-// origin, established.
-func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, initial []byte) {
+// origin, established. handshake, when not nil, is the 101 response still
+// to be written, ahead of everything else.
+func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, initial, handshake []byte) {
 	c := &conn{srv: s, nc: nc, app: a, origin: origin, tls: tlsSt}
+	if len(handshake) > 0 {
+		c.queue = [][]byte{handshake}
+		c.queued = len(handshake)
+		c.handshake = len(handshake)
+		c.hs = handshake
+	}
 	c.id = strconv.Itoa(rand.IntN(1e9)+1) + "." + strconv.Itoa(rand.IntN(1e9)+1)
 	if rc, ok := directWriter(nc); ok {
 		c.raw = rc

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,8 @@ func runClient(args []string) int {
 		switch cmd.Op {
 		case "connect":
 			_ = out.Encode(st.connectMany(cmd))
+		case "raw":
+			_ = out.Encode(st.connectRaw(cmd))
 		case "reset":
 			for i := range st.latency {
 				sh := &st.latency[i]
@@ -215,6 +218,42 @@ func (st *clientState) connectMany(cmd clientCmd) clientReply {
 	r.ErrSample = st.errSample
 	st.mu.Unlock()
 	r.Connect = &con
+	return r
+}
+
+// connectRaw opens cmd.N plain TCP sockets to the address with no
+// WebSocket handshake and reads them as it reads subscribed sockets: the
+// reader side of the fan-out floor (atfloor.go), whose writer sends
+// ready-made event frames.
+func (st *clientState) connectRaw(cmd clientCmd) clientReply {
+	start := time.Now()
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if st.src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(st.src)}
+		d.Control = bindNoPort
+	}
+	r := clientReply{Op: "connected"}
+	for i := 0; i < cmd.N; i++ {
+		c, err := d.Dial("tcp", st.addr)
+		if err != nil {
+			r.Failed++
+			if r.ErrSample == "" {
+				r.ErrSample = err.Error()
+			}
+			continue
+		}
+		ws := &wsConn{c: c, br: bufio.NewReaderSize(c, 4096)}
+		st.mu.Lock()
+		st.conns = append(st.conns, ws)
+		shard := &st.latency[st.nextShard%len(st.latency)]
+		st.nextShard++
+		st.mu.Unlock()
+		st.open.Add(1)
+		st.startReading(ws, "", false, shard)
+		r.OK++
+	}
+	r.Open = st.open.Load()
+	r.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
 	return r
 }
 

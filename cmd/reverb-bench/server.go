@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -171,11 +172,21 @@ func newAPIClient(a *benchApp) *apiClient {
 	return &apiClient{app: a, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 }
 
+// eventData is the data of a bench event: the send time (unix nanoseconds,
+// which the clients read back as the latency stamp) and the sequence number.
+func eventData(seq int) string {
+	return `{"t":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `,"s":` + strconv.Itoa(seq) + `}`
+}
+
+// eventJSON is one event of the HTTP API, named "bench", on channel.
+func eventJSON(channel string, seq int) string {
+	data, _ := json.Marshal(eventData(seq))
+	return `{"name":"bench","channel":"` + channel + `","data":` + string(data) + `}`
+}
+
 // trigger posts one event carrying the current time in its data.
 func (c *apiClient) trigger(channel string, seq int) error {
-	data := `{\"t\":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `,\"s\":` + strconv.Itoa(seq) + `}`
-	body := []byte(`{"name":"bench","channel":"` + channel + `","data":"` + data + `"}`)
-	return c.post("/apps/"+c.app.id+"/events", body)
+	return c.post("/apps/"+c.app.id+"/events", []byte(eventJSON(channel, seq)))
 }
 
 // triggerBatch posts n events in one batch_events call (Pusher allows 10),
@@ -187,8 +198,7 @@ func (c *apiClient) triggerBatch(channel string, seq, n int) error {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		data := `{\"t\":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `,\"s\":` + strconv.Itoa(seq+i) + `}`
-		b.WriteString(`{"name":"bench","channel":"` + channel + `","data":"` + data + `"}`)
+		b.WriteString(eventJSON(channel, seq+i))
 	}
 	b.WriteString(`]}`)
 	return c.post("/apps/"+c.app.id+"/batch_events", []byte(b.String()))

@@ -355,6 +355,8 @@ describe('TLS served in-process', { skip }, () => {
 
   test('openssl s_client: a WebSocket by hand through KeyUpdates both ways', { skip: !haveOpenSSL }, async () => {
     const server = await startTLS({ local_cert: pki.cert, local_pk: pki.key });
+    // s_client connects once, at start: only once the server listens.
+    try { await waitReady(server); } catch (e) { await stop(server); throw e; }
     const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${server.port}`, '-servername', 'localhost',
       '-CAfile', pki.ca, '-verify_return_error', '-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256'],
     { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -376,7 +378,6 @@ describe('TLS served in-process', { skip }, () => {
       return Buffer.concat([Buffer.from([0x81, 0x80 | p.length]), mask, Buffer.from(p.map((b, i) => b ^ mask[i % 4]))]);
     };
     try {
-      await waitReady(server);
       child.stdin.write(`GET /app/${APP_A.key}?protocol=7 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n` +
         'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
       await waitOut('pusher:connection_established');
