@@ -85,6 +85,10 @@ type channel struct {
 	wanted, routed         bool
 	held                   int
 	cacheKnown, cacheAsked bool
+	// count is the last subscription count sent to this node's
+	// subscribers and counts how many were sent, under mu: a subscriber
+	// held while one was sent gets the last with its acknowledgement.
+	count, counts int
 }
 
 // sub is one socket's membership of one channel.
@@ -95,8 +99,9 @@ type sub struct {
 	data php.Value
 	dead atomic.Bool
 	// pending: subscribed, not acknowledged yet (routing.go); broadcasts
-	// skip it.
-	pending atomic.Bool
+	// skip it. countsSeen is ch.counts when it was held (under mu).
+	pending    atomic.Bool
+	countsSeen int
 }
 
 // subscribers is the current list; skip entries whose dead flag is set.

@@ -122,6 +122,7 @@ func (s *Server) holdSub(a *appState, ch *channel, c *conn) bool {
 		return false
 	}
 	sb.pending.Store(true)
+	sb.countsSeen = ch.counts
 	ch.held++
 	s.completeHeld(a, ch)
 	return true
@@ -167,6 +168,10 @@ func (s *Server) completeHeld(a *appState, ch *channel) {
 			} else {
 				sb.c.sendCacheMiss(ch.name)
 			}
+		}
+		if ch.counts != sb.countsSeen {
+			// The counts sent while it was held skipped it.
+			sb.c.send(textFrame(subscriptionCountText(ch.name, ch.count)))
 		}
 		sb.pending.Store(false)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/cluster"
 )
 
@@ -250,4 +251,30 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A subscription count decided while subscribers wait for their channel's
+// topic skips them; they get the latest with their acknowledgement, as in
+// the classic routing a new subscriber gets the count after it.
+func TestRoutedHeldSubscribersGetTheCount(t *testing.T) {
+	bus := cluster.NewRoutedBus()
+	bus.SetSubscribeDelay(400 * time.Millisecond)
+	app := appWith(func(a *laravelcfg.App) { a.SubscriptionCount = true })
+	n1 := startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "n1"})
+	n2 := startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "n2"})
+	count := `{"event":"pusher_internal:subscription_count","data":"{\"subscription_count\":2}","channel":"news"}`
+	a := n1.dial(t, "reverb-key")
+	b := n2.dial(t, "reverb-key")
+	a.subscribe("news", "", "")
+	b.subscribe("news", "", "")
+	for _, c := range []*client{a, b} {
+		c.subscribed("news")
+		got := c.expectContains("subscription_count")
+		for !strings.Contains(got, `\"subscription_count\":2`) {
+			got = c.expectContains("subscription_count")
+		}
+		if got != count {
+			t.Errorf("got %s, want %s", got, count)
+		}
+	}
 }

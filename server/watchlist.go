@@ -239,12 +239,19 @@ func (s *Server) sendSubscriptionCount(a *appState, channel string, n int) {
 	var subs []*sub
 	if ch != nil {
 		subs = ch.subscribers()
+		ch.count = n
+		ch.counts++
 	}
 	a.mu.Unlock()
 	if len(subs) == 0 {
 		return
 	}
+	s.fanout(a, channel, subs, subscriptionCountText(channel, n), nil)
+}
+
+// subscriptionCountText is pusher_internal:subscription_count.
+func subscriptionCountText(channel string, n int) []byte {
 	d := strconv.AppendInt([]byte(`{"subscription_count":`), int64(n), 10)
 	d = append(d, '}')
-	s.fanout(a, channel, subs, internalText("pusher_internal:subscription_count", d, channel), nil)
+	return internalText("pusher_internal:subscription_count", d, channel)
 }
