@@ -57,7 +57,7 @@ func main() {
 	var scen string
 	flag.StringVar(&cfg.server, "server", "bin/reverb", "path to the reverb binary")
 	flag.StringVar(&cfg.example, "app", "examples/laravel", "example Laravel project to copy")
-	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,atfloor,webhooks,burst,storm,restart,max,tls,capacity,scaling", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; atfloor: CPU per delivery at 1,000 subscribers × 100 events/s against the fan-out floor and against --workers 1; webhooks: the hot-path cost of a client_event webhook; tls: memory and CPU per delivery over TLS against plain; capacity: -capacity-conns idle connections to a server started with no flags; scaling: 8 nodes over Redis, classic and interest routing)")
+	flag.StringVar(&scen, "scenarios", "floor,idle,fanout,atfloor,webhooks,burst,storm,restart,max,tls,capacity,scaling", "comma-separated scenarios to run (floor: the kernel's cost of a loopback write; atfloor: CPU per delivery at 1,000 subscribers × 100 events/s against the fan-out floor and against --workers 1; webhooks: the hot-path cost of a client_event webhook; tls: memory and CPU per delivery over TLS against plain; capacity: -capacity-conns idle connections to a server started with no flags; scaling: 8 nodes over Redis, classic and interest routing; uring, Linux, only when named: CPU per send of the fan-out floor, write(2) per socket against one io_uring_enter for all sockets)")
 	flag.IntVar(&cfg.scalingRate, "scaling-rate", 2000, "events per second in the scaling scenario (all nodes together)")
 	flag.DurationVar(&cfg.scalingDur, "scaling-duration", 20*time.Second, "how long the scaling scenario measures each setup")
 	flag.BoolVar(&cfg.quick, "quick", false, "smaller, shorter runs (a smoke test of the tool)")
@@ -98,6 +98,7 @@ func run(cfg config) error {
 		{"idle", idleScenario},
 		{"fanout", fanoutScenario},
 		{"atfloor", atFloorScenario},
+		{"uring", uringScenario},
 		{"webhooks", webhooksScenario},
 		{"burst", burstScenario},
 		{"storm", stormScenario},
