@@ -79,6 +79,10 @@ type dispatcher struct {
 	targets []*proc
 	next    int
 	closed  bool
+	// refusing: connections went the last resort's way because the
+	// pool could not grow (said in the log); the next one placed says
+	// there is room again. Under mu.
+	refusing bool
 
 	qmu     sync.Mutex
 	queue   []retryBatch
@@ -138,7 +142,29 @@ func (d *dispatcher) set(targets []*proc) {
 func (d *dispatcher) setGrowth(state int32) {
 	if d.growth.Swap(state) != state {
 		d.signalRoom()
+		if state == growBlocked && d.allFull() {
+			// Every worker said it was full while a worker could still be
+			// added; now none can.
+			d.logAllFull(d.limit)
+		}
 	}
+}
+
+// allFull reports whether every serving worker said it is full.
+func (d *dispatcher) allFull() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	all := len(d.targets) > 0
+	for _, t := range d.targets {
+		all = all && t.out.Full()
+	}
+	return all
+}
+
+// logAllFull says, rate-limited, that new WebSockets get 503.
+func (d *dispatcher) logAllFull(limit uint64) {
+	d.logs.print("all full", "Every worker is at its open-files limit (%d) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
+		limit, d.advice(limit))
 }
 
 // signalRoom wakes a dispatch waiting for room; it never blocks.
@@ -251,7 +277,12 @@ func (d *dispatcher) deliver(fds []int, r route) {
 			d.mu.Unlock()
 			return
 		}
+		n := len(fds)
 		fds, r.tried = d.placeLocked(fds, r.tried)
+		if len(fds) < n && d.refusing {
+			d.refusing = false
+			d.logs.printWith(d.infof, "room", "The workers have room again under their open-files limit: WebSocket connections are accepted again")
+		}
 		if len(fds) == 0 {
 			d.mu.Unlock()
 			return
@@ -260,9 +291,13 @@ func (d *dispatcher) deliver(fds []int, r route) {
 		if deadline.IsZero() {
 			deadline = now.Add(growWait)
 		}
-		if d.growth.Load() == growBlocked || now.After(deadline) {
+		if blocked := d.growth.Load() == growBlocked; blocked || now.After(deadline) {
 			// Nothing will make room soon: full workers keep what fits
 			// in their reserve, for the HTTP API.
+			if blocked {
+				d.logAllFull(d.limit)
+				d.refusing = true
+			}
 			cands, rr := d.nextLocked(route{lastResort: true})
 			d.sendLocked(fds, cands, rr)
 			d.mu.Unlock()
@@ -483,18 +518,11 @@ func (d *dispatcher) reported(p *proc, r sockets.Report) {
 		d.logs.printWith(d.infof, "room "+p.id, "Worker %d (%s) has room again under its open-files limit (%d)", p.slot, p.id, limit)
 		return
 	}
-	d.mu.Lock()
-	all := len(d.targets) > 0
-	for _, t := range d.targets {
-		all = all && t.out.Full()
-	}
-	d.mu.Unlock()
-	if all {
+	if d.allFull() {
 		if d.growth.Load() != growBlocked {
-			return // a worker is being added: connections wait for it
+			return // a worker may be added: said when none can (setGrowth)
 		}
-		d.logs.print("all full", "Every worker is at its open-files limit (%d) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
-			limit, d.advice(limit))
+		d.logAllFull(limit)
 		return
 	}
 	d.logs.print("full "+p.id, "Worker %d (%s) is at its open-files limit (%d): new connections go to the other workers",

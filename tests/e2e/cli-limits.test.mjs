@@ -154,8 +154,13 @@ test('at the open-files limit: overflow to the other worker, 503 with a log line
       { timeout: 10000, message: 'log line about worker 0' });
     assert.ok(refused.every((r) => r.status === 503 || r.closed || r.error), JSON.stringify(refused.slice(0, 3)));
     assert.ok(refused.some((r) => r.status === 503), `no 503 among ${JSON.stringify(refused.slice(0, 3))}`);
-    await waitFor(() => /Every worker is at its open-files limit \(\d+\) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; raise --max-workers \(2 now\), or the open-files limit \(256 per process: systemd LimitNOFILE=/.test(server.output()),
-      { timeout: 10000, message: 'log line about every worker' });
+    try {
+      await waitFor(() => /Every worker is at its open-files limit \(\d+\) and the pool cannot grow: new WebSocket connections are refused with 503 while the HTTP API keeps answering; raise --max-workers \(2 now\), or the open-files limit \(256 per process: systemd LimitNOFILE=/.test(server.output()),
+        { timeout: 10000, message: 'log line about every worker' });
+    } catch (e) {
+      e.message += `; the server said:\n${server.output().slice(-4000)}`;
+      throw e;
+    }
     const counted = await metric(server, 'reverb_open_files_refused_total');
     assert.ok(counted >= refused.length, `reverb_open_files_refused_total ${counted}, refused ${refused.length}`);
 
@@ -169,9 +174,15 @@ test('at the open-files limit: overflow to the other worker, 503 with a log line
     st = await status(server);
     assert.equal(st.open_files_refused, counted >= st.open_files_refused ? st.open_files_refused : counted);
 
-    // Connections close: there is room again, and new WebSockets are accepted.
+    // Connections close: once the workers counted them (within a second), new WebSockets
+    // are accepted again, and the log says so.
     for (const ws of open.splice(0, 120)) ws.close();
-    await waitFor(() => /has room again under its open-files limit/.test(server.output()), { timeout: 15000, message: 'room again' });
+    await waitFor(async () => {
+      const [r] = await openMany(server, 1);
+      if (r.ok) open.push(r.ws);
+      return r.ok;
+    }, { timeout: 15000, message: 'a WebSocket accepted again' });
+    await waitFor(() => /room again under (its|their) open-files limit/.test(server.output()), { timeout: 5000, message: 'room again in the log' });
     const again = await openMany(server, 20);
     open.push(...again.filter((r) => r.ok).map((r) => r.ws));
     assert.equal(again.filter((r) => !r.ok).length, 0, 'refused with room again');
