@@ -457,6 +457,18 @@ func (c *conn) flushOnce() {
 		c.flushOnceTLS()
 		return
 	}
+	bufs, total, ok := c.takeQueue()
+	if !ok {
+		return
+	}
+	n, err := c.writevNow(bufs)
+	c.afterFlush(bufs, total, n, err)
+}
+
+// takeQueue takes everything queued for a flusher's write. With nothing
+// queued the socket's turn ends here (ok false): it has no owner any more,
+// and a close frame already written finishes the close.
+func (c *conn) takeQueue() (bufs [][]byte, total int, ok bool) {
 	c.omu.Lock()
 	if len(c.queue) == 0 {
 		c.writing = false
@@ -465,15 +477,20 @@ func (c *conn) flushOnce() {
 		if closing {
 			c.finishClose()
 		}
-		return
+		return nil, 0, false
 	}
-	bufs := c.queue
-	total := c.queued
+	bufs, total = c.queue, c.queued
 	c.queue = nil
 	c.queued = 0
 	c.omu.Unlock()
+	return bufs, total, true
+}
 
-	n, err := c.writevNow(bufs)
+// afterFlush ends a flusher's turn after n bytes of bufs (total bytes)
+// were written: an error closes the socket, a partial write hands the rest
+// to the socket's own writer goroutine, frames queued meanwhile put it back
+// at the end of the ready list.
+func (c *conn) afterFlush(bufs [][]byte, total, n int, err error) {
 	if err != nil {
 		c.omu.Lock()
 		c.closing = true
