@@ -59,6 +59,7 @@ type sendRing struct {
 	chunk []ringSend
 	hdrs  []unix.Msghdr
 	iovs  []unix.Iovec
+	order []int // chunk index of each submission entry, in ring order
 }
 
 // ringSend is one socket's send in a chunk.
@@ -287,21 +288,27 @@ func (r *sendRing) fill(i uint32, fd int, hdr *unix.Msghdr, user uint64) {
 	}
 }
 
-// submit publishes n filled entries and enters the kernel, waiting for
-// wait completions; false when io_uring_enter fails.
+// submit publishes n filled entries and enters the kernel to take them,
+// waiting for wait completions; false when io_uring_enter fails.
 func (r *sendRing) submit(n, wait uint32) bool {
 	atomic.StoreUint32(r.sqTail, *r.sqTail+n)
+	return r.enter(*r.sqTail-atomic.LoadUint32(r.sqHead), wait)
+}
+
+// enter offers toSubmit entries and waits for wait completions (none when
+// the kernel took fewer entries than offered); false when it fails.
+func (r *sendRing) enter(toSubmit, wait uint32) bool {
+	flags := uintptr(0)
+	if wait > 0 {
+		flags = ioringEnterGetEvents
+	}
 	for {
-		toSubmit := *r.sqTail - atomic.LoadUint32(r.sqHead)
-		flags := uintptr(0)
-		if wait > 0 {
-			flags = ioringEnterGetEvents
-		}
 		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(wait), flags, 0, 0)
-		if errno == unix.EINTR {
-			continue
+		if errno != unix.EINTR {
+			return errno == 0
 		}
-		return errno == 0
+		// Interrupted: what was taken stays taken; offer the rest.
+		toSubmit = *r.sqTail - atomic.LoadUint32(r.sqHead)
 	}
 }
 
@@ -365,22 +372,16 @@ func (r *sendRing) holdFDs(i int) {
 	}
 }
 
-// writeHeld writes each held socket with writev (the descriptors are
+// writeOne writes a held socket with writev (its descriptor is
 // non-blocking: a full socket writes nothing).
-func (r *sendRing) writeHeld() {
-	for i := range r.chunk {
-		s := &r.chunk[i]
-		if s.fd < 0 {
-			continue
-		}
-		m, err := unix.Writev(s.fd, s.bufs[:min(len(s.bufs), ringIOVMax)])
-		switch {
-		case err == nil:
-			s.n = m
-		case err == unix.EAGAIN || err == unix.EINTR:
-		default:
-			s.err = err
-		}
+func (r *sendRing) writeOne(s *ringSend) {
+	m, err := unix.Writev(s.fd, s.bufs[:min(len(s.bufs), ringIOVMax)])
+	switch {
+	case err == nil:
+		s.n = m
+	case err == unix.EAGAIN || err == unix.EINTR:
+	default:
+		s.err = err
 	}
 }
 
@@ -407,6 +408,7 @@ func (r *sendRing) sendHeld() {
 	}
 	var n uint32
 	iov := 0
+	r.order = r.order[:0]
 	for i := range r.chunk {
 		s := &r.chunk[i]
 		if s.fd < 0 {
@@ -418,22 +420,43 @@ func (r *sendRing) sendHeld() {
 		h.SetIovlen(k)
 		iov += k
 		r.fill(n, s.fd, h, uint64(i))
+		r.order = append(r.order, i)
 		n++
 	}
 	if n == 0 {
 		return
 	}
-	head0 := atomic.LoadUint32(r.sqHead)
-	if !r.submit(n, n) && atomic.LoadUint32(r.sqHead) == head0 {
-		// Nothing was taken: take the entries back and write with writev,
-		// now and from now on.
-		atomic.StoreUint32(r.sqTail, head0)
-		r.broken = true
-		r.writeHeld()
-		return
-	}
+	// Entries are consumed in order: the first submitted ones of the
+	// chunk's sends are r.order[:submitted]. The kernel skips the wait when
+	// it took fewer entries than offered, so the wait below never waits for
+	// a send that was not submitted.
+	tail0 := *r.sqTail
+	atomic.StoreUint32(r.sqTail, tail0+n)
 	reaped := uint32(0)
-	for reaped < n {
+	failed := false
+	for {
+		submitted := atomic.LoadUint32(r.sqHead) - tail0
+		pending, inflight := n-submitted, submitted-reaped
+		if pending == 0 && inflight == 0 {
+			break
+		}
+		if pending > 0 && failed {
+			// The kernel refuses entries: take back those it did not
+			// take and write them with writev, now and from now on.
+			atomic.StoreUint32(r.sqTail, tail0+submitted)
+			for _, i := range r.order[submitted:n] {
+				r.writeOne(&r.chunk[i])
+			}
+			n = submitted
+			r.broken = true
+			continue
+		}
+		if failed {
+			// Sends in flight complete at once (MSG_DONTWAIT): look again
+			// shortly rather than leave completions for the next chunk.
+			time.Sleep(time.Millisecond)
+		}
+		failed = !r.enter(pending, pending+inflight)
 		head := *r.cqHead
 		for tail := atomic.LoadUint32(r.cqTail); head != tail; head++ {
 			cqe := r.cqes[head&r.cqMask]
@@ -449,12 +472,6 @@ func (r *sendRing) sendHeld() {
 			reaped++
 		}
 		atomic.StoreUint32(r.cqHead, head)
-		if reaped < n && !r.submit(0, n-reaped) {
-			// Every send completes at once (MSG_DONTWAIT): look again
-			// shortly rather than leave completions for the next chunk.
-			r.broken = true
-			time.Sleep(time.Millisecond)
-		}
 	}
 	// The kernel is done with every header, iovec and frame.
 	runtime.KeepAlive(r.hdrs)
