@@ -6,12 +6,13 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/reverb-go/reverb/internal/uring"
 )
 
 // A flusher's batched sends (io_uring). A flusher drains a ready list of
@@ -40,16 +41,7 @@ import (
 // fills the submission ring and reaps the completion ring; it is closed
 // when that goroutine ends.
 type sendRing struct {
-	fd     int
-	maps   [][]byte
-	sqHead *uint32 // advanced by the kernel
-	sqTail *uint32 // advanced by us
-	sqMask uint32
-	cqHead *uint32 // advanced by us
-	cqTail *uint32 // advanced by the kernel
-	cqMask uint32
-	sqes   []ringSQE
-	cqes   []ringCQE
+	ring *uring.Ring
 
 	// broken: io_uring_enter failed; the flusher writes with writev from
 	// then on.
@@ -79,70 +71,17 @@ const ringChunk = 256
 // ringIOVMax is the most buffers one send carries (IOV_MAX, as writev).
 const ringIOVMax = 1024
 
-// Kernel ABI (include/uapi/linux/io_uring.h).
-const (
-	ioringOffSQRing      = 0
-	ioringOffCQRing      = 0x8000000
-	ioringOffSQEs        = 0x10000000
-	ioringFeatSingleMmap = 1 << 0
-	ioringEnterGetEvents = 1 << 0
-	ioringOpSendmsg      = 9
-)
-
-type ringSQOffsets struct {
-	head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
-	userAddr                                                        uint64
-}
-
-type ringCQOffsets struct {
-	head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
-	userAddr                                                        uint64
-}
-
-// ringParams is struct io_uring_params.
-type ringParams struct {
-	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
-	resv                                                                   [3]uint32
-	sqOff                                                                  ringSQOffsets
-	cqOff                                                                  ringCQOffsets
-}
-
-// ringSQE is struct io_uring_sqe (64 bytes) as a send fills it.
-type ringSQE struct {
-	opcode      uint8
-	flags       uint8
-	ioprio      uint16
-	fd          int32
-	off         uint64
-	addr        uint64
-	len         uint32
-	msgFlags    uint32
-	userData    uint64
-	bufIndex    uint16
-	personality uint16
-	fileIndex   int32
-	addr3       uint64
-	pad         uint64
-}
-
-// ringCQE is struct io_uring_cqe (16 bytes).
-type ringCQE struct {
-	userData uint64
-	res      int32
-	flags    uint32
-}
-
 // ringUsable says, once per process, whether flushers may use io_uring.
 var ringUsable = sync.OnceValue(func() bool {
 	if os.Getenv("REVERB_IO_URING") == "0" {
 		return false
 	}
-	r, err := setupRing(8)
+	r, err := uring.Setup(8)
 	if err != nil {
 		return false
 	}
-	defer r.close()
-	return r.probeNoWait()
+	defer r.Close()
+	return (&sendRing{ring: r}).probeNoWait()
 })
 
 // newSendRing is a flusher's ring, or nil when flushers write with writev.
@@ -150,72 +89,17 @@ func newSendRing() *sendRing {
 	if !ringUsable() {
 		return nil
 	}
-	r, err := setupRing(ringChunk)
+	r, err := uring.Setup(ringChunk)
 	if err != nil {
 		return nil
 	}
-	return r
-}
-
-func setupRing(entries uint32) (*sendRing, error) {
-	var p ringParams
-	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
-	if errno != 0 {
-		return nil, errno
-	}
-	r := &sendRing{fd: int(fd)}
-	sqSize := int(p.sqOff.array) + int(p.sqEntries)*4
-	cqSize := int(p.cqOff.cqes) + int(p.cqEntries)*int(unsafe.Sizeof(ringCQE{}))
-	single := p.features&ioringFeatSingleMmap != 0
-	if single {
-		sqSize = max(sqSize, cqSize)
-	}
-	mmap := func(off int64, size int) ([]byte, error) {
-		m, err := unix.Mmap(r.fd, off, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
-		if err == nil {
-			r.maps = append(r.maps, m)
-		}
-		return m, err
-	}
-	sq, err := mmap(ioringOffSQRing, sqSize)
-	if err != nil {
-		r.close()
-		return nil, err
-	}
-	cq := sq
-	if !single {
-		if cq, err = mmap(ioringOffCQRing, cqSize); err != nil {
-			r.close()
-			return nil, err
-		}
-	}
-	sqeMem, err := mmap(ioringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(ringSQE{})))
-	if err != nil {
-		r.close()
-		return nil, err
-	}
-	u32 := func(mem []byte, off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&mem[off])) }
-	r.sqHead, r.sqTail, r.sqMask = u32(sq, p.sqOff.head), u32(sq, p.sqOff.tail), *u32(sq, p.sqOff.ringMask)
-	r.cqHead, r.cqTail, r.cqMask = u32(cq, p.cqOff.head), u32(cq, p.cqOff.tail), *u32(cq, p.cqOff.ringMask)
-	r.sqes = unsafe.Slice((*ringSQE)(unsafe.Pointer(&sqeMem[0])), p.sqEntries)
-	r.cqes = unsafe.Slice((*ringCQE)(unsafe.Pointer(&cq[p.cqOff.cqes])), p.cqEntries)
-	// Slot i of the submission ring always names entry i.
-	array := unsafe.Slice(u32(sq, p.sqOff.array), p.sqEntries)
-	for i := range array {
-		array[i] = uint32(i)
-	}
-	return r, nil
+	return &sendRing{ring: r}
 }
 
 func (r *sendRing) close() {
-	if r == nil {
-		return
+	if r != nil {
+		r.ring.Close()
 	}
-	for _, m := range r.maps {
-		_ = unix.Munmap(m)
-	}
-	r.maps, r.sqes, r.cqes = nil, nil, nil
-	_ = unix.Close(r.fd)
 }
 
 // probeNoWait checks that a send with MSG_DONTWAIT to a full socket
@@ -249,15 +133,14 @@ func (r *sendRing) probeNoWait() bool {
 	hdr[0].Iov = &iov[0]
 	hdr[0].SetIovlen(1)
 	r.fill(0, fds[0], &hdr[0], 0)
-	if !r.submit(1, 0) {
+	r.ring.SetTail(r.ring.Tail() + 1)
+	if r.ring.Enter(0) != nil {
 		return false
 	}
 	deadline := time.Now().Add(200 * time.Millisecond)
 	for time.Now().Before(deadline) {
-		head := *r.cqHead
-		if head != atomic.LoadUint32(r.cqTail) {
-			res := r.cqes[head&r.cqMask].res
-			atomic.StoreUint32(r.cqHead, head+1)
+		var res int32
+		if r.ring.Reap(func(c *uring.CQE) { res = c.Res }) > 0 {
 			runtime.KeepAlive(one)
 			runtime.KeepAlive(hdr)
 			runtime.KeepAlive(iov)
@@ -275,40 +158,16 @@ func (r *sendRing) probeNoWait() bool {
 	return false
 }
 
-// fill writes submission entry i: a sendmsg of hdr on fd.
+// fill writes the submission entry i places after the tail: a sendmsg of
+// hdr on fd that never waits for room.
 func (r *sendRing) fill(i uint32, fd int, hdr *unix.Msghdr, user uint64) {
-	tail := *r.sqTail + i
-	r.sqes[tail&r.sqMask] = ringSQE{
-		opcode:   ioringOpSendmsg,
-		fd:       int32(fd),
-		addr:     uint64(uintptr(unsafe.Pointer(hdr))),
-		len:      1,
-		msgFlags: unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL,
-		userData: user,
-	}
-}
-
-// submit publishes n filled entries and enters the kernel to take them,
-// waiting for wait completions; false when io_uring_enter fails.
-func (r *sendRing) submit(n, wait uint32) bool {
-	atomic.StoreUint32(r.sqTail, *r.sqTail+n)
-	return r.enter(*r.sqTail-atomic.LoadUint32(r.sqHead), wait)
-}
-
-// enter offers toSubmit entries and waits for wait completions (none when
-// the kernel took fewer entries than offered); false when it fails.
-func (r *sendRing) enter(toSubmit, wait uint32) bool {
-	flags := uintptr(0)
-	if wait > 0 {
-		flags = ioringEnterGetEvents
-	}
-	for {
-		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), uintptr(wait), flags, 0, 0)
-		if errno != unix.EINTR {
-			return errno == 0
-		}
-		// Interrupted: what was taken stays taken; offer the rest.
-		toSubmit = *r.sqTail - atomic.LoadUint32(r.sqHead)
+	*r.ring.Entry(i) = uring.SQE{
+		Opcode:   uring.OpSendmsg,
+		Fd:       int32(fd),
+		Addr:     uint64(uintptr(unsafe.Pointer(hdr))),
+		Len:      1,
+		OpFlags:  unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL,
+		UserData: user,
 	}
 }
 
@@ -372,6 +231,19 @@ func (r *sendRing) holdFDs(i int) {
 	}
 }
 
+// complete records a send's completion in its socket's entry.
+func (r *sendRing) complete(cqe *uring.CQE) {
+	s := &r.chunk[cqe.UserData]
+	switch {
+	case cqe.Res >= 0:
+		s.n = int(cqe.Res)
+	case cqe.Res == -int32(unix.EAGAIN) || cqe.Res == -int32(unix.EINTR):
+		s.n = 0 // full: the writer goroutine waits for room
+	default:
+		s.err = syscall.Errno(-cqe.Res)
+	}
+}
+
 // writeOne writes a held socket with writev (its descriptor is
 // non-blocking: a full socket writes nothing).
 func (r *sendRing) writeOne(s *ringSend) {
@@ -430,12 +302,12 @@ func (r *sendRing) sendHeld() {
 	// chunk's sends are r.order[:submitted]. The kernel skips the wait when
 	// it took fewer entries than offered, so the wait below never waits for
 	// a send that was not submitted.
-	tail0 := *r.sqTail
-	atomic.StoreUint32(r.sqTail, tail0+n)
+	tail0 := r.ring.Tail()
+	r.ring.SetTail(tail0 + n)
 	reaped := uint32(0)
 	failed := false
 	for {
-		submitted := atomic.LoadUint32(r.sqHead) - tail0
+		submitted := r.ring.Consumed() - tail0
 		pending, inflight := n-submitted, submitted-reaped
 		if pending == 0 && inflight == 0 {
 			break
@@ -443,7 +315,7 @@ func (r *sendRing) sendHeld() {
 		if pending > 0 && failed {
 			// The kernel refuses entries: take back those it did not
 			// take and write them with writev, now and from now on.
-			atomic.StoreUint32(r.sqTail, tail0+submitted)
+			r.ring.SetTail(tail0 + submitted)
 			for _, i := range r.order[submitted:n] {
 				r.writeOne(&r.chunk[i])
 			}
@@ -456,22 +328,8 @@ func (r *sendRing) sendHeld() {
 			// shortly rather than leave completions for the next chunk.
 			time.Sleep(time.Millisecond)
 		}
-		failed = !r.enter(pending, pending+inflight)
-		head := *r.cqHead
-		for tail := atomic.LoadUint32(r.cqTail); head != tail; head++ {
-			cqe := r.cqes[head&r.cqMask]
-			s := &r.chunk[cqe.userData]
-			switch {
-			case cqe.res >= 0:
-				s.n = int(cqe.res)
-			case cqe.res == -int32(unix.EAGAIN) || cqe.res == -int32(unix.EINTR):
-				s.n = 0 // full: the writer goroutine waits for room
-			default:
-				s.err = syscall.Errno(-cqe.res)
-			}
-			reaped++
-		}
-		atomic.StoreUint32(r.cqHead, head)
+		failed = r.ring.Enter(pending+inflight) != nil
+		reaped += uint32(r.ring.Reap(r.complete))
 	}
 	// The kernel is done with every header, iovec and frame.
 	runtime.KeepAlive(r.hdrs)

@@ -11,12 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	iouring "github.com/reverb-go/reverb/internal/uring"
 )
 
 // The uring scenario asks whether io_uring would lower the server's CPU per
@@ -80,141 +81,24 @@ const (
 	uringBurstPeriod = 100 * time.Millisecond
 )
 
-// Kernel ABI (include/uapi/linux/io_uring.h).
-const (
-	ioringOffSQRing      = 0
-	ioringOffCQRing      = 0x8000000
-	ioringOffSQEs        = 0x10000000
-	ioringFeatSingleMmap = 1 << 0
-	ioringEnterGetEvents = 1 << 0
-	ioringOpSend         = 26
-)
-
-type ioSQRingOffsets struct {
-	head, tail, ringMask, ringEntries, flags, dropped, array, resv1 uint32
-	userAddr                                                        uint64
-}
-
-type ioCQRingOffsets struct {
-	head, tail, ringMask, ringEntries, overflow, cqes, flags, resv1 uint32
-	userAddr                                                        uint64
-}
-
-// ioURingParams is struct io_uring_params (120 bytes).
-type ioURingParams struct {
-	sqEntries, cqEntries, flags, sqThreadCPU, sqThreadIdle, features, wqFd uint32
-	resv                                                                   [3]uint32
-	sqOff                                                                  ioSQRingOffsets
-	cqOff                                                                  ioCQRingOffsets
-}
-
-// ioURingSQE is struct io_uring_sqe (64 bytes), with the fields a send uses
-// named and the unions under their first member's name.
-type ioURingSQE struct {
-	opcode      uint8
-	flags       uint8
-	ioprio      uint16
-	fd          int32
-	off         uint64
-	addr        uint64
-	len         uint32
-	opFlags     uint32 // msg_flags for a send
-	userData    uint64
-	bufIndex    uint16
-	personality uint16
-	fileIndex   int32
-	addr3       uint64
-	pad         uint64
-}
-
-// ioURingCQE is struct io_uring_cqe (16 bytes; the ring is not set up with
-// IORING_SETUP_CQE32).
-type ioURingCQE struct {
-	userData uint64
-	res      int32
-	flags    uint32
-}
-
-// uring is one io_uring instance used by one thread at a time.
+// uring is a ring (internal/uring) and how many io_uring_enter calls it
+// made, used by one thread at a time.
 type uring struct {
-	fd     int
-	sqRing []byte // the submission ring; the completion ring too with IORING_FEAT_SINGLE_MMAP
-	cqRing []byte // a separate mapping, or nil
-	sqeMem []byte
-
-	sqHead, sqTail *uint32 // the kernel advances sqHead, we advance sqTail
-	sqMask         uint32
-	sqEntries      uint32
-	cqHead, cqTail *uint32 // we advance cqHead, the kernel advances cqTail
-	cqMask         uint32
-	cqEntries      uint32
-	sqes           []ioURingSQE
-	cqes           []ioURingCQE
-
-	enters int // io_uring_enter calls so far
+	*iouring.Ring
+	enters int
 }
 
 // newURing sets up a ring with at least entries submission slots (the
 // kernel rounds up to a power of two; at most 32,768).
 func newURing(entries uint32) (*uring, error) {
-	var p ioURingParams
-	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
-	if errno != 0 {
-		return nil, fmt.Errorf("io_uring_setup: %w", errno)
-	}
-	r := &uring{fd: int(fd)}
-	fail := func(err error) (*uring, error) {
-		r.close()
-		return nil, err
-	}
-	sqSize := int(p.sqOff.array) + int(p.sqEntries)*4
-	cqSize := int(p.cqOff.cqes) + int(p.cqEntries)*int(unsafe.Sizeof(ioURingCQE{}))
-	single := p.features&ioringFeatSingleMmap != 0
-	if single {
-		sqSize = max(sqSize, cqSize)
-	}
-	var err error
-	r.sqRing, err = unix.Mmap(r.fd, ioringOffSQRing, sqSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
+	r, err := iouring.Setup(entries)
 	if err != nil {
-		return fail(fmt.Errorf("mmap of the submission ring: %w", err))
+		return nil, fmt.Errorf("io_uring_setup: %w", err)
 	}
-	cq := r.sqRing
-	if !single {
-		r.cqRing, err = unix.Mmap(r.fd, ioringOffCQRing, cqSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
-		if err != nil {
-			return fail(fmt.Errorf("mmap of the completion ring: %w", err))
-		}
-		cq = r.cqRing
-	}
-	r.sqeMem, err = unix.Mmap(r.fd, ioringOffSQEs, int(p.sqEntries)*int(unsafe.Sizeof(ioURingSQE{})), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
-	if err != nil {
-		return fail(fmt.Errorf("mmap of the submission entries: %w", err))
-	}
-	u32 := func(mem []byte, off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&mem[off])) }
-	r.sqHead, r.sqTail = u32(r.sqRing, p.sqOff.head), u32(r.sqRing, p.sqOff.tail)
-	r.sqMask, r.sqEntries = *u32(r.sqRing, p.sqOff.ringMask), *u32(r.sqRing, p.sqOff.ringEntries)
-	r.cqHead, r.cqTail = u32(cq, p.cqOff.head), u32(cq, p.cqOff.tail)
-	r.cqMask, r.cqEntries = *u32(cq, p.cqOff.ringMask), *u32(cq, p.cqOff.ringEntries)
-	r.sqes = unsafe.Slice((*ioURingSQE)(unsafe.Pointer(&r.sqeMem[0])), r.sqEntries)
-	r.cqes = unsafe.Slice((*ioURingCQE)(unsafe.Pointer(&cq[p.cqOff.cqes])), r.cqEntries)
-	// The submission ring's indirection array maps slot i to entry i once
-	// and for all: entries are always filled at tail & mask.
-	array := unsafe.Slice(u32(r.sqRing, p.sqOff.array), r.sqEntries)
-	for i := range array {
-		array[i] = uint32(i)
-	}
-	return r, nil
+	return &uring{Ring: r}, nil
 }
 
-func (r *uring) close() {
-	for _, m := range [][]byte{r.sqeMem, r.cqRing, r.sqRing} {
-		if m != nil {
-			_ = unix.Munmap(m)
-		}
-	}
-	r.sqeMem, r.cqRing, r.sqRing, r.sqes, r.cqes = nil, nil, nil, nil, nil
-	_ = unix.Close(r.fd)
-}
+func (r *uring) close() { r.Ring.Close() }
 
 // uringSendResult counts the completions of one sendAll.
 type uringSendResult struct {
@@ -233,44 +117,36 @@ func (r *uring) sendAll(fds []int, buf []byte) (uringSendResult, error) {
 	if n == 0 {
 		return res, nil
 	}
-	if n > r.sqEntries || n > r.cqEntries {
-		return res, fmt.Errorf("%d sends do not fit a ring of %d entries", n, r.sqEntries)
+	if n > r.Entries {
+		return res, fmt.Errorf("%d sends do not fit a ring of %d entries", n, r.Entries)
 	}
 	addr := uint64(uintptr(unsafe.Pointer(&buf[0])))
-	tail := *r.sqTail // ours: only this thread advances it
 	for i, fd := range fds {
-		r.sqes[tail&r.sqMask] = ioURingSQE{
-			opcode:   ioringOpSend,
-			fd:       int32(fd),
-			addr:     addr,
-			len:      uint32(len(buf)),
-			opFlags:  unix.MSG_NOSIGNAL,
-			userData: uint64(i),
+		*r.Entry(uint32(i)) = iouring.SQE{
+			Opcode:   iouring.OpSend,
+			Fd:       int32(fd),
+			Addr:     addr,
+			Len:      uint32(len(buf)),
+			OpFlags:  unix.MSG_NOSIGNAL,
+			UserData: uint64(i),
 		}
-		tail++
 	}
-	atomic.StoreUint32(r.sqTail, tail) // publishes the entries to the kernel
+	r.SetTail(r.Tail() + n) // publishes the entries to the kernel
 	reaped := uint32(0)
 	for reaped < n {
-		toSubmit := tail - atomic.LoadUint32(r.sqHead)
-		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit),
-			uintptr(n-reaped), ioringEnterGetEvents, 0, 0)
+		err := r.Enter(n - reaped)
 		r.enters++
-		if errno != 0 && errno != unix.EINTR {
-			return res, fmt.Errorf("io_uring_enter: %w", errno)
+		if err != nil {
+			return res, fmt.Errorf("io_uring_enter: %w", err)
 		}
-		head := *r.cqHead // ours: only this thread advances it
-		for ctail := atomic.LoadUint32(r.cqTail); head != ctail; head++ {
-			c := &r.cqes[head&r.cqMask]
-			if c.res == int32(len(buf)) {
+		reaped += uint32(r.Reap(func(c *iouring.CQE) {
+			if c.Res == int32(len(buf)) {
 				res.ok++
 			} else {
 				res.failed++
-				res.lastBad = c.res
+				res.lastBad = c.Res
 			}
-			reaped++
-		}
-		atomic.StoreUint32(r.cqHead, head) // frees the slots for the kernel
+		}))
 	}
 	// The kernel has finished with buf: every send has completed.
 	runtime.KeepAlive(buf)

@@ -10,26 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 )
-
-func TestURingABILayout(t *testing.T) {
-	for _, c := range []struct {
-		name      string
-		got, want uintptr
-	}{
-		{"io_uring_params", unsafe.Sizeof(ioURingParams{}), 120},
-		{"io_uring_sqe", unsafe.Sizeof(ioURingSQE{}), 64},
-		{"io_uring_cqe", unsafe.Sizeof(ioURingCQE{}), 16},
-		{"io_uring_sqe.user_data", unsafe.Offsetof(ioURingSQE{}.userData), 32},
-		{"io_uring_params.sq_off", unsafe.Offsetof(ioURingParams{}.sqOff), 40},
-		{"io_uring_params.cq_off", unsafe.Offsetof(ioURingParams{}.cqOff), 80},
-	} {
-		if c.got != c.want {
-			t.Errorf("%s: %d bytes, want %d", c.name, c.got, c.want)
-		}
-	}
-}
 
 // newTestURing sets up a ring or skips the test where io_uring is not
 // available (no kernel support, or a seccomp profile that forbids it).
