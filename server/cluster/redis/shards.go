@@ -512,25 +512,12 @@ func (t *Transport) linkIdleLocked(l *shardLink) bool {
 // readShard reads one link's connection until it fails; up says a
 // subscription was confirmed on it.
 func (t *Transport) readShard(l *shardLink, ps *goredis.PubSub) (up bool, err error) {
-	const quiet = 5 * time.Second
-	pinged := false
+	rc := receiver{ps: ps}
 	for {
-		m, err := ps.ReceiveTimeout(t.ctx, quiet)
+		m, err := t.receive(&rc)
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && t.ctx.Err() == nil {
-				if pinged {
-					return up, errors.New("no answer to ping")
-				}
-				if err := ps.Ping(t.ctx); err != nil {
-					return up, err
-				}
-				pinged = true
-				continue
-			}
 			return up, err
 		}
-		pinged = false
 		switch m := m.(type) {
 		case *goredis.Subscription:
 			if m.Kind == "ssubscribe" {

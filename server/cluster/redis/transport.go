@@ -616,31 +616,48 @@ func (t *Transport) subscribeLoop() {
 	}
 }
 
+// receiver is a subscription connection being read (receive).
+type receiver struct {
+	ps     *goredis.PubSub
+	pinged bool
+}
+
+// receive returns the connection's next message. A ping after a quiet
+// period finds a half-open connection: no answer within another period
+// means the link is gone.
+func (t *Transport) receive(r *receiver) (any, error) {
+	const quiet = 5 * time.Second
+	for {
+		m, err := r.ps.ReceiveTimeout(t.ctx, quiet)
+		if err == nil {
+			r.pinged = false
+			return m, nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && t.ctx.Err() == nil {
+			if r.pinged {
+				return nil, errors.New("no answer to ping")
+			}
+			if err := r.ps.Ping(t.ctx); err != nil {
+				return nil, err
+			}
+			r.pinged = true
+			continue
+		}
+		return nil, err
+	}
+}
+
 // read processes the subscription until it fails. up says whether the
 // subscription was confirmed at some point; reconnect and downSince date
 // the outage it ends for the log.
 func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time) (up bool, err error) {
-	// A ping after a quiet period finds a half-open connection: no answer
-	// within another period means the link is gone.
-	const quiet = 5 * time.Second
-	pinged := false
+	rc := receiver{ps: ps}
 	for {
-		m, err := ps.ReceiveTimeout(t.ctx, quiet)
+		m, err := t.receive(&rc)
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && t.ctx.Err() == nil {
-				if pinged {
-					return up, errors.New("no answer to ping")
-				}
-				if err := ps.Ping(t.ctx); err != nil {
-					return up, err
-				}
-				pinged = true
-				continue
-			}
 			return up, err
 		}
-		pinged = false
 		switch m := m.(type) {
 		case *goredis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == t.opts.Channel {
