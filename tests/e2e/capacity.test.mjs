@@ -7,12 +7,10 @@
 // the load. (The benchmark's `capacity` scenario does the same at 200,000 connections.)
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import http from 'node:http';
-
 import WebSocket from 'ws';
 
 import { APP_A, PORTABLE, REVERB_BIN, api, channelAuth, createProject, freePort, waitFor } from './lib/harness.mjs';
+import { get, run, startLimited, stopLimited } from './lib/limited.mjs';
 
 const LIMIT = 256;
 const SOCKETS = 1000;
@@ -23,20 +21,6 @@ const running = new Set();
 after(async () => {
   for (const s of running) await stop(s);
 });
-
-function run(cmd, args, cwd) {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, timeout: 30000 }, (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
-  });
-}
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(REVERB_|REDIS_|APP_|CACHE_|DB_|PULSE_)/.test(k)) env[k] = v;
-  }
-  return env;
-}
 
 /**
  * `reverb start` with no arguments, in the project folder, under `ulimit -n LIMIT`: host, port
@@ -49,46 +33,10 @@ async function startBare() {
     apps: [{ ...APP_A }],
     env: { REVERB_SERVER_HOST: '127.0.0.1', REVERB_SERVER_PORT: port, REVERB_METRICS_ADDR: `127.0.0.1:${metricsPort}` },
   });
-  const proc = spawn('bash', ['-c', `ulimit -n ${LIMIT} && exec "$0" start`, REVERB_BIN],
-    { cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const server = {
-    proc, port, metricsPort, project, exited, host: '127.0.0.1', path: '', output: () => out,
-    wsUrl: (key) => `ws://127.0.0.1:${port}/app/${key}?protocol=7&client=js&version=8.6.0&flash=false`,
-  };
-  running.add(server);
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`reverb exited:\n${out}`);
-    return (await get(port, '/up').catch(() => ({}))).status === 200 && /workers? ready/.test(out);
-  }, { timeout: 30000, message: 'server ready' });
-  return server;
+  return startLimited({ project, port, metricsPort, args: ['start'], limit: LIMIT, running, readyTimeout: 30000 });
 }
 
-async function stop(server) {
-  if (!running.delete(server)) return;
-  if (server.proc.exitCode === null && server.proc.signalCode === null) {
-    server.proc.kill('SIGTERM');
-    const t = setTimeout(() => server.proc.kill('SIGKILL'), 20000);
-    await server.exited;
-    clearTimeout(t);
-  }
-  server.project.cleanup();
-}
-
-function get(port, p, timeout = 5000) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, timeout }, (res) => {
-      let text = '';
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+const stop = (server) => stopLimited(server, running, 20000);
 
 /**
  * One subscribed client that reconnects and subscribes again at once after a 4200-range close,
@@ -145,7 +93,7 @@ class Client {
 }
 
 async function status(server) {
-  const r = await run(REVERB_BIN, ['status', '--json', '--interval=0'], server.project.dir);
+  const r = await run(REVERB_BIN, ['status', '--json', '--interval=0'], { cwd: server.project.dir, timeout: 30000 });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -246,7 +194,7 @@ test('no flags under ulimit -n 256: the pool grows to 1,000 connections, exact a
       const live = clients.filter((c) => c !== victim);
 
       // `reverb restart`: a new generation sized to the load; everyone moves to it.
-      const r = await run(REVERB_BIN, ['restart'], server.project.dir);
+      const r = await run(REVERB_BIN, ['restart'], { cwd: server.project.dir, timeout: 30000 });
       assert.equal(r.code, 0, r.stderr);
       const sized = await waitFor(() => /Starting (\d+) workers for the (\d+) connections the workers hold/.exec(server.output()),
         { timeout: 20000, message: 'restart sized to the load' });

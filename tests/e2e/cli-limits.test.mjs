@@ -6,12 +6,10 @@
 // of losing it. One worker's limit is lowered further (prlimit) so its room runs out first.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import http from 'node:http';
-
 import WebSocket from 'ws';
 
 import { APP_A, REVERB_BIN, api, createProject, freePort, skipOnPortable, waitFor } from './lib/harness.mjs';
+import { get, run, startLimited, stopLimited } from './lib/limited.mjs';
 
 const LIMIT = 256;
 const running = new Set();
@@ -20,67 +18,17 @@ after(async () => {
   for (const s of running) await stop(s);
 });
 
-function run(cmd, args) {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 20000 }, (err, stdout, stderr) => resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
-  });
-}
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(REVERB_|REDIS_|APP_|CACHE_|DB_|PULSE_)/.test(k)) env[k] = v;
-  }
-  return env;
-}
-
 /** reverb start under `ulimit -n LIMIT` (soft and hard), with /metrics on. */
-async function startLimited({ workers = 2 } = {}) {
+async function start({ workers = 2 } = {}) {
   const project = await createProject({ apps: [{ ...APP_A }] });
   const port = await freePort();
   const metricsPort = await freePort();
-  const args = ['-c', `ulimit -n ${LIMIT} && exec "$0" "$@"`, REVERB_BIN, 'start', '--dir', project.dir, '--host', '127.0.0.1',
-    '--port', String(port), '--workers', String(workers), ...(workers > 0 ? ['--max-workers', String(workers)] : []),
-    '--drain-window', '200ms', '--metrics', `127.0.0.1:${metricsPort}`];
-  const proc = spawn('bash', args, { cwd: project.dir, stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const server = {
-    proc, port, metricsPort, project, exited, host: '127.0.0.1', path: '', apps: project.apps, output: () => out,
-    wsUrl: (key) => `ws://127.0.0.1:${port}/app/${key}?protocol=7&client=js&version=8.6.0&flash=false`,
-  };
-  running.add(server);
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`reverb exited:\n${out}`);
-    return (await get(port, '/up').catch(() => ({}))).status === 200 && (workers === 0 || /workers? ready/.test(out));
-  }, { timeout: 20000, message: 'server ready' });
-  return server;
+  const args = ['start', '--dir', project.dir, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers),
+    ...(workers > 0 ? ['--max-workers', String(workers)] : []), '--drain-window', '200ms', '--metrics', `127.0.0.1:${metricsPort}`];
+  return startLimited({ project, port, metricsPort, args, limit: LIMIT, running, workersReady: workers > 0 });
 }
 
-async function stop(server) {
-  if (!running.delete(server)) return;
-  if (server.proc.exitCode === null && server.proc.signalCode === null) {
-    server.proc.kill('SIGTERM');
-    const t = setTimeout(() => server.proc.kill('SIGKILL'), 8000);
-    await server.exited;
-    clearTimeout(t);
-  }
-  server.project.cleanup();
-}
-
-function get(port, p, timeout = 5000) {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, timeout }, (res) => {
-      let text = '';
-      res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+const stop = (server) => stopLimited(server, running);
 
 /**
  * Opens one WebSocket: resolves {ok: true, ws} once connection_established arrives, or
@@ -122,7 +70,7 @@ async function metric(server, name) {
 }
 
 test('at the open-files limit: overflow to the other worker, 503 with a log line and a counter, the API keeps answering', { skip: skipOnPortable('one process holds every socket: there is no other worker to overflow to (the --workers 0 case below covers it)'), timeout: 180000 }, async () => {
-  const server = await startLimited();
+  const server = await start();
   const open = [];
   try {
     const st0 = await status(server);
@@ -193,7 +141,7 @@ test('at the open-files limit: overflow to the other worker, 503 with a log line
 });
 
 test('--workers 0 at the open-files limit: 503 past it, the API answers, room again later', { timeout: 120000 }, async () => {
-  const server = await startLimited({ workers: 0 });
+  const server = await start({ workers: 0 });
   const open = [];
   try {
     const results = await openMany(server, 300);
