@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/hmac"
-	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -291,37 +289,6 @@ func (c *apiClient) get(path string, query map[string]string) ([]byte, error) {
 		err = fmt.Errorf("GET %s: %s %s", path, resp.Status, b)
 	}
 	return b, err
-}
-
-// signedURL signs a request like pusher-http-php.
-func (c *apiClient) signedURL(method, path string, body []byte, query map[string]string) string {
-	params := map[string]string{
-		"auth_key":       c.app.key,
-		"auth_timestamp": strconv.FormatInt(time.Now().Unix(), 10),
-		"auth_version":   "1.0",
-	}
-	if body != nil {
-		sum := md5.Sum(body)
-		params["body_md5"] = hex.EncodeToString(sum[:])
-	}
-	for k, v := range query {
-		params[k] = v
-	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var q strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteByte('&')
-		}
-		q.WriteString(k + "=" + params[k])
-	}
-	mac := hmac.New(sha256.New, []byte(c.app.secret))
-	mac.Write([]byte(method + "\n" + path + "\n" + q.String()))
-	return "http://" + c.app.addr() + path + "?" + q.String() + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // checkCapacityAPI compares the API's cluster-wide answers with what the

@@ -205,12 +205,32 @@ func (c *apiClient) triggerBatch(channel string, seq, n int) error {
 }
 
 func (c *apiClient) post(path string, body []byte) error {
-	sum := md5.Sum(body)
+	url := c.signedURL("POST", path, body, nil)
+	resp, err := c.http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("POST %s: %s", path, resp.Status)
+	}
+	return nil
+}
+
+// signedURL signs a request like pusher-http-php.
+func (c *apiClient) signedURL(method, path string, body []byte, query map[string]string) string {
 	params := map[string]string{
 		"auth_key":       c.app.key,
 		"auth_timestamp": strconv.FormatInt(time.Now().Unix(), 10),
 		"auth_version":   "1.0",
-		"body_md5":       hex.EncodeToString(sum[:]),
+	}
+	if body != nil {
+		sum := md5.Sum(body)
+		params["body_md5"] = hex.EncodeToString(sum[:])
+	}
+	for k, v := range query {
+		params[k] = v
 	}
 	keys := make([]string, 0, len(params))
 	for k := range params {
@@ -225,16 +245,6 @@ func (c *apiClient) post(path string, body []byte) error {
 		q.WriteString(k + "=" + params[k])
 	}
 	mac := hmac.New(sha256.New, []byte(c.app.secret))
-	mac.Write([]byte("POST\n" + path + "\n" + q.String()))
-	url := scheme() + "://" + c.app.addr() + path + "?" + q.String() + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
-	resp, err := c.http.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("POST %s: %s", path, resp.Status)
-	}
-	return nil
+	mac.Write([]byte(method + "\n" + path + "\n" + q.String()))
+	return scheme() + "://" + c.app.addr() + path + "?" + q.String() + "&auth_signature=" + hex.EncodeToString(mac.Sum(nil))
 }
