@@ -35,15 +35,21 @@ func useFakes() {
 // fakeLoad fails like laravelcfg does, naming file and line, when
 // reverb.conf has a line "broken" (or "worker-broken": only in workers, to
 // reach the path where the supervisor's check passes and the new workers fail).
+// A line "slow" makes the supervisor's read take slowLoad, as a provider
+// that runs PHP can.
 func fakeLoad(c Config) (*laravelcfg.Project, error) {
 	b, err := os.ReadFile(filepath.Join(c.Dir, "reverb.conf"))
 	if err != nil {
 		return nil, err
 	}
+	inWorker := len(os.Args) > 1 && os.Args[1] == WorkerCommand
 	for i, line := range strings.Split(string(b), "\n") {
-		inWorker := len(os.Args) > 1 && os.Args[1] == WorkerCommand
-		if l := strings.TrimSpace(line); l == "broken" || l == "worker-broken" && inWorker {
+		l := strings.TrimSpace(line)
+		if l == "broken" || l == "worker-broken" && inWorker {
 			return nil, fmt.Errorf("config/reverb.php:%d: syntax error, unexpected end of file", i+1)
+		}
+		if l == "slow" && !inWorker {
+			time.Sleep(slowLoad)
 		}
 	}
 	return &laravelcfg.Project{
@@ -54,6 +60,8 @@ func fakeLoad(c Config) (*laravelcfg.Project, error) {
 		}},
 	}, nil
 }
+
+const slowLoad = 5 * time.Second
 
 type fakeFlag struct{ path string }
 

@@ -77,7 +77,8 @@ type inProcess struct {
 	current  *ipGen
 	pending  int // number of the generation being built, 0 if none
 	nextGen  int
-	queued   bool
+	loading  bool // a restart is reading the config (reload.go)
+	queued   bool // a restart arrived while one was loading or building
 	stopping bool
 	started  time.Time
 
@@ -259,6 +260,8 @@ func (r *inProcess) handle(ev any) {
 	case ipFlag:
 		r.con.Infof("Restart signal received (%s: %s → %s)", r.store.Location(), flagwatch.Describe(ev.ch.Old), flagwatch.Describe(ev.ch.New))
 		r.restart()
+	case evLoaded:
+		r.onLoaded(ev)
 	case ipBuilt:
 		r.onBuilt(ev)
 	case ipTimeout:
@@ -273,30 +276,35 @@ func (r *inProcess) handle(ev any) {
 	}
 }
 
-// restart reloads the config and builds the next generation on its own
-// goroutine; the serving one drains once the new one serves.
+// restart reads the config again (off the loop, reload.go) and then builds
+// the next generation on its own goroutine (onLoaded); the serving one
+// drains once the new one serves.
 func (r *inProcess) restart() {
 	if r.stopping {
 		return
 	}
-	if r.pending != 0 {
+	if r.pending != 0 || r.loading {
 		r.queued = true
 		return
 	}
-	p, err := loadProject(r.c)
-	if err != nil {
-		r.con.Errorf("Restart cancelled, the running workers keep serving: %v", err)
+	r.loading = true
+	loadForRestart(r.c, r.events, r.quit)
+}
+
+// onLoaded builds the generation of a restart once its config is read.
+func (r *inProcess) onLoaded(ev evLoaded) {
+	r.loading = false
+	if r.stopping {
 		return
 	}
-	ep := Resolve(p.Reverb.Server, r.c.CLI)
-	if ep.Addr() != r.ep.Addr() {
-		r.con.Warnf("The config now says %s but the socket stays on %s until reverb is stopped and started", ep.Addr(), r.ep.Addr())
-	}
-	if _, err := tlsConfig(ep, p); err != nil {
-		r.con.Errorf("Restart cancelled, the running workers keep serving: %v", err)
+	if !acceptReload(ev, r.c, r.ep, r.con) {
+		if r.queued { // a newer change may have fixed the config
+			r.queued = false
+			r.restart()
+		}
 		return
 	}
-	r.con.Infof("Configuration reloaded")
+	p := ev.p
 	r.watch(p)
 	r.nextGen++
 	num := r.nextGen

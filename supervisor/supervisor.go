@@ -100,7 +100,8 @@ type supervisor struct {
 	current *generation   // the serving generation
 	pending *generation   // a generation starting up
 	nextGen int
-	queued  bool // a restart arrived while one was starting
+	loading bool // a restart is reading the config (reload.go)
+	queued  bool // a restart arrived while one was loading or starting
 
 	// The pool's growth (pool.go): the worker being added (at most one),
 	// consecutive failures to add one (for backoff), and rate-limited
@@ -397,6 +398,8 @@ func (s *supervisor) handle(ev any) {
 		if s.adding == nil {
 			s.disp.setGrowth(growIdle)
 		}
+	case evLoaded:
+		s.onLoaded(ev)
 	case evTopology: // a monitoring request (monitoring.go)
 		ev.reply <- s.topology()
 	case evDrainDeadline:
@@ -448,10 +451,7 @@ func (s *supervisor) onReady(p *proc) {
 		s.con.Infof("Generation %d ready in %d ms", g.num, elapsed.Milliseconds())
 		s.drainGeneration(old)
 	}
-	if s.queued {
-		s.queued = false
-		s.restart()
-	}
+	s.runQueued()
 }
 
 func (s *supervisor) onExit(p *proc, err error) {
@@ -593,36 +593,45 @@ func (s *supervisor) drainGeneration(g *generation) {
 	}
 }
 
-// restart reloads the config and starts a new generation; the old one
-// drains once the new one is ready.
+// restart reads the config again (off the loop, reload.go) and then starts
+// a new generation (onLoaded); the old one drains once the new one is
+// ready. A restart asked for while one is under way runs after it.
 func (s *supervisor) restart() {
 	if s.stopping {
 		return
 	}
-	if s.pending != nil {
+	if s.pending != nil || s.loading {
 		s.queued = true
 		return
 	}
-	p, err := loadProject(s.c)
-	if err != nil {
-		s.con.Errorf("Restart cancelled, the running workers keep serving: %v", err)
+	s.loading = true
+	loadForRestart(s.c, s.events, s.quit)
+}
+
+// onLoaded starts the generation of a restart once its config is read.
+func (s *supervisor) onLoaded(ev evLoaded) {
+	s.loading = false
+	if s.stopping {
 		return
 	}
-	ep := Resolve(p.Reverb.Server, s.c.CLI)
-	if ep.Addr() != s.ep.Addr() {
-		s.con.Warnf("The config now says %s but the socket stays on %s until reverb is stopped and started", ep.Addr(), s.ep.Addr())
-	}
-	if _, err := tlsConfig(ep, p); err != nil {
-		s.con.Errorf("Restart cancelled, the running workers keep serving: %v", err)
+	if !acceptReload(ev, s.c, s.ep, s.con) {
+		s.runQueued() // a newer change may have fixed the config
 		return
 	}
-	s.con.Infof("Configuration reloaded")
-	s.watch(p)
+	s.watch(ev.p)
 	n := s.generationSize()
 	if n > s.c.Workers {
 		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.connections())
 	}
 	s.startGeneration(n)
+}
+
+// runQueued runs the restart that arrived while one was under way.
+func (s *supervisor) runQueued() {
+	if s.queued {
+		s.queued = false
+		s.restart()
+	}
 }
 
 // stop drains every worker and makes the loop return code once they are gone.

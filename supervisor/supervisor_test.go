@@ -201,6 +201,30 @@ func TestKilledWorkerIsReplacedOthersUntouched(t *testing.T) {
 	}
 }
 
+// A restart reads the config off the supervisor's loop: while the read is
+// slow (apps only PHP can produce), a worker that dies is still replaced.
+func TestWorkerReplacedWhileRestartReadsConfig(t *testing.T) {
+	s := startSupervisor(t, 2, "")
+	s.ready()
+	ids := s.workers(2, "g1w")
+	if err := os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\nslow\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.waitFor(`SIGHUP received`, 5*time.Second)
+	for id, pid := range ids {
+		syscall.Kill(pid, syscall.SIGKILL)
+		s.waitFor(`Worker \d \(`+regexp.QuoteMeta(id)+`, pid \d+\) died`, 5*time.Second)
+		break
+	}
+	s.waitFor(`Worker \d replaced \(generation 1`, slowLoad)
+	if strings.Contains(s.out.String(), "Configuration reloaded") {
+		t.Fatal("the worker was replaced only once the restart had read the config")
+	}
+	s.waitFor(`Configuration reloaded`, 2*slowLoad)
+	s.waitFor(`Generation 2 ready`, 20*time.Second)
+}
+
 func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 	s := startSupervisor(t, 2, "")
 	s.ready()
