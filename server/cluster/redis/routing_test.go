@@ -137,6 +137,19 @@ func TestRoutedClusterShards(t *testing.T) { routedScenario(t, threeMasters(t)) 
 // each node receives.
 func routedScenario(t *testing.T, d *redisconn.Deployment) {
 	n1, n2, n3 := startRouted(t, d, "n1", nil, 300*time.Millisecond), startRouted(t, d, "n2", nil, 300*time.Millisecond), startRouted(t, d, "n3", nil, 300*time.Millisecond)
+	if n1.router.sharded {
+		// The nodes started: the version check read every master's
+		// redis_version and found sharded pub/sub (version.go).
+		vs, err := n1.router.masterVersions(t.Context())
+		if err != nil || len(vs) != 3 {
+			t.Fatalf("masters' versions: %v, %v", vs, err)
+		}
+		for addr, v := range vs {
+			if ok, known := shardedPubSub(v); !ok || !known {
+				t.Errorf("master %s: redis_version %q", addr, v)
+			}
+		}
+	}
 	c1, c2, c3 := n1.dial(t), n2.dial(t), n3.dial(t)
 	c1.subscribe("news", "")
 	c2.subscribe("news", "")
