@@ -234,7 +234,9 @@ func (t *Transport) logf(format string, args ...any) {
 
 // Start begins delivering and returns once the subscription is live, or
 // after StartWait with Redis still away (the node then serves its own
-// clients and keeps trying).
+// clients and keeps trying). On Redis Cluster in the interest routing it
+// refuses (closes the transport and returns the error) a master older
+// than Redis 7.0 found meanwhile (version.go).
 func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 	t.mu.Lock()
 	if t.started || t.closed {
