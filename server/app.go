@@ -133,7 +133,6 @@ func (a *appState) findOrCreate(name string) *channel {
 	ch := &channel{name: name, kind: chantype.Of(name), seq: a.nextSeq}
 	a.channels[name] = ch
 	a.emptyChans[ch] = struct{}{}
-	a.want(ch)
 	return ch
 }
 

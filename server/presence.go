@@ -247,6 +247,11 @@ func (s *Server) onPresence(env *envelope) {
 			if c := a.conns[env.SocketID]; mine && c != nil && c.wantPresence[env.Channel] {
 				delete(c.wantPresence, env.Channel)
 				refused = c
+				if ch := a.channels[env.Channel]; ch != nil && ch.live == 0 {
+					// Interest routing: its subscribe took the topic
+					// (another joiner on its way takes it again).
+					a.unwant(ch)
+				}
 			}
 			break
 		}
@@ -255,6 +260,7 @@ func (s *Server) onPresence(env *envelope) {
 			c := a.conns[env.SocketID]
 			if c != nil && c.wantPresence[env.Channel] {
 				ch := a.findOrCreate(env.Channel)
+				a.want(ch) // wanted since the subscribe, unless deleted meanwhile
 				a.addSub(ch, c, data)
 				joiner = c
 				held = s.holdSub(a, ch, c)

@@ -166,6 +166,10 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 			c.wantPresence = map[string]bool{}
 		}
 		c.wantPresence[name] = true
+		// Interest routing: the topic is subscribed while the join
+		// travels (the channel may have been deleted meanwhile by another
+		// socket's cleanup: the current one).
+		a.want(a.findOrCreate(name))
 		// The membership becomes visible, and subscription_succeeded is
 		// sent, when the join comes back through the transport: the one
 		// order every node sees decides member_added.
@@ -192,6 +196,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		// Deleted meanwhile by another socket's cleanup: start over.
 		ch = a.findOrCreate(name)
 	}
+	a.want(ch) // interest routing: only now that the subscription succeeded
 	a.addSub(ch, c, data)
 	if s.holdSub(a, ch, c) {
 		// Interest routing: acknowledged once the channel's topic is

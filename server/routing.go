@@ -8,9 +8,13 @@ package server
 // channel's broadcasts and client events to the nodes that subscribed to
 // it; each node has a topic for the answers addressed to it.
 //
-// A node wants a channel's topic while it holds the channel (from the
-// first subscribe request to the last unsubscribe; the transport keeps the
-// subscription a while longer). A subscriber is acknowledged
+// A node wants a channel's topic while it holds the channel: from the
+// first subscription that passed its checks (a presence join from when it
+// is published, so the topic's subscription overlaps the join's round
+// trip) to the last unsubscribe; the transport keeps the subscription a
+// while longer. A refused subscription (bad signature, full presence
+// channel) takes no interest, though the channel exists, empty, until the
+// next cleanup, as in Reverb. A subscriber is acknowledged
 // (subscription_succeeded) only once the topic is live — every message
 // published to it from then on reaches this node — so nothing published
 // after the acknowledgement is missed. Until then the subscriber is held:
@@ -85,22 +89,24 @@ func (s *Server) setupRouting() {
 	r.Want(nodeTopic(s.nodeID))
 }
 
-// want is findOrCreate's side of the routing: a new channel wants its
+// want is a subscription's side of the routing, once it passed its
+// checks: the channel (the current one, a.channels[ch.name]) wants its
 // topic. Caller holds a.mu.
 func (a *appState) want(ch *channel) {
-	if a.router == nil {
+	if a.router == nil || ch.wanted {
 		return
 	}
 	ch.wanted = true
 	ch.routed = a.router.Want(channelTopic(a.cfg.ID, ch.name))
 }
 
-// unwant is deleteChannel's side. Caller holds a.mu.
+// unwant is deleteChannel's side, and a refused presence join's when the
+// channel is left without subscribers. Caller holds a.mu.
 func (a *appState) unwant(ch *channel) {
 	if !ch.wanted {
 		return
 	}
-	ch.wanted = false
+	ch.wanted, ch.routed = false, false
 	a.router.Unwant(channelTopic(a.cfg.ID, ch.name))
 }
 

@@ -45,7 +45,7 @@ func nodeTransport(p *laravelcfg.Project, local cluster.Transport, log io.Writer
 	if sc.Connection != "" || timeout <= 0 {
 		timeout = 60
 	}
-	opts := redis.Options{Redis: d, Channel: sc.Channel, Log: log, GiveUpAfter: time.Duration(timeout) * time.Second}
+	opts := redis.Options{Redis: d, Channel: sc.Channel, RoutingFrom: sc.RoutingFrom, Log: log, GiveUpAfter: time.Duration(timeout) * time.Second}
 	var tr cluster.Transport
 	if sc.Routing == laravelcfg.RoutingInterest {
 		// Interest routing (REVERB_SCALING_ROUTING=interest): a node

@@ -18,6 +18,10 @@ type Options struct {
 	Server laravelcfg.RedisServer
 	// Channel is scaling.channel; empty means "reverb".
 	Channel string
+	// RoutingFrom names the setting that turned the interest routing on
+	// (laravelcfg.Scaling.RoutingFrom: the config key or
+	// REVERB_SCALING_ROUTING), for messages; empty names both.
+	RoutingFrom string
 	// Log receives one line per connection event; nil discards.
 	Log io.Writer
 	// QueueLimit bounds the messages kept while Redis is away; zero

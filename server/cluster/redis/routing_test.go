@@ -137,6 +137,19 @@ func TestRoutedClusterShards(t *testing.T) { routedScenario(t, threeMasters(t)) 
 // each node receives.
 func routedScenario(t *testing.T, d *redisconn.Deployment) {
 	n1, n2, n3 := startRouted(t, d, "n1", nil, 300*time.Millisecond), startRouted(t, d, "n2", nil, 300*time.Millisecond), startRouted(t, d, "n3", nil, 300*time.Millisecond)
+	if n1.router.sharded {
+		// The nodes started: the version check read every master's
+		// redis_version and found sharded pub/sub (version.go).
+		vs, err := n1.router.masterVersions(t.Context())
+		if err != nil || len(vs) != 3 {
+			t.Fatalf("masters' versions: %v, %v", vs, err)
+		}
+		for addr, v := range vs {
+			if ok, known := shardedPubSub(v); !ok || !known {
+				t.Errorf("master %s: redis_version %q", addr, v)
+			}
+		}
+	}
 	c1, c2, c3 := n1.dial(t), n2.dial(t), n3.dial(t)
 	c1.subscribe("news", "")
 	c2.subscribe("news", "")
@@ -275,6 +288,71 @@ func expectClose(t *testing.T, c *wsClient, code int) {
 			return
 		}
 	}
+}
+
+// A refused subscription takes no interest: a bad signature, or a full
+// presence channel whose members are on another node, leaves this node
+// without the channel's Redis subscription, while the channel itself stays
+// (empty) until the next cleanup, as in Reverb.
+func TestRoutedRefusedSubscribeTakesNoInterest(t *testing.T) {
+	d := standaloneDeployment(t)
+	app := testApp()
+	app.Limits.PresenceMembers = 1
+	apps := []laravelcfg.App{app}
+	n1 := startRouted(t, d, "n1", apps, 300*time.Millisecond)
+	n2 := startRouted(t, d, "n2", apps, 300*time.Millisecond)
+	c := n1.dial(t)
+
+	// A private channel with a bad signature.
+	c.send(`{"event":"pusher:subscribe","data":{"channel":"private-secret","auth":"` + appKey + `:0000"}}`)
+	c.expectContains(`Connection is unauthorized`)
+	// A good subscription after it: held until its own topic is live, so
+	// a subscription of the refused one, sent first, would show by now.
+	c.subscribe("news", "")
+	if n := subscribers(t, n1.router, channelTopic("news")); n != 1 {
+		t.Fatalf("%d nodes subscribed to news, want 1", n)
+	}
+	if w := wants(n1.router, channelTopic("private-secret")); w != 0 {
+		t.Errorf("node 1 wants private-secret %d time(s) after a refused subscribe", w)
+	}
+	if n := subscribers(t, n1.router, channelTopic("private-secret")); n != 0 {
+		t.Errorf("%d nodes subscribed to private-secret after a refused subscribe", n)
+	}
+
+	// A presence channel full with a member on node 2: node 1's joiner is
+	// refused, and node 1 lets go of the topic its join took.
+	room := "presence-room"
+	m := n2.dial(t)
+	m.subscribe(room, `{"user_id":1}`)
+	c.send(subscribeFrame(c.id, room, `{"user_id":2}`))
+	c.expectContains(`4100`)
+	if w := wants(n1.router, channelTopic(room)); w != 0 {
+		t.Errorf("node 1 wants %s %d time(s) after a refused join", room, w)
+	}
+	waitFor(t, "node 1 unsubscribed from "+room, func() bool { return subscribers(t, n2.router, channelTopic(room)) == 1 })
+	// Node 1's next joiner is admitted once the member left, and gets the
+	// channel's events.
+	m.send(`{"event":"pusher:unsubscribe","data":{"channel":"` + room + `"}}`)
+	waitFor(t, "the member left", func() bool {
+		var users struct {
+			Users []any `json:"users"`
+		}
+		n1.getJSON(t, "/apps/"+appID+"/channels/"+room+"/users", &users)
+		return len(users.Users) == 0
+	})
+	c.subscribe(room, `{"user_id":2}`)
+	n2.trigger(t, room, "e", "d", "")
+	c.expect(`{"event":"e","data":"d","channel":"presence-room"}`)
+}
+
+// wants is the Want count of topic at r.
+func wants(r *Router, topic string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if tp := r.topics[topic]; tp != nil {
+		return tp.wants
+	}
+	return 0
 }
 
 func TestRoutedGainingInterestStandalone(t *testing.T) {

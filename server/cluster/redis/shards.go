@@ -94,6 +94,7 @@ func (t *Transport) refreshSlots(ctx context.Context) (bool, error) {
 		shards, err = cc.ClusterShards(ctx).Result()
 	}
 	if err != nil {
+		t.kickVersions(err) // Redis 6 has no CLUSTER SHARDS (version.go)
 		redisconn.Refresh(t.ctx, t.client)
 		return false, err
 	}
@@ -234,6 +235,7 @@ func (t *Transport) publishShard(ctx context.Context, name string, msg []byte) (
 	}
 	n, err := c.SPublish(ctx, name, msg).Result()
 	if err != nil {
+		t.kickVersions(err)
 		t.markSlotsStale()
 		return 0, err
 	}
@@ -478,6 +480,7 @@ func (t *Transport) shardLoop(l *shardLink) {
 		if closed || t.ctx.Err() != nil {
 			return
 		}
+		t.kickVersions(err) // SSUBSCRIBE refused: a master older than Redis 7?
 		t.markSlotsStale()
 		if downSince.IsZero() {
 			downSince = time.Now()

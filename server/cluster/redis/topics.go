@@ -103,6 +103,10 @@ func NewRouter(opts Options) (*Router, error) {
 	t.idle = map[*topic]struct{}{}
 	t.waiting = map[*topic]struct{}{}
 	t.kickMgr = make(chan struct{}, 1)
+	if t.sharded {
+		t.kickVer = make(chan error, 1)
+		t.oldSeen = map[string]bool{}
+	}
 	return &Router{t}, nil
 }
 

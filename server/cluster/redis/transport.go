@@ -135,6 +135,13 @@ type Transport struct {
 	// whose subscribers were waited for (awaitTopicPeers).
 	topicRecv   map[string]int
 	peerChecked map[string]bool
+	// The version check (version.go; sharded only): startReturned is set
+	// when Start stops waiting for it; kickVer (buffered 1) asks for
+	// another check; oldSeen and unknownSeen say what was logged.
+	startReturned bool
+	kickVer       chan error
+	oldSeen       map[string]bool
+	unknownSeen   bool
 }
 
 // inItem is one entry of the delivery inbox: a message, or a live notice
@@ -227,7 +234,9 @@ func (t *Transport) logf(format string, args ...any) {
 
 // Start begins delivering and returns once the subscription is live, or
 // after StartWait with Redis still away (the node then serves its own
-// clients and keeps trying).
+// clients and keeps trying). On Redis Cluster in the interest routing it
+// refuses (closes the transport and returns the error) a master older
+// than Redis 7.0 found meanwhile (version.go).
 func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 	t.mu.Lock()
 	if t.started || t.closed {
@@ -252,15 +261,36 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 		t.wg.Add(1)
 		go t.manageLoop()
 	}
+	// On Cluster the interest routing needs Redis 7 on every master: the
+	// versions are read once Redis is reachable (version.go).
+	var versions chan error
+	if t.sharded {
+		versions = make(chan error, 1)
+		t.wg.Add(1)
+		go t.versionLoop(versions)
+	}
 	wait := time.NewTimer(t.opts.StartWait)
 	defer wait.Stop()
 	select {
 	case <-t.live:
 	case <-wait.C:
 		t.logf("Redis at %s is not reachable yet; serving local clients and retrying", t.where)
-		return nil
+		return t.startReturn(versions)
 	case <-ctx.Done():
-		return nil
+		return t.startReturn(versions)
+	}
+	if versions != nil {
+		select {
+		case err := <-versions:
+			if err != nil {
+				_ = t.Close()
+				return err
+			}
+		case <-wait.C:
+			return t.startReturn(versions)
+		case <-ctx.Done():
+			return t.startReturn(versions)
+		}
 	}
 	if t.routing {
 		// The topics wanted before Start (the node's own) are live too.
@@ -273,12 +303,33 @@ func (t *Transport) Start(ctx context.Context, deliver func([]byte)) error {
 			}
 			select {
 			case <-wait.C:
-				return nil
+				return t.startReturn(versions)
 			case <-ctx.Done():
-				return nil
+				return t.startReturn(versions)
 			case <-time.After(5 * time.Millisecond):
 			}
 		}
+	}
+	return t.startReturn(versions)
+}
+
+// startReturn ends Start's wait for the version check (nil in the
+// classic routing and off Cluster): a result that came meanwhile still
+// counts (an old master refuses the start); a later one is logged.
+func (t *Transport) startReturn(versions chan error) error {
+	if versions == nil {
+		return nil
+	}
+	t.mu.Lock()
+	t.startReturned = true
+	t.mu.Unlock()
+	select {
+	case err := <-versions:
+		if err != nil {
+			_ = t.Close()
+			return err
+		}
+	default:
 	}
 	return nil
 }
