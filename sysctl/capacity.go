@@ -36,9 +36,17 @@ type Bound struct {
 
 // Capacity is how many connections this machine can hold.
 type Capacity struct {
-	Workers   int    `json:"workers"`
+	Workers    int `json:"workers"`     // at start
+	MaxWorkers int `json:"max_workers"` // the pool's cap; 0 none
+	// PerWorker is about how many connections one worker holds: its share
+	// of the total, or, when the pool grows, its open-files limit.
 	PerWorker uint64 `json:"per_worker"`
-	Total     uint64 `json:"total"`
+	// PerWorkerFiles is a worker's open-files limit less the reserve when
+	// worker processes grow in number past it (0 otherwise), and Growth
+	// says so when no --max-workers makes it a bound.
+	PerWorkerFiles uint64 `json:"per_worker_files,omitempty"`
+	Growth         string `json:"growth,omitempty"`
+	Total          uint64 `json:"total"`
 	// Binding names the smallest bound ("" when nothing could be read).
 	Binding string  `json:"binding"`
 	Bounds  []Bound `json:"bounds"`
@@ -49,13 +57,18 @@ type Capacity struct {
 }
 
 // Compute turns readings into a capacity for workers processes (0 means
-// one process serving itself). tls says the server terminates TLS itself.
-func Compute(l Limits, workers int, tls bool) Capacity {
+// one process serving itself). Worker processes grow in number as each
+// nears its open-files limit (`reverb start` adds them), so that limit
+// bounds the whole only when maxWorkers caps the pool (0: no cap, memory
+// decides); it still says how many one worker holds. tls says the server
+// terminates TLS itself.
+func Compute(l Limits, workers, maxWorkers int, tls bool) Capacity {
 	procs := workers
 	if procs < 1 || l.SingleProcess {
 		procs = 1
 	}
-	c := Capacity{Workers: workers, ProxyPorts: uint64(l.Ports())}
+	growing := workers >= 1 && !l.SingleProcess
+	c := Capacity{Workers: workers, MaxWorkers: maxWorkers, ProxyPorts: uint64(l.Ports())}
 	perConn := uint64(ConnBytes)
 	if tls {
 		perConn = TLSConnBytes
@@ -67,17 +80,28 @@ func Compute(l Limits, workers int, tls bool) Capacity {
 		if l.OS == "darwin" && files == l.MaxFilesPerProc {
 			limit = fmt.Sprintf("kern.maxfilesperproc %d", files)
 		}
-		if l.SingleProcess {
+		switch {
+		case l.SingleProcess:
 			c.Bounds = append(c.Bounds, Bound{
 				Name:        "open files (one process)",
 				Connections: per,
 				Detail:      fmt.Sprintf("%s − %d reserved", limit, FDReserve),
 			})
-		} else {
+		case growing && maxWorkers == 0:
+			c.PerWorkerFiles = per
+			c.Growth = fmt.Sprintf("%s − %d reserved = %d per worker; the pool adds a worker as each nears it", limit, FDReserve, per)
+		case growing:
+			c.PerWorkerFiles = per
 			c.Bounds = append(c.Bounds, Bound{
 				Name:        "open files per worker",
-				Connections: per * uint64(procs),
-				Detail:      fmt.Sprintf("%s − %d reserved = %d per worker × %s", limit, FDReserve, per, plural(procs, "worker", "workers")),
+				Connections: per * uint64(maxWorkers),
+				Detail:      fmt.Sprintf("%s − %d reserved = %d per worker × at most %s (--max-workers)", limit, FDReserve, per, plural(maxWorkers, "worker", "workers")),
+			})
+		default: // --workers 0: one process, no pool
+			c.Bounds = append(c.Bounds, Bound{
+				Name:        "open files (one process)",
+				Connections: per,
+				Detail:      fmt.Sprintf("%s − %d reserved (--workers 0)", limit, FDReserve),
 			})
 		}
 	}
@@ -110,6 +134,11 @@ func Compute(l Limits, workers int, tls bool) Capacity {
 		}
 	}
 	c.PerWorker = c.Total / uint64(procs)
+	if c.PerWorkerFiles > 0 {
+		// A growing pool: a worker fills to its open-files limit before
+		// the next one starts.
+		c.PerWorker = min(c.Total, c.PerWorkerFiles)
+	}
 	return c
 }
 

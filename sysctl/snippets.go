@@ -44,7 +44,7 @@ type Snippet struct {
 // 10,000 of Reverb's production guide, at most fs.nr_open.
 func RecommendNoFile(l Limits, workers int, tls bool) uint64 {
 	procs := uint64(max(workers, 1))
-	mem := Compute(Limits{MemTotal: l.MemTotal, MemAvailable: l.MemTotal}, workers, tls) // whole machine, not just what is free now
+	mem := Compute(Limits{MemTotal: l.MemTotal, MemAvailable: l.MemTotal}, workers, 0, tls) // whole machine, not just what is free now
 	want := uint64(10_000)
 	if mem.Total > 0 {
 		want = max(want, mem.Total/procs+FDReserve)

@@ -110,31 +110,34 @@ func TestParseProcLimits(t *testing.T) {
 func TestCompute(t *testing.T) {
 	const gib = 1 << 30
 	tests := []struct {
-		name      string
-		l         Limits
-		workers   int
-		tls       bool
-		binding   string
-		total     uint64
-		perWorker uint64
+		name       string
+		l          Limits
+		workers    int
+		maxWorkers int
+		tls        bool
+		binding    string
+		total      uint64
+		perWorker  uint64
 	}{
-		{"open files bind, one process", Limits{NoFileHard: 1024, FileMax: 1 << 63, MemAvailable: 8 * gib}, 0, false,
-			"open files per worker", 960, 960},
-		{"open files scale with workers", Limits{NoFileHard: 10064, MemAvailable: 8 * gib}, 4, false,
+		{"open files bind, one process", Limits{NoFileHard: 1024, FileMax: 1 << 63, MemAvailable: 8 * gib}, 0, 0, false,
+			"open files (one process)", 960, 960},
+		{"a growing pool: open files bind no more, a worker holds its limit", Limits{NoFileHard: 10064, MemAvailable: 8 * gib}, 1, 0, false,
+			"memory", uint64(8*gib*4/5) / ConnBytes, 10000},
+		{"open files scale with --max-workers", Limits{NoFileHard: 10064, MemAvailable: 8 * gib}, 1, 4, false,
 			"open files per worker", 40000, 10000},
-		{"memory binds", Limits{NoFileHard: 1 << 20, MemAvailable: 1 * gib}, 2, false,
-			"memory", uint64(gib*4/5) / ConnBytes, uint64(gib*4/5) / ConnBytes / 2},
-		{"TLS costs more memory", Limits{NoFileHard: 1 << 20, MemAvailable: 1 * gib}, 1, true,
-			"memory", uint64(gib*4/5) / TLSConnBytes, uint64(gib*4/5) / TLSConnBytes},
-		{"file-max binds", Limits{NoFileHard: 1 << 20, FileMax: 10000, MemAvailable: 64 * gib}, 4, false,
-			"fs.file-max", 9000, 2250},
-		{"memory total when available unknown", Limits{MemTotal: 1 * gib}, 1, false,
+		{"memory binds", Limits{NoFileHard: 1 << 20, MemAvailable: 1 * gib}, 2, 0, false,
 			"memory", uint64(gib*4/5) / ConnBytes, uint64(gib*4/5) / ConnBytes},
-		{"nothing known", Limits{}, 2, false, "", 0, 0},
+		{"TLS costs more memory", Limits{NoFileHard: 1 << 20, MemAvailable: 1 * gib}, 1, 0, true,
+			"memory", uint64(gib*4/5) / TLSConnBytes, uint64(gib*4/5) / TLSConnBytes},
+		{"file-max binds", Limits{NoFileHard: 1 << 20, FileMax: 10000, MemAvailable: 64 * gib}, 4, 0, false,
+			"fs.file-max", 9000, 9000},
+		{"memory total when available unknown", Limits{MemTotal: 1 * gib}, 1, 0, false,
+			"memory", uint64(gib*4/5) / ConnBytes, uint64(gib*4/5) / ConnBytes},
+		{"nothing known", Limits{}, 2, 0, false, "", 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Compute(tc.l, tc.workers, tc.tls)
+			c := Compute(tc.l, tc.workers, tc.maxWorkers, tc.tls)
 			if c.Binding != tc.binding || c.Total != tc.total || c.PerWorker != tc.perWorker {
 				t.Fatalf("got binding %q total %d per worker %d; want %q %d %d (%+v)",
 					c.Binding, c.Total, c.PerWorker, tc.binding, tc.total, tc.perWorker, c.Bounds)
@@ -240,7 +243,7 @@ func FuzzRead(f *testing.F) {
 			"/proc/sys/net/core/somaxconn": num, "/proc/sys/net/ipv4/tcp_max_syn_backlog": num,
 		}
 		l := Read(fakeProc(files, 1024, 4096))
-		_ = Compute(l, 3, false) // must never panic
+		_ = Compute(l, 3, 0, false) // must never panic
 		if l.Ports() < 0 || l.Ports() > 65536 {
 			t.Fatalf("ports %d", l.Ports())
 		}
@@ -284,7 +287,7 @@ func TestReadDarwin(t *testing.T) {
 	if l.PerProcessFiles() != 24576 || l.SystemFiles() != 49152 {
 		t.Fatalf("per process %d system %d", l.PerProcessFiles(), l.SystemFiles())
 	}
-	c := Compute(l, 4, false)
+	c := Compute(l, 4, 0, false)
 	if c.Binding != "open files (one process)" || c.Total != 24576-FDReserve || c.PerWorker != c.Total {
 		t.Fatalf("%+v", c)
 	}
@@ -309,7 +312,7 @@ func TestReadWindows(t *testing.T) {
 	if l.PerProcessFiles() != 0 {
 		t.Fatal("Windows has no per-process open-files limit for sockets")
 	}
-	c := Compute(l, 2, false)
+	c := Compute(l, 2, 0, false)
 	if c.Binding != "memory" || c.Total != uint64((4<<30)*4/5)/ConnBytes {
 		t.Fatalf("%+v", c)
 	}

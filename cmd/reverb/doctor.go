@@ -26,6 +26,7 @@ const flagProbeTimeout = 10 * time.Second
 func runDoctor(args []string, stdout, stderr io.Writer) int {
 	dir := "."
 	workers := supervisor.DefaultWorkers()
+	maxWorkersCap := 0
 	asJSON := false
 	snippets := true
 	user := ""
@@ -34,7 +35,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		summary: "Check this machine and project for production; print ready-to-paste service and proxy configuration",
 		about: []string{
 			"Reads the limits that decide how many connections this machine holds (open files, kernel tables, ports, memory) " +
-				"on the operating system it runs on, estimates the connections reverb start --workers=N holds and which limit binds, " +
+				"on the operating system it runs on, estimates the connections reverb start holds (its worker pool grows past the open-files limit, up to --max-workers if set) and which limit binds, " +
 				"and checks the project: allowed_origins in production, where clients are told to connect against where the server listens, " +
 				"the TLS files, and that the restart flag's cache store can really be read (database file and table, Redis or memcached answering, " +
 				"a writable cache folder).",
@@ -50,6 +51,8 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		opts: []option{
 			{long: "workers", arg: "N", def: fmt.Sprintf("%d, what reverb start uses", workers), help: "Worker processes reverb start will run",
 				set: setCount(&workers, 0, maxWorkers, "workers")},
+			{long: "max-workers", arg: "N", def: "none, as reverb start", help: "The most worker processes reverb start's pool will grow to (--max-workers)",
+				set: setCount(&maxWorkersCap, 0, maxWorkers, "workers")},
 			{long: "json", help: "Print the report as JSON", set: setSwitch(&asJSON)},
 			{long: "no-snippets", help: "Leave the configuration snippets out", set: func(string) error { snippets = false; return nil }},
 			{long: "snippets", arg: "BOOL", hidden: true, set: func(v string) error {
@@ -70,6 +73,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 			Dir: root.Dir, RootErr: rootErr,
 			Limits:      sysctl.Read(sysctl.System()),
 			Workers:     workers,
+			MaxWorkers:  maxWorkersCap,
 			DrainWindow: 10 * time.Second, // `reverb start --drain-window` default
 			CheckFlag:   probeFlag,
 		}

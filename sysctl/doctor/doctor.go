@@ -48,8 +48,9 @@ type Input struct {
 	LoadErr    error
 	// Limits are the readings of the machine, for the operating system
 	// they name (Limits.OS).
-	Limits  sysctl.Limits
-	Workers int
+	Limits     sysctl.Limits
+	Workers    int // reverb start's --workers
+	MaxWorkers int // and --max-workers (0: none)
 	// DrainWindow is `reverb start --drain-window`'s default.
 	DrainWindow time.Duration
 	User        string // runs the server in the snippets
@@ -219,7 +220,7 @@ func Build(in Input) Report {
 
 	// Machine limits and capacity.
 	l := in.Limits
-	r.Capacity = sysctl.Compute(l, in.Workers, serverTLS)
+	r.Capacity = sysctl.Compute(l, in.Workers, in.MaxWorkers, serverTLS)
 	checkLimits(l, r.Capacity, p.Reverb.Apps, production, add)
 	r.NotApplicable = sysctl.NotApplicable(l.OS)
 

@@ -31,6 +31,10 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 		workers = "one process serves every connection (worker processes are Linux-only)"
 	case r.Capacity.Workers == 0:
 		workers = "0 (one process)"
+	case r.Capacity.MaxWorkers > 0:
+		workers += fmt.Sprintf(" at start, growing to at most %d", r.Capacity.MaxWorkers)
+	default:
+		workers += " at start, growing as they fill"
 	}
 	row(w, "workers", workers)
 
@@ -65,6 +69,9 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 	} else {
 		row(w, "total", fmt.Sprintf("about %s connections; binding limit: %s", num(c.Total), c.Binding))
 		row(w, "per worker", "about "+num(c.PerWorker))
+		if c.Growth != "" {
+			row(w, "open files per worker", c.Growth)
+		}
 		for _, b := range c.Bounds {
 			row(w, b.Name, fmt.Sprintf("%s  (%s)", num(b.Connections), b.Detail))
 		}
