@@ -10,7 +10,7 @@
 // one instant and drains the old one; every generation's servers share one
 // in-memory bus (cluster.Bus), or Redis when scaling is on.
 //
-// Worker processes (Linux, --workers N ≥ 1, default GOMAXPROCS; files
+// Worker processes (Linux, --workers N ≥ 1, default 1, growing; files
 // built with linux && !portable):
 //
 //	supervisor ── listening socket (own, or systemd's LISTEN_FDS)

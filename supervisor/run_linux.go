@@ -3,8 +3,6 @@
 package supervisor
 
 import (
-	"runtime"
-
 	"github.com/reverb-go/reverb/supervisor/console"
 	"github.com/reverb-go/reverb/supervisor/fdreserve"
 )
@@ -19,24 +17,22 @@ func run(c Config, con *console.Writer) int {
 	return runSupervisor(c, con)
 }
 
-// DefaultWorkers is the default --workers: one per CPU the Go runtime may
-// use (GOMAXPROCS, which follows cgroup CPU limits), at least one. Measured
-// on 2 cores (reverb-bench fanout, clients on the same machine): 1, 2 and 4
-// workers deliver about the same (90k/98k/94k msg/s at 1000 subscribers ×
-// 100 events/s), but 4 workers tripled the p99 latency at 3000 subscribers
-// (250 ms vs 54/76 ms): more workers than cores only adds scheduling. One
-// per core keeps every core usable under load, limits a crash to 1/N of the
-// clients, and gives N open-files budgets.
-func DefaultWorkers() int {
-	n := runtime.GOMAXPROCS(0)
-	if n < 1 {
-		n = 1
-	}
-	return n
-}
+// DefaultWorkers is the default --workers: one. One Go process already
+// uses every CPU (a poller and a flusher per CPU), and the pool adds a
+// worker by itself as each nears its open-files limit (pool.go), so more
+// workers at start buy crash isolation (a worker that dies drops only its
+// own connections), not capacity. They cost CPU: measured on 2 CPUs with
+// the clients on the same machine (reverb-bench), one worker per CPU spent
+// 1.12–1.32× the CPU per delivery of one worker at 1,000 subscribers ×
+// 100 events/s (a profile of the same shape, every path ~20 % dearer: two
+// processes sending at once on cores the readers need too), delivered
+// 1.64–1.71 M/s at the ceiling against 1.82–1.98 M/s, and bursts to 10,000
+// subscribers and connect storms were within run-to-run noise of one
+// worker. Reverb, too, is one process.
+func DefaultWorkers() int { return 1 }
 
 // DefaultWorkersNote says in --help why the default is what it is.
-const DefaultWorkersNote = "one per CPU"
+const DefaultWorkersNote = "one process uses every CPU, and the pool grows as workers fill"
 
 // oneProcessAdvice is the fix named when the one process of --workers 0
 // is at its open-files limit: worker processes have no such wall.

@@ -95,7 +95,7 @@ test('every command has the same written help: --long options, defaults, example
   const start = await reverb(['start', '--help']);
   assert.match(start.stdout, PORTABLE
     ? /--workers=N\s+Worker processes sharing the port.*\[default: 1, one server in this process\]/
-    : /--workers=N\s+Worker processes sharing the port.*\[default: \d+, one per CPU\]/);
+    : /--workers=N\s+Worker processes sharing the port.*\[default: 1, one process uses every CPU, and the pool grows as workers fill\]/);
   const doctor = await reverb(['help', 'doctor']);
   assert.match(doctor.stdout, /--workers=N/);
   assert.doesNotMatch(doctor.stdout, /-workers reverb start/);
