@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -504,6 +505,7 @@ func TestSlowConsumer(t *testing.T) {
 	fast.subscribe("idle", "", "")
 	fast.subscribed("idle")
 	got := make(chan int, 1)
+	var read atomic.Int64
 	go func() {
 		n := 0
 		for {
@@ -513,14 +515,21 @@ func TestSlowConsumer(t *testing.T) {
 				return
 			}
 			n++
+			read.Store(int64(n))
 			if n == 200 {
 				got <- n
 				return
 			}
 		}
 	}()
+	// The fast subscriber is kept at most 8 events (800 KiB) behind, far
+	// from its 4 MiB queue, however slowly a loaded machine runs its
+	// reader; the slow one falls behind by all 200 (20 MiB).
 	big := strings.Repeat("x", 100<<10)
 	for i := 0; i < 200; i++ {
+		for wait := time.Now().Add(10 * time.Second); read.Load() < int64(i-8) && time.Now().Before(wait); {
+			time.Sleep(time.Millisecond)
+		}
 		ts.trigger(t, "123456", "e", big, "idle")
 	}
 	if n := <-got; n != 200 {
