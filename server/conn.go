@@ -329,7 +329,7 @@ func (c *conn) finishClose() {
 func (c *conn) abort() {
 	c.closeOnce.Do(func() {
 		if ps := c.poll.Load(); ps != nil {
-			ps.detach()
+			ps.detach(c)
 		}
 		_ = c.nc.Close()
 	})

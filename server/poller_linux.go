@@ -30,9 +30,13 @@ type poller struct {
 	// goroutine returns at once.
 	wake int
 	mu   sync.Mutex // guards conns
-	// conns maps descriptor → socket for the events epoll reports.
-	conns map[int32]*conn
+	// conns maps descriptor → what handles its events: a socket waiting
+	// for its upgrade request (pendingUpgrade), then its WebSocket (conn).
+	conns map[int32]pollable
 }
+
+// pollable is what a poller hands a ready descriptor to.
+type pollable interface{ onReadable() }
 
 // pollSet is the server's pollers; sockets are spread round robin.
 type pollSet struct {
@@ -62,7 +66,7 @@ func newPollSet(n int, s *Server) (*pollSet, error) {
 			_ = unix.Close(wake)
 			return nil, err
 		}
-		p := &poller{epfd: fd, wake: wake, conns: map[int32]*conn{}}
+		p := &poller{epfd: fd, wake: wake, conns: map[int32]pollable{}}
 		set.ps = append(set.ps, p)
 		s.wg.Add(1)
 		go p.run(s)
@@ -95,9 +99,20 @@ func (set *pollSet) attach(c *conn) bool {
 	if !ok || set == nil {
 		return false
 	}
+	// c.poll is set before the socket is visible to the poller.
+	_, ok = set.register(tc, c, func(ps *pollState) { c.poll.Store(ps) })
+	if !ok {
+		c.poll.Store(nil)
+	}
+	return ok
+}
+
+// register adds tc to the next poller with h handling its events; before
+// is called with the registration before the first event can arrive.
+func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState)) (*pollState, bool) {
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return false
+		return nil, false
 	}
 	set.mu.Lock()
 	p := set.ps[set.next%len(set.ps)]
@@ -107,31 +122,40 @@ func (set *pollSet) attach(c *conn) bool {
 	var cerr error
 	err = rc.Control(func(f uintptr) {
 		ps.fd = int32(f)
-		// c.poll is set before the socket is visible to the poller.
-		c.poll.Store(ps)
+		before(ps)
 		p.mu.Lock()
-		p.conns[ps.fd] = c
+		p.conns[ps.fd] = h
 		p.mu.Unlock()
 		ev := unix.EpollEvent{Events: pollEvents, Fd: ps.fd}
 		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(f), &ev)
 	})
 	if err != nil || cerr != nil {
 		p.mu.Lock()
-		delete(p.conns, ps.fd)
+		if p.conns[ps.fd] == h {
+			delete(p.conns, ps.fd)
+		}
 		p.mu.Unlock()
-		c.poll.Store(nil)
-		return false
+		return nil, false
 	}
-	return true
+	return ps, true
 }
 
-// detach removes the registration; called before the socket is closed.
-func (ps *pollState) detach() {
+// handOver makes h the handler of ps's events (a pending upgrade becoming
+// its WebSocket); the registration and the descriptor stay.
+func (ps *pollState) handOver(h pollable) {
+	ps.p.mu.Lock()
+	ps.p.conns[ps.fd] = h
+	ps.p.mu.Unlock()
+}
+
+// detach removes the registration of h; called before the socket is
+// closed or given to another reader.
+func (ps *pollState) detach(h pollable) {
 	_ = ps.rc.Control(func(f uintptr) {
 		_ = unix.EpollCtl(ps.p.epfd, unix.EPOLL_CTL_DEL, int(f), nil)
 	})
 	ps.p.mu.Lock()
-	if c := ps.p.conns[ps.fd]; c != nil && c.poll.Load() == ps {
+	if ps.p.conns[ps.fd] == h {
 		delete(ps.p.conns, ps.fd)
 	}
 	ps.p.mu.Unlock()
@@ -168,10 +192,10 @@ func (p *poller) run(s *Server) {
 				continue
 			}
 			p.mu.Lock()
-			c := p.conns[events[i].Fd]
+			h := p.conns[events[i].Fd]
 			p.mu.Unlock()
-			if c != nil {
-				c.onReadable()
+			if h != nil {
+				h.onReadable()
 			}
 		}
 	}

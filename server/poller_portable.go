@@ -2,6 +2,8 @@
 
 package server
 
+import "net"
+
 type pollSet struct{}
 
 type pollState struct{}
@@ -10,7 +12,16 @@ func newPollSet(int, *Server) (*pollSet, error) { return nil, nil }
 
 func (*pollSet) attach(*conn) bool { return false }
 
-func (*pollState) detach() {}
+func (*pollState) detach(any) {}
+
+func (*pollState) handOver(any) {}
+
+func (*pollState) rearm() {}
+
+// watchUpgrade: without pollers net/http reads every request (upgrade.go).
+func (*pollSet) watchUpgrade(*Server, *handoffListener, net.Conn, *net.TCPConn) bool { return false }
+
+func (*pollSet) dropUpgrades() {}
 
 func (c *conn) lingerThenAbort() {}
 

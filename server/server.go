@@ -156,11 +156,14 @@ type Server struct {
 	draining atomic.Bool
 	goneOnce sync.Once
 
-	srvMu    sync.Mutex
-	servers  []*http.Server
-	closed   bool
-	stop     chan struct{}
-	stopOnce sync.Once
+	srvMu   sync.Mutex
+	servers []*http.Server
+	// listeners are those the accept loops read (upgrade.go); net/http
+	// closes only its own.
+	listeners []net.Listener
+	closed    bool
+	stop      chan struct{}
+	stopOnce  sync.Once
 	// wg counts the goroutines the server owns: readers, writers, sweeps.
 	wg sync.WaitGroup
 }
@@ -289,8 +292,16 @@ func (s *Server) Serve(ln net.Listener) error {
 		return errors.New("server: closed")
 	}
 	s.servers = append(s.servers, hs)
+	if s.polls != nil {
+		s.listeners = append(s.listeners, ln)
+	}
 	s.srvMu.Unlock()
-	err := hs.Serve(ln)
+	var err error
+	if s.polls != nil {
+		err = s.acceptLoop(ln, hs) // upgrade.go
+	} else {
+		err = hs.Serve(ln)
+	}
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
@@ -350,6 +361,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p, _ := rw.Reader.Peek(n)
 		initial = append([]byte(nil), p...)
 	}
+	initial = append(initial, takePrefix(nc)...)
 	rw = nil
 	resp := websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
 	var handshake []byte
@@ -381,7 +393,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a == nil {
 		a = s.appByKeyRefreshing(r.Context(), key)
 	}
-	s.open(nc, tlsSt, a, r.Header.Get("Origin"), initial, handshake)
+	s.open(nc, tlsSt, a, r.Header.Get("Origin"), initial, handshake, nil)
 }
 
 // connKey finds a request's connection in its context (RefuseUpgrade).
@@ -402,9 +414,26 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 
 // open runs §2 for an upgraded socket: app (nil: unknown key), quota,
 // origin, established. handshake, when not nil, is the 101 response still
-// to be written, ahead of everything else.
-func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, initial, handshake []byte) {
+// to be written, ahead of everything else. reg, when not nil, is the
+// poller registration the upgrade request was read through.
+func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, initial, handshake []byte, reg *pollState) {
 	c := &conn{srv: s, nc: nc, app: a, origin: origin, tls: tlsSt}
+	if reg != nil {
+		// The poller that read the upgrade request keeps the socket: its
+		// registration passes to the WebSocket, disarmed (one-shot) until
+		// it is rearmed below.
+		c.poll.Store(reg)
+		reg.handOver(c)
+	}
+	// refused lets the client read the close: the poller or a reader
+	// goroutine reads until its FIN.
+	refused := func() {
+		if reg != nil {
+			reg.rearm()
+		} else {
+			s.spawnReader(c, nil)
+		}
+	}
 	if len(handshake) > 0 {
 		c.queue = [][]byte{handshake}
 		c.queued = len(handshake)
@@ -421,7 +450,7 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 		c.app = s.noApp
 		s.countHandshakeFailure("unknown app")
 		c.closeNow(4001, "Application does not exist", false, frameNoApp())
-		s.spawnReader(c, nil)
+		refused()
 		return
 	}
 	c.dec = websocket.NewDecoder(int64(a.cfg.MaxMessageSize), websocket.DefaultMaxFrameSize)
@@ -432,7 +461,7 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 			a.open.Add(-1)
 			s.countHandshakeFailure("over quota")
 			c.closeNow(4004, "Application is over connection quota", false, frameQuota())
-			s.spawnReader(c, nil)
+			refused()
 			return
 		}
 	} else {
@@ -442,7 +471,7 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 		a.open.Add(-1)
 		s.countHandshakeFailure("origin not allowed")
 		c.closeNow(4009, "Origin not allowed", false, frameOrigin())
-		s.spawnReader(c, nil)
+		refused()
 		return
 	}
 	a.mu.Lock()
@@ -454,7 +483,7 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 	s.startDeadline(a, c)
 	if s.polls != nil && len(initial) > 0 {
 		if !c.feed(initial) {
-			s.spawnReader(c, nil)
+			refused()
 			return
 		}
 		initial = nil
@@ -464,6 +493,11 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 	if s.closed {
 		s.srvMu.Unlock()
 		c.abort()
+		return
+	}
+	if reg != nil {
+		s.srvMu.Unlock()
+		reg.rearm()
 		return
 	}
 	if s.polls != nil && s.polls.attach(c) {
@@ -675,13 +709,17 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
-	servers := s.servers
+	servers, listeners := s.servers, s.listeners
 	s.srvMu.Unlock()
 	for _, hs := range servers {
 		_ = hs.Close()
 	}
+	for _, ln := range listeners {
+		_ = ln.Close()
+	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	s.polls.stop()
+	s.polls.dropUpgrades()
 	for _, a := range s.appList() {
 		a.mu.Lock()
 		conns := make([]*conn, 0, len(a.conns))

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+)
+
+// BenchmarkConnect is one WebSocket's life as a connect storm sees it:
+// dial, upgrade, connection_established, subscribe, subscription_succeeded,
+// close, over real loopback sockets with eight clients at a time. The
+// clients are raw sockets in this process (one write and one read per
+// step), so most of the CPU per connect it reports (user + system time of
+// the process) is the server's accept, handshake and subscribe.
+func BenchmarkConnect(b *testing.B) {
+	ts := startServer(b, Options{})
+	upgrade := []byte("GET /app/reverb-key?protocol=7&client=js&version=8.4.0&flash=false HTTP/1.1\r\nHost: " + ts.addr +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	msg := `{"event":"pusher:subscribe","data":{"channel":"storm"}}`
+	subscribe := append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)
+	b.SetParallelism(4) // 4 × GOMAXPROCS clients at a time
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 1024)
+		for pb.Next() {
+			nc, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := readUntil(nc, upgrade, buf, "connection_established"); err != nil {
+				b.Error(err)
+				nc.Close()
+				return
+			}
+			if err := readUntil(nc, subscribe, buf, "subscription_succeeded"); err != nil {
+				b.Error(err)
+				nc.Close()
+				return
+			}
+			nc.Close()
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N)/1e3, "µs-CPU/connect")
+}
+
+// readUntil writes out and reads until want has arrived.
+func readUntil(nc net.Conn, out, buf []byte, want string) error {
+	if _, err := nc.Write(out); err != nil {
+		return err
+	}
+	got := buf[:0]
+	for !bytes.Contains(got, []byte(want)) {
+		if len(got) == cap(got) {
+			got = got[:copy(got, got[len(got)-len(want):])] // keep a tail as long as want
+		}
+		n, err := nc.Read(got[len(got):cap(got)])
+		if err != nil {
+			return err
+		}
+		got = got[:len(got)+n]
+	}
+	return nil
+}

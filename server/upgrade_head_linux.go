@@ -1,0 +1,114 @@
+//go:build linux && !portable
+
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/reverb-go/reverb/server/websocket"
+)
+
+// The request-head checks of the pollers' upgrades (upgrade.go): what a
+// poller may answer itself, and what goes to net/http.
+
+var headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1024) }}
+
+// pollerUpgrade parses head, one complete request head, and returns the
+// request, its app and the 101 response when the poller may take the
+// upgrade whole: a request net/http would accept as it is, to a known
+// app's WebSocket path, that passes the handshake checks and is not to be
+// refused at the open-files limit. Otherwise a is nil and net/http gets
+// the bytes.
+func (s *Server) pollerUpgrade(nc net.Conn, head []byte) (r *http.Request, a *appState, resp []byte) {
+	if len(head) > s.opts.MaxRequestSize {
+		return nil, nil, nil // net/http's 431, or the handshake's 413
+	}
+	br := headReaders.Get().(*bufio.Reader)
+	br.Reset(bytes.NewReader(head))
+	r, err := http.ReadRequest(br)
+	br.Reset(nil)
+	headReaders.Put(br)
+	if err != nil || !plainRequest(r) {
+		return nil, nil, nil
+	}
+	key, ok := s.appKeyFromPath(r.URL.Path)
+	if !ok || websocket.CheckHandshake(r) != nil || headSize(r) > s.opts.MaxRequestSize {
+		return nil, nil, nil
+	}
+	if s.opts.RefuseUpgrade != nil && s.opts.RefuseUpgrade(nc) {
+		return nil, nil, nil
+	}
+	if a = s.appByKey(key); a == nil {
+		return nil, nil, nil // net/http's handler may ask the app provider
+	}
+	resp = websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	return r, a, resp
+}
+
+// plainRequest reports whether net/http's server would hand r to its
+// handler unchanged: a GET in HTTP/1.1 in origin form, without body or
+// Expect, with one valid Host and valid header names and values (the
+// checks of net/http's readRequest; stricter is fine, net/http then
+// answers).
+func plainRequest(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.ProtoMajor != 1 || r.ProtoMinor != 1 ||
+		r.RequestURI == "" || r.RequestURI[0] != '/' ||
+		r.ContentLength != 0 || len(r.TransferEncoding) > 0 || r.Header.Get("Expect") != "" {
+		return false
+	}
+	// ReadRequest moved the one Host header to r.Host (two are an error);
+	// none, or an empty one, is the handshake's 400 or net/http's.
+	if r.Host == "" || !validHost(r.Host) {
+		return false
+	}
+	for k, vs := range r.Header {
+		if !validHeaderName(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validHeaderName: a token of RFC 7230.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue: no control characters but tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost: the characters net/http allows in a Host header.
+func validHost(h string) bool {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || bytes.IndexByte([]byte("!$%&'()*+,-.:;=[]_~"), c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
