@@ -62,8 +62,10 @@ func TestPoolGrowsAtTheOpenFilesLimit(t *testing.T) {
 	if n, _ := strconv.Atoi(m[1]); n < 2 || n > len(nodes)+1 {
 		t.Fatalf("restart sized %s workers for %s connections held by %d", m[1], m[2], len(nodes))
 	}
-	if held, _ := strconv.Atoi(m[2]); held < 100 || held > 110 {
-		t.Fatalf("the workers were counted holding %d connections, want 100 (and a few of the API's)", held)
+	// The count is of descriptors above each worker's first report, which
+	// may already include an API keep-alive socket: a few either way.
+	if held, _ := strconv.Atoi(m[2]); held < 95 || held > 110 {
+		t.Fatalf("the workers were counted holding %d connections, want about 100", held)
 	}
 	s.waitFor(`Generation 2 ready in \d+ ms`, 20*time.Second)
 }
