@@ -627,7 +627,7 @@ func TestRoutedClusterPlannedFailover(t *testing.T) {
 			}
 		}
 	})
-	gap, lost := runFailover(t, a, b, 5, func() {
+	gap, lost := runFailover(t, a, b, plannedFailoverLoss, func() {
 		old := c.FailoverMasterOf(name)
 		c.WaitNewMaster(name, old, 30*time.Second)
 		waitFor(t, "both links on the new master", func() bool {
@@ -657,7 +657,7 @@ func TestRoutedClusterControlFailover(t *testing.T) {
 	topic := topicElsewhere(t, c, probe)
 	_ = probe.Close()
 	a, b := startHARouted(t, d, "a", topic), startHARouted(t, d, "b", topic)
-	gap, lost := runFailover(t, a, b, 5, func() {
+	gap, lost := runFailover(t, a, b, plannedFailoverLoss, func() {
 		old := c.FailoverMasterOf("reverb")
 		now := c.WaitNewMaster("reverb", old, 30*time.Second)
 		waitFor(t, "both control subscriptions on the new master", func() bool {
