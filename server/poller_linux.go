@@ -100,19 +100,19 @@ func (set *pollSet) attach(c *conn) bool {
 		return false
 	}
 	// c.poll is set before the socket is visible to the poller.
-	_, ok = set.register(tc, c, func(ps *pollState) { c.poll.Store(ps) })
-	if !ok {
+	if !set.register(tc, c, func(ps *pollState) { c.poll.Store(ps) }) {
 		c.poll.Store(nil)
+		return false
 	}
-	return ok
+	return true
 }
 
 // register adds tc to the next poller with h handling its events; before
 // is called with the registration before the first event can arrive.
-func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState)) (*pollState, bool) {
+func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState)) bool {
 	rc, err := tc.SyscallConn()
 	if err != nil {
-		return nil, false
+		return false
 	}
 	set.mu.Lock()
 	p := set.ps[set.next%len(set.ps)]
@@ -135,9 +135,9 @@ func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState
 			delete(p.conns, ps.fd)
 		}
 		p.mu.Unlock()
-		return nil, false
+		return false
 	}
-	return ps, true
+	return true
 }
 
 // handOver makes h the handler of ps's events (a pending upgrade becoming

@@ -363,7 +363,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	initial = append(initial, takePrefix(nc)...)
 	rw = nil
-	resp := websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	resp := handshakeResponse(r)
 	var handshake []byte
 	a := s.appByKey(key)
 	if _, isTLS := nc.(*tlsrec.Conn); isTLS || a == nil {
@@ -394,6 +394,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a = s.appByKeyRefreshing(r.Context(), key)
 	}
 	s.open(nc, tlsSt, a, r.Header.Get("Origin"), initial, handshake, nil)
+}
+
+// handshakeResponse is the 101 answering r.
+func handshakeResponse(r *http.Request) []byte {
+	return websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
 }
 
 // connKey finds a request's connection in its context (RefuseUpgrade).

@@ -105,17 +105,16 @@ func (l *handoffListener) Close() error {
 	l.once.Do(func() {
 		close(l.closed)
 		l.mu.Lock()
+		defer l.mu.Unlock()
 		l.done = true
 		for {
 			select {
 			case c := <-l.conns:
 				_ = c.Close()
-				continue
 			default:
+				return
 			}
-			break
 		}
-		l.mu.Unlock()
 	})
 	return nil
 }

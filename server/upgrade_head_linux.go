@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/reverb-go/reverb/server/websocket"
@@ -45,8 +46,7 @@ func (s *Server) pollerUpgrade(nc net.Conn, head []byte) (r *http.Request, a *ap
 	if a = s.appByKey(key); a == nil {
 		return nil, nil, nil // net/http's handler may ask the app provider
 	}
-	resp = websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
-	return r, a, resp
+	return r, a, handshakeResponse(r)
 }
 
 // plainRequest reports whether net/http's server would hand r to its
@@ -85,7 +85,7 @@ func validHeaderName(k string) bool {
 	}
 	for i := 0; i < len(k); i++ {
 		c := k[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
 			return false
 		}
 	}
@@ -106,7 +106,7 @@ func validHeaderValue(v string) bool {
 func validHost(h string) bool {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || bytes.IndexByte([]byte("!$%&'()*+,-.:;=[]_~"), c) >= 0) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {
 			return false
 		}
 	}

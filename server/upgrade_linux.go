@@ -46,7 +46,7 @@ func (set *pollSet) watchUpgrade(s *Server, hand *handoffListener, nc net.Conn, 
 	}
 	pu := &pendingUpgrade{s: s, hand: hand, nc: nc, tc: tc}
 	pu.timer = time.AfterFunc(headTimeout, pu.expire)
-	if _, ok := set.register(tc, pu, func(ps *pollState) { pu.ps = ps }); !ok {
+	if !set.register(tc, pu, func(ps *pollState) { pu.ps = ps }) {
 		pu.timer.Stop()
 		return false
 	}

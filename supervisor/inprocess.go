@@ -298,10 +298,7 @@ func (r *inProcess) onLoaded(ev evLoaded) {
 		return
 	}
 	if !acceptReload(ev, r.c, r.ep, r.con) {
-		if r.queued { // a newer change may have fixed the config
-			r.queued = false
-			r.restart()
-		}
+		r.runQueued() // a newer change may have fixed the config
 		return
 	}
 	p := ev.p
@@ -348,6 +345,11 @@ func (r *inProcess) onBuilt(ev ipBuilt) {
 	if old != nil {
 		r.drainGeneration(old)
 	}
+	r.runQueued()
+}
+
+// runQueued runs the restart that arrived while one was under way.
+func (r *inProcess) runQueued() {
 	if r.queued {
 		r.queued = false
 		r.restart()

@@ -81,27 +81,21 @@ func Compute(l Limits, workers, maxWorkers int, tls bool) Capacity {
 			limit = fmt.Sprintf("kern.maxfilesperproc %d", files)
 		}
 		switch {
-		case l.SingleProcess:
-			c.Bounds = append(c.Bounds, Bound{
-				Name:        "open files (one process)",
-				Connections: per,
-				Detail:      fmt.Sprintf("%s − %d reserved", limit, FDReserve),
-			})
-		case growing && maxWorkers == 0:
+		case !growing: // one process: this platform's only model, or --workers 0
+			detail := fmt.Sprintf("%s − %d reserved", limit, FDReserve)
+			if !l.SingleProcess {
+				detail += " (--workers 0)"
+			}
+			c.Bounds = append(c.Bounds, Bound{Name: "open files (one process)", Connections: per, Detail: detail})
+		case maxWorkers == 0:
 			c.PerWorkerFiles = per
 			c.Growth = fmt.Sprintf("%s − %d reserved = %d per worker; the pool adds a worker as each nears it", limit, FDReserve, per)
-		case growing:
+		default:
 			c.PerWorkerFiles = per
 			c.Bounds = append(c.Bounds, Bound{
 				Name:        "open files per worker",
 				Connections: per * uint64(maxWorkers),
 				Detail:      fmt.Sprintf("%s − %d reserved = %d per worker × at most %s (--max-workers)", limit, FDReserve, per, plural(maxWorkers, "worker", "workers")),
-			})
-		default: // --workers 0: one process, no pool
-			c.Bounds = append(c.Bounds, Bound{
-				Name:        "open files (one process)",
-				Connections: per,
-				Detail:      fmt.Sprintf("%s − %d reserved (--workers 0)", limit, FDReserve),
 			})
 		}
 	}
