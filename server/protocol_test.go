@@ -493,6 +493,31 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// A socket whose upgrade completes after Drain took its list (it was handed
+// to this generation just before the restart switched) is closed with 4200
+// too, at once, rather than when the worker exits.
+func TestDrainClosesSocketOpenedLate(t *testing.T) {
+	ts := startServer(t, Options{})
+	early := ts.dial(t, "reverb-key")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ts.s.Drain(ctx, 3*time.Second) }()
+	for !ts.s.draining.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	late := ts.dial(t, "reverb-key")
+	if code, text := late.expectClose(); code != 4200 || text != "Server restarting" {
+		t.Fatalf("late socket closed with %d %q", code, text)
+	}
+	if code, _ := early.expectClose(); code != 4200 {
+		t.Fatalf("early socket closed with %d", code)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A subscriber that stops reading is closed with 4100 once its queue is
 // full; the others keep receiving everything.
 func TestSlowConsumer(t *testing.T) {

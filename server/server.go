@@ -482,6 +482,12 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 	a.mu.Lock()
 	a.conns[c.id] = c
 	a.mu.Unlock()
+	// A socket opened after Drain took its list of sockets (its upgrade
+	// was under way when the restart began) is not on that list: it is
+	// closed with 4200 as soon as it is served, so its client reconnects
+	// to the new generation at once, like every other. Drain sets draining
+	// before it locks a.mu, so a socket added after that lock sees it.
+	late := s.draining.Load()
 	a.emit(Event{Kind: ConnectionOpened, SocketID: c.id, Origin: origin})
 	s.publishCount(a)
 	c.send(s.establishedFrame(c))
@@ -500,17 +506,19 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 		c.abort()
 		return
 	}
-	if reg != nil {
+	switch {
+	case reg != nil:
 		s.srvMu.Unlock()
 		reg.rearm()
-		return
-	}
-	if s.polls != nil && s.polls.attach(c) {
+	case s.polls != nil && s.polls.attach(c):
 		s.srvMu.Unlock()
-		return
+	default:
+		s.srvMu.Unlock()
+		s.spawnReader(c, initial)
 	}
-	s.srvMu.Unlock()
-	s.spawnReader(c, initial)
+	if late {
+		c.closeNow(4200, "Server restarting", false)
+	}
 }
 
 // spawnReader runs a reader goroutine for c (or aborts it after Close).
