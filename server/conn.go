@@ -557,13 +557,37 @@ func unwrittenInPlace(bufs [][]byte, m int) [][]byte {
 	return bufs
 }
 
+// plainSocket is a plain TCP socket: a *net.TCPConn, or a socket a worker
+// received from the supervisor and drives on its bare descriptor
+// (rawsock.Conn, marked by RawTCP).
+type plainSocket interface {
+	net.Conn
+	syscall.Conn
+	CloseWrite() error
+}
+
+// plainTCP reports whether nc itself is a plain TCP socket.
+func plainTCP(nc net.Conn) (plainSocket, bool) {
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		return c, true
+	case interface {
+		plainSocket
+		RawTCP()
+	}:
+		return c, true
+	}
+	return nil, false
+}
+
 // rawTCP finds the plain TCP socket under nc, looking through wrappers that
 // embed a net.Conn (the supervisor's drain listener) but never through TLS.
-func rawTCP(nc net.Conn) (*net.TCPConn, bool) {
+func rawTCP(nc net.Conn) (plainSocket, bool) {
 	for depth := 0; depth < 4; depth++ {
-		switch c := nc.(type) {
-		case *net.TCPConn:
+		if c, ok := plainTCP(nc); ok {
 			return c, true
+		}
+		switch c := nc.(type) {
 		case *tls.Conn, *tlsrec.Conn:
 			return nil, false
 		case interface{ NetConn() net.Conn }:

@@ -4,8 +4,8 @@ package server
 
 import (
 	"errors"
-	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -90,12 +90,22 @@ type pollState struct {
 	p  *poller
 	rc syscall.RawConn
 	fd int32
+	// pin is a socket on its bare descriptor (rawsock), pinned while the
+	// poller knows the descriptor by number; unpinned once, by detach.
+	pin      pinner
+	unpinned atomic.Bool
+}
+
+// pinner is a socket whose descriptor must stay the same while pinned.
+type pinner interface {
+	Pin()
+	Unpin()
 }
 
 // attach registers c for readiness events; false means the caller must
 // run a reader goroutine instead (not a plain TCP socket).
 func (set *pollSet) attach(c *conn) bool {
-	tc, ok := c.nc.(*net.TCPConn)
+	tc, ok := plainTCP(c.nc)
 	if !ok || set == nil {
 		return false
 	}
@@ -107,10 +117,10 @@ func (set *pollSet) attach(c *conn) bool {
 	return true
 }
 
-// register adds tc to the next poller with h handling its events; before
+// register adds sc to the next poller with h handling its events; before
 // is called with the registration before the first event can arrive.
-func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState)) bool {
-	rc, err := tc.SyscallConn()
+func (set *pollSet) register(sc syscall.Conn, h pollable, before func(*pollState)) bool {
+	rc, err := sc.SyscallConn()
 	if err != nil {
 		return false
 	}
@@ -119,6 +129,10 @@ func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState
 	set.next++
 	set.mu.Unlock()
 	ps := &pollState{p: p, rc: rc}
+	if pin, ok := sc.(pinner); ok {
+		pin.Pin()
+		ps.pin = pin
+	}
 	var cerr error
 	err = rc.Control(func(f uintptr) {
 		ps.fd = int32(f)
@@ -135,9 +149,16 @@ func (set *pollSet) register(tc *net.TCPConn, h pollable, before func(*pollState
 			delete(p.conns, ps.fd)
 		}
 		p.mu.Unlock()
+		ps.unpin()
 		return false
 	}
 	return true
+}
+
+func (ps *pollState) unpin() {
+	if ps.pin != nil && ps.unpinned.CompareAndSwap(false, true) {
+		ps.pin.Unpin()
+	}
 }
 
 // handOver makes h the handler of ps's events (a pending upgrade becoming
@@ -159,6 +180,7 @@ func (ps *pollState) detach(h pollable) {
 		delete(ps.p.conns, ps.fd)
 	}
 	ps.p.mu.Unlock()
+	ps.unpin()
 }
 
 func (ps *pollState) rearm() {

@@ -19,7 +19,7 @@ func (*pollState) handOver(any) {}
 func (*pollState) rearm() {}
 
 // watchUpgrade: without pollers net/http reads every request (upgrade.go).
-func (*pollSet) watchUpgrade(*Server, *handoffListener, net.Conn, *net.TCPConn) bool { return false }
+func (*pollSet) watchUpgrade(*Server, *handoffListener, net.Conn, plainSocket) bool { return false }
 
 func (*pollSet) dropUpgrades() {}
 

@@ -30,7 +30,7 @@ type pendingUpgrade struct {
 	s    *Server
 	hand *handoffListener
 	nc   net.Conn // as accepted, listener wrappers included
-	tc   *net.TCPConn
+	tc   plainSocket
 	ps   *pollState
 	// head holds the bytes of a head that took more than one read.
 	head  []byte
@@ -40,7 +40,7 @@ type pendingUpgrade struct {
 
 // watchUpgrade registers an accepted plain socket with a poller, which
 // reads its request; false means net/http serves it.
-func (set *pollSet) watchUpgrade(s *Server, hand *handoffListener, nc net.Conn, tc *net.TCPConn) bool {
+func (set *pollSet) watchUpgrade(s *Server, hand *handoffListener, nc net.Conn, tc plainSocket) bool {
 	if set == nil {
 		return false
 	}

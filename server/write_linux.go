@@ -17,7 +17,7 @@ const directWrites = true
 // directWriter is the descriptor access of a plain TCP socket for the
 // flusher pool; false for anything else (TLS gets a writer goroutine).
 func directWriter(nc net.Conn) (syscall.RawConn, bool) {
-	tc, ok := nc.(*net.TCPConn)
+	tc, ok := plainTCP(nc)
 	if !ok {
 		return nil, false
 	}

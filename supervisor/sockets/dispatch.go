@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reverb-go/reverb/internal/rawsock"
 	"github.com/reverb-go/reverb/supervisor/fdreserve"
 	"golang.org/x/sys/unix"
 )
@@ -156,6 +157,7 @@ func NewAcceptor(ln net.Listener) (*Acceptor, error) {
 		unix.Close(dup)
 		return nil, err
 	}
+	inheritTCPOptions(dup)
 	f := os.NewFile(uintptr(dup), "listener") // non-blocking: uses the poller
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -163,6 +165,20 @@ func NewAcceptor(ln net.Listener) (*Acceptor, error) {
 		return nil, err
 	}
 	return &Acceptor{f: f, rc: rc}, nil
+}
+
+// inheritTCPOptions sets on the listening socket the options Go's net
+// package sets on every TCP connection it makes: no Nagle delay, and
+// keep-alive probes after 15 s idle, every 15 s, 9 of them. Accepted sockets
+// inherit them from the listener (Linux copies the listener's socket), so
+// workers driving the bare descriptors (rawsock) set nothing per
+// connection. A Unix listener refuses them, which is fine.
+func inheritTCPOptions(fd int) {
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9)
 }
 
 // Close releases the duplicate; Accept then returns net.ErrClosed.
@@ -506,11 +522,15 @@ func (l *DispatchListener) Accept() (net.Conn, error) {
 		for len(l.pending) > 0 {
 			fd := l.pending[0]
 			l.pending = l.pending[1:]
-			if c, ok := l.open(fd); ok {
-				if l.reserved {
-					return &fdreserve.Conn{Conn: c}, nil
-				}
+			if !l.reserved {
+				// The worker's pollers and flushers drive the descriptor
+				// itself (rawsock): no per-connection system call here.
+				c := rawsock.New(fd)
+				c.OnExhausted = l.exhausted
 				return c, nil
+			}
+			if c, ok := l.open(fd); ok {
+				return &fdreserve.Conn{Conn: c}, nil
 			}
 		}
 		var buf [16]byte
@@ -552,14 +572,23 @@ func (l *DispatchListener) Accept() (net.Conn, error) {
 	}
 }
 
-// open turns a received descriptor into a connection. net.FileConn needs
-// one more descriptor for a moment: at the limit the reserve makes room.
+// exhausted releases the reserve when a connection found no room for a
+// descriptor it needed (a rawsock's blocking duplicate).
+func (l *DispatchListener) exhausted() {
+	if !l.reserve.Full() {
+		l.reserve.Exhausted()
+	}
+}
+
+// open turns a received descriptor into a *net.TCPConn, for a connection
+// taken from the reserve (fdreserve.Conn marks it). net.FileConn needs one
+// more descriptor for a moment: at the limit the reserve makes room.
 func (l *DispatchListener) open(fd int) (net.Conn, bool) {
 	f := os.NewFile(uintptr(fd), "conn")
 	defer f.Close()
 	c, err := net.FileConn(f)
 	if fdreserve.IsExhaustion(err) && !l.reserve.Full() {
-		l.reserve.Exhausted()
+		l.exhausted()
 		c, err = net.FileConn(f)
 	}
 	if err != nil {

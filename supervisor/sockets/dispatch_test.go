@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestDispatchPassesConnections(t *testing.T) {
@@ -131,6 +133,24 @@ func TestAcceptorBatchesAndSendFDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		fds = append(fds, got...)
+	}
+	// Accepted sockets carry the options Go sets on its own connections,
+	// inherited from the listening socket: workers set nothing.
+	for _, fd := range fds {
+		for _, o := range []struct {
+			name           string
+			level, opt, is int
+		}{
+			{"TCP_NODELAY", unix.IPPROTO_TCP, unix.TCP_NODELAY, 1},
+			{"SO_KEEPALIVE", unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1},
+			{"TCP_KEEPIDLE", unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15},
+			{"TCP_KEEPINTVL", unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15},
+			{"TCP_KEEPCNT", unix.IPPROTO_TCP, unix.TCP_KEEPCNT, 9},
+		} {
+			if v, err := unix.GetsockoptInt(fd, o.level, o.opt); err != nil || v != o.is {
+				t.Fatalf("accepted socket: %s = %d, %v; want %d", o.name, v, err, o.is)
+			}
+		}
 	}
 	sup, child, err := DispatchPair()
 	if err != nil {

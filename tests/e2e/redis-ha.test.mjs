@@ -150,6 +150,10 @@ test('two servers on a Sentinel set: the master is killed mid-traffic', { skip, 
   const killedAt = Date.now();
   procs.get(oldMaster).kill('SIGKILL');
   await waitFor(() => masterAddr() !== oldMaster, { timeout: 30000, interval: 100, message: 'Sentinel elected a new master' });
+  // Sentinel usually elects within ~2 s, but may abort its first attempt and try again only after
+  // twice failover-timeout (20 s here): how soon events flow again is measured from the election,
+  // the part the servers own.
+  const electedAt = Date.now();
   for (const n of [node1, node2]) {
     await n.waitForOutput(/Redis connection established \(sentinel mymaster via [^)]*\) after/, 15000);
   }
@@ -171,8 +175,9 @@ test('two servers on a Sentinel set: the master is killed mid-traffic', { skip, 
   assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'events in the order they were posted');
   const firstAfter = got.find(([s]) => s >= afterKill[0]);
   const gap = firstAfter[1] - killedAt;
-  console.log(`# events crossed between the servers again ${gap} ms after the master was killed`);
-  assert.ok(gap < 5000, `events flowed again only ${gap} ms after the kill`);
+  const sinceElection = Math.max(0, firstAfter[1] - electedAt);
+  console.log(`# events crossed between the servers again ${gap} ms after the master was killed, ${sinceElection} ms after Sentinel named the new one`);
+  assert.ok(sinceElection < 5000, `events flowed again only ${sinceElection} ms after the new master was elected`);
 
   for (const n of [node1, node2]) {
     assert.equal(n.proc.exitCode, null, 'the server is still running');
