@@ -13,16 +13,19 @@ import (
 )
 
 // The epoll read driver: idle connections hold no goroutine and no read
-// buffer. Each poller owns one epoll instance and one goroutine; sockets
-// are registered EPOLLONESHOT, so exactly one poller handles a socket at a
-// time: it reads until EAGAIN into a pooled buffer, feeds the decoder,
-// then re-arms. Reads and re-arms run inside RawConn callbacks, which pin
-// the descriptor so it can neither be closed nor reused meanwhile.
+// buffer. Each poller owns one epoll instance and one goroutine, and a
+// socket is in one poller's set, so one goroutine handles its events, one
+// at a time: it reads until EAGAIN (or a short read) into a pooled buffer
+// and feeds the decoder. Sockets are registered edge-triggered, so a
+// socket costs one epoll_ctl to register and one to remove, none per
+// message; data that arrives after a read is a new edge. Reads run inside
+// RawConn callbacks, which pin the descriptor so it can neither be closed
+// nor reused meanwhile.
 //
 // Handling runs on the poller goroutine: message handling never blocks on
 // a socket (sends only enqueue), so one poller serves many sockets.
 
-const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+const pollEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 
 type poller struct {
 	epfd int
@@ -183,7 +186,10 @@ func (ps *pollState) detach(h pollable) {
 	ps.unpin()
 }
 
-func (ps *pollState) rearm() {
+// recheck makes epoll report the socket again if it is readable now: for a
+// handler that stopped reading before the socket was drained, as an edge
+// comes only with new data.
+func (ps *pollState) recheck() {
 	_ = ps.rc.Control(func(f uintptr) {
 		ev := unix.EpollEvent{Events: pollEvents, Fd: ps.fd}
 		_ = unix.EpollCtl(ps.p.epfd, unix.EPOLL_CTL_MOD, int(f), &ev)
@@ -260,10 +266,9 @@ func (c *conn) onReadable() {
 			continue
 		}
 		if n < len(buf) {
-			break
+			break // drained: what comes next is a new edge
 		}
 	}
-	ps.rearm()
 }
 
 // lingerThenAbort ends a closing socket whose client never closes.

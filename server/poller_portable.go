@@ -16,7 +16,7 @@ func (*pollState) detach(any) {}
 
 func (*pollState) handOver(any) {}
 
-func (*pollState) rearm() {}
+func (*pollState) recheck() {}
 
 // watchUpgrade: without pollers net/http reads every request (upgrade.go).
 func (*pollSet) watchUpgrade(*Server, *handoffListener, net.Conn, plainSocket) bool { return false }

@@ -425,17 +425,16 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 	c := &conn{srv: s, nc: nc, app: a, origin: origin, tls: tlsSt}
 	if reg != nil {
 		// The poller that read the upgrade request keeps the socket: its
-		// registration passes to the WebSocket, disarmed (one-shot) until
-		// it is rearmed below.
+		// registration passes to the WebSocket. Its next event comes to
+		// this goroutine once open returns, so none can see the socket
+		// half set up.
 		c.poll.Store(reg)
 		reg.handOver(c)
 	}
-	// refused lets the client read the close: the poller or a reader
-	// goroutine reads until its FIN.
+	// refused lets the client read the close: the poller (its registration
+	// stays) or a reader goroutine reads until its FIN.
 	refused := func() {
-		if reg != nil {
-			reg.rearm()
-		} else {
+		if reg == nil {
 			s.spawnReader(c, nil)
 		}
 	}
@@ -509,7 +508,6 @@ func (s *Server) open(nc net.Conn, tlsSt *tlsState, a *appState, origin string, 
 	switch {
 	case reg != nil:
 		s.srvMu.Unlock()
-		reg.rearm()
 	case s.polls != nil && s.polls.attach(c):
 		s.srvMu.Unlock()
 	default:

@@ -105,8 +105,7 @@ func (pu *pendingUpgrade) onReadable() {
 	})
 	switch {
 	case err == nil && rerr == unix.EAGAIN:
-		pu.ps.rearm()
-		return
+		return // the rest of the head is a new edge
 	case err != nil || rerr != nil || n == 0:
 		pu.expire() // closed or failed before a request: nothing to answer
 		return
@@ -125,8 +124,7 @@ func (pu *pendingUpgrade) onReadable() {
 		if len(pu.head) == 0 {
 			pu.head = append(make([]byte, 0, 2*len(data)), data...)
 		}
-		pu.ps.rearm()
-		return
+		return // a short read drained the socket: the rest is a new edge
 	}
 	head, rest := data[:end+4], data[end+4:]
 	r, a, resp := pu.s.pollerUpgrade(pu.nc, head)
@@ -143,6 +141,11 @@ func (pu *pendingUpgrade) onReadable() {
 		initial = append([]byte(nil), rest...) // frames sent right behind the head
 	}
 	pu.s.open(pu.tc, nil, a, r.Header.Get("Origin"), initial, resp, pu.ps)
+	if n == len(buf) {
+		// The read filled the buffer: more may wait in the socket, with
+		// no new edge to announce it.
+		pu.ps.recheck()
+	}
 }
 
 // toHTTP gives the socket and the bytes read so far to net/http.

@@ -76,6 +76,35 @@ func TestUpgradeInPiecesAndFramesBehindTheHead(t *testing.T) {
 			t.Fatalf("out of order: %q", got)
 		}
 	})
+	t.Run("more frames behind the head than one read takes", func(t *testing.T) {
+		// The poller's first read fills its buffer: what is left in the
+		// socket has no new edge to announce it, and must be read too.
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		ping := `{"event":"pusher:ping"}`
+		frame := append([]byte{0x81, 0x80 | byte(len(ping)), 0, 0, 0, 0}, ping...)
+		const pings = 1500 // 43 KB of frames, more than the 32 KiB read
+		out := []byte(upgradeHead + "\r\n")
+		for i := 0; i < pings; i++ {
+			out = append(out, frame...)
+		}
+		if _, err := nc.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var got []byte
+		buf := make([]byte, 64<<10)
+		for strings.Count(string(got), "pusher:pong") < pings {
+			n, err := nc.Read(buf)
+			got = append(got, buf[:n]...)
+			if err != nil {
+				t.Fatalf("%d of %d pongs: %v", strings.Count(string(got), "pusher:pong"), pings, err)
+			}
+		}
+	})
 	t.Run("long head, frames behind", func(t *testing.T) {
 		// Longer than what the pollers keep: net/http reads it, and the
 		// frames it read past the head are not lost.
