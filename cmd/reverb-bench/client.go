@@ -24,6 +24,9 @@ type clientCmd struct {
 	// Reconnect makes a socket closed by the server reconnect and
 	// resubscribe at once, as pusher-js does after a 4200-range close.
 	Reconnect bool `json:"reconnect,omitempty"`
+	// Epoll dials with the epoll dialer (epolldial_linux.go) where the
+	// process reads with epoll, the socket is plain and nothing reconnects.
+	Epoll bool `json:"epoll,omitempty"`
 }
 
 type clientReply struct {
@@ -108,6 +111,10 @@ func runClient(args []string) int {
 		}
 		switch cmd.Op {
 		case "connect":
+			if cmd.Epoll && st.readers != nil && !st.tls && !cmd.Reconnect {
+				_ = out.Encode(st.connectEpoll(cmd))
+				break
+			}
 			_ = out.Encode(st.connectMany(cmd))
 		case "raw":
 			_ = out.Encode(st.connectRaw(cmd))

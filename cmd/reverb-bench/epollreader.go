@@ -79,10 +79,13 @@ func (rs *epollReaders) add(ws *wsConn, channel string, reconnect bool, shard *l
 	rs.next++
 	rs.mu.Unlock()
 	c := &epConn{ws: ws, fd: fd, shard: shard, channel: channel, reconnect: reconnect}
-	if n := ws.br.Buffered(); n > 0 {
-		b, _ := ws.br.Peek(n)
-		c.pending = append(c.pending, b...)
+	if ws.br != nil {
+		if n := ws.br.Buffered(); n > 0 {
+			b, _ := ws.br.Peek(n)
+			c.pending = append(c.pending, b...)
+		}
 	}
+	c.pending = append(c.pending, ws.rest...)
 	r.mu.Lock()
 	r.conns[fd] = c
 	r.mu.Unlock()

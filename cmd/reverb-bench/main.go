@@ -37,6 +37,8 @@ type config struct {
 	// 4 × stormConc / connect latency, so too few dialers measure the
 	// client, not the server.
 	stormConc int
+	// stormDialer is "epoll" (epolldial_linux.go) or "goroutine".
+	stormDialer string
 	// scalingRate and scalingDur size the scaling scenario: events per
 	// second (all nodes together) and how long each setup is measured.
 	scalingRate int
@@ -71,6 +73,7 @@ func main() {
 	flag.BoolVar(&benchTLS, "tls", false, "serve and connect over TLS (self-signed certificate; Go clients negotiate TLS 1.3, AES-128-GCM)")
 	flag.BoolVar(&goroutineClient, "goroutine-client", false, "client processes read with a goroutine per socket instead of epoll (to compare client cost)")
 	flag.IntVar(&cfg.stormConc, "storm-concurrency", 256, "dials in flight per client process in the storm")
+	flag.StringVar(&cfg.stormDialer, "storm-dialer", "epoll", "how the storm's client processes dial: epoll (one epoll loop per process, Linux) or goroutine (net.Dial per dial, as every other scenario)")
 	flag.Parse()
 	cfg.scenarios = map[string]bool{}
 	for _, s := range strings.Split(scen, ",") {
@@ -197,13 +200,21 @@ func startClients(a *benchApp, n int) (clientPool, error) {
 
 // connectSpread opens total sockets spread evenly over the pool.
 func connectSpread(pool clientPool, total int, channel string, concurrency int, reconnect bool) (ok, failed, refused int, connect hist, elapsed time.Duration, err error) {
+	return connectSpreadWith(pool, total, clientCmd{Channel: channel, Concurrency: concurrency, Reconnect: reconnect})
+}
+
+// connectSpreadWith is connectSpread for a connect command of any shape.
+func connectSpreadWith(pool clientPool, total int, cmd clientCmd) (ok, failed, refused int, connect hist, elapsed time.Duration, err error) {
 	start := time.Now()
+	cmd.Op = "connect"
 	replies, err := pool.all(func(i int) clientCmd {
 		n := total / len(pool)
 		if i < total%len(pool) {
 			n++
 		}
-		return clientCmd{Op: "connect", N: n, Channel: channel, Concurrency: concurrency, Reconnect: reconnect}
+		c := cmd
+		c.N = n
+		return c
 	})
 	elapsed = time.Since(start)
 	for _, r := range replies {

@@ -294,7 +294,8 @@ func stormScenario(cfg config) error {
 		waitPerf := startPerf(cfg.perfDir, "storm", srv.pid(), 2*time.Second)
 		defer waitPerf()
 		over0, drops0, syn0 := listenOverflows(), tcpExt("ListenDrops"), tcpExt("TCPReqQFullDrop")
-		ok, failed, refused, connect, elapsed, err := connectSpread(pool, n, "storm", cfg.stormConc, false)
+		ok, failed, refused, connect, elapsed, err := connectSpreadWith(pool, n,
+			clientCmd{Channel: "storm", Concurrency: cfg.stormConc, Epoll: cfg.stormDialer == "epoll"})
 		if err != nil {
 			return err
 		}
