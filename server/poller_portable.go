@@ -16,8 +16,6 @@ func (*pollState) detach(any) {}
 
 func (*pollState) handOver(any) {}
 
-func (*pollState) recheck() {}
-
 // watchUpgrade: without pollers net/http reads every request (upgrade.go).
 func (*pollSet) watchUpgrade(*Server, *handoffListener, net.Conn, plainSocket) bool { return false }
 

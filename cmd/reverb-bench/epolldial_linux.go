@@ -255,7 +255,7 @@ func (st *clientState) subscribedRaw(d *epollDial, channel string) {
 	// The readers know the descriptor by number: a pong written through
 	// the net.Conn must not move it (rawsock.Conn.Pin).
 	sock.Pin()
-	ws := &wsConn{c: sock, rest: append([]byte(nil), d.buf...)}
+	ws := &wsConn{c: sock}
 	st.mu.Lock()
 	st.connect.add(time.Since(d.start))
 	st.conns = append(st.conns, ws)
@@ -263,7 +263,12 @@ func (st *clientState) subscribedRaw(d *epollDial, channel string) {
 	st.nextShard++
 	st.mu.Unlock()
 	st.open.Add(1)
-	st.startReading(ws, channel, false, shard)
+	if err := st.readers.addRead(ws, d.buf, channel, false, shard); err != nil {
+		// No reader can take it (epoll_ctl failed): count it closed.
+		st.open.Add(-1)
+		st.closes.Add(1)
+		ws.Close()
+	}
 }
 
 // maskedText is a client text frame with a fixed mask (any mask will do).

@@ -66,6 +66,16 @@ func newEpollReaders(st *clientState) (*epollReaders, error) {
 // add hands a subscribed socket to one of the readers, round-robin. Bytes the
 // handshake's bufio.Reader already holds are processed first.
 func (rs *epollReaders) add(ws *wsConn, channel string, reconnect bool, shard *latencyShard) error {
+	var pending []byte
+	if n := ws.br.Buffered(); n > 0 {
+		pending, _ = ws.br.Peek(n)
+	}
+	return rs.addRead(ws, pending, channel, reconnect, shard)
+}
+
+// addRead is add for a socket whose bytes read past the handshake are
+// pending (ws.br is not used).
+func (rs *epollReaders) addRead(ws *wsConn, pending []byte, channel string, reconnect bool, shard *latencyShard) error {
 	raw, err := ws.c.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return err
@@ -79,13 +89,7 @@ func (rs *epollReaders) add(ws *wsConn, channel string, reconnect bool, shard *l
 	rs.next++
 	rs.mu.Unlock()
 	c := &epConn{ws: ws, fd: fd, shard: shard, channel: channel, reconnect: reconnect}
-	if ws.br != nil {
-		if n := ws.br.Buffered(); n > 0 {
-			b, _ := ws.br.Peek(n)
-			c.pending = append(c.pending, b...)
-		}
-	}
-	c.pending = append(c.pending, ws.rest...)
+	c.pending = append(c.pending, pending...)
 	r.mu.Lock()
 	r.conns[fd] = c
 	r.mu.Unlock()

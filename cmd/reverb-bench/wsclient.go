@@ -28,9 +28,6 @@ type wsConn struct {
 	// saves one allocation per delivered message on the client side.
 	buf []byte
 	wm  sync.Mutex // serialises writes (reader answers pings, owner subscribes)
-	// rest is what the epoll dialer read past subscription_succeeded (br
-	// is nil then): the readers handle it first.
-	rest []byte
 
 	SocketID string
 }
