@@ -16,8 +16,7 @@ import (
 // the process) is the server's accept, handshake and subscribe.
 func BenchmarkConnect(b *testing.B) {
 	ts := startServer(b, Options{})
-	upgrade := []byte("GET /app/reverb-key?protocol=7&client=js&version=8.4.0&flash=false HTTP/1.1\r\nHost: " + ts.addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	upgrade := benchUpgrade(ts.addr)
 	msg := `{"event":"pusher:subscribe","data":{"channel":"storm"}}`
 	subscribe := append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)
 	b.SetParallelism(4) // 4 × GOMAXPROCS clients at a time
@@ -50,6 +49,12 @@ func BenchmarkConnect(b *testing.B) {
 	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N)/1e3, "µs-CPU/connect")
 }
 
+// benchUpgrade is pusher-js's upgrade request to the test app at addr.
+func benchUpgrade(addr string) []byte {
+	return []byte("GET /app/reverb-key?protocol=7&client=js&version=8.4.0&flash=false HTTP/1.1\r\nHost: " + addr +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+}
+
 // readUntil writes out and reads until want has arrived.
 func readUntil(nc net.Conn, out, buf []byte, want string) error {
 	if _, err := nc.Write(out); err != nil {
@@ -76,8 +81,7 @@ func readUntil(nc net.Conn, out, buf []byte, want string) error {
 // process; the CPU per message it reports is the process's.
 func BenchmarkInboundMessage(b *testing.B) {
 	ts := startServer(b, Options{})
-	upgrade := []byte("GET /app/reverb-key?protocol=7&client=js&version=8.4.0&flash=false HTTP/1.1\r\nHost: " + ts.addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	upgrade := benchUpgrade(ts.addr)
 	msg := `{"event":"pusher:ping"}`
 	ping := append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)
 	const parallelism = 4

@@ -199,11 +199,8 @@ func (c *Conn) conn() (*net.TCPConn, error) {
 		c.moved.Store(tc)
 		return tc, nil
 	}
-	dup, err := c.dup()
-	if err != nil && c.OnExhausted != nil && (err == unix.EMFILE || err == unix.ENFILE) {
-		c.OnExhausted()
-		dup, err = c.dup()
-	}
+	var dup int
+	err := c.retryExhausted(func() (err error) { dup, err = c.dup(); return err })
 	if err != nil {
 		return nil, os.NewSyscallError("dup", err)
 	}
@@ -218,11 +215,8 @@ func (c *Conn) conn() (*net.TCPConn, error) {
 // fileConn makes a *net.TCPConn of fd and closes fd.
 func (c *Conn) fileConn(fd int) (*net.TCPConn, error) {
 	f := os.NewFile(uintptr(fd), "tcp")
-	nc, err := net.FileConn(f)
-	if err != nil && c.OnExhausted != nil && (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) {
-		c.OnExhausted()
-		nc, err = net.FileConn(f)
-	}
+	var nc net.Conn
+	err := c.retryExhausted(func() (err error) { nc, err = net.FileConn(f); return err })
 	_ = f.Close()
 	if err != nil {
 		return nil, err
@@ -233,6 +227,17 @@ func (c *Conn) fileConn(fd int) (*net.TCPConn, error) {
 		return nil, errors.New("rawsock: not a TCP socket")
 	}
 	return tc, nil
+}
+
+// retryExhausted runs try, and once more after OnExhausted when the
+// descriptor table had no room.
+func (c *Conn) retryExhausted(try func() error) error {
+	err := try()
+	if err != nil && c.OnExhausted != nil && (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) {
+		c.OnExhausted()
+		err = try()
+	}
+	return err
 }
 
 func (c *Conn) dup() (int, error) {
