@@ -200,10 +200,12 @@ func (s *supervised) hold(t *testing.T) *holder {
 	t.Cleanup(func() { c.Close() })
 	fmt.Fprintf(c, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
 	r := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	line, err := r.ReadString('\n')
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("no worker greeted the connection: %v", err)
 	}
+	c.SetReadDeadline(time.Time{})
 	return &holder{conn: c, node: strings.TrimSpace(strings.TrimPrefix(line, "hello ")), r: r}
 }
 
