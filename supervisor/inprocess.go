@@ -450,10 +450,13 @@ func (r *inProcess) drainGeneration(g *ipGen) {
 		n.dl.startDraining()
 		n.in.Close() // Serve returns once it took what was handed over
 	}
-	if !r.stopping {
-		r.con.Infof("Draining generation %d: %s, window %v", g.num, workers(len(g.nodes)), r.c.DrainWindow)
-	}
 	window := r.c.DrainWindow
+	if !r.stopping {
+		held := g.connections()
+		window = restartDrainWindow(window, held, r.c.reconnectPace())
+		r.con.Infof("Draining generation %d: %s, window %v%s", g.num, workers(len(g.nodes)), window,
+			drainPace(r.c.DrainWindow, window, held, r.c.reconnectPace()))
+	}
 	go func() { // owned by g: ends within window + drainGrace + 1 s
 		var wg sync.WaitGroup
 		for _, n := range g.nodes {
@@ -675,4 +678,17 @@ func boundEndpoint(ep Endpoint, ln net.Listener) Endpoint {
 		}
 	}
 	return ep
+}
+
+// connections is how many connections g's servers hold.
+func (g *ipGen) connections() int {
+	n := 0
+	for _, nd := range g.nodes {
+		if st, ok := nd.srv.(interface{ Stats() server.Stats }); ok {
+			for _, a := range st.Stats().Apps {
+				n += int(a.Connections)
+			}
+		}
+	}
+	return n
 }

@@ -34,6 +34,9 @@ type Config struct {
 	PingSweep time.Duration
 	// DrainWindow spreads the closing of old connections on restart/stop.
 	DrainWindow time.Duration
+	// ReconnectPace is how many of its connections per second a restart
+	// lets reconnect (drainpace.go); 0 is reconnectsPerCPU per CPU.
+	ReconnectPace int
 	// RestartPoll is the polling period of non-file cache stores.
 	RestartPoll time.Duration
 	// ReadyTimeout bounds how long a new generation may take to report ready.

@@ -352,15 +352,22 @@ func (s *supervisor) allHigh(g *generation) (serving int, limit uint64, ok bool)
 // connections is how many connections the serving generation's workers
 // hold, from their descriptor counts (what each holds beyond its own).
 func (s *supervisor) connections() int {
+	if s.current == nil {
+		return 0
+	}
+	return s.current.connections()
+}
+
+// connections is how many connections g's workers hold, from the
+// descriptors each reports above its first report.
+func (g *generation) connections() int {
 	n := 0
-	if g := s.current; g != nil {
-		for _, p := range g.procs {
-			if p == nil || p.exited {
-				continue
-			}
-			if open, known := p.out.Load(); known && open > p.out.Base() {
-				n += int(open - p.out.Base())
-			}
+	for _, p := range g.procs {
+		if p == nil || p.exited {
+			continue
+		}
+		if open, known := p.out.Load(); known && open > p.out.Base() {
+			n += int(open - p.out.Base())
 		}
 	}
 	return n

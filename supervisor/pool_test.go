@@ -32,7 +32,7 @@ func startLimited(t *testing.T, n uint64, c Config) *supervised {
 // the same generation, the HTTP API answers throughout, and a restart
 // starts as many workers as the connections need.
 func TestPoolGrowsAtTheOpenFilesLimit(t *testing.T) {
-	s := startLimited(t, 128, Config{Workers: 1})
+	s := startLimited(t, 128, Config{Workers: 1, ReconnectPace: 20})
 	s.ready()
 	s.waitFor(`Open files limit is 128 per process`, time.Second)
 	// Keep connecting until a second worker serves: how many the first
@@ -79,6 +79,9 @@ func TestPoolGrowsAtTheOpenFilesLimit(t *testing.T) {
 		t.Fatalf("the workers were counted holding %d connections, want about %d", counted, held)
 	}
 	s.waitFor(`Generation 2 ready in \d+ ms`, 20*time.Second)
+	// At 20 reconnects per second, the 100 or so connections stretch the
+	// drain window past its configured 600 ms.
+	s.waitFor(`Draining generation 1: \d+ workers, window [1-9][0-9]*s \(\d+ connections reconnect at up to \d+ per second; --drain-window 600ms\)`, 5*time.Second)
 }
 
 // --max-workers caps the growth: the worker keeps serving up to its limit

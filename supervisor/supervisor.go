@@ -568,6 +568,11 @@ func (s *supervisor) drainGeneration(g *generation) {
 	}
 	g.draining = true
 	g.drainStart = time.Now()
+	window := s.c.DrainWindow
+	held := g.connections()
+	if !s.stopping {
+		window = restartDrainWindow(window, held, s.c.reconnectPace())
+	}
 	s.updateTargets() // before any drain order: nothing more is sent to g
 	n := 0
 	for _, p := range g.procs {
@@ -575,19 +580,20 @@ func (s *supervisor) drainGeneration(g *generation) {
 			continue
 		}
 		p.draining = true
-		if !p.ready || !p.peer.Drain(s.c.DrainWindow) {
+		if !p.ready || !p.peer.Drain(window) {
 			p.cmd.Process.Kill()
 			continue
 		}
 		n++
 	}
 	if n > 0 && !s.stopping {
-		s.con.Infof("Draining generation %d: %s, window %v", g.num, workers(n), s.c.DrainWindow)
+		s.con.Infof("Draining generation %d: %s, window %v%s", g.num, workers(n), window,
+			drainPace(s.c.DrainWindow, window, held, s.c.reconnectPace()))
 	}
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	g.timer = time.AfterFunc(s.c.DrainWindow+drainGrace, func() { s.events <- evDrainDeadline{g} })
+	g.timer = time.AfterFunc(window+drainGrace, func() { s.events <- evDrainDeadline{g} })
 	if g.live() == 0 {
 		s.removeGeneration(g)
 	}

@@ -144,8 +144,12 @@ func capacityScenario(cfg config) error {
 		if m != nil {
 			sized = m[1] + " workers for " + m[2] + " connections"
 		}
-		fmt.Printf("   restart: %d of %d clients reconnected in %.1fs (drain window 10 s); new generation: %s; %d workers after\n",
-			reconnects, ok, moved.Seconds(), sized, after.procs-1)
+		window := "unknown"
+		if m := regexp.MustCompile(`Draining generation 1: [^\n]*?window ([0-9.]+[a-z]+)`).FindStringSubmatch(srv.log.String()); m != nil {
+			window = m[1]
+		}
+		fmt.Printf("   restart: %d of %d clients reconnected in %.1fs (drain window %s); new generation: %s; %d workers after\n",
+			reconnects, ok, moved.Seconds(), window, sized, after.procs-1)
 		figure("capacity restart: connections held after", float64(open), "conns", ge(float64(ok)))
 		figure("capacity restart: refused reconnects", float64(rrefused), "", le(0))
 		calls, fails, worst = probe.snapshot()
