@@ -493,6 +493,32 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// A paused drain closes nothing until resumed, and then closes every
+// socket on the schedule moved on by the pause.
+func TestDrainPause(t *testing.T) {
+	ts := startServer(t, Options{})
+	var cs []*client
+	for i := 0; i < 5; i++ {
+		cs = append(cs, ts.dial(t, "reverb-key"))
+	}
+	ts.s.PauseDrain(true)
+	done := make(chan error, 1)
+	go func() { done <- ts.s.Drain(context.Background(), 200*time.Millisecond) }()
+	time.Sleep(500 * time.Millisecond) // past the whole window
+	if n := ts.s.openSockets(); n != 5 {
+		t.Fatalf("%d of 5 sockets open while the drain was paused", n)
+	}
+	ts.s.PauseDrain(false)
+	for _, c := range cs {
+		if code, _ := c.expectClose(); code != 4200 {
+			t.Fatalf("close %d", code)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A socket whose upgrade completes after Drain took its list (it was handed
 // to this generation just before the restart switched) is closed with 4200
 // too, at once, rather than when the worker exits.

@@ -151,6 +151,8 @@ type Server struct {
 	pubQ       []pubItem
 	pubRunning bool
 
+	// drainPause holds a drain's closes while its starter asks (drainpause.go).
+	drainPause drainPause
 	// draining is set by Drain: closed sockets keep their presence
 	// memberships until announceGone (see Drain).
 	draining atomic.Bool
@@ -636,13 +638,30 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 		}
 	}
 	for i := 0; i < len(all); {
-		if d := time.Until(at[i]); d > 0 {
-			t := time.NewTimer(d)
+		// Wait for the next close to be due, on the schedule moved on by
+		// the time spent paused (drainpause.go).
+		var shift time.Duration
+		for {
+			paused, sh, changed := s.drainPause.state()
+			shift = sh
+			d := time.Until(at[i].Add(shift))
+			if !paused && d <= 0 {
+				break
+			}
+			var t *time.Timer
+			var due <-chan time.Time
+			if !paused {
+				t = time.NewTimer(d)
+				due = t.C
+			}
 			select {
 			case <-ctx.Done():
-				t.Stop()
 				return ctx.Err()
-			case <-t.C:
+			case <-changed:
+			case <-due:
+			}
+			if t != nil {
+				t.Stop()
 			}
 		}
 		// Close the sockets due now at a point of the cluster's one order:
@@ -650,7 +669,7 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 		// accepted by the API before the marker was published) is queued
 		// ahead of the close frame; later ones find the socket gone.
 		j := i
-		now := time.Now()
+		now := time.Now().Add(-shift)
 		for j < len(all) && !at[j].After(now) {
 			j++
 		}

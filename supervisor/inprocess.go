@@ -457,7 +457,7 @@ func (r *inProcess) drainGeneration(g *ipGen) {
 		r.con.Infof("Draining generation %d: %s, window %v%s", g.num, workers(len(g.nodes)), window,
 			drainPace(r.c.DrainWindow, window, held, r.c.reconnectPace()))
 	}
-	go func() { // owned by g: ends within window + drainGrace + 1 s
+	go func() { // owned by g: ends within 2×window + drainGrace + 1 s
 		var wg sync.WaitGroup
 		for _, n := range g.nodes {
 			wg.Add(1)
@@ -659,9 +659,11 @@ func startNodePulse(p *laravelcfg.Project, srv node, con *console.Writer) io.Clo
 	return startPulse(p, st, con.Warnf)
 }
 
-// drainNode closes every connection of srv over window and stops it.
+// drainNode closes every connection of srv over window and stops it. The
+// bound allows for a supervisor holding the closes for up to one more
+// window (drainpace_workers.go).
 func drainNode(srv node, window time.Duration, con *console.Writer) {
-	ctx, cancel := context.WithTimeout(context.Background(), window+drainGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*window+drainGrace)
 	defer cancel()
 	if err := srv.Drain(ctx, window); err != nil && con != nil {
 		con.Warnf("Drain ended early: %v", err)

@@ -65,6 +65,8 @@ type generation struct {
 	drainStart time.Time
 	failures   []int // consecutive deaths per slot, for backoff
 	timer      *time.Timer
+	pacer      *drainPacer // a restart's drain (drainpace_workers.go)
+	lastPace   *drainPacer // the pacer once stopped, for the log
 }
 
 // proc is one worker process.
@@ -402,6 +404,8 @@ func (s *supervisor) handle(ev any) {
 		s.onLoaded(ev)
 	case evTopology: // a monitoring request (monitoring.go)
 		ev.reply <- s.topology()
+	case evPaceTick:
+		s.pace(ev.g)
 	case evDrainDeadline:
 		n := 0
 		for _, p := range ev.g.procs {
@@ -535,8 +539,9 @@ func (s *supervisor) removeGeneration(g *generation) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	s.stopPacing(g)
 	if g.draining && !s.stopping {
-		s.con.Infof("Generation %d gone after %.1f s", g.num, time.Since(g.drainStart).Seconds())
+		s.con.Infof("Generation %d gone after %.1f s%s", g.num, time.Since(g.drainStart).Seconds(), paceSummary(g))
 	}
 }
 
@@ -593,7 +598,13 @@ func (s *supervisor) drainGeneration(g *generation) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
-	g.timer = time.AfterFunc(window+drainGrace, func() { s.events <- evDrainDeadline{g} })
+	deadline := window + drainGrace
+	if !s.stopping && n > 0 {
+		// Holds add up to one window at most (drainpace_workers.go).
+		s.startPacing(g, window)
+		deadline += window
+	}
+	g.timer = time.AfterFunc(deadline, func() { s.events <- evDrainDeadline{g} })
 	if g.live() == 0 {
 		s.removeGeneration(g)
 	}
@@ -652,6 +663,7 @@ func (s *supervisor) stop(code int) {
 	// connections are refused instead of waiting in a backlog no one reads.
 	s.disp.close()
 	for _, g := range s.gens {
+		s.stopPacing(g) // nothing reconnects here any more: no holds
 		s.drainGeneration(g)
 	}
 }

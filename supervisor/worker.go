@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -119,11 +120,19 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	go newMemTrimmer().run(stopTrim)
 	drains := make(chan time.Duration, 1)
 	lifeline := make(chan error, 1)
+	// pauseDrain is the server's PauseDrain once the server exists (the
+	// supervisor holds only drains, which come after).
+	var pauseDrain atomic.Pointer[func(bool)]
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
 		Drain: func(w time.Duration) {
 			select {
 			case drains <- w:
 			default: // already draining
+			}
+		},
+		PauseDrain: func(paused bool) {
+			if f := pauseDrain.Load(); f != nil {
+				(*f)(paused)
 			}
 		},
 		Closed: func(err error) { lifeline <- err },
@@ -169,6 +178,10 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 			tr.Close()
 		}
 		return fail(err)
+	}
+	if ps, ok := srv.(interface{ PauseDrain(bool) }); ok {
+		f := ps.PauseDrain
+		pauseDrain.Store(&f)
 	}
 	defer startWorkerMonitoring(p, srv, nodeID, ln.Lost, stderr).Close() // Pulse, stats socket (monitoring.go)
 	// served is closed when Serve returns; serveErr is written before.

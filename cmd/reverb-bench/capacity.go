@@ -117,10 +117,13 @@ func capacityScenario(cfg config) error {
 		if err != nil {
 			return fmt.Errorf("reverb restart: %v: %s", err, out)
 		}
+		logFrom := len(srv.log.String())
 		var open int64
 		var reconnects uint64
+		var timeline []string // every 10 reports: reconnected so far, and the kernel's listen-queue overflows
+		overflows0 := listenOverflows()
 		deadline := time.Now().Add(3 * time.Minute)
-		for time.Now().Before(deadline) {
+		for i := 1; time.Now().Before(deadline); i++ {
 			time.Sleep(time.Second)
 			open, reconnects = 0, 0
 			replies, err := pool.all(func(int) clientCmd { return clientCmd{Op: "report"} })
@@ -131,11 +134,20 @@ func capacityScenario(cfg config) error {
 				open += r.Open
 				reconnects += r.Reconnects
 			}
+			if i%10 == 0 {
+				timeline = append(timeline, fmt.Sprintf("%.0fs %d (%d)", time.Since(t0).Seconds(), reconnects, listenOverflows()-overflows0))
+			}
 			if reconnects >= uint64(ok) && open >= int64(ok) && strings.Contains(srv.log.String(), "Generation 1 gone") {
 				break
 			}
 		}
 		moved := time.Since(t0)
+		fmt.Printf("   reconnected (listen-queue overflows) since the restart: %s\n", strings.Join(timeline, ", "))
+		for _, line := range strings.Split(srv.log.String()[logFrom:], "\n") {
+			if strings.Contains(line, "eneration") || strings.Contains(line, "Draining") {
+				fmt.Printf("   server: %s\n", strings.TrimSpace(line))
+			}
+		}
 		_, _, _, _, rrefused, _, _ := reportAll(pool)
 		time.Sleep(5 * time.Second)
 		after := treeMemory(srv.pid())

@@ -27,6 +27,9 @@ type ClientEvents struct {
 	// Drain is called (from the reader goroutine) when the supervisor asks
 	// the worker to stop accepting and drain over window.
 	Drain func(window time.Duration)
+	// PauseDrain is called (from the reader goroutine) when the supervisor
+	// holds (true) or resumes (false) the drain's closes.
+	PauseDrain func(paused bool)
 	// Closed is called once when the connection to the supervisor ends.
 	Closed func(err error)
 }
@@ -219,6 +222,13 @@ func (c *Client) read() error {
 			}
 			if c.ev.Drain != nil {
 				c.ev.Drain(time.Duration(binary.BigEndian.Uint64(payload)) * time.Millisecond)
+			}
+		case FramePause:
+			if len(payload) != 8 {
+				return errors.New("hub: malformed pause")
+			}
+			if c.ev.PauseDrain != nil {
+				c.ev.PauseDrain(binary.BigEndian.Uint64(payload) != 0)
 			}
 		default:
 			return errors.New("hub: unknown frame type from supervisor")

@@ -40,6 +40,10 @@ const (
 	// FrameDrain tells a worker to stop accepting and drain over the window
 	// given as an 8-byte big-endian count of milliseconds.
 	FrameDrain byte = 'X'
+	// FramePause holds (payload 1) or resumes (payload 0) a drain's closes,
+	// as an 8-byte big-endian number: the supervisor pauses a draining
+	// generation while the listening socket's accept queue is long.
+	FramePause byte = 'Z'
 )
 
 // MaxFrame bounds one frame (type byte + payload). Bus messages are events
@@ -63,7 +67,7 @@ type scratch [16]byte
 // allocation, the payload itself; everything else is read into scratch.
 func retained(typ byte) bool {
 	switch typ {
-	case FrameAck, FrameDrain, FrameReady, FrameSubscribe:
+	case FrameAck, FrameDrain, FramePause, FrameReady, FrameSubscribe:
 		return false
 	}
 	return true

@@ -287,6 +287,7 @@ func TestPublishFromDeliverDoesNotDeadlock(t *testing.T) {
 func TestDrainAndClosedEvents(t *testing.T) {
 	r := NewRelay(0, t.Logf)
 	drained := make(chan time.Duration, 1)
+	paused := make(chan bool, 2)
 	closed := make(chan error, 1)
 	sup, wrk := socketPair(t)
 	var peer *Peer
@@ -299,8 +300,9 @@ func TestDrainAndClosedEvents(t *testing.T) {
 		Fail:  func(m string) { fail <- m },
 	})
 	c, err := Dial(wrk, "w", ClientEvents{
-		Drain:  func(d time.Duration) { drained <- d },
-		Closed: func(err error) { closed <- err },
+		Drain:      func(d time.Duration) { drained <- d },
+		PauseDrain: func(p bool) { paused <- p },
+		Closed:     func(err error) { closed <- err },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -321,6 +323,12 @@ func TestDrainAndClosedEvents(t *testing.T) {
 	if d := <-drained; d != 1500*time.Millisecond {
 		t.Fatalf("drain window %v", d)
 	}
+	if !peer.PauseDrain(true) || !peer.PauseDrain(false) {
+		t.Fatal("PauseDrain reported a gone worker")
+	}
+	if p, q := <-paused, <-paused; !p || q {
+		t.Fatalf("pause then resume arrived as %v, %v", p, q)
+	}
 	peer.Close()
 	select {
 	case <-closed:
@@ -330,8 +338,8 @@ func TestDrainAndClosedEvents(t *testing.T) {
 	if _, err := c.Publish(context.Background(), []byte("x")); err == nil {
 		t.Fatal("Publish after close succeeded")
 	}
-	if peer.Drain(time.Second) {
-		t.Fatal("Drain to a gone worker reported success")
+	if peer.Drain(time.Second) || peer.PauseDrain(true) {
+		t.Fatal("Drain or PauseDrain to a gone worker reported success")
 	}
 }
 
@@ -341,7 +349,7 @@ func TestProtocolErrors(t *testing.T) {
 		write func(bw *bufio.Writer, hdr *[5]byte)
 	}{
 		{"publish before hello", func(bw *bufio.Writer, hdr *[5]byte) { writeFrame(bw, hdr, FramePublish, []byte("x")) }},
-		{"unknown type", func(bw *bufio.Writer, hdr *[5]byte) { writeFrame(bw, hdr, 'Z', nil) }},
+		{"unknown type", func(bw *bufio.Writer, hdr *[5]byte) { writeFrame(bw, hdr, '?', nil) }},
 		{"empty frame", func(bw *bufio.Writer, _ *[5]byte) { bw.Write([]byte{0, 0, 0, 0}) }},
 		{"huge frame", func(bw *bufio.Writer, _ *[5]byte) { bw.Write([]byte{0xff, 0xff, 0xff, 0xff, 'P'}) }},
 		{"subscribe before hello", func(bw *bufio.Writer, hdr *[5]byte) { writeFrame(bw, hdr, FrameSubscribe, nil) }},

@@ -110,6 +110,22 @@ func (p *Peer) Drain(window time.Duration) bool {
 	return r.enqueueLocked(p, outFrame{typ: FrameDrain, n: uint64(window.Milliseconds())})
 }
 
+// PauseDrain holds (true) or resumes (false) the worker's drain; false
+// when the worker already left.
+func (p *Peer) PauseDrain(paused bool) bool {
+	r := p.relay
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.left {
+		return false
+	}
+	var n uint64
+	if paused {
+		n = 1
+	}
+	return r.enqueueLocked(p, outFrame{typ: FramePause, n: n})
+}
+
 // Close drops the connection; the worker sees its lifeline end.
 func (p *Peer) Close() error { return p.conn.Close() }
 
@@ -274,7 +290,7 @@ func (p *Peer) writeLoop() {
 		switch f.typ {
 		case FrameAck:
 			err = writeNumber(bw, num, f.typ, f.n, 4)
-		case FrameDrain:
+		case FrameDrain, FramePause:
 			err = writeNumber(bw, num, f.typ, f.n, 8)
 		default:
 			err = writeFrame(bw, &hdr, f.typ, f.payload)

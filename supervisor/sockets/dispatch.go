@@ -218,6 +218,23 @@ func (a *Acceptor) Accept(fds []int) ([]int, error) {
 	return fds, aerr
 }
 
+// Queue reports the listening socket's accept queue: the connections the
+// kernel completed that nobody accepted yet, and the most it holds before
+// it drops new ones (the listen backlog). ok is false for a socket that
+// does not say (not TCP).
+func (a *Acceptor) Queue() (waiting, capacity int, ok bool) {
+	var info *unix.TCPInfo
+	var err error
+	if cerr := a.rc.Control(func(fd uintptr) {
+		info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+	}); cerr != nil || err != nil || info.State != unix.BPF_TCP_LISTEN {
+		return 0, 0, false
+	}
+	// For a listening socket Linux puts the accept queue's length in
+	// tcpi_unacked and the backlog in tcpi_sacked.
+	return int(info.Unacked), int(info.Sacked), true
+}
+
 // SendFDs passes the descriptors over uc in one message. The caller still
 // owns them and closes them afterwards (the worker holds duplicates).
 func SendFDs(uc *net.UnixConn, fds []int, timeout time.Duration) error {

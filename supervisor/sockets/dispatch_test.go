@@ -107,6 +107,42 @@ func TestDispatchListenerEndsWhenSupervisorGoes(t *testing.T) {
 	}
 }
 
+// Queue counts the connections waiting to be accepted, against the
+// listen backlog.
+func TestAcceptorQueue(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc, err := NewAcceptor(ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer acc.Close()
+	if waiting, capacity, ok := acc.Queue(); !ok || waiting != 0 || capacity < 128 {
+		t.Fatalf("empty queue: %d of %d (ok %v)", waiting, capacity, ok)
+	}
+	for i := 0; i < 3; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	if waiting, _, _ := acc.Queue(); waiting != 3 {
+		t.Fatalf("%d connections waiting, want 3", waiting)
+	}
+	fds, err := acc.Accept(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeAll(fds)
+	if waiting, _, _ := acc.Queue(); waiting != 3-len(fds) {
+		t.Fatalf("%d connections waiting after %d accepted, want %d", waiting, len(fds), 3-len(fds))
+	}
+}
+
 func TestAcceptorBatchesAndSendFDs(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -185,5 +221,11 @@ func TestAcceptorBatchesAndSendFDs(t *testing.T) {
 	acc.Close()
 	if _, err := acc.Accept(nil); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept on a closed listener = %v, want net.ErrClosed", err)
+	}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
 	}
 }
