@@ -173,6 +173,10 @@ test('a custom ApplicationManager driver serves its apps, one added after start 
   assert.equal(r.code, 0);
   await server.waitForOutput(/Restart: php artisan reverb:apps --json .*database is down.*keeping the 2 app\(s\) of the last successful run/, 30000);
   await server.waitForOutput(/Generation 2 ready/, 30000);
+  // Broadcast once the old generation is gone: an event published while
+  // pusher-js is between its 4200 close and its subscription on the new
+  // generation is not for it (Pusher replays nothing).
+  await server.waitForOutput(/Generation 1 gone/, 30000);
   await waitFor(() => g.connection.state === 'connected' && chG.subscribed, { timeout: 15000, message: 'globex back on generation 2' });
   const again = nextEvent(chG, 'Headline');
   await broadcast(server, 'news', 'Headline', { t: 'still here' }, globex);
