@@ -107,13 +107,12 @@ func (s *supervisor) stopPacing(g *generation) {
 		s.holdDrain(g, false)
 	}
 	g.pacer = nil
-	g.lastPace = pc
 }
 
 // paceSummary says, for the log line of a generation gone, how long its
 // drain was held.
 func paceSummary(g *generation) string {
-	pc := g.lastPace
+	pc := g.pacer
 	if pc == nil || pc.holds == 0 {
 		return ""
 	}

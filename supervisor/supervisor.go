@@ -66,7 +66,6 @@ type generation struct {
 	failures   []int // consecutive deaths per slot, for backoff
 	timer      *time.Timer
 	pacer      *drainPacer // a restart's drain (drainpace_workers.go)
-	lastPace   *drainPacer // the pacer once stopped, for the log
 }
 
 // proc is one worker process.
@@ -539,9 +538,10 @@ func (s *supervisor) removeGeneration(g *generation) {
 	if g.timer != nil {
 		g.timer.Stop()
 	}
+	held := paceSummary(g)
 	s.stopPacing(g)
 	if g.draining && !s.stopping {
-		s.con.Infof("Generation %d gone after %.1f s%s", g.num, time.Since(g.drainStart).Seconds(), paceSummary(g))
+		s.con.Infof("Generation %d gone after %.1f s%s", g.num, time.Since(g.drainStart).Seconds(), held)
 	}
 }
 

@@ -101,29 +101,29 @@ func (p *Peer) NodeID() string {
 // Drain asks the worker to stop accepting and close its connections over
 // window. It reports false when the worker is already gone.
 func (p *Peer) Drain(window time.Duration) bool {
-	r := p.relay
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if p.left {
-		return false
-	}
-	return r.enqueueLocked(p, outFrame{typ: FrameDrain, n: uint64(window.Milliseconds())})
+	return p.control(FrameDrain, uint64(window.Milliseconds()))
 }
 
 // PauseDrain holds (true) or resumes (false) the worker's drain; false
 // when the worker already left.
 func (p *Peer) PauseDrain(paused bool) bool {
+	var n uint64
+	if paused {
+		n = 1
+	}
+	return p.control(FramePause, n)
+}
+
+// control queues a control frame carrying the number n, unless the worker
+// already left.
+func (p *Peer) control(typ byte, n uint64) bool {
 	r := p.relay
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p.left {
 		return false
 	}
-	var n uint64
-	if paused {
-		n = 1
-	}
-	return r.enqueueLocked(p, outFrame{typ: FramePause, n: n})
+	return r.enqueueLocked(p, outFrame{typ: typ, n: n})
 }
 
 // Close drops the connection; the worker sees its lifeline end.
