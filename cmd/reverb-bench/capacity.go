@@ -120,6 +120,7 @@ func capacityScenario(cfg config) error {
 		logFrom := len(srv.log.String())
 		var open int64
 		var reconnects uint64
+		var errSample string
 		var timeline []string // every 10 reports: reconnected so far, and the kernel's listen-queue overflows
 		overflows0 := listenOverflows()
 		deadline := time.Now().Add(3 * time.Minute)
@@ -133,6 +134,10 @@ func capacityScenario(cfg config) error {
 			for _, r := range replies {
 				open += r.Open
 				reconnects += r.Reconnects
+				if r.ErrSample != "" && errSample == "" {
+					errSample = r.ErrSample
+					fmt.Printf("   (client error sample at %.0fs: %s)\n", time.Since(t0).Seconds(), errSample)
+				}
 			}
 			if i%10 == 0 {
 				timeline = append(timeline, fmt.Sprintf("%.0fs %d (%d)", time.Since(t0).Seconds(), reconnects, listenOverflows()-overflows0))
@@ -143,10 +148,16 @@ func capacityScenario(cfg config) error {
 		}
 		moved := time.Since(t0)
 		fmt.Printf("   reconnected (listen-queue overflows) since the restart: %s\n", strings.Join(timeline, ", "))
+		others := 0
 		for _, line := range strings.Split(srv.log.String()[logFrom:], "\n") {
-			if strings.Contains(line, "eneration") || strings.Contains(line, "Draining") {
-				fmt.Printf("   server: %s\n", strings.TrimSpace(line))
+			switch {
+			case strings.Contains(line, "eneration") || strings.Contains(line, "Draining"):
+			case strings.TrimSpace(line) != "" && others < 20:
+				others++ // warnings and the like, the first 20
+			default:
+				continue
 			}
+			fmt.Printf("   server: %s\n", strings.TrimSpace(line))
 		}
 		_, _, _, _, rrefused, _, _ := reportAll(pool)
 		time.Sleep(5 * time.Second)

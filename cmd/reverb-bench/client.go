@@ -62,6 +62,11 @@ type clientState struct {
 	addr, src, path, key string
 	tls                  bool // dial wss
 
+	// srcs are the source addresses dials take in turn (see
+	// clientSources); nextSrc picks the next.
+	srcs    []string
+	nextSrc atomic.Uint32
+
 	open       atomic.Int64
 	reconnects atomic.Uint64
 	closes     atomic.Uint64
@@ -72,12 +77,14 @@ type clientState struct {
 	latency [16]latencyShard
 
 	// readers is the epoll receive side (nil: a goroutine per socket,
-	// the -goroutine-client mode).
+	// the -goroutine-client mode); redials reconnects the sockets they
+	// read (nil: a goroutine per reconnect).
 	readers *epollReaders
+	redials *redialer
 
 	mu        sync.Mutex // guards connect, conns, errSample, nextShard
 	connect   hist
-	conns     []*wsConn
+	conns     map[*wsConn]struct{} // open sockets, closed on "close"
 	errSample string
 	nextShard int
 }
@@ -87,7 +94,12 @@ func runClient(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: reverb-bench _client ADDR SRC PATH KEY epoll|goroutine [tls]")
 		return 2
 	}
-	st := &clientState{addr: args[0], src: args[1], path: args[2], key: args[3], tls: len(args) == 6}
+	st := &clientState{addr: args[0], src: args[1], path: args[2], key: args[3], tls: len(args) == 6,
+		conns: map[*wsConn]struct{}{}}
+	st.srcs = clientSources(st.src)
+	if st.path == "-" {
+		st.path = ""
+	}
 	// TLS sockets are read by a goroutine each (the epoll reader needs the
 	// raw socket).
 	if args[4] == "epoll" && !st.tls {
@@ -97,9 +109,7 @@ func runClient(args []string) int {
 			return 2
 		}
 		st.readers = rs
-	}
-	if st.path == "-" {
-		st.path = ""
+		st.redials = newRedialer(st)
 	}
 	in := bufio.NewScanner(os.Stdin)
 	out := json.NewEncoder(os.Stdout)
@@ -135,11 +145,7 @@ func runClient(args []string) int {
 		case "report":
 			_ = out.Encode(st.report())
 		case "close":
-			st.mu.Lock()
-			for _, c := range st.conns {
-				c.Close()
-			}
-			st.mu.Unlock()
+			st.closeAll()
 			_ = out.Encode(clientReply{Op: "close"})
 			return 0
 		default:
@@ -199,15 +205,11 @@ func (st *clientState) connectMany(cmd clientCmd) clientReply {
 					refused.Add(1)
 				case err != nil:
 					failed.Add(1)
-					st.mu.Lock()
-					if st.errSample == "" {
-						st.errSample = err.Error()
-					}
-					st.mu.Unlock()
+					st.noteError(err)
 				default:
 					ok.Add(1)
 					st.mu.Lock()
-					st.conns = append(st.conns, c)
+					st.conns[c] = struct{}{}
 					shard := &st.latency[st.nextShard%len(st.latency)]
 					st.nextShard++
 					st.mu.Unlock()
@@ -235,8 +237,8 @@ func (st *clientState) connectMany(cmd clientCmd) clientReply {
 func (st *clientState) connectRaw(cmd clientCmd) clientReply {
 	start := time.Now()
 	d := net.Dialer{Timeout: 10 * time.Second}
-	if st.src != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(st.src)}
+	if src := st.source(); src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 		d.Control = bindNoPort
 	}
 	r := clientReply{Op: "connected"}
@@ -251,7 +253,7 @@ func (st *clientState) connectRaw(cmd clientCmd) clientReply {
 		}
 		ws := &wsConn{c: c, br: bufio.NewReaderSize(c, 4096)}
 		st.mu.Lock()
-		st.conns = append(st.conns, ws)
+		st.conns[ws] = struct{}{}
 		shard := &st.latency[st.nextShard%len(st.latency)]
 		st.nextShard++
 		st.mu.Unlock()
@@ -266,7 +268,7 @@ func (st *clientState) connectRaw(cmd clientCmd) clientReply {
 
 func (st *clientState) dialSubscribed(channel string) (*wsConn, error) {
 	t0 := time.Now()
-	c, err := dialPusher(st.addr, st.src, st.path, st.key, st.tls, 10*time.Second)
+	c, err := dialPusher(st.addr, st.source(), st.path, st.key, st.tls, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +281,65 @@ func (st *clientState) dialSubscribed(channel string) (*wsConn, error) {
 	st.mu.Unlock()
 	st.open.Add(1)
 	return c, nil
+}
+
+// sourcesPerClient is how many loopback source addresses a client process
+// dials from. connect(2) looks for a local port free for the source and
+// destination by probing, and with 15,000 sockets per source (as many more
+// in TIME_WAIT during a restart) the probing took 40 % of both cores
+// (perf: __inet_check_established), which the server then lacked. Real
+// clients come from many addresses; eight keep each under ~2,000.
+const sourcesPerClient = 8
+
+// clientSources is src, a 127.0.0.x address, and seven more of the
+// process's own: 127.x.1.1 to 127.x.7.1 (no other process uses 127.x.0.0/16
+// with x ≥ 1). Any other src is used alone.
+func clientSources(src string) []string {
+	ip := net.ParseIP(src).To4()
+	if ip == nil || ip[0] != 127 || ip[1] != 0 || ip[2] != 0 || ip[3] == 0 {
+		return []string{src}
+	}
+	out := []string{src}
+	for j := 1; j < sourcesPerClient; j++ {
+		out = append(out, fmt.Sprintf("127.%d.%d.1", ip[3], j))
+	}
+	return out
+}
+
+// source is the address the next dial binds to ("" when unset).
+func (st *clientState) source() string {
+	if len(st.srcs) == 0 {
+		return st.src
+	}
+	return st.srcs[int(st.nextSrc.Add(1))%len(st.srcs)]
+}
+
+// noteError keeps the first error a dial met, for the reply.
+func (st *clientState) noteError(err error) {
+	st.mu.Lock()
+	if st.errSample == "" {
+		st.errSample = err.Error()
+	}
+	st.mu.Unlock()
+}
+
+// closed counts and forgets a socket that closed.
+func (st *clientState) closed(c *wsConn) {
+	st.open.Add(-1)
+	st.closes.Add(1)
+	c.Close()
+	st.mu.Lock()
+	delete(st.conns, c)
+	st.mu.Unlock()
+}
+
+// closeAll closes every open socket.
+func (st *clientState) closeAll() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for c := range st.conns {
+		c.Close()
+	}
 }
 
 // startReading hands a subscribed socket to the epoll readers, or to a
@@ -298,9 +359,7 @@ func (st *clientState) readLoop(c *wsConn, channel string, reconnect bool, shard
 	for {
 		op, payload, err := c.readFrame()
 		if err != nil || op == 8 {
-			st.open.Add(-1)
-			st.closes.Add(1)
-			c.Close()
+			st.closed(c)
 			if !reconnect {
 				return
 			}
@@ -310,7 +369,7 @@ func (st *clientState) readLoop(c *wsConn, channel string, reconnect bool, shard
 					st.reconnects.Add(1)
 					c = nc
 					st.mu.Lock()
-					st.conns = append(st.conns, c)
+					st.conns[c] = struct{}{}
 					st.mu.Unlock()
 					break
 				}

@@ -60,17 +60,13 @@ func (st *clientState) connectEpoll(cmd clientCmd) clientReply {
 		r.Failed = cmd.N
 		return r
 	}
-	var from unix.Sockaddr
-	if st.src != "" {
-		if from, err = sockaddr(net.JoinHostPort(st.src, "0")); err != nil {
-			fail(err)
-			r.Failed = cmd.N
-			return r
-		}
+	from, err := st.sourceAddrs()
+	if err != nil {
+		fail(err)
+		r.Failed = cmd.N
+		return r
 	}
-	request := []byte("GET " + st.path + "/app/" + st.key + "?protocol=7&client=reverb-bench&version=1.0&flash=false HTTP/1.1\r\n" +
-		"Host: " + st.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	request := upgradeRequest(st)
 	subscribe := maskedText([]byte(`{"event":"pusher:subscribe","data":{"channel":"` + cmd.Channel + `"}}`))
 	conc := cmd.Concurrency
 	if conc <= 0 {
@@ -91,7 +87,7 @@ func (st *clientState) connectEpoll(cmd clientCmd) clientReply {
 			return
 		}
 		r.OK++
-		st.subscribedRaw(d, cmd.Channel)
+		st.subscribedRaw(d, cmd.Channel, cmd.Reconnect, nil)
 	}
 	started := 0
 	events := make([]unix.EpollEvent, 256)
@@ -100,7 +96,7 @@ func (st *clientState) connectEpoll(cmd clientCmd) clientReply {
 	for started < cmd.N || len(dials) > 0 {
 		for started < cmd.N && len(dials) < conc {
 			started++
-			d, err := dialNonblocking(ep, from, to)
+			d, err := dialNonblocking(ep, from[started%len(from)], to)
 			if err != nil {
 				if errors.Is(err, unix.ECONNREFUSED) {
 					r.Refused++
@@ -249,8 +245,8 @@ func (d *epollDial) advance(subscribe []byte) (done bool, err error) {
 }
 
 // subscribedRaw records a dial that ended subscribed and hands its socket
-// to the epoll readers.
-func (st *clientState) subscribedRaw(d *epollDial, channel string) {
+// to the epoll readers; shard nil takes the next shard.
+func (st *clientState) subscribedRaw(d *epollDial, channel string, reconnect bool, shard *latencyShard) {
 	sock := rawsock.New(d.fd)
 	// The readers know the descriptor by number: a pong written through
 	// the net.Conn must not move it (rawsock.Conn.Pin).
@@ -258,17 +254,39 @@ func (st *clientState) subscribedRaw(d *epollDial, channel string) {
 	ws := &wsConn{c: sock}
 	st.mu.Lock()
 	st.connect.add(time.Since(d.start))
-	st.conns = append(st.conns, ws)
-	shard := &st.latency[st.nextShard%len(st.latency)]
-	st.nextShard++
+	st.conns[ws] = struct{}{}
+	if shard == nil {
+		shard = &st.latency[st.nextShard%len(st.latency)]
+		st.nextShard++
+	}
 	st.mu.Unlock()
 	st.open.Add(1)
-	if err := st.readers.addRead(ws, d.buf, channel, false, shard); err != nil {
+	if err := st.readers.addRead(ws, d.buf, channel, reconnect, shard); err != nil {
 		// No reader can take it (epoll_ctl failed): count it closed.
-		st.open.Add(-1)
-		st.closes.Add(1)
-		ws.Close()
+		st.closed(ws)
 	}
+}
+
+// sourceAddrs are st.srcs as IPv4 socket addresses for the epoll dialers
+// (nil entries: any).
+func (st *clientState) sourceAddrs() ([]unix.Sockaddr, error) {
+	srcs := st.srcs
+	if len(srcs) == 0 {
+		srcs = []string{st.src}
+	}
+	var out []unix.Sockaddr
+	for _, s := range srcs {
+		if s == "" {
+			out = append(out, nil)
+			continue
+		}
+		sa, err := sockaddr(net.JoinHostPort(s, "0"))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sa)
+	}
+	return out, nil
 }
 
 // maskedText is a client text frame with a fixed mask (any mask will do).

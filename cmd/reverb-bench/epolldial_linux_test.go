@@ -29,17 +29,13 @@ func TestEpollDialer(t *testing.T) {
 	go func() { _ = srv.Serve(ln) }()
 
 	client := func(addr, key string) *clientState {
-		st := &clientState{addr: addr, src: "127.0.0.1", key: key}
+		st := &clientState{addr: addr, src: "127.0.0.1", key: key, conns: map[*wsConn]struct{}{}}
 		rs, err := newEpollReaders(st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st.readers = rs
-		t.Cleanup(func() {
-			for _, c := range st.conns {
-				c.Close()
-			}
-		})
+		t.Cleanup(st.closeAll)
 		return st
 	}
 

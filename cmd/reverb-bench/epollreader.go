@@ -172,18 +172,21 @@ func (r *epollReader) readable(c *epConn, buf []byte) {
 	c.pending = append(c.pending[:0], data...)
 }
 
-// drop forgets a closed socket and, for reconnecting clients, dials again
-// on a goroutine of its own (which ends once connected or after 200 tries).
+// drop forgets a closed socket and, for reconnecting clients, dials again:
+// through the redialer, or on a goroutine of its own (which ends once
+// connected or after 200 tries) where the process has none.
 func (r *epollReader) drop(c *epConn) {
 	_ = unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	r.mu.Lock()
 	delete(r.conns, c.fd)
 	r.mu.Unlock()
 	st := r.st
-	st.open.Add(-1)
-	st.closes.Add(1)
-	c.ws.Close()
-	if c.reconnect {
+	st.closed(c.ws)
+	switch {
+	case !c.reconnect:
+	case st.redials != nil:
+		st.redials.reconnect(c.channel, c.shard)
+	default:
 		go st.redial(c.channel, c.shard)
 	}
 }
@@ -223,7 +226,7 @@ func (st *clientState) redial(channel string, shard *latencyShard) {
 		if err == nil {
 			st.reconnects.Add(1)
 			st.mu.Lock()
-			st.conns = append(st.conns, nc)
+			st.conns[nc] = struct{}{}
 			st.mu.Unlock()
 			st.startReading(nc, channel, true, shard)
 			return

@@ -19,3 +19,9 @@ func (*epollReaders) add(*wsConn, string, bool, *latencyShard) error {
 // connectEpoll is the epoll dialer's, Linux-only: never reached elsewhere
 // (there are no epoll readers), it dials as connectMany does.
 func (st *clientState) connectEpoll(cmd clientCmd) clientReply { return st.connectMany(cmd) }
+
+// redialer is the epoll reconnect side, Linux-only: elsewhere a goroutine
+// per socket reconnects (readLoop).
+type redialer struct{}
+
+func newRedialer(*clientState) *redialer { return nil }

@@ -1,0 +1,111 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server"
+)
+
+// handoverListener passes the connections one listener accepts to whichever
+// server currently takes them, as the supervisor's shared socket does for
+// the generations of a restart.
+type handoverListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	addr net.Addr
+}
+
+func (l *handoverListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *handoverListener) Close() error   { return nil }
+func (l *handoverListener) Addr() net.Addr { return l.addr }
+
+// A drained server's clients reconnect through the redialer to the server
+// taking over, resubscribe, and are read by the epoll readers again; the
+// process keeps only the sockets that are open.
+func TestRedialerReconnectsDrainedSockets(t *testing.T) {
+	app := laravelcfg.App{ID: benchAppID, Key: benchAppKey, Secret: benchAppSecret, PingInterval: 3600, ActivityTimeout: 120,
+		AllowedOrigins: []string{"*"}, MaxMessageSize: 1000000}
+	newServer := func() (*server.Server, *handoverListener) {
+		srv, err := server.New(server.Options{Apps: []laravelcfg.App{app}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		l := &handoverListener{ch: make(chan net.Conn), done: make(chan struct{})}
+		t.Cleanup(func() { close(l.done) })
+		go func() { _ = srv.Serve(l) }()
+		return srv, l
+	}
+	old, oldLn := newServer()
+	next, nextLn := newServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var target atomic.Pointer[handoverListener]
+	target.Store(oldLn)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			target.Load().ch <- c
+		}
+	}()
+
+	st := &clientState{addr: ln.Addr().String(), src: "127.0.0.1", key: benchAppKey, conns: map[*wsConn]struct{}{}}
+	rs, err := newEpollReaders(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.readers = rs
+	if st.redials = newRedialer(st); st.redials == nil {
+		t.Fatal("no redialer for an IPv4 address")
+	}
+	t.Cleanup(st.closeAll)
+	const n = 100
+	if r := st.connectMany(clientCmd{N: n, Channel: "restart", Concurrency: 8, Reconnect: true}); r.OK != n {
+		t.Fatalf("connect: %+v", r)
+	}
+
+	target.Store(nextLn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := old.Drain(ctx, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st.mu.Lock()
+		kept := len(st.conns)
+		st.mu.Unlock()
+		served := next.Stats().Apps[0].Connections
+		if st.reconnects.Load() == n && st.open.Load() == n && kept == n && served == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the drain: %d reconnects, %d open, %d kept, %d served by the new server (want %d)",
+				st.reconnects.Load(), st.open.Load(), kept, served, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := st.refused.Load(); r != 0 {
+		t.Fatalf("%d refused", r)
+	}
+}
