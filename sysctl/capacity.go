@@ -26,6 +26,9 @@ const (
 	fileMaxShare = 0.9
 )
 
+// ConntrackBound names the connection-tracking table's bound.
+const ConntrackBound = "nf_conntrack_max"
+
 // Bound is one limit expressed as a number of connections for the whole
 // setup (all workers).
 type Bound struct {
@@ -108,6 +111,14 @@ func Compute(l Limits, workers, maxWorkers int, tls bool) Capacity {
 			Name:        name,
 			Connections: uint64(float64(files) * fileMaxShare),
 			Detail:      fmt.Sprintf("%d open files for the whole system, 90%% counted as ours", files),
+		})
+	}
+	if l.ConntrackMax > 0 && l.ConntrackMax != Unlimited {
+		c.Bounds = append(c.Bounds, Bound{
+			Name:        ConntrackBound,
+			Connections: l.ConntrackMax / 2,
+			Detail: fmt.Sprintf("%d tracked connections for the whole system; each WebSocket is one, and stays one for 2 minutes after it closes, "+
+				"so a restart needs two per connection; a full table drops new connections", l.ConntrackMax),
 		})
 	}
 	mem, memName := l.MemAvailable, "available"

@@ -76,6 +76,9 @@ type Limits struct {
 	// Somaxconn and TCPMaxSynBacklog bound the accept queue.
 	Somaxconn        int `json:"somaxconn"`
 	TCPMaxSynBacklog int `json:"tcp_max_syn_backlog"`
+	// ConntrackMax is net.netfilter.nf_conntrack_max where the kernel
+	// tracks connections (a firewall, Docker); 0 where it does not.
+	ConntrackMax uint64 `json:"nf_conntrack_max,omitempty"`
 	// MemTotal and MemAvailable are bytes (/proc/meminfo; hw.memsize on
 	// macOS, where MemAvailable stays 0).
 	MemTotal     uint64 `json:"mem_total"`
@@ -213,6 +216,16 @@ func readLinux(src Source) Limits {
 			miss("/proc/sys/net/ipv4/ip_local_port_range", fmt.Errorf("bad range %q", strings.TrimSpace(string(b))))
 		} else {
 			l.PortLow, l.PortHigh = lo, hi
+		}
+	}
+
+	// Present only while the conntrack module is loaded: its absence is no
+	// failed reading.
+	if b, err := src.ReadFile("/proc/sys/net/netfilter/nf_conntrack_max"); err == nil {
+		if v, err := parseUint(strings.TrimSpace(string(b))); err != nil {
+			miss("/proc/sys/net/netfilter/nf_conntrack_max", err)
+		} else {
+			l.ConntrackMax = v
 		}
 	}
 

@@ -159,6 +159,20 @@ func sysctlConf(t Target) string {
 	}
 	b.WriteString("# Ephemeral ports bound connections a proxy on this host opens to one upstream address.\n")
 	b.WriteString("net.ipv4.ip_local_port_range = 1024 65535\n")
+	if l.ConntrackMax > 0 {
+		// Each connection is an entry, and stays one in TIME_WAIT (120 s)
+		// after it closes: the restart's reconnect wave needs two each.
+		mem := Compute(Limits{MemTotal: l.MemTotal, MemAvailable: l.MemTotal}, t.Workers, 0, false).Total
+		want := max(2*mem, 262144)
+		want = (want + 65535) / 65536 * 65536
+		b.WriteString("# Connection tracking (a firewall or Docker): every connection is an entry, and stays one for 2 minutes\n" +
+			"# after it closes, so a restart needs two per connection; a full table drops new connections.\n")
+		if l.ConntrackMax < want {
+			fmt.Fprintf(&b, "net.netfilter.nf_conntrack_max = %d\n", want)
+		} else {
+			fmt.Fprintf(&b, "# net.netfilter.nf_conntrack_max = %d is already enough\n", l.ConntrackMax)
+		}
+	}
 	b.WriteString("# Accept queue: absorbs the reconnect wave after a restart or a network blip.\n")
 	fmt.Fprintf(&b, "net.core.somaxconn = %d\n", max(l.Somaxconn, 4096))
 	fmt.Fprintf(&b, "net.ipv4.tcp_max_syn_backlog = %d\n", max(l.TCPMaxSynBacklog, 4096))

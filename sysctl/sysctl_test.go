@@ -380,3 +380,31 @@ func TestNginxNotOnTheServersPort(t *testing.T) {
 }
 
 func itoaTest(n int) string { return strconv.Itoa(n) }
+
+// Where the kernel tracks connections, its table bounds what can restart:
+// every connection is an entry and stays one for 2 minutes after it closes.
+func TestConntrack(t *testing.T) {
+	files := typicalProc()
+	files["/proc/sys/net/netfilter/nf_conntrack_max"] = "262144\n"
+	l := Read(fakeProc(files, 1024, 20000))
+	if l.ConntrackMax != 262144 || len(l.Missing) != 0 {
+		t.Fatalf("conntrack %d, missing %v", l.ConntrackMax, l.Missing)
+	}
+	c := Compute(l, 1, 0, false)
+	if c.Binding != ConntrackBound || c.Total != 131072 {
+		t.Fatalf("binding %q at %d, want nf_conntrack_max at 131072", c.Binding, c.Total)
+	}
+	conf := sysctlConf(Target{Workers: 1, NoFile: 20480, Limits: l})
+	if !strings.Contains(conf, "\nnet.netfilter.nf_conntrack_max = 851968\n") {
+		t.Fatalf("sysctl snippet:\n%s", conf)
+	}
+	l.ConntrackMax = 1 << 30
+	if conf := sysctlConf(Target{Workers: 1, NoFile: 20480, Limits: l}); !strings.Contains(conf, "# net.netfilter.nf_conntrack_max = 1073741824 is already enough") {
+		t.Fatalf("sysctl snippet with a large table:\n%s", conf)
+	}
+
+	files["/proc/sys/net/netfilter/nf_conntrack_max"] = "many"
+	if l := Read(fakeProc(files, 1024, 20000)); !strings.Contains(strings.Join(l.Missing, "\n"), "nf_conntrack_max: not a number") {
+		t.Fatalf("garbage conntrack reading: missing %v", l.Missing)
+	}
+}

@@ -412,6 +412,10 @@ func checkLimits(l sysctl.Limits, c sysctl.Capacity, apps []laravelcfg.App, prod
 		if l.NoFileSoft != 0 && l.NoFileSoft < l.NoFileHard && l.NoFileSoft < guide {
 			add(Info, "open-files", "`ulimit -n` shows %d, but reverb raises its own soft limit to the hard limit (%d) at start; php artisan reverb:start would be held to %d", l.NoFileSoft, l.NoFileHard, l.NoFileSoft)
 		}
+		if l.ConntrackMax != 0 && c.Binding == sysctl.ConntrackBound {
+			add(Info, "conntrack", "the kernel tracks connections (nf_conntrack_max %d): each is an entry, and stays one for 2 minutes after it closes, so about %d connections can restart without new ones being dropped (sysctl below)",
+				l.ConntrackMax, l.ConntrackMax/2)
+		}
 		if l.Somaxconn != 0 && l.Somaxconn < 1024 {
 			add(Info, "backlog", "net.core.somaxconn is %d: a reconnect wave after a restart may see refused connections (4096 below)", l.Somaxconn)
 		}

@@ -123,6 +123,8 @@ func TestBuild(t *testing.T) {
 	low.NoFileHard, low.NoFileSoft = 4096, 1024
 	fewPorts := goodLimits
 	fewPorts.PortLow, fewPorts.PortHigh = 32768, 33000
+	tracked := goodLimits
+	tracked.ConntrackMax = 65536
 
 	tests := []struct {
 		name  string
@@ -173,6 +175,7 @@ func TestBuild(t *testing.T) {
 		{"ephemeral ports below capacity, production", scenario{limits: &fewPorts, env: prod("ws.example.com", "443", "https"), origins: []string{"example.com"}},
 			true, []string{"info:clients", "info:ports"}},
 		{"no ephemeral-port note on a development machine", scenario{limits: &fewPorts}, true, nil},
+		{"a small conntrack table bounds the restart", scenario{limits: &tracked}, true, []string{"info:conntrack"}},
 		{"project unreadable", scenario{loadErr: errors.New(".env:3: unexpected quote")}, false,
 			[]string{"problem:project"}},
 	}

@@ -59,6 +59,9 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 		row(w, "local ports", fmt.Sprintf("%d–%d (%d ports)", l.PortLow, l.PortHigh, l.Ports()))
 		row(w, "somaxconn", fmt.Sprint(l.Somaxconn))
 		row(w, "syn backlog", fmt.Sprint(l.TCPMaxSynBacklog))
+		if l.ConntrackMax != 0 {
+			row(w, "nf_conntrack_max", num(l.ConntrackMax))
+		}
 		row(w, "memory", fmt.Sprintf("%s total, %s available", sysctl.HumanBytes(l.MemTotal), sysctl.HumanBytes(l.MemAvailable)))
 	}
 
