@@ -40,6 +40,11 @@ func capacityScenario(cfg config) error {
 	}
 	clients := (n + cfg.perClient - 1) / cfg.perClient
 	return withServer(cfg, 0, clients, func(a *benchApp, srv *runningServer, pool clientPool) error {
+		// A restart needs two connection-tracking entries per connection:
+		// the closed one stays tracked for 2 minutes (TIME_WAIT).
+		if tracked := conntrackMax(); tracked > 0 && tracked < 2*int64(n)+int64(n)/4 {
+			fmt.Printf("   note: nf_conntrack_max is %d: the restart needs about %d entries; past the table's size the kernel drops new connections' SYNs (reverb doctor prints the sysctl)\n", tracked, 2*n+n/4)
+		}
 		rss0 := treeMemory(srv.pid())
 		fmt.Printf("   server before: %d processes, RSS %.1f MiB, PSS %.1f MiB\n", rss0.procs, mib(rss0.rss), mib(rss0.pss))
 		api := newAPIClient(a)
@@ -121,8 +126,8 @@ func capacityScenario(cfg config) error {
 		var open int64
 		var reconnects uint64
 		var errSample string
-		var timeline []string // every 10 reports: reconnected so far, and the kernel's listen-queue overflows
-		overflows0 := listenOverflows()
+		var timeline []string // every 10 reports: reconnected so far, the kernel's listen-queue overflows and conntrack drops
+		overflows0, drops0 := listenOverflows(), conntrackDrops()
 		deadline := time.Now().Add(3 * time.Minute)
 		for i := 1; time.Now().Before(deadline); i++ {
 			time.Sleep(time.Second)
@@ -140,14 +145,18 @@ func capacityScenario(cfg config) error {
 				}
 			}
 			if i%10 == 0 {
-				timeline = append(timeline, fmt.Sprintf("%.0fs %d (%d)", time.Since(t0).Seconds(), reconnects, listenOverflows()-overflows0))
+				mark := fmt.Sprintf("%.0fs %d (%d", time.Since(t0).Seconds(), reconnects, listenOverflows()-overflows0)
+				if drops0 >= 0 {
+					mark += fmt.Sprintf(", %d", conntrackDrops()-drops0)
+				}
+				timeline = append(timeline, mark+")")
 			}
 			if reconnects >= uint64(ok) && open >= int64(ok) && strings.Contains(srv.log.String(), "Generation 1 gone") {
 				break
 			}
 		}
 		moved := time.Since(t0)
-		fmt.Printf("   reconnected (listen-queue overflows) since the restart: %s\n", strings.Join(timeline, ", "))
+		fmt.Printf("   reconnected (listen-queue overflows, conntrack drops) since the restart: %s\n", strings.Join(timeline, ", "))
 		others := 0
 		for _, line := range strings.Split(srv.log.String()[logFrom:], "\n") {
 			switch {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,6 +173,39 @@ func treeUsage(root int) (rss int64, cpu float64) {
 
 // listenOverflows reads TcpExt ListenOverflows from /proc/net/netstat.
 func listenOverflows() int64 { return tcpExt("ListenOverflows") }
+
+// conntrackDrops is the packets the kernel's connection tracking dropped
+// because its table was full (-1 where it does not track connections).
+func conntrackDrops() int64 {
+	b, err := os.ReadFile("/proc/net/stat/nf_conntrack")
+	if err != nil {
+		return -1
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	col := slices.Index(strings.Fields(lines[0]), "drop")
+	if col < 0 {
+		return -1
+	}
+	var sum int64
+	for _, l := range lines[1:] { // one line per CPU, hexadecimal
+		if f := strings.Fields(l); col < len(f) {
+			v, _ := strconv.ParseInt(f[col], 16, 64)
+			sum += v
+		}
+	}
+	return sum
+}
+
+// conntrackMax is net.netfilter.nf_conntrack_max (0 where the kernel does
+// not track connections).
+func conntrackMax() int64 {
+	b, err := os.ReadFile("/proc/sys/net/netfilter/nf_conntrack_max")
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return v
+}
 
 // tcpExt reads one TcpExt counter from /proc/net/netstat (-1 if absent).
 func tcpExt(name string) int64 {
