@@ -205,16 +205,16 @@ func (rd *redialer) run() {
 			start(job)
 		}
 		now := time.Now()
-		due := waiting[:0]
-		var later []redialJob
+		var due []redialJob
+		kept := waiting[:0] // filtered in place; retries of due jobs append after it
 		for _, job := range waiting {
 			if now.Before(job.notBefore) {
-				later = append(later, job)
+				kept = append(kept, job)
 			} else {
 				due = append(due, job)
 			}
 		}
-		waiting = later
+		waiting = kept
 		for _, job := range due {
 			start(job)
 		}

@@ -109,3 +109,55 @@ func TestRedialerReconnectsDrainedSockets(t *testing.T) {
 		t.Fatalf("%d refused", r)
 	}
 }
+
+// A reconnect refused while nothing listens is tried again every 50 ms, and
+// succeeds once a server is back on the address.
+func TestRedialerRetriesRefusedDials(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	st := &clientState{addr: addr, src: "127.0.0.1", key: benchAppKey, conns: map[*wsConn]struct{}{}}
+	st.srcs = clientSources(st.src)
+	rs, err := newEpollReaders(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.readers = rs
+	if st.redials = newRedialer(st); st.redials == nil {
+		t.Fatal("no redialer for an IPv4 address")
+	}
+	t.Cleanup(st.closeAll)
+	st.redials.reconnect("restart", &st.latency[0])
+	waitFor(t, "three refused dials", func() bool { return st.refused.Load() >= 3 })
+
+	app := laravelcfg.App{ID: benchAppID, Key: benchAppKey, Secret: benchAppSecret, PingInterval: 3600, ActivityTimeout: 120,
+		AllowedOrigins: []string{"*"}, MaxMessageSize: 1000000}
+	srv, err := server.New(server.Options{Apps: []laravelcfg.App{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	back, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	go func() { _ = srv.Serve(back) }()
+	waitFor(t, "the reconnect", func() bool {
+		return st.reconnects.Load() == 1 && st.open.Load() == 1 && srv.Stats().Apps[0].Connections == 1
+	})
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
