@@ -189,12 +189,15 @@ test('two servers on a Sentinel set: the master is killed mid-traffic', { skip, 
 
   // The restart flag lives in the same Sentinel set: `reverb restart` writes it on the new
   // master and both servers restart.
+  // pusher-js says subscription_succeeded again once it resubscribed after the drain's close.
+  let resubscribed = false;
+  ch.bind('pusher:subscription_succeeded', () => { resubscribed = true; });
   const r = spawnSync(REVERB_BIN, ['restart', '--dir', project.dir], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  // Once the old generations are gone the client is subscribed on a new one: an event sent
-  // between its 4200 close and its resubscription would not be for it (Pusher replays nothing).
-  for (const n of [node1, node2]) await n.waitForOutput(/Generation 2 ready/, 20000);
+  // The event goes out once the client is subscribed on a new generation: one sent between its
+  // 4200 close and its resubscription would not be for it (Pusher replays nothing).
   for (const n of [node1, node2]) await n.waitForOutput(/Generation 1 gone/, 20000);
+  await waitFor(() => resubscribed, { timeout: 15000, message: 'the client subscribed again after the restart' });
   const res = await sdk.trigger('orders', 'tick', { seq: 100000 });
   assert.equal(res.status, 200);
   await waitFor(() => got.some(([s]) => s === 100000), { timeout: 10000, message: 'an event after the restart' });
