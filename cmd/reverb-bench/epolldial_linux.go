@@ -67,7 +67,7 @@ func (st *clientState) connectEpoll(cmd clientCmd) clientReply {
 		return r
 	}
 	request := upgradeRequest(st)
-	subscribe := maskedText([]byte(`{"event":"pusher:subscribe","data":{"channel":"` + cmd.Channel + `"}}`))
+	subscribe := subscribeFrame(cmd.Channel)
 	conc := cmd.Concurrency
 	if conc <= 0 {
 		conc = 64
@@ -118,24 +118,7 @@ func (st *clientState) connectEpoll(cmd clientCmd) clientReply {
 			if d == nil {
 				continue
 			}
-			if ev := events[i].Events; ev&(unix.EPOLLERR|unix.EPOLLHUP) != 0 && !d.sent {
-				soerr, _ := unix.GetsockoptInt(d.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-				end(d, fmt.Errorf("connect: %w", unix.Errno(soerr)))
-				continue
-			}
-			if !d.sent {
-				if _, err := unix.Write(d.fd, request); err != nil {
-					end(d, fmt.Errorf("write request: %w", err))
-					continue
-				}
-				d.sent = true
-			}
-			if err := d.readAll(rbuf); err != nil {
-				end(d, err)
-				continue
-			}
-			done, err := d.advance(subscribe)
-			if err != nil || done {
+			if done, err := d.step(events[i].Events, request, subscribe, rbuf); err != nil || done {
 				end(d, err)
 			}
 		}
@@ -181,6 +164,26 @@ func dialNonblocking(ep int, from, to unix.Sockaddr) (*epollDial, error) {
 		return nil, err
 	}
 	return &epollDial{fd: fd}, nil
+}
+
+// step handles one readiness event of the dial: the connect's outcome,
+// then the upgrade request, then what arrived (advance). done or an error
+// ends the dial.
+func (d *epollDial) step(events uint32, request, subscribe, buf []byte) (done bool, err error) {
+	if events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 && !d.sent {
+		soerr, _ := unix.GetsockoptInt(d.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		return false, fmt.Errorf("connect: %w", unix.Errno(soerr))
+	}
+	if !d.sent {
+		if _, err := unix.Write(d.fd, request); err != nil {
+			return false, fmt.Errorf("write request: %w", err)
+		}
+		d.sent = true
+	}
+	if err := d.readAll(buf); err != nil {
+		return false, err
+	}
+	return d.advance(subscribe)
 }
 
 // readAll reads until EAGAIN (the registration is edge-triggered).
@@ -287,6 +290,11 @@ func (st *clientState) sourceAddrs() ([]unix.Sockaddr, error) {
 		out = append(out, sa)
 	}
 	return out, nil
+}
+
+// subscribeFrame is the masked pusher:subscribe frame for a public channel.
+func subscribeFrame(channel string) []byte {
+	return maskedText([]byte(`{"event":"pusher:subscribe","data":{"channel":"` + channel + `"}}`))
 }
 
 // maskedText is a client text frame with a fixed mask (any mask will do).

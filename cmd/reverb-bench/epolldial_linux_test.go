@@ -15,29 +15,14 @@ import (
 // subscribed and read by the epoll readers; a refused port and an unknown
 // app are counted, with what the server said.
 func TestEpollDialer(t *testing.T) {
-	app := laravelcfg.App{ID: benchAppID, Key: benchAppKey, Secret: benchAppSecret, PingInterval: 3600, ActivityTimeout: 120,
-		AllowedOrigins: []string{"*"}, MaxMessageSize: 1000000}
-	srv, err := server.New(server.Options{Apps: []laravelcfg.App{app}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := testBenchServer(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
 
-	client := func(addr, key string) *clientState {
-		st := &clientState{addr: addr, src: "127.0.0.1", key: key, conns: map[*wsConn]struct{}{}}
-		rs, err := newEpollReaders(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st.readers = rs
-		t.Cleanup(st.closeAll)
-		return st
-	}
+	client := func(addr, key string) *clientState { return testClient(t, addr, key, false) }
 
 	st := client(ln.Addr().String(), benchAppKey)
 	r := st.connectEpoll(clientCmd{N: 200, Channel: "storm", Concurrency: 16})
@@ -67,4 +52,38 @@ func TestEpollDialer(t *testing.T) {
 	if r := client(addr, benchAppKey).connectEpoll(clientCmd{N: 3, Channel: "storm", Concurrency: 2}); r.Refused != 3 || r.OK != 0 {
 		t.Fatalf("closed port: %+v", r)
 	}
+}
+
+// testBenchServer is a server for the bench's app, closed at the test's
+// end; the caller gives it its listener.
+func testBenchServer(t *testing.T) *server.Server {
+	t.Helper()
+	app := laravelcfg.App{ID: benchAppID, Key: benchAppKey, Secret: benchAppSecret, PingInterval: 3600, ActivityTimeout: 120,
+		AllowedOrigins: []string{"*"}, MaxMessageSize: 1000000}
+	srv, err := server.New(server.Options{Apps: []laravelcfg.App{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// testClient is a client process's state as runClient sets it up: epoll
+// readers and, with redial, the redialer.
+func testClient(t *testing.T, addr, key string, redial bool) *clientState {
+	t.Helper()
+	st := &clientState{addr: addr, src: "127.0.0.1", key: key, conns: map[*wsConn]struct{}{}}
+	st.srcs = clientSources(st.src)
+	rs, err := newEpollReaders(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.readers = rs
+	if redial {
+		if st.redials = newRedialer(st); st.redials == nil {
+			t.Fatal("no redialer for an IPv4 address")
+		}
+	}
+	t.Cleanup(st.closeAll)
+	return st
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -171,29 +170,12 @@ func (rd *redialer) run() {
 			if d == nil {
 				continue
 			}
-			if ev := events[i].Events; ev&(unix.EPOLLERR|unix.EPOLLHUP) != 0 && !d.sent {
-				soerr, _ := unix.GetsockoptInt(d.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-				end(d, fmt.Errorf("connect: %w", unix.Errno(soerr)))
-				continue
-			}
-			if !d.sent {
-				if _, err := unix.Write(d.fd, rd.request); err != nil {
-					end(d, fmt.Errorf("write request: %w", err))
-					continue
-				}
-				d.sent = true
-			}
-			if err := d.readAll(rbuf); err != nil {
-				end(d, err)
-				continue
-			}
 			sub, ok := subscribes[d.job.channel]
 			if !ok {
-				sub = maskedText([]byte(`{"event":"pusher:subscribe","data":{"channel":"` + d.job.channel + `"}}`))
+				sub = subscribeFrame(d.job.channel)
 				subscribes[d.job.channel] = sub
 			}
-			done, err := d.advance(sub)
-			if err != nil || done {
+			if done, err := d.step(events[i].Events, rd.request, sub, rbuf); err != nil || done {
 				end(d, err)
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server"
 )
 
@@ -37,14 +36,8 @@ func (l *handoverListener) Addr() net.Addr { return l.addr }
 // taking over, resubscribe, and are read by the epoll readers again; the
 // process keeps only the sockets that are open.
 func TestRedialerReconnectsDrainedSockets(t *testing.T) {
-	app := laravelcfg.App{ID: benchAppID, Key: benchAppKey, Secret: benchAppSecret, PingInterval: 3600, ActivityTimeout: 120,
-		AllowedOrigins: []string{"*"}, MaxMessageSize: 1000000}
 	newServer := func() (*server.Server, *handoverListener) {
-		srv, err := server.New(server.Options{Apps: []laravelcfg.App{app}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
+		srv := testBenchServer(t)
 		l := &handoverListener{ch: make(chan net.Conn), done: make(chan struct{})}
 		t.Cleanup(func() { close(l.done) })
 		go func() { _ = srv.Serve(l) }()
@@ -69,16 +62,7 @@ func TestRedialerReconnectsDrainedSockets(t *testing.T) {
 		}
 	}()
 
-	st := &clientState{addr: ln.Addr().String(), src: "127.0.0.1", key: benchAppKey, conns: map[*wsConn]struct{}{}}
-	rs, err := newEpollReaders(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.readers = rs
-	if st.redials = newRedialer(st); st.redials == nil {
-		t.Fatal("no redialer for an IPv4 address")
-	}
-	t.Cleanup(st.closeAll)
+	st := testClient(t, ln.Addr().String(), benchAppKey, true)
 	const n = 100
 	if r := st.connectMany(clientCmd{N: n, Channel: "restart", Concurrency: 8, Reconnect: true}); r.OK != n {
 		t.Fatalf("connect: %+v", r)
@@ -120,27 +104,11 @@ func TestRedialerRetriesRefusedDials(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	st := &clientState{addr: addr, src: "127.0.0.1", key: benchAppKey, conns: map[*wsConn]struct{}{}}
-	st.srcs = clientSources(st.src)
-	rs, err := newEpollReaders(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.readers = rs
-	if st.redials = newRedialer(st); st.redials == nil {
-		t.Fatal("no redialer for an IPv4 address")
-	}
-	t.Cleanup(st.closeAll)
+	st := testClient(t, addr, benchAppKey, true)
 	st.redials.reconnect("restart", &st.latency[0])
 	waitFor(t, "three refused dials", func() bool { return st.refused.Load() >= 3 })
 
-	app := laravelcfg.App{ID: benchAppID, Key: benchAppKey, Secret: benchAppSecret, PingInterval: 3600, ActivityTimeout: 120,
-		AllowedOrigins: []string{"*"}, MaxMessageSize: 1000000}
-	srv, err := server.New(server.Options{Apps: []laravelcfg.App{app}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv := testBenchServer(t)
 	back, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("the port was taken meanwhile: %v", err)
