@@ -93,3 +93,66 @@ func TestIPv6Only(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDeferAccept: a connection is handed to accept(2) once its first
+// bytes arrive, and one that sends nothing is still accepted a little
+// later, not lost.
+func TestDeferAccept(t *testing.T) {
+	ln, _, err := Listen("127.0.0.1:0", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	raw, _ := ln.(syscall.Conn).SyscallConn()
+	var secs int
+	var gerr error
+	raw.Control(func(fd uintptr) { secs, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT) })
+	if gerr != nil || secs <= 0 {
+		t.Fatalf("TCP_DEFER_ACCEPT = %d (%v): want it set", secs, gerr)
+	}
+
+	accepted := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	select {
+	case c := <-accepted:
+		c.Close()
+		t.Fatal("a connection that sent nothing was accepted at once")
+	case <-time.After(200 * time.Millisecond):
+	}
+	talker, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer talker.Close()
+	if _, err := talker.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-accepted:
+		defer c.Close()
+		if c.RemoteAddr().String() != talker.LocalAddr().String() {
+			t.Fatalf("accepted %s first, want the one that wrote (%s)", c.RemoteAddr(), talker.LocalAddr())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a connection that wrote was not accepted")
+	}
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("a connection that sent nothing was never accepted")
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// control sets the options before bind.
+// control sets the options before bind, and TCP_DEFER_ACCEPT where
+// the kernel has it (deferaccept_linux.go).
 func control(o Options, _ *[]string) func(network, address string, c syscall.RawConn) error {
 	return func(network, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
+			deferAccept(int(fd))
 			if o.ReusePort {
 				if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); e != nil {
 					serr = os.NewSyscallError("setsockopt SO_REUSEPORT", e)
