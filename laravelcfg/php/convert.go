@@ -21,23 +21,28 @@ func ListValue(vs ...Value) Value {
 // Copy returns a shallow copy of the array (PHP arrays are values: code that
 // modifies an array it received must copy it first).
 func (a *OrderedArray) Copy() *OrderedArray {
-	b := &OrderedArray{index: make(map[Key]int, len(a.Keys)), NextIndex: a.NextIndex}
+	b := &OrderedArray{NextIndex: a.NextIndex}
 	b.Keys = append([]Key(nil), a.Keys...)
 	b.Values = append([]Value(nil), a.Values...)
-	for i, k := range b.Keys {
-		b.index[k] = i
-	}
+	b.reindex()
 	return b
 }
 
 // Delete removes k (unset($a[k])), keeping the order of the others.
 func (a *OrderedArray) Delete(k Key) {
-	i, ok := a.index[k]
+	i, ok := a.find(k)
 	if !ok {
 		return
 	}
 	a.Keys = append(a.Keys[:i], a.Keys[i+1:]...)
 	a.Values = append(a.Values[:i], a.Values[i+1:]...)
+	if a.index == nil {
+		return
+	}
+	if len(a.Keys) <= smallArray {
+		a.index = nil
+		return
+	}
 	delete(a.index, k)
 	for j := i; j < len(a.Keys); j++ {
 		a.index[a.Keys[j]] = j

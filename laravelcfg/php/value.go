@@ -45,6 +45,12 @@ type Value struct {
 
 // OrderedArray is a PHP array: insertion-ordered keys, each an int or a
 // string. Keys follow PHP's rules: canonical decimal strings become ints.
+//
+// Keys and Values are read directly; changes go through Set and Delete,
+// which keep index: nil while the array is small (a lookup scans Keys, as
+// fast as a map there and without its allocations: the protocol decodes
+// every client message into small arrays), built once it grows past
+// smallArray keys.
 type OrderedArray struct {
 	Keys   []Key
 	Values []Value
@@ -126,7 +132,36 @@ func (v Value) ArrayVal() *OrderedArray { return v.arr }
 func (v Value) UnknownReason() string { return v.s }
 
 // NewArray returns an empty PHP array.
-func NewArray() *OrderedArray { return &OrderedArray{index: map[Key]int{}} }
+func NewArray() *OrderedArray { return &OrderedArray{} }
+
+// smallArray is the size up to which an array has no index map.
+const smallArray = 8
+
+// find returns the position of k.
+func (a *OrderedArray) find(k Key) (int, bool) {
+	if a.index != nil {
+		i, ok := a.index[k]
+		return i, ok
+	}
+	for i, have := range a.Keys {
+		if have == k {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// reindex builds index for a large array, or drops it for a small one.
+func (a *OrderedArray) reindex() {
+	if len(a.Keys) <= smallArray {
+		a.index = nil
+		return
+	}
+	a.index = make(map[Key]int, len(a.Keys))
+	for i, k := range a.Keys {
+		a.index[k] = i
+	}
+}
 
 // Len is count($a).
 func (a *OrderedArray) Len() int { return len(a.Keys) }
@@ -136,7 +171,7 @@ func (a *OrderedArray) Get(k Key) (Value, bool) {
 	if a == nil {
 		return Value{}, false
 	}
-	i, ok := a.index[k]
+	i, ok := a.find(k)
 	if !ok {
 		return Value{}, false
 	}
@@ -148,16 +183,18 @@ func (a *OrderedArray) GetString(s string) (Value, bool) { return a.Get(StringKe
 
 // Set assigns a[k] = v, keeping the position of an existing key.
 func (a *OrderedArray) Set(k Key, v Value) {
-	if a.index == nil {
-		a.index = map[Key]int{}
-	}
-	if i, ok := a.index[k]; ok {
+	if i, ok := a.find(k); ok {
 		a.Values[i] = v
 		return
 	}
-	a.index[k] = len(a.Keys)
 	a.Keys = append(a.Keys, k)
 	a.Values = append(a.Values, v)
+	switch {
+	case a.index != nil:
+		a.index[k] = len(a.Keys) - 1
+	case len(a.Keys) > smallArray:
+		a.reindex()
+	}
 	if k.IsInt && k.I >= a.NextIndex {
 		a.NextIndex = k.I + 1
 	}

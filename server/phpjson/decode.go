@@ -1,6 +1,7 @@
 package phpjson
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -190,7 +191,7 @@ func (d *decoder) object() (php.Value, error) {
 		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 			return php.Value{}, d.fail("Syntax error")
 		}
-		k, err := d.str()
+		k, err := d.key()
 		if err != nil {
 			return php.Value{}, err
 		}
@@ -288,6 +289,44 @@ func (d *decoder) number() (php.Value, error) {
 		return php.Value{}, d.fail("Syntax error")
 	}
 	return php.FloatValue(f), nil
+}
+
+// key scans an object key: the keys of Pusher protocol messages come back
+// without a copy of their bytes (decoding a client message allocated a
+// string for each of them).
+func (d *decoder) key() (string, error) {
+	if d.build {
+		rest := d.data[d.pos+1:]
+		if i := bytes.IndexByte(rest[:min(len(rest), len("channel_data")+1)], '"'); i >= 0 {
+			if k, ok := protocolKey(rest[:i]); ok {
+				d.pos += i + 2 // both quotes
+				return k, nil
+			}
+		}
+	}
+	return d.str()
+}
+
+// protocolKey returns the constant for a known key (string(b) in a switch
+// does not allocate).
+func protocolKey(b []byte) (string, bool) {
+	switch string(b) {
+	case "event":
+		return "event", true
+	case "data":
+		return "data", true
+	case "channel":
+		return "channel", true
+	case "auth":
+		return "auth", true
+	case "channel_data":
+		return "channel_data", true
+	case "user_id":
+		return "user_id", true
+	case "user_info":
+		return "user_info", true
+	}
+	return "", false
 }
 
 // str scans a string starting at '"' and returns its unescaped value.

@@ -69,6 +69,12 @@ func TestDecode(t *testing.T) {
 		{`{"user_id":1,"user_info":{"name":"Joe"}}`, `{"user_id":1,"user_info":{"name":"Joe"}}`},
 		{`null`, `null`},
 		{`true`, `true`},
+		// Protocol keys come back as constants; escaped, repeated or
+		// longer lookalikes decode as any other key.
+		{`{"event":"pusher:subscribe","data":{"channel":"a","auth":"k:s","channel_data":"{}"}}`,
+			`{"event":"pusher:subscribe","data":{"channel":"a","auth":"k:s","channel_data":"{}"}}`},
+		{`{"ev\u0065nt":1,"event":2,"events":3,"even":4,"":5,"channel_data_":6}`, `{"event":2,"events":3,"even":4,"":5,"channel_data_":6}`},
+		{`{"data"  :  1}`, `{"data":1}`},
 	}
 	for _, tt := range tests {
 		v, err := Decode([]byte(tt.in))
@@ -94,6 +100,7 @@ func TestDecode(t *testing.T) {
 		t.Errorf("number kinds: %v %v %v", a.Values[0].Kind(), a.Values[1].Kind(), a.Values[2].Kind())
 	}
 	for _, bad := range []string{``, ` `, `{`, `[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `-`, `+1`, `1e`, `"a`, "\"a\x01\"", `"\x"`, `"\u12"`,
+		`{"event`, `{"event"`, `{"event":`, `{"data\`,
 		`"\ud800"`, `"\udc00"`, `"\ud800\u0041"`, "\"\xff\"", `[1] x`, `{1:2}`, `nul`, `TRUE`, `'a'`, `NaN`, `[1 2]`} {
 		if _, err := Decode([]byte(bad)); err == nil {
 			t.Errorf("Decode(%q) succeeded", bad)
