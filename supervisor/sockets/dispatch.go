@@ -195,7 +195,7 @@ func (a *Acceptor) Accept(fds []int) ([]int, error) {
 	var aerr error
 	err := a.rc.Read(func(lfd uintptr) bool {
 		for len(fds) < MaxBatch {
-			nfd, _, err := unix.Accept4(int(lfd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			nfd, err := accept4(int(lfd))
 			switch {
 			case err == nil:
 				fds = append(fds, nfd)
@@ -216,6 +216,22 @@ func (a *Acceptor) Accept(fds []int) ([]int, error) {
 		return fds, err
 	}
 	return fds, aerr
+}
+
+// accept4 takes one connection off the non-blocking listening socket
+// without its peer address. The supervisor only hands descriptors on, and
+// unix.Accept4 converts the address of every connection it returns, which
+// costs an allocation and a getsockopt(2) each (x/sys asks the socket's
+// protocol): one of the three system calls the supervisor made per
+// connection (accept, that, and closing its copy after the hand-off).
+// A raw system call: on a non-blocking socket accept4 never blocks.
+func accept4(lfd int) (int, error) {
+	nfd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), 0, 0,
+		unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(nfd), nil
 }
 
 // Queue reports the listening socket's accept queue: the connections the
