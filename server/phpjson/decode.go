@@ -292,12 +292,12 @@ func (d *decoder) number() (php.Value, error) {
 }
 
 // key scans an object key: the keys of Pusher protocol messages come back
-// without a copy of their bytes (decoding a client message allocated a
-// string for each of them).
+// as constants, so decoding a client message copies none of them.
 func (d *decoder) key() (string, error) {
 	if d.build {
 		rest := d.data[d.pos+1:]
-		if i := bytes.IndexByte(rest[:min(len(rest), len("channel_data")+1)], '"'); i >= 0 {
+		// A known key has no escapes, so its closing quote is the first.
+		if i := bytes.IndexByte(rest[:min(len(rest), longestProtocolKey+1)], '"'); i >= 0 {
 			if k, ok := protocolKey(rest[:i]); ok {
 				d.pos += i + 2 // both quotes
 				return k, nil
@@ -306,6 +306,9 @@ func (d *decoder) key() (string, error) {
 	}
 	return d.str()
 }
+
+// longestProtocolKey is the length of the longest key protocolKey knows.
+const longestProtocolKey = len("channel_data")
 
 // protocolKey returns the constant for a known key (string(b) in a switch
 // does not allocate).
