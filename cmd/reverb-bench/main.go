@@ -284,24 +284,38 @@ func cpuShare(label string, serverCPU, clientCPU, machineCPU float64, elapsed ti
 // machineBusy is the CPU time in seconds all CPUs spent not idle since boot
 // (/proc/stat "cpu" line: everything but idle and iowait; USER_HZ = 100).
 func machineBusy() float64 {
+	t := machineTimes()
+	return t.user + t.kernel
+}
+
+// cpuTimes is the machine's busy CPU time since boot, in seconds, split
+// into user space (user, nice) and the kernel (system, irq, softirq).
+type cpuTimes struct{ user, kernel float64 }
+
+func (t cpuTimes) sub(u cpuTimes) cpuTimes { return cpuTimes{t.user - u.user, t.kernel - u.kernel} }
+
+// machineTimes reads the "cpu" line of /proc/stat (zero where there is none).
+func machineTimes() cpuTimes {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0
+		return cpuTimes{}
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	if len(f) < 8 || f[0] != "cpu" {
-		return 0
+		return cpuTimes{}
 	}
-	var busy float64
+	var t cpuTimes
 	for i, v := range f[1:8] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
 		n, _ := strconv.ParseFloat(v, 64)
-		busy += n
+		switch i {
+		case 0, 1: // user, nice
+			t.user += n / 100
+		case 2, 5, 6: // system, irq, softirq
+			t.kernel += n / 100
+		}
 	}
-	return busy / 100
+	return t
 }
 
 // loadAvg is the first three fields of /proc/loadavg.
