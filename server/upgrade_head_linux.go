@@ -18,35 +18,51 @@ import (
 
 var headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1024) }}
 
-// pollerUpgrade parses head, one complete request head, and returns the
-// request, its app and the 101 response when the poller may take the
+// pollerUpgrade reads head, one complete request head, and returns its
+// Origin, its app and the 101 response when the poller may take the
 // upgrade whole: a request net/http would accept as it is, to a known
 // app's WebSocket path, that passes the handshake checks and is not to be
 // refused at the open-files limit. Otherwise a is nil and net/http gets
 // the bytes.
-func (s *Server) pollerUpgrade(nc net.Conn, head []byte) (r *http.Request, a *appState, resp []byte) {
+func (s *Server) pollerUpgrade(nc net.Conn, head []byte) (origin string, a *appState, resp []byte) {
 	if len(head) > s.opts.MaxRequestSize {
-		return nil, nil, nil // net/http's 431, or the handshake's 413
+		return "", nil, nil // net/http's 431, or the handshake's 413
 	}
+	h, ok := scanUpgradeHead(head, s.opts.Path+"/app/")
+	if !ok {
+		if h, ok = s.parseUpgradeHead(head); !ok {
+			return "", nil, nil
+		}
+	}
+	if h.size > s.opts.MaxRequestSize {
+		return "", nil, nil
+	}
+	if s.opts.RefuseUpgrade != nil && s.opts.RefuseUpgrade(nc) {
+		return "", nil, nil
+	}
+	if a = s.appByKey(h.appKey); a == nil {
+		return "", nil, nil // net/http's handler may ask the app provider
+	}
+	return h.origin, a, websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(h.wsKey))
+}
+
+// parseUpgradeHead is the general case of scanUpgradeHead: net/http parses
+// the head, and the request must be one its server would hand over as it
+// is, to an app's WebSocket path, passing the handshake checks.
+func (s *Server) parseUpgradeHead(head []byte) (h upgradeFields, ok bool) {
 	br := headReaders.Get().(*bufio.Reader)
 	br.Reset(bytes.NewReader(head))
 	r, err := http.ReadRequest(br)
 	br.Reset(nil)
 	headReaders.Put(br)
 	if err != nil || !plainRequest(r) {
-		return nil, nil, nil
+		return h, false
 	}
 	key, ok := s.appKeyFromPath(r.URL.Path)
-	if !ok || websocket.CheckHandshake(r) != nil || headSize(r) > s.opts.MaxRequestSize {
-		return nil, nil, nil
+	if !ok || websocket.CheckHandshake(r) != nil {
+		return h, false
 	}
-	if s.opts.RefuseUpgrade != nil && s.opts.RefuseUpgrade(nc) {
-		return nil, nil, nil
-	}
-	if a = s.appByKey(key); a == nil {
-		return nil, nil, nil // net/http's handler may ask the app provider
-	}
-	return r, a, handshakeResponse(r)
+	return upgradeFields{appKey: key, origin: r.Header.Get("Origin"), wsKey: r.Header.Get("Sec-WebSocket-Key"), size: headSize(r)}, true
 }
 
 // plainRequest reports whether net/http's server would hand r to its

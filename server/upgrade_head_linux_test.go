@@ -3,7 +3,9 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -15,21 +17,22 @@ import (
 // app's path with one valid Host, within the request size, answered 101.
 // Everything else must be left to net/http.
 func FuzzPollerUpgrade(f *testing.F) {
-	f.Add([]byte(upgradeHead + "\r\n"))
-	f.Add([]byte(strings.Replace(upgradeHead, "Host: x", "Host: x\r\nHost: y", 1) + "\r\n"))
-	f.Add([]byte(strings.Replace(upgradeHead, "GET /app/reverb-key", "GET http://h/app/reverb-key", 1) + "\r\n"))
-	f.Add([]byte(upgradeHead + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
-	f.Add([]byte(upgradeHead + "X-A: \x7f\r\n\r\n"))
-	f.Add([]byte("GET /app/reverb-key HTTP/1.1\r\n\r\n"))
+	for _, seed := range upgradeSeeds() {
+		f.Add([]byte(seed))
+	}
 	s, err := New(Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 2048})
 	if err != nil {
 		f.Fatal(err)
 	}
 	defer s.Close()
 	f.Fuzz(func(t *testing.T, head []byte) {
-		r, a, resp := s.pollerUpgrade(nil, head)
+		_, a, resp := s.pollerUpgrade(nil, head)
 		if a == nil {
 			return
+		}
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil {
+			t.Fatalf("took %q, which net/http refuses: %v", head, err)
 		}
 		if r.Method != "GET" || r.Proto != "HTTP/1.1" || r.Host == "" || !validHost(r.Host) ||
 			len(head) > 2048 || r.URL.Path != "/app/reverb-key" || a.cfg.Key != "reverb-key" {
@@ -39,4 +42,111 @@ func FuzzPollerUpgrade(f *testing.F) {
 			t.Fatalf("response %q", resp)
 		}
 	})
+}
+
+// FuzzScanUpgradeHead holds the in-place scan of an upgrade request to
+// net/http's parse: whatever head the scan takes, net/http's path takes
+// too, with the same app key, Origin, Sec-WebSocket-Key and size.
+func FuzzScanUpgradeHead(f *testing.F) {
+	for _, seed := range upgradeSeeds() {
+		f.Add([]byte(seed))
+	}
+	s, err := New(Options{Apps: []laravelcfg.App{appA()}, Path: "/ws"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	f.Fuzz(func(t *testing.T, head []byte) {
+		for _, prefix := range []string{"/app/", "/ws/app/"} {
+			scanned, ok := scanUpgradeHead(head, prefix)
+			if !ok {
+				continue
+			}
+			s.opts.Path = strings.TrimSuffix(prefix, "/app/")
+			parsed, ok := s.parseUpgradeHead(head)
+			if !ok {
+				t.Fatalf("the scan took %q (prefix %q), net/http's path does not", head, prefix)
+			}
+			if scanned != parsed {
+				t.Fatalf("%q: scanned %+v, parsed %+v", head, scanned, parsed)
+			}
+		}
+	})
+}
+
+// upgradeSeeds are heads as clients send them and near misses of each rule.
+func upgradeSeeds() []string {
+	browser := "GET /app/reverb-key?protocol=7&client=js&version=8.4.0&flash=false HTTP/1.1\r\n" +
+		"Host: localhost:8080\r\nConnection: Upgrade\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n" +
+		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n" +
+		"Upgrade: websocket\r\nOrigin: http://localhost:8000\r\nSec-WebSocket-Version: 13\r\n" +
+		"Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n" +
+		"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+	node := "GET /ws/app/reverb-key?protocol=7&client=js&version=8.4.0 HTTP/1.1\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\nOrigin: https://app.test\r\nHost: 127.0.0.1:8080\r\n\r\n"
+	plain := upgradeHead + "\r\n"
+	return []string{
+		plain, browser, node,
+		strings.Replace(browser, "Cache-Control: no-cache\r\n", "", 1),
+		strings.Replace(strings.Replace(browser, "Pragma: no-cache\r\n", "", 1), "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n", "", 1),
+		strings.Replace(plain, "Host: x", "Host: x\r\nHost: y", 1),
+		strings.Replace(plain, "Host: x", "host:x", 1),
+		strings.Replace(plain, "Host: x", "Host: \tx \t", 1),
+		strings.Replace(plain, "Host: x", "Host: x\r\n continued", 1),
+		strings.Replace(plain, "Host: x", "Host : x", 1),
+		strings.Replace(plain, "Host: x", "Host: a b", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET http://h/app/reverb-key", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET //app/reverb-key", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET /app/reverb%2Dkey", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET /app/reverb-key/", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET /app/", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET /app/reverb-key#x", 1),
+		strings.Replace(plain, "GET /app/reverb-key", "GET /app/re\"verb{key}", 1),
+		strings.Replace(plain, "HTTP/1.1", "HTTP/1.0", 1),
+		strings.Replace(plain, "GET ", "get ", 1),
+		strings.Replace(plain, "Upgrade: websocket", "Upgrade: WebSocket", 1),
+		strings.Replace(plain, "Upgrade: websocket", "Upgrade: websocket, h2c", 1),
+		strings.Replace(plain, "Connection: Upgrade", "Connection: close", 1),
+		strings.Replace(plain, "Connection: Upgrade", "Connection: keep-alive\r\nConnection: upgrade", 1),
+		strings.Replace(plain, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version:  13.0", 1),
+		strings.Replace(plain, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Key: short", 1),
+		strings.Replace(plain, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-key:  dGhlIHNhbXBsZSBub25jZQ  ", 1),
+		upgradeHead + "Origin: a\r\nOrigin: b\r\n\r\n",
+		upgradeHead + "Origin: \r\n\r\n",
+		upgradeHead + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		upgradeHead + "Content-Length: 0\r\n\r\n",
+		upgradeHead + "X-A: \x7f\r\n\r\n",
+		upgradeHead + "X-A: caf\xc3\xa9\r\n\r\n",
+		upgradeHead + "X-A: b\nX-B: c\r\n\r\n",
+		upgradeHead + ": empty name\r\n\r\n",
+		upgradeHead + "\r\nGET / HTTP/1.1\r\n\r\n",
+		upgradeHead + "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7\r\n\r\n",
+		upgradeHead + "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n\r\n",
+		upgradeHead + "Pragma: no-cache\r\nPragma: x\r\n\r\n",
+		"GET /app/reverb-key HTTP/1.1\r\n\r\n",
+	}
+}
+
+// The scan takes what clients send and declines each near miss; where it
+// declines, net/http's path decides as before.
+func TestScanUpgradeHead(t *testing.T) {
+	node := upgradeSeeds()[2]
+	h, ok := scanUpgradeHead([]byte(node), "/ws/app/")
+	if !ok || h.appKey != "reverb-key" || h.origin != "https://app.test" || h.wsKey != "dGhlIHNhbXBsZSBub25jZQ==" || h.size != len(node) {
+		t.Fatalf("node client: %+v %v (head %d bytes)", h, ok, len(node))
+	}
+	if _, ok := scanUpgradeHead([]byte(node), "/app/"); ok {
+		t.Fatal("took a path outside the prefix")
+	}
+	// The seeds the scan takes (the rest it leaves to net/http): the
+	// plain one, the browser's with and without Pragma and extensions, a lower-case
+	// Host without a space, a Host between tabs, quotes and braces in the
+	// path, "WebSocket", a key between spaces, an empty Origin, a first Pragma of no-cache without Cache-Control.
+	takes := map[int]bool{0: true, 1: true, 3: true, 4: true, 6: true, 7: true, 17: true, 20: true, 26: true, 28: true, 38: true}
+	for i, seed := range upgradeSeeds() {
+		if _, ok := scanUpgradeHead([]byte(seed), "/app/"); ok != takes[i] {
+			t.Errorf("seed %d taken %v: %q", i, ok, seed)
+		}
+	}
 }

@@ -127,7 +127,7 @@ func (pu *pendingUpgrade) onReadable() {
 		return // a short read drained the socket: the rest is a new edge
 	}
 	head, rest := data[:end+4], data[end+4:]
-	r, a, resp := pu.s.pollerUpgrade(pu.nc, head)
+	origin, a, resp := pu.s.pollerUpgrade(pu.nc, head)
 	if a == nil {
 		pu.toHTTP(data)
 		return
@@ -140,7 +140,7 @@ func (pu *pendingUpgrade) onReadable() {
 	if len(rest) > 0 {
 		initial = append([]byte(nil), rest...) // frames sent right behind the head
 	}
-	pu.s.open(pu.tc, nil, a, r.Header.Get("Origin"), initial, resp, pu.ps)
+	pu.s.open(pu.tc, nil, a, origin, initial, resp, pu.ps)
 	if n == len(buf) {
 		// The read filled the buffer: more may wait in the socket, with
 		// no new edge to announce it.

@@ -99,7 +99,7 @@ func CheckHandshake(r *http.Request) *HandshakeError {
 	if !connectionHasUpgrade(r.Header.Values("Connection")) {
 		return reject(http.StatusBadRequest, "Connection Upgrade MUST be requested")
 	}
-	if key := r.Header.Values("Sec-WebSocket-Key"); len(key) != 1 || !validKey(key[0]) {
+	if key := r.Header.Values("Sec-WebSocket-Key"); len(key) != 1 || !ValidKey(key[0]) {
 		return reject(http.StatusBadRequest, "Invalid Sec-WebSocket-Key")
 	}
 	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || phpInt(v[0]) != 13 {
@@ -137,10 +137,10 @@ func connectionHasUpgrade(values []string) bool {
 	return false
 }
 
-// validKey is strlen(base64_decode($key)) === 16 with PHP's non-strict
+// ValidKey is strlen(base64_decode($key)) === 16 with PHP's non-strict
 // base64_decode, which skips every character outside the alphabet
 // (padding included) and yields floor(n*6/8) bytes for n alphabet characters.
-func validKey(key string) bool {
+func ValidKey[T string | []byte](key T) bool {
 	n := 0
 	for i := 0; i < len(key); i++ {
 		c := key[i]
