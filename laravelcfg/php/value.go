@@ -134,6 +134,33 @@ func (v Value) UnknownReason() string { return v.s }
 // NewArray returns an empty PHP array.
 func NewArray() *OrderedArray { return &OrderedArray{} }
 
+// NewArraySized returns an empty PHP array with room for n entries. An
+// array of one or two entries (most of a protocol message's arrays) comes
+// with its room in the same allocation; it grows like any other past it.
+func NewArraySized(n int) *OrderedArray {
+	switch {
+	case n <= 0:
+		return &OrderedArray{}
+	case n == 1:
+		b := new(struct {
+			a OrderedArray
+			k [1]Key
+			v [1]Value
+		})
+		b.a.Keys, b.a.Values = b.k[:0], b.v[:0]
+		return &b.a
+	case n == 2:
+		b := new(struct {
+			a OrderedArray
+			k [2]Key
+			v [2]Value
+		})
+		b.a.Keys, b.a.Values = b.k[:0], b.v[:0]
+		return &b.a
+	}
+	return &OrderedArray{Keys: make([]Key, 0, n), Values: make([]Value, 0, n)}
+}
+
 // smallArray is the size up to which an array has no index map.
 const smallArray = 8
 

@@ -57,3 +57,31 @@ func TestOrderedArrayIndex(t *testing.T) {
 		}
 	}
 }
+
+// An array made with room behaves as one made empty, within its room and
+// past it, and arrays made with room do not share it.
+func TestNewArraySized(t *testing.T) {
+	for n := 0; n <= 4; n++ {
+		a, b, want := NewArraySized(n), NewArraySized(n), NewArray()
+		for i := 0; i < 10; i++ {
+			k := StringKey(string(rune('a' + i%7))) // repeats overwrite
+			a.Set(k, IntValue(int64(i)))
+			b.Set(k, IntValue(int64(-i)))
+			want.Set(k, IntValue(int64(i)))
+			a.Append(StringValue("x"))
+			b.Append(StringValue("y"))
+			want.Append(StringValue("x"))
+			if len(a.Keys) != len(want.Keys) {
+				t.Fatalf("n=%d: %d keys, want %d", n, len(a.Keys), len(want.Keys))
+			}
+			for j := range want.Keys {
+				if a.Keys[j] != want.Keys[j] || !StrictEquals(a.Values[j], want.Values[j]) {
+					t.Fatalf("n=%d after %d: entry %d is %v => %v, want %v => %v", n, i, j, a.Keys[j], a.Values[j], want.Keys[j], want.Values[j])
+				}
+				if b.Keys[j] != want.Keys[j] {
+					t.Fatalf("n=%d: the second array's keys differ at %d", n, j)
+				}
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -38,7 +39,14 @@ var ErrDepth = errors.New("phpjson: Maximum stack depth exceeded")
 // surrogate or more than 511 nested arrays/objects are errors.
 func Decode(data []byte) (php.Value, error) {
 	d := decoder{data: data, build: true}
+	room := memberRooms.Get().(*[]member)
+	d.members = (*room)[:0]
 	v, err := d.document()
+	if cap(d.members) <= maxPooledMembers {
+		clear(d.members) // what an error left behind
+		*room = d.members[:0]
+		memberRooms.Put(room)
+	}
 	if err != nil {
 		return php.Value{}, err
 	}
@@ -59,6 +67,38 @@ type decoder struct {
 	build bool
 	// scratch collects unescaped string bytes; reused across strings.
 	scratch []byte
+	// members holds the entries of the arrays being decoded, innermost
+	// last, so each array is made once at its size (collect).
+	members []member
+}
+
+// memberRooms keeps the decoders' member stacks between calls; one that
+// grew past maxPooledMembers (a large document) is left to the collector.
+var memberRooms = sync.Pool{New: func() any { s := make([]member, 0, 16); return &s }}
+
+const maxPooledMembers = 1024
+
+// member is one entry of an array being decoded.
+type member struct {
+	k   php.Key
+	v   php.Value
+	key bool // k was given (an object's); otherwise the entry is appended
+}
+
+// collect makes the array of the entries from start on and drops them
+// from members.
+func (d *decoder) collect(start int) *php.OrderedArray {
+	arr := php.NewArraySized(len(d.members) - start)
+	for _, m := range d.members[start:] {
+		if m.key {
+			arr.Set(m.k, m.v)
+		} else {
+			arr.Append(m.v)
+		}
+	}
+	clear(d.members[start:])
+	d.members = d.members[:start]
+	return arr
 }
 
 func (d *decoder) fail(msg string) error { return &SyntaxError{Offset: d.pos, Msg: msg} }
@@ -135,15 +175,12 @@ func (d *decoder) array() (php.Value, error) {
 		return php.Value{}, err
 	}
 	d.pos++ // '['
-	var arr *php.OrderedArray
-	if d.build {
-		arr = php.NewArray()
-	}
+	start := len(d.members)
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == ']' {
 		d.pos++
 		d.depth--
-		return php.ArrayValue(arr), nil
+		return d.made(start), nil
 	}
 	for {
 		d.skipSpace()
@@ -152,7 +189,7 @@ func (d *decoder) array() (php.Value, error) {
 			return php.Value{}, err
 		}
 		if d.build {
-			arr.Append(v)
+			d.members = append(d.members, member{v: v})
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) {
@@ -164,7 +201,7 @@ func (d *decoder) array() (php.Value, error) {
 		case ']':
 			d.pos++
 			d.depth--
-			return php.ArrayValue(arr), nil
+			return d.made(start), nil
 		default:
 			return php.Value{}, d.fail("Syntax error")
 		}
@@ -176,15 +213,12 @@ func (d *decoder) object() (php.Value, error) {
 		return php.Value{}, err
 	}
 	d.pos++ // '{'
-	var arr *php.OrderedArray
-	if d.build {
-		arr = php.NewArray()
-	}
+	start := len(d.members)
 	d.skipSpace()
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
 		d.depth--
-		return php.ArrayValue(arr), nil
+		return d.made(start), nil
 	}
 	for {
 		d.skipSpace()
@@ -206,7 +240,7 @@ func (d *decoder) object() (php.Value, error) {
 			return php.Value{}, err
 		}
 		if d.build {
-			arr.Set(php.StringKey(k), v)
+			d.members = append(d.members, member{k: php.StringKey(k), v: v, key: true})
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) {
@@ -218,11 +252,20 @@ func (d *decoder) object() (php.Value, error) {
 		case '}':
 			d.pos++
 			d.depth--
-			return php.ArrayValue(arr), nil
+			return d.made(start), nil
 		default:
 			return php.Value{}, d.fail("Syntax error")
 		}
 	}
+}
+
+// made is the array value of the entries from start on (null when only
+// validating).
+func (d *decoder) made(start int) php.Value {
+	if !d.build {
+		return php.Value{}
+	}
+	return php.ArrayValue(d.collect(start))
 }
 
 // number scans a JSON number. Integers that fit int64 stay ints (PHP's
