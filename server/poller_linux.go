@@ -93,11 +93,40 @@ func (set *pollSet) stop() {
 type pollState struct {
 	p  *poller
 	rc syscall.RawConn
-	fd int32
+	// now reads a bare descriptor without the closure rc.Read takes (one
+	// allocation fewer per message a client sends); nil for other sockets.
+	now nowReader
+	fd  int32
 	// pin is a socket on its bare descriptor (rawsock), pinned while the
 	// poller knows the descriptor by number; unpinned once, by detach.
 	pin      pinner
 	unpinned atomic.Bool
+}
+
+// nowReader is a socket that reads its descriptor once without a
+// closure (rawsock.Conn.ReadNow).
+type nowReader interface {
+	ReadNow(p []byte) (n int, ok bool, err error)
+}
+
+// read is one read(2) of the socket into buf: err is the registration's
+// failure (the socket closed), rerr the read's, EINTR included.
+func (ps *pollState) read(buf []byte) (n int, rerr, err error) {
+	if ps.now != nil {
+		if n, ok, rerr := ps.now.ReadNow(buf); ok {
+			return n, rerr, nil
+		}
+	}
+	return ps.readRaw(buf)
+}
+
+// readRaw is read through the RawConn (its closure allocates).
+func (ps *pollState) readRaw(buf []byte) (n int, rerr, err error) {
+	err = ps.rc.Read(func(f uintptr) bool {
+		n, rerr = unix.Read(int(f), buf)
+		return true
+	})
+	return n, rerr, err
 }
 
 // pinner is a socket whose descriptor must stay the same while pinned.
@@ -133,6 +162,9 @@ func (set *pollSet) register(sc syscall.Conn, h pollable, before func(*pollState
 	set.next++
 	set.mu.Unlock()
 	ps := &pollState{p: p, rc: rc}
+	if now, ok := sc.(nowReader); ok {
+		ps.now = now
+	}
 	if pin, ok := sc.(pinner); ok {
 		pin.Pin()
 		ps.pin = pin
@@ -256,12 +288,7 @@ func (c *conn) onReadable() {
 	defer largeBufPool.Put(bp)
 	buf := *bp
 	for {
-		var n int
-		var rerr error
-		err := ps.rc.Read(func(f uintptr) bool {
-			n, rerr = unix.Read(int(f), buf)
-			return true
-		})
+		n, rerr, err := ps.read(buf)
 		if err != nil {
 			c.abort()
 			return

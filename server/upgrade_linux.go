@@ -93,16 +93,10 @@ func (pu *pendingUpgrade) onReadable() {
 	bp := largeBufPool.Get().(*[]byte)
 	defer largeBufPool.Put(bp)
 	buf := *bp
-	var n int
-	var rerr error
-	err := pu.ps.rc.Read(func(f uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(f), buf)
-			if rerr != unix.EINTR {
-				return true
-			}
-		}
-	})
+	n, rerr, err := pu.ps.read(buf)
+	for err == nil && rerr == unix.EINTR {
+		n, rerr, err = pu.ps.read(buf)
+	}
 	switch {
 	case err == nil && rerr == unix.EAGAIN:
 		return // the rest of the head is a new edge

@@ -104,6 +104,20 @@ func (c *Conn) Unpin() {
 	c.mu.Unlock()
 }
 
+// ReadNow is one read(2) of the descriptor into p, for a caller that was
+// told the socket is readable (an epoll poller): what SyscallConn's Read
+// does when its function reads once, without a function to allocate.
+// ok is false when the descriptor is gone; the caller then goes through
+// SyscallConn, which says so.
+func (c *Conn) ReadNow(p []byte) (n int, ok bool, err error) {
+	if !c.use() {
+		return 0, false, nil
+	}
+	n, err = unix.Read(c.fd, p)
+	c.done()
+	return n, true, err
+}
+
 // SyscallConn returns the descriptor's access for the pollers and flushers.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) { return (*rawConn)(c), nil }
 

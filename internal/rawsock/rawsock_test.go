@@ -235,3 +235,29 @@ func TestBlockingWhilePinned(t *testing.T) {
 		t.Fatalf("peer read after Close: %v", err)
 	}
 }
+
+// ReadNow reads the descriptor once, EAGAIN when nothing waits, and says
+// not ok once the Conn is closed.
+func TestReadNow(t *testing.T) {
+	c, peer := pair(t)
+	buf := make([]byte, 16)
+	if _, ok, err := c.ReadNow(buf); !ok || err != unix.EAGAIN {
+		t.Fatalf("nothing sent: %v %v", err, ok)
+	}
+	peer.Write([]byte("ping"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, ok, err := c.ReadNow(buf)
+		if ok && err == nil && string(buf[:n]) == "ping" {
+			break
+		}
+		if !ok || err != unix.EAGAIN || time.Now().After(deadline) {
+			t.Fatalf("read %q %v %v", buf[:n], err, ok)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	if _, ok, _ := c.ReadNow(buf); ok {
+		t.Fatal("read a closed Conn's descriptor")
+	}
+}
