@@ -365,7 +365,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	initial = append(initial, takePrefix(nc)...)
 	rw = nil
-	resp := handshakeResponse(r)
+	resp := handshakeResponse(r.Header.Get("Sec-WebSocket-Key"))
 	var handshake []byte
 	a := s.appByKey(key)
 	if _, isTLS := nc.(*tlsrec.Conn); isTLS || a == nil {
@@ -398,9 +398,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.open(nc, tlsSt, a, r.Header.Get("Origin"), initial, handshake, nil)
 }
 
-// handshakeResponse is the 101 answering r.
-func handshakeResponse(r *http.Request) []byte {
-	return websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(r.Header.Get("Sec-WebSocket-Key")))
+// handshakeResponse is the 101 answering a request with Sec-WebSocket-Key key.
+func handshakeResponse(key string) []byte {
+	return websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(key))
 }
 
 // connKey finds a request's connection in its context (RefuseUpgrade).

@@ -43,7 +43,7 @@ func (s *Server) pollerUpgrade(nc net.Conn, head []byte) (origin string, a *appS
 	if a = s.appByKey(h.appKey); a == nil {
 		return "", nil, nil // net/http's handler may ask the app provider
 	}
-	return h.origin, a, websocket.AppendHandshakeResponse(make([]byte, 0, 160), websocket.AcceptKey(h.wsKey))
+	return h.origin, a, handshakeResponse(h.wsKey)
 }
 
 // parseUpgradeHead is the general case of scanUpgradeHead: net/http parses
@@ -95,8 +95,8 @@ func plainRequest(r *http.Request) bool {
 }
 
 // validHeaderName: a token of RFC 7230.
-func validHeaderName(k string) bool {
-	if k == "" {
+func validHeaderName[T string | []byte](k T) bool {
+	if len(k) == 0 {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
@@ -119,7 +119,7 @@ func validHeaderValue(v string) bool {
 }
 
 // validHost: the characters net/http allows in a Host header.
-func validHost(h string) bool {
+func validHost[T string | []byte](h T) bool {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {

@@ -73,14 +73,14 @@ func scanUpgradeHead(head []byte, pathPrefix string) (h upgradeFields, ok bool) 
 			return h, false // no name (a folded line starts with a space, not a token)
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !tokenName(name) || !printableValue(value) {
+		if !validHeaderName(name) || !printableValue(value) {
 			return h, false
 		}
 		h.size += len(name) + 2 + len(value) + 2
 		switch {
 		case headerIs(name, "Host"):
 			hosts++
-			if len(value) == 0 || !validHost(string(value)) {
+			if len(value) == 0 || !validHost(value) {
 				return h, false
 			}
 		case headerIs(name, "Upgrade"):
@@ -139,18 +139,8 @@ func scanUpgradeHead(head []byte, pathPrefix string) (h upgradeFields, ok bool) 
 var crlf = []byte("\r\n")
 
 // headerIs compares a header name the way net/http's canonical keys do:
-// regardless of ASCII case.
-func headerIs(name []byte, want string) bool {
-	if len(name) != len(want) {
-		return false
-	}
-	for i := range name {
-		if name[i]|0x20 != want[i]|0x20 {
-			return false
-		}
-	}
-	return true
-}
+// regardless of case (the names are ASCII tokens by then).
+func headerIs(name []byte, want string) bool { return bytes.EqualFold(name, []byte(want)) }
 
 // trimOWS drops the spaces and tabs around a header value.
 func trimOWS(v []byte) []byte {
@@ -162,29 +152,6 @@ func trimOWS(v []byte) []byte {
 	}
 	return v
 }
-
-// tokenName: a header name of RFC 7230's token characters.
-func tokenName(name []byte) bool {
-	for _, c := range name {
-		if !tokenChar[c] {
-			return false
-		}
-	}
-	return len(name) > 0
-}
-
-var tokenChar = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 // printableValue: printable ASCII and tabs only (net/http takes more; the
 // scan declines what it does not need to judge).

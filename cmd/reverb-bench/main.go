@@ -293,6 +293,7 @@ func machineBusy() float64 {
 type cpuTimes struct{ user, kernel float64 }
 
 func (t cpuTimes) sub(u cpuTimes) cpuTimes { return cpuTimes{t.user - u.user, t.kernel - u.kernel} }
+func (t cpuTimes) add(u cpuTimes) cpuTimes { return cpuTimes{t.user + u.user, t.kernel + u.kernel} }
 
 // machineTimes reads the "cpu" line of /proc/stat (zero where there is none).
 func machineTimes() cpuTimes {

@@ -255,9 +255,7 @@ func burstScenario(cfg config) error {
 					_, scpu := treeUsage(srv.pid())
 					serverCPU += scpu - scpu0
 					clientCPU += ccpu - ccpu0
-					t := machineTimes().sub(times0)
-					machine.user += t.user
-					machine.kernel += t.kernel
+					machine = machine.add(machineTimes().sub(times0))
 					break
 				}
 				if time.Now().After(deadline) {

@@ -142,6 +142,8 @@ func NewArraySized(n int) *OrderedArray {
 	case n <= 0:
 		return &OrderedArray{}
 	case n == 1:
+		// Its own size, not two's: a message's data is most often one
+		// entry, and the second entry's room would be 112 bytes unused.
 		b := new(struct {
 			a OrderedArray
 			k [1]Key
