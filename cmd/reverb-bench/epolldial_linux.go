@@ -180,6 +180,12 @@ func (d *epollDial) step(events uint32, request, subscribe, buf []byte) (done bo
 		}
 		d.sent = true
 	}
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+		// Only writable (the connect completing): the answer to the
+		// request just written comes as an edge of its own, so a read
+		// now would only return EAGAIN.
+		return false, nil
+	}
 	if err := d.readAll(buf); err != nil {
 		return false, err
 	}

@@ -229,3 +229,56 @@ func closeAll(fds []int) {
 		unix.Close(fd)
 	}
 }
+
+// A worker's connections must not leak into what it starts (a PHP process
+// for a custom app provider): the descriptors it receives are
+// close-on-exec without a fcntl(2) of its own.
+func TestReceivedDescriptorsCloseOnExec(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sup, child, err := DispatchPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sup.Close()
+	wc, err := net.FileConn(child)
+	child.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl := NewDispatchListener(wc.(*net.UnixConn), ln.Addr())
+	defer dl.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SendConn(sup, a, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	got, err := dl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	raw, err := got.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags int
+	var ferr error
+	if err := raw.Control(func(fd uintptr) { flags, ferr = unix.FcntlInt(fd, unix.F_GETFD, 0) }); err != nil || ferr != nil {
+		t.Fatal(err, ferr)
+	}
+	if flags&unix.FD_CLOEXEC == 0 {
+		t.Fatal("a received connection is not close-on-exec")
+	}
+}
