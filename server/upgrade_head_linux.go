@@ -51,11 +51,15 @@ func (s *Server) pollerUpgrade(nc net.Conn, head []byte) (origin string, a *appS
 // is, to an app's WebSocket path, passing the handshake checks.
 func (s *Server) parseUpgradeHead(head []byte) (h upgradeFields, ok bool) {
 	br := headReaders.Get().(*bufio.Reader)
-	br.Reset(bytes.NewReader(head))
+	rd := bytes.NewReader(head)
+	br.Reset(rd)
 	r, err := http.ReadRequest(br)
+	// net/http must have read the head to its last byte: bytes it would
+	// leave are the WebSocket's, not the head's (headEnd).
+	whole := br.Buffered() == 0 && rd.Len() == 0
 	br.Reset(nil)
 	headReaders.Put(br)
-	if err != nil || !plainRequest(r) {
+	if err != nil || !whole || !plainRequest(r) {
 		return h, false
 	}
 	key, ok := s.appKeyFromPath(r.URL.Path)

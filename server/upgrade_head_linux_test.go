@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 
@@ -13,8 +14,9 @@ import (
 )
 
 // FuzzPollerUpgrade drives the request-head checks of the pollers: no
-// head may panic, and a head they take is a GET in HTTP/1.1 to a known
-// app's path with one valid Host, within the request size, answered 101.
+// head may panic, and a head they take is one net/http reads to its last
+// byte, a GET in HTTP/1.1 to a known app's path with one valid Host,
+// within the request size, answered 101.
 // Everything else must be left to net/http.
 func FuzzPollerUpgrade(f *testing.F) {
 	for _, seed := range upgradeSeeds() {
@@ -30,9 +32,14 @@ func FuzzPollerUpgrade(f *testing.F) {
 		if a == nil {
 			return
 		}
-		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		rd := bytes.NewReader(head)
+		br := bufio.NewReader(rd)
+		r, err := http.ReadRequest(br)
 		if err != nil {
 			t.Fatalf("took %q, which net/http refuses: %v", head, err)
+		}
+		if br.Buffered() > 0 || rd.Len() > 0 {
+			t.Fatalf("took %q, of which net/http reads %d bytes as the head", head, len(head)-br.Buffered()-rd.Len())
 		}
 		if r.Method != "GET" || r.Proto != "HTTP/1.1" || r.Host == "" || !validHost(r.Host) ||
 			len(head) > 2048 || r.URL.Path != "/app/reverb-key" || a.cfg.Key != "reverb-key" {
@@ -148,5 +155,72 @@ func TestScanUpgradeHead(t *testing.T) {
 		if _, ok := scanUpgradeHead([]byte(seed), "/app/"); ok != takes[i] {
 			t.Errorf("seed %d taken %v: %q", i, ok, seed)
 		}
+	}
+}
+
+// headEnd ends a head where net/http's reader does, bare "\n" line ends
+// included; until the empty line has arrived the head is incomplete.
+func TestHeadEnd(t *testing.T) {
+	cases := []struct {
+		data string
+		end  int
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27},
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\nframes", 27},
+		{"GET / HTTP/1.1\nHost: x\n\n", 24},
+		{"GET / HTTP/1.1\r\nHost: x\r\n\n\r\n\r\n", 26},
+		{"GET / HTTP/1.1\nHost: x\n\r\n", 25},
+		{"GET / HTTP/1.1\r\n\r\n", 18},
+		{"\n\n", 2},
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r", -1},
+		{"GET / HTTP/1.1\r\nHost: x\r\n", -1},
+		{"GET / HTTP/1.1\r\nX: a\r\r\n\r\n", 25},
+		{"", -1},
+	}
+	for _, tc := range cases {
+		if got := headEnd([]byte(tc.data)); got != tc.end {
+			t.Errorf("headEnd(%q) = %d, want %d", tc.data, got, tc.end)
+		}
+	}
+}
+
+// FuzzHeadEnd holds headEnd to net/http's reader: wherever textproto reads
+// a request line and a header block without error, headEnd ends the head
+// after the same bytes.
+func FuzzHeadEnd(f *testing.F) {
+	for _, seed := range upgradeSeeds() {
+		f.Add([]byte(seed))
+		f.Add([]byte(strings.ReplaceAll(seed, "\r\n", "\n")))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		end := headEnd(data)
+		rd := bytes.NewReader(data)
+		br := bufio.NewReader(rd)
+		tp := textproto.NewReader(br)
+		if _, err := tp.ReadLine(); err != nil {
+			return
+		}
+		if _, err := tp.ReadMIMEHeader(); err != nil {
+			return
+		}
+		if read := len(data) - br.Buffered() - rd.Len(); end != read {
+			t.Fatalf("%q: headEnd %d, net/http's reader %d", data, end, read)
+		}
+	})
+}
+
+// A head net/http would end before its last byte is not the poller's to
+// take: what net/http leaves behind belongs to the WebSocket.
+func TestParseUpgradeHeadWholeHead(t *testing.T) {
+	s, err := New(Options{Apps: []laravelcfg.App{appA()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.parseUpgradeHead([]byte(upgradeHead + "\n")); !ok {
+		t.Fatal("a head that ends in a bare empty line is refused")
+	}
+	if _, ok := s.parseUpgradeHead([]byte(upgradeHead + "\nJUNK: x\r\n\r\n")); ok {
+		t.Fatal("took bytes past net/http's end of the head as part of it")
 	}
 }

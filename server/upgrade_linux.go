@@ -31,7 +31,9 @@ type pendingUpgrade struct {
 	hand *handoffListener
 	nc   net.Conn // as accepted, listener wrappers included
 	tc   plainSocket
-	ps   *pollState
+	// ps is set by register before the first event; atomic because the
+	// head timer's goroutine reads it too.
+	ps atomic.Pointer[pollState]
 	// head holds the bytes of a head that took more than one read.
 	head  []byte
 	timer *time.Timer
@@ -46,7 +48,7 @@ func (set *pollSet) watchUpgrade(s *Server, hand *handoffListener, nc net.Conn, 
 	}
 	pu := &pendingUpgrade{s: s, hand: hand, nc: nc, tc: tc}
 	pu.timer = time.AfterFunc(headTimeout, pu.expire)
-	if !set.register(tc, pu, func(ps *pollState) { pu.ps = ps }) {
+	if !set.register(tc, pu, func(ps *pollState) { pu.ps.Store(ps) }) {
 		pu.timer.Stop()
 		return false
 	}
@@ -78,8 +80,8 @@ func (pu *pendingUpgrade) expire() {
 	if !pu.done.CompareAndSwap(false, true) {
 		return
 	}
-	if pu.ps != nil {
-		pu.ps.detach(pu)
+	if ps := pu.ps.Load(); ps != nil {
+		ps.detach(pu)
 	}
 	_ = pu.nc.Close()
 }
@@ -93,9 +95,10 @@ func (pu *pendingUpgrade) onReadable() {
 	bp := largeBufPool.Get().(*[]byte)
 	defer largeBufPool.Put(bp)
 	buf := *bp
-	n, rerr, err := pu.ps.read(buf)
+	ps := pu.ps.Load()
+	n, rerr, err := ps.read(buf)
 	for err == nil && rerr == unix.EINTR {
-		n, rerr, err = pu.ps.read(buf)
+		n, rerr, err = ps.read(buf)
 	}
 	switch {
 	case err == nil && rerr == unix.EAGAIN:
@@ -109,7 +112,7 @@ func (pu *pendingUpgrade) onReadable() {
 		pu.head = append(pu.head, data...)
 		data = pu.head
 	}
-	end := bytes.Index(data, []byte("\r\n\r\n"))
+	end := headEnd(data)
 	if end < 0 {
 		if len(data) >= maxPolledHead || n == len(buf) {
 			pu.toHTTP(data)
@@ -120,7 +123,7 @@ func (pu *pendingUpgrade) onReadable() {
 		}
 		return // a short read drained the socket: the rest is a new edge
 	}
-	head, rest := data[:end+4], data[end+4:]
+	head, rest := data[:end], data[end:]
 	origin, a, resp := pu.s.pollerUpgrade(pu.nc, head)
 	if a == nil {
 		pu.toHTTP(data)
@@ -134,11 +137,11 @@ func (pu *pendingUpgrade) onReadable() {
 	if len(rest) > 0 {
 		initial = append([]byte(nil), rest...) // frames sent right behind the head
 	}
-	pu.s.open(pu.tc, nil, a, origin, initial, resp, pu.ps)
+	pu.s.open(pu.tc, nil, a, origin, initial, resp, ps)
 	if n == len(buf) {
 		// The read filled the buffer: more may wait in the socket, with
 		// no new edge to announce it.
-		pu.ps.recheck()
+		ps.recheck()
 	}
 }
 
@@ -148,6 +151,27 @@ func (pu *pendingUpgrade) toHTTP(data []byte) {
 		return
 	}
 	pu.timer.Stop()
-	pu.ps.detach(pu)
+	pu.ps.Load().detach(pu)
 	pu.hand.put(&prefixConn{Conn: pu.nc, pre: append([]byte(nil), data...)})
+}
+
+// headEnd returns the length of the request head data starts with, through
+// the empty line that ends it, or -1 while that line has not arrived. It
+// ends where net/http's reader ends it: a line ends in "\n", with or
+// without a "\r" before it, so the empty line is "\r\n" or "\n". Bytes
+// past it are the client's first frames, whichever path takes the socket.
+func headEnd(data []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1 // the next line starts here
+		switch {
+		case i < len(data) && data[i] == '\n':
+			return i + 1
+		case i+1 < len(data) && data[i] == '\r' && data[i+1] == '\n':
+			return i + 2
+		}
+	}
 }

@@ -105,6 +105,42 @@ func TestUpgradeInPiecesAndFramesBehindTheHead(t *testing.T) {
 			}
 		}
 	})
+	t.Run("bare LF line ends", func(t *testing.T) {
+		// net/http ends a line at "\n" with or without "\r": a head
+		// written that way is answered, not left to time out.
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		out := append([]byte(strings.ReplaceAll(upgradeHead, "\r\n", "\n")+"\n"), subscribeFrame("lf")...)
+		if _, err := nc.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		got := readAllUntil(t, nc, "subscription_succeeded")
+		if !strings.HasPrefix(got, "HTTP/1.1 101 Switching Protocols\r\n") {
+			t.Fatalf("response %q", got)
+		}
+	})
+	t.Run("frames behind a bare LF empty line", func(t *testing.T) {
+		// The head ends at the first empty line, "\n" here: the bytes
+		// after it are frames even where they hold a "\r\n\r\n".
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		msg := "{\"event\":\"pusher:subscribe\",\r\n\r\n\"data\":{\"channel\":\"second\"}}"
+		out := append([]byte(upgradeHead+"\n"), subscribeFrame("first")...)
+		out = append(out, append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...)...)
+		if _, err := nc.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		got := readAllUntil(t, nc, `"channel":"second"`)
+		if strings.Count(got, "subscription_succeeded") != 2 || !strings.Contains(got, `"channel":"first"`) {
+			t.Fatalf("both subscribes answered? %q", got)
+		}
+	})
 	t.Run("long head, frames behind", func(t *testing.T) {
 		// Longer than what the pollers keep: net/http reads it, and the
 		// frames it read past the head are not lost.
