@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,12 @@ type Config struct {
 	apps     laravelcfg.AppsResolver
 	appsFile string
 
+	// inRelease: Dir is the current link of a release-folder deploy
+	// (laravelcfg.ServingDir); every read of the project enters it first,
+	// so relative paths follow the release it points to then, as in a
+	// freshly started process.
+	inRelease bool
+
 	Stdout io.Writer
 	Stderr io.Writer
 }
@@ -80,6 +87,9 @@ func (c *Config) defaults() {
 }
 
 func (c Config) load() (*laravelcfg.Project, error) {
+	if c.inRelease {
+		_ = os.Chdir(c.Dir) // a failure shows in Load, which reads the same folder
+	}
 	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: c.Dir, EnvName: c.EnvName, Apps: c.apps})
 }
 

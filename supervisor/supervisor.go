@@ -89,7 +89,11 @@ type proc struct {
 type supervisor struct {
 	c   Config
 	con *console.Writer
-	exe string
+	// exe is this program's path, the workers' argv[0]; exePath is what
+	// they are started from: /proc/self/exe where there is one, so they
+	// run this very build even once its file is replaced (a new version
+	// installed over it) or deleted (an old release folder removed).
+	exe, exePath string
 
 	ep     Endpoint
 	ln     net.Listener
@@ -132,7 +136,10 @@ func runSupervisor(c Config, con *console.Writer) int {
 		con.Errorf("Cannot find this program's path to start workers: %v", err)
 		return 1
 	}
-	s.exe = exe
+	s.exe, s.exePath = exe, exe
+	if _, err := os.Stat("/proc/self/exe"); err == nil {
+		s.exePath = "/proc/self/exe"
+	}
 
 	routeRedisLogs(con.Warnf) // the restart flag's store may be Redis
 
@@ -310,6 +317,10 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp, out: sockets.NewOutbox(disp)}
 	p.out.Answered = s.disp.signalRoom // its counts changed: a waiting dispatch looks again
 	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
+	cmd.Path = s.exePath
+	if s.c.inRelease {
+		cmd.Dir = s.c.Dir // the release current links to now
+	}
 	cmd.ExtraFiles = []*os.File{dchild, child}
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{

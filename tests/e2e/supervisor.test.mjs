@@ -277,3 +277,76 @@ test('presence across a restart: a member who reconnects to the new generation n
   mover.disconnect();
   watcher.close();
 });
+
+test('a release-folder deploy (Envoyer, Forge): each restart serves the release `current` links to, also once the old release is deleted', { timeout: 60000 }, async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { APP_A, REVERB_BIN, createProject } = await import('./lib/harness.mjs');
+  // <app>/releases/r1 and r2, each with its own config and a copy of the
+  // binary, storage shared through a link, <app>/current -> releases/r1.
+  const appOne = { ...APP_A, key: 'release-one-key' };
+  const appTwo = { ...APP_A, key: 'release-two-key' };
+  const one = await createProject({ apps: [appOne] });
+  const two = await createProject({ apps: [appTwo] });
+  const base = fs.mkdtempSync(path.join(path.dirname(one.dir), 'reverb-e2e-deploy-'));
+  t.after(() => { one.cleanup(); two.cleanup(); fs.rmSync(base, { recursive: true, force: true }); });
+  fs.mkdirSync(path.join(base, 'releases'));
+  fs.renameSync(path.join(one.dir, 'storage'), path.join(base, 'storage'));
+  const releases = {};
+  for (const [name, project] of [['r1', one], ['r2', two]]) {
+    const dir = path.join(base, 'releases', name);
+    fs.renameSync(project.dir, dir);
+    fs.rmSync(path.join(dir, 'storage'), { recursive: true, force: true });
+    fs.symlinkSync(path.join('..', '..', 'storage'), path.join(dir, 'storage'));
+    fs.copyFileSync(REVERB_BIN, path.join(dir, 'reverb'));
+    fs.chmodSync(path.join(dir, 'reverb'), 0o755);
+    releases[name] = dir;
+  }
+  const current = path.join(base, 'current');
+  const link = (name) => {
+    fs.symlinkSync(path.join('releases', name), current + '.new');
+    fs.renameSync(current + '.new', current); // the atomic switch deploy tools make
+  };
+  link('r1');
+
+  // Started from the release's real path, as a process manager's chdir (or
+  // artisan's base path) gives it.
+  const r1 = releases.r1;
+  const server = await startServer({
+    project: { dir: r1, apps: [appOne], path: '', cleanup() {} },
+    bin: path.join(r1, 'reverb'),
+    workers: 2,
+    drainWindow: '300ms',
+  });
+  t.after(() => stopAll());
+  await server.waitForOutput(/Serving .*current: every restart reads the release it links to then/, 5000);
+  const established = async (key) => {
+    const c = await RawClient.connect(server, key, { expectEstablished: false });
+    const msg = JSON.parse(await c.next(5000));
+    c.ws.close();
+    return msg.event === 'pusher:connection_established' ? 'established' : `${msg.event} ${msg.data?.code ?? JSON.parse(msg.data ?? '{}').code}`;
+  };
+  assert.equal(await established('release-one-key'), 'established');
+
+  const restart = () => {
+    const r = spawnSync(path.join(current, 'reverb'), ['restart'], { cwd: current, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  };
+  link('r2');
+  restart();
+  await server.waitForOutput(/Generation 2 ready/, 20000);
+  assert.equal(await established('release-two-key'), 'established', 'the new release\'s app key');
+  assert.match(await established('release-one-key'), /pusher:error 4001/, 'the old release\'s key is gone');
+
+  // The old release is deleted, binary and all: the next restart still
+  // reads the project and starts workers.
+  fs.rmSync(r1, { recursive: true, force: true });
+  for (const f of ['.env', path.join('config', 'reverb.php')]) {
+    const file = path.join(releases.r2, f);
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replaceAll('release-two-key', 'release-two-key-b'));
+  }
+  await new Promise((r) => setTimeout(r, 1100)); // a new second for the flag
+  restart();
+  await server.waitForOutput(/Generation 3 ready/, 20000);
+  assert.doesNotMatch(server.output(), /Restart cancelled/);
+  assert.equal(await established('release-two-key-b'), 'established');
+});

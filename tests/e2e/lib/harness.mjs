@@ -425,7 +425,8 @@ function hermeticEnv(extra = {}) {
 export async function startServer(opts = {}) {
   const ownsProject = !opts.project;
   const project = opts.project ?? await createProject(opts);
-  if (!fs.existsSync(REVERB_BIN)) throw new Error(`reverb binary not found at ${REVERB_BIN} (run make build)`);
+  const bin = opts.bin ?? REVERB_BIN; // a copy inside the project, as a deploy puts it
+  if (!fs.existsSync(bin)) throw new Error(`reverb binary not found at ${bin} (run make build)`);
   // A port picked by freePort() can be taken by someone else before reverb binds it (the
   // machine is shared): retry on a fresh port then, unless the caller chose the port.
   for (let attempt = 1; ; attempt++) {
@@ -451,7 +452,7 @@ async function launch(opts, project, ownsProject, port) {
   if (opts.cliPath !== undefined) args.push('--path', opts.cliPath);
   if (opts.debug) args.push('--debug');
   args.push(...(opts.args ?? []));
-  const proc = spawn(REVERB_BIN, args, { cwd: project.dir, env: hermeticEnv(opts.processEnv), stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(opts.bin ?? REVERB_BIN, args, { cwd: project.dir, env: hermeticEnv(opts.processEnv), stdio: ['ignore', 'pipe', 'pipe'] });
   const p = opts.cliPath !== undefined && normalizePath(opts.cliPath) !== '' ? normalizePath(opts.cliPath) : project.path;
   const server = new ReverbServer({ proc, port, host, path: p, project, ownsProject });
   liveServers.add(server);
