@@ -69,15 +69,27 @@ class StartCommand extends Command
             $this->serverArguments(),
             $environment,
             $this->laravel->basePath(),
-            quiet: $this->output->getVerbosity() === OutputInterface::VERBOSITY_QUIET,
+            quiet: $this->quiet(),
             exec: filter_var($this->laravel['config']->get('reverb-go.exec', true), FILTER_VALIDATE_BOOL, FILTER_NULL_ON_FAILURE) ?? true,
         );
     }
 
     /**
-     * The `reverb start` command line: the project, artisan's --env, the
-     * options given (empty ones are "not given", as in Reverb), then the
+     * Whether artisan runs with -q: only errors are displayed.
+     */
+    protected function quiet(): bool
+    {
+        return $this->output->getVerbosity() === OutputInterface::VERBOSITY_QUIET;
+    }
+
+    /**
+     * The `reverb start` command line: the project, artisan's --env and -q,
+     * the options given (empty ones are "not given", as in Reverb), then the
      * start_options setting.
+     *
+     * With -q the server prints only its errors (the launcher sends them to
+     * stderr), and --debug is left out: Reverb shows no message stream with
+     * -q either.
      *
      * @return array<int, string>
      */
@@ -89,6 +101,10 @@ class StartCommand extends Command
             $args[] = '--env='.$env;
         }
 
+        if ($quiet = $this->quiet()) {
+            $args[] = '--quiet';
+        }
+
         foreach (['host', 'port', 'path', 'hostname'] as $name) {
             $value = $this->option($name);
 
@@ -97,12 +113,14 @@ class StartCommand extends Command
             }
         }
 
-        if ($this->option('debug')) {
+        if ($this->option('debug') && ! $quiet) {
             $args[] = '--debug';
         }
 
         foreach ((array) $this->laravel['config']->get('reverb-go.start_options', []) as $option) {
-            $args[] = (string) $option;
+            if (! ($quiet && $option === '--debug')) {
+                $args[] = (string) $option;
+            }
         }
 
         return $args;

@@ -14,6 +14,10 @@ use RuntimeException;
  * server runs as a child with the same stdin/stdout/stderr; SIGTERM, SIGINT,
  * SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to it when pcntl can
  * catch them, and its exit status becomes artisan's.
+ *
+ * Quiet (artisan -q, the server started with --quiet so that it prints only
+ * its ERROR lines): the server's standard output is pointed at stderr, so
+ * those lines reach stderr and nothing reaches stdout.
  */
 class Launcher
 {
@@ -62,15 +66,16 @@ class Launcher
     protected function exec(string $binary, array $args, array $env, bool $quiet): never
     {
         if ($quiet) {
-            // -q: the server's standard output goes nowhere, its errors
-            // still go to stderr. Closing STDOUT frees descriptor 1, which
-            // the next open takes (and exec keeps).
+            // -q: the server's standard output (its ERROR lines only, as it
+            // runs with --quiet) goes to stderr. Closing STDOUT frees
+            // descriptor 1, which the next open takes (and exec keeps);
+            // php://fd/2 is a dup of stderr, sharing its file offset.
             fclose(STDOUT);
-            $devNull = fopen('/dev/null', 'w');
+            $stdout = fopen('php://fd/2', 'w');
         }
 
         @pcntl_exec($binary, $args, $env);
-        unset($devNull);
+        unset($stdout);
 
         $error = function_exists('pcntl_get_last_error') ? pcntl_strerror(pcntl_get_last_error()) : 'exec failed';
 
@@ -85,7 +90,9 @@ class Launcher
      */
     protected function passthrough(string $binary, array $args, array $env, string $cwd, bool $quiet): int
     {
-        $stdout = $quiet ? ['file', DIRECTORY_SEPARATOR === '/' ? '/dev/null' : 'NUL', 'w'] : STDOUT;
+        // -q: the server's standard output (its ERROR lines only, as it
+        // runs with --quiet) goes to stderr.
+        $stdout = $quiet ? STDERR : STDOUT;
 
         // Handlers first: a signal arriving while the child starts must not
         // kill artisan with the child left behind.

@@ -18,7 +18,8 @@ class StartCommandTest extends TestCase
         $this->dir = sys_get_temp_dir().'/reverb-go-start-'.bin2hex(random_bytes(6));
         mkdir($this->dir);
         // Records pid, arguments and environment; on SIGTERM notes it and
-        // exits 0; otherwise exits with $FAKE_EXIT after $FAKE_SLEEP.
+        // exits 0; otherwise exits with $FAKE_EXIT after $FAKE_SLEEP. With
+        // --quiet its stdout has only an ERROR line, as the real binary's.
         file_put_contents($this->dir.'/reverb', <<<'SH'
 #!/bin/sh
 out="$(dirname "$0")"
@@ -26,7 +27,10 @@ trap 'echo TERM >> "$out/signal"; exit 0' TERM
 trap 'echo HUP >> "$out/signal"' HUP
 for a in "$@"; do printf '%s\n' "$a"; done > "$out/args"
 env > "$out/env"
-echo "to stdout"
+case " $* " in
+  *" --quiet "*) printf '\n   ERROR  Something failed.\n' ;;
+  *) echo "to stdout" ;;
+esac
 echo "to stderr" >&2
 echo "$$" > "$out/pid"
 i=0
@@ -97,12 +101,46 @@ SH);
         $this->assertSame('/opt/php/bin/php', $env['REVERB_PHP_BINARY']);
     }
 
-    public function test_quiet_silences_the_servers_stdout_only(): void
+    public function test_quiet_starts_the_server_quiet_and_sends_its_errors_to_stderr(): void
     {
-        [$code, $out, $err] = Artisan::run(['reverb:start', '-q'], $this->env());
-        $this->assertSame(7, $code);
-        $this->assertSame('', $out);
-        $this->assertSame("to stderr\n", $err);
+        foreach (['exec' => [], 'child' => ['REVERB_GO_EXEC' => 'false']] as $mode => $env) {
+            [$code, $out, $err] = Artisan::run(['reverb:start', '-q', '--port=9003', '--debug'], $this->env($env));
+            $this->assertSame(7, $code, $mode);
+            $this->assertSame(['start', '--dir='.REVERB_GO_TEST_APP, '--quiet', '--port=9003'], explode("\n", trim($this->read('args'))), "{$mode}: --debug shows nothing with -q, as in Reverb");
+            $this->assertSame('', $out, $mode);
+            $this->assertSame("\n   ERROR  Something failed.\nto stderr\n", $err, $mode);
+        }
+    }
+
+    public function test_quiet_shows_the_real_servers_startup_error_on_stderr(): void
+    {
+        $binary = getenv('REVERB_BIN') ?: dirname(__DIR__, 3).'/bin/reverb';
+
+        if (! is_executable($binary)) {
+            $this->markTestSkipped("no reverb binary at {$binary} (make build, or set REVERB_BIN)");
+        }
+
+        $taken = stream_socket_server('tcp://127.0.0.1:0');
+        $port = (int) substr(strrchr(stream_socket_get_name($taken, false), ':'), 1);
+        $cannotListen = "ERROR  Cannot listen on 127.0.0.1:{$port}";
+
+        try {
+            foreach (['exec' => [], 'child' => ['REVERB_GO_EXEC' => 'false']] as $mode => $env) {
+                [$code, $out, $err] = Artisan::run(['reverb:start', '-q', '--host=127.0.0.1', "--port={$port}"], ['REVERB_GO_BINARY' => $binary] + $env);
+                $this->assertSame(1, $code, "{$mode}: {$out}{$err}");
+                $this->assertSame('', $out, $mode);
+                $this->assertStringContainsString($cannotListen, $err, $mode);
+                $this->assertStringNotContainsString('INFO', $err, $mode);
+            }
+
+            // Without -q the error is on stdout, with the rest of the log.
+            [$code, $out, $err] = Artisan::run(['reverb:start', '--host=127.0.0.1', "--port={$port}"], ['REVERB_GO_BINARY' => $binary]);
+            $this->assertSame(1, $code, $out.$err);
+            $this->assertStringContainsString($cannotListen, $out);
+            $this->assertSame('', $err);
+        } finally {
+            fclose($taken);
+        }
     }
 
     public function test_signals_reach_the_server_itself(): void
