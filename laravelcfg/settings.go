@@ -19,11 +19,22 @@ type SettingsError struct {
 	NeedsPHP bool
 	// Hint says what usually causes it and how to fix it ("" when none).
 	Hint string
+	// From names the environment variable an env() call gave the value
+	// from, and where it is set ("REVERB_SERVER_PORT on line 7 of .env");
+	// "" when the value did not come from a variable.
+	From string
 }
 
 func (e *SettingsError) Error() string {
+	var notes []string
+	if e.From != "" {
+		notes = append(notes, "from "+e.From)
+	}
 	if e.Hint != "" {
-		return fmt.Sprintf("%s: %s: %s (%s)", e.File, e.Key, e.Msg, e.Hint)
+		notes = append(notes, e.Hint)
+	}
+	if len(notes) > 0 {
+		return fmt.Sprintf("%s: %s: %s (%s)", e.File, e.Key, e.Msg, strings.Join(notes, "; "))
 	}
 	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
 }
@@ -71,6 +82,9 @@ type settingsReader struct {
 	getenv func(name string) (string, bool)
 	// appURL is config('app.url'): the base of the listeners' default url.
 	appURL string
+	// env is what env() read while the config was evaluated, to name the
+	// variable behind a wrong value.
+	env envSource
 }
 
 func (r *settingsReader) fail(key, format string, args ...any) error {
@@ -129,12 +143,12 @@ func (r *settingsReader) intVal(key string, v php.Value, def int, hasDef bool) (
 	n, ok := v.CoerceInt()
 	if !ok {
 		if v.Kind() == php.String {
-			return 0, r.fail(key, "%s is not numeric", describe(v))
+			return 0, r.failOn(key, v, "%s is not numeric", describe(v))
 		}
-		return 0, r.fail(key, "%s is not an integer", describe(v))
+		return 0, r.failOn(key, v, "%s is not an integer", describe(v))
 	}
 	if n > 1<<31-1 || n < -(1<<31) {
-		return 0, r.fail(key, "%d is out of range", n)
+		return 0, r.failOn(key, v, "%d is out of range", n)
 	}
 	return int(n), nil
 }
@@ -152,7 +166,7 @@ func (r *settingsReader) strVal(key string, v php.Value, def string, nullable bo
 	}
 	s, ok := v.CoerceString()
 	if !ok {
-		return "", r.fail(key, "%s is not a string", describe(v))
+		return "", r.failOn(key, v, "%s is not a string", describe(v))
 	}
 	return s, nil
 }
@@ -166,8 +180,8 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string) (Settings, []string, error) {
-	r := &settingsReader{file: file, getenv: getenv, appURL: appURL}
+func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string, env envSource) (Settings, []string, error) {
+	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, env: env}
 	var s Settings
 	reverb := get(cfg, "reverb")
 	if err := r.known("reverb", reverb); err != nil {
@@ -214,7 +228,7 @@ func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerS
 		return s, err
 	}
 	if s.Port < 0 || s.Port > 65535 {
-		return s, r.fail(key+".port", "%d is not a TCP port", s.Port)
+		return s, r.failOn(key+".port", get(v, "port"), "%d is not a TCP port", s.Port)
 	}
 	if s.Path, err = r.strVal(key+".path", get(v, "path"), "", true); err != nil {
 		return s, err
@@ -418,7 +432,7 @@ func (r *settingsReader) redisServer(key string, v php.Value) (RedisServer, erro
 	}
 	if s.Port != "" {
 		if _, ok := php.StringValue(s.Port).CoerceInt(); !ok {
-			return s, r.fail(key+".port", "%q is not numeric", s.Port)
+			return s, r.failOn(key+".port", get(v, "port"), "%q is not numeric", s.Port)
 		}
 	}
 	low := strings.ToLower(s.URL)
@@ -452,11 +466,43 @@ func (r *settingsReader) apps(v php.Value) ([]App, string, error) {
 	if provider != "config" && provider != "" {
 		return nil, fmt.Sprintf("%s: %s.provider is %q, a provider only PHP can run", r.file, key, provider), nil
 	}
-	apps, err := r.appList(key+".apps", get(v, "apps"))
+	list := get(v, "apps")
+	apps, err := r.appList(key+".apps", list)
 	if se, ok := err.(*SettingsError); ok && se.NeedsPHP {
 		return nil, err.Error(), nil
 	}
-	return apps, "", err
+	if err != nil {
+		return nil, "", err
+	}
+	// Clients connect with the key and the HTTP API names the app_id, so
+	// an app without one cannot be served (reverb start refuses it).
+	// Apps from PHP are not checked here: a refresh skips such an app.
+	arr := list.ArrayVal()
+	for i, a := range apps {
+		akey := key + ".apps." + arr.Keys[i].String()
+		for _, f := range []struct{ name, val string }{{"app_id", a.ID}, {"key", a.Key}} {
+			if f.val == "" {
+				return nil, "", r.emptyCredential(akey+"."+f.name, get(arr.Values[i], f.name))
+			}
+		}
+	}
+	return apps, "", nil
+}
+
+// emptyCredential is the error for an app_id or key that is "": it names
+// the variable it came from and how to fill it.
+func (r *settingsReader) emptyCredential(key string, v php.Value) error {
+	err := r.failOn(key, v, "empty").(*SettingsError)
+	name := r.originName(key, v)
+	switch {
+	case name == "":
+		err.Hint = "give the app a non-empty app_id and key in " + r.file
+	case strings.HasPrefix(name, "REVERB_APP_") && r.env.inFile(name) > 0:
+		err.Hint = fmt.Sprintf("set %s, or delete that line and run ./reverb install to generate it", name)
+	default:
+		err.Hint = fmt.Sprintf("set %s to a non-empty value", name)
+	}
+	return err
 }
 
 // appList reads a list of app arrays at key with the config provider's

@@ -122,3 +122,23 @@ func TestConfigStoreWarnings(t *testing.T) {
 		t.Errorf("output lacks the store warning:\n%s", out)
 	}
 }
+
+// An empty REVERB_APP_KEY is a problem for config and doctor, and start
+// refuses it before it says it is starting, each naming the .env line and
+// the fix.
+func TestEmptyAppKeySaidByEveryCommand(t *testing.T) {
+	dir := writeProject(t, "REVERB_APP_KEY=\nCACHE_STORE=file\n")
+	want := "reverb.apps.apps.0.key: empty (from REVERB_APP_KEY on line 5 of .env; set REVERB_APP_KEY, or delete that line and run ./reverb install to generate it)"
+	out, errOut, code := runCLI("config", "--dir", dir)
+	if code != 1 || !strings.Contains(out, "Problems\n  - reverb start refuses this configuration: ") || !strings.Contains(out, want) {
+		t.Errorf("config: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runCLI("doctor", "--dir", dir, "--no-snippets")
+	if code != 1 || !strings.Contains(out, "PROBLEM") || !strings.Contains(out, want) || strings.Contains(out, "No problems found") {
+		t.Errorf("doctor: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runCLI("start", "--dir", dir, "--host", "127.0.0.1", "--port", "19011", "--workers", "0")
+	if code != 1 || !strings.Contains(out+errOut, want) || strings.Contains(out+errOut, "Starting server") {
+		t.Errorf("start: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
