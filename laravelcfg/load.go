@@ -128,6 +128,9 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf(
 			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
 	}
+	if p.SettingsErr == nil { // config/reverb.php was evaluated
+		p.reverbFile, p.envSrc = reverbFile, envSrc
+	}
 	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL(), envSrc)
 	if err != nil {
 		err = explainMissingCredentials(err, p.Getenv)

@@ -1,6 +1,7 @@
 package laravelcfg
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -183,16 +184,28 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string, env envSource) (Settings, []string, error) {
 	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, env: env}
 	var s Settings
-	reverb := get(cfg, "reverb")
-	if err := r.known("reverb", reverb); err != nil {
+	var err error
+	if s.Server, err = r.defaultServer(cfg); err != nil {
 		return s, nil, err
 	}
+	if s.Apps, s.AppsFromPHP, err = r.apps(get(get(cfg, "reverb"), "apps")); err != nil {
+		return s, nil, err
+	}
+	return s, r.warns, nil
+}
+
+// defaultServer reads reverb.servers.{reverb.default}.
+func (r *settingsReader) defaultServer(cfg php.Value) (ServerSettings, error) {
+	reverb := get(cfg, "reverb")
+	if err := r.known("reverb", reverb); err != nil {
+		return ServerSettings{}, err
+	}
 	if reverb.Kind() != php.Array {
-		return s, nil, r.fail("reverb", "missing: config('reverb') is %s", describe(reverb))
+		return ServerSettings{}, r.fail("reverb", "missing: config('reverb') is %s", describe(reverb))
 	}
 	name, err := r.strVal("reverb.default", get(reverb, "default"), "reverb", true)
 	if err != nil {
-		return s, nil, err
+		return ServerSettings{}, err
 	}
 	if name == "" {
 		name = "reverb"
@@ -200,18 +213,23 @@ func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool
 	serverKey := "reverb.servers." + name
 	server := get(get(reverb, "servers"), name)
 	if err := r.known(serverKey, server); err != nil {
-		return s, nil, err
+		return ServerSettings{}, err
 	}
 	if server.Kind() != php.Array {
-		return s, nil, r.fail(serverKey, "missing: reverb.default names server %q but reverb.servers has no such entry", name)
+		return ServerSettings{}, r.fail(serverKey, "missing: reverb.default names server %q but reverb.servers has no such entry", name)
 	}
-	if s.Server, err = r.server(serverKey, server, cfg); err != nil {
-		return s, nil, err
+	return r.server(serverKey, server, cfg)
+}
+
+// ReadServer reads only the default server's settings (where it listens,
+// TLS, scaling) from a project loaded with SkipReverbSettings, so a
+// project whose apps cannot be read still says where its server listens.
+func (p *Project) ReadServer() (ServerSettings, error) {
+	if p.reverbFile == "" {
+		return ServerSettings{}, errors.New("the Reverb configuration was not read")
 	}
-	if s.Apps, s.AppsFromPHP, err = r.apps(get(reverb, "apps")); err != nil {
-		return s, nil, err
-	}
-	return s, r.warns, nil
+	r := &settingsReader{file: p.reverbFile, getenv: p.Getenv, appURL: p.appURL(), env: p.envSrc}
+	return r.defaultServer(p.Config)
 }
 
 func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerSettings, error) {

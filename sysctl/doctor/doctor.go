@@ -46,6 +46,11 @@ type Input struct {
 	EnvMissing error
 	Project    *laravelcfg.Project // nil when LoadErr or RootErr is set
 	LoadErr    error
+	// Server is, when LoadErr is set, the server settings that could
+	// still be read (Project.ReadServer): where it listens is then known
+	// and the snippets use it. Nil: nothing is known and the snippets are
+	// withheld rather than filled in with defaults.
+	Server *laravelcfg.ServerSettings
 	// Limits are the readings of the machine, for the operating system
 	// they name (Limits.OS).
 	Limits     sysctl.Limits
@@ -66,6 +71,10 @@ type Input struct {
 	// cannot set their environment); nil means Project.Getenv.
 	Getenv func(name string) (string, bool)
 }
+
+// Unknown is Endpoint.From for an endpoint the configuration could not
+// give (its other fields are defaults, not the project's).
+const Unknown = "unknown"
 
 // Endpoint is an address with its scheme.
 type Endpoint struct {
@@ -101,6 +110,8 @@ type Report struct {
 	Capacity  sysctl.Capacity  `json:"capacity"`
 	Findings  []Finding        `json:"findings"`
 	Snippets  []sysctl.Snippet `json:"snippets"`
+	// SnippetsWithheld says why there are no snippets ("" when there are).
+	SnippetsWithheld string `json:"snippets_withheld,omitempty"`
 	// NotApplicable names the usual snippets that do not fit this
 	// operating system, and why.
 	NotApplicable []string `json:"not_applicable,omitempty"`
@@ -124,6 +135,9 @@ func Build(in Input) Report {
 		add(Warning, "env", "%v", in.EnvMissing)
 	}
 	loaded := in.RootErr == nil && in.LoadErr == nil && p != nil
+	// serverKnown: where the server listens was read from the project,
+	// not assumed (the snippets are filled in only then).
+	serverKnown := loaded
 	if !loaded {
 		if in.RootErr == nil {
 			err := in.LoadErr
@@ -133,6 +147,10 @@ func Build(in Input) Report {
 			add(Problem, "project", "cannot read the Laravel project: %v", err)
 		}
 		p = &laravelcfg.Project{Reverb: laravelcfg.Settings{Server: laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}}}
+		if in.RootErr == nil && in.Server != nil {
+			p.Reverb.Server = *in.Server
+			serverKnown = true
+		}
 	}
 	getenv := in.Getenv
 	if getenv == nil {
@@ -175,6 +193,12 @@ func Build(in Input) Report {
 	// Where clients are told to connect.
 	r.Clients = clientEndpoint(p, getenv)
 	r.Clients.Path = r.Listen.Path
+	if !serverKnown {
+		r.Listen.From = Unknown
+	}
+	if !loaded && in.Getenv == nil {
+		r.Clients.From = Unknown
+	}
 	if loaded { // without the project, these would only echo its absence
 		checkEndpoints(r.Listen, r.Clients, production, add)
 	}
@@ -224,20 +248,25 @@ func Build(in Input) Report {
 	checkLimits(l, r.Capacity, p.Reverb.Apps, production, add)
 	r.NotApplicable = sysctl.NotApplicable(l.OS)
 
-	// Snippets.
-	idle := 0
-	for _, a := range p.Reverb.Apps {
-		idle = max(idle, a.PingInterval, a.ActivityTimeout)
+	// Snippets, only with this app's values: defaults would be pasted as
+	// if they were the app's.
+	if serverKnown {
+		idle := 0
+		for _, a := range p.Reverb.Apps {
+			idle = max(idle, a.PingInterval, a.ActivityTimeout)
+		}
+		workers := in.Workers
+		r.Snippets = sysctl.Snippets(sysctl.Target{
+			Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
+			Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
+			PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
+			Workers: workers, DrainWindow: in.DrainWindow,
+			NoFile:      sysctl.RecommendNoFile(l, workers, serverTLS),
+			IdleSeconds: idle, Limits: l,
+		})
+	} else {
+		r.SnippetsWithheld = "the project's configuration cannot be read, so they would hold defaults instead of this app's values: fix the problem above and run ./reverb doctor again"
 	}
-	workers := in.Workers
-	r.Snippets = sysctl.Snippets(sysctl.Target{
-		Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
-		Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
-		PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
-		Workers: workers, DrainWindow: in.DrainWindow,
-		NoFile:      sysctl.RecommendNoFile(l, workers, serverTLS),
-		IdleSeconds: idle, Limits: l,
-	})
 
 	r.OK = true
 	for _, f := range r.Findings {
