@@ -142,3 +142,17 @@ func TestEmptyAppKeySaidByEveryCommand(t *testing.T) {
 		t.Errorf("start: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 }
+
+// A wrong value read through env() names its variable and .env line.
+func TestBadPortNamesItsVariable(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=file\nREVERB_SERVER_PORT=80a\n")
+	want := `reverb.servers.reverb.port: "80a" is not numeric (from REVERB_SERVER_PORT on line 6 of .env)`
+	out, errOut, code := runCLI("config", "--dir", dir)
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("config: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runCLI("start", "--dir", dir, "--workers", "0")
+	if code != 1 || !strings.Contains(out+errOut, want) || strings.Contains(out+errOut, "Starting server") {
+		t.Errorf("start: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
