@@ -133,7 +133,7 @@ func Load(opts LoadOptions) (*Project, error) {
 	}
 	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL(), envSrc)
 	if err != nil {
-		err = explainMissingCredentials(err, p.Getenv)
+		err = explainNeedsPHP(explainMissingCredentials(err, p.Getenv), p.ConfigCached)
 	}
 	switch {
 	case err == nil:
@@ -151,11 +151,22 @@ func Load(opts LoadOptions) (*Project, error) {
 		return nil, err
 	}
 	// Values the evaluator could not compute but nothing needed: say so,
-	// since PHP would have a value there.
+	// since PHP would have a value there. When the settings failed, the one
+	// they failed on is the problem already, and no other can be said to be
+	// unused.
+	failedKey, unused := "", "; unused by the server"
+	if se, ok := p.SettingsErr.(*SettingsError); ok {
+		failedKey, unused = se.Key, ""
+	} else if p.SettingsErr != nil {
+		unused = ""
+	}
 	for _, key := range []string{"reverb", "broadcasting.connections.reverb"} {
 		if v, ok := php.Lookup(p.Config, key); ok {
 			walkUnknown(v, key, func(path string, u php.Value) {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: not computed (%s); unused by the server", u.Where, path, u.UnknownReason()))
+				if path == failedKey {
+					return
+				}
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: not computed (%s)%s", u.Where, path, u.UnknownReason(), unused))
 			})
 		}
 	}

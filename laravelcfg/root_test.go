@@ -149,3 +149,33 @@ func TestEmptyCredentialAndEnvOrigin(t *testing.T) {
 		})
 	}
 }
+
+// A server value only PHP can compute says what to do, and is not also
+// listed as an unused value; once config:cache has computed it, it loads.
+func TestNeedsPHPSaysWhatToDo(t *testing.T) {
+	files := map[string]string{".env": baseEnv + "REVERB_SERVER_PORT=9100\n",
+		"config/reverb.php": "<?php return ['servers' => ['reverb' => [\n'port' => config('services.reverb.port', env('REVERB_SERVER_PORT', 8080)),\n]]];"}
+	dir := project(t, files)
+	want := "config/reverb.php: reverb.servers.reverb.port: cannot be computed without PHP (config/reverb.php:2: unsupported construct call to config()). " +
+		"Write that value in config/reverb.php with env() or as a literal, as Reverb's published file does, or run php artisan config:cache: " +
+		"reverb then reads bootstrap/cache/config.php, where PHP has computed every value (run it again after each change to .env or config/)"
+	if _, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)}); err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), SkipReverbSettings: true})
+	if err != nil || p.SettingsErr == nil || p.SettingsErr.Error() != want {
+		t.Fatalf("SkipReverbSettings: %v, %v", p.SettingsErr, err)
+	}
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "reverb.servers.reverb.port: not computed") {
+			t.Errorf("the failing value is also a warning: %q", w)
+		}
+	}
+	// What php artisan config:cache writes: the values computed.
+	files["bootstrap/cache/config.php"] = "<?php return ['reverb' => ['servers' => ['reverb' => ['port' => 9100]], 'apps' => ['apps' => [" +
+		"['app_id' => '1', 'key' => 'k', 'secret' => 's', 'allowed_origins' => ['*'], 'ping_interval' => 60, 'max_message_size' => 100]]]]];"
+	p, err = Load(LoadOptions{Dir: project(t, files), LookupEnv: noEnv(nil)})
+	if err != nil || p.Reverb.Server.Port != 9100 {
+		t.Errorf("config cache: %v %+v", err, p)
+	}
+}

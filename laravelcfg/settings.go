@@ -16,14 +16,19 @@ type SettingsError struct {
 	Key  string
 	Msg  string
 	// NeedsPHP is set when the value is one the safe evaluator could not
-	// compute (php.Unknown), rather than a wrong one.
+	// compute (php.Unknown), rather than a wrong one; Where is then the
+	// file:line of the construct.
 	NeedsPHP bool
+	Where    string
 	// Hint says what usually causes it and how to fix it ("" when none).
 	Hint string
 	// From names the environment variable an env() call gave the value
 	// from, and where it is set ("REVERB_SERVER_PORT on line 7 of .env");
 	// "" when the value did not come from a variable.
 	From string
+	// Fix is what to do, a sentence of its own after the message ("" when
+	// Hint says it).
+	Fix string
 }
 
 func (e *SettingsError) Error() string {
@@ -34,10 +39,14 @@ func (e *SettingsError) Error() string {
 	if e.Hint != "" {
 		notes = append(notes, e.Hint)
 	}
+	msg := fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
 	if len(notes) > 0 {
-		return fmt.Sprintf("%s: %s: %s (%s)", e.File, e.Key, e.Msg, strings.Join(notes, "; "))
+		msg += " (" + strings.Join(notes, "; ") + ")"
 	}
-	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+	if e.Fix != "" {
+		msg += ". " + e.Fix
+	}
+	return msg
 }
 
 // credentialEnv names the variable the published config reads each app
@@ -64,6 +73,25 @@ func explainMissingCredentials(err error, getenv func(string) (string, bool)) er
 		return err
 	}
 	se.Hint = name + " is not set in .env or the environment: ./reverb install adds REVERB_APP_ID, REVERB_APP_KEY and REVERB_APP_SECRET"
+	return se
+}
+
+// explainNeedsPHP adds what to do about a value only PHP can compute: write
+// it so the evaluator can read it, or let PHP compute the whole
+// configuration with config:cache, whose file reverb reads. cached says the
+// configuration already came from that file.
+func explainNeedsPHP(err error, cached bool) error {
+	se, ok := err.(*SettingsError)
+	if !ok || !se.NeedsPHP || se.Fix != "" || cached {
+		return err
+	}
+	file, _, _ := strings.Cut(se.Where, ":")
+	if file == "" {
+		file = se.File
+	}
+	se.Fix = "Write that value in " + file + " with env() or as a literal, as Reverb's published file does, " +
+		"or run php artisan config:cache: reverb then reads bootstrap/cache/config.php, where PHP has computed every value " +
+		"(run it again after each change to .env or config/)"
 	return se
 }
 
@@ -96,7 +124,7 @@ func (r *settingsReader) fail(key, format string, args ...any) error {
 func (r *settingsReader) known(key string, v php.Value) error {
 	if v.IsUnknown() {
 		err := r.fail(key, "cannot be computed without PHP (%s: %s)", v.Where, v.UnknownReason()).(*SettingsError)
-		err.NeedsPHP = true
+		err.NeedsPHP, err.Where = true, v.Where
 		return err
 	}
 	return nil

@@ -156,3 +156,16 @@ func TestBadPortNamesItsVariable(t *testing.T) {
 		t.Errorf("start: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 }
+
+// A server value only PHP computes is one problem with its fix, not also a
+// warning calling it unused.
+func TestConfigNeedsPHPOnce(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=file\n")
+	writeFile(t, filepath.Join(dir, "config", "reverb.php"), "<?php return ['servers' => ['reverb' => ['port' => config('services.reverb.port', 8080)]]];")
+	out, errOut, code := runCLI("config", "--dir", dir)
+	if code != 1 || strings.Count(out, "reverb.servers.reverb.port") != 2 || // the row, the problem
+		!strings.Contains(out, "  - reverb start refuses this configuration: config/reverb.php: reverb.servers.reverb.port: cannot be computed without PHP") ||
+		!strings.Contains(out, "or run php artisan config:cache") || strings.Contains(out, "unused by the server") {
+		t.Errorf("exit %d stderr %q\n%s", code, errOut, out)
+	}
+}
