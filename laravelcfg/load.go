@@ -60,6 +60,7 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.Warnings = append(p.Warnings, "bootstrap/app.php calls dontMergeFrameworkConfiguration(): framework config defaults are not merged")
 	}
 	reverbFile := "config/reverb.php"
+	var envSrc envSource
 	if cachePath, ok := configCachePath(base, lookupReal); ok {
 		// Cached configuration: .env is not read, env() sees only the real
 		// environment, and the file already holds the merged result.
@@ -89,9 +90,15 @@ func Load(opts LoadOptions) (*Project, error) {
 			p.FilesRead = append(p.FilesRead, relTo(base, env.File))
 		}
 		p.env = env.Lookup
+		// Remember what env() reads, so a wrong value can name its variable.
+		rec := &envRecorder{lookup: env.Lookup}
+		envFile := ""
+		if env.File != "" {
+			envFile = relTo(base, env.File)
+		}
 		cfg := php.NewArray()
 		for _, name := range configFiles {
-			v, err := p.loadConfigFile(name, env.Lookup, noMerge)
+			v, err := p.loadConfigFile(name, rec.Lookup, noMerge)
 			if err != nil && name == "reverb" && opts.SkipReverbSettings {
 				p.Warnings = append(p.Warnings, "Reverb settings not loaded: "+err.Error())
 				p.SettingsErr = err
@@ -106,6 +113,7 @@ func Load(opts LoadOptions) (*Project, error) {
 			cfg.Set(php.StringKey(name), v)
 		}
 		p.Config = php.ArrayValue(cfg)
+		envSrc = envSource{vars: rec.names, real: lookupReal, file: envFile, line: env.Line}
 		if _, err := os.Stat(filepath.Join(base, "config", "reverb.php")); err != nil {
 			reverbFile = defaults.ReverbFile
 			if _, err := os.Stat(filepath.Join(base, filepath.FromSlash(defaults.ReverbFile))); err != nil {
@@ -120,9 +128,12 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf(
 			"APP_NAME %q has letters this build cannot transliterate like PHP's Str::slug: default cache/Redis prefixes may differ from PHP's (set CACHE_PREFIX and REDIS_PREFIX explicitly)", name))
 	}
-	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL())
+	if p.SettingsErr == nil { // config/reverb.php was evaluated
+		p.reverbFile, p.envSrc = reverbFile, envSrc
+	}
+	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL(), envSrc)
 	if err != nil {
-		err = explainMissingCredentials(err, p.Getenv)
+		err = explainNeedsPHP(explainMissingCredentials(err, p.Getenv), p.ConfigCached)
 	}
 	switch {
 	case err == nil:
@@ -140,11 +151,22 @@ func Load(opts LoadOptions) (*Project, error) {
 		return nil, err
 	}
 	// Values the evaluator could not compute but nothing needed: say so,
-	// since PHP would have a value there.
+	// since PHP would have a value there. When the settings failed, the one
+	// they failed on is the problem already, and no other can be said to be
+	// unused.
+	failedKey, unused := "", "; unused by the server"
+	if se, ok := p.SettingsErr.(*SettingsError); ok {
+		failedKey, unused = se.Key, ""
+	} else if p.SettingsErr != nil {
+		unused = ""
+	}
 	for _, key := range []string{"reverb", "broadcasting.connections.reverb"} {
 		if v, ok := php.Lookup(p.Config, key); ok {
 			walkUnknown(v, key, func(path string, u php.Value) {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: not computed (%s); unused by the server", u.Where, path, u.UnknownReason()))
+				if path == failedKey {
+					return
+				}
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: %s: not computed (%s)%s", u.Where, path, u.UnknownReason(), unused))
 			})
 		}
 	}

@@ -69,6 +69,10 @@ type Project struct {
 	// env is the merged environment view: real environment first, then the
 	// variables .env defined.
 	env func(name string) (string, bool)
+	// reverbFile names where config('reverb') came from ("" when it could
+	// not be evaluated); envSrc is what env() read (see ReadServer).
+	reverbFile string
+	envSrc     envSource
 }
 
 // Getenv reads a variable as PHP code in the app would after bootstrap:

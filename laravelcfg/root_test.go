@@ -108,3 +108,74 @@ func TestTCPOptions(t *testing.T) {
 		}
 	}
 }
+
+// An app_id or key set but empty is refused, naming the variable, where it
+// is set and the fix; a wrong value from env() names its variable too.
+func TestEmptyCredentialAndEnvOrigin(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		real  map[string]string
+		want  string
+	}{
+		{"empty key in .env", map[string]string{".env": "APP_NAME=Laravel\nREVERB_APP_ID=1\nREVERB_APP_KEY=\nREVERB_APP_SECRET=s\n"}, nil,
+			"Reverb's default config/reverb.php (not published): reverb.apps.apps.0.key: empty (from REVERB_APP_KEY on line 3 of .env; " +
+				"set REVERB_APP_KEY, or delete that line and run ./reverb install to generate it)"},
+		{"empty app_id in the environment", map[string]string{".env": "REVERB_APP_ID=1\nREVERB_APP_KEY=k\nREVERB_APP_SECRET=s\n"}, map[string]string{"REVERB_APP_ID": ""},
+			"reverb.apps.apps.0.app_id: empty (from REVERB_APP_ID in the environment; set REVERB_APP_ID to a non-empty value)"},
+		{"empty key written in config/reverb.php", map[string]string{".env": baseEnv,
+			"config/reverb.php": `<?php return ['apps' => ['apps' => [['app_id' => 1, 'key' => '', 'secret' => 's', 'allowed_origins' => ['*'], 'ping_interval' => 60, 'max_message_size' => 100]]]];`}, nil,
+			"config/reverb.php: reverb.apps.apps.0.key: empty (give the app a non-empty app_id and key in config/reverb.php)"},
+		{"port from REVERB_SERVER_PORT", map[string]string{".env": baseEnv + "REVERB_SERVER_PORT=80a\n"}, nil,
+			`reverb.servers.reverb.port: "80a" is not numeric (from REVERB_SERVER_PORT on line 5 of .env)`},
+		{"port from a variable of the app's own", map[string]string{".env": baseEnv + "\nMY_PORT=99999\n",
+			"config/reverb.php": `<?php return ['servers' => ['reverb' => ['port' => env('MY_PORT', 8080)]]];`}, nil,
+			`config/reverb.php: reverb.servers.reverb.port: 99999 is not a TCP port (from MY_PORT on line 6 of .env)`},
+		{"literal port names no variable", map[string]string{".env": baseEnv + "REVERB_SERVER_PORT=8080\n",
+			"config/reverb.php": `<?php return ['servers' => ['reverb' => ['port' => '80a']]];`}, nil,
+			`config/reverb.php: reverb.servers.reverb.port: "80a" is not numeric`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := project(t, c.files)
+			_, err := Load(LoadOptions{Dir: dir, LookupEnv: envOf(c.real)})
+			if err == nil || !strings.HasSuffix(err.Error(), c.want) {
+				t.Errorf("err = %v\nwant …%s", err, c.want)
+			}
+			p, err := Load(LoadOptions{Dir: dir, LookupEnv: envOf(c.real), SkipReverbSettings: true})
+			if err != nil || p.SettingsErr == nil || !strings.HasSuffix(p.SettingsErr.Error(), c.want) {
+				t.Errorf("SkipReverbSettings: %v, %v", p.SettingsErr, err)
+			}
+		})
+	}
+}
+
+// A server value only PHP can compute says what to do, and is not also
+// listed as an unused value; once config:cache has computed it, it loads.
+func TestNeedsPHPSaysWhatToDo(t *testing.T) {
+	files := map[string]string{".env": baseEnv + "REVERB_SERVER_PORT=9100\n",
+		"config/reverb.php": "<?php return ['servers' => ['reverb' => [\n'port' => config('services.reverb.port', env('REVERB_SERVER_PORT', 8080)),\n]]];"}
+	dir := project(t, files)
+	want := "config/reverb.php: reverb.servers.reverb.port: cannot be computed without PHP (config/reverb.php:2: unsupported construct call to config()). " +
+		"Write that value in config/reverb.php with env() or as a literal, as Reverb's published file does, or run php artisan config:cache: " +
+		"reverb then reads bootstrap/cache/config.php, where PHP has computed every value (run it again after each change to .env or config/)"
+	if _, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)}); err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), SkipReverbSettings: true})
+	if err != nil || p.SettingsErr == nil || p.SettingsErr.Error() != want {
+		t.Fatalf("SkipReverbSettings: %v, %v", p.SettingsErr, err)
+	}
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "reverb.servers.reverb.port: not computed") {
+			t.Errorf("the failing value is also a warning: %q", w)
+		}
+	}
+	// What php artisan config:cache writes: the values computed.
+	files["bootstrap/cache/config.php"] = "<?php return ['reverb' => ['servers' => ['reverb' => ['port' => 9100]], 'apps' => ['apps' => [" +
+		"['app_id' => '1', 'key' => 'k', 'secret' => 's', 'allowed_origins' => ['*'], 'ping_interval' => 60, 'max_message_size' => 100]]]]];"
+	p, err = Load(LoadOptions{Dir: project(t, files), LookupEnv: noEnv(nil)})
+	if err != nil || p.Reverb.Server.Port != 9100 {
+		t.Errorf("config cache: %v %+v", err, p)
+	}
+}

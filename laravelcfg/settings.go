@@ -1,6 +1,7 @@
 package laravelcfg
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,17 +16,37 @@ type SettingsError struct {
 	Key  string
 	Msg  string
 	// NeedsPHP is set when the value is one the safe evaluator could not
-	// compute (php.Unknown), rather than a wrong one.
+	// compute (php.Unknown), rather than a wrong one; Where is then the
+	// file:line of the construct.
 	NeedsPHP bool
+	Where    string
 	// Hint says what usually causes it and how to fix it ("" when none).
 	Hint string
+	// From names the environment variable an env() call gave the value
+	// from, and where it is set ("REVERB_SERVER_PORT on line 7 of .env");
+	// "" when the value did not come from a variable.
+	From string
+	// Fix is what to do, a sentence of its own after the message ("" when
+	// Hint says it).
+	Fix string
 }
 
 func (e *SettingsError) Error() string {
-	if e.Hint != "" {
-		return fmt.Sprintf("%s: %s: %s (%s)", e.File, e.Key, e.Msg, e.Hint)
+	var notes []string
+	if e.From != "" {
+		notes = append(notes, "from "+e.From)
 	}
-	return fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+	if e.Hint != "" {
+		notes = append(notes, e.Hint)
+	}
+	msg := fmt.Sprintf("%s: %s: %s", e.File, e.Key, e.Msg)
+	if len(notes) > 0 {
+		msg += " (" + strings.Join(notes, "; ") + ")"
+	}
+	if e.Fix != "" {
+		msg += ". " + e.Fix
+	}
+	return msg
 }
 
 // credentialEnv names the variable the published config reads each app
@@ -55,6 +76,25 @@ func explainMissingCredentials(err error, getenv func(string) (string, bool)) er
 	return se
 }
 
+// explainNeedsPHP adds what to do about a value only PHP can compute: write
+// it so the evaluator can read it, or let PHP compute the whole
+// configuration with config:cache, whose file reverb reads. cached says the
+// configuration already came from that file.
+func explainNeedsPHP(err error, cached bool) error {
+	se, ok := err.(*SettingsError)
+	if !ok || !se.NeedsPHP || se.Fix != "" || cached {
+		return err
+	}
+	file, _, _ := strings.Cut(se.Where, ":")
+	if file == "" {
+		file = se.File
+	}
+	se.Fix = "Write that value in " + file + " with env() or as a literal, as Reverb's published file does, " +
+		"or run php artisan config:cache: reverb then reads bootstrap/cache/config.php, where PHP has computed every value " +
+		"(run it again after each change to .env or config/)"
+	return se
+}
+
 // settingsReader reads typed values out of the config tree with PHP's
 // non-strict coercion, collecting the first error.
 //
@@ -71,6 +111,9 @@ type settingsReader struct {
 	getenv func(name string) (string, bool)
 	// appURL is config('app.url'): the base of the listeners' default url.
 	appURL string
+	// env is what env() read while the config was evaluated, to name the
+	// variable behind a wrong value.
+	env envSource
 }
 
 func (r *settingsReader) fail(key, format string, args ...any) error {
@@ -81,7 +124,7 @@ func (r *settingsReader) fail(key, format string, args ...any) error {
 func (r *settingsReader) known(key string, v php.Value) error {
 	if v.IsUnknown() {
 		err := r.fail(key, "cannot be computed without PHP (%s: %s)", v.Where, v.UnknownReason()).(*SettingsError)
-		err.NeedsPHP = true
+		err.NeedsPHP, err.Where = true, v.Where
 		return err
 	}
 	return nil
@@ -129,12 +172,12 @@ func (r *settingsReader) intVal(key string, v php.Value, def int, hasDef bool) (
 	n, ok := v.CoerceInt()
 	if !ok {
 		if v.Kind() == php.String {
-			return 0, r.fail(key, "%s is not numeric", describe(v))
+			return 0, r.failOn(key, v, "%s is not numeric", describe(v))
 		}
-		return 0, r.fail(key, "%s is not an integer", describe(v))
+		return 0, r.failOn(key, v, "%s is not an integer", describe(v))
 	}
 	if n > 1<<31-1 || n < -(1<<31) {
-		return 0, r.fail(key, "%d is out of range", n)
+		return 0, r.failOn(key, v, "%d is out of range", n)
 	}
 	return int(n), nil
 }
@@ -152,7 +195,7 @@ func (r *settingsReader) strVal(key string, v php.Value, def string, nullable bo
 	}
 	s, ok := v.CoerceString()
 	if !ok {
-		return "", r.fail(key, "%s is not a string", describe(v))
+		return "", r.failOn(key, v, "%s is not a string", describe(v))
 	}
 	return s, nil
 }
@@ -166,19 +209,31 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string) (Settings, []string, error) {
-	r := &settingsReader{file: file, getenv: getenv, appURL: appURL}
+func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string, env envSource) (Settings, []string, error) {
+	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, env: env}
 	var s Settings
-	reverb := get(cfg, "reverb")
-	if err := r.known("reverb", reverb); err != nil {
+	var err error
+	if s.Server, err = r.defaultServer(cfg); err != nil {
 		return s, nil, err
 	}
+	if s.Apps, s.AppsFromPHP, err = r.apps(get(get(cfg, "reverb"), "apps")); err != nil {
+		return s, nil, err
+	}
+	return s, r.warns, nil
+}
+
+// defaultServer reads reverb.servers.{reverb.default}.
+func (r *settingsReader) defaultServer(cfg php.Value) (ServerSettings, error) {
+	reverb := get(cfg, "reverb")
+	if err := r.known("reverb", reverb); err != nil {
+		return ServerSettings{}, err
+	}
 	if reverb.Kind() != php.Array {
-		return s, nil, r.fail("reverb", "missing: config('reverb') is %s", describe(reverb))
+		return ServerSettings{}, r.fail("reverb", "missing: config('reverb') is %s", describe(reverb))
 	}
 	name, err := r.strVal("reverb.default", get(reverb, "default"), "reverb", true)
 	if err != nil {
-		return s, nil, err
+		return ServerSettings{}, err
 	}
 	if name == "" {
 		name = "reverb"
@@ -186,18 +241,23 @@ func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool
 	serverKey := "reverb.servers." + name
 	server := get(get(reverb, "servers"), name)
 	if err := r.known(serverKey, server); err != nil {
-		return s, nil, err
+		return ServerSettings{}, err
 	}
 	if server.Kind() != php.Array {
-		return s, nil, r.fail(serverKey, "missing: reverb.default names server %q but reverb.servers has no such entry", name)
+		return ServerSettings{}, r.fail(serverKey, "missing: reverb.default names server %q but reverb.servers has no such entry", name)
 	}
-	if s.Server, err = r.server(serverKey, server, cfg); err != nil {
-		return s, nil, err
+	return r.server(serverKey, server, cfg)
+}
+
+// ReadServer reads only the default server's settings (where it listens,
+// TLS, scaling) from a project loaded with SkipReverbSettings, so a
+// project whose apps cannot be read still says where its server listens.
+func (p *Project) ReadServer() (ServerSettings, error) {
+	if p.reverbFile == "" {
+		return ServerSettings{}, errors.New("the Reverb configuration was not read")
 	}
-	if s.Apps, s.AppsFromPHP, err = r.apps(get(reverb, "apps")); err != nil {
-		return s, nil, err
-	}
-	return s, r.warns, nil
+	r := &settingsReader{file: p.reverbFile, getenv: p.Getenv, appURL: p.appURL(), env: p.envSrc}
+	return r.defaultServer(p.Config)
 }
 
 func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerSettings, error) {
@@ -214,7 +274,7 @@ func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerS
 		return s, err
 	}
 	if s.Port < 0 || s.Port > 65535 {
-		return s, r.fail(key+".port", "%d is not a TCP port", s.Port)
+		return s, r.failOn(key+".port", get(v, "port"), "%d is not a TCP port", s.Port)
 	}
 	if s.Path, err = r.strVal(key+".path", get(v, "path"), "", true); err != nil {
 		return s, err
@@ -418,7 +478,7 @@ func (r *settingsReader) redisServer(key string, v php.Value) (RedisServer, erro
 	}
 	if s.Port != "" {
 		if _, ok := php.StringValue(s.Port).CoerceInt(); !ok {
-			return s, r.fail(key+".port", "%q is not numeric", s.Port)
+			return s, r.failOn(key+".port", get(v, "port"), "%q is not numeric", s.Port)
 		}
 	}
 	low := strings.ToLower(s.URL)
@@ -452,11 +512,43 @@ func (r *settingsReader) apps(v php.Value) ([]App, string, error) {
 	if provider != "config" && provider != "" {
 		return nil, fmt.Sprintf("%s: %s.provider is %q, a provider only PHP can run", r.file, key, provider), nil
 	}
-	apps, err := r.appList(key+".apps", get(v, "apps"))
+	list := get(v, "apps")
+	apps, err := r.appList(key+".apps", list)
 	if se, ok := err.(*SettingsError); ok && se.NeedsPHP {
 		return nil, err.Error(), nil
 	}
-	return apps, "", err
+	if err != nil {
+		return nil, "", err
+	}
+	// Clients connect with the key and the HTTP API names the app_id, so
+	// an app without one cannot be served (reverb start refuses it).
+	// Apps from PHP are not checked here: a refresh skips such an app.
+	arr := list.ArrayVal()
+	for i, a := range apps {
+		akey := key + ".apps." + arr.Keys[i].String()
+		for _, f := range []struct{ name, val string }{{"app_id", a.ID}, {"key", a.Key}} {
+			if f.val == "" {
+				return nil, "", r.emptyCredential(akey+"."+f.name, get(arr.Values[i], f.name))
+			}
+		}
+	}
+	return apps, "", nil
+}
+
+// emptyCredential is the error for an app_id or key that is "": it names
+// the variable it came from and how to fill it.
+func (r *settingsReader) emptyCredential(key string, v php.Value) error {
+	err := r.failOn(key, v, "empty").(*SettingsError)
+	name := r.originName(key, v)
+	switch {
+	case name == "":
+		err.Hint = "give the app a non-empty app_id and key in " + r.file
+	case strings.HasPrefix(name, "REVERB_APP_") && r.env.inFile(name) > 0:
+		err.Hint = fmt.Sprintf("set %s, or delete that line and run ./reverb install to generate it", name)
+	default:
+		err.Hint = fmt.Sprintf("set %s to a non-empty value", name)
+	}
+	return err
 }
 
 // appList reads a list of app arrays at key with the config provider's

@@ -152,7 +152,7 @@ func runInProcess(c Config, con *console.Writer) int {
 	}
 	ln, activated, unsupported, err := listen(r.ep.Addr(), listenOptions(p))
 	if err != nil {
-		con.Errorf("Cannot listen on %s: %v", r.ep.Addr(), err)
+		con.Errorf("%s", listenFailure(r.ep.Addr(), err))
 		return 1
 	}
 	defer ln.Close()

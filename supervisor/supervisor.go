@@ -169,7 +169,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 	}
 	ln, activated, err := sockets.Listen(s.ep.Addr(), listenOptions(p))
 	if err != nil {
-		con.Errorf("Cannot listen on %s: %v", s.ep.Addr(), err)
+		con.Errorf("%s", listenFailure(s.ep.Addr(), err))
 		return 1
 	}
 	s.ln = ln

@@ -51,8 +51,9 @@ type spec struct {
 	about    []string
 	examples []string
 	opts     []option
-	// noEnv leaves --env out (commands that never read .env).
-	noEnv bool
+	// envHelp replaces --env's help line, for a command that reads no
+	// .env and accepts --env only so an artisan command line works.
+	envHelp string
 	// ownQuiet: the command applies -q itself (start keeps printing errors
 	// to stdout, where its log goes), so run leaves stdout open.
 	ownQuiet bool
@@ -79,10 +80,12 @@ func (s *spec) globalOptions() []option {
 		{long: "no-ansi", hidden: true, set: func(string) error { f := false; g.ansi = &f; return nil }},
 		{long: "no-interaction", short: 'n', help: "Do not ask any interactive question (reverb never asks)", set: func(string) error { g.noInteraction = true; return nil }},
 	}
-	if !s.noEnv {
-		opts = append(opts, option{long: "env", arg: "ENV", help: "The environment the command should run under (loads .env.ENV when it exists)",
-			set: func(v string) error { g.env = v; return nil }})
+	envHelp := s.envHelp
+	if envHelp == "" {
+		envHelp = "The environment the command should run under (loads .env.ENV when it exists)"
 	}
+	opts = append(opts, option{long: "env", arg: "ENV", help: envHelp,
+		set: func(v string) error { g.env = v; return nil }})
 	opts = append(opts, option{long: "verbose", short: 'v', arg: "LEVEL", optArg: true,
 		help: "Increase the verbosity of messages: -v, -vv or -vvv",
 		set: func(v string) error {

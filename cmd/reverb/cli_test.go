@@ -79,7 +79,7 @@ func TestEveryCommandHasWrittenHelp(t *testing.T) {
 			}
 			for _, want := range []string{"Description:\n  ", "Usage:\n  reverb " + name + " [options]", "Options:\n",
 				"  -h, --help ", "  -q, --quiet ", "      --silent ", "      --ansi|--no-ansi ", "  -n, --no-interaction ",
-				"  -v|vv|vvv, --verbose ", "Examples:\n  ./reverb " + name} {
+				"  -v|vv|vvv, --verbose ", "      --env=ENV ", "Examples:\n  ./reverb " + name} {
 				if !strings.Contains(out, want) {
 					t.Errorf("%v: help lacks %q:\n%s", args, want, out)
 				}
@@ -151,9 +151,11 @@ func TestArtisanGlobalOptions(t *testing.T) {
 		{"-n", "restart", "--dir=" + dir},
 		{"--no-interaction", "--no-ansi", "restart", "--dir", dir},
 		{"config", "--dir", dir, "-n", "--no-ansi", "-vvv"},
-		{"install", "--dir", dir, "--dry-run", "-n", "--ansi"},
+		{"install", "--dir", dir, "--dry-run", "-n", "--ansi", "--env=local"},
 		{"doctor", "--dir", dir, "-n", "--no-ansi", "--no-snippets", "--env=local"},
-		{"status", "--dir", dir, "-n", "--interval=0"},
+		{"status", "--dir", dir, "-n", "--interval=0", "--env=production"},
+		{"--env=production", "status", "--dir", dir},
+		{"version", "--env=production"},
 	} {
 		_, errOut, code := runCLI(args...)
 		if code == 2 || strings.Contains(errOut, "unknown option") {
@@ -189,6 +191,22 @@ func TestEnvOption(t *testing.T) {
 	out, errOut, code := runCLI("config", "--dir", dir, "--env=staging", "--json=reverb.apps.apps.0.key")
 	if code != 0 || out != "\"staging-key\"\n" {
 		t.Errorf("exit %d out %q stderr %q", code, out, errOut)
+	}
+
+	// install writes to the file that environment loads, as php artisan
+	// reverb:install --env=staging does; .env is left alone.
+	before, _ := os.ReadFile(filepath.Join(dir, ".env"))
+	out, errOut, code = runCLI("install", "--dir", dir, "--env=staging")
+	staging, _ := os.ReadFile(filepath.Join(dir, ".env.staging"))
+	after, _ := os.ReadFile(filepath.Join(dir, ".env"))
+	if code != 0 || !strings.Contains(out, ".env.staging: added REVERB_HOST") || !strings.Contains(string(staging), "REVERB_HOST=") ||
+		!strings.Contains(string(staging), "REVERB_APP_KEY=staging-key\n") || string(after) != string(before) {
+		t.Errorf("install --env=staging: exit %d stderr %q\n%s\n.env.staging:\n%s", code, errOut, out, staging)
+	}
+	// Without such a file, .env is the file Laravel loads.
+	out, _, code = runCLI("install", "--dir", dir, "--env=nothere", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would have: .env: added REVERB_HOST") {
+		t.Errorf("install --env=nothere: exit %d\n%s", code, out)
 	}
 }
 

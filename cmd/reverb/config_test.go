@@ -122,3 +122,50 @@ func TestConfigStoreWarnings(t *testing.T) {
 		t.Errorf("output lacks the store warning:\n%s", out)
 	}
 }
+
+// An empty REVERB_APP_KEY is a problem for config and doctor, and start
+// refuses it before it says it is starting, each naming the .env line and
+// the fix.
+func TestEmptyAppKeySaidByEveryCommand(t *testing.T) {
+	dir := writeProject(t, "REVERB_APP_KEY=\nCACHE_STORE=file\n")
+	want := "reverb.apps.apps.0.key: empty (from REVERB_APP_KEY on line 5 of .env; set REVERB_APP_KEY, or delete that line and run ./reverb install to generate it)"
+	out, errOut, code := runCLI("config", "--dir", dir)
+	if code != 1 || !strings.Contains(out, "Problems\n  - reverb start refuses this configuration: ") || !strings.Contains(out, want) {
+		t.Errorf("config: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runCLI("doctor", "--dir", dir, "--no-snippets")
+	if code != 1 || !strings.Contains(out, "PROBLEM") || !strings.Contains(out, want) || strings.Contains(out, "No problems found") {
+		t.Errorf("doctor: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runCLI("start", "--dir", dir, "--host", "127.0.0.1", "--port", "19011", "--workers", "0")
+	if code != 1 || !strings.Contains(out+errOut, want) || strings.Contains(out+errOut, "Starting server") {
+		t.Errorf("start: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
+
+// A wrong value read through env() names its variable and .env line.
+func TestBadPortNamesItsVariable(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=file\nREVERB_SERVER_PORT=80a\n")
+	want := `reverb.servers.reverb.port: "80a" is not numeric (from REVERB_SERVER_PORT on line 6 of .env)`
+	out, errOut, code := runCLI("config", "--dir", dir)
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("config: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, errOut, code = runCLI("start", "--dir", dir, "--workers", "0")
+	if code != 1 || !strings.Contains(out+errOut, want) || strings.Contains(out+errOut, "Starting server") {
+		t.Errorf("start: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
+
+// A server value only PHP computes is one problem with its fix, not also a
+// warning calling it unused.
+func TestConfigNeedsPHPOnce(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=file\n")
+	writeFile(t, filepath.Join(dir, "config", "reverb.php"), "<?php return ['servers' => ['reverb' => ['port' => config('services.reverb.port', 8080)]]];")
+	out, errOut, code := runCLI("config", "--dir", dir)
+	if code != 1 || strings.Count(out, "reverb.servers.reverb.port") != 2 || // the row, the problem
+		!strings.Contains(out, "  - reverb start refuses this configuration: config/reverb.php: reverb.servers.reverb.port: cannot be computed without PHP") ||
+		!strings.Contains(out, "or run php artisan config:cache") || strings.Contains(out, "unused by the server") {
+		t.Errorf("exit %d stderr %q\n%s", code, errOut, out)
+	}
+}

@@ -65,12 +65,19 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		},
 	}
 	return s.run(args, stdout, stderr, func(stdout, stderr io.Writer) int {
+		// Outside a Laravel project nothing else means anything: say so
+		// first and stop, as the other commands do (no snippets filled
+		// in for a folder that is not the app).
 		root, rootErr := laravelcfg.InspectRoot(dir, s.g.env, nil)
 		if rootErr == nil {
 			rootErr = root.NotLaravel()
 		}
+		if rootErr != nil {
+			printRootError(stderr, "doctor", "", rootErr)
+			return 1
+		}
 		in := doctor.Input{
-			Dir: root.Dir, RootErr: rootErr,
+			Dir:         root.Dir,
 			Limits:      sysctl.Read(sysctl.System()),
 			Workers:     workers,
 			MaxWorkers:  maxWorkersCap,
@@ -80,11 +87,20 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		if in.Dir == "" {
 			in.Dir = dir
 		}
-		if rootErr == nil {
-			if e := root.MissingEnv(); e != nil {
-				in.EnvMissing = e
+		if e := root.MissingEnv(); e != nil {
+			in.EnvMissing = e
+		}
+		in.Project, in.LoadErr = laravelcfg.Load(laravelcfg.LoadOptions{Dir: root.Dir, EnvName: s.g.env})
+		if in.LoadErr != nil {
+			// The apps may be what fails (a missing key): where the
+			// server listens can still be read, for the report and
+			// the snippets.
+			if p, err := laravelcfg.Load(laravelcfg.LoadOptions{Dir: root.Dir, EnvName: s.g.env, SkipReverbSettings: true}); err == nil {
+				in.Getenv = p.Getenv
+				if srv, err := p.ReadServer(); err == nil {
+					in.Server = &srv
+				}
 			}
-			in.Project, in.LoadErr = laravelcfg.Load(laravelcfg.LoadOptions{Dir: root.Dir, EnvName: s.g.env})
 		}
 		in.User = userOr(user, in.Dir)
 		in.Home, _ = os.UserHomeDir()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,5 +41,69 @@ func TestDoctorMissingSQLiteFile(t *testing.T) {
 	out, _, code = runCLI("doctor", "--dir", dir, "--no-snippets")
 	if !strings.Contains(out, "INFO     the restart flag is read from file storage/framework/cache/data/") || strings.Contains(out, "restart-flag") && code != 0 {
 		t.Errorf("file store: exit %d\n%s", code, out)
+	}
+}
+
+// Outside a Laravel project doctor says so and stops: no report made of
+// defaults, no snippets filled in for a folder that is not the app.
+func TestDoctorOutsideAProject(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"doctor", "--dir", dir}, {"doctor", "--dir", dir, "--json"}} {
+		out, errOut, code := runCLI(args...)
+		if code != 1 || out != "" || !strings.HasPrefix(errOut, "reverb doctor: No Laravel project in "+dir) {
+			t.Errorf("%v: exit %d\nstdout %s\nstderr %s", args, code, out, errOut)
+		}
+	}
+}
+
+// A project whose apps cannot be read (no REVERB_APP_KEY) still has its
+// server read: the problem comes first and the snippets use the configured
+// port. A configuration that cannot be read at all gives no snippets.
+func TestDoctorSnippetsUseTheConfiguration(t *testing.T) {
+	dir := writeProject(t, "CACHE_STORE=file\nREVERB_SERVER_PORT=9123\nREVERB_HOST=ws.example.com\nREVERB_PORT=443\nREVERB_SCHEME=https\n")
+	env := strings.Replace(readFile(t, filepath.Join(dir, ".env")), "REVERB_APP_KEY=k\n", "", 1)
+	writeFile(t, filepath.Join(dir, ".env"), env)
+	out, _, code := runCLI("doctor", "--dir", dir)
+	problem := strings.Index(out, "PROBLEM  cannot read the Laravel project: ")
+	if code != 1 || problem < 0 || problem > strings.Index(out, "\nServer\n") || !strings.Contains(out, "missing key (REVERB_APP_KEY is not set") ||
+		!strings.Contains(out, "listens on             ws://0.0.0.0:9123") || !strings.Contains(out, "proxy_pass http://127.0.0.1:9123;") ||
+		strings.Contains(out, ":8080") {
+		t.Errorf("missing key: exit %d\n%s", code, out)
+	}
+
+	writeFile(t, filepath.Join(dir, "config", "reverb.php"), "<?php return [")
+	out, _, code = runCLI("doctor", "--dir", dir)
+	if code != 1 || !strings.Contains(out, "listens on             unknown (the configuration cannot be read)") ||
+		!strings.Contains(out, "Snippets withheld: the project's configuration cannot be read") ||
+		strings.Contains(out, "proxy_pass") || strings.Contains(out, "[program:reverb]") || strings.Contains(out, ":8080") {
+		t.Errorf("unreadable config: exit %d\n%s", code, out)
+	}
+	out, _, _ = runCLI("doctor", "--dir", dir, "--json")
+	var r struct {
+		Snippets         []any
+		SnippetsWithheld string `json:"snippets_withheld"`
+		Listen           struct{ From string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || len(r.Snippets) != 0 || r.SnippetsWithheld == "" || r.Listen.From != "unknown" {
+		t.Errorf("json: %v %+v", err, r)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

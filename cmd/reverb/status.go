@@ -29,7 +29,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	s := &spec{
 		name:    "status",
 		summary: "Show the running server: uptime, workers, connections and messages per app",
-		noEnv:   true,
+		envHelp: "Accepted as artisan accepts it; the server running for this folder answers whatever environment it runs under",
 		about: []string{
 			"Asks the server running for this project through its control socket (storage/reverb.sock, or a short path in the temporary folder), " +
 				"twice --interval apart to show messages per second. Exits 1 when no server is running.",

@@ -26,7 +26,7 @@ func runVersion(args []string, stdout, stderr io.Writer) int {
 	s := &spec{
 		name:    "version",
 		summary: "Show the version, commit, Go version and OS/architecture of this build",
-		noEnv:   true,
+		envHelp: "Accepted as artisan accepts it; the version does not depend on it",
 		about:   []string{"The first line is the name and the version (what a script compares); --version and -V before any command do the same."},
 		examples: []string{
 			"./reverb version",

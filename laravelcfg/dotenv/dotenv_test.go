@@ -166,6 +166,22 @@ func TestLoadPrecedenceAndOrder(t *testing.T) {
 	}
 }
 
+// Line names where the value the app sees was written: the last
+// definition, nothing for a real variable or one a later line unset.
+func TestLoadLine(t *testing.T) {
+	lookup := func(n string) (string, bool) { return "r", n == "REAL" }
+	src := "A=1\n# comment\nB=2\nREAL=file\nA=3\nB\nC=\"multi\nline\"\nD=\n"
+	env, err := LoadBytes("/x/.env", []byte(src), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"A": 5, "B": 0, "REAL": 0, "C": 7, "D": 9, "NONE": 0} {
+		if got := env.Line(name); got != want {
+			t.Errorf("Line(%s) = %d, want %d", name, got, want)
+		}
+	}
+}
+
 func TestLoadFiles(t *testing.T) {
 	dir := t.TempDir()
 	env, err := Load(filepath.Join(dir, ".env"), noEnv)

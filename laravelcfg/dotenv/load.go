@@ -22,6 +22,9 @@ type Env struct {
 	// (last) defined; index maps a name to its position in vars.
 	vars  []Var
 	index map[string]int
+	// lines maps a file-defined variable to the line of its (last)
+	// definition.
+	lines map[string]int
 }
 
 // Var is one variable defined by the .env file.
@@ -93,6 +96,7 @@ func loadBytes(filename string, data []byte, lookupReal func(string) (string, bo
 			continue
 		}
 		env.set(e.Name, resolve(e.Value, e.Vars, env.Lookup))
+		env.lines[e.Name] = e.Line
 	}
 	return env, nil
 }
@@ -101,7 +105,7 @@ func newEnv(file string, lookupReal func(string) (string, bool)) *Env {
 	if lookupReal == nil {
 		lookupReal = os.LookupEnv
 	}
-	return &Env{File: file, lookupReal: lookupReal, index: map[string]int{}}
+	return &Env{File: file, lookupReal: lookupReal, index: map[string]int{}, lines: map[string]int{}}
 }
 
 // set defines or redefines a file variable; a redefinition moves it to the
@@ -118,6 +122,7 @@ func (e *Env) remove(name string) {
 		return
 	}
 	delete(e.index, name)
+	delete(e.lines, name)
 	e.vars = append(e.vars[:i], e.vars[i+1:]...)
 	for j := i; j < len(e.vars); j++ {
 		e.index[e.vars[j].Name] = j
@@ -135,6 +140,18 @@ func (e *Env) Lookup(name string) (string, bool) {
 		return e.vars[i].Value, true
 	}
 	return "", false
+}
+
+// Line is the line of the file that (last) defined name as the app sees
+// it; 0 when the file does not define it or the real environment does.
+func (e *Env) Line(name string) int {
+	if _, isReal := e.lookupReal(name); isReal {
+		return 0
+	}
+	if _, ok := e.index[name]; !ok {
+		return 0
+	}
+	return e.lines[name]
 }
 
 // FileVars lists the variables the file defined and that took effect (real

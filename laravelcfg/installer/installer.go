@@ -28,6 +28,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"github.com/reverb-go/reverb/laravelcfg/defaults"
+	"github.com/reverb-go/reverb/laravelcfg/dotenv"
 	"io"
 	"math/big"
 	"os"
@@ -52,6 +53,12 @@ type Options struct {
 	Rand io.Reader
 	// DryRun computes the changes without writing anything.
 	DryRun bool
+	// EnvName is artisan's --env option: the variables go to .env.{EnvName}
+	// when that file exists, as reverb:install writes to the file Laravel
+	// loaded. Without it, the real APP_ENV selects the file the same way.
+	EnvName string
+	// LookupEnv reads the real environment (APP_ENV); nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // Result lists what was changed (human-readable, one entry per change) and
@@ -78,8 +85,10 @@ func Install(opts Options) (*Result, error) {
 	}
 	res := &Result{}
 
-	// 1. .env: create when missing, then the REVERB_* block.
-	envPath := filepath.Join(dir, ".env")
+	// 1. .env (or the .env.{env} file Laravel would load): create when
+	// missing, then the REVERB_* block.
+	envPath := dotenv.SelectFile(dir, opts.EnvName, opts.LookupEnv)
+	envFile := filepath.Base(envPath)
 	env, err := os.ReadFile(envPath)
 	envExisted := err == nil
 	switch {
@@ -101,7 +110,7 @@ func Install(opts Options) (*Result, error) {
 	}
 	newEnv, added := AppendReverbVariables(env, creds)
 	if len(added) > 0 {
-		res.Changes = append(res.Changes, ".env: added "+strings.Join(added, ", "))
+		res.Changes = append(res.Changes, envFile+": added "+strings.Join(added, ", "))
 	}
 
 	// 2. The broadcaster.
@@ -112,7 +121,7 @@ func Install(opts Options) (*Result, error) {
 	}
 	newEnv, what := SetBroadcastConnection(newEnv, driverKey)
 	if what != "" {
-		res.Changes = append(res.Changes, ".env: "+what)
+		res.Changes = append(res.Changes, envFile+": "+what)
 	}
 	if !envExisted || !bytes.Equal(newEnv, env) {
 		if err := writeFile(opts, envPath, newEnv); err != nil {

@@ -46,6 +46,11 @@ type Input struct {
 	EnvMissing error
 	Project    *laravelcfg.Project // nil when LoadErr or RootErr is set
 	LoadErr    error
+	// Server is, when LoadErr is set, the server settings that could
+	// still be read (Project.ReadServer): where it listens is then known
+	// and the snippets use it. Nil: nothing is known and the snippets are
+	// withheld rather than filled in with defaults.
+	Server *laravelcfg.ServerSettings
 	// Limits are the readings of the machine, for the operating system
 	// they name (Limits.OS).
 	Limits     sysctl.Limits
@@ -67,6 +72,10 @@ type Input struct {
 	Getenv func(name string) (string, bool)
 }
 
+// Unknown is Endpoint.From for an endpoint the configuration could not
+// give (its other fields are defaults, not the project's).
+const Unknown = "unknown"
+
 // Endpoint is an address with its scheme.
 type Endpoint struct {
 	Scheme string `json:"scheme"`
@@ -83,11 +92,15 @@ func (e Endpoint) URL() string {
 	if e.Scheme == "https" {
 		s = "wss"
 	}
-	h := e.Host
-	if h == "" {
+	h := strings.Trim(e.Host, "[]")
+	switch {
+	case h == "":
 		h = "(unset)"
+	case strings.Contains(h, ":") && net.ParseIP(h) != nil:
+		h = "[" + h + "]" // an IPv6 address
 	}
-	return fmt.Sprintf("%s://%s%s", s, net.JoinHostPort(strings.Trim(h, "[]"), strconv.Itoa(e.Port)), e.Path)
+	// As Echo joins them: a host that is not one shows the URL it gets.
+	return fmt.Sprintf("%s://%s:%d%s", s, h, e.Port, e.Path)
 }
 
 // Report is the whole diagnosis.
@@ -101,6 +114,8 @@ type Report struct {
 	Capacity  sysctl.Capacity  `json:"capacity"`
 	Findings  []Finding        `json:"findings"`
 	Snippets  []sysctl.Snippet `json:"snippets"`
+	// SnippetsWithheld says why there are no snippets ("" when there are).
+	SnippetsWithheld string `json:"snippets_withheld,omitempty"`
 	// NotApplicable names the usual snippets that do not fit this
 	// operating system, and why.
 	NotApplicable []string `json:"not_applicable,omitempty"`
@@ -124,6 +139,9 @@ func Build(in Input) Report {
 		add(Warning, "env", "%v", in.EnvMissing)
 	}
 	loaded := in.RootErr == nil && in.LoadErr == nil && p != nil
+	// serverKnown: where the server listens was read from the project,
+	// not assumed (the snippets are filled in only then).
+	serverKnown := loaded
 	if !loaded {
 		if in.RootErr == nil {
 			err := in.LoadErr
@@ -133,6 +151,10 @@ func Build(in Input) Report {
 			add(Problem, "project", "cannot read the Laravel project: %v", err)
 		}
 		p = &laravelcfg.Project{Reverb: laravelcfg.Settings{Server: laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}}}
+		if in.RootErr == nil && in.Server != nil {
+			p.Reverb.Server = *in.Server
+			serverKnown = true
+		}
 	}
 	getenv := in.Getenv
 	if getenv == nil {
@@ -175,6 +197,12 @@ func Build(in Input) Report {
 	// Where clients are told to connect.
 	r.Clients = clientEndpoint(p, getenv)
 	r.Clients.Path = r.Listen.Path
+	if !serverKnown {
+		r.Listen.From = Unknown
+	}
+	if !loaded && in.Getenv == nil {
+		r.Clients.From = Unknown
+	}
 	if loaded { // without the project, these would only echo its absence
 		checkEndpoints(r.Listen, r.Clients, production, add)
 	}
@@ -224,20 +252,25 @@ func Build(in Input) Report {
 	checkLimits(l, r.Capacity, p.Reverb.Apps, production, add)
 	r.NotApplicable = sysctl.NotApplicable(l.OS)
 
-	// Snippets.
-	idle := 0
-	for _, a := range p.Reverb.Apps {
-		idle = max(idle, a.PingInterval, a.ActivityTimeout)
+	// Snippets, only with this app's values: defaults would be pasted as
+	// if they were the app's.
+	if serverKnown {
+		idle := 0
+		for _, a := range p.Reverb.Apps {
+			idle = max(idle, a.PingInterval, a.ActivityTimeout)
+		}
+		workers := in.Workers
+		r.Snippets = sysctl.Snippets(sysctl.Target{
+			Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
+			Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
+			PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
+			Workers: workers, DrainWindow: in.DrainWindow,
+			NoFile:      sysctl.RecommendNoFile(l, workers, serverTLS),
+			IdleSeconds: idle, Limits: l,
+		})
+	} else {
+		r.SnippetsWithheld = "the project's configuration cannot be read, so they would hold defaults instead of this app's values: fix the problem above and run ./reverb doctor again"
 	}
-	workers := in.Workers
-	r.Snippets = sysctl.Snippets(sysctl.Target{
-		Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
-		Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
-		PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
-		Workers: workers, DrainWindow: in.DrainWindow,
-		NoFile:      sysctl.RecommendNoFile(l, workers, serverTLS),
-		IdleSeconds: idle, Limits: l,
-	})
 
 	r.OK = true
 	for _, f := range r.Findings {
@@ -305,33 +338,56 @@ func isLoopback(h string) bool {
 }
 
 func checkEndpoints(listen, clients Endpoint, production bool, add func(level, code, format string, args ...any)) {
-	for _, f := range endpointFindings(listen, clients, production) {
+	for _, f := range endpointFindings(listen, clients, production, "nginx snippet below") {
 		add(f.Level, f.Code, "%s", f.Message)
 	}
 }
 
+// notAHost says why h, where clients are told to connect, is not a host
+// name or IP address alone ("" when it is one, or empty).
+func notAHost(h string) string {
+	switch {
+	case h == "":
+		return ""
+	case strings.Contains(h, "://"):
+		return "without a scheme"
+	case strings.ContainsAny(h, "/?#@ \t"):
+		return "without a scheme, path or spaces"
+	case strings.Contains(h, ":") && net.ParseIP(strings.Trim(h, "[]")) == nil:
+		return "without a port"
+	}
+	return ""
+}
+
 // endpointFindings compares where clients are told to connect with where
 // the server listens. A scheme that does not match the server on its own
-// port is a problem: browsers cannot connect at all.
-func endpointFindings(listen, clients Endpoint, production bool) []Finding {
+// port is a problem: browsers cannot connect at all. proxyRef says where
+// the nginx configuration for a TLS proxy is shown.
+func endpointFindings(listen, clients Endpoint, production bool, proxyRef string) []Finding {
 	var out []Finding
 	add := func(level, format string, args ...any) {
 		out = append(out, Finding{level, "clients", fmt.Sprintf(format, args...)})
 	}
 	tlsServer := listen.Scheme == "https"
 	samePort := clients.Port == listen.Port
+	badHost := notAHost(clients.Host)
 	switch {
 	case clients.Host == "":
 		add(Warning, "REVERB_HOST is empty: Laravel's broadcaster falls back to Pusher's cloud and Echo has no host to connect to")
+	case badHost != "":
+		add(Problem, "REVERB_HOST=%q: it must be a host name or IP address alone, %s (localhost, ws.example.com): "+
+			"Echo builds %s from it (through VITE_REVERB_HOST), which no browser can connect to; "+
+			"the scheme goes in REVERB_SCHEME and the port in REVERB_PORT, then rebuild the front end (npm run build)",
+			clients.Host, badHost, clients.URL())
 	case clients.Scheme != "http" && clients.Scheme != "https":
 		add(Problem, "REVERB_SCHEME=%q: must be http or https", clients.Scheme)
 	case clients.Scheme == "https" && !tlsServer && samePort:
 		add(Problem, "clients are told %s (REVERB_SCHEME=https, REVERB_PORT=%d) but the server listens without TLS on port %d, so browsers cannot connect: "+
-			"set REVERB_SCHEME=http for a plain connection, or put a TLS proxy in front on another port (usually 443, nginx snippet below) and set REVERB_PORT=443, "+
+			"set REVERB_SCHEME=http for a plain connection, or put a TLS proxy in front on another port (usually 443, %s) and set REVERB_PORT=443, "+
 			"or configure servers.reverb.options.tls in config/reverb.php; then rebuild the front end (npm run build)",
-			clients.URL(), clients.Port, listen.Port)
+			clients.URL(), clients.Port, listen.Port, proxyRef)
 	case clients.Scheme == "https" && !tlsServer:
-		add(Info, "clients connect with TLS to %s: a proxy there must terminate TLS and forward to %s (nginx snippet below)", clients.URL(), net.JoinHostPort(listen.Host, strconv.Itoa(listen.Port)))
+		add(Info, "clients connect with TLS to %s: a proxy there must terminate TLS and forward to %s (%s)", clients.URL(), net.JoinHostPort(listen.Host, strconv.Itoa(listen.Port)), proxyRef)
 	case clients.Scheme == "http" && tlsServer && samePort:
 		add(Problem, "the server listens with TLS on port %d but clients are told %s (REVERB_SCHEME=http, REVERB_PORT=%d), so browsers cannot connect: "+
 			"set REVERB_SCHEME=https, then rebuild the front end (npm run build)", listen.Port, clients.URL(), clients.Port)
@@ -339,6 +395,9 @@ func endpointFindings(listen, clients Endpoint, production bool) []Finding {
 		add(Warning, "the server listens with TLS on port %d but clients are told %s: only right if a proxy there forwards plain text to a TLS upstream", listen.Port, clients.URL())
 	case !samePort:
 		add(Warning, "clients are told port %d (REVERB_PORT) but the server listens on %d: only right if a proxy forwards %d to %d", clients.Port, listen.Port, clients.Port, listen.Port)
+	}
+	if badHost != "" {
+		return out // where it is told to connect means nothing yet
 	}
 	if clients.Host != "" && production && isLoopback(clients.Host) {
 		add(Warning, "REVERB_HOST=%s with APP_ENV=production: browsers on other machines cannot reach it", clients.Host)
@@ -369,7 +428,7 @@ func startWarnings(p *laravelcfg.Project, getenv func(string) (string, bool), ho
 	}
 	clients := clientEndpoint(p, getenv)
 	var out []string
-	for _, f := range endpointFindings(listen, clients, appEnv == "production") {
+	for _, f := range endpointFindings(listen, clients, appEnv == "production", "./reverb doctor prints an nginx snippet for it") {
 		if f.Level == Problem {
 			out = append(out, ensureCapital(f.Message))
 		}

@@ -153,6 +153,10 @@ func TestBuild(t *testing.T) {
 		{"port mismatch without TLS", scenario{env: local("localhost", "6001", "http")}, false, []string{"warning:clients"}},
 		{"REVERB_HOST empty", scenario{env: map[string]string{"APP_ENV": "local"}}, false, []string{"warning:clients"}},
 		{"bad scheme", scenario{env: local("localhost", "8080", "wss")}, false, []string{"problem:clients"}},
+		{"REVERB_HOST with a scheme, server on loopback", scenario{host: "127.0.0.1", env: local("http://localhost", "8080", "http")}, false,
+			[]string{"problem:clients"}},
+		{"REVERB_HOST with a port", scenario{env: local("localhost:8080", "8080", "http")}, false, []string{"problem:clients"}},
+		{"REVERB_HOST an IPv6 address", scenario{env: local("::1", "8080", "http")}, true, nil},
 		{"localhost in production", scenario{env: prod("localhost", "8080", "http"), origins: []string{"example.com"}}, false,
 			[]string{"warning:clients"}},
 		{"loopback listener told to the world", scenario{host: "127.0.0.1", env: local("ws.example.com", "8080", "http")}, false,
@@ -337,8 +341,16 @@ func TestStartWarnings(t *testing.T) {
 	plain := laravelcfg.ServerSettings{Host: "0.0.0.0", Port: 8080}
 	got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", false)
 	if len(got) != 1 || !strings.HasPrefix(got[0], "Clients are told wss://localhost:8080 (REVERB_SCHEME=https, REVERB_PORT=8080) but the server listens without TLS on port 8080") ||
-		!strings.Contains(got[0], "set REVERB_SCHEME=http") || !strings.Contains(got[0], "REVERB_PORT=443") {
+		!strings.Contains(got[0], "set REVERB_SCHEME=http") || !strings.Contains(got[0], "REVERB_PORT=443") ||
+		!strings.Contains(got[0], "(usually 443, ./reverb doctor prints an nginx snippet for it)") || strings.Contains(got[0], "below") {
 		t.Errorf("https to a plain server: %q", got)
+	}
+	// A scheme in REVERB_HOST: Echo's URL is broken, whatever else holds.
+	withScheme := map[string]string{"APP_ENV": "local", "REVERB_HOST": "http://localhost", "REVERB_PORT": "8080", "REVERB_SCHEME": "http"}
+	got = StartWarnings(project(withScheme, plain), "127.0.0.1", 8080, "", false)
+	if len(got) != 1 || !strings.HasPrefix(got[0], `REVERB_HOST="http://localhost": it must be a host name or IP address alone, without a scheme (localhost, ws.example.com): `+
+		"Echo builds ws://http://localhost:8080 from it (through VITE_REVERB_HOST)") {
+		t.Errorf("scheme in REVERB_HOST: %q", got)
 	}
 	if got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", true); len(got) != 0 {
 		t.Errorf("https to a TLS server: %q", got)
@@ -365,5 +377,17 @@ func TestStartWarnings(t *testing.T) {
 	if !strings.Contains(joined, "servers.reverb.options keys without effect here: tcp.tcp_nodelay, unix") ||
 		!strings.Contains(joined, "servers.reverb.options.tls keys without effect here: ciphers, crypto_method") {
 		t.Errorf("keys without effect: %q", got)
+	}
+}
+
+// URL joins host and port as Echo does; only an IPv6 address is bracketed.
+func TestEndpointURL(t *testing.T) {
+	for host, want := range map[string]string{
+		"ws.example.com": "ws://ws.example.com:8080/p", "::1": "ws://[::1]:8080/p", "[::1]": "ws://[::1]:8080/p",
+		"http://localhost": "ws://http://localhost:8080/p", "": "ws://(unset):8080/p",
+	} {
+		if got := (Endpoint{Scheme: "http", Host: host, Port: 8080, Path: "/p"}).URL(); got != want {
+			t.Errorf("%q: %s, want %s", host, got, want)
+		}
 	}
 }

@@ -16,14 +16,35 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 		fmt.Fprintf(w, " (APP_ENV=%s)", r.AppEnv)
 	}
 	fmt.Fprintln(w)
+	// What is wrong with the folder or its configuration comes first:
+	// what follows depends on it.
+	var first, rest []Finding
+	for _, f := range r.Findings {
+		if f.Code == "project" || f.Code == "env" {
+			first = append(first, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	if len(first) > 0 {
+		fmt.Fprintln(w)
+		writeFindings(w, first)
+	}
 
 	fmt.Fprintln(w, "\nServer")
 	listen := r.Listen.URL()
 	if r.TLSSource != "" {
 		listen += " (TLS: " + r.TLSSource + ")"
 	}
+	if r.Listen.From == Unknown {
+		listen = "unknown (the configuration cannot be read)"
+	}
 	row(w, "listens on", listen)
-	row(w, "clients told", r.Clients.URL()+"  ["+r.Clients.From+"]")
+	if r.Clients.From == Unknown {
+		row(w, "clients told", "unknown (the configuration cannot be read)")
+	} else {
+		row(w, "clients told", r.Clients.URL()+"  ["+r.Clients.From+"]")
+	}
 	l := r.Limits
 	workers := fmt.Sprint(r.Capacity.Workers)
 	switch {
@@ -83,12 +104,15 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 		row(w, "via local proxy", fmt.Sprintf("at most %s per upstream address (ephemeral ports; direct clients do not use them)", num(c.ProxyPorts)))
 	}
 
-	fmt.Fprintln(w, "\nFindings")
-	if len(r.Findings) == 0 {
-		fmt.Fprintln(w, "  none")
+	if len(rest) > 0 || len(first) == 0 {
+		fmt.Fprintln(w, "\nFindings")
+		if len(rest) == 0 {
+			fmt.Fprintln(w, "  none")
+		}
+		writeFindings(w, rest)
 	}
-	for _, f := range r.Findings {
-		fmt.Fprintf(w, "  %-8s %s\n", strings.ToUpper(f.Level), f.Message)
+	if snippets && r.SnippetsWithheld != "" {
+		fmt.Fprintf(w, "\nSnippets withheld: %s\n", r.SnippetsWithheld)
 	}
 	if snippets {
 		if len(r.Snippets) > 0 {
@@ -109,6 +133,12 @@ func (r Report) WriteText(w io.Writer, snippets bool) {
 		fmt.Fprintln(w, "No problems found.")
 	} else {
 		fmt.Fprintln(w, "Problems or warnings found (exit status 1).")
+	}
+}
+
+func writeFindings(w io.Writer, fs []Finding) {
+	for _, f := range fs {
+		fmt.Fprintf(w, "  %-8s %s\n", strings.ToUpper(f.Level), f.Message)
 	}
 }
 
