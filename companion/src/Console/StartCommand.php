@@ -75,11 +75,12 @@ class StartCommand extends Command
     }
 
     /**
-     * Whether artisan runs with -q: only errors are displayed.
+     * Whether artisan runs with -q (or --silent, Symfony 7.2's level below
+     * it): only errors are displayed.
      */
     protected function quiet(): bool
     {
-        return $this->output->getVerbosity() === OutputInterface::VERBOSITY_QUIET;
+        return $this->output->getVerbosity() <= OutputInterface::VERBOSITY_QUIET;
     }
 
     /**
