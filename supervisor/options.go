@@ -3,6 +3,7 @@ package supervisor
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,11 +87,19 @@ func (c *Config) defaults() {
 	}
 }
 
+// load reads the project. Dir is read with its symbolic links resolved
+// once, here, so everything that follows from one read (the Project's
+// BasePath, the workers of the generation it starts) names one release
+// even while a deploy moves a current link.
 func (c Config) load() (*laravelcfg.Project, error) {
-	if c.inRelease {
-		_ = os.Chdir(c.Dir) // a failure shows in Load, which reads the same folder
+	dir := c.Dir
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
 	}
-	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: c.Dir, EnvName: c.EnvName, Apps: c.apps})
+	if c.inRelease {
+		_ = os.Chdir(dir) // a failure shows in Load, which reads the same folder
+	}
+	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: dir, EnvName: c.EnvName, Apps: c.apps})
 }
 
 // serverOptions builds one node's options from the loaded project.

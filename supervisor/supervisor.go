@@ -66,6 +66,11 @@ type generation struct {
 	failures   []int // consecutive deaths per slot, for backoff
 	timer      *time.Timer
 	pacer      *drainPacer // a restart's drain (drainpace_workers.go)
+	// dir is the folder the generation's workers read the project from,
+	// symbolic links resolved when it was read: a worker replaced or added
+	// later reads the same release as its siblings, whatever a deploy's
+	// current link points to by then.
+	dir string
 }
 
 // proc is one worker process.
@@ -213,7 +218,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 	go newMemTrimmer().run(s.quit)
 
 	s.poolLogs.logf = con.Warnf
-	s.startGeneration(s.c.Workers)
+	s.startGeneration(s.c.Workers, p.BasePath)
 	for {
 		if s.stopping && s.liveProcs() == 0 {
 			return s.exitCode
@@ -284,10 +289,11 @@ func (s *supervisor) watch(p *laravelcfg.Project) {
 	s.watcher, s.store = w, store
 }
 
-// startGeneration starts a generation of n workers.
-func (s *supervisor) startGeneration(n int) {
+// startGeneration starts a generation of n workers on the project folder
+// dir, the one the supervisor just read (Project.BasePath).
+func (s *supervisor) startGeneration(n int, dir string) {
 	s.nextGen++
-	g := &generation{num: s.nextGen, started: time.Now(), procs: make([]*proc, n), failures: make([]int, n)}
+	g := &generation{num: s.nextGen, started: time.Now(), procs: make([]*proc, n), failures: make([]int, n), dir: dir}
 	s.gens = append(s.gens, g)
 	s.pending = g
 	for slot := range g.procs {
@@ -316,10 +322,14 @@ func (s *supervisor) spawn(g *generation, slot int) error {
 	defer dchild.Close()
 	p := &proc{gen: g, slot: slot, id: newNodeID(g.num, slot), started: time.Now(), dispatch: disp, out: sockets.NewOutbox(disp)}
 	p.out.Answered = s.disp.signalRoom // its counts changed: a waiting dispatch looks again
-	cmd := exec.Command(s.exe, workerArgs(s.c, p.id, s.ln.Addr().String())...)
+	wc := s.c
+	if g.dir != "" {
+		wc.Dir = g.dir
+	}
+	cmd := exec.Command(s.exe, workerArgs(wc, p.id, s.ln.Addr().String())...)
 	cmd.Path = s.exePath
 	if s.c.inRelease {
-		cmd.Dir = s.c.Dir // the release current links to now
+		cmd.Dir = wc.Dir // the release current linked to when the generation was read
 	}
 	cmd.ExtraFiles = []*os.File{dchild, child}
 	cmd.Stdout, cmd.Stderr = s.c.Stdout, s.c.Stderr
@@ -651,7 +661,7 @@ func (s *supervisor) onLoaded(ev evLoaded) {
 	if n > s.c.Workers {
 		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.connections())
 	}
-	s.startGeneration(n)
+	s.startGeneration(n, ev.p.BasePath)
 }
 
 // runQueued runs the restart that arrived while one was under way.

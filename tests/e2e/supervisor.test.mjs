@@ -280,7 +280,7 @@ test('presence across a restart: a member who reconnects to the new generation n
 
 test('a release-folder deploy (Envoyer, Forge): each restart serves the release `current` links to, also once the old release is deleted', { timeout: 60000 }, async (t) => {
   const { spawnSync } = await import('node:child_process');
-  const { APP_A, REVERB_BIN, createProject } = await import('./lib/harness.mjs');
+  const { APP_A, PORTABLE, REVERB_BIN, createProject } = await import('./lib/harness.mjs');
   // <app>/releases/r1 and r2, each with its own config and a copy of the
   // binary, storage shared through a link, <app>/current -> releases/r1.
   const appOne = { ...APP_A, key: 'release-one-key' };
@@ -332,6 +332,15 @@ test('a release-folder deploy (Envoyer, Forge): each restart serves the release 
     assert.equal(r.status, 0, r.stdout + r.stderr);
   };
   link('r2');
+  if (!PORTABLE) {
+    // Deployed but not restarted yet: a worker replaced now reads the
+    // release its generation was started on, like its sibling.
+    process.kill(childPids(server.proc.pid)[0], 'SIGKILL');
+    await server.waitForOutput(/Worker \d replaced/, 10000);
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await established('release-one-key'), 'established', `connection ${i} before the restart`);
+    }
+  }
   restart();
   await server.waitForOutput(/Generation 2 ready/, 20000);
   assert.equal(await established('release-two-key'), 'established', 'the new release\'s app key');
