@@ -108,8 +108,11 @@ func publishedEnv(key string) string {
 
 // originName is the variable a wrong value at key came from: one env()
 // read while the config was evaluated whose value, as env() converts it,
-// is that value; "" when no variable or more than one could have given it.
-// Among several, the one Reverb's published config reads for key wins.
+// is that value. The one Reverb's published config reads for key wins;
+// otherwise a single match names its variable, but only for a non-empty
+// value: an empty one matches any empty variable (an empty DB_PASSWORD
+// beside an app id read from a variable of the app's own, or from an
+// env() default), which proves nothing. "" when no variable can be named.
 func (r *settingsReader) originName(key string, v php.Value) string {
 	if r.getenv == nil || r.env.real == nil || v.IsUnknown() || v.Kind() == php.Array {
 		return ""
@@ -125,17 +128,16 @@ func (r *settingsReader) originName(key string, v php.Value) string {
 			match = append(match, name)
 		}
 	}
-	name := ""
 	want := publishedEnv(key)
 	for _, m := range match {
 		if m == want {
-			name = m
+			return m
 		}
 	}
-	if name == "" && len(match) == 1 {
-		name = match[0]
+	if len(match) == 1 && v.ToString() != "" {
+		return match[0]
 	}
-	return name
+	return ""
 }
 
 // failOn is fail for the value v, naming the variable it came from and
