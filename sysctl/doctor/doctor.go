@@ -353,10 +353,19 @@ func notAHost(h string) string {
 		return "without a scheme"
 	case strings.ContainsAny(h, "/?#@ \t"):
 		return "without a scheme, path or spaces"
-	case strings.Contains(h, ":") && net.ParseIP(strings.Trim(h, "[]")) == nil:
+	case strings.Contains(h, ":") && net.ParseIP(withoutZone(strings.Trim(h, "[]"))) == nil:
 		return "without a port"
 	}
 	return ""
+}
+
+// withoutZone is an IPv6 address without its zone (fe80::1%eth0), which
+// net.ParseIP does not take.
+func withoutZone(ip string) string {
+	if i := strings.IndexByte(ip, '%'); i >= 0 {
+		return ip[:i]
+	}
+	return ip
 }
 
 // endpointFindings compares where clients are told to connect with where
@@ -375,8 +384,8 @@ func endpointFindings(listen, clients Endpoint, production bool, proxyRef string
 	case clients.Host == "":
 		add(Warning, "REVERB_HOST is empty: Laravel's broadcaster falls back to Pusher's cloud and Echo has no host to connect to")
 	case badHost != "":
-		add(Problem, "REVERB_HOST=%q: it must be a host name or IP address alone, %s (localhost, ws.example.com): "+
-			"Echo builds %s from it (through VITE_REVERB_HOST), which no browser can connect to; "+
+		add(Problem, "the host clients are told, %q (the first app's options.host: REVERB_HOST in Reverb's config), must be a host name or IP address alone, %s (localhost, ws.example.com): "+
+			"Echo given it (VITE_REVERB_HOST) builds %s, which no browser can connect to; "+
 			"the scheme goes in REVERB_SCHEME and the port in REVERB_PORT, then rebuild the front end (npm run build)",
 			clients.Host, badHost, clients.URL())
 	case clients.Scheme != "http" && clients.Scheme != "https":

@@ -348,8 +348,8 @@ func TestStartWarnings(t *testing.T) {
 	// A scheme in REVERB_HOST: Echo's URL is broken, whatever else holds.
 	withScheme := map[string]string{"APP_ENV": "local", "REVERB_HOST": "http://localhost", "REVERB_PORT": "8080", "REVERB_SCHEME": "http"}
 	got = StartWarnings(project(withScheme, plain), "127.0.0.1", 8080, "", false)
-	if len(got) != 1 || !strings.HasPrefix(got[0], `REVERB_HOST="http://localhost": it must be a host name or IP address alone, without a scheme (localhost, ws.example.com): `+
-		"Echo builds ws://http://localhost:8080 from it (through VITE_REVERB_HOST)") {
+	if len(got) != 1 || !strings.HasPrefix(got[0], `The host clients are told, "http://localhost" (the first app's options.host: REVERB_HOST in Reverb's config), must be a host name or IP address alone, without a scheme (localhost, ws.example.com): `+
+		"Echo given it (VITE_REVERB_HOST) builds ws://http://localhost:8080") {
 		t.Errorf("scheme in REVERB_HOST: %q", got)
 	}
 	if got := StartWarnings(project(local, plain), "0.0.0.0", 8080, "", true); len(got) != 0 {
@@ -388,6 +388,20 @@ func TestEndpointURL(t *testing.T) {
 	} {
 		if got := (Endpoint{Scheme: "http", Host: host, Port: 8080, Path: "/p"}).URL(); got != want {
 			t.Errorf("%q: %s, want %s", host, got, want)
+		}
+	}
+}
+
+// What clients may be told as a host: a name or an address alone.
+func TestNotAHost(t *testing.T) {
+	for h, want := range map[string]string{
+		"localhost": "", "ws.example.com": "", "127.0.0.1": "", "::1": "", "[::1]": "", "2001:db8::1": "",
+		"fe80::1%eth0": "", "[fe80::1%25eth0]": "",
+		"http://localhost": "without a scheme", "localhost/ws": "without a scheme, path or spaces",
+		"localhost:8080": "without a port",
+	} {
+		if got := notAHost(h); got != want {
+			t.Errorf("notAHost(%q) = %q, want %q", h, got, want)
 		}
 	}
 }
