@@ -72,8 +72,27 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		if rootErr == nil {
 			rootErr = root.NotLaravel()
 		}
+		encode := func(report doctor.Report) int {
+			if !snippets {
+				report.Snippets = nil
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(report); err != nil {
+				fmt.Fprintf(stderr, "reverb doctor: %v\n", err)
+				return 2
+			}
+			return 0
+		}
 		if rootErr != nil {
 			printRootError(stderr, "doctor", "", rootErr)
+			if asJSON {
+				// What reads the JSON still gets a report: the project
+				// finding, ok false, no snippets.
+				if rc := encode(doctor.Build(doctor.Input{Dir: root.Dir, Limits: sysctl.Read(sysctl.System()), RootErr: rootErr})); rc != 0 {
+					return rc
+				}
+			}
 			return 1
 		}
 		in := doctor.Input{
@@ -106,14 +125,8 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		in.Home, _ = os.UserHomeDir()
 		report := doctor.Build(in)
 		if asJSON {
-			if !snippets {
-				report.Snippets = nil
-			}
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(report); err != nil {
-				fmt.Fprintf(stderr, "reverb doctor: %v\n", err)
-				return 2
+			if rc := encode(report); rc != 0 {
+				return rc
 			}
 		} else {
 			report.WriteText(stdout, snippets)

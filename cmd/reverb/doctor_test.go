@@ -45,14 +45,24 @@ func TestDoctorMissingSQLiteFile(t *testing.T) {
 }
 
 // Outside a Laravel project doctor says so and stops: no report made of
-// defaults, no snippets filled in for a folder that is not the app.
+// defaults, no snippets filled in for a folder that is not the app. With
+// --json, what reads the JSON still gets a report: the project finding,
+// ok false, an empty list of snippets.
 func TestDoctorOutsideAProject(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"doctor", "--dir", dir}, {"doctor", "--dir", dir, "--json"}} {
-		out, errOut, code := runCLI(args...)
-		if code != 1 || out != "" || !strings.HasPrefix(errOut, "reverb doctor: No Laravel project in "+dir) {
-			t.Errorf("%v: exit %d\nstdout %s\nstderr %s", args, code, out, errOut)
-		}
+	out, errOut, code := runCLI("doctor", "--dir", dir)
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "reverb doctor: No Laravel project in "+dir) {
+		t.Errorf("text: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	out, errOut, code = runCLI("doctor", "--dir", dir, "--json")
+	var r struct {
+		OK       bool
+		Findings []struct{ Level, Code string }
+		Snippets []any
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || r.OK || r.Snippets == nil || len(r.Snippets) != 0 ||
+		len(r.Findings) == 0 || r.Findings[0].Code != "project" || !strings.HasPrefix(errOut, "reverb doctor: No Laravel project in "+dir) {
+		t.Errorf("json: exit %d, %v\nstdout %s\nstderr %s", code, err, out, errOut)
 	}
 }
 

@@ -269,6 +269,7 @@ func Build(in Input) Report {
 			IdleSeconds: idle, Limits: l,
 		})
 	} else {
+		r.Snippets = []sysctl.Snippet{} // still a list for what reads the JSON
 		r.SnippetsWithheld = "the project's configuration cannot be read, so they would hold defaults instead of this app's values: fix the problem above and run ./reverb doctor again"
 	}
 
