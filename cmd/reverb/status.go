@@ -60,6 +60,11 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 
 // showStatus samples the control socket of the server running for dir.
 func showStatus(dir string, asJSON bool, interval time.Duration, stdout, stderr io.Writer) int {
+	// The socket's path follows the folder the server serves: a release's
+	// real path and its deploy's current link name the same server.
+	if serving, _, err := laravelcfg.ServingDir(dir); err == nil {
+		dir = serving
+	}
 	sock := metrics.ControlSocketPath(dir)
 	fetch := func() (metrics.Status, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -344,6 +344,10 @@ test('a release-folder deploy (Envoyer, Forge): each restart serves the release 
   restart();
   await server.waitForOutput(/Generation 2 ready/, 20000);
   assert.equal(await established('release-two-key'), 'established', 'the new release\'s app key');
+  // `reverb status` from the release's real path (a deploy hook's
+  // `cd {{ release }}`) finds the server serving through current.
+  const st = spawnSync(path.join(releases.r2, 'reverb'), ['status'], { cwd: releases.r2, encoding: 'utf8' });
+  assert.equal(st.status, 0, st.stdout + st.stderr);
   assert.match(await established('release-one-key'), /pusher:error 4001/, 'the old release\'s key is gone');
 
   // The old release is deleted, binary and all: the next restart still
