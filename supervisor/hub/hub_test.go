@@ -294,10 +294,12 @@ func TestDrainAndClosedEvents(t *testing.T) {
 	hello := make(chan struct{})
 	ready := make(chan struct{})
 	fail := make(chan string, 1)
+	gone := make(chan struct{})
 	peer = r.Attach(sup, Events{
 		Hello: func(string) { close(hello) },
 		Ready: func() { close(ready) },
 		Fail:  func(m string) { fail <- m },
+		Gone:  func(error) { close(gone) },
 	})
 	c, err := Dial(wrk, "w", ClientEvents{
 		Drain:      func(d time.Duration) { drained <- d },
@@ -337,6 +339,13 @@ func TestDrainAndClosedEvents(t *testing.T) {
 	}
 	if _, err := c.Publish(context.Background(), []byte("x")); err == nil {
 		t.Fatal("Publish after close succeeded")
+	}
+	// The relay learns the worker left from its own read of the
+	// connection, which may end after the worker noticed.
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the relay did not notice the connection ending")
 	}
 	if peer.Drain(time.Second) || peer.PauseDrain(true) {
 		t.Fatal("Drain or PauseDrain to a gone worker reported success")
