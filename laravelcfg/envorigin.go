@@ -61,46 +61,53 @@ func (r *envRecorder) Lookup(name string) (string, bool) {
 	return r.lookup(name)
 }
 
+// publishedServerEnv and publishedAppEnv are the variables Reverb's
+// published config/reverb.php reads for a server's and an app's settings.
+var (
+	publishedServerEnv = map[string]string{
+		"host":                      "REVERB_SERVER_HOST",
+		"port":                      "REVERB_SERVER_PORT",
+		"path":                      "REVERB_SERVER_PATH",
+		"hostname":                  "REVERB_HOST",
+		"max_request_size":          "REVERB_MAX_REQUEST_SIZE",
+		"pulse_ingest_interval":     "REVERB_PULSE_INGEST_INTERVAL",
+		"telescope_ingest_interval": "REVERB_TELESCOPE_INGEST_INTERVAL",
+		"scaling.enabled":           "REVERB_SCALING_ENABLED",
+		"scaling.channel":           "REVERB_SCALING_CHANNEL",
+		"scaling.server.url":        "REDIS_URL",
+		"scaling.server.host":       "REDIS_HOST",
+		"scaling.server.port":       "REDIS_PORT",
+		"scaling.server.username":   "REDIS_USERNAME",
+		"scaling.server.password":   "REDIS_PASSWORD",
+		"scaling.server.database":   "REDIS_DB",
+		"scaling.server.timeout":    "REDIS_TIMEOUT",
+	}
+	publishedAppEnv = map[string]string{
+		"app_id":                      "REVERB_APP_ID",
+		"key":                         "REVERB_APP_KEY",
+		"secret":                      "REVERB_APP_SECRET",
+		"ping_interval":               "REVERB_APP_PING_INTERVAL",
+		"activity_timeout":            "REVERB_APP_ACTIVITY_TIMEOUT",
+		"max_connections":             "REVERB_APP_MAX_CONNECTIONS",
+		"max_message_size":            "REVERB_APP_MAX_MESSAGE_SIZE",
+		"accept_client_events_from":   "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
+		"rate_limiting.max_attempts":  "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
+		"rate_limiting.decay_seconds": "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
+	}
+)
+
 // publishedEnv is the variable Reverb's published config/reverb.php reads
 // for a settings key path ("reverb.servers.reverb.port" → REVERB_SERVER_PORT);
 // "" when it reads none.
 func publishedEnv(key string) string {
-	if rest, ok := strings.CutPrefix(key, "reverb.servers."); ok {
-		if _, field, ok := strings.Cut(rest, "."); ok {
-			return map[string]string{
-				"host":                      "REVERB_SERVER_HOST",
-				"port":                      "REVERB_SERVER_PORT",
-				"path":                      "REVERB_SERVER_PATH",
-				"hostname":                  "REVERB_HOST",
-				"max_request_size":          "REVERB_MAX_REQUEST_SIZE",
-				"pulse_ingest_interval":     "REVERB_PULSE_INGEST_INTERVAL",
-				"telescope_ingest_interval": "REVERB_TELESCOPE_INGEST_INTERVAL",
-				"scaling.enabled":           "REVERB_SCALING_ENABLED",
-				"scaling.channel":           "REVERB_SCALING_CHANNEL",
-				"scaling.server.url":        "REDIS_URL",
-				"scaling.server.host":       "REDIS_HOST",
-				"scaling.server.port":       "REDIS_PORT",
-				"scaling.server.username":   "REDIS_USERNAME",
-				"scaling.server.password":   "REDIS_PASSWORD",
-				"scaling.server.database":   "REDIS_DB",
-				"scaling.server.timeout":    "REDIS_TIMEOUT",
-			}[field]
-		}
-	}
-	if rest, ok := strings.CutPrefix(key, "reverb.apps.apps."); ok {
-		if _, field, ok := strings.Cut(rest, "."); ok {
-			return map[string]string{
-				"app_id":                      "REVERB_APP_ID",
-				"key":                         "REVERB_APP_KEY",
-				"secret":                      "REVERB_APP_SECRET",
-				"ping_interval":               "REVERB_APP_PING_INTERVAL",
-				"activity_timeout":            "REVERB_APP_ACTIVITY_TIMEOUT",
-				"max_connections":             "REVERB_APP_MAX_CONNECTIONS",
-				"max_message_size":            "REVERB_APP_MAX_MESSAGE_SIZE",
-				"accept_client_events_from":   "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM",
-				"rate_limiting.max_attempts":  "REVERB_APP_RATE_LIMIT_MAX_ATTEMPTS",
-				"rate_limiting.decay_seconds": "REVERB_APP_RATE_LIMIT_DECAY_SECONDS",
-			}[field]
+	for _, published := range []struct {
+		prefix string
+		vars   map[string]string
+	}{{"reverb.servers.", publishedServerEnv}, {"reverb.apps.apps.", publishedAppEnv}} {
+		if rest, ok := strings.CutPrefix(key, published.prefix); ok {
+			if _, field, ok := strings.Cut(rest, "."); ok {
+				return published.vars[field]
+			}
 		}
 	}
 	return ""
