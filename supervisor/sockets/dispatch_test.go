@@ -13,24 +13,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestDispatchPassesConnections(t *testing.T) {
+// newDispatch is a listening socket, the supervisor's end of a dispatch
+// pair and a worker's DispatchListener on the other end, all closed when
+// the test ends.
+func newDispatch(t *testing.T) (net.Listener, *net.UnixConn, *DispatchListener) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	sup, child, err := DispatchPair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sup.Close()
+	t.Cleanup(func() { sup.Close() })
 	wc, err := net.FileConn(child)
 	child.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dl := NewDispatchListener(wc.(*net.UnixConn), ln.Addr())
-	defer dl.Close()
+	t.Cleanup(func() { dl.Close() })
+	return ln, sup, dl
+}
+
+func TestDispatchPassesConnections(t *testing.T) {
+	ln, sup, dl := newDispatch(t)
 	if dl.Addr() != ln.Addr() {
 		t.Fatal("Addr")
 	}
@@ -234,23 +243,7 @@ func closeAll(fds []int) {
 // for a custom app provider): the descriptors it receives are
 // close-on-exec without a fcntl(2) of its own.
 func TestReceivedDescriptorsCloseOnExec(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	sup, child, err := DispatchPair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sup.Close()
-	wc, err := net.FileConn(child)
-	child.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dl := NewDispatchListener(wc.(*net.UnixConn), ln.Addr())
-	defer dl.Close()
+	ln, sup, dl := newDispatch(t)
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
