@@ -3,6 +3,9 @@ package server
 import (
 	"time"
 
+	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/phpjson"
+
 	"github.com/reverb-go/reverb/server/websocket"
 )
 
@@ -40,8 +43,12 @@ func (s *Server) sweep(now time.Time) {
 		kept := conns[:0]
 		for _, c := range conns {
 			if inactive(c) && c.pinged.Load() {
+				var data []byte
+				if a.wants(ConnectionPruned) {
+					data = a.prunedData(c) // before the close unsubscribes it
+				}
 				c.closeNow(4201, "Pong reply not received in time", false, frameStale())
-				a.emit(Event{Kind: ConnectionPruned, SocketID: c.id, Origin: c.origin})
+				a.emit(Event{Kind: ConnectionPruned, SocketID: c.id, Origin: c.origin, Data: data})
 				continue
 			}
 			kept = append(kept, c)
@@ -60,4 +67,23 @@ func (s *Server) sweep(now time.Time) {
 			a.emit(Event{Kind: ConnectionPinged, SocketID: c.id, Origin: c.origin})
 		}
 	}
+}
+
+// prunedData is the data() of the channel connection Reverb's
+// ConnectionPruned carries: the channel_data of c's first channel in
+// creation order (a presence member's user_id and user_info), as JSON; nil
+// when that channel took none (Reverb's []) or c is in no channel.
+func (a *appState) prunedData(c *conn) []byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var first *sub
+	for _, sb := range c.subs {
+		if !sb.dead.Load() && (first == nil || sb.ch.seq < first.ch.seq) {
+			first = sb
+		}
+	}
+	if first == nil || first.data.Kind() != php.Array || first.data.ArrayVal().Len() == 0 {
+		return nil
+	}
+	return phpjson.Append(nil, first.data)
 }

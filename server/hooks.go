@@ -9,7 +9,8 @@ package server
 // Webhook events have Pusher's fields (channel_occupied, channel_vacated,
 // member_added, member_removed, client_event, cache_miss,
 // subscription_count). Listener events have the bridge's fields: name,
-// app_id, socket_id and origin (not for channel_*), channel, message.
+// app_id, socket_id and origin (not for channel_*), channel, message, and
+// data (connection_pruned: the channel connection's data).
 
 import (
 	"bytes"
@@ -266,6 +267,11 @@ func listenerEvent(name string, e Event) []byte {
 	case MessageReceived, MessageSent, MessageDelivered:
 		b = append(b, `,"message":`...)
 		b = appendStr(b, string(e.Data))
+	case ConnectionPruned:
+		if len(e.Data) > 0 {
+			b = append(b, `,"data":`...)
+			b = append(b, e.Data...)
+		}
 	}
 	return append(b, '}')
 }

@@ -329,3 +329,32 @@ func TestListenerEvents(t *testing.T) {
 		t.Errorf("removed %v", got)
 	}
 }
+
+// ConnectionPruned carries what Reverb's carries: the pruned socket's
+// channel connection, whose data() is the channel_data of its first
+// channel (a presence member's user_id and user_info), [] for a socket
+// whose first channel took none.
+func TestListenerConnectionPrunedCarriesChannelData(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	app := appA()
+	app.PingInterval = 0
+	app.Listeners = &laravelcfg.Listeners{URL: r.srv.URL, Events: []string{"connection_pruned"}}
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}, PingSweepInterval: 150 * time.Millisecond})
+
+	member := ts.dial(t, "reverb-key")
+	member.subscribe("presence-room", `{"user_id":7,"user_info":{"name":"Ana"}}`, "reverb-secret")
+	member.expectContains(`pusher_internal:subscription_succeeded`)
+	member.subscribe("news", "", "")
+	member.subscribed("news")
+	plain := ts.dial(t, "reverb-key")
+	plain.subscribe("news", "", "")
+	plain.subscribed("news")
+
+	got := strings.Join(r.wait(t, "connection_pruned", 2), "\n")
+	if !strings.Contains(got, `data={"user_id":7,"user_info":{"name":"Ana"}} origin=null socket_id="`+member.id+`"`) {
+		t.Errorf("the presence member's prune lacks its channel data:\n%s", got)
+	}
+	if !strings.Contains(got, `app_id="123456" origin=null socket_id="`+plain.id+`"`) {
+		t.Errorf("the plain subscriber's prune:\n%s", got)
+	}
+}

@@ -116,7 +116,9 @@ type Event struct {
 	Channel  string
 	// Name is a client event's name, or a sweep phase.
 	Name string
-	// Data is the message text, or a client event's data as sent.
+	// Data is the message text, a client event's data as sent, or a
+	// pruned socket's channel data (ConnectionPruned: the JSON of its first
+	// channel's channel_data, nil when that took none).
 	Data []byte
 	// UserID is a presence user id as a string.
 	UserID string
