@@ -251,10 +251,12 @@ func (q *Queue) dropLocked() {
 	q.burst++
 	first := !q.dropping
 	q.dropping = true
+	n, size := len(q.events), q.bytes
 	q.mu.Unlock()
 	q.dropFull.Add(1)
 	if first {
-		o.Logf("webhooks: %s: queue full (%d events waiting for %s): dropping events until it drains", q.target.Name, o.QueueEvents, q.target.URL)
+		o.Logf("webhooks: %s: queue full (%d events, %d bytes waiting for %s; at most %d events and %d bytes wait): dropping events until it drains",
+			q.target.Name, n, size, q.target.URL, o.QueueEvents, o.QueueBytes)
 	}
 }
 
@@ -314,7 +316,7 @@ func (q *Queue) take() [][]byte {
 		q.events = nil // let the backing array go
 	}
 	q.bytes -= size
-	if q.dropping && len(q.events) < o.QueueEvents/2 {
+	if q.dropping && len(q.events) < o.QueueEvents/2 && q.bytes < o.QueueBytes/2 {
 		o.Logf("webhooks: %s: queue drained; %d events were dropped", q.target.Name, q.burst)
 		q.dropping, q.burst = false, 0
 	}

@@ -340,3 +340,38 @@ func TestCloseDoesNotHangOnADeadEndpoint(t *testing.T) {
 		t.Errorf("Close took %v", d)
 	}
 }
+
+// A queue full by its bytes (large events, few of them) is still full after
+// one batch left: the burst goes on, logged once, and the "queue full" line
+// names the bound that was hit.
+func TestQueueFullByBytesLogsOncePerBurst(t *testing.T) {
+	lg := &logs{}
+	s := New(Options{BatchEvents: 2, QueueEvents: 1000, QueueBytes: 10 * 1000, Logf: lg.logf})
+	defer s.Close()
+	q := &Queue{s: s, target: Target{Name: "w", URL: "http://127.0.0.1:1"}, wake: make(chan struct{}, 1)} // no goroutine: batches are taken by hand
+	big := func() []byte { return []byte(`{"n":"` + strings.Repeat("x", 990) + `"}`) }
+	for i := 0; i < 10; i++ {
+		if !q.Push(big()) {
+			t.Fatalf("event %d dropped", i)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		if q.Push(big()) {
+			t.Fatal("an event beyond QueueBytes was queued")
+		}
+		if len(q.take()) != 2 {
+			t.Fatal("batch")
+		}
+		for q.Push(big()) {
+		}
+	}
+	if n := lg.count("queue full"); n != 1 {
+		t.Errorf("%d queue-full lines, want 1: %q", n, lg.lines)
+	}
+	if n := lg.count("drained"); n != 0 {
+		t.Errorf("logged drained while still full: %q", lg.lines)
+	}
+	if !strings.Contains(strings.Join(lg.lines, "\n"), "10000 bytes") {
+		t.Errorf("the queue-full line does not name the byte bound: %q", lg.lines)
+	}
+}
