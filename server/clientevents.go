@@ -28,14 +28,16 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 	channel := chv.StringVal()
 	a := c.app
 	mode := a.cfg.AcceptClientEventsFrom
+	// Reverb refuses a client event by sending the error and returning, not
+	// by throwing: the message counts as handled (MessageReceived fires).
 	if mode != "all" && mode != "members" {
 		c.send(frameNoClient())
-		return false
+		return true
 	}
 	if _, ok := userChannel(channel); ok {
 		// Events to a user come from the app's server only.
 		c.send(frameNotMem())
-		return false
+		return true
 	}
 	fields, err := rawObject(raw)
 	if err != nil {
@@ -68,7 +70,7 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 	if mode == "members" {
 		if sb == nil {
 			c.send(frameNotMem())
-			return false
+			return true
 		}
 		payload = make([]byte, 0, 48+len(name)+len(channel)+len(rawData))
 		payload = append(payload, `{"event":`...)

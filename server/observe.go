@@ -46,7 +46,8 @@ const (
 	MessageIn
 	// MessageReceived: a client message was handled without a Pusher error
 	// (Reverb's MessageReceived: pusher:ping, subscribes and client events
-	// included). Data is the message as the client sent it; Channel is the
+	// included, and client events refused with 4009 or 4301, which Reverb
+	// answers without failing the message). Data is the message as the client sent it; Channel is the
 	// channel it names, when it names one.
 	MessageReceived
 	// MessageError: a client message was answered with a Pusher error.

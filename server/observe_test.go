@@ -165,3 +165,37 @@ func TestFramePayload(t *testing.T) {
 		t.Error("truncated frames must give nil")
 	}
 }
+
+// Reverb refuses a client event to a channel the sender is not in (4009)
+// or on an app without client events (4301) by sending the error and
+// returning: the message was handled, so MessageReceived fires (and Pulse
+// counts it), as for any other handled message.
+func TestMessageReceivedForRefusedClientEvents(t *testing.T) {
+	members := appA()
+	none := appB()
+	none.MaxConnections = nil
+	none.AcceptClientEventsFrom = "none"
+	rec := &recorder{want: MessageReceived | MessageError}
+	ts := startServer(t, Options{Apps: []laravelcfg.App{members, none}, Observers: []Observer{rec}})
+
+	c := ts.dial(t, "reverb-key")
+	notMember := `{"event":"client-typing","channel":"private-chat","data":{}}`
+	c.send(notMember)
+	c.expectContains(`4009`)
+	d := ts.dial(t, "reverb-key-2")
+	disabled := `{"event":"client-typing","channel":"chat","data":{}}`
+	d.send(disabled)
+	d.expectContains(`4301`)
+
+	waitFor(t, "two MessageReceived", func() bool { return len(rec.of(MessageReceived)) == 2 })
+	got := map[string]bool{}
+	for _, e := range rec.of(MessageReceived) {
+		got[string(e.Data)] = true
+	}
+	if !got[notMember] || !got[disabled] {
+		t.Errorf("MessageReceived for %v", got)
+	}
+	if n := len(rec.of(MessageError)); n != 0 {
+		t.Errorf("%d MessageError events for refusals Reverb sends without an error", n)
+	}
+}
