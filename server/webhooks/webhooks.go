@@ -518,6 +518,9 @@ func (q *Queue) post(ctx context.Context, body []byte, sig string) error {
 	for k, vs := range q.target.Headers {
 		req.Header[k] = vs
 	}
+	if h := q.target.Headers.Get("Host"); h != "" {
+		req.Host = h // net/http sends req.Host, never a Host in req.Header
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "reverb-go-webhooks/1")
 	req.Header.Set("X-Pusher-Key", q.target.Key)

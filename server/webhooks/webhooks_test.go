@@ -375,3 +375,30 @@ func TestQueueFullByBytesLogsOncePerBurst(t *testing.T) {
 		t.Errorf("the queue-full line does not name the byte bound: %q", lg.lines)
 	}
 }
+
+// A Host header in a webhook's headers is the request's Host (an endpoint
+// reached by address behind a name-based virtual host).
+func TestHostHeaderIsSent(t *testing.T) {
+	hosts := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		select {
+		case hosts <- req.Host:
+		default:
+		}
+	}))
+	defer srv.Close()
+	s := New(Options{BatchWait: time.Millisecond})
+	defer s.Close()
+	h := http.Header{}
+	h.Set("Host", "shop.test")
+	s.Add(Target{Name: "w", URL: srv.URL, Key: "key", Secret: "secret", Headers: h}).Push(ev(1))
+	select {
+	case got := <-hosts:
+		if got != "shop.test" {
+			t.Errorf("Host %q, want shop.test", got)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no request")
+	}
+}
