@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/phpjson"
 )
 
@@ -168,9 +169,9 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	case "connections":
 		result = s.localConnections(a)
 	case "channels":
-		result = s.localChannels(a, o)
+		result = s.localChannels(a, o, pm.fromPHP)
 	case "channel":
-		result = s.localChannelInfo(a, o.Channel)
+		result = s.localChannelInfo(a, o.Channel, pm.fromPHP)
 	case "channel_users":
 		result = s.localChannelUsers(a, o.Channel)
 	default:
@@ -216,14 +217,19 @@ func (s *Server) localConnections(a *appState) []byte {
 }
 
 // appendChannelInfo writes this node's full info object for ch: every
-// key, so the requester can pick (caller holds a.mu).
-func appendChannelInfo(b []byte, a *appState, ch *channel) []byte {
+// key, so the requester can pick (caller holds a.mu). A presence
+// channel's user_count is the cluster-wide one for a Go requester (it
+// reads the replica anyway) and this node's own users for a PHP node,
+// which adds up the nodes' counts as Reverb's MetricsHandler does.
+func appendChannelInfo(b []byte, a *appState, ch *channel, ownUsers bool) []byte {
 	n := ch.live
 	b = append(b, `{"occupied":`...)
 	b = strconv.AppendBool(b, n > 0)
 	if ch.kind.Presence() {
 		uc := 0
-		if pc := a.presence[ch.name]; pc != nil {
+		if ownUsers {
+			uc = len(localUserIDs(ch))
+		} else if pc := a.presence[ch.name]; pc != nil {
 			uc = pc.userCount()
 		}
 		b = append(b, `,"user_count":`...)
@@ -238,7 +244,7 @@ func appendChannelInfo(b []byte, a *appState, ch *channel) []byte {
 	return append(b, '}')
 }
 
-func (s *Server) localChannels(a *appState, o metricOptions) []byte {
+func (s *Server) localChannels(a *appState, o metricOptions, ownUsers bool) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var list []*channel
@@ -269,38 +275,27 @@ func (s *Server) localChannels(a *appState, o metricOptions) []byte {
 		}
 		b = phpjson.AppendString(b, ch.name)
 		b = append(b, ':')
-		b = appendChannelInfo(b, a, ch)
+		b = appendChannelInfo(b, a, ch, ownUsers)
 	}
 	return append(b, '}')
 }
 
-func (s *Server) localChannelInfo(a *appState, name string) []byte {
+func (s *Server) localChannelInfo(a *appState, name string, ownUsers bool) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ch := a.channels[name]
 	if ch == nil {
 		return []byte(`{"occupied":false}`)
 	}
-	return appendChannelInfo(nil, a, ch)
+	return appendChannelInfo(nil, a, ch, ownUsers)
 }
 
 func (s *Server) localChannelUsers(a *appState, name string) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ch := a.channels[name]
 	b := []byte{'['}
-	if ch != nil {
-		seen := map[string]bool{}
-		for _, sb := range ch.liveSubs() {
-			id, ok := field(sb.data, "user_id")
-			if !ok {
-				continue
-			}
-			k := looseKey(id)
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
+	if ch := a.channels[name]; ch != nil {
+		for _, id := range localUserIDs(ch) {
 			if len(b) > 1 {
 				b = append(b, ',')
 			}
@@ -310,6 +305,26 @@ func (s *Server) localChannelUsers(a *appState, name string) []byte {
 		}
 	}
 	return append(b, ']')
+}
+
+// localUserIDs is the distinct user_ids of ch's subscribers on this node,
+// compared as Reverb's unique('user_id') does (caller holds a.mu).
+func localUserIDs(ch *channel) []php.Value {
+	var ids []php.Value
+	seen := map[string]bool{}
+	for _, sb := range ch.liveSubs() {
+		id, ok := field(sb.data, "user_id")
+		if !ok {
+			continue
+		}
+		k := looseKey(id)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // clusterCache asks the other nodes for the cached message of a cache
