@@ -38,9 +38,17 @@ var (
 	decodePendingMetric = phpDecodePendingMetric
 )
 
+// metricAnswer is one node's answer to a metrics request; php marks the
+// answers of PHP Reverb nodes (they carry no node id), whose presence
+// members the replica does not hold.
+type metricAnswer struct {
+	raw json.RawMessage
+	php bool
+}
+
 type gathering struct {
 	mu    sync.Mutex
-	resp  []json.RawMessage
+	resp  []metricAnswer
 	want  int
 	done  chan struct{}
 	ended bool
@@ -48,14 +56,14 @@ type gathering struct {
 
 // add records one node's answer; this node's own answer goes first, so
 // merged lists follow this node's creation order.
-func (g *gathering) add(r json.RawMessage, own bool) {
+func (g *gathering) add(r metricAnswer, own bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ended {
 		return
 	}
 	if own {
-		g.resp = append([]json.RawMessage{r}, g.resp...)
+		g.resp = append([]metricAnswer{r}, g.resp...)
 	} else {
 		g.resp = append(g.resp, r)
 	}
@@ -88,7 +96,7 @@ func randomKey() string {
 // gather asks every node for a metric and returns their answers, as soon
 // as every node that received the request answered, or after the timeout
 // with what arrived (a dead node must not hang the API).
-func (s *Server) gather(ctx context.Context, a *appState, typ string, options any) []json.RawMessage {
+func (s *Server) gather(ctx context.Context, a *appState, typ string, options any) []metricAnswer {
 	key := randomKey()
 	opts, _ := json.Marshal(options)
 	g := &gathering{done: make(chan struct{})}
@@ -125,7 +133,7 @@ func (s *Server) gather(ctx context.Context, a *appState, typ string, options an
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.ended = true
-	return append([]json.RawMessage(nil), g.resp...)
+	return append([]metricAnswer(nil), g.resp...)
 }
 
 func (s *Server) onMetricResponse(env *envelope) {
@@ -133,7 +141,7 @@ func (s *Server) onMetricResponse(env *envelope) {
 	g := s.gatherings[env.Type]
 	s.gatherMu.Unlock()
 	if g != nil {
-		g.add(env.Payload, env.Node == s.nodeID)
+		g.add(metricAnswer{raw: env.Payload, php: env.Node == ""}, env.Node == s.nodeID)
 	}
 }
 

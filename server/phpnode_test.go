@@ -141,3 +141,56 @@ func TestPHPNodeUserCountIsPerNode(t *testing.T) {
 		t.Fatalf("channel answers %s add up to %d users, want 2", one, n)
 	}
 }
+
+// A Go node's presence answers count the members a PHP Reverb node holds
+// too (a migration runs both): user_count adds the PHP node's users to the
+// cluster-wide ones, /users lists them, and a presence channel only the
+// PHP node has exists with its users.
+func TestPHPNodeMembersInGoAnswers(t *testing.T) {
+	bus := cluster.NewBus()
+	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	nb := startServer(t, Options{Transport: bus.Node(), NodeID: "node-b"})
+	newPHPPeer(t, bus.Node(), func(typ phpwire.MetricType, opts php.Value) string {
+		switch typ {
+		case phpwire.MetricChannels:
+			return `{"presence-room":{"occupied":true,"user_count":1},"presence-php":{"occupied":true,"user_count":1}}`
+		case phpwire.MetricChannel:
+			return `{"occupied":true,"user_count":1}`
+		case phpwire.MetricChannelUsers:
+			return `[{"id":"p1"}]`
+		case phpwire.MetricConnections:
+			return `{"111.222":[]}`
+		}
+		return ""
+	})
+	ch := "presence-room"
+	a := na.dial(t, "reverb-key")
+	a.subscribe(ch, `{"user_id":"g1"}`, "reverb-secret")
+	a.expectContains(`\"count\":1`)
+	b := nb.dial(t, "reverb-key")
+	b.subscribe(ch, `{"user_id":"g2"}`, "reverb-secret")
+	b.expectContains(`\"count\":2`)
+	time.Sleep(50 * time.Millisecond) // heartbeats: the Go nodes know each other
+
+	ctx := context.Background()
+	for _, n := range []*testServer{na, nb} {
+		info, err := backend{n.s}.Channel(ctx, n.app("123456"), []string{ch, "presence-php"})
+		if err != nil || info[0].UserCount != 3 || info[1].UserCount != 1 || !info[1].Exists {
+			t.Fatalf("info on %s: %+v %v", n.s.nodeID, info, err)
+		}
+		list, _ := backend{n.s}.Channels(ctx, n.app("123456"), "presence-")
+		for _, ci := range list {
+			if want := map[string]int{ch: 3, "presence-php": 1}[ci.Name]; ci.UserCount != want {
+				t.Fatalf("channels on %s: %+v", n.s.nodeID, list)
+			}
+		}
+		ids, exists, _ := backend{n.s}.Users(ctx, n.app("123456"), ch)
+		if !exists || len(ids) != 3 {
+			t.Fatalf("users on %s: %v", n.s.nodeID, ids)
+		}
+		ids, exists, _ = backend{n.s}.Users(ctx, n.app("123456"), "presence-php")
+		if !exists || len(ids) != 1 || ids[0].ToString() != "p1" {
+			t.Fatalf("users of the PHP node's channel on %s: %v %v", n.s.nodeID, ids, exists)
+		}
+	}
+}
