@@ -120,7 +120,7 @@ func (b backend) Connections(ctx context.Context, cfg *laravelcfg.App) (int, err
 	ids := map[string]struct{}{}
 	for _, r := range b.s.gather(ctx, a, "connections", struct{}{}) {
 		var m map[string]json.RawMessage
-		if json.Unmarshal(r, &m) == nil {
+		if json.Unmarshal(r.raw, &m) == nil {
 			for id := range m {
 				ids[id] = struct{}{}
 			}
@@ -138,11 +138,13 @@ type nodeInfo struct {
 }
 
 // mergeChannels merges the nodes' name → info answers, in first-seen order.
-func (b backend) mergeChannels(a *appState, answers []json.RawMessage) ([]string, map[string]*api.ChannelInfo) {
+func (b backend) mergeChannels(a *appState, answers []metricAnswer) ([]string, map[string]*api.ChannelInfo) {
 	var order []string
 	out := map[string]*api.ChannelInfo{}
+	// The users PHP Reverb nodes hold, which the replica does not have.
+	phpUsers := map[string]int{}
 	for _, r := range answers {
-		dec := json.NewDecoder(bytesReader(r))
+		dec := json.NewDecoder(bytesReader(r.raw))
 		fields, err := rawObjectFrom(dec)
 		if err != nil {
 			continue
@@ -161,9 +163,16 @@ func (b backend) mergeChannels(a *appState, answers []json.RawMessage) ([]string
 			ci.Exists = true
 			if ni.SubscriptionCount != nil {
 				ci.SubscriptionCount += *ni.SubscriptionCount
+			} else if ni.Occupied {
+				// A PHP node writes no subscription_count for a presence
+				// channel: each of its users has a socket at least.
+				ci.SubscriptionCount += max(1, derefInt(ni.UserCount))
 			}
 			if ni.UserCount != nil {
 				ci.UserCount += *ni.UserCount
+				if r.php {
+					phpUsers[f.key] += *ni.UserCount
+				}
 			}
 			if len(ni.Cache) > 0 && string(ni.Cache) != "null" {
 				ci.Cache = append([]byte(nil), ni.Cache...)
@@ -171,12 +180,13 @@ func (b backend) mergeChannels(a *appState, answers []json.RawMessage) ([]string
 		}
 	}
 	// Presence user counts come from the replica: a user present on two
-	// nodes is one user.
+	// nodes is one user. PHP nodes' users are added as Reverb adds up
+	// its nodes' counts.
 	a.mu.Lock()
 	for name, ci := range out {
 		if chantype.Of(name).Presence() {
 			if pc := a.presence[name]; pc != nil {
-				ci.UserCount = pc.userCount()
+				ci.UserCount = pc.userCount() + phpUsers[name]
 			}
 		}
 	}
@@ -241,6 +251,13 @@ func (b backend) Users(ctx context.Context, cfg *laravelcfg.App, channel string)
 		ids = pc.users()
 	}
 	a.mu.Unlock()
+	if b.s.phpPeers() {
+		// PHP Reverb nodes share the channel: their members are not in
+		// the replica; ask them.
+		if more := b.phpChannelUsers(ctx, a, channel, ids); len(more) > 0 {
+			return append(ids, more...), true, nil
+		}
+	}
 	if pc != nil || local {
 		return ids, true, nil
 	}
@@ -250,6 +267,41 @@ func (b backend) Users(ctx context.Context, cfg *laravelcfg.App, channel string)
 		return nil, false, err
 	}
 	return nil, infos[0].Exists, nil
+}
+
+// phpChannelUsers asks every node for the channel's users and returns
+// those PHP Reverb nodes hold that are not in have.
+func (b backend) phpChannelUsers(ctx context.Context, a *appState, channel string, have []php.Value) []php.Value {
+	seen := map[string]bool{}
+	for _, id := range have {
+		seen[looseKey(id)] = true
+	}
+	var out []php.Value
+	for _, r := range b.s.gather(ctx, a, "channel_users", metricOptions{Channel: channel}) {
+		if !r.php {
+			continue
+		}
+		v, err := phpjson.Decode(r.raw)
+		if err != nil || v.Kind() != php.Array {
+			continue
+		}
+		for _, u := range v.ArrayVal().Values {
+			id, ok := field(u, "id")
+			if !ok || seen[looseKey(id)] {
+				continue
+			}
+			seen[looseKey(id)] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func derefInt(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // TerminateUser closes the user's sockets on every node and returns once

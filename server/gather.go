@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/php"
 	"github.com/reverb-go/reverb/server/phpjson"
 )
 
@@ -37,9 +38,17 @@ var (
 	decodePendingMetric = phpDecodePendingMetric
 )
 
+// metricAnswer is one node's answer to a metrics request; php marks the
+// answers of PHP Reverb nodes (they carry no node id), whose presence
+// members the replica does not hold.
+type metricAnswer struct {
+	raw json.RawMessage
+	php bool
+}
+
 type gathering struct {
 	mu    sync.Mutex
-	resp  []json.RawMessage
+	resp  []metricAnswer
 	want  int
 	done  chan struct{}
 	ended bool
@@ -47,14 +56,14 @@ type gathering struct {
 
 // add records one node's answer; this node's own answer goes first, so
 // merged lists follow this node's creation order.
-func (g *gathering) add(r json.RawMessage, own bool) {
+func (g *gathering) add(r metricAnswer, own bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.ended {
 		return
 	}
 	if own {
-		g.resp = append([]json.RawMessage{r}, g.resp...)
+		g.resp = append([]metricAnswer{r}, g.resp...)
 	} else {
 		g.resp = append(g.resp, r)
 	}
@@ -87,7 +96,7 @@ func randomKey() string {
 // gather asks every node for a metric and returns their answers, as soon
 // as every node that received the request answered, or after the timeout
 // with what arrived (a dead node must not hang the API).
-func (s *Server) gather(ctx context.Context, a *appState, typ string, options any) []json.RawMessage {
+func (s *Server) gather(ctx context.Context, a *appState, typ string, options any) []metricAnswer {
 	key := randomKey()
 	opts, _ := json.Marshal(options)
 	g := &gathering{done: make(chan struct{})}
@@ -124,7 +133,7 @@ func (s *Server) gather(ctx context.Context, a *appState, typ string, options an
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.ended = true
-	return append([]json.RawMessage(nil), g.resp...)
+	return append([]metricAnswer(nil), g.resp...)
 }
 
 func (s *Server) onMetricResponse(env *envelope) {
@@ -132,7 +141,7 @@ func (s *Server) onMetricResponse(env *envelope) {
 	g := s.gatherings[env.Type]
 	s.gatherMu.Unlock()
 	if g != nil {
-		g.add(env.Payload, env.Node == s.nodeID)
+		g.add(metricAnswer{raw: env.Payload, php: env.Node == ""}, env.Node == s.nodeID)
 	}
 }
 
@@ -168,9 +177,9 @@ func (s *Server) onMetricsRequest(env *envelope) {
 	case "connections":
 		result = s.localConnections(a)
 	case "channels":
-		result = s.localChannels(a, o)
+		result = s.localChannels(a, o, pm.fromPHP)
 	case "channel":
-		result = s.localChannelInfo(a, o.Channel)
+		result = s.localChannelInfo(a, o.Channel, pm.fromPHP)
 	case "channel_users":
 		result = s.localChannelUsers(a, o.Channel)
 	default:
@@ -216,14 +225,19 @@ func (s *Server) localConnections(a *appState) []byte {
 }
 
 // appendChannelInfo writes this node's full info object for ch: every
-// key, so the requester can pick (caller holds a.mu).
-func appendChannelInfo(b []byte, a *appState, ch *channel) []byte {
+// key, so the requester can pick (caller holds a.mu). A presence
+// channel's user_count is the cluster-wide one for a Go requester (it
+// reads the replica anyway) and this node's own users for a PHP node,
+// which adds up the nodes' counts as Reverb's MetricsHandler does.
+func appendChannelInfo(b []byte, a *appState, ch *channel, ownUsers bool) []byte {
 	n := ch.live
 	b = append(b, `{"occupied":`...)
 	b = strconv.AppendBool(b, n > 0)
 	if ch.kind.Presence() {
 		uc := 0
-		if pc := a.presence[ch.name]; pc != nil {
+		if ownUsers {
+			uc = len(localUserIDs(ch))
+		} else if pc := a.presence[ch.name]; pc != nil {
 			uc = pc.userCount()
 		}
 		b = append(b, `,"user_count":`...)
@@ -238,7 +252,7 @@ func appendChannelInfo(b []byte, a *appState, ch *channel) []byte {
 	return append(b, '}')
 }
 
-func (s *Server) localChannels(a *appState, o metricOptions) []byte {
+func (s *Server) localChannels(a *appState, o metricOptions, ownUsers bool) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var list []*channel
@@ -269,38 +283,27 @@ func (s *Server) localChannels(a *appState, o metricOptions) []byte {
 		}
 		b = phpjson.AppendString(b, ch.name)
 		b = append(b, ':')
-		b = appendChannelInfo(b, a, ch)
+		b = appendChannelInfo(b, a, ch, ownUsers)
 	}
 	return append(b, '}')
 }
 
-func (s *Server) localChannelInfo(a *appState, name string) []byte {
+func (s *Server) localChannelInfo(a *appState, name string, ownUsers bool) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	ch := a.channels[name]
 	if ch == nil {
 		return []byte(`{"occupied":false}`)
 	}
-	return appendChannelInfo(nil, a, ch)
+	return appendChannelInfo(nil, a, ch, ownUsers)
 }
 
 func (s *Server) localChannelUsers(a *appState, name string) []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	ch := a.channels[name]
 	b := []byte{'['}
-	if ch != nil {
-		seen := map[string]bool{}
-		for _, sb := range ch.liveSubs() {
-			id, ok := field(sb.data, "user_id")
-			if !ok {
-				continue
-			}
-			k := looseKey(id)
-			if seen[k] {
-				continue
-			}
-			seen[k] = true
+	if ch := a.channels[name]; ch != nil {
+		for _, id := range localUserIDs(ch) {
 			if len(b) > 1 {
 				b = append(b, ',')
 			}
@@ -310,6 +313,26 @@ func (s *Server) localChannelUsers(a *appState, name string) []byte {
 		}
 	}
 	return append(b, ']')
+}
+
+// localUserIDs is the distinct user_ids of ch's subscribers on this node,
+// compared as Reverb's unique('user_id') does (caller holds a.mu).
+func localUserIDs(ch *channel) []php.Value {
+	var ids []php.Value
+	seen := map[string]bool{}
+	for _, sb := range ch.liveSubs() {
+		id, ok := field(sb.data, "user_id")
+		if !ok {
+			continue
+		}
+		k := looseKey(id)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // clusterCache asks the other nodes for the cached message of a cache

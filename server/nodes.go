@@ -215,3 +215,17 @@ func (s *Server) hasPeers() bool {
 	defer s.nodesMu.Unlock()
 	return len(s.nodes) > 0
 }
+
+// phpPeers reports whether the Redis channel has subscribers that are not
+// nodes of this server (PHP Reverb nodes during a migration): the last
+// control publish reached more subscribers than the nodes heard from.
+// Never in the interest routing, which PHP nodes cannot share.
+func (s *Server) phpPeers() bool {
+	if s.router != nil {
+		return false
+	}
+	s.nodesMu.Lock()
+	known := len(s.nodes)
+	s.nodesMu.Unlock()
+	return int(s.controlReceivers.Load()) > known+1
+}

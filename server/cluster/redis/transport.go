@@ -58,6 +58,7 @@ import (
 type Transport struct {
 	opts   Options
 	where  string // the deployment for log lines (no secrets)
+	source string // the setting it came from, for the first refusal
 	client goredis.UniversalClient
 	// master finds where the channel's publishes go now (nil for one
 	// server); the follower compares it with subAddr.
@@ -173,8 +174,9 @@ func New(opts Options) (*Transport, error) {
 	quietGoRedis(opts.Log)
 	d := opts.Redis
 	t := &Transport{
-		opts:  opts,
-		where: d.Where(),
+		opts:   opts,
+		where:  d.Where(),
+		source: d.Source,
 		// Retries are ours (queue and backoff): go-redis makes one attempt
 		// and dials once per command.
 		client: d.NewClient(redisconn.ClientOptions{MaxRetries: -1, DialerRetries: 1,
@@ -662,7 +664,7 @@ func (t *Transport) subscribeLoop() {
 		case wasUp:
 			t.logf("Disconnected from Redis (subscriber %s): %v", t.where, err)
 		case attempt == 0 && !everUp:
-			t.logf("Cannot connect to Redis (subscriber %s): %v", t.where, err)
+			t.logf("Cannot connect to Redis (subscriber %s, from %s): %v", t.where, t.source, err)
 		}
 	}
 }

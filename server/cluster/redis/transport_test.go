@@ -305,6 +305,10 @@ func TestAuthAndDatabase(t *testing.T) {
 	defer bad.Close()
 	_ = bad.Start(context.Background(), func([]byte) {})
 	waitFor(t, "the refusal in the log", func() bool { return strings.Contains(log.String(), "Cannot connect to Redis") })
+	// The line names the setting to fix.
+	if !strings.Contains(log.String(), "reverb.servers.reverb.scaling.server") {
+		t.Fatalf("log:\n%s", log)
+	}
 }
 
 func TestCloseIsIdempotentAndPublishAfterCloseFails(t *testing.T) {
