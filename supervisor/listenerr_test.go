@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -30,3 +32,53 @@ func TestListenFailureSaysWhatToDo(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// Windows reports listening failures with its own socket error numbers
+// (WSAEADDRINUSE, WSAEACCES, WSAEADDRNOTAVAIL) and, on a non-English
+// system, in its own language: they are told apart by number. WSAEACCES
+// is Windows refusing the port (a range Hyper-V, WSL or Docker reserved),
+// not a privileged port.
+func TestListenFailureWindowsErrors(t *testing.T) {
+	winErr := func(n int, text string) error {
+		return &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", windowsErrno{syscall.Errno(n), text})}
+	}
+	tests := []struct {
+		name    string
+		err     error
+		want    []string
+		notWant []string
+	}{
+		{"port in use, German", winErr(10048, "Normalerweise darf jede Socketadresse nur jeweils einmal verwendet werden."),
+			[]string{"another server holds the port", "--port or REVERB_SERVER_PORT"}, nil},
+		{"port reserved", winErr(10013, "An attempt was made to access a socket in a way forbidden by its access permissions."),
+			[]string{"Windows", "netsh interface ipv4 show excludedportrange protocol=tcp", "--port or REVERB_SERVER_PORT"},
+			[]string{"below 1024"}},
+		{"no such address, French", winErr(10049, "L’adresse demandée n’est pas valide dans son contexte."),
+			[]string{"no network interface of this machine has that address", "--host or REVERB_SERVER_HOST"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := listenFailure("0.0.0.0:8080", tc.err)
+			for _, w := range append(tc.want, tc.err.Error()) {
+				if !strings.Contains(got, w) {
+					t.Errorf("%q lacks %q", got, w)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(got, w) {
+					t.Errorf("%q has %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+// windowsErrno is a Windows socket error number with the text Windows
+// gives it (syscall.Errno's own text is this system's).
+type windowsErrno struct {
+	n    syscall.Errno
+	text string
+}
+
+func (e windowsErrno) Error() string { return e.text }
+func (e windowsErrno) Unwrap() error { return e.n }

@@ -94,7 +94,16 @@ func metricsAddr(c Config, p *laravelcfg.Project) string {
 
 func serveControl(col *metrics.Collector, p *laravelcfg.Project, c Config, con *console.Writer) io.Closer {
 	addr := metricsAddr(c, p)
-	ms, err := metrics.Serve(col, metrics.ControlOptions{Socket: metrics.ControlSocketPath(c.Dir), MetricsAddr: addr, Logf: con.Warnf})
+	sock := metrics.ControlSocketPath(c.Dir)
+	ms, err := metrics.Serve(col, metrics.ControlOptions{Socket: sock, MetricsAddr: addr, Logf: con.Warnf})
+	var sockErr *metrics.ControlSocketError
+	if errors.As(err, &sockErr) && addr != "" && !errors.Is(err, metrics.ErrAlreadyRunning) {
+		// The folder cannot hold a socket file (a network or exFAT drive
+		// on Windows, a Docker Desktop bind mount): only ./reverb status
+		// is lost, the metrics asked for are still served.
+		con.Warnf("./reverb status is off: %v", err)
+		ms, err = metrics.Serve(col, metrics.ControlOptions{MetricsAddr: addr, Logf: con.Warnf})
+	}
 	if err != nil {
 		con.Warnf("Monitoring off: %v", err)
 		return nil

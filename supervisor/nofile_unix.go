@@ -3,6 +3,8 @@
 package supervisor
 
 import (
+	"fmt"
+	"runtime"
 	"syscall"
 
 	"github.com/reverb-go/reverb/supervisor/console"
@@ -22,8 +24,26 @@ func warnLowNoFile(con *console.Writer) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return
 	}
-	if lim.Cur < lowNoFile {
-		con.Warnf("Open files limit is %d (hard limit %d): %s; raise it (ulimit -n, LimitNOFILE=, launchctl limit maxfiles) to hold more connections",
-			lim.Cur, lim.Max, oneProcessNote)
+	if msg := lowNoFileWarning(runtime.GOOS, uint64(lim.Cur), uint64(lim.Max)); msg != "" {
+		con.Warnf("%s", msg)
 	}
+}
+
+// lowNoFileWarning is the start-up warning for a soft limit cur and a hard
+// limit max on goos ("" when cur is not low), naming that system's
+// settings: on macOS kern.maxfilesperproc and launchd cap what Go raises
+// the soft limit to, and the hard limit is usually unlimited.
+func lowNoFileWarning(goos string, cur, max uint64) string {
+	if cur >= lowNoFile {
+		return ""
+	}
+	hard := fmt.Sprint(max)
+	if max >= 1<<62 {
+		hard = "unlimited"
+	}
+	howTo := "ulimit -n, LimitNOFILE=, supervisor minfds="
+	if goos == "darwin" {
+		howTo = "kern.maxfilesperproc and launchctl limit maxfiles, then ulimit -n; ./reverb doctor prints the commands"
+	}
+	return fmt.Sprintf("Open files limit is %d (hard limit %s): %s; raise it (%s) to hold more connections", cur, hard, oneProcessNote, howTo)
 }

@@ -3,6 +3,9 @@
 package supervisor
 
 import (
+	"fmt"
+	"runtime"
+
 	"github.com/reverb-go/reverb/supervisor/console"
 	"github.com/reverb-go/reverb/supervisor/fdreserve"
 )
@@ -21,8 +24,18 @@ const DefaultWorkersNote = "one server in this process"
 
 // oneProcessAdvice is the fix named when the process is at its open-files
 // limit: here it serves every connection, so the limit is the wall.
-func oneProcessAdvice(limit uint64) string {
-	return fdreserve.Advice(limit) + "; this one process serves every connection on this system"
+func oneProcessAdvice(limit uint64) string { return oneProcessAdviceFor(runtime.GOOS, limit) }
+
+// oneProcessAdviceFor names the settings of goos: on macOS launchd and
+// kern.maxfilesperproc bound the limit (Go raises its own soft limit to
+// them), not systemd or limits.conf.
+func oneProcessAdviceFor(goos string, limit uint64) string {
+	advice := fdreserve.Advice(limit)
+	if goos == "darwin" {
+		advice = fmt.Sprintf("each process may open %d files; raise kern.maxfilesperproc and launchctl limit maxfiles (sudo sysctl, sudo launchctl), "+
+			"then ulimit -n in the terminal that starts reverb; reverb doctor prints the commands", limit)
+	}
+	return advice + "; this one process serves every connection on this system"
 }
 
 // oneProcessNote says, at start, what the open-files limit means here.

@@ -131,6 +131,17 @@ func (s *Server) Close() error {
 	return err
 }
 
+// ControlSocketError is a control socket that could not be served: another
+// server answers on it (Err wraps ErrAlreadyRunning), or the folder cannot
+// hold it.
+type ControlSocketError struct {
+	Path string
+	Err  error
+}
+
+func (e *ControlSocketError) Error() string { return "control socket " + e.Path + ": " + e.Err.Error() }
+func (e *ControlSocketError) Unwrap() error { return e.Err }
+
 // listenControl listens on path, replacing a stale socket file.
 func listenControl(path string) (net.Listener, error) {
 	ln, err := net.Listen("unix", path)
@@ -138,15 +149,15 @@ func listenControl(path string) (net.Listener, error) {
 		return ln, nil
 	}
 	if !addrInUse(err) {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, &ControlSocketError{path, err}
 	}
 	if c, derr := net.DialTimeout("unix", path, time.Second); derr == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket %s: %w", path, ErrAlreadyRunning)
+		return nil, &ControlSocketError{path, ErrAlreadyRunning}
 	}
 	_ = os.Remove(path)
 	if ln, err = net.Listen("unix", path); err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, &ControlSocketError{path, err}
 	}
 	return ln, nil
 }

@@ -225,7 +225,7 @@ func Build(in Input) Report {
 		where, err := in.CheckFlag(p)
 		switch {
 		case errors.Is(err, cachestore.ErrNotShared):
-			add(Warning, "restart-flag", "%v (until then, restart with SIGHUP: kill -HUP, systemctl reload)", err)
+			add(Warning, "restart-flag", "%v (until then, %s)", err, restartFallback(in.Limits.OS))
 		case err != nil:
 			add(Problem, "restart-flag", "php artisan reverb:restart cannot reach this server: %v", err)
 		case where != "":
@@ -280,6 +280,18 @@ func Build(in Input) Report {
 		}
 	}
 	return r
+}
+
+// restartFallback says how to restart the server on os while the restart
+// flag cannot reach it.
+func restartFallback(os string) string {
+	switch os {
+	case "windows":
+		return "stop the server (Ctrl-C) and start it again"
+	case "darwin":
+		return "restart with SIGHUP: kill -HUP <pid of reverb start>"
+	}
+	return "restart with SIGHUP: kill -HUP, systemctl reload"
 }
 
 // clientEndpoint reads host/port/scheme from the first app's options (what

@@ -405,3 +405,46 @@ func TestNotAHost(t *testing.T) {
 		}
 	}
 }
+
+// When the restart flag cannot reach the server, doctor names the restart
+// that still works on the system it runs on: Windows has no SIGHUP, and
+// macOS no systemctl.
+func TestRestartFallbackPerOS(t *testing.T) {
+	notShared := fmt.Errorf(`cache store "array" keeps values in memory: %w`, cachestore.ErrNotShared)
+	darwin := sysctl.Limits{OS: "darwin", SingleProcess: true, NoFileHard: 1 << 20, MaxFilesPerProc: 1 << 20, MemTotal: 16 * gib}
+	windows := sysctl.Limits{OS: "windows", SingleProcess: true, MemTotal: 8 * gib}
+	tests := []struct {
+		name    string
+		limits  *sysctl.Limits
+		want    []string
+		notWant []string
+	}{
+		{"linux", nil, []string{"kill -HUP", "systemctl reload"}, nil},
+		{"macOS", &darwin, []string{"kill -HUP"}, []string{"systemctl"}},
+		{"Windows", &windows, []string{"stop", "start it again"}, []string{"SIGHUP", "kill -HUP", "systemctl"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Build(scenario{limits: tc.limits, flagErr: notShared}.input(t))
+			var msg string
+			for _, f := range r.Findings {
+				if f.Code == "restart-flag" {
+					msg = f.Message
+				}
+			}
+			if msg == "" {
+				t.Fatalf("no restart-flag finding: %+v", r.Findings)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("lacks %q: %s", w, msg)
+				}
+			}
+			for _, w := range tc.notWant {
+				if strings.Contains(msg, w) {
+					t.Errorf("has %q: %s", w, msg)
+				}
+			}
+		})
+	}
+}

@@ -58,6 +58,22 @@ class ServerEnvironment
     }
 
     /**
+     * The file's content as phpdotenv's file reader hands it to the parser
+     * (Dotenv\Util\Str::utf8, which Dotenv::parse skips): converted to
+     * UTF-8 and without a byte order mark, which editors on Windows write.
+     * Parsed with the mark, the first name is invalid and nothing would be
+     * left out.
+     */
+    protected static function asLoaded(string $content): string
+    {
+        if (function_exists('mb_convert_encoding')) {
+            $content = (string) @mb_convert_encoding($content, 'UTF-8');
+        }
+
+        return str_starts_with($content, "\xEF\xBB\xBF") ? substr($content, 3) : $content;
+    }
+
+    /**
      * The variables Laravel loaded from the .env file it read, with the
      * values it gave them (none when the configuration is cached: .env is
      * not read then).
@@ -77,7 +93,7 @@ class ServerEnvironment
         }
 
         try {
-            return Dotenv::parse((string) file_get_contents($file));
+            return Dotenv::parse(static::asLoaded((string) file_get_contents($file)));
         } catch (Throwable) {
             return [];
         }

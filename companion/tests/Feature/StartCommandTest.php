@@ -90,6 +90,26 @@ SH);
         $this->assertArrayNotHasKey('SHELL_VERBOSITY', $env);
     }
 
+    public function test_a_dotenv_file_saved_on_windows_with_a_byte_order_mark_and_crlf_stays_out_too(): void
+    {
+        $file = REVERB_GO_TEST_APP.'/.env';
+        $original = (string) file_get_contents($file);
+        file_put_contents($file, "\xEF\xBB\xBF".str_replace("\n", "\r\n", $original));
+
+        try {
+            [$code, $out, $err] = Artisan::run(['reverb:start'], $this->env(['FAKE_EXIT' => '0']));
+        } finally {
+            file_put_contents($file, $original);
+        }
+
+        $this->assertSame(0, $code, $out.$err);
+        $env = $this->envOf();
+        $this->assertSame('from-the-shell', $env['RUNTIME_VAR']);
+        $this->assertArrayNotHasKey('APP_NAME', $env, 'the first variable, after the byte order mark');
+        $this->assertArrayNotHasKey('REVERB_APP_SECRET', $env);
+        $this->assertArrayNotHasKey('APP_KEY', $env);
+    }
+
     public function test_options_not_given_are_left_to_the_config_and_the_real_environment_wins(): void
     {
         [$code] = Artisan::run(['reverb:start', '--port='], $this->env(['FAKE_EXIT' => '0', 'REVERB_APP_ID' => 'set-by-the-shell', 'REVERB_PHP_BINARY' => '/opt/php/bin/php']));
