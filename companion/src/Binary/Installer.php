@@ -109,7 +109,10 @@ class Installer
 
             $extracted = $this->extract($archive, $release->platform->binaryName(), $work);
 
-            $temporary = $dir.DIRECTORY_SEPARATOR.'.'.basename($target).'.new-'.bin2hex(random_bytes(4));
+            // The target's extension stays last (.reverb.new-1a2b3c4d.exe): Windows
+            // tells an executable by its extension, so the check below can run it.
+            $extension = pathinfo($target, PATHINFO_EXTENSION);
+            $temporary = $dir.DIRECTORY_SEPARATOR.'.'.pathinfo($target, PATHINFO_FILENAME).'.new-'.bin2hex(random_bytes(4)).($extension === '' ? '' : '.'.$extension);
 
             if (! @rename($extracted, $temporary) && ! @copy($extracted, $temporary)) {
                 throw new InstallFailed("Cannot write {$temporary}.");

@@ -4,8 +4,10 @@ namespace ReverbGo\Laravel\Tests\Feature;
 
 use Illuminate\Http\Client\Factory;
 use PHPUnit\Framework\TestCase;
+use ReverbGo\Laravel\Binary;
 use ReverbGo\Laravel\Binary\Installer;
 use ReverbGo\Laravel\Binary\Platform;
+use ReverbGo\Laravel\Binary\Release;
 use ReverbGo\Laravel\Tests\Artisan;
 use ReverbGo\Laravel\Tests\LaravelApp;
 use ZipArchive;
@@ -209,5 +211,29 @@ class BinaryCommandTest extends TestCase
         mkdir("{$dir}/work");
         $path = $installer->unpack("{$dir}/reverb_1.0.0_windows_amd64.zip", 'reverb.exe', "{$dir}/work");
         $this->assertSame('MZ binary', file_get_contents($path));
+    }
+
+    public function test_the_binary_is_checked_under_a_name_ending_in_its_extension(): void
+    {
+        // Windows runs a file as a program by its extension: the new
+        // reverb.exe must be checked as .reverb.new-….exe, not .reverb.exe.new-….
+        $installer = new class(new Factory, self::$url) extends Installer
+        {
+            public array $checked = [];
+
+            protected function check(string $path, Release $release): void
+            {
+                $this->checked[] = basename($path);
+                parent::check($path, $release);
+            }
+        };
+        $target = dirname($this->target).'/reverb.exe';
+        $release = $installer->resolve('1.2.3', Platform::current());
+
+        $this->assertTrue($installer->install($release, new Binary($target, dirname($target))));
+        $this->assertCount(1, $installer->checked);
+        $this->assertMatchesRegularExpression('/^\.reverb\.new-[0-9a-f]{8}\.exe$/', $installer->checked[0]);
+        $this->assertFileExists($target);
+        $this->assertSame(['reverb.exe'], array_values(array_diff(scandir(dirname($target)), ['.', '..'])));
     }
 }
