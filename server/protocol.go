@@ -162,6 +162,14 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	}
 	if kind.Presence() {
 		a.mu.Lock()
+		if !hasData {
+			// Signed in and authorized without channel_data: the member
+			// is the signed-in user, as on Pusher (users.go).
+			if cu := a.users.conns[c]; cu != nil && cu.member != "" {
+				rawData = cu.member
+				data, _ = phpjson.Decode([]byte(rawData))
+			}
+		}
 		if c.wantPresence == nil {
 			c.wantPresence = map[string]bool{}
 		}

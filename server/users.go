@@ -47,6 +47,7 @@ type appUsers struct {
 // connUser is one socket's sign-in state.
 type connUser struct {
 	id        string   // "" until signed in
+	member    string   // the user as a presence channel_data (signedUser.member)
 	watchlist []string // from user_data, when the app has watchlist events
 	// watching is the watchlist registered in appUsers.watchers, once the
 	// sign-in came back through the bus.
@@ -89,7 +90,11 @@ func (u *appUsers) authorize(c *conn) {
 
 // signedUser is what a valid user_data says.
 type signedUser struct {
-	id        string
+	id string
+	// member is the user as presence channel_data, {"user_id": id,
+	// "user_info": …}: Pusher's member for a presence subscription of the
+	// signed-in socket that comes without channel_data.
+	member    string
 	watchlist []string
 	// truncated: the watchlist had more than watchlistMax ids.
 	truncated bool
@@ -116,6 +121,12 @@ func parseUserData(s string, watch bool) (signedUser, error) {
 	if u.id = userIDString(id); u.id == "" {
 		return u, errNoUserID
 	}
+	m := php.NewArray()
+	m.Set(php.StringKey("user_id"), php.StringValue(u.id))
+	if info, ok := field(v, "user_info"); ok {
+		m.Set(php.StringKey("user_info"), info)
+	}
+	u.member = string(phpjson.Append(nil, php.ArrayValue(m)))
 	if !watch {
 		return u, nil
 	}
@@ -218,7 +229,7 @@ func (s *Server) signIn(c *conn, u signedUser, userData string) bool {
 	if cu.id == "" {
 		a.users.byID[u.id] = append(a.users.byID[u.id], c)
 	}
-	cu.id, cu.watchlist = u.id, u.watchlist
+	cu.id, cu.member, cu.watchlist = u.id, u.member, u.watchlist
 	a.users.authorize(c)
 	// Queued under the lock: the watchlist's status (startWatching, which
 	// takes the lock) comes after them.

@@ -428,3 +428,29 @@ func TestSubscriptionCountWebhookMatchesClients(t *testing.T) {
 		t.Errorf("webhooks sent more than once: %v", got)
 	}
 }
+
+func TestPresenceWithoutChannelDataUsesTheSignedInUser(t *testing.T) {
+	bus := cluster.NewBus()
+	a := startServer(t, Options{Transport: bus.Node(), NodeID: "n1"})
+	b := startServer(t, Options{Transport: bus.Node(), NodeID: "n2"})
+	// Pusher: a signed-in connection's presence authorization may leave
+	// channel_data out (signed as socket_id:channel); its member is then
+	// the signed-in user, id and user_info.
+	ann := a.dial(t, "reverb-key")
+	ann.signin(`{"id":"7","user_info":{"name":"Ann"},"watchlist":["8"]}`)
+	ann.subscribe("presence-room", "", "reverb-secret")
+	ann.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{\"presence\":{\"count\":1,\"ids\":[\"7\"],\"hash\":{\"7\":{\"name\":\"Ann\"}}}}","channel":"presence-room"}`)
+	bob := b.dial(t, "reverb-key")
+	bob.signin(`{"id":"8"}`)
+	bob.subscribe("presence-room", "", "reverb-secret")
+	bob.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{\"presence\":{\"count\":2,\"ids\":[\"7\",\"8\"],\"hash\":{\"7\":{\"name\":\"Ann\"},\"8\":null}}}","channel":"presence-room"}`)
+	ann.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":\"8\"}","channel":"presence-room"}`)
+	// channel_data, when given, still decides the member.
+	ann2 := b.dial(t, "reverb-key")
+	ann2.signin(`{"id":"7","user_info":{"name":"Ann"}}`)
+	ann2.subscribe("presence-room", `{"user_id":"9","user_info":{"name":"Nine"}}`, "reverb-secret")
+	ann2.expectContains(`\"9\":{\"name\":\"Nine\"}`)
+	ann.expect(`{"event":"pusher_internal:member_added","data":"{\"user_id\":\"9\",\"user_info\":{\"name\":\"Nine\"}}","channel":"presence-room"}`)
+	bob.ws.Close()
+	ann.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":\"8\"}","channel":"presence-room"}`)
+}

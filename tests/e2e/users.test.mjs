@@ -157,6 +157,29 @@ describe('sign-in and events to a user', () => {
     await waitFor(() => p.connection.state === 'failed' || p.connection.state === 'disconnected', { message: 'pusher-js gave up' });
   });
 
+  test('a signed-in pusher-js joins a presence channel with an authorization without channel_data: the member is its user', async () => {
+    const server = await start({ ...APP_A });
+    // The `pusher` SDK's authorizeChannel without presence data signs "socket_id:channel" only;
+    // pusher-js then takes its own member id from the sign-in.
+    const sdk = signer(APP_A);
+    const authorizer = (channel) => ({ authorize: (socketId, cb) => cb(null, sdk.authorizeChannel(socketId, channel.name)) });
+    const join = async (user) => {
+      const p = await signedIn(server, APP_A, user, { pusherOptions: { authorizer } });
+      const ch = p.subscribe('presence-lobby');
+      await waitFor(() => ch.subscribed, { message: `user ${user.id} joined` });
+      return ch;
+    };
+    const ann = await join({ id: '7', user_info: { name: 'Ann é/' } });
+    assert.deepEqual(ann.members.me, { id: '7', info: { name: 'Ann é/' } });
+    assert.equal(ann.members.count, 1);
+    const bob = await join({ id: '8' });
+    assert.equal(bob.members.count, 2);
+    assert.deepEqual(bob.members.get('7'), { id: '7', info: { name: 'Ann é/' } });
+    await waitFor(() => ann.members.count === 2, { message: 'Ann sees Bob' });
+    const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/presence-lobby/users`);
+    assert.deepEqual(r.json, { users: [{ id: '7' }, { id: '8' }] });
+  });
+
   test('enable_user_authentication: a connection not signed in within user_authentication_timeout is closed', async () => {
     const server = await start({ ...APP_A, enable_user_authentication: true, user_authentication_timeout: 1 });
     const idle = await raw(server);
