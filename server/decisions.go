@@ -298,7 +298,11 @@ func (ls *ledgerState) act(ds []ledger.Decision) {
 			continue
 		}
 		if d.Kind == ledger.HoldStart {
-			ls.startHold(d.Hold)
+			wait := ls.hold
+			if d.Delay > 0 {
+				wait = time.Duration(d.Delay) * time.Millisecond // a held-back subscription count
+			}
+			ls.startHold(d.Hold, wait)
 			continue
 		}
 		a := s.appByID(d.App)
@@ -329,14 +333,14 @@ func eventKindOf(k ledger.Kind) EventKind {
 	return 0
 }
 
-// startHold commits hold id after the hold time.
-func (ls *ledgerState) startHold(id string) {
+// startHold commits hold id after wait.
+func (ls *ledgerState) startHold(id string, wait time.Duration) {
 	ls.hmu.Lock()
 	defer ls.hmu.Unlock()
 	if ls.stopped || ls.timers[id] != nil {
 		return
 	}
-	ls.timers[id] = time.AfterFunc(ls.hold, func() {
+	ls.timers[id] = time.AfterFunc(wait, func() {
 		ls.hmu.Lock()
 		delete(ls.timers, id)
 		stopped := ls.stopped

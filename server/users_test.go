@@ -454,3 +454,32 @@ func TestPresenceWithoutChannelDataUsesTheSignedInUser(t *testing.T) {
 	bob.ws.Close()
 	ann.expect(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":\"8\"}","channel":"presence-room"}`)
 }
+
+func TestThrottledSubscriptionCountArrivesWhenItsWindowEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 5 s throttle window")
+	}
+	app := appWith(func(a *laravelcfg.App) { a.SubscriptionCount = true })
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}})
+	// 103 subscribers at once: above 100 the counts are throttled, but
+	// the last one (103) still reaches everyone when the window ends.
+	var subs []*client
+	for range 103 {
+		c := ts.dial(t, "reverb-key")
+		c.subscribe("live", "", "")
+		subs = append(subs, c)
+	}
+	last := `{"event":"pusher_internal:subscription_count","data":"{\"subscription_count\":103}","channel":"live"}`
+	for i, c := range []*client{subs[0], subs[101], subs[102]} {
+		_ = c.ws.SetReadDeadline(time.Now().Add(8 * time.Second))
+		for {
+			_, p, err := c.ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("subscriber %d never got the count 103: %v", i, err)
+			}
+			if string(p) == last {
+				break
+			}
+		}
+	}
+}

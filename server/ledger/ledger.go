@@ -81,13 +81,19 @@ type Decision struct {
 	UserID  string // member events
 	Count   int    // SubscriptionCount
 	Hold    string // HoldStart: the hold to commit
-	// Held is the kind a HoldStart holds (ChannelVacated, MemberRemoved).
+	// Held is the kind a HoldStart holds (ChannelVacated, MemberRemoved,
+	// SubscriptionCount).
 	Held Kind
+	// Delay is how long a HoldStart holds, in ms; 0: the usual hold.
+	Delay int64
 }
 
 // CountThrottle: above CountThrottleAbove subscribers, a channel's
 // subscription count is reported at most once per CountThrottleMS
-// milliseconds (as Pusher does), by the publishers' clocks.
+// milliseconds (as Pusher does), by the publishers' clocks. A count held
+// back is a hold (of kind SubscriptionCount) that ends with the window: its
+// commit reports the count then, if it changed, so the last count reported
+// is always the channel's.
 const (
 	CountThrottleAbove = 100
 	CountThrottleMS    = 5000
@@ -116,6 +122,8 @@ type chanState struct {
 	lastCount   int
 	lastCountAt int64
 	counted     bool
+	// countHold is the pending report of a count held back, if any.
+	countHold *hold
 	// Presence: user key → user; socket key (node\x00socket) → user key.
 	users   map[string]*user
 	sockets map[string]string
@@ -131,7 +139,7 @@ type user struct {
 type hold struct {
 	id      string
 	holder  string
-	kind    Kind // ChannelVacated or MemberRemoved
+	kind    Kind // ChannelVacated, MemberRemoved or SubscriptionCount
 	app     string
 	channel string
 	userKey string
@@ -163,6 +171,9 @@ func (l *Ledger) channel(app, name string, create bool) *chanState {
 // gc drops a channel that holds nothing any more.
 func (l *Ledger) gc(app, name string, c *chanState) {
 	if c.total == 0 && len(c.counts) == 0 && c.vacate == nil && len(c.users) == 0 && len(c.removals) == 0 {
+		if c.countHold != nil {
+			delete(l.holds, c.countHold.id) // nothing left to report
+		}
 		a := l.apps[app]
 		delete(a.channels, name)
 		if len(a.channels) == 0 {
@@ -244,7 +255,18 @@ func (l *Ledger) Count(node, ref, app, channel string, n int, tms int64, holdVac
 	if counts && (!c.counted || c.total != c.lastCount) {
 		if !c.counted || c.total <= CountThrottleAbove || tms-c.lastCountAt >= CountThrottleMS {
 			c.lastCount, c.lastCountAt, c.counted = c.total, tms, true
+			if h := c.countHold; h != nil {
+				delete(l.holds, h.id) // this report is the one it waited for
+				c.countHold = nil
+			}
 			out = append(out, Decision{Kind: SubscriptionCount, Sender: node, App: app, Channel: channel, Count: c.total})
+		} else if c.countHold == nil {
+			// Held back: reported when the window ends (Commit).
+			wait := min(max(c.lastCountAt+CountThrottleMS-tms, 0), CountThrottleMS)
+			h := &hold{id: ref + "/count", holder: node, kind: SubscriptionCount, app: app, channel: channel}
+			c.countHold = h
+			l.holds[h.id] = h
+			out = append(out, Decision{Kind: HoldStart, Sender: node, App: app, Channel: channel, Hold: h.id, Held: SubscriptionCount, Delay: max(wait, 1)})
 		}
 	}
 	l.gc(app, channel, c)
@@ -372,6 +394,19 @@ func (l *Ledger) Commit(node, id string) []Decision {
 	}
 	delete(l.holds, id)
 	c := l.channel(h.app, h.channel, false)
+	if h.kind == SubscriptionCount {
+		if c == nil || c.countHold != h {
+			return nil
+		}
+		c.countHold = nil
+		if c.total == c.lastCount || !c.wantCounts {
+			return nil
+		}
+		// The window of the last report is over: a new one starts now.
+		c.lastCount = c.total
+		c.lastCountAt += CountThrottleMS
+		return []Decision{{Kind: SubscriptionCount, Sender: node, App: h.app, Channel: h.channel, Count: c.total}}
+	}
 	if c != nil {
 		if h.kind == ChannelVacated && c.vacate == h {
 			c.vacate = nil

@@ -458,3 +458,52 @@ func TestPresentCountsHeldRemovals(t *testing.T) {
 		t.Errorf("present after the removal committed (%d channels kept)", c.ledger["a"].Size())
 	}
 }
+
+// A count held back by the throttle is reported when its 5 s are over, so
+// the last count subscribers get is the channel's.
+func TestThrottledSubscriptionCountIsReportedLater(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	cnt := func(node string, n int, tms int64) []Decision {
+		r := c.ref(node)
+		return c.apply(func(l *Ledger) []Decision { return l.Count(node, r, "app", "x", n, tms, false, true) })
+	}
+	cnt("a", 60, 1000)
+	cnt("b", 40, 1500)       // 100 at t=1.5s: reported
+	ds := cnt("b", 45, 2000) // 105: held back, a hold ends the window (t=6.5s)
+	if len(ds) != 1 || ds[0].Kind != HoldStart || ds[0].Sender != "b" || ds[0].Held != SubscriptionCount || ds[0].Delay != 4500 {
+		t.Fatalf("decisions %+v", ds)
+	}
+	if got := cnt("a", 70, 3000); len(got) != 0 { // 115: the hold is pending already
+		t.Fatalf("decisions %+v", got)
+	}
+	c.commit("b", ds[0].Hold)
+	if got := c.reported(); got != "a channel_created x; a channel_occupied x; a subscription_count x 60; b subscription_count x 100; b subscription_count x 115" {
+		t.Errorf("got %s", got)
+	}
+	// The window restarts at the commit: 116 at t=7s is held again.
+	ds = cnt("a", 71, 7000)
+	if len(ds) != 1 || ds[0].Kind != HoldStart || ds[0].Delay != 4500 {
+		t.Fatalf("decisions %+v", ds)
+	}
+	// Back to 100 or fewer: reported at once; the hold then has nothing to add.
+	cnt("a", 55, 7500)
+	c.commit("a", ds[0].Hold)
+	if got := c.reported(); !strings.HasSuffix(got, "b subscription_count x 115; a subscription_count x 100") {
+		t.Errorf("got %s", got)
+	}
+	// A pending hold of a channel that emptied reports nothing.
+	ds = cnt("a", 80, 8000) // 125: held
+	if len(ds) != 1 || ds[0].Kind != HoldStart {
+		t.Fatalf("decisions %+v", ds)
+	}
+	cnt("a", 0, 8200)
+	cnt("b", 0, 8300)
+	before := c.reported()
+	if !strings.HasSuffix(before, "a subscription_count x 100; a subscription_count x 45; b channel_removed x; b subscription_count x 0") {
+		t.Errorf("got %s", before)
+	}
+	c.commit("a", ds[0].Hold)
+	if got := c.reported(); got != before {
+		t.Errorf("after the commit: %s", strings.TrimPrefix(got, before))
+	}
+}
