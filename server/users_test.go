@@ -460,17 +460,22 @@ func TestThrottledSubscriptionCountArrivesWhenItsWindowEnds(t *testing.T) {
 		t.Skip("waits for the 5 s throttle window")
 	}
 	app := appWith(func(a *laravelcfg.App) { a.SubscriptionCount = true })
-	ts := startServer(t, Options{Apps: []laravelcfg.App{app}})
-	// 103 subscribers at once: above 100 the counts are throttled, but
-	// the last one (103) still reaches everyone when the window ends.
+	bus := cluster.NewBus()
+	nodes := []*testServer{
+		startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "n1"}),
+		startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "n2"}),
+	}
+	// 103 subscribers at once on two nodes: above 100 the counts are
+	// throttled, but the last one (103) still reaches everyone when the
+	// window ends.
 	var subs []*client
-	for range 103 {
-		c := ts.dial(t, "reverb-key")
+	for i := range 103 {
+		c := nodes[i%2].dial(t, "reverb-key")
 		c.subscribe("live", "", "")
 		subs = append(subs, c)
 	}
 	last := `{"event":"pusher_internal:subscription_count","data":"{\"subscription_count\":103}","channel":"live"}`
-	for i, c := range []*client{subs[0], subs[101], subs[102]} {
+	for i, c := range []*client{subs[0], subs[1], subs[101], subs[102]} {
 		_ = c.ws.SetReadDeadline(time.Now().Add(8 * time.Second))
 		for {
 			_, p, err := c.ws.ReadMessage()
