@@ -129,6 +129,11 @@ func (c *conn) subscribe(payload php.Value) bool {
 		if cd.Kind() != php.String {
 			return c.invalid()
 		}
+		if cd.StringVal() == "" {
+			// As absent: Laravel's json rule skips an empty string, and
+			// Reverb neither signs nor stores it.
+			return c.srv.subscribe(c, name, auth, "", false, php.Value{})
+		}
 		d, err := phpjson.Decode([]byte(cd.StringVal()))
 		if err != nil {
 			return c.invalid()
@@ -159,6 +164,13 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 			a.users.authorize(c) // an authorized connection, as Pusher counts it
 			a.mu.Unlock()
 		}
+	}
+	if hasData && data.Kind() != php.Array && rawData != "0" {
+		// Reverb keeps channel_data decoded as the subscription's data,
+		// which must be an array: any other JSON value (a number, a
+		// string, null) throws once the signature was checked, and the
+		// client is not subscribed.
+		return c.invalid()
 	}
 	if kind.Presence() {
 		a.mu.Lock()
