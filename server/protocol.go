@@ -1,6 +1,8 @@
 package server
 
 import (
+	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -280,7 +282,7 @@ func (s *Server) disconnect(c *conn) {
 	}
 	// Drained sockets leave all at once when the drain ends (Drain).
 	if !s.draining.Load() {
-		for name := range c.wantPresence {
+		for _, name := range presenceInOrder(a, c.wantPresence) {
 			s.presenceOp(a, c.id, "leave", name, "", php.Value{})
 		}
 	}
@@ -295,4 +297,29 @@ func (s *Server) disconnect(c *conn) {
 		a.emit(Event{Kind: ConnectionClosed, SocketID: c.id, Origin: c.origin, Established: established})
 		s.publishCount(a)
 	}
+}
+
+// presenceInOrder lists a socket's presence channels in the channels'
+// creation order, the order Reverb removes a closed socket's memberships
+// (and so sends member_removed) in. A channel no longer known comes last.
+// Caller holds a.mu.
+func presenceInOrder(a *appState, want map[string]bool) []string {
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	seq := func(name string) uint64 {
+		if ch, ok := a.channels[name]; ok {
+			return ch.seq
+		}
+		return math.MaxUint64
+	}
+	sort.Slice(names, func(i, j int) bool {
+		si, sj := seq(names[i]), seq(names[j])
+		if si != sj {
+			return si < sj
+		}
+		return names[i] < names[j]
+	})
+	return names
 }

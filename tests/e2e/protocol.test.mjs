@@ -209,7 +209,7 @@ describe('subscribing (cases 7–17, 26)', () => {
       await c.expectFrame(ERR.invalidFormat);
     }
     // Not subscribed: no member_added for the scalar, broadcasts do not reach c.
-    await other.subscribeOk('presence-cd-scalar', { channelData: { user_id: 'o', user_info: {} } });
+    await other.subscribeOk('presence-cd-scalar', { channelData: { user_id: 'o', user_info: { n: 1 } } });
     const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/presence-cd-scalar/users`);
     assert.deepStrictEqual(r.json, { users: [{ id: 'o' }] });
     await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'e', data: '{}', channels: ['public-cd-scalar', 'private-cd-scalar'] } });
@@ -236,6 +236,21 @@ describe('subscribing (cases 7–17, 26)', () => {
     await socks[0].expectFrame(memberRemoved(ch, 3));
     await socks[1].expectFrame(memberRemoved(ch, 3));
     assert.equal(memberRemoved(ch, 3), '{"event":"pusher_internal:member_removed","data":"{\\"user_id\\":3}","channel":"presence-test-channel"}');
+    await closeAll();
+  });
+
+  test('a socket leaving several presence channels: member_removed in the channels\' creation order (as Reverb)', async () => {
+    const names = [1, 2, 3, 4, 5, 6].map((i) => `presence-leave-order-${i}`);
+    const observer = await connect();
+    for (const ch of names) await observer.subscribeOk(ch, { channelData: { user_id: 'o', user_info: { n: 1 } } });
+    const leaver = await connect();
+    // Subscribed in another order than the channels were created in.
+    for (const ch of [...names].reverse()) {
+      await leaver.subscribeOk(ch, { channelData: { user_id: 'l', user_info: { n: 2 } } });
+      await observer.expectFrame(memberAdded(ch, { user_id: 'l', user_info: { n: 2 } }));
+    }
+    leaver.close();
+    for (const ch of names) await observer.expectFrame(memberRemoved(ch, 'l'));
     await closeAll();
   });
 
