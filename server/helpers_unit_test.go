@@ -198,3 +198,24 @@ func TestRawTCP(t *testing.T) {
 		}
 	}
 }
+
+// A float user id becomes the array key PHP gives it: truncated, and out
+// of int64's range wrapped modulo 2^64 (values from php -r 'array_keys(...)').
+func TestArrayKeyOfFloat(t *testing.T) {
+	cases := []struct {
+		f    float64
+		want int64
+	}{
+		{1.5, 1},
+		{-1.5, -1},
+		{1e300, 0},
+		{12345678901234567890.0, -6101065172474984448},
+		{-1e19, 8446744073709551616},
+		{9.3e18, -9146744073709551616},
+	}
+	for _, tc := range cases {
+		if got := arrayKeyOf(php.FloatValue(tc.f)); got != php.IntKey(tc.want) {
+			t.Errorf("arrayKeyOf(%g) = %v, want %d", tc.f, got, tc.want)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func arrayKeyOf(v php.Value) php.Key {
 	case php.Int:
 		return php.IntKey(v.IntVal())
 	case php.Float:
-		return php.IntKey(int64(v.FloatVal()))
+		return php.IntKey(v.ToInt()) // wraps out of range, as PHP
 	case php.Bool:
 		if v.BoolVal() {
 			return php.IntKey(1)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -129,6 +131,11 @@ func (c *conn) subscribe(payload php.Value) bool {
 		if cd.Kind() != php.String {
 			return c.invalid()
 		}
+		if cd.StringVal() == "" {
+			// As absent: Laravel's json rule skips an empty string, and
+			// Reverb neither signs nor stores it.
+			return c.srv.subscribe(c, name, auth, "", false, php.Value{})
+		}
 		d, err := phpjson.Decode([]byte(cd.StringVal()))
 		if err != nil {
 			return c.invalid()
@@ -159,6 +166,13 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 			a.users.authorize(c) // an authorized connection, as Pusher counts it
 			a.mu.Unlock()
 		}
+	}
+	if hasData && data.Kind() != php.Array && rawData != "0" {
+		// Reverb keeps channel_data decoded as the subscription's data,
+		// which must be an array: any other JSON value (a number, a
+		// string, null) throws once the signature was checked, and the
+		// client is not subscribed.
+		return c.invalid()
 	}
 	if kind.Presence() {
 		a.mu.Lock()
@@ -276,7 +290,7 @@ func (s *Server) disconnect(c *conn) {
 	}
 	// Drained sockets leave all at once when the drain ends (Drain).
 	if !s.draining.Load() {
-		for name := range c.wantPresence {
+		for _, name := range presenceInOrder(a, c.wantPresence) {
 			s.presenceOp(a, c.id, "leave", name, "", php.Value{})
 		}
 	}
@@ -291,4 +305,29 @@ func (s *Server) disconnect(c *conn) {
 		a.emit(Event{Kind: ConnectionClosed, SocketID: c.id, Origin: c.origin, Established: established})
 		s.publishCount(a)
 	}
+}
+
+// presenceInOrder lists a socket's presence channels in the channels'
+// creation order, the order Reverb removes a closed socket's memberships
+// (and so sends member_removed) in. A channel no longer known comes last.
+// Caller holds a.mu.
+func presenceInOrder(a *appState, want map[string]bool) []string {
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	seq := func(name string) uint64 {
+		if ch, ok := a.channels[name]; ok {
+			return ch.seq
+		}
+		return math.MaxUint64
+	}
+	sort.Slice(names, func(i, j int) bool {
+		si, sj := seq(names[i]), seq(names[j])
+		if si != sj {
+			return si < sj
+		}
+		return names[i] < names[j]
+	})
+	return names
 }

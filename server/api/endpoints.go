@@ -207,9 +207,10 @@ func (h *handler) batch(ctx context.Context, req *request) (int, []byte, error) 
 				return 0, nil, err
 			}
 			result = infoObject(infos[0], parseInfo(info.StringVal()))
-			if len(result) > 2 {
-				anyInfo = true
-			}
+			// Reverb answers with the list as soon as an item asks for
+			// info, even when nothing is known of its channel: the
+			// gathered metrics are a promise, never empty.
+			anyInfo = true
 		}
 		results.set(k, result)
 	}

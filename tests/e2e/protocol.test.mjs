@@ -186,6 +186,37 @@ describe('subscribing (cases 7–17, 26)', () => {
     await closeAll();
   });
 
+  test('channel_data "" counts as absent; channel_data that is JSON but no object or list → 4200, not subscribed (as Reverb)', async () => {
+    const c = await connect();
+    const other = await connect();
+    // "" is neither validated as JSON nor signed (a custom auth endpoint may return it).
+    c.subscribe('private-cd-empty', { auth: channelAuth(APP_A, c.socketId, 'private-cd-empty').auth, channelData: '' });
+    await c.expectFrame(succeeded('private-cd-empty'));
+    c.subscribe('public-cd-empty', { channelData: '' });
+    await c.expectFrame(succeeded('public-cd-empty'));
+    c.subscribe('presence-cd-empty', { auth: channelAuth(APP_A, c.socketId, 'presence-cd-empty').auth, channelData: '' });
+    await c.expectFrame(succeeded('presence-cd-empty', '{"presence":{"count":0,"ids":[],"hash":[]}}'));
+    // Reverb stores the decoded channel_data, which must be an array: other values fail
+    // after the signature check, whatever the channel type.
+    for (const cd of ['5', 'null', '"x"', 'false', '1.5']) {
+      c.subscribe('public-cd-scalar', { channelData: cd });
+      await c.expectFrame(ERR.invalidFormat);
+      c.subscribe('private-cd-scalar', { channelData: cd, auth: 'x:bad' });
+      await c.expectFrame(ERR.unauthorized);
+      c.subscribe('private-cd-scalar', { channelData: cd });
+      await c.expectFrame(ERR.invalidFormat);
+      c.subscribe('presence-cd-scalar', { channelData: cd });
+      await c.expectFrame(ERR.invalidFormat);
+    }
+    // Not subscribed: no member_added for the scalar, broadcasts do not reach c.
+    await other.subscribeOk('presence-cd-scalar', { channelData: { user_id: 'o', user_info: { n: 1 } } });
+    const r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/presence-cd-scalar/users`);
+    assert.deepStrictEqual(r.json, { users: [{ id: 'o' }] });
+    await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'e', data: '{}', channels: ['public-cd-scalar', 'private-cd-scalar'] } });
+    await c.expectNoFrame();
+    await closeAll();
+  });
+
   test('13 + 14: member_added to the others only, member_removed on disconnect', async () => {
     const ch = 'presence-test-channel';
     const users = [1, 2, 3].map((id) => ({ user_id: id, user_info: { name: id === 1 ? 'Test User' : `Test User ${id}` } }));
@@ -205,6 +236,21 @@ describe('subscribing (cases 7–17, 26)', () => {
     await socks[0].expectFrame(memberRemoved(ch, 3));
     await socks[1].expectFrame(memberRemoved(ch, 3));
     assert.equal(memberRemoved(ch, 3), '{"event":"pusher_internal:member_removed","data":"{\\"user_id\\":3}","channel":"presence-test-channel"}');
+    await closeAll();
+  });
+
+  test('a socket leaving several presence channels: member_removed in the channels\' creation order (as Reverb)', async () => {
+    const names = [1, 2, 3, 4, 5, 6].map((i) => `presence-leave-order-${i}`);
+    const observer = await connect();
+    for (const ch of names) await observer.subscribeOk(ch, { channelData: { user_id: 'o', user_info: { n: 1 } } });
+    const leaver = await connect();
+    // Subscribed in another order than the channels were created in.
+    for (const ch of [...names].reverse()) {
+      await leaver.subscribeOk(ch, { channelData: { user_id: 'l', user_info: { n: 2 } } });
+      await observer.expectFrame(memberAdded(ch, { user_id: 'l', user_info: { n: 2 } }));
+    }
+    leaver.close();
+    for (const ch of names) await observer.expectFrame(memberRemoved(ch, 'l'));
     await closeAll();
   });
 
