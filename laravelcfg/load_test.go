@@ -316,6 +316,37 @@ func TestSettingsCoercionAndErrors(t *testing.T) {
 	}
 }
 
+// reverb:start --port (and --host, --hostname) replaces the config value
+// without reading it, as Reverb's `option('port') ?: $config['port']` does:
+// a value only PHP can compute, or a wrong one, does not stop a server
+// given the option, and still does without it.
+func TestGivenOptionsAreNotRead(t *testing.T) {
+	file := `<?php return ['servers' => ['reverb' => [
+		'host' => config('app.host'), 'port' => env('P', 8080), 'hostname' => config('app.hostname'),
+	]], 'apps' => ['apps' => [['app_id' => 1, 'key' => 'k', 'secret' => 's', 'allowed_origins' => ['*'], 'ping_interval' => 60, 'max_message_size' => 10000]]]];`
+	dir := project(t, map[string]string{".env": baseEnv + "P=abc\n", "composer.lock": lock("v11.0.0"), "config/reverb.php": file})
+
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), Given: GivenOptions{Host: true, Port: true, Hostname: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Reverb.Server; s.Host != "" || s.Port != 0 || s.Hostname != "" || len(p.Reverb.Apps) != 1 {
+		t.Errorf("server %+v, %d apps", s, len(p.Reverb.Apps))
+	}
+	for _, c := range []struct {
+		given GivenOptions
+		want  string
+	}{
+		{GivenOptions{Port: true, Hostname: true}, "reverb.servers.reverb.host: cannot be computed without PHP"},
+		{GivenOptions{Host: true, Hostname: true}, `reverb.servers.reverb.port: "abc" is not numeric`},
+		{GivenOptions{Host: true, Port: true}, "reverb.servers.reverb.hostname: cannot be computed without PHP"},
+	} {
+		if _, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil), Given: c.given}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("given %+v: err = %v, want %q", c.given, err, c.want)
+		}
+	}
+}
+
 func TestScalingServer(t *testing.T) {
 	dir := project(t, map[string]string{
 		".env":              baseEnv + "REVERB_SCALING_ENABLED=true\nREDIS_HOST=10.0.0.5\nREDIS_DB=2\nREDIS_URL=rediss://r.example:6380\n",

@@ -27,10 +27,21 @@ type LoadOptions struct {
 	// config set it, as `php artisan reverb:restart` never reads the Reverb
 	// server settings.
 	SkipReverbSettings bool
+	// Given names the server options reverb:start took from its command
+	// line. Reverb reads `--port ?: config port` (and host, hostname), so
+	// the config values they replace are never read: one only PHP can
+	// compute, or one that is wrong, does not stop a server given them.
+	Given GivenOptions
 	// Apps, when set, produces the apps when Settings.AppsFromPHP says only
 	// PHP can (see laravelcfg/phpapps). Its error fails Load. Without it,
 	// such a project loads with no apps and a warning.
 	Apps AppsResolver
+}
+
+// GivenOptions are the reverb:start options given on the command line whose
+// config values are then not read (ServerSettings keeps their zero value).
+type GivenOptions struct {
+	Host, Port, Hostname bool
 }
 
 // AppsResolver produces the apps of a project whose apps need PHP.

@@ -114,6 +114,8 @@ type settingsReader struct {
 	// env is what env() read while the config was evaluated, to name the
 	// variable behind a wrong value.
 	env envSource
+	// given are the server options the command line gave: not read here.
+	given GivenOptions
 }
 
 func (r *settingsReader) fail(key, format string, args ...any) error {
@@ -209,8 +211,8 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string, env envSource) (Settings, []string, error) {
-	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, env: env}
+func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string, env envSource, given GivenOptions) (Settings, []string, error) {
+	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, env: env, given: given}
 	var s Settings
 	var err error
 	if s.Server, err = r.defaultServer(cfg); err != nil {
@@ -263,24 +265,32 @@ func (p *Project) ReadServer() (ServerSettings, error) {
 func (r *settingsReader) server(key string, v php.Value, cfg php.Value) (ServerSettings, error) {
 	var s ServerSettings
 	var err error
-	if s.Host, err = r.strVal(key+".host", get(v, "host"), "0.0.0.0", true); err != nil {
-		return s, err
+	if !r.given.Host {
+		if s.Host, err = r.strVal(key+".host", get(v, "host"), "0.0.0.0", true); err != nil {
+			return s, err
+		}
+		if s.Host == "" {
+			s.Host = "0.0.0.0"
+			r.warns = append(r.warns, key+".host is empty: listening on 0.0.0.0")
+		}
 	}
-	if s.Host == "" {
-		s.Host = "0.0.0.0"
-		r.warns = append(r.warns, key+".host is empty: listening on 0.0.0.0")
+	if !r.given.Port {
+		if s.Port, err = r.intVal(key+".port", get(v, "port"), 8080, false); err != nil {
+			return s, err
+		}
+		if s.Port < 0 || s.Port > 65535 {
+			return s, r.failOn(key+".port", get(v, "port"), "%d is not a TCP port", s.Port)
+		}
 	}
-	if s.Port, err = r.intVal(key+".port", get(v, "port"), 8080, false); err != nil {
-		return s, err
-	}
-	if s.Port < 0 || s.Port > 65535 {
-		return s, r.failOn(key+".port", get(v, "port"), "%d is not a TCP port", s.Port)
-	}
+	// The path is read even when --path is given: Reverb's HTTP API takes
+	// its prefix from the config.
 	if s.Path, err = r.strVal(key+".path", get(v, "path"), "", true); err != nil {
 		return s, err
 	}
-	if s.Hostname, err = r.strVal(key+".hostname", get(v, "hostname"), "", true); err != nil {
-		return s, err
+	if !r.given.Hostname {
+		if s.Hostname, err = r.strVal(key+".hostname", get(v, "hostname"), "", true); err != nil {
+			return s, err
+		}
 	}
 	if s.MaxRequestSize, err = r.intVal(key+".max_request_size", get(v, "max_request_size"), 10_000, true); err != nil {
 		return s, err

@@ -19,7 +19,7 @@ func appWith(t testing.TB, extra string) (App, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := buildSettings(res.Value, "config/reverb.php", nil, "https://app.test/", envSource{})
+	s, _, err := buildSettings(res.Value, "config/reverb.php", nil, "https://app.test/", envSource{}, GivenOptions{})
 	if err != nil {
 		return App{}, err
 	}

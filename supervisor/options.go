@@ -99,7 +99,8 @@ func (c Config) load() (*laravelcfg.Project, error) {
 	if c.inRelease {
 		_ = os.Chdir(dir) // a failure shows in Load, which reads the same folder
 	}
-	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: dir, EnvName: c.EnvName, Apps: c.apps})
+	given := laravelcfg.GivenOptions{Host: c.CLI.Host != "", Port: c.CLI.Port != "", Hostname: c.CLI.Hostname != ""}
+	return laravelcfg.Load(laravelcfg.LoadOptions{Dir: dir, EnvName: c.EnvName, Given: given, Apps: c.apps})
 }
 
 // serverOptions builds one node's options from the loaded project.
