@@ -582,6 +582,26 @@ func TestAppsFromPHP(t *testing.T) {
 	}
 }
 
+// php artisan reverb:start sets REVERB_GO_APPS_PROVIDER when the app binds
+// its own provider to Reverb's ApplicationProvider contract while
+// reverb.apps.provider stays "config": the apps come from PHP then.
+func TestAppsFromAProviderBoundToReverbsContract(t *testing.T) {
+	dir := project(t, map[string]string{".env": baseEnv, "composer.lock": lock("v11.0.0")})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: envOf(map[string]string{"REVERB_GO_APPS_PROVIDER": `App\Reverb\TenantApps`})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `the app binds App\Reverb\TenantApps to Laravel\Reverb\Contracts\ApplicationProvider (REVERB_GO_APPS_PROVIDER), a provider only PHP can run`
+	if p.Reverb.AppsFromPHP != want || len(p.Reverb.Apps) != 0 {
+		t.Errorf("AppsFromPHP = %q (apps %d), want %q", p.Reverb.AppsFromPHP, len(p.Reverb.Apps), want)
+	}
+	// Empty: the config apps, as without it.
+	p, err = Load(LoadOptions{Dir: dir, LookupEnv: envOf(map[string]string{"REVERB_GO_APPS_PROVIDER": ""})})
+	if err != nil || p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) != 1 {
+		t.Fatalf("%v %+v", err, p.Reverb)
+	}
+}
+
 func TestParseApps(t *testing.T) {
 	list := php.NewArray()
 	a := php.NewArray()

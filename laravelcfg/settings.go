@@ -507,6 +507,22 @@ func (r *settingsReader) redisServer(key string, v php.Value) (RedisServer, erro
 // apps reads reverb.apps. When the apps can only come from PHP (a custom
 // provider, or a list with values the evaluator could not compute) it
 // returns no apps and the reason instead.
+// env1 is a variable's trimmed value ("" when unset or without getenv).
+func (r *settingsReader) env1(name string) string {
+	if r.getenv == nil {
+		return ""
+	}
+	v, _ := r.getenv(name)
+	return strings.TrimSpace(v)
+}
+
+// BoundProviderEnv names the provider class the app binds to Reverb's
+// ApplicationProvider contract in place of the config provider. The
+// companion's `php artisan reverb:start` sets it, having asked the app's
+// container; the apps come from PHP then, although reverb.apps.provider
+// says "config".
+const BoundProviderEnv = "REVERB_GO_APPS_PROVIDER"
+
 func (r *settingsReader) apps(v php.Value) ([]App, string, error) {
 	key := "reverb.apps"
 	if err := r.known(key, v); err != nil {
@@ -521,6 +537,9 @@ func (r *settingsReader) apps(v php.Value) ([]App, string, error) {
 	}
 	if provider != "config" && provider != "" {
 		return nil, fmt.Sprintf("%s: %s.provider is %q, a provider only PHP can run", r.file, key, provider), nil
+	}
+	if bound := r.env1(BoundProviderEnv); bound != "" {
+		return nil, fmt.Sprintf("the app binds %s to Laravel\\Reverb\\Contracts\\ApplicationProvider (%s), a provider only PHP can run", bound, BoundProviderEnv), nil
 	}
 	list := get(v, "apps")
 	apps, err := r.appList(key+".apps", list)

@@ -263,3 +263,24 @@ func BenchmarkAppLookup(b *testing.B) {
 		})
 	})
 }
+
+// A provider's app without an app_id or key (a tenant row not filled in
+// yet) is skipped with a log line, at start as at run time: the other apps
+// are served, instead of the start (or a restart) failing for all of them.
+func TestAppWithEmptyKeyFromProviderIsSkippedAtStart(t *testing.T) {
+	src := &source{}
+	noKey := tenantApp()
+	noKey.Key = ""
+	log := &syncBuffer{}
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appA(), noKey}, Refresh: src.fetch, RefreshInterval: 50 * time.Millisecond, ErrorLog: log})
+	ts.dial(t, "reverb-key")
+	if ts.s.appByID("777") != nil {
+		t.Error("the app without a key is served")
+	}
+	if !strings.Contains(log.String(), `apps: an app with an empty app_id ("777") or key ("") is ignored`) {
+		t.Errorf("log: %s", log.String())
+	}
+	if _, err := New(Options{Apps: []laravelcfg.App{noKey}}); err == nil {
+		t.Error("no usable app and no refresh source: want an error")
+	}
+}

@@ -215,10 +215,16 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	table := &appTable{byID: map[string]*appState{}, byKey: map[string]*appState{}}
+	var skipped []string
 	for i := range opts.Apps {
 		cfg := opts.Apps[i]
 		if cfg.ID == "" || cfg.Key == "" {
-			return nil, fmt.Errorf("server: app #%d has an empty app_id or key", i)
+			// config/reverb.php's apps are refused before this (laravelcfg
+			// names the variable); one a provider returned, such as a
+			// tenant row not filled in yet, is skipped as a refresh skips
+			// it, so it does not stop the other apps from being served.
+			skipped = append(skipped, fmt.Sprintf("an app with an empty app_id (%q) or key (%q) is ignored", cfg.ID, cfg.Key))
+			continue
 		}
 		a := newAppState(&cfg)
 		table.list = append(table.list, a)
@@ -230,7 +236,13 @@ func New(opts Options) (*Server, error) {
 			table.byKey[cfg.Key] = a
 		}
 	}
+	if len(table.list) == 0 && opts.Refresh == nil {
+		return nil, errors.New("server: no app has both an app_id and a key")
+	}
 	s.table.Store(table)
+	for _, msg := range skipped {
+		s.logError("apps: " + msg)
+	}
 	if opts.Refresh != nil {
 		s.refresh = &refresher{s: s, source: opts.Refresh, interval: opts.RefreshInterval}
 		if s.refresh.interval <= 0 {

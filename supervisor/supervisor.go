@@ -549,12 +549,20 @@ func (s *supervisor) liveProcs() int {
 	return n
 }
 
+// removeGeneration forgets g once its last worker is gone; a second call
+// (a failed generation whose last worker exits removes it while draining,
+// then again from onExit) does nothing.
 func (s *supervisor) removeGeneration(g *generation) {
+	found := false
 	for i, x := range s.gens {
 		if x == g {
 			s.gens = append(s.gens[:i], s.gens[i+1:]...)
+			found = true
 			break
 		}
+	}
+	if !found {
+		return
 	}
 	if g.timer != nil {
 		g.timer.Stop()

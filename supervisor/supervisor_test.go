@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -119,16 +120,26 @@ func TestBrokenConfigAtRestartKeepsOldWorkers(t *testing.T) {
 }
 
 func TestWorkerFailureAtRestartKeepsOldWorkers(t *testing.T) {
-	s := startSupervisor(t, 2, "")
-	s.ready()
-	h := s.hold(t)
-	os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\nworker-broken\n"), 0o666)
-	s.cmd.Process.Signal(syscall.SIGHUP)
-	s.waitFor(`ERROR  Restart failed: config/reverb\.php:2: syntax error.*; generation 1 keeps serving`, 10*time.Second)
-	if line, err := h.next(300 * time.Millisecond); err == nil {
-		t.Fatalf("held connection got %q after a failed restart", line)
+	for _, n := range []int{2, 1} {
+		t.Run(fmt.Sprintf("%d workers", n), func(t *testing.T) {
+			s := startSupervisor(t, n, "")
+			s.ready()
+			h := s.hold(t)
+			os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\nworker-broken\n"), 0o666)
+			s.cmd.Process.Signal(syscall.SIGHUP)
+			s.waitFor(`ERROR  Restart failed: config/reverb\.php:2: syntax error.*; generation 1 keeps serving`, 10*time.Second)
+			if line, err := h.next(300 * time.Millisecond); err == nil {
+				t.Fatalf("held connection got %q after a failed restart", line)
+			}
+			s.workers(n, "g1w")
+			// The failed generation is reported gone once.
+			s.waitFor(`Generation 2 gone after`, 10*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			if c := strings.Count(s.out.String(), "Generation 2 gone after"); c != 1 {
+				t.Fatalf("\"Generation 2 gone\" printed %d times:\n%s", c, s.out.String())
+			}
+		})
 	}
-	s.workers(2, "g1w")
 }
 
 func TestSystemdSocketActivation(t *testing.T) {

@@ -15,7 +15,9 @@
 //
 // On failure it prints a message on stderr and exits 1. Errors from this
 // package name what failed: the command line, the exit status and the first
-// lines of stderr, or the key path in the JSON ("apps.2.secret").
+// lines of stderr (of stdout when stderr is empty: Laravel prints an
+// undefined command or an exception thrown while the app boots there), or
+// the key path in the JSON ("apps.2.secret").
 package phpapps
 
 import (
@@ -91,7 +93,7 @@ func (r Runner) Args() []string {
 }
 
 // Error is a failed run: the command line, what went wrong, and the first
-// lines of stderr.
+// lines of stderr (of stdout when stderr is empty).
 type Error struct {
 	Args   []string
 	Dir    string
@@ -156,8 +158,15 @@ func (r Runner) Fetch(ctx context.Context) ([]byte, error) {
 	// waiting past the deadline.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
+	// What the command said: stderr, or else stdout, where Laravel prints
+	// its own errors (an undefined command, an exception thrown while the
+	// app boots); the command prints its JSON there only when it succeeds.
+	said := stderr.String()
+	if strings.TrimSpace(said) == "" && err != nil {
+		said = stdout.String()
+	}
 	fail := func(msg, hint string) error {
-		return &Error{Args: args, Dir: r.Dir, Msg: msg, Stderr: firstLines(stderr.String(), stderrLines), Hint: hint}
+		return &Error{Args: args, Dir: r.Dir, Msg: msg, Stderr: firstLines(said, stderrLines), Hint: hint}
 	}
 	var ee *exec.ExitError
 	switch {
@@ -165,7 +174,7 @@ func (r Runner) Fetch(ctx context.Context) ([]byte, error) {
 		return nil, fail(fmt.Sprintf("no answer within %v", timeout), "")
 	case errors.As(err, &ee):
 		hint := ""
-		if strings.Contains(stderr.String(), "reverb:apps") && strings.Contains(stderr.String(), "not defined") {
+		if strings.Contains(said, "reverb:apps") && strings.Contains(said, "not defined") {
 			hint = "is the companion package installed? composer require reverb-go/laravel"
 		}
 		return nil, fail(exitText(ee), hint)

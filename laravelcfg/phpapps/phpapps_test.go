@@ -43,7 +43,13 @@ case 'fail':
     fwrite(STDERR, "\n   Illuminate\\Database\\QueryException\n\n  SQLSTATE[HY000] [2002] Connection refused\n  more\n  and more\n  and more\n  hidden\n");
     exit(1);
 case 'undefined':
-    fwrite(STDERR, "\n   ERROR  Command \"reverb:apps\" is not defined.\n");
+    // Laravel prints this on stdout.
+    echo "\n   ERROR  Command \"reverb:apps\" is not defined. Did you mean one of these?\n\n  ⇂ reverb:install\n";
+    exit(1);
+case 'boot-failure':
+    // An exception thrown while the app boots, before the command runs:
+    // Laravel renders it on stdout.
+    echo "\nIn AppServiceProvider.php line 22:\n\n  boot failed: Redis connection refused\n\n";
     exit(1);
 case 'slow':
     sleep(20);
@@ -115,6 +121,7 @@ func TestRunnerErrors(t *testing.T) {
 		{"fail", 0, []string{"php artisan reverb:apps --json (", "-d display_errors=stderr artisan reverb:apps --json --no-interaction --no-ansi, in ", "exit status 1",
 			`Illuminate\Database\QueryException | SQLSTATE[HY000] [2002] Connection refused | more | and more | and more`}},
 		{"undefined", 0, []string{"exit status 1", `Command "reverb:apps" is not defined.`, "composer require reverb-go/laravel"}},
+		{"boot-failure", 0, []string{"exit status 1", "In AppServiceProvider.php line 22: | boot failed: Redis connection refused"}},
 		{"slow", 500 * time.Millisecond, []string{"no answer within 500ms"}},
 		{"bad-value", 0, []string{`php artisan reverb:apps --json: apps.1.ping_interval: "often" is not numeric`}},
 		{"duplicate", 0, []string{`apps.1.app_id: "1001" is also the app_id of apps.0`}},

@@ -4,7 +4,7 @@
 // this server. php artisan reverb:start (exec'ed into the binary) serves
 // pusher-js and Laravel's own broadcast() through the Pusher PHP SDK; a
 // custom ApplicationManager driver serves its apps, including one added
-// after start; php artisan reverb:restart moves clients to a new
+// after start, and so does a provider bound to Reverb's contract; php artisan reverb:restart moves clients to a new
 // generation; the events route dispatches Reverb's event classes to the
 // app's listeners.
 
@@ -187,6 +187,27 @@ test('a custom ApplicationManager driver serves its apps, one added after start 
 
   a.disconnect();
   g.disconnect();
+  await server.stop();
+});
+
+test('a provider bound to Reverb\'s ApplicationProvider contract (provider setting left at config) is the one served, and a tenant without a key does not stop the others', { skip: missing || false, timeout: 60000 }, async (t) => {
+  const acme = { id: '2001', key: 'bound-key', secret: 'bound-secret', allowed_origins: ['*'] };
+  laravel.write('storage/app/tenants.json', JSON.stringify([
+    { app_id: acme.id, key: acme.key, secret: acme.secret },
+    { app_id: '2002', key: '', secret: 'not-filled-in-yet' },
+  ]));
+  t.after(() => fs.rmSync(path.join(laravel.dir, 'storage/app/tenants.json'), { force: true }));
+  const server = await start({ apps: [acme], env: { FIXTURE_BIND_APPLICATION_PROVIDER: '1' } });
+  await server.waitForOutput(/apps: an app with an empty app_id \("2002"\) or key \(""\) is ignored/, 10000);
+  const a = pusherClient(server, acme);
+  const ch = await subscribed(a, 'news');
+  const got = nextEvent(ch, 'Headline');
+  await broadcast(server, 'news', 'Headline', { t: 'bound' }, acme);
+  assert.deepEqual(await got, { t: 'bound' });
+  // config/reverb.php's app is not the bound provider's: refused, as Reverb's server refuses it.
+  const stranger = await RawClient.connect(server, laravel.app.key, { expectEstablished: false });
+  await stranger.expectFrame({ event: 'pusher:error', data: JSON.stringify({ code: 4001, message: 'Application does not exist' }) }, 30000);
+  a.disconnect();
   await server.stop();
 });
 

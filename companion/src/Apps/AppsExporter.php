@@ -3,19 +3,62 @@
 namespace ReverbGo\Laravel\Apps;
 
 use Illuminate\Contracts\Config\Repository as Config;
+use Illuminate\Contracts\Container\Container;
 use Laravel\Reverb\Application;
-use Laravel\Reverb\ApplicationManager;
+use Laravel\Reverb\ConfigApplicationProvider;
+use Laravel\Reverb\Contracts\ApplicationProvider;
 
 /**
  * The apps of the app's own Reverb application provider, as arrays shaped
  * like entries of reverb.apps.apps: what the reverb server reads from
  * `php artisan reverb:apps --json`.
+ *
+ * The provider is the one Reverb's server resolves: the container's
+ * ApplicationProvider, which is the ApplicationManager's driver
+ * (reverb.apps.provider) unless the app bound its own provider to the
+ * contract.
  */
 class AppsExporter
 {
-    public function __construct(protected ApplicationManager $manager, protected Config $config)
+    public function __construct(protected Config $config, protected Container $container)
     {
         //
+    }
+
+    /**
+     * The provider Reverb's server would use (resolved on each call: a
+     * provider that cannot be made fails inside reverb:apps' own handling).
+     */
+    public function provider(): ApplicationProvider
+    {
+        return $this->container->make(ApplicationProvider::class);
+    }
+
+    /**
+     * The class of a provider bound to Reverb's contract in place of the one
+     * reverb.apps.provider names ("config"), or null. The reverb server
+     * reads that setting, so reverb:start tells it to ask PHP for the apps.
+     */
+    public function boundProviderClass(): ?string
+    {
+        if ($this->providerSetting() !== 'config') {
+            return null; // the server asks PHP already
+        }
+
+        $provider = $this->provider();
+
+        return $provider instanceof ConfigApplicationProvider ? null : get_class($provider);
+    }
+
+    /**
+     * reverb.apps.provider, as ApplicationManager::getDefaultDriver() reads
+     * it. Read here rather than from the manager: making the manager loads
+     * Reverb's deferred service provider, which binds the contract again
+     * and would drop an instance the app bound to it.
+     */
+    protected function providerSetting(): string
+    {
+        return (string) $this->config->get('reverb.apps.provider', 'config');
     }
 
     /**
@@ -23,9 +66,10 @@ class AppsExporter
      */
     public function export(): array
     {
-        $raw = $this->configEntries();
+        $provider = $this->provider();
+        $raw = $provider instanceof ConfigApplicationProvider ? $this->configEntries() : [];
 
-        return $this->manager->driver()->all()
+        return $provider->all()
             ->map(fn (Application $app) => $this->toArray($app, $raw[$app->id()] ?? []))
             ->values()
             ->all();
@@ -68,14 +112,14 @@ class AppsExporter
     }
 
     /**
-     * The reverb.apps.apps entries by app_id, when the config provider is
-     * the one in use.
+     * The reverb.apps.apps entries by app_id (the config provider is the one
+     * in use).
      *
      * @return array<string, array<string, mixed>>
      */
     protected function configEntries(): array
     {
-        if ($this->manager->getDefaultDriver() !== 'config') {
+        if ($this->providerSetting() !== 'config') {
             return [];
         }
 

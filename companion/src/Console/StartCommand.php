@@ -3,10 +3,13 @@
 namespace ReverbGo\Laravel\Console;
 
 use Illuminate\Console\Command;
+use Laravel\Reverb\Contracts\ApplicationProvider;
+use ReverbGo\Laravel\Apps\AppsExporter;
 use ReverbGo\Laravel\Binary;
 use ReverbGo\Laravel\Process\Launcher;
 use ReverbGo\Laravel\Process\ServerEnvironment;
 use Symfony\Component\Console\Output\OutputInterface;
+use Throwable;
 
 /**
  * `php artisan reverb:start`, running the reverb binary instead of PHP
@@ -17,6 +20,12 @@ use Symfony\Component\Console\Output\OutputInterface;
  */
 class StartCommand extends Command
 {
+    /**
+     * The variable that tells the server a provider is bound to Reverb's
+     * contract (laravelcfg reads it).
+     */
+    public const BOUND_PROVIDER = 'REVERB_GO_APPS_PROVIDER';
+
     /**
      * The name and signature of the console command (Reverb's own).
      *
@@ -64,6 +73,13 @@ class StartCommand extends Command
             $this->output->isDecorated(),
         );
 
+        // A provider bound to Reverb's contract while reverb.apps.provider
+        // stays "config": the server cannot see the binding, so it is told
+        // to ask PHP for the apps (php artisan reverb:apps --json).
+        if (($environment[self::BOUND_PROVIDER] ?? '') === '' && ($bound = $this->boundProvider()) !== null) {
+            $environment[self::BOUND_PROVIDER] = $bound;
+        }
+
         return $launcher->launch(
             $path,
             $this->serverArguments(),
@@ -72,6 +88,21 @@ class StartCommand extends Command
             quiet: $this->quiet(),
             exec: filter_var($this->laravel['config']->get('reverb-go.exec', true), FILTER_VALIDATE_BOOL, FILTER_NULL_ON_FAILURE) ?? true,
         );
+    }
+
+    /**
+     * The class bound to Reverb's ApplicationProvider contract in place of
+     * the config provider, or null.
+     */
+    protected function boundProvider(): ?string
+    {
+        try {
+            return $this->laravel->make(AppsExporter::class)->boundProviderClass();
+        } catch (Throwable) {
+            // With the "config" setting only a binding of the app's own
+            // can fail to resolve: the server's reverb:apps run says why.
+            return ApplicationProvider::class;
+        }
     }
 
     /**

@@ -5,7 +5,7 @@ namespace ReverbGo\Laravel\Events;
 use Illuminate\Contracts\Events\Dispatcher;
 use Illuminate\Http\JsonResponse;
 use Illuminate\Http\Request;
-use Laravel\Reverb\ApplicationManager;
+use Laravel\Reverb\Contracts\ApplicationProvider;
 use Laravel\Reverb\Exceptions\InvalidApplication;
 use Throwable;
 
@@ -13,7 +13,8 @@ use Throwable;
  * POST /reverb-go/events: Reverb's events from the reverb server, as a
  * batch {"time_ms": …, "events": [ … ]} signed like Pusher webhooks.
  *
- * 401 when the key is unknown to the app's own ApplicationManager or the
+ * 401 when the key is unknown to the app's own application provider (the
+ * one Reverb's server resolves) or the
  * signature does not match; 400 when the body is not a valid batch (nothing
  * is dispatched then); 200 {"ok":true} once every event was dispatched.
  * A listener that throws is reported (logged) and the others still run:
@@ -21,14 +22,14 @@ use Throwable;
  */
 class EventsController
 {
-    public function __invoke(Request $request, ApplicationManager $apps, Dispatcher $dispatcher, EventFactory $factory): JsonResponse
+    public function __invoke(Request $request, Dispatcher $dispatcher, EventFactory $factory): JsonResponse
     {
         $key = (string) $request->header('X-Pusher-Key', '');
         $signature = (string) $request->header('X-Pusher-Signature', '');
         $body = $request->getContent();
 
         try {
-            $app = $key === '' ? null : $apps->driver()->findByKey($key);
+            $app = $key === '' ? null : app(ApplicationProvider::class)->findByKey($key);
         } catch (InvalidApplication) {
             $app = null;
         }

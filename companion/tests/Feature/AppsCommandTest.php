@@ -71,6 +71,18 @@ class AppsCommandTest extends TestCase
         $this->assertStringNotContainsString('acme-secret', $out);
     }
 
+    public function test_a_provider_bound_to_reverbs_contract_is_the_one_listed(): void
+    {
+        file_put_contents($this->tenants, json_encode([['app_id' => 1001, 'key' => 'acme-key', 'secret' => 'acme-secret']]));
+
+        [$code, $out, $err] = Artisan::run(['reverb:apps', '--json'], ['FIXTURE_BIND_APPLICATION_PROVIDER' => '1']);
+
+        $this->assertSame(0, $code, $err);
+        $apps = json_decode($out, true, 512, JSON_THROW_ON_ERROR)['apps'];
+        $this->assertSame(['1001'], array_column($apps, 'app_id'), 'the apps Reverb\'s server would serve, not config/reverb.php\'s');
+        $this->assertArrayNotHasKey('host', $apps[0]['options'], 'no keys of the config entry');
+    }
+
     public function test_a_failing_provider_says_so_on_stderr_and_exits_1(): void
     {
         file_put_contents($this->tenants, json_encode(['fail' => 'SQLSTATE[HY000] [2002] Connection refused']));

@@ -121,6 +121,17 @@ SH);
         $this->assertSame('/opt/php/bin/php', $env['REVERB_PHP_BINARY']);
     }
 
+    public function test_a_provider_bound_to_reverbs_contract_makes_the_server_ask_php_for_the_apps(): void
+    {
+        [$code] = Artisan::run(['reverb:start'], $this->env(['FAKE_EXIT' => '0']));
+        $this->assertSame(0, $code);
+        $this->assertArrayNotHasKey('REVERB_GO_APPS_PROVIDER', $this->envOf(), 'the config provider needs no PHP');
+
+        [$code] = Artisan::run(['reverb:start'], $this->env(['FAKE_EXIT' => '0', 'FIXTURE_BIND_APPLICATION_PROVIDER' => '1']));
+        $this->assertSame(0, $code);
+        $this->assertSame('App\\ReverbGoFixtures\\TenantsProvider', $this->envOf()['REVERB_GO_APPS_PROVIDER'] ?? null);
+    }
+
     public function test_quiet_starts_the_server_quiet_and_sends_its_errors_to_stderr(): void
     {
         foreach (['exec' => [], 'child' => ['REVERB_GO_EXEC' => 'false']] as $mode => $env) {

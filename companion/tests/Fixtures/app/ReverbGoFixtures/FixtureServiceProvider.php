@@ -7,6 +7,7 @@ use Illuminate\Support\Facades\Broadcast;
 use Illuminate\Support\Facades\Event;
 use Illuminate\Support\ServiceProvider;
 use Laravel\Reverb\ApplicationManager;
+use Laravel\Reverb\Contracts\ApplicationProvider;
 use Laravel\Reverb\Events\ChannelCreated;
 use Laravel\Reverb\Events\ChannelRemoved;
 use Laravel\Reverb\Events\ConnectionPruned;
@@ -27,6 +28,14 @@ class FixtureServiceProvider extends ServiceProvider
     {
         // A custom provider: config('reverb.apps.provider') = 'tenants'.
         $this->app->make(ApplicationManager::class)->extend('tenants', fn () => new TenantsProvider(storage_path('app/tenants.json')));
+
+        // A provider bound to Reverb's contract itself, the provider setting
+        // left at "config": what Reverb's server resolves. Bound after the
+        // ApplicationManager was made: its deferred service provider binds
+        // the contract when it loads, replacing an earlier binding.
+        if (env('FIXTURE_BIND_APPLICATION_PROVIDER')) {
+            $this->app->instance(ApplicationProvider::class, new TenantsProvider(storage_path('app/tenants.json')));
+        }
 
         // Listeners of Reverb's events, as an app would have them.
         $record = function (object $event) {
