@@ -75,10 +75,10 @@ func (t *appTable) with(cfgs []laravelcfg.App) (*appTable, []*appState, []string
 		case byID != nil && byID == byKey:
 			continue // known
 		case byID != nil:
-			skipped = append(skipped, fmt.Sprintf("app_id %s now has key %s (was %s)", cfg.ID, cfg.Key, byID.cfg.Key))
+			skipped = append(skipped, fmt.Sprintf("app_id %s now has key %s (was %s): the change takes effect at the next restart", cfg.ID, cfg.Key, byID.cfg.Key))
 			continue
 		case byKey != nil:
-			skipped = append(skipped, fmt.Sprintf("key %s now belongs to app_id %s (was %s)", cfg.Key, cfg.ID, byKey.cfg.ID))
+			skipped = append(skipped, fmt.Sprintf("key %s now belongs to app_id %s (was %s): the change takes effect at the next restart", cfg.Key, cfg.ID, byKey.cfg.ID))
 			continue
 		}
 		a := newAppState(&cfg)
@@ -96,7 +96,8 @@ func (s *Server) appByID(id string) *appState { return s.table.Load().byID[id] }
 // appList returns every app of the current snapshot (do not modify it).
 func (s *Server) appList() []*appState { return s.table.Load().list }
 
-// addApps adds the apps not known yet and returns them.
+// addApps adds the apps not known yet and returns them. Each app it skips
+// is logged once: every refresh sees the same source again.
 func (s *Server) addApps(cfgs []laravelcfg.App) []*appState {
 	s.tableMu.Lock()
 	n, added, skipped := s.table.Load().with(cfgs)
@@ -104,9 +105,19 @@ func (s *Server) addApps(cfgs []laravelcfg.App) []*appState {
 		s.prepareApps(added) // observers and ledger before anyone finds them
 		s.table.Store(n)
 	}
-	s.tableMu.Unlock()
+	var news []string
 	for _, msg := range skipped {
-		s.logError("apps: " + msg + ": the change takes effect at the next restart")
+		if !s.skipsLogged[msg] {
+			if s.skipsLogged == nil {
+				s.skipsLogged = make(map[string]bool)
+			}
+			s.skipsLogged[msg] = true
+			news = append(news, msg)
+		}
+	}
+	s.tableMu.Unlock()
+	for _, msg := range news {
+		s.logError("apps: " + msg)
 	}
 	return added
 }

@@ -156,6 +156,25 @@ func TestAppRefreshFailureKeepsApps(t *testing.T) {
 		t.Errorf("log: %s", log.String())
 	}
 	ts.dial(t, "reverb-key")
+
+	// A tenant without a key is skipped with its own reason, and a skip is
+	// logged once however many refreshes see it again.
+	keyless := tenantApp()
+	keyless.ID, keyless.Key = "777", ""
+	src.set([]laravelcfg.App{other, keyless}, nil)
+	for i := 0; i < 2; i++ {
+		time.Sleep(60 * time.Millisecond) // past the refresh interval
+		if ts.s.appByIDRefreshing(context.Background(), "y") != nil {
+			t.Fatal("found y")
+		}
+	}
+	text := log.String()
+	if n := strings.Count(text, "apps: app_id 123456 now has key rotated"); n != 1 {
+		t.Errorf("the rotated key is logged %d times: %s", n, text)
+	}
+	if !strings.Contains(text, `apps: an app with an empty app_id ("777") or key ("") is ignored`+"\n") {
+		t.Errorf("log: %s", text)
+	}
 }
 
 func TestNewWithoutApps(t *testing.T) {

@@ -102,6 +102,11 @@ type Server struct {
 	// writers.
 	table   atomic.Pointer[appTable]
 	tableMu sync.Mutex
+
+	// skipsLogged holds the apps a refresh skipped and logged already
+	// (guarded by tableMu), so each is logged once.
+	skipsLogged map[string]bool
+
 	refresh *refresher // nil without Options.Refresh
 	noApp   *appState
 	api     http.Handler
