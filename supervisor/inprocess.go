@@ -360,8 +360,10 @@ func (r *inProcess) runQueued() {
 }
 
 func (r *inProcess) failRestart(msg string) {
-	r.queued = false
 	r.con.Errorf("Restart failed: %s; generation %d keeps serving", msg, r.current.num)
+	// A restart asked for meanwhile may come with what fixes this one
+	// (the next deploy): it runs now.
+	r.runQueued()
 }
 
 // build makes generation num's servers from p; on error none is left.

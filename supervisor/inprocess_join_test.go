@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -77,5 +78,31 @@ func TestInProcessGenerationServesOnceJoined(t *testing.T) {
 		}
 	case <-time.After(joinWait):
 		t.Fatal("the new generation was not ready once the old one answered")
+	}
+}
+
+// A restart asked for while a generation was being built runs once that
+// one is done, also when it failed: the deploy that fixed what made it
+// fail is not left unserved.
+func TestInProcessRestartQueuedBehindFailedBuildRuns(t *testing.T) {
+	r := &inProcess{c: Config{Dir: t.TempDir()}, con: console.New(io.Discard), workers: 1,
+		events: make(chan any, 4), quit: make(chan struct{}), current: &ipGen{num: 1}}
+	defer close(r.quit)
+	r.pending, r.nextGen = 2, 2
+	r.restart() // the flag changes again while generation 2 is built
+	if !r.queued {
+		t.Fatal("the second restart was not queued")
+	}
+	r.onBuilt(ipBuilt{num: 2, err: errors.New("config/reverb.php: broken")})
+	if !r.loading {
+		t.Fatal("the queued restart did not start after the failed one")
+	}
+	select {
+	case ev := <-r.events:
+		if _, ok := ev.(evLoaded); !ok {
+			t.Fatalf("event %T, want the queued restart's config read", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the queued restart read no config")
 	}
 }
