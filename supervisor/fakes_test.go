@@ -35,6 +35,9 @@ func useFakes() {
 // fakeLoad fails like laravelcfg does, naming file and line, when
 // reverb.conf has a line "broken" (or "worker-broken": only in workers, to
 // reach the path where the supervisor's check passes and the new workers fail).
+// A line "worker-held" keeps workers from getting ready (they print
+// "worker held") until the file <dir>/release exists, and then makes them
+// fail.
 // A line "slow" makes the supervisor's read take slowLoad, as a provider
 // that runs PHP can.
 func fakeLoad(c Config) (*laravelcfg.Project, error) {
@@ -50,6 +53,15 @@ func fakeLoad(c Config) (*laravelcfg.Project, error) {
 		}
 		if l == "slow" && !inWorker {
 			time.Sleep(slowLoad)
+		}
+		if l == "worker-held" && inWorker {
+			fmt.Fprintln(os.Stderr, "worker held")
+			for {
+				if _, err := os.Stat(filepath.Join(c.Dir, "release")); err == nil {
+					return nil, fmt.Errorf("config/reverb.php:%d: held worker released", i+1)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 	}
 	return &laravelcfg.Project{

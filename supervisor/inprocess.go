@@ -105,6 +105,9 @@ type ipNode struct {
 	in    *handoff
 	dl    *drainListener
 	pulse io.Closer
+	// join watches the answers to the server's hello on the in-memory
+	// bus (nil with scaling on: Redis carries them).
+	join *joinWatch
 	// served is closed when Serve returned.
 	served chan struct{}
 }
@@ -357,8 +360,10 @@ func (r *inProcess) runQueued() {
 }
 
 func (r *inProcess) failRestart(msg string) {
-	r.queued = false
 	r.con.Errorf("Restart failed: %s; generation %d keeps serving", msg, r.current.num)
+	// A restart asked for meanwhile may come with what fixes this one
+	// (the next deploy): it runs now.
+	r.runQueued()
 }
 
 // build makes generation num's servers from p; on error none is left.
@@ -371,6 +376,14 @@ func (r *inProcess) build(p *laravelcfg.Project, num int) (*ipGen, error) {
 			return nil, err
 		}
 		g.nodes = append(g.nodes, n)
+	}
+	// Presence is exact from the first connection: every server has the
+	// members of the servers already on the bus (the generation it
+	// replaces) before the gate hands it anything (joinwatch.go).
+	for _, n := range g.nodes {
+		if n.join != nil {
+			n.join.Joined()
+		}
 	}
 	return g, nil
 }
@@ -391,7 +404,8 @@ func (r *inProcess) buildNode(p *laravelcfg.Project, num, slot int) (*ipNode, er
 		return nil, err
 	}
 	if tr == nil {
-		tr = r.bus.Node()
+		n.join = newJoinWatch(r.bus.Node(), id)
+		tr = n.join
 	}
 	// Apps only PHP can produce: a server that learns new ones at run time
 	// saves them where the next restart's fallback looks, as a worker does.
@@ -408,6 +422,9 @@ func (r *inProcess) buildNode(p *laravelcfg.Project, num, slot int) (*ipNode, er
 		return nil, err
 	}
 	n.srv = srv
+	if _, real := srv.(*server.Server); !real {
+		n.join = nil // only the Pusher server answers and says hello
+	}
 	n.pulse = startNodePulse(p, srv, r.con)
 	go func() { // owned by the node: ends when its handoff closes (drain) or Close
 		defer close(n.served)

@@ -590,7 +590,9 @@ func (s *supervisor) failGeneration(g *generation, msg string) {
 		s.con.Errorf("Restart failed: %s; generation %d keeps serving", msg, s.current.num)
 	}
 	s.drainGeneration(g)
-	s.queued = false
+	// A restart asked for meanwhile may come with what fixes this one
+	// (the next deploy): it runs now.
+	s.runQueued()
 }
 
 // drainGeneration tells every worker of g to stop accepting and close its

@@ -142,6 +142,31 @@ func TestWorkerFailureAtRestartKeepsOldWorkers(t *testing.T) {
 	}
 }
 
+// A restart asked for while a new generation is starting runs once that
+// one is done, also when it failed: the deploy that fixed what made it
+// fail is not left unserved.
+func TestRestartQueuedBehindFailedGenerationRuns(t *testing.T) {
+	s := startSupervisor(t, 2, "ok\n")
+	s.ready()
+	os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\nworker-held\n"), 0o666)
+	writeFlag(t, s.dir, 1700000001)
+	s.waitFor(`Configuration reloaded`, 5*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(s.out.String(), "worker held") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the new workers did not read the config")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.WriteFile(filepath.Join(s.dir, "reverb.conf"), []byte("ok\n"), 0o666)
+	writeFlag(t, s.dir, 1700000002)
+	s.waitFor(`Restart signal received.*1700000001 → 1700000002`, 5*time.Second)
+	os.WriteFile(filepath.Join(s.dir, "release"), nil, 0o666)
+	s.waitFor(`Restart failed: .*held worker released.*; generation 1 keeps serving`, 10*time.Second)
+	s.waitFor(`Generation 3 ready`, 10*time.Second)
+	s.workers(2, "g3w")
+}
+
 func TestSystemdSocketActivation(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

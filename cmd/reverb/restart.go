@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/laravelcfg/cachestore"
 )
@@ -53,6 +55,10 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "reverb restart: %v\n", err)
 			return 1
 		}
+		// The error below names the store and the cause; the Redis
+		// client's own log lines ("pool.go:770: ... failed to dial")
+		// would only repeat it in another format.
+		goredis.SetLogger(quietRedis{})
 		st, err := cachestore.Open(p)
 		if err != nil {
 			fmt.Fprintf(stderr, "reverb restart: %v\n", err)
@@ -76,3 +82,8 @@ func runRestart(args []string, stdout, stderr io.Writer) int {
 		return 0
 	})
 }
+
+// quietRedis drops the Redis client library's log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
