@@ -52,9 +52,9 @@ func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 		}
 	}
 	if l := &a.cfg.Limits; l.EventNameLength > 0 || l.EventPayloadBytes > 0 {
-		if text := clientEventLimit(l, name, sentData); text != nil {
-			c.send(textFrame(text))
-			c.debugPusherError()
+		if msg := clientEventLimit(l, name, sentData); msg != "" {
+			c.send(textFrame(nullCodeError(msg)))
+			c.debugPusherError(msg)
 			return false
 		}
 	}

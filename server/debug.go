@@ -49,7 +49,16 @@ func (d debugObserver) Observe(e Event) {
 	case MessageReceived:
 		s.debugInfo("Message Handled", e.SocketID)
 	case MessageError:
+		// Reverb's Server::error: a PusherException, then its message; any
+		// other exception (answered 4200) is "unknown".
+		if e.Name == "unknown" {
+			s.debugError("Message from " + e.SocketID + " resulted in an unknown error")
+			break
+		}
 		s.debugError("Message from " + e.SocketID + " resulted in a pusher error")
+		if len(e.Data) > 0 {
+			s.debugInfo(string(e.Data), "")
+		}
 	case ControlFrame:
 		s.debugInfo("Control Frame Received", e.SocketID)
 		var line string
@@ -241,9 +250,19 @@ func (s *Server) debugError(text string) {
 	fmt.Fprintf(s.debug, "\n [ERROR] %s\n\n", text)
 }
 
-// debugPusherError reports that a message ended in a Pusher error.
-func (c *conn) debugPusherError() {
+// debugPusherError reports that a message ended in a Pusher error with
+// message msg (the error's text, as the client got it).
+func (c *conn) debugPusherError(msg string) {
 	if c.app.wants(MessageError) {
-		c.app.emit(Event{Kind: MessageError, SocketID: c.id, Origin: c.origin})
+		c.app.emit(Event{Kind: MessageError, SocketID: c.id, Origin: c.origin, Name: "pusher", Data: []byte(msg)})
+	}
+}
+
+// debugUnknownError reports that a message was answered 4200 Invalid
+// message format: what Reverb answers to an exception that is not a
+// Pusher one (invalid JSON, a failed validation, an unknown event).
+func (c *conn) debugUnknownError() {
+	if c.app.wants(MessageError) {
+		c.app.emit(Event{Kind: MessageError, SocketID: c.id, Origin: c.origin, Name: "unknown"})
 	}
 }

@@ -92,3 +92,33 @@ func TestDebugCloses(t *testing.T) {
 	_ = p.ws.WriteControl(gws.PingMessage, []byte{0, 1, 'x'}, time.Now().Add(time.Second))
 	waitFor(`Ping "\x00\x01x"`)
 }
+
+// --debug names a message's failure as Reverb's Server::error does: a
+// Pusher exception (a refused subscription) is "a pusher error" followed by
+// its message, anything else (a message that is not JSON, an unknown
+// pusher: event: Reverb's 4200 Invalid message format) "an unknown error".
+func TestDebugMessageErrors(t *testing.T) {
+	var buf syncBuffer
+	ts := startServer(t, Options{Debug: true, DebugOut: &buf})
+	c := ts.dial(t, "reverb-key")
+	c.send(`not json`)
+	c.expectContains(`4200`)
+	c.send(`{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"reverb-key:bad"}}`)
+	c.expectContains(`4009`)
+	deadline := time.Now().Add(3 * time.Second)
+	for strings.Count(buf.String(), "[ERROR]") < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		" [ERROR] Message from " + c.id + " resulted in an unknown error\n",
+		" [ERROR] Message from " + c.id + " resulted in a pusher error\n\n  Connection is unauthorized\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("debug output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "resulted in a pusher error"); n != 1 {
+		t.Errorf("%d pusher errors, want 1:\n%s", n, out)
+	}
+}

@@ -15,16 +15,17 @@ import (
 )
 
 // clientEventLimit checks a client event against the app's limits; it
-// returns the pusher:error text to answer with, nil when within them.
-// data is the event's data as the client sent it (raw JSON).
-func clientEventLimit(l *laravelcfg.Limits, name string, data json.RawMessage) []byte {
+// returns the message of the pusher:error to answer with (nullCodeError),
+// "" when within them. data is the event's data as the client sent it (raw
+// JSON).
+func clientEventLimit(l *laravelcfg.Limits, name string, data json.RawMessage) string {
 	if l.EventNameLength > 0 && utf8.RuneCountInString(name) > l.EventNameLength {
-		return nullCodeError(api.NameTooLong(l.EventNameLength))
+		return api.NameTooLong(l.EventNameLength)
 	}
 	if l.EventPayloadBytes > 0 && dataSize(data) > l.EventPayloadBytes {
-		return nullCodeError(api.PayloadTooLarge(l.EventPayloadBytes))
+		return api.PayloadTooLarge(l.EventPayloadBytes)
 	}
-	return nil
+	return ""
 }
 
 // dataSize is the size of an event's data as Pusher counts it: a string's
@@ -51,5 +52,7 @@ func nullCodeError(message string) []byte {
 // channel at max_presence_members_per_channel (Pusher names no format).
 func presenceFullText(channel string) []byte {
 	return pusherText("pusher:subscription_error",
-		[]byte(`{"type":"LimitReached","error":"The maximum members per presence channel limit was reached","status":4100}`), channel)
+		[]byte(`{"type":"LimitReached","error":"`+presenceFullMessage+`","status":4100}`), channel)
 }
+
+const presenceFullMessage = "The maximum members per presence channel limit was reached"

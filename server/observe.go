@@ -50,7 +50,9 @@ const (
 	// answers without failing the message). Data is the message as the client sent it; Channel is the
 	// channel it names, when it names one.
 	MessageReceived
-	// MessageError: a client message was answered with a Pusher error.
+	// MessageError: a client message was answered with an error: Name
+	// "pusher" (a Pusher error; Data is its message) or "unknown" (4200
+	// Invalid message format).
 	MessageError
 	// ControlFrame: a ping, pong or close control frame arrived (Name
 	// "ping", "pong" or "close"; Data is its payload).

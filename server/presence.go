@@ -291,7 +291,7 @@ func (s *Server) onPresence(env *envelope) {
 	if full {
 		if refused != nil {
 			refused.send(textFrame(presenceFullText(env.Channel)))
-			refused.debugPusherError()
+			refused.debugPusherError(presenceFullMessage)
 		}
 		return
 	}

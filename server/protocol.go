@@ -25,7 +25,7 @@ func (c *conn) handleMessage(p []byte) {
 		} else {
 			c.send(frameRate())
 		}
-		c.debugPusherError()
+		c.debugPusherError("Rate limit exceeded")
 		return
 	}
 	if c.dispatch(p) && a.wants(MessageReceived) {
@@ -53,7 +53,7 @@ func (c *conn) allow(maxAttempts, decaySeconds int) bool {
 
 func (c *conn) invalid() bool {
 	c.send(frameInvalid())
-	c.debugPusherError()
+	c.debugUnknownError()
 	return false
 }
 
@@ -158,7 +158,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	if kind.Private() {
 		if !pusherauth.ValidChannelAuth(a.cfg.Secret, c.id, name, rawData, hasData, auth) {
 			c.send(frameUnauth())
-			c.debugPusherError()
+			c.debugPusherError("Connection is unauthorized")
 			return false
 		}
 		if a.cfg.UserAuthenticationTimeout > 0 {

@@ -208,7 +208,7 @@ func (c *conn) signin(payload php.Value) bool {
 
 func (c *conn) refuseSignin(msg string) {
 	c.closeNow(4009, msg, false, frameSigninRefused(msg))
-	c.debugPusherError()
+	c.debugPusherError(msg)
 }
 
 // signIn records c as signed in as u. A socket signs in as one user: the
@@ -291,7 +291,7 @@ func (s *Server) subscribeUserChannel(c *conn, uid, name string) bool {
 	a.mu.Unlock()
 	if !ok {
 		c.send(frameUnauth())
-		c.debugPusherError()
+		c.debugPusherError("Connection is unauthorized")
 		return false
 	}
 	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
