@@ -19,7 +19,7 @@ var (
 	descConnsTotal    = prometheus.NewDesc("reverb_connections_opened_total", "WebSocket connections established.", []string{"app"}, nil)
 	descMsgsIn        = prometheus.NewDesc("reverb_messages_received_total", "Data messages received from clients.", []string{"app"}, nil)
 	descMsgsHandled   = prometheus.NewDesc("reverb_messages_handled_total", "Client data messages handled without error (Pulse's reverb_message:received).", []string{"app"}, nil)
-	descMsgsOut       = prometheus.NewDesc("reverb_messages_sent_total", "Text frames written to clients: broadcast deliveries, pings, pongs, errors (Pulse's reverb_message:sent).", []string{"app"}, nil)
+	descMsgsOut       = prometheus.NewDesc("reverb_messages_sent_total", "Text frames sent to clients (counted when queued for writing): broadcast deliveries, pings, pongs, errors (Pulse's reverb_message:sent).", []string{"app"}, nil)
 	descDeliveries    = prometheus.NewDesc("reverb_broadcast_deliveries_total", "Broadcast and client-event messages queued to subscribers.", []string{"app"}, nil)
 	descBytesIn       = prometheus.NewDesc("reverb_received_bytes_total", "Bytes read from WebSocket connections.", []string{"app"}, nil)
 	descBytesOut      = prometheus.NewDesc("reverb_sent_bytes_total", "Bytes written to WebSocket connections.", []string{"app"}, nil)
