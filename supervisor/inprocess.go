@@ -404,9 +404,9 @@ func (r *inProcess) buildNode(p *laravelcfg.Project, num, slot int) (*ipNode, er
 		return nil, err
 	}
 	if tr == nil {
-		n.join = newJoinWatch(r.bus.Node(), id)
-		tr = n.join
+		tr = r.bus.Node()
 	}
+	tr, n.join = watchJoins(tr, id)
 	// Apps only PHP can produce: a server that learns new ones at run time
 	// saves them where the next restart's fallback looks, as a worker does.
 	cfg := r.c

@@ -95,3 +95,30 @@ func (j *joinWatch) Joined() bool {
 		return false
 	}
 }
+
+// watchJoins wraps a node's transport in a joinWatch. With scaling on, the
+// other nodes' answers come over Redis (the old generation's workers and
+// every other server's), so the wait watches that transport; an interest
+// router keeps its topic methods, which the server looks for.
+func watchJoins(tr cluster.Transport, nodeID string) (cluster.Transport, *joinWatch) {
+	jw := newJoinWatch(tr, nodeID)
+	if r, ok := tr.(cluster.Router); ok {
+		return routerJoinWatch{Router: r, jw: jw}, jw
+	}
+	return jw, jw
+}
+
+// routerJoinWatch is an interest router whose Start and Publish go through
+// its joinWatch.
+type routerJoinWatch struct {
+	cluster.Router
+	jw *joinWatch
+}
+
+func (r routerJoinWatch) Start(ctx context.Context, deliver func(msg []byte)) error {
+	return r.jw.Start(ctx, deliver)
+}
+
+func (r routerJoinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
+	return r.jw.Publish(ctx, msg)
+}

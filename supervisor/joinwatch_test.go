@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reverb-go/reverb/server/cluster"
 )
 
 // busStub is a transport whose Publish answers receivers and whose
@@ -71,5 +73,47 @@ func TestJoinWatchWaitsForEveryAnswer(t *testing.T) {
 	start := time.Now()
 	if silent.Joined() || time.Since(start) < joinWait-100*time.Millisecond {
 		t.Fatal("no answer should wait joinWait and say so")
+	}
+}
+
+// routerStub is an interest router over busStub.
+type routerStub struct {
+	busStub
+	wanted []string
+}
+
+func (r *routerStub) OnLive(func(string))                                    {}
+func (r *routerStub) Want(t string) bool                                     { r.wanted = append(r.wanted, t); return true }
+func (r *routerStub) Unwant(string)                                          {}
+func (r *routerStub) Inject([]byte)                                          {}
+func (r *routerStub) Ordered() bool                                          { return true }
+func (r *routerStub) PublishTo(context.Context, string, []byte) (int, error) { return 1, nil }
+
+// With scaling on, the answers come over Redis: the wait watches that
+// transport, and an interest router stays one (the server routes by topic
+// only when its transport is a cluster.Router).
+func TestWatchJoinsKeepsTheRouter(t *testing.T) {
+	r := &routerStub{busStub: busStub{receivers: 2}}
+	tr, j := watchJoins(r, "g2w0-aa")
+	router, ok := tr.(cluster.Router)
+	if !ok {
+		t.Fatal("the wrapped router is no longer a cluster.Router")
+	}
+	router.Want("presence-room")
+	if len(r.wanted) != 1 {
+		t.Fatal("Want did not reach the router")
+	}
+	_ = tr.Start(context.Background(), func([]byte) {})
+	_, _ = tr.Publish(context.Background(), []byte(`{"type":"reverb-go:hello","node":"g2w0-aa"}`))
+	r.give(`{"type":"reverb-go:snapshot","node":"g1w0-bb","for":"g2w0-aa"}`)
+	if !j.Joined() {
+		t.Fatal("the answer that came through the router was not seen")
+	}
+
+	plain := &busStub{receivers: 1}
+	if tr, _ := watchJoins(plain, "g2w1-cc"); tr == cluster.Transport(plain) {
+		t.Fatal("a plain transport is not watched")
+	} else if _, ok := tr.(cluster.Router); ok {
+		t.Fatal("a plain transport became a router")
 	}
 }

@@ -169,12 +169,17 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	join := jw
+	scaled := tr != cluster.Transport(jw)
+	if scaled {
+		tr, join = watchJoins(tr, nodeID)
+	}
 	routeRedisLogs(workerLogf(stderr, nodeID)) // after the transport: go-redis has one logger
 	opts := serverOptions(p, ep, c, tr, nodeID)
 	opts.RefuseUpgrade = fdreserve.Reserved
 	srv, err := newNode(opts)
 	if err != nil {
-		if tr != cluster.Transport(jw) {
+		if scaled {
 			tr.Close()
 		}
 		return fail(err)
@@ -188,10 +193,11 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	served := make(chan struct{})
 	var serveErr error
 	go func() { serveErr = srv.Serve(tln); close(served) }()
-	if _, real := srv.(*server.Server); real && tr == cluster.Transport(jw) {
+	if _, real := srv.(*server.Server); real {
 		// Presence is exact from the first connection: the other
-		// workers' members are in (joinwatch.go).
-		jw.Joined()
+		// workers' (and, with scaling, the other servers') members are
+		// in (joinwatch.go).
+		join.Joined()
 	}
 	if err := bus.Ready(); err != nil {
 		srv.Close()

@@ -148,6 +148,27 @@ describe('two reverb processes on one Redis', { skip }, () => {
     assert.equal(c2.code, 4009);
   });
 
+  test('a restart of node 1: a client back on its new generation gets every node\'s members at once', async () => {
+    const ch = 'presence-restart';
+    for (let id = 21; id <= 25; id++) {
+      const m = await connect(node2);
+      await m.subscribeOk(ch, { channelData: { user_id: id, user_info: {} } });
+    }
+    const x = await connect(node1);
+    const before = await x.subscribeOk(ch, { channelData: { user_id: 20, user_info: {} } });
+    assert.deepEqual(before.presence.ids.map(String).sort(), ['20', '21', '22', '23', '24', '25']);
+
+    // The new generation's worker is a new node of the Redis channel: it
+    // serves once the other nodes answered its hello with their members.
+    node1.proc.kill('SIGHUP');
+    assert.equal((await x.waitClosed(10000)).code, 4200);
+    await node1.waitForOutput(/Generation \d+ gone/, 10000);
+    const back = await connect(node1);
+    const after = await back.subscribeOk(ch, { channelData: { user_id: 20, user_info: {} } });
+    assert.deepEqual(after.presence.ids.map(String).sort(), ['20', '21', '22', '23', '24', '25']);
+    await back.expectNoFrame(); // no member_added for users who never left
+  });
+
   test('an API event to node 2 reaches a raw client on node 1 with the exact PHP-JSON frame', async () => {
     const a = await connect(node1);
     await a.subscribeOk('raw-news');
