@@ -1,8 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -312,6 +313,9 @@ func (s *Server) disconnect(c *conn) {
 // (and so sends member_removed) in. A channel no longer known comes last.
 // Caller holds a.mu.
 func presenceInOrder(a *appState, want map[string]bool) []string {
+	if len(want) == 0 {
+		return nil // most sockets: nothing to sort, nothing allocated
+	}
 	names := make([]string, 0, len(want))
 	for name := range want {
 		names = append(names, name)
@@ -322,12 +326,11 @@ func presenceInOrder(a *appState, want map[string]bool) []string {
 		}
 		return math.MaxUint64
 	}
-	sort.Slice(names, func(i, j int) bool {
-		si, sj := seq(names[i]), seq(names[j])
-		if si != sj {
-			return si < sj
+	slices.SortFunc(names, func(x, y string) int {
+		if c := cmp.Compare(seq(x), seq(y)); c != 0 {
+			return c
 		}
-		return names[i] < names[j]
+		return strings.Compare(x, y)
 	})
 	return names
 }
