@@ -504,9 +504,6 @@ func (r *settingsReader) redisServer(key string, v php.Value) (RedisServer, erro
 	return s, nil
 }
 
-// apps reads reverb.apps. When the apps can only come from PHP (a custom
-// provider, or a list with values the evaluator could not compute) it
-// returns no apps and the reason instead.
 // env1 is a variable's trimmed value ("" when unset or without getenv).
 func (r *settingsReader) env1(name string) string {
 	if r.getenv == nil {
@@ -523,6 +520,9 @@ func (r *settingsReader) env1(name string) string {
 // says "config".
 const BoundProviderEnv = "REVERB_GO_APPS_PROVIDER"
 
+// apps reads reverb.apps. When the apps can only come from PHP (a custom
+// provider, or a list with values the evaluator could not compute) it
+// returns no apps and the reason instead.
 func (r *settingsReader) apps(v php.Value) ([]App, string, error) {
 	key := "reverb.apps"
 	if err := r.known(key, v); err != nil {

@@ -70,7 +70,7 @@ func (t *appTable) with(cfgs []laravelcfg.App) (*appTable, []*appState, []string
 		byID, byKey := n.byID[cfg.ID], n.byKey[cfg.Key]
 		switch {
 		case cfg.ID == "" || cfg.Key == "":
-			skipped = append(skipped, fmt.Sprintf("an app with an empty app_id (%q) or key (%q) is ignored", cfg.ID, cfg.Key))
+			skipped = append(skipped, emptyIDOrKey(cfg))
 			continue
 		case byID != nil && byID == byKey:
 			continue // known
@@ -105,7 +105,21 @@ func (s *Server) addApps(cfgs []laravelcfg.App) []*appState {
 		s.prepareApps(added) // observers and ledger before anyone finds them
 		s.table.Store(n)
 	}
+	s.tableMu.Unlock()
+	s.logSkips(skipped)
+	return added
+}
+
+// emptyIDOrKey says why an app a provider returned is skipped.
+func emptyIDOrKey(cfg laravelcfg.App) string {
+	return fmt.Sprintf("an app with an empty app_id (%q) or key (%q) is ignored", cfg.ID, cfg.Key)
+}
+
+// logSkips logs each skipped app once, at start or at whichever refresh
+// first saw it.
+func (s *Server) logSkips(skipped []string) {
 	var news []string
+	s.tableMu.Lock()
 	for _, msg := range skipped {
 		if !s.skipsLogged[msg] {
 			if s.skipsLogged == nil {
@@ -119,7 +133,6 @@ func (s *Server) addApps(cfgs []laravelcfg.App) []*appState {
 	for _, msg := range news {
 		s.logError("apps: " + msg)
 	}
-	return added
 }
 
 // findApp returns the app find selects, asking the refresh source once when

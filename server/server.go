@@ -103,8 +103,8 @@ type Server struct {
 	table   atomic.Pointer[appTable]
 	tableMu sync.Mutex
 
-	// skipsLogged holds the apps a refresh skipped and logged already
-	// (guarded by tableMu), so each is logged once.
+	// skipsLogged holds the apps skipped (at start or by a refresh) and
+	// logged already (guarded by tableMu), so each is logged once.
 	skipsLogged map[string]bool
 
 	refresh *refresher // nil without Options.Refresh
@@ -228,7 +228,7 @@ func New(opts Options) (*Server, error) {
 			// names the variable); one a provider returned, such as a
 			// tenant row not filled in yet, is skipped as a refresh skips
 			// it, so it does not stop the other apps from being served.
-			skipped = append(skipped, fmt.Sprintf("an app with an empty app_id (%q) or key (%q) is ignored", cfg.ID, cfg.Key))
+			skipped = append(skipped, emptyIDOrKey(cfg))
 			continue
 		}
 		a := newAppState(&cfg)
@@ -245,9 +245,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("server: no app has both an app_id and a key")
 	}
 	s.table.Store(table)
-	for _, msg := range skipped {
-		s.logError("apps: " + msg)
-	}
+	s.logSkips(skipped)
 	if opts.Refresh != nil {
 		s.refresh = &refresher{s: s, source: opts.Refresh, interval: opts.RefreshInterval}
 		if s.refresh.interval <= 0 {

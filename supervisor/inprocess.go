@@ -105,8 +105,9 @@ type ipNode struct {
 	in    *handoff
 	dl    *drainListener
 	pulse io.Closer
-	// join watches the answers to the server's hello on the in-memory
-	// bus (nil with scaling on: Redis carries them).
+	// join watches the answers to the server's hello on its transport
+	// (the in-memory bus, or Redis with scaling on); nil for a node that
+	// is not the Pusher server.
 	join *joinWatch
 	// served is closed when Serve returned.
 	served chan struct{}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -553,17 +554,11 @@ func (s *supervisor) liveProcs() int {
 // (a failed generation whose last worker exits removes it while draining,
 // then again from onExit) does nothing.
 func (s *supervisor) removeGeneration(g *generation) {
-	found := false
-	for i, x := range s.gens {
-		if x == g {
-			s.gens = append(s.gens[:i], s.gens[i+1:]...)
-			found = true
-			break
-		}
-	}
-	if !found {
+	i := slices.Index(s.gens, g)
+	if i < 0 {
 		return
 	}
+	s.gens = slices.Delete(s.gens, i, i+1)
 	if g.timer != nil {
 		g.timer.Stop()
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -366,19 +367,17 @@ func notAHost(h string) string {
 		return "without a scheme"
 	case strings.ContainsAny(h, "/?#@ \t"):
 		return "without a scheme, path or spaces"
-	case strings.Contains(h, ":") && net.ParseIP(withoutZone(strings.Trim(h, "[]"))) == nil:
+	case strings.Contains(h, ":") && !isIP(strings.Trim(h, "[]")):
 		return "without a port"
 	}
 	return ""
 }
 
-// withoutZone is an IPv6 address without its zone (fe80::1%eth0), which
-// net.ParseIP does not take.
-func withoutZone(ip string) string {
-	if i := strings.IndexByte(ip, '%'); i >= 0 {
-		return ip[:i]
-	}
-	return ip
+// isIP reports whether s is an IP address; an IPv6 one may carry a zone
+// (fe80::1%eth0).
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 // endpointFindings compares where clients are told to connect with where

@@ -307,17 +307,7 @@ func TestReportPerOS(t *testing.T) {
 			}
 			var buf bytes.Buffer
 			r.WriteText(&buf, true)
-			out := buf.String()
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("lacks %q:\n%s", w, out)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(out, w) {
-					t.Errorf("has %q:\n%s", w, out)
-				}
-			}
+			assertMentions(t, buf.String(), tc.want, tc.notWant)
 		})
 	}
 }
@@ -435,16 +425,23 @@ func TestRestartFallbackPerOS(t *testing.T) {
 			if msg == "" {
 				t.Fatalf("no restart-flag finding: %+v", r.Findings)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("lacks %q: %s", w, msg)
-				}
-			}
-			for _, w := range tc.notWant {
-				if strings.Contains(msg, w) {
-					t.Errorf("has %q: %s", w, msg)
-				}
-			}
+			assertMentions(t, msg, tc.want, tc.notWant)
 		})
+	}
+}
+
+// assertMentions checks that text has every string of want and none of
+// notWant.
+func assertMentions(t *testing.T, text string, want, notWant []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("lacks %q:\n%s", w, text)
+		}
+	}
+	for _, w := range notWant {
+		if strings.Contains(text, w) {
+			t.Errorf("has %q:\n%s", w, text)
+		}
 	}
 }
