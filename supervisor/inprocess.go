@@ -222,16 +222,24 @@ func runInProcess(c Config, con *console.Writer) int {
 	}()
 	defer r.startMonitoring(p).Close()
 
-	return r.loop(sigs)
+	return r.loop(sigs, watchParent(r.c, r.con, r.quit))
 }
 
-// loop is the event loop: it owns every generation.
-func (r *inProcess) loop(sigs chan os.Signal) int {
+// loop is the event loop: it owns every generation. parentGone is closed
+// when the php artisan reverb:start running the server has exited (nil:
+// none to watch).
+func (r *inProcess) loop(sigs chan os.Signal, parentGone <-chan struct{}) int {
 	for {
 		if r.stopping && len(r.gens) == 0 {
 			return 0
 		}
 		select {
+		case <-parentGone:
+			parentGone = nil
+			if !r.stopping {
+				r.con.Infof("%s", parentGoneLine(r.c))
+				r.stop()
+			}
 		case sig := <-sigs:
 			switch {
 			case isRestartSignal(sig):

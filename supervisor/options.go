@@ -56,6 +56,10 @@ type Config struct {
 	// against where the server listens, and the like. secure says the
 	// server listens with TLS.
 	StartChecks func(p *laravelcfg.Project, ep Endpoint, secure bool) []string `json:"-"`
+	// ParentPID is the php artisan reverb:start that runs the server as
+	// its child (parentwatch.Env); the server drains and exits when it is
+	// gone. 0: none.
+	ParentPID int
 
 	// apps produces the apps when only PHP can; appsFile is a worker's
 	// shared answer (phpapps.go).

@@ -218,6 +218,7 @@ func runSupervisor(c Config, con *console.Writer) int {
 	// once quiet (memtrim.go).
 	go newMemTrimmer().run(s.quit)
 
+	parentGone := watchParent(s.c, con, s.quit)
 	s.poolLogs.logf = con.Warnf
 	s.startGeneration(s.c.Workers, p.BasePath)
 	for {
@@ -227,6 +228,12 @@ func runSupervisor(c Config, con *console.Writer) int {
 		select {
 		case <-s.disp.more:
 			s.grow()
+		case <-parentGone:
+			parentGone = nil
+			if !s.stopping {
+				con.Infof("%s", parentGoneLine(s.c))
+				s.stop(0)
+			}
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP:

@@ -8,6 +8,7 @@ import (
 	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/supervisor"
 	"github.com/reverb-go/reverb/supervisor/console"
+	"github.com/reverb-go/reverb/supervisor/parentwatch"
 )
 
 func init() {
@@ -88,6 +89,7 @@ func runStart(args []string, stdout, stderr io.Writer) int {
 		}
 		c.Stdout, c.Stderr = stdout, stderr
 		c.StartChecks = startChecks
+		c.ParentPID = parentwatch.FromEnv()
 		return supervisor.Run(c)
 	})
 }

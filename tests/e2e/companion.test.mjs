@@ -128,6 +128,24 @@ test('php artisan reverb:start runs the binary in its own process and serves pus
   assert.deepEqual(res, { code: 0, signal: null }, server.tail());
 });
 
+test('run as artisan\'s child (no pcntl_exec, as on Windows), the server stops by itself when artisan is killed outright', { skip: missing || process.platform !== 'linux', timeout: 60000 }, async () => {
+  const server = await start({ env: { REVERB_GO_EXEC: 'false' } });
+  const child = listenerPid(server.port);
+  assert.ok(child && child !== server.proc.pid, 'the server is a child of artisan');
+
+  // taskkill /F or SIGKILL: artisan forwards nothing.
+  server.proc.kill('SIGKILL');
+  await server.waitForOutput(/php artisan reverb:start \(process \d+\) has exited: gracefully terminating connections/, 10000);
+  const gone = () => {
+    try {
+      return fs.readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1].startsWith('Z'); // exited, not reaped
+    } catch {
+      return true;
+    }
+  };
+  await waitFor(() => gone() && listenerPid(server.port) === null, { timeout: 15000, message: 'the orphaned server to exit and free its port' });
+});
+
 test('a custom ApplicationManager driver serves its apps, one added after start is served without a restart, and a failing provider keeps the last good apps', { skip: missing || false, timeout: 120000 }, async (t) => {
   const acme = { id: '1001', key: 'acme-key', secret: 'acme-secret', allowed_origins: ['*'] };
   const globex = { id: '1002', key: 'globex-key', secret: 'globex-secret', allowed_origins: ['*'] };

@@ -13,7 +13,8 @@ use RuntimeException;
  * status. Otherwise (Windows, pcntl disabled, or the "exec" setting off) the
  * server runs as a child with the same stdin/stdout/stderr; SIGTERM, SIGINT,
  * SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are forwarded to it when pcntl can
- * catch them, and its exit status becomes artisan's.
+ * catch them, and its exit status becomes artisan's; the server stops by
+ * itself if artisan is killed (PARENT_PID).
  *
  * Quiet (artisan -q, the server started with --quiet so that it prints only
  * its ERROR lines): the server's standard output is pointed at stderr, so
@@ -28,6 +29,13 @@ class Launcher
      * drain.
      */
     protected const FORWARDED = ['SIGTERM' => 'SIGTERM', 'SIGINT' => 'SIGTERM', 'SIGHUP' => 'SIGHUP', 'SIGQUIT' => 'SIGQUIT', 'SIGUSR1' => 'SIGUSR1', 'SIGUSR2' => 'SIGUSR2'];
+
+    /**
+     * Names this process to the server it runs as a child: killed outright
+     * (Task Manager, taskkill /F, SIGKILL), artisan cannot stop its child,
+     * so the server drains and exits by itself once artisan is gone.
+     */
+    public const PARENT_PID = 'REVERB_GO_PARENT_PID';
 
     /**
      * Start the server and return its exit status (never returns when exec
@@ -105,7 +113,7 @@ class Launcher
             [0 => STDIN, 1 => $stdout, 2 => STDERR],
             $pipes,
             $cwd,
-            $env,
+            [self::PARENT_PID => (string) getmypid()] + $env,
             ['bypass_shell' => true],
         );
 

@@ -88,6 +88,7 @@ SH);
         $this->assertArrayNotHasKey('REVERB_APP_SECRET', $env);
         $this->assertArrayNotHasKey('APP_KEY', $env);
         $this->assertArrayNotHasKey('SHELL_VERBOSITY', $env);
+        $this->assertArrayNotHasKey('REVERB_GO_PARENT_PID', $env, 'exec: the server is artisan, no parent to watch');
     }
 
     public function test_a_dotenv_file_saved_on_windows_with_a_byte_order_mark_and_crlf_stays_out_too(): void
@@ -197,6 +198,7 @@ SH);
         $artisan = Artisan::start(['reverb:start'], $this->env(['REVERB_GO_EXEC' => 'false', 'FAKE_SLEEP' => '600']));
         $this->waitFor('pid');
         $this->assertNotSame((string) $artisan->pid, trim($this->read('pid')));
+        $this->assertSame((string) $artisan->pid, $this->envOf()['REVERB_GO_PARENT_PID'] ?? null, 'the child is told which process to stop with');
         $artisan->signal(SIGHUP);
         $this->waitFor('signal');
         $artisan->signal(SIGINT); // forwarded as SIGTERM: Ctrl-C reached the child already
