@@ -2,7 +2,9 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -15,12 +17,16 @@ import (
 
 // Outbound queue bounds. A consumer whose queue grows past either bound is
 // closed with 4100 "Over capacity" rather than stalling the broadcaster.
+// The byte bound grows with the largest messages the server accepts (see
+// queueLimit), and a frame is always taken into an empty queue: Reverb has
+// no outbound limit, so an event as large as max_request_size allows is
+// delivered, never counted as a slow consumer by itself.
 const (
 	maxQueueBytes  = 4 << 20
 	maxQueueFrames = 4096
-	// writeTimeout bounds one coalesced write; a client that accepts nothing
-	// for this long is dropped.
-	writeTimeout = 10 * time.Second
+	// queueRoom is how many of the largest accepted messages may wait for
+	// one socket when that is more than maxQueueBytes.
+	queueRoom = 4
 	// closeLinger is how long a closing socket waits for the client's FIN
 	// after our close frame, so the frame is not lost to a TCP reset.
 	closeLinger = 2 * time.Second
@@ -29,6 +35,18 @@ const (
 	smallReadBuf = 512
 	largeReadBuf = 32 << 10
 )
+
+// writeTimeout is how long a blocking write waits for the client to accept
+// anything: a client that accepts nothing for this long is dropped, one
+// that reads slowly but steadily (a large event over a slow link) is not.
+// A variable for tests.
+var writeTimeout = 10 * time.Second
+
+// stalled is whether a blocking write that wrote n bytes and failed with
+// err should give up: any error but a write deadline passed with progress.
+func stalled(n int64, err error) bool {
+	return err != nil && (n == 0 || !errors.Is(err, os.ErrDeadlineExceeded))
+}
 
 var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); return &b }}
 
@@ -123,7 +141,7 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.omu.Unlock()
 		return false
 	}
-	if len(c.queue) >= maxQueueFrames || c.queued+len(frame) > maxQueueBytes {
+	if len(c.queue) >= maxQueueFrames || (len(c.queue) > 0 && c.queued+len(frame) > c.queueLimit()) {
 		// Slow consumer: drop what it did not read, close with 4100.
 		c.closing = true
 		c.queue, c.queued = c.unsentHandshake()
@@ -149,6 +167,18 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.kick()
 	}
 	return true
+}
+
+// queueLimit is the most bytes that may wait for c: maxQueueBytes, or room
+// for queueRoom of the largest messages the server accepts (an API event
+// up to max_request_size, a client event up to the app's
+// max_message_size), whichever is more.
+func (c *conn) queueLimit() int {
+	largest := c.srv.opts.MaxRequestSize
+	if c.app != nil { // nil for an unknown key: only its error is queued
+		largest = max(largest, c.app.cfg.MaxMessageSize)
+	}
+	return max(maxQueueBytes, queueRoom*largest)
 }
 
 // kick hands a socket that has frames and no owner to a writer: a flusher
@@ -193,8 +223,15 @@ func (c *conn) writeLoop() {
 		c.queued = 0
 		c.omu.Unlock()
 
-		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := bufs.WriteTo(c.nc); err != nil {
+		var err error
+		for len(bufs) > 0 && err == nil {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			var w int64
+			if w, err = bufs.WriteTo(c.nc); !stalled(w, err) {
+				err = nil
+			}
+		}
+		if err != nil {
 			c.omu.Lock()
 			c.closing = true
 			c.queue = nil
