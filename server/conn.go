@@ -48,6 +48,46 @@ func stalled(n int64, err error) bool {
 	return err != nil && (n == 0 || !errors.Is(err, os.ErrDeadlineExceeded))
 }
 
+// writeChunk is the most one blocking write is given writeTimeout for: a
+// wrapped socket (crypto/tls) cannot go on after a write deadline passed,
+// so a large queue is written in chunks, each with a deadline of its own.
+const writeChunk = 256 << 10
+
+// writeSteadily writes bufs to nc as long as the client keeps accepting
+// something every writeTimeout.
+func writeSteadily(nc net.Conn, bufs net.Buffers) error {
+	for len(bufs) > 0 {
+		chunk := takeBytes(&bufs, writeChunk)
+		for len(chunk) > 0 {
+			_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if n, err := chunk.WriteTo(nc); stalled(n, err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// takeBytes removes from the front of *bufs at most max bytes (splitting
+// a buffer if need be; the bytes themselves are not touched).
+func takeBytes(bufs *net.Buffers, max int) net.Buffers {
+	q := *bufs
+	var out net.Buffers
+	for len(q) > 0 && max > 0 {
+		b := q[0]
+		if len(b) > max {
+			out = append(out, b[:max])
+			q[0] = b[max:]
+			break
+		}
+		out = append(out, b)
+		max -= len(b)
+		q = q[1:]
+	}
+	*bufs = q
+	return out
+}
+
 var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); return &b }}
 
 // conn is one WebSocket connection.
@@ -199,8 +239,8 @@ func (c *conn) startWriter() {
 	}
 }
 
-// writeLoop drains the queue, coalescing everything queued into one
-// writev, and exits when the queue is empty.
+// writeLoop drains the queue, coalescing everything queued into writevs
+// of at most writeChunk bytes, and exits when the queue is empty.
 func (c *conn) writeLoop() {
 	if c.tls != nil {
 		c.writeLoopTLS()
@@ -223,15 +263,7 @@ func (c *conn) writeLoop() {
 		c.queued = 0
 		c.omu.Unlock()
 
-		var err error
-		for len(bufs) > 0 && err == nil {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			var w int64
-			if w, err = bufs.WriteTo(c.nc); !stalled(w, err) {
-				err = nil
-			}
-		}
-		if err != nil {
+		if err := writeSteadily(c.nc, bufs); err != nil {
 			c.omu.Lock()
 			c.closing = true
 			c.queue = nil

@@ -16,6 +16,7 @@ import (
 	gws "github.com/gorilla/websocket"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/tlsrec"
 )
 
 // §15 case 1 and 3.
@@ -647,6 +648,7 @@ func TestSlowSteadyReaderKept(t *testing.T) {
 	nc := rawSubscriber(t, ts.addr)
 	defer nc.Close()
 	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+	smallSendBuffers(t, ts)
 	const size = 8 << 20
 	ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
 	buf := make([]byte, 64<<10)
@@ -663,6 +665,26 @@ func TestSlowSteadyReaderKept(t *testing.T) {
 	}
 	if time.Since(start) < writeTimeout {
 		t.Logf("read in %v, less than the write timeout: the test proved nothing", time.Since(start))
+	}
+}
+
+// smallSendBuffers gives the server's sockets small kernel send buffers,
+// so a blocking write sees a reader's progress in small steps (the kernel
+// wakes a writer once a third of the buffer is free).
+func smallSendBuffers(t *testing.T, ts *testServer) {
+	t.Helper()
+	for _, a := range ts.s.table.Load().byKey {
+		a.mu.Lock()
+		for _, c := range a.conns {
+			nc := c.nc
+			if rc, ok := nc.(*tlsrec.Conn); ok {
+				nc = rc.Raw()
+			}
+			if tcp, ok := nc.(*net.TCPConn); ok {
+				_ = tcp.SetWriteBuffer(64 << 10)
+			}
+		}
+		a.mu.Unlock()
 	}
 }
 
