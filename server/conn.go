@@ -2,7 +2,9 @@ package server
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -15,12 +17,16 @@ import (
 
 // Outbound queue bounds. A consumer whose queue grows past either bound is
 // closed with 4100 "Over capacity" rather than stalling the broadcaster.
+// The byte bound grows with the largest messages the server accepts (see
+// queueLimit), and a frame is always taken into an empty queue: Reverb has
+// no outbound limit, so an event as large as max_request_size allows is
+// delivered, never counted as a slow consumer by itself.
 const (
 	maxQueueBytes  = 4 << 20
 	maxQueueFrames = 4096
-	// writeTimeout bounds one coalesced write; a client that accepts nothing
-	// for this long is dropped.
-	writeTimeout = 10 * time.Second
+	// queueRoom is how many of the largest accepted messages may wait for
+	// one socket when that is more than maxQueueBytes.
+	queueRoom = 4
 	// closeLinger is how long a closing socket waits for the client's FIN
 	// after our close frame, so the frame is not lost to a TCP reset.
 	closeLinger = 2 * time.Second
@@ -29,6 +35,58 @@ const (
 	smallReadBuf = 512
 	largeReadBuf = 32 << 10
 )
+
+// writeTimeout is how long a blocking write waits for the client to accept
+// anything: a client that accepts nothing for this long is dropped, one
+// that reads slowly but steadily (a large event over a slow link) is not.
+// A variable for tests.
+var writeTimeout = 10 * time.Second
+
+// stalled is whether a blocking write that wrote n bytes and failed with
+// err should give up: any error but a write deadline passed with progress.
+func stalled(n int64, err error) bool {
+	return err != nil && (n == 0 || !errors.Is(err, os.ErrDeadlineExceeded))
+}
+
+// writeChunk is the most one blocking write is given writeTimeout for: a
+// wrapped socket (crypto/tls) cannot go on after a write deadline passed,
+// so a large queue is written in chunks, each with a deadline of its own.
+const writeChunk = 256 << 10
+
+// writeSteadily writes bufs to nc as long as the client keeps accepting
+// something every writeTimeout.
+func writeSteadily(nc net.Conn, bufs net.Buffers) error {
+	for len(bufs) > 0 {
+		chunk := takeBytes(&bufs, writeChunk)
+		for len(chunk) > 0 {
+			_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if n, err := chunk.WriteTo(nc); stalled(n, err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// takeBytes removes from the front of *bufs at most max bytes (splitting
+// a buffer if need be; the bytes themselves are not touched).
+func takeBytes(bufs *net.Buffers, max int) net.Buffers {
+	q := *bufs
+	var out net.Buffers
+	for len(q) > 0 && max > 0 {
+		b := q[0]
+		if len(b) > max {
+			out = append(out, b[:max])
+			q[0] = b[max:]
+			break
+		}
+		out = append(out, b)
+		max -= len(b)
+		q = q[1:]
+	}
+	*bufs = q
+	return out
+}
 
 var largeBufPool = sync.Pool{New: func() any { b := make([]byte, largeReadBuf); return &b }}
 
@@ -123,7 +181,7 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.omu.Unlock()
 		return false
 	}
-	if len(c.queue) >= maxQueueFrames || c.queued+len(frame) > maxQueueBytes {
+	if len(c.queue) >= maxQueueFrames || (len(c.queue) > 0 && c.queued+len(frame) > c.queueLimit()) {
 		// Slow consumer: drop what it did not read, close with 4100.
 		c.closing = true
 		c.queue, c.queued = c.unsentHandshake()
@@ -151,6 +209,18 @@ func (c *conn) enqueue(frame []byte) bool {
 	return true
 }
 
+// queueLimit is the most bytes that may wait for c: maxQueueBytes, or room
+// for queueRoom of the largest messages the server accepts (an API event
+// up to max_request_size, a client event up to the app's
+// max_message_size), whichever is more.
+func (c *conn) queueLimit() int {
+	largest := c.srv.opts.MaxRequestSize
+	if c.app != nil { // nil for an unknown key: only its error is queued
+		largest = max(largest, c.app.cfg.MaxMessageSize)
+	}
+	return max(maxQueueBytes, queueRoom*largest)
+}
+
 // kick hands a socket that has frames and no owner to a writer: a flusher
 // of the pool for plain TCP sockets, else its own writer goroutine.
 func (c *conn) kick() {
@@ -169,8 +239,8 @@ func (c *conn) startWriter() {
 	}
 }
 
-// writeLoop drains the queue, coalescing everything queued into one
-// writev, and exits when the queue is empty.
+// writeLoop drains the queue, coalescing everything queued into writevs
+// of at most writeChunk bytes, and exits when the queue is empty.
 func (c *conn) writeLoop() {
 	if c.tls != nil {
 		c.writeLoopTLS()
@@ -193,8 +263,7 @@ func (c *conn) writeLoop() {
 		c.queued = 0
 		c.omu.Unlock()
 
-		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := bufs.WriteTo(c.nc); err != nil {
+		if err := writeSteadily(c.nc, bufs); err != nil {
 			c.omu.Lock()
 			c.closing = true
 			c.queue = nil

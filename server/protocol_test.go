@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +16,7 @@ import (
 	gws "github.com/gorilla/websocket"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/server/tlsrec"
 )
 
 // §15 case 1 and 3.
@@ -592,6 +597,115 @@ func TestSlowConsumer(t *testing.T) {
 			t.Fatal("slow consumer never closed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Events as large as a raised max_request_size allows are delivered, also
+// several back to back: Reverb has no outbound limit, and a subscriber that
+// reads is no slow consumer because one event is larger than 4 MiB.
+func TestLargeEventsDelivered(t *testing.T) {
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 12 << 20})
+	c := ts.dial(t, "reverb-key")
+	c.subscribe("large", "", "")
+	c.subscribed("large")
+	sizes := []int{5 << 20, 5 << 20, 6 << 20}
+	done := make(chan error, 1)
+	go func() { // reading while the events are published, as a client does
+		for i, n := range sizes {
+			_ = c.ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+			_, p, err := c.ws.ReadMessage()
+			if err != nil {
+				done <- fmt.Errorf("event %d: %v (slow consumers closed: %d)", i, err, ts.s.Stats().Apps[0].SlowConsumersClosed)
+				return
+			}
+			// Compared as bytes: decoding 5 MiB of JSON under -race takes
+			// longer than the server waits for a client that reads nothing.
+			head := `{"event":"e","data":"` + strconv.Itoa(i)
+			if !bytes.HasPrefix(p, []byte(head)) || len(p) != len(`{"event":"e","data":"","channel":"large"}`)+n+1 {
+				done <- fmt.Errorf("event %d: %d bytes %.100s", i, len(p), p)
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i, n := range sizes {
+		ts.trigger(t, "123456", "e", strconv.Itoa(i)+strings.Repeat("x", n), "large")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := ts.s.Stats().Apps[0].SlowConsumersClosed; n != 0 {
+		t.Fatalf("%d slow consumers closed", n)
+	}
+}
+
+// A subscriber that reads a large event slowly but steadily is not dropped
+// when writing it takes longer than the write timeout: only a client that
+// accepts nothing for that long is.
+func TestSlowSteadyReaderKept(t *testing.T) {
+	old := writeTimeout
+	writeTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { writeTimeout = old })
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
+	nc := rawSubscriber(t, ts.addr)
+	defer nc.Close()
+	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+	smallSendBuffers(t, ts)
+	const size = 8 << 20
+	ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
+	buf := make([]byte, 64<<10)
+	total := 0
+	start := time.Now()
+	for total < size {
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := nc.Read(buf)
+		total += n
+		if err != nil {
+			t.Fatalf("after %d of %d bytes in %v: %v", total, size, time.Since(start), err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if time.Since(start) < writeTimeout {
+		t.Logf("read in %v, less than the write timeout: the test proved nothing", time.Since(start))
+	}
+}
+
+// smallSendBuffers gives the server's sockets small kernel send buffers,
+// so a blocking write sees a reader's progress in small steps (the kernel
+// wakes a writer once a third of the buffer is free).
+func smallSendBuffers(t *testing.T, ts *testServer) {
+	t.Helper()
+	for _, a := range ts.s.table.Load().byKey {
+		a.mu.Lock()
+		for _, c := range a.conns {
+			nc := c.nc
+			if rc, ok := nc.(*tlsrec.Conn); ok {
+				nc = rc.Raw()
+			}
+			if tcp, ok := nc.(*net.TCPConn); ok {
+				_ = tcp.SetWriteBuffer(64 << 10)
+			}
+		}
+		a.mu.Unlock()
+	}
+}
+
+// A subscriber that accepts nothing at all for the write timeout is dropped.
+func TestStalledReaderDropped(t *testing.T) {
+	old := writeTimeout
+	writeTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { writeTimeout = old })
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
+	nc := rawSubscriber(t, ts.addr)
+	defer nc.Close()
+	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+	ts.trigger(t, "123456", "e", strings.Repeat("x", 8<<20), "idle")
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.s.Stats().Apps[0].Connections > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a client that reads nothing was never dropped")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

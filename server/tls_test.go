@@ -368,3 +368,51 @@ func BenchmarkFanoutTLS(b *testing.B) {
 		})
 	}
 }
+
+// A wss subscriber that reads a large event slowly but steadily is kept,
+// on TLS 1.3 (the server's record layer) as on TLS 1.2 (crypto/tls).
+func TestTLSSlowSteadyReaderKept(t *testing.T) {
+	old := writeTimeout
+	writeTimeout = time.Second
+	t.Cleanup(func() { writeTimeout = old })
+	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		t.Run(tls.VersionName(v), func(t *testing.T) {
+			ts := startTLSServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
+			_, pool := selfSigned(t)
+			raw, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = raw.(*net.TCPConn).SetReadBuffer(64 << 10)
+			nc := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MaxVersion: v})
+			defer nc.Close()
+			_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+			msg := `{"event":"pusher:subscribe","data":{"channel":"idle"}}`
+			_, _ = nc.Write(append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...))
+			buf := make([]byte, 64<<10)
+			got := ""
+			_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for !strings.Contains(got, "subscription_succeeded") {
+				n, err := nc.Read(buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got += string(buf[:n])
+			}
+			smallSendBuffers(t, ts)
+			const size = 8 << 20
+			ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
+			total := 0
+			start := time.Now()
+			for total < size {
+				_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				n, err := nc.Read(buf)
+				total += n
+				if err != nil {
+					t.Fatalf("after %d of %d bytes in %v: %v", total, size, time.Since(start), err)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}

@@ -1,11 +1,12 @@
 // Fan-out correctness under a little load: every subscriber gets
 // every event in order, and a consumer that stops reading is closed with a 4100-range code
-// instead of stalling the others. Kept small: the machine is shared.
+// instead of stalling the others, while events as large as max_request_size allows are
+// delivered as Reverb delivers them. Kept small: the machine is shared.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { APP_A, RawClient, api, defaultApps, startServer } from './lib/harness.mjs';
+import { APP_A, RawClient, api, defaultApps, pusherClient, startServer, waitConnected } from './lib/harness.mjs';
 import { apiEvent } from './lib/frames.mjs';
 
 let server;
@@ -65,4 +66,41 @@ test('a consumer that stops reading is closed with a 4100-range code; others kee
   assert.ok(code >= 4100 && code <= 4199, `close code ${code}`);
   healthy.close();
   await healthy.waitClosed();
+});
+
+test('events larger than 4 MiB (max_request_size raised) reach every subscriber, back to back', async () => {
+  // Laravel's broadcaster sends whatever broadcastWith() returns; Reverb has no outbound limit,
+  // so an app that raised REVERB_MAX_REQUEST_SIZE gets its large events delivered.
+  const big = await startServer({ apps: defaultApps(), maxRequestSize: 12000000 });
+  const p = pusherClient(big, APP_A);
+  try {
+    const raw = await RawClient.connect(big, APP_A.key);
+    await raw.subscribeOk('large');
+    await waitConnected(p);
+    const ch = p.subscribe('large');
+    await new Promise((resolve) => ch.bind('pusher:subscription_succeeded', resolve));
+    const got = [];
+    const closes = [];
+    ch.bind('Large', (d) => got.push(d));
+    p.connection.bind('error', (e) => closes.push(e?.error?.data ?? e));
+    const sizes = [5 << 20, 5 << 20, 6 << 20];
+    for (const [i, n] of sizes.entries()) {
+      const r = await api(big, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'Large', data: `${i}:${'z'.repeat(n)}`, channel: 'large' } });
+      assert.equal(r.status, 200);
+    }
+    for (const [i, n] of sizes.entries()) {
+      const f = JSON.parse(await raw.next(15000));
+      assert.equal(f.data.length, n + 2, `raw frame ${i}: ${f.event} ${String(f.data).slice(0, 80)}`);
+      assert.ok(f.data.startsWith(`${i}:`));
+    }
+    const deadline = Date.now() + 15000;
+    while (got.length < sizes.length && closes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(closes, []);
+    assert.deepEqual(got.map((d) => d.length), sizes.map((n) => n + 2));
+    raw.close();
+    await raw.waitClosed();
+  } finally {
+    p.disconnect();
+    await big.stop();
+  }
 });
