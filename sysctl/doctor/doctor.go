@@ -221,6 +221,10 @@ func Build(in Input) Report {
 		}
 	}
 
+	if loaded {
+		checkBroadcaster(p, getenv, add)
+	}
+
 	// Restart flag: really read where it lives.
 	if loaded && in.CheckFlag != nil {
 		where, err := in.CheckFlag(p)
@@ -281,6 +285,81 @@ func Build(in Input) Report {
 		}
 	}
 	return r
+}
+
+// checkBroadcaster looks at where Laravel's broadcast() sends events
+// (config('broadcasting.default')): nowhere near this server (the log, the
+// null driver, an undefined connection), or to it with credentials no app
+// here has, so the HTTP API refuses every event. Nothing is said when the
+// broadcasting config is not known or another service receives the events.
+func checkBroadcaster(p *laravelcfg.Project, getenv func(string) (string, bool), add func(level, code, format string, args ...any)) {
+	def, ok := php.Lookup(p.Config, "broadcasting.default")
+	if !ok || def.IsUnknown() || def.Kind() == php.Array {
+		return
+	}
+	name := def.ToString()
+	envKey := "BROADCAST_CONNECTION"
+	_, conn := getenv("BROADCAST_CONNECTION")
+	if _, drv := getenv("BROADCAST_DRIVER"); !conn && (drv || p.LaravelMajor == 10) {
+		envKey = "BROADCAST_DRIVER" // Laravel 10's name
+	}
+	var cfg *php.OrderedArray
+	if conns, ok := php.Lookup(p.Config, "broadcasting.connections"); ok && conns.Kind() == php.Array {
+		if c, ok := conns.ArrayVal().GetString(name); ok && c.Kind() == php.Array {
+			cfg = c.ArrayVal()
+		}
+	}
+	if cfg == nil {
+		add(Warning, "broadcasting", "Laravel's default broadcast connection is %q (broadcasting.default: %s in .env), which config/broadcasting.php does not define: "+
+			"every broadcast fails with \"Broadcast connection [%s] is not defined\"; set %s=reverb", name, envKey, name, envKey)
+		return
+	}
+	driver := ""
+	if v, ok := cfg.GetString("driver"); ok && !v.IsUnknown() {
+		driver = scalarString(v)
+	}
+	switch driver {
+	case "log", "null":
+		went := "written to the log (storage/logs)"
+		if driver == "null" {
+			went = "dropped"
+		}
+		add(Warning, "broadcasting", "Laravel broadcasts to the %q connection (broadcasting.default: %s in .env), so events fired with broadcast() or ShouldBroadcast are %s and never reach this server: set %s=reverb",
+			name, envKey, went, envKey)
+		return
+	case "reverb":
+	default:
+		return
+	}
+	if p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) == 0 {
+		return // the apps are known only at start, or missing (said above)
+	}
+	str := func(k string) (string, bool) {
+		v, ok := cfg.GetString(k)
+		if !ok || v.IsUnknown() || v.Kind() == php.Array {
+			return "", false
+		}
+		return scalarString(v), true
+	}
+	key, keyOK := str("key")
+	if !keyOK {
+		return
+	}
+	idx := slices.IndexFunc(p.Reverb.Apps, func(a laravelcfg.App) bool { return a.Key == key })
+	if idx < 0 {
+		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) signs its events with key %q, which no app of this server has (reverb.apps.apps): "+
+			"the server refuses every event it sends; use the same REVERB_APP_KEY, REVERB_APP_ID and REVERB_APP_SECRET in both configs", name, key)
+		return
+	}
+	a := p.Reverb.Apps[idx]
+	if id, ok := str("app_id"); ok && id != a.ID {
+		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) sends its events to app id %q, but the app with key %q has id %s: "+
+			"the server answers 404 to every event; make REVERB_APP_ID the same in config/broadcasting.php and config/reverb.php", name, id, key, a.ID)
+	}
+	if secret, ok := str("secret"); ok && secret != a.Secret {
+		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) signs its events with another secret than app %s's: "+
+			"the server answers 401 to every event; make REVERB_APP_SECRET the same in config/broadcasting.php and config/reverb.php", name, a.ID)
+	}
 }
 
 // restartFallback says how to restart the server on os while the restart
