@@ -21,6 +21,10 @@ type Root struct {
 	// ReverbInEnvironment is true when REVERB_APP_KEY is set in the real
 	// environment (containers and some hosts configure the app that way).
 	ReverbInEnvironment bool
+	// Above is, when Dir has no artisan file, the nearest folder above it
+	// that has one ("" when none does): reverb run from a subfolder of the
+	// project (app/, public/) is told which folder the project is.
+	Above string
 }
 
 // RootError says why a folder cannot be used and how to fix it.
@@ -58,6 +62,14 @@ func InspectRoot(dir, envName string, lookupEnv func(string) (string, bool)) (Ro
 		return err == nil && fi.Mode().IsRegular()
 	}
 	r.Artisan = exists("artisan")
+	if !r.Artisan {
+		for d := filepath.Dir(abs); d != filepath.Dir(d); d = filepath.Dir(d) {
+			if fi, err := os.Stat(filepath.Join(d, "artisan")); err == nil && fi.Mode().IsRegular() {
+				r.Above = d
+				break
+			}
+		}
+	}
 	r.EnvExample = exists(".env.example")
 	if p := dotenv.SelectFile(abs, envName, dotenv.ArtisanLookup(lookupEnv)); exists(relTo(abs, p)) {
 		r.EnvFile = p
@@ -72,9 +84,13 @@ func (r Root) NotLaravel() error {
 	if r.Artisan {
 		return nil
 	}
+	fix := "Run reverb from your Laravel project's root folder (where artisan is), or pass --dir=/path/to/your-app"
+	if r.Above != "" {
+		fix = fmt.Sprintf("This folder is inside the Laravel project %s (artisan is there): run reverb from that folder (cd %s), or pass --dir=%s", r.Above, r.Above, r.Above)
+	}
 	return &RootError{
 		Problem: fmt.Sprintf("No Laravel project in %s: there is no artisan file", r.Dir),
-		Fix:     "Run reverb from your Laravel project's root folder (where artisan is), or pass --dir=/path/to/your-app",
+		Fix:     fix,
 	}
 }
 

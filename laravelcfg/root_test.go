@@ -45,7 +45,17 @@ func TestInspectRoot(t *testing.T) {
 			}
 		})
 	}
-	_, err := InspectRoot(filepath.Join(t.TempDir(), "gone"), "", envOf(nil))
+	// In a subfolder of a project (app/, public/) the project is named.
+	dir := project(t, map[string]string{"artisan": "", ".env": baseEnv, "public/index.php": "<?php"})
+	r, err := InspectRoot(filepath.Join(dir, "public"), "", envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.NotLaravel(); e == nil || !strings.Contains(e.Error(), "No Laravel project in "+filepath.Join(dir, "public")+": there is no artisan file. "+
+		"This folder is inside the Laravel project "+dir+" (artisan is there): run reverb from that folder (cd "+dir+"), or pass --dir="+dir) {
+		t.Errorf("subfolder: %v", e)
+	}
+	_, err = InspectRoot(filepath.Join(t.TempDir(), "gone"), "", envOf(nil))
 	var re *RootError
 	if !errors.As(err, &re) || !strings.Contains(re.Problem, "does not exist") || !strings.Contains(re.Fix, "--dir=") {
 		t.Errorf("missing folder: %v", err)
