@@ -120,8 +120,9 @@ func writeFile(t *testing.T, path, body string) {
 
 // Where Laravel's broadcast() sends events is checked: a project left at
 // the log or null broadcaster, or at a connection it does not define, is
-// told which .env key to set, and a broadcaster whose key, app id or
-// secret no app here has is a problem (the HTTP API refuses its events).
+// told which .env key to set, and a broadcaster whose app id or secret no
+// app here has is a problem (the HTTP API refuses its events; the key it
+// sends along is not checked, as in Reverb).
 func TestDoctorLaravelBroadcaster(t *testing.T) {
 	env := "APP_ENV=local\nREVERB_HOST=localhost\nREVERB_PORT=8080\nREVERB_SCHEME=http\nCACHE_STORE=file\n"
 	const mismatched = `<?php
@@ -129,7 +130,7 @@ return [
     'default' => 'reverb',
     'connections' => [
         'reverb' => ['driver' => 'reverb', 'key' => 'k', 'secret' => 'other', 'app_id' => '2'],
-        'stale' => ['driver' => 'reverb', 'key' => 'old-key', 'secret' => 's', 'app_id' => '1'],
+        'stale' => ['driver' => 'reverb', 'key' => 'old-key', 'secret' => 'old', 'app_id' => '1'],
     ],
 ];
 `
@@ -144,11 +145,12 @@ return [
 		{"undefined connection", "BROADCAST_CONNECTION=revreb\n", "", 1, []string{`WARNING  Laravel's default broadcast connection is "revreb" (broadcasting.default: BROADCAST_CONNECTION in .env), ` +
 			`which config/broadcasting.php does not define: every broadcast fails with "Broadcast connection [revreb] is not defined"; set BROADCAST_CONNECTION=reverb`}},
 		{"reverb", "BROADCAST_CONNECTION=reverb\n", "", 0, nil},
-		{"another app id and secret", "", mismatched, 1, []string{
-			`PROBLEM  Laravel's broadcaster (broadcasting.connections.reverb) sends its events to app id "2", but the app with key "k" has id 1: the server answers 404`,
-			"PROBLEM  Laravel's broadcaster (broadcasting.connections.reverb) signs its events with another secret than app 1's: the server answers 401"}},
-		{"another key", "", strings.Replace(mismatched, "'default' => 'reverb'", "'default' => 'stale'", 1), 1, []string{
-			`PROBLEM  Laravel's broadcaster (broadcasting.connections.stale) signs its events with key "old-key", which no app of this server has (reverb.apps.apps)`}},
+		{"another app id", "", mismatched, 1, []string{
+			`PROBLEM  Laravel's broadcaster (broadcasting.connections.reverb) sends its events to app id "2", which no app of this server has (reverb.apps.apps): ` +
+				`every broadcast fails with "No matching application for ID [2]"; make REVERB_APP_ID the same`}},
+		{"another secret; the key is not checked", "", strings.Replace(mismatched, "'default' => 'reverb'", "'default' => 'stale'", 1), 1, []string{
+			`PROBLEM  Laravel's broadcaster (broadcasting.connections.stale) signs its events with another secret than app 1's: ` +
+				`every broadcast fails with "Authentication signature invalid"; make REVERB_APP_SECRET the same`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

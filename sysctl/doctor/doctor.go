@@ -289,8 +289,8 @@ func Build(in Input) Report {
 
 // checkBroadcaster looks at where Laravel's broadcast() sends events
 // (config('broadcasting.default')): nowhere near this server (the log, the
-// null driver, an undefined connection), or to it with credentials no app
-// here has, so the HTTP API refuses every event. Nothing is said when the
+// null driver, an undefined connection), or to it with an app id or a
+// secret no app here has, so the HTTP API refuses every event. Nothing is said when the
 // broadcasting config is not known or another service receives the events.
 func checkBroadcaster(p *laravelcfg.Project, getenv func(string) (string, bool), add func(level, code, format string, args ...any)) {
 	def, ok := php.Lookup(p.Config, "broadcasting.default")
@@ -341,24 +341,22 @@ func checkBroadcaster(p *laravelcfg.Project, getenv func(string) (string, bool),
 		}
 		return scalarString(v), true
 	}
-	key, keyOK := str("key")
-	if !keyOK {
+	// The HTTP API finds the app by the id in the URL and checks the
+	// signature with its secret; the auth_key sent along is not checked
+	// (as in Reverb).
+	id, ok := str("app_id")
+	if !ok {
 		return
 	}
-	idx := slices.IndexFunc(p.Reverb.Apps, func(a laravelcfg.App) bool { return a.Key == key })
+	idx := slices.IndexFunc(p.Reverb.Apps, func(a laravelcfg.App) bool { return a.ID == id })
 	if idx < 0 {
-		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) signs its events with key %q, which no app of this server has (reverb.apps.apps): "+
-			"the server refuses every event it sends; use the same REVERB_APP_KEY, REVERB_APP_ID and REVERB_APP_SECRET in both configs", name, key)
+		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) sends its events to app id %q, which no app of this server has (reverb.apps.apps): "+
+			"every broadcast fails with \"No matching application for ID [%s]\"; make REVERB_APP_ID the same in config/broadcasting.php and config/reverb.php", name, id, id)
 		return
 	}
-	a := p.Reverb.Apps[idx]
-	if id, ok := str("app_id"); ok && id != a.ID {
-		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) sends its events to app id %q, but the app with key %q has id %s: "+
-			"the server answers 404 to every event; make REVERB_APP_ID the same in config/broadcasting.php and config/reverb.php", name, id, key, a.ID)
-	}
-	if secret, ok := str("secret"); ok && secret != a.Secret {
+	if secret, ok := str("secret"); ok && secret != p.Reverb.Apps[idx].Secret {
 		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) signs its events with another secret than app %s's: "+
-			"the server answers 401 to every event; make REVERB_APP_SECRET the same in config/broadcasting.php and config/reverb.php", name, a.ID)
+			"every broadcast fails with \"Authentication signature invalid\"; make REVERB_APP_SECRET the same in config/broadcasting.php and config/reverb.php", name, id)
 	}
 }
 
