@@ -155,6 +155,12 @@ return [
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeProject(t, env+tc.env)
+			if err := os.MkdirAll(filepath.Join(dir, "routes"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "routes", "channels.php"), []byte("<?php\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if tc.broadcasting != "" {
 				if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
 					t.Fatal(err)
@@ -176,5 +182,30 @@ return [
 				t.Errorf("a finding about broadcasting:\n%s", out)
 			}
 		})
+	}
+}
+
+// A project without routes/channels.php (a Laravel 11+ app that never ran
+// install:broadcasting) is told that private and presence channels cannot
+// be authorized, and how to add the route; an info, as an app may use
+// public channels only.
+func TestDoctorChannelsRoute(t *testing.T) {
+	env := "APP_ENV=local\nREVERB_HOST=localhost\nREVERB_PORT=8080\nREVERB_SCHEME=http\nCACHE_STORE=file\nBROADCAST_CONNECTION=reverb\n"
+	dir := writeProject(t, env)
+	out, errOut, code := runCLI("doctor", "--dir", dir, "--no-snippets")
+	want := "INFO     routes/channels.php is missing: unless the app defines its channels elsewhere, Laravel has no /broadcasting/auth route " +
+		"and private and presence channels cannot be joined " +
+		"(pusher-js: status 404 from the channel-authorization endpoint): run php artisan install:broadcasting"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d stderr %q\n%s", code, errOut, out)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "routes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "routes", "channels.php"), []byte("<?php\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := runCLI("doctor", "--dir", dir, "--no-snippets"); strings.Contains(out, "channels.php") {
+		t.Errorf("with routes/channels.php:\n%s", out)
 	}
 }

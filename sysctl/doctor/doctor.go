@@ -7,6 +7,7 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -222,7 +223,7 @@ func Build(in Input) Report {
 	}
 
 	if loaded {
-		checkBroadcaster(p, getenv, add)
+		checkBroadcaster(in.Dir, p, getenv, add)
 	}
 
 	// Restart flag: really read where it lives.
@@ -290,9 +291,11 @@ func Build(in Input) Report {
 // checkBroadcaster looks at where Laravel's broadcast() sends events
 // (config('broadcasting.default')): nowhere near this server (the log, the
 // null driver, an undefined connection), or to it with an app id or a
-// secret no app here has, so the HTTP API refuses every event. Nothing is said when the
-// broadcasting config is not known or another service receives the events.
-func checkBroadcaster(p *laravelcfg.Project, getenv func(string) (string, bool), add func(level, code, format string, args ...any)) {
+// secret no app here has, so the HTTP API refuses every event; and, when it
+// broadcasts here, a project without routes/channels.php. Nothing is said
+// when the broadcasting config is not known or another service receives
+// the events.
+func checkBroadcaster(dir string, p *laravelcfg.Project, getenv func(string) (string, bool), add func(level, code, format string, args ...any)) {
 	def, ok := php.Lookup(p.Config, "broadcasting.default")
 	if !ok || def.IsUnknown() || def.Kind() == php.Array {
 		return
@@ -330,6 +333,10 @@ func checkBroadcaster(p *laravelcfg.Project, getenv func(string) (string, bool),
 	case "reverb":
 	default:
 		return
+	}
+	if _, err := os.Stat(filepath.Join(dir, "routes", "channels.php")); errors.Is(err, fs.ErrNotExist) {
+		add(Info, "broadcasting", "routes/channels.php is missing: unless the app defines its channels elsewhere, Laravel has no /broadcasting/auth route and private and presence channels cannot be joined "+
+			"(pusher-js: status 404 from the channel-authorization endpoint): run php artisan install:broadcasting")
 	}
 	if p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) == 0 {
 		return // the apps are known only at start, or missing (said above)
