@@ -5,6 +5,7 @@
 package doctor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -72,6 +73,9 @@ type Input struct {
 	// Getenv overrides Project.Getenv (tests build projects by hand and
 	// cannot set their environment); nil means Project.Getenv.
 	Getenv func(name string) (string, bool)
+	// LookupHost resolves the host Laravel's broadcaster sends events to;
+	// nil means net.DefaultResolver.LookupHost.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // Unknown is Endpoint.From for an endpoint the configuration could not
@@ -223,7 +227,11 @@ func Build(in Input) Report {
 	}
 
 	if loaded {
-		checkBroadcaster(in.Dir, p, getenv, add)
+		lookup := in.LookupHost
+		if lookup == nil {
+			lookup = net.DefaultResolver.LookupHost
+		}
+		checkBroadcaster(in.Dir, p, getenv, lookup, add)
 	}
 
 	// Restart flag: really read where it lives.
@@ -295,7 +303,8 @@ func Build(in Input) Report {
 // broadcasts here, a project without routes/channels.php. Nothing is said
 // when the broadcasting config is not known or another service receives
 // the events.
-func checkBroadcaster(dir string, p *laravelcfg.Project, getenv func(string) (string, bool), add func(level, code, format string, args ...any)) {
+func checkBroadcaster(dir string, p *laravelcfg.Project, getenv func(string) (string, bool), lookup func(context.Context, string) ([]string, error),
+	add func(level, code, format string, args ...any)) {
 	def, ok := php.Lookup(p.Config, "broadcasting.default")
 	if !ok || def.IsUnknown() || def.Kind() == php.Array {
 		return
@@ -338,15 +347,33 @@ func checkBroadcaster(dir string, p *laravelcfg.Project, getenv func(string) (st
 		add(Info, "broadcasting", "routes/channels.php is missing: unless the app defines its channels elsewhere, Laravel has no /broadcasting/auth route and private and presence channels cannot be joined "+
 			"(pusher-js: status 404 from the channel-authorization endpoint): run php artisan install:broadcasting")
 	}
-	if p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) == 0 {
-		return // the apps are known only at start, or missing (said above)
-	}
 	str := func(k string) (string, bool) {
 		v, ok := cfg.GetString(k)
 		if !ok || v.IsUnknown() || v.Kind() == php.Array {
 			return "", false
 		}
 		return scalarString(v), true
+	}
+	// The broadcaster posts to options.host (REVERB_HOST, the name
+	// browsers use): a name this machine cannot resolve fails every
+	// broadcast() run here.
+	if opts, ok := cfg.GetString("options"); ok && opts.Kind() == php.Array {
+		if hv, ok := opts.ArrayVal().GetString("host"); ok && !hv.IsUnknown() && hv.Kind() != php.Array {
+			if h := strings.Trim(scalarString(hv), "[]"); h != "" && notAHost(h) == "" && !isIP(h) {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				_, err := lookup(ctx, h)
+				cancel()
+				if err != nil {
+					add(Warning, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) sends its events to host %q (options.host: REVERB_HOST), which this machine cannot resolve (%v): "+
+						"broadcast() run here fails with \"cURL error 6: Could not resolve host\"; in development set REVERB_HOST=localhost, "+
+						"in production point options.host in config/broadcasting.php at where the server listens if the public name is not reachable from the app",
+						name, h, err)
+				}
+			}
+		}
+	}
+	if p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) == 0 {
+		return // the apps are known only at start, or missing (said above)
 	}
 	// The HTTP API finds the app by the id in the URL and checks the
 	// signature with its secret; the auth_key sent along is not checked
