@@ -21,7 +21,19 @@ type Root struct {
 	// ReverbInEnvironment is true when REVERB_APP_KEY is set in the real
 	// environment (containers and some hosts configure the app that way).
 	ReverbInEnvironment bool
+	// Above is, when Dir has no artisan file, the nearest folder above it
+	// that has one ("" when none does): reverb run from a subfolder of the
+	// project (app/, public/) is told which folder the project is.
+	Above string
+	// BinaryDir is, when neither Dir nor a folder above it has an artisan
+	// file, the folder of the running reverb binary if it has one ("" when
+	// it does not): a binary started from elsewhere (a supervisor program
+	// without a directory) is told where its project is.
+	BinaryDir string
 }
+
+// executable is os.Executable; tests replace it.
+var executable = os.Executable
 
 // RootError says why a folder cannot be used and how to fix it.
 type RootError struct {
@@ -58,6 +70,21 @@ func InspectRoot(dir, envName string, lookupEnv func(string) (string, bool)) (Ro
 		return err == nil && fi.Mode().IsRegular()
 	}
 	r.Artisan = exists("artisan")
+	if !r.Artisan {
+		for d := filepath.Dir(abs); d != filepath.Dir(d); d = filepath.Dir(d) {
+			if fi, err := os.Stat(filepath.Join(d, "artisan")); err == nil && fi.Mode().IsRegular() {
+				r.Above = d
+				break
+			}
+		}
+		if exe, err := executable(); r.Above == "" && err == nil {
+			if exe, err := filepath.EvalSymlinks(exe); err == nil {
+				if fi, err := os.Stat(filepath.Join(filepath.Dir(exe), "artisan")); err == nil && fi.Mode().IsRegular() {
+					r.BinaryDir = filepath.Dir(exe)
+				}
+			}
+		}
+	}
 	r.EnvExample = exists(".env.example")
 	if p := dotenv.SelectFile(abs, envName, dotenv.ArtisanLookup(lookupEnv)); exists(relTo(abs, p)) {
 		r.EnvFile = p
@@ -72,9 +99,17 @@ func (r Root) NotLaravel() error {
 	if r.Artisan {
 		return nil
 	}
+	fix := "Run reverb from your Laravel project's root folder (where artisan is), or pass --dir=/path/to/your-app"
+	switch {
+	case r.Above != "":
+		fix = fmt.Sprintf("This folder is inside the Laravel project %s (artisan is there): run reverb from that folder (cd %s), or pass --dir=%s", r.Above, r.Above, r.Above)
+	case r.BinaryDir != "":
+		fix = fmt.Sprintf("This reverb binary is in the Laravel project %s (artisan is there): run it from that folder (cd %s; a supervisor program's directory=, "+
+			"a systemd unit's WorkingDirectory=), or pass --dir=%s", r.BinaryDir, r.BinaryDir, r.BinaryDir)
+	}
 	return &RootError{
 		Problem: fmt.Sprintf("No Laravel project in %s: there is no artisan file", r.Dir),
-		Fix:     "Run reverb from your Laravel project's root folder (where artisan is), or pass --dir=/path/to/your-app",
+		Fix:     fix,
 	}
 }
 

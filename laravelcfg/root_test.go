@@ -2,6 +2,7 @@ package laravelcfg
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,7 +46,34 @@ func TestInspectRoot(t *testing.T) {
 			}
 		})
 	}
-	_, err := InspectRoot(filepath.Join(t.TempDir(), "gone"), "", envOf(nil))
+	// In a subfolder of a project (app/, public/) the project is named.
+	dir := project(t, map[string]string{"artisan": "", ".env": baseEnv, "public/index.php": "<?php"})
+	r, err := InspectRoot(filepath.Join(dir, "public"), "", envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.NotLaravel(); e == nil || !strings.Contains(e.Error(), "No Laravel project in "+filepath.Join(dir, "public")+": there is no artisan file. "+
+		"This folder is inside the Laravel project "+dir+" (artisan is there): run reverb from that folder (cd "+dir+"), or pass --dir="+dir) {
+		t.Errorf("subfolder: %v", e)
+	}
+
+	// Run from elsewhere, a binary that lives in a project names it.
+	defer func(f func() (string, error)) { executable = f }(executable)
+	executable = func() (string, error) { return filepath.Join(dir, "reverb"), nil }
+	if err := os.WriteFile(filepath.Join(dir, "reverb"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	r, err = InspectRoot(elsewhere, "", envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := r.NotLaravel(); e == nil || !strings.Contains(e.Error(), "No Laravel project in "+elsewhere+": there is no artisan file. "+
+		"This reverb binary is in the Laravel project "+dir+" (artisan is there): run it from that folder (cd "+dir+"; a supervisor program's directory=, "+
+		"a systemd unit's WorkingDirectory=), or pass --dir="+dir) {
+		t.Errorf("binary in a project: %v", e)
+	}
+	_, err = InspectRoot(filepath.Join(t.TempDir(), "gone"), "", envOf(nil))
 	var re *RootError
 	if !errors.As(err, &re) || !strings.Contains(re.Problem, "does not exist") || !strings.Contains(re.Fix, "--dir=") {
 		t.Errorf("missing folder: %v", err)

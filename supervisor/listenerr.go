@@ -26,7 +26,8 @@ func listenFailure(addr string, err error) string {
 	case errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, wsaeaddrinuse) || strings.Contains(msg, "address already in use") ||
 		strings.Contains(msg, "Only one usage of each socket address"):
 		return fmt.Sprintf("Cannot listen on %s: another server holds the port (%v). "+
-			"Stop it (if it is this project's reverb, ./reverb status shows it), or pick another port with --port or REVERB_SERVER_PORT", addr, err)
+			"Stop it (if it is this project's reverb, ./reverb status shows it), or pick another port with --port or REVERB_SERVER_PORT "+
+			"(and set REVERB_PORT, where Laravel and browsers connect, to the same port unless a proxy forwards to it)", addr, err)
 	case errors.Is(err, wsaeacces):
 		// Not a privilege: Windows keeps the port from every program, as
 		// part of a range Hyper-V, WSL or Docker reserved, or another

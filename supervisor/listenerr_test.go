@@ -22,7 +22,8 @@ func TestListenFailureSaysWhatToDo(t *testing.T) {
 	}
 	got := listenFailure(addr, err)
 	for _, want := range []string{"Cannot listen on " + addr + ": another server holds the port (", err.Error(),
-		"Stop it (if it is this project's reverb, ./reverb status shows it), or pick another port with --port or REVERB_SERVER_PORT"} {
+		"Stop it (if it is this project's reverb, ./reverb status shows it), or pick another port with --port or REVERB_SERVER_PORT " +
+			"(and set REVERB_PORT, where Laravel and browsers connect, to the same port unless a proxy forwards to it)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}

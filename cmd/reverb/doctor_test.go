@@ -117,3 +117,95 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// Where Laravel's broadcast() sends events is checked: a project left at
+// the log or null broadcaster, or at a connection it does not define, is
+// told which .env key to set, and a broadcaster whose app id or secret no
+// app here has is a problem (the HTTP API refuses its events; the key it
+// sends along is not checked, as in Reverb).
+func TestDoctorLaravelBroadcaster(t *testing.T) {
+	env := "APP_ENV=local\nREVERB_HOST=localhost\nREVERB_PORT=8080\nREVERB_SCHEME=http\nCACHE_STORE=file\n"
+	const mismatched = `<?php
+return [
+    'default' => 'reverb',
+    'connections' => [
+        'reverb' => ['driver' => 'reverb', 'key' => 'k', 'secret' => 'other', 'app_id' => '2'],
+        'stale' => ['driver' => 'reverb', 'key' => 'old-key', 'secret' => 'old', 'app_id' => '1'],
+    ],
+];
+`
+	tests := []struct {
+		name, env, broadcasting string
+		code                    int
+		want                    []string
+	}{
+		{"log", "BROADCAST_CONNECTION=log\n", "", 1, []string{`WARNING  Laravel broadcasts to the "log" connection (broadcasting.default: BROADCAST_CONNECTION in .env), ` +
+			"so events fired with broadcast() or ShouldBroadcast are written to the log (storage/logs) and never reach this server: set BROADCAST_CONNECTION=reverb"}},
+		{"unset: the framework's null", "", "", 1, []string{`Laravel broadcasts to the "null" connection`, "are dropped and never reach this server: set BROADCAST_CONNECTION=reverb"}},
+		{"undefined connection", "BROADCAST_CONNECTION=revreb\n", "", 1, []string{`WARNING  Laravel's default broadcast connection is "revreb" (broadcasting.default: BROADCAST_CONNECTION in .env), ` +
+			`which config/broadcasting.php does not define: every broadcast fails with "Broadcast connection [revreb] is not defined"; set BROADCAST_CONNECTION=reverb`}},
+		{"reverb", "BROADCAST_CONNECTION=reverb\n", "", 0, nil},
+		{"another app id", "", mismatched, 1, []string{
+			`PROBLEM  Laravel's broadcaster (broadcasting.connections.reverb) sends its events to app id "2", which no app of this server has (reverb.apps.apps): ` +
+				`every broadcast fails with "No matching application for ID [2]"; make REVERB_APP_ID the same`}},
+		{"another secret; the key is not checked", "", strings.Replace(mismatched, "'default' => 'reverb'", "'default' => 'stale'", 1), 1, []string{
+			`PROBLEM  Laravel's broadcaster (broadcasting.connections.stale) signs its events with another secret than app 1's: ` +
+				`every broadcast fails with "Authentication signature invalid"; make REVERB_APP_SECRET the same`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeProject(t, env+tc.env)
+			if err := os.MkdirAll(filepath.Join(dir, "routes"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "routes", "channels.php"), []byte("<?php\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tc.broadcasting != "" {
+				if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, "config", "broadcasting.php"), []byte(tc.broadcasting), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, errOut, code := runCLI("doctor", "--dir", dir, "--no-snippets")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr %q\n%s", code, tc.code, errOut, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("lacks %q\n%s", w, out)
+				}
+			}
+			if tc.want == nil && strings.Contains(out, "broadcast") {
+				t.Errorf("a finding about broadcasting:\n%s", out)
+			}
+		})
+	}
+}
+
+// A project without routes/channels.php (a Laravel 11+ app that never ran
+// install:broadcasting) is told that private and presence channels cannot
+// be authorized, and how to add the route; an info, as an app may use
+// public channels only.
+func TestDoctorChannelsRoute(t *testing.T) {
+	env := "APP_ENV=local\nREVERB_HOST=localhost\nREVERB_PORT=8080\nREVERB_SCHEME=http\nCACHE_STORE=file\nBROADCAST_CONNECTION=reverb\n"
+	dir := writeProject(t, env)
+	out, errOut, code := runCLI("doctor", "--dir", dir, "--no-snippets")
+	want := "INFO     routes/channels.php is missing: unless the app defines its channels elsewhere, Laravel has no /broadcasting/auth route " +
+		"and private and presence channels cannot be joined " +
+		"(pusher-js: status 404 from the channel-authorization endpoint): run php artisan install:broadcasting"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("exit %d stderr %q\n%s", code, errOut, out)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "routes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "routes", "channels.php"), []byte("<?php\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := runCLI("doctor", "--dir", dir, "--no-snippets"); strings.Contains(out, "channels.php") {
+		t.Errorf("with routes/channels.php:\n%s", out)
+	}
+}

@@ -67,6 +67,9 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("err = %v, want *Error", err)
 			}
 			want := &Error{File: "/app/.env", Line: tt.line, Text: tt.text, Reason: tt.reason, Subject: tt.subject}
+			if tt.in == "A=\"x\ny\" z\n" {
+				want.LastLine = 2 // one entry over two lines
+			}
 			if !reflect.DeepEqual(e, want) {
 				t.Errorf("got %#v\nwant %#v", e, want)
 			}
@@ -80,6 +83,26 @@ func TestErrorMessages(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if got, want := e.PHPMessage(), "Failed to parse dotenv file. Encountered unexpected whitespace at [My App]."; got != want {
+		t.Errorf("PHPMessage() = %q, want %q", got, want)
+	}
+}
+
+// A double quote left open runs the value on to the next line holding a
+// double quote, where phpdotenv fails: the error names the line the entry
+// starts on, as PHP's does, and says which lines were read as one value.
+func TestErrorUnclosedQuote(t *testing.T) {
+	in := "APP_NAME=Laravel\nREVERB_SCHEME=\"http\nREVERB_PORT=8080\nVITE_REVERB_APP_KEY=\"${REVERB_APP_KEY}\"\n"
+	_, err := Parse("/app/.env", []byte(in))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	want := `/app/.env:2: Encountered unexpected whitespace: REVERB_SCHEME="http (the double quote opened on line 2 is not closed on that line, ` +
+		`so lines 2-4 are read as one value: close the quote on line 2, or end the value where it should end)`
+	if got := e.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+	if got, want := e.PHPMessage(), `Failed to parse dotenv file. Encountered unexpected whitespace at ["http].`; got != want {
 		t.Errorf("PHPMessage() = %q, want %q", got, want)
 	}
 }

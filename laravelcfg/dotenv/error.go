@@ -19,10 +19,21 @@ type Error struct {
 	// Subject is what phpdotenv shows between brackets after the reason: the
 	// (trimmed) value, the name, or the whole line, first line only.
 	Subject string
+	// LastLine is, for an entry read over several lines (a double quote
+	// not closed on its own line runs on to the next line holding one),
+	// the line it ends on; 0 for an entry of one line.
+	LastLine int
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Reason, e.Text)
+	msg := fmt.Sprintf("%s:%d: %s: %s", e.File, e.Line, e.Reason, e.Text)
+	if e.LastLine > e.Line {
+		// Most often a missing closing quote: phpdotenv then reads on to
+		// the next line with a double quote and fails there, or further.
+		msg += fmt.Sprintf(" (the double quote opened on line %d is not closed on that line, so lines %d-%d are read as one value: "+
+			"close the quote on line %d, or end the value where it should end)", e.Line, e.Line, e.LastLine, e.Line)
+	}
+	return msg
 }
 
 // PHPMessage is the exception message phpdotenv gives for the same file,
@@ -47,13 +58,17 @@ const (
 // leading newlines) is shown.
 func newError(file string, line int, raw, cause, subject string) *Error {
 	text, _, _ := strings.Cut(raw, "\n")
-	return &Error{
+	e := &Error{
 		File:    file,
 		Line:    line,
 		Text:    text,
 		Reason:  reasonEncountered + cause,
 		Subject: strtokNewline(subject),
 	}
+	if n := strings.Count(raw, "\n"); n > 0 {
+		e.LastLine = line + n
+	}
+	return e
 }
 
 // strtokNewline is PHP's strtok($s, "\n") on a fresh string: skip leading

@@ -5,8 +5,10 @@
 package doctor
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -71,6 +73,9 @@ type Input struct {
 	// Getenv overrides Project.Getenv (tests build projects by hand and
 	// cannot set their environment); nil means Project.Getenv.
 	Getenv func(name string) (string, bool)
+	// LookupHost resolves the host Laravel's broadcaster sends events to;
+	// nil means net.DefaultResolver.LookupHost.
+	LookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // Unknown is Endpoint.From for an endpoint the configuration could not
@@ -221,6 +226,14 @@ func Build(in Input) Report {
 		}
 	}
 
+	if loaded {
+		lookup := in.LookupHost
+		if lookup == nil {
+			lookup = net.DefaultResolver.LookupHost
+		}
+		checkBroadcaster(in.Dir, p, getenv, lookup, add)
+	}
+
 	// Restart flag: really read where it lives.
 	if loaded && in.CheckFlag != nil {
 		where, err := in.CheckFlag(p)
@@ -281,6 +294,104 @@ func Build(in Input) Report {
 		}
 	}
 	return r
+}
+
+// checkBroadcaster looks at where Laravel's broadcast() sends events
+// (config('broadcasting.default')): nowhere near this server (the log, the
+// null driver, an undefined connection), or to it with an app id or a
+// secret no app here has, so the HTTP API refuses every event; and, when it
+// broadcasts here, a project without routes/channels.php. Nothing is said
+// when the broadcasting config is not known or another service receives
+// the events.
+func checkBroadcaster(dir string, p *laravelcfg.Project, getenv func(string) (string, bool), lookup func(context.Context, string) ([]string, error),
+	add func(level, code, format string, args ...any)) {
+	def, ok := php.Lookup(p.Config, "broadcasting.default")
+	if !ok || def.IsUnknown() || def.Kind() == php.Array {
+		return
+	}
+	name := def.ToString()
+	envKey := "BROADCAST_CONNECTION"
+	_, conn := getenv("BROADCAST_CONNECTION")
+	if _, drv := getenv("BROADCAST_DRIVER"); !conn && (drv || p.LaravelMajor == 10) {
+		envKey = "BROADCAST_DRIVER" // Laravel 10's name
+	}
+	var cfg *php.OrderedArray
+	if conns, ok := php.Lookup(p.Config, "broadcasting.connections"); ok && conns.Kind() == php.Array {
+		if c, ok := conns.ArrayVal().GetString(name); ok && c.Kind() == php.Array {
+			cfg = c.ArrayVal()
+		}
+	}
+	if cfg == nil {
+		add(Warning, "broadcasting", "Laravel's default broadcast connection is %q (broadcasting.default: %s in .env), which config/broadcasting.php does not define: "+
+			"every broadcast fails with \"Broadcast connection [%s] is not defined\"; set %s=reverb", name, envKey, name, envKey)
+		return
+	}
+	driver := ""
+	if v, ok := cfg.GetString("driver"); ok && !v.IsUnknown() {
+		driver = scalarString(v)
+	}
+	switch driver {
+	case "log", "null":
+		went := "written to the log (storage/logs)"
+		if driver == "null" {
+			went = "dropped"
+		}
+		add(Warning, "broadcasting", "Laravel broadcasts to the %q connection (broadcasting.default: %s in .env), so events fired with broadcast() or ShouldBroadcast are %s and never reach this server: set %s=reverb",
+			name, envKey, went, envKey)
+		return
+	case "reverb":
+	default:
+		return
+	}
+	if _, err := os.Stat(filepath.Join(dir, "routes", "channels.php")); errors.Is(err, fs.ErrNotExist) {
+		add(Info, "broadcasting", "routes/channels.php is missing: unless the app defines its channels elsewhere, Laravel has no /broadcasting/auth route and private and presence channels cannot be joined "+
+			"(pusher-js: status 404 from the channel-authorization endpoint): run php artisan install:broadcasting")
+	}
+	str := func(k string) (string, bool) {
+		v, ok := cfg.GetString(k)
+		if !ok || v.IsUnknown() || v.Kind() == php.Array {
+			return "", false
+		}
+		return scalarString(v), true
+	}
+	// The broadcaster posts to options.host (REVERB_HOST, the name
+	// browsers use): a name this machine cannot resolve fails every
+	// broadcast() run here.
+	if opts, ok := cfg.GetString("options"); ok && opts.Kind() == php.Array {
+		if hv, ok := opts.ArrayVal().GetString("host"); ok && !hv.IsUnknown() && hv.Kind() != php.Array {
+			if h := strings.Trim(scalarString(hv), "[]"); h != "" && notAHost(h) == "" && !isIP(h) {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				_, err := lookup(ctx, h)
+				cancel()
+				if err != nil {
+					add(Warning, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) sends its events to host %q (options.host: REVERB_HOST), which this machine cannot resolve (%v): "+
+						"broadcast() run here fails with \"cURL error 6: Could not resolve host\"; in development set REVERB_HOST=localhost, "+
+						"in production point options.host in config/broadcasting.php at where the server listens if the public name is not reachable from the app",
+						name, h, err)
+				}
+			}
+		}
+	}
+	if p.Reverb.AppsFromPHP != "" || len(p.Reverb.Apps) == 0 {
+		return // the apps are known only at start, or missing (said above)
+	}
+	// The HTTP API finds the app by the id in the URL and checks the
+	// signature with its secret; the auth_key sent along is not checked
+	// (as in Reverb).
+	id, ok := str("app_id")
+	if !ok {
+		return
+	}
+	idx := slices.IndexFunc(p.Reverb.Apps, func(a laravelcfg.App) bool { return a.ID == id })
+	if idx < 0 {
+		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) sends its events to app id %q, which no app of this server has (reverb.apps.apps): "+
+			"every broadcast fails with \"No matching application for ID [%s]\"; make REVERB_APP_ID the same in config/broadcasting.php and config/reverb.php", name, id, id)
+		return
+	}
+	if secret, ok := str("secret"); ok && secret != p.Reverb.Apps[idx].Secret {
+		add(Problem, "broadcasting", "Laravel's broadcaster (broadcasting.connections.%s) signs its events with another secret than app %s's: "+
+			"every broadcast fails with \"Authentication signature invalid\"; make REVERB_APP_SECRET the same in config/broadcasting.php and config/reverb.php", name, id)
+	}
 }
 
 // restartFallback says how to restart the server on os while the restart

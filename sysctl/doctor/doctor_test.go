@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -442,6 +444,65 @@ func assertMentions(t *testing.T, text string, want, notWant []string) {
 	for _, w := range notWant {
 		if strings.Contains(text, w) {
 			t.Errorf("has %q:\n%s", w, text)
+		}
+	}
+}
+
+// Laravel's broadcaster posts to options.host (REVERB_HOST): a name this
+// machine cannot resolve is a warning naming the host, the error every
+// broadcast() then fails with and what to set; a name that resolves, an
+// IP address or localhost is not said.
+func TestBroadcasterHostResolves(t *testing.T) {
+	obj := func(kv ...any) php.Value {
+		a := php.NewArray()
+		for i := 0; i < len(kv); i += 2 {
+			v, ok := kv[i+1].(php.Value)
+			if !ok {
+				v = php.StringValue(kv[i+1].(string))
+			}
+			a.Set(php.StringKey(kv[i].(string)), v)
+		}
+		return php.ArrayValue(a)
+	}
+	for _, tc := range []struct {
+		host string
+		warn bool
+	}{{"ws.example.com", true}, {"ws.example.org", false}, {"127.0.0.1", false}, {"", false}} {
+		in := scenario{}.input(t)
+		if err := os.MkdirAll(filepath.Join(in.Dir, "routes"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(in.Dir, "routes", "channels.php"), []byte("<?php\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in.Project.Config = obj("broadcasting", obj("default", "reverb", "connections", obj("reverb", obj(
+			"driver", "reverb", "key", "key", "secret", "secret", "app_id", "123456", "options", obj("host", tc.host, "port", "8080", "scheme", "http")))))
+		var asked []string
+		in.LookupHost = func(_ context.Context, h string) ([]string, error) {
+			asked = append(asked, h)
+			if h == "ws.example.com" {
+				return nil, &net.DNSError{Err: "no such host", Name: h, IsNotFound: true}
+			}
+			return []string{"192.0.2.1"}, nil
+		}
+		r := Build(in)
+		var got []string
+		for _, f := range r.Findings {
+			if f.Code == "broadcasting" {
+				got = append(got, f.Level+": "+f.Message)
+			}
+		}
+		want := []string(nil)
+		if tc.warn {
+			want = []string{`warning: Laravel's broadcaster (broadcasting.connections.reverb) sends its events to host "ws.example.com" (options.host: REVERB_HOST), ` +
+				`which this machine cannot resolve (lookup ws.example.com: no such host): broadcast() run here fails with "cURL error 6: Could not resolve host"; ` +
+				`in development set REVERB_HOST=localhost, in production point options.host in config/broadcasting.php at where the server listens if the public name is not reachable from the app`}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("host %q: findings\n%q\nwant\n%q", tc.host, got, want)
+		}
+		if wantAsked := tc.host != "" && tc.host != "127.0.0.1"; wantAsked != (len(asked) == 1) {
+			t.Errorf("host %q: looked up %q", tc.host, asked)
 		}
 	}
 }

@@ -168,7 +168,9 @@ class Installer
         try {
             $response = $this->http->timeout(60)->get($url);
         } catch (ConnectionException $e) {
-            throw new InstallFailed("Cannot reach {$url}: {$e->getMessage()}");
+            throw new InstallFailed("Cannot reach {$url}: ".rtrim($e->getMessage(), '.').'. Behind a proxy, set HTTPS_PROXY. '
+                .'Without network access, set REVERB_GO_RELEASES_URL to a mirror laid out as the releases are (download/v1.2.3/, latest/download/; file:///path/to/mirror works), '
+                .'or REVERB_GO_BINARY to a reverb binary you already have.');
         }
 
         if ($response->status() === 404) {

@@ -168,6 +168,9 @@ class BinaryCommandTest extends TestCase
         [$code, $out] = $this->binary([], ['REVERB_GO_RELEASES_URL' => 'http://127.0.0.1:1']);
         $this->assertSame(1, $code);
         $this->assertStringContainsString('Cannot reach http://127.0.0.1:1/latest/download/SHA256SUMS', $out);
+        // Offline or behind a proxy: what to do instead.
+        $this->assertStringContainsString('Behind a proxy, set HTTPS_PROXY. Without network access, set REVERB_GO_RELEASES_URL to a mirror laid out as the releases are '
+            .'(download/v1.2.3/, latest/download/; file:///path/to/mirror works), or REVERB_GO_BINARY to a reverb binary you already have.', preg_replace('/\s+/', ' ', $out));
     }
 
     public function test_an_offline_mirror_and_the_default_location(): void
