@@ -333,7 +333,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// so a plain request to it gets the handshake's error (426...) and is
 	// closed; any other path with any Upgrade value is plain HTTP.
 	key, ok := s.appKeyFromPath(r.URL.Path)
-	if !ok {
+	if !ok || !(strings.EqualFold(r.Method, "GET") || strings.EqualFold(r.Method, "HEAD")) {
+		// Reverb matches routes first: another method than GET (HEAD
+		// counts as GET) is the router's 405, before any handshake check.
 		s.api.ServeHTTP(w, r)
 		return
 	}

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { APP_A, api, defaultApps, httpGet, startServer } from './lib/harness.mjs';
+import { APP_A, api, defaultApps, httpGet, rawHttp, startServer } from './lib/harness.mjs';
 import { PONG } from './lib/frames.mjs';
 
 let server;
@@ -142,6 +142,16 @@ describe('handshake (§1.4)', () => {
     const est = JSON.parse(await w.nextText());
     assert.equal(est.event, 'pusher:connection_established');
     w.destroy();
+  });
+
+  test('another method than GET on the WebSocket route gets Reverb\'s router answer: 405, Allow: GET, "Method not allowed."', async () => {
+    // Reverb matches routes before any handshake check.
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const r = await httpGet(server, `/app/${APP_A.key}?protocol=7`, { method });
+      assert.deepEqual([r.status, r.headers.allow, r.text], [405, 'GET', 'Method not allowed.'], method);
+    }
+    const r = await rawHttp(server, [`POST /app/${APP_A.key}?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`]);
+    assert.deepEqual([r.status, r.headers.allow, r.body], [405, 'GET', 'Method not allowed.']);
   });
 
   test('extra leading slashes in the path (a proxy\'s //app/KEY) are ignored, as Reverb does', async () => {
