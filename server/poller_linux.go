@@ -40,8 +40,15 @@ type poller struct {
 	conns map[int32]pollable
 }
 
-// pollable is what a poller hands a ready descriptor to.
-type pollable interface{ onReadable() }
+// pollable is what a poller hands a ready descriptor to, with the epoll
+// events reported for it.
+type pollable interface{ onReadable(events uint32) }
+
+// hungUp reports whether events say the client closed or reset: a short
+// read then does not mean drained, as no new edge will announce the end.
+func hungUp(events uint32) bool {
+	return events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+}
 
 // pollSet is the server's pollers; sockets are spread round robin.
 type pollSet struct {
@@ -257,7 +264,7 @@ func (p *poller) run(s *Server) {
 			h := p.conns[events[i].Fd]
 			p.mu.Unlock()
 			if h != nil {
-				h.onReadable()
+				h.onReadable(events[i].Events)
 			}
 		}
 	}
@@ -286,7 +293,8 @@ func (p *poller) wait(events []unix.EpollEvent) (int, error) {
 const readsPerTurn = 4
 
 // onReadable reads what arrived, hands it to the decoder and re-arms.
-func (c *conn) onReadable() {
+func (c *conn) onReadable(events uint32) {
+	hup := hungUp(events)
 	ps := c.poll.Load()
 	if ps == nil {
 		return
@@ -313,7 +321,7 @@ func (c *conn) onReadable() {
 		c.app.stats.BytesIn.Add(int64(n))
 		// While closing (input false), what the client still sends is
 		// read and discarded until its FIN or the linger timer.
-		if c.input(buf[:n]) && n < len(buf) {
+		if c.input(buf[:n]) && n < len(buf) && !hup {
 			break // drained: what comes next is a new edge
 		}
 		if reads >= readsPerTurn {

@@ -67,3 +67,65 @@ func TestPollerFairToOtherSockets(t *testing.T) {
 		}
 	}
 }
+
+// A client that sends its last bytes and hangs up at once (both seen in
+// one epoll event) is closed then: its end comes with no new edge, so a
+// short read must not be taken for "drained" (a half request head would
+// wait for the 30 s head timer, a WebSocket for the ping and prune).
+func TestPollerNoticesHangUpWithLastBytes(t *testing.T) {
+	ts := startServer(t, Options{})
+	pending := func() int {
+		n := 0
+		for _, p := range ts.s.polls.ps {
+			p.mu.Lock()
+			for _, h := range p.conns {
+				if _, ok := h.(*pendingUpgrade); ok {
+					n++
+				}
+			}
+			p.mu.Unlock()
+		}
+		return n
+	}
+	a := ts.s.table.Load().byKey["reverb-key"]
+	open := func() int {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.conns)
+	}
+	waitZero := func(what string, count func() int) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for count() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d %s still open 2 s after their clients hung up", count(), what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	for range 50 {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpg"))
+		_ = nc.(*net.TCPConn).SetLinger(0)
+		_ = nc.Close()
+	}
+	waitZero("sockets with half a request head", pending)
+
+	var clients []net.Conn
+	for range 50 {
+		nc := rawSubscriber(t, ts.addr)
+		defer nc.Close()
+		clients = append(clients, nc)
+	}
+	ping := []byte{0x81, 0x80 | 23, 0, 0, 0, 0}
+	ping = append(ping, `{"event":"pusher:ping"}`...)
+	for _, nc := range clients {
+		_, _ = nc.Write(ping)
+		_ = nc.(*net.TCPConn).CloseWrite()
+	}
+	waitZero("WebSockets", open)
+}
