@@ -17,7 +17,8 @@ import (
 // buffer. Each poller owns one epoll instance and one goroutine, and a
 // socket is in one poller's set, so one goroutine handles its events, one
 // at a time: it reads until EAGAIN (or a short read) into a pooled buffer
-// and feeds the decoder. Sockets are registered edge-triggered, so a
+// and feeds the decoder, at most readsPerTurn buffers before the other
+// ready sockets get their turn. Sockets are registered edge-triggered, so a
 // socket costs one epoll_ctl to register and one to remove, none per
 // message; data that arrives after a read is a new edge. Reads run inside
 // RawConn callbacks, which pin the descriptor so it can neither be closed
@@ -39,8 +40,15 @@ type poller struct {
 	conns map[int32]pollable
 }
 
-// pollable is what a poller hands a ready descriptor to.
-type pollable interface{ onReadable() }
+// pollable is what a poller hands a ready descriptor to, with the epoll
+// events reported for it.
+type pollable interface{ onReadable(events uint32) }
+
+// hungUp reports whether events say the client closed or reset: a short
+// read then does not mean drained, as no new edge will announce the end.
+func hungUp(events uint32) bool {
+	return events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+}
 
 // pollSet is the server's pollers; sockets are spread round robin.
 type pollSet struct {
@@ -256,7 +264,7 @@ func (p *poller) run(s *Server) {
 			h := p.conns[events[i].Fd]
 			p.mu.Unlock()
 			if h != nil {
-				h.onReadable()
+				h.onReadable(events[i].Events)
 			}
 		}
 	}
@@ -278,8 +286,15 @@ func (p *poller) wait(events []unix.EpollEvent) (int, error) {
 	return unix.EpollWait(p.epfd, events, -1)
 }
 
+// readsPerTurn is how many full buffers one socket's event reads before
+// the poller moves on: a client that writes without pause is read again
+// after the other sockets that are ready, rather than holding the poller
+// (and every socket it serves) for as long as it keeps writing.
+const readsPerTurn = 4
+
 // onReadable reads what arrived, hands it to the decoder and re-arms.
-func (c *conn) onReadable() {
+func (c *conn) onReadable(events uint32) {
+	hup := hungUp(events)
 	ps := c.poll.Load()
 	if ps == nil {
 		return
@@ -287,7 +302,7 @@ func (c *conn) onReadable() {
 	bp := largeBufPool.Get().(*[]byte)
 	defer largeBufPool.Put(bp)
 	buf := *bp
-	for {
+	for reads := 1; ; reads++ {
 		n, rerr, err := ps.read(buf)
 		if err != nil {
 			c.abort()
@@ -304,13 +319,16 @@ func (c *conn) onReadable() {
 			return
 		}
 		c.app.stats.BytesIn.Add(int64(n))
-		if !c.input(buf[:n]) {
-			// Closing: what the client still sends is discarded until its
-			// FIN or the linger timer.
-			continue
-		}
-		if n < len(buf) {
+		// While closing (input false), what the client still sends is
+		// read and discarded until its FIN or the linger timer.
+		if c.input(buf[:n]) && n < len(buf) && !hup {
 			break // drained: what comes next is a new edge
+		}
+		if reads >= readsPerTurn {
+			// More is waiting: no new edge will say so, so ask epoll to
+			// report the socket again, behind the others ready now.
+			ps.recheck()
+			break
 		}
 	}
 }

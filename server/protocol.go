@@ -177,6 +177,13 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	}
 	if kind.Presence() {
 		a.mu.Lock()
+		if a.conns[c.id] != c {
+			// Closed meanwhile (a failed write noticed the reset while
+			// this message was handled): its cleanup ran, join nothing.
+			a.dropEmptyChannels()
+			a.mu.Unlock()
+			return false
+		}
 		if !hasData {
 			// Signed in and authorized without channel_data: the member
 			// is the signed-in user, as on Pusher (users.go).
@@ -215,6 +222,14 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		}
 	}
 	a.mu.Lock()
+	if a.conns[c.id] != c {
+		// Closed meanwhile (a failed write noticed the reset while this
+		// message was handled): its cleanup ran and would not remove a
+		// subscription added now, which would keep the channel occupied.
+		a.dropEmptyChannels()
+		a.mu.Unlock()
+		return false
+	}
 	if a.channels[name] != ch {
 		// Deleted meanwhile by another socket's cleanup: start over.
 		ch = a.findOrCreate(name)

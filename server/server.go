@@ -328,11 +328,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // ServeHTTP routes WebSocket upgrades to the Pusher endpoint and anything
 // else to the HTTP API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	oneLeadingSlash(r)
 	// The WebSocket route always goes through Ratchet's handshake checks,
 	// so a plain request to it gets the handshake's error (426...) and is
 	// closed; any other path with any Upgrade value is plain HTTP.
 	key, ok := s.appKeyFromPath(r.URL.Path)
-	if !ok {
+	if !ok || !(strings.EqualFold(r.Method, "GET") || strings.EqualFold(r.Method, "HEAD")) {
+		// Reverb matches routes first: another method than GET (HEAD
+		// counts as GET) is the router's 405, before any handshake check.
 		s.api.ServeHTTP(w, r)
 		return
 	}
@@ -423,6 +426,7 @@ type connKey struct{}
 
 // appKeyFromPath matches {path}/app/{key}.
 func (s *Server) appKeyFromPath(p string) (string, bool) {
+	p = trimExtraSlashes(p)
 	prefix := s.opts.Path + "/app/"
 	if !strings.HasPrefix(p, prefix) {
 		return "", false
@@ -432,6 +436,28 @@ func (s *Server) appKeyFromPath(p string) (string, bool) {
 		return "", false
 	}
 	return key, true
+}
+
+// trimExtraSlashes is the path as Reverb routes it: Guzzle rebuilds the
+// request URI as "/" . ltrim($path, "/"), so a proxy that joins its prefix
+// with a slash of its own (//app/KEY) reaches every route.
+func trimExtraSlashes(p string) string {
+	if strings.HasPrefix(p, "//") {
+		return "/" + strings.TrimLeft(p, "/")
+	}
+	return p
+}
+
+// oneLeadingSlash applies trimExtraSlashes to the request's path, raw
+// path and request URI, so routing and the API signature see the path
+// Reverb sees.
+func oneLeadingSlash(r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "//") {
+		return
+	}
+	r.URL.Path = trimExtraSlashes(r.URL.Path)
+	r.URL.RawPath = trimExtraSlashes(r.URL.RawPath)
+	r.RequestURI = trimExtraSlashes(r.RequestURI)
 }
 
 // open runs §2 for an upgraded socket: app (nil: unknown key), quota,

@@ -88,7 +88,7 @@ func (pu *pendingUpgrade) expire() {
 
 // onReadable reads what arrived of the request head; once it is complete
 // the poller opens the WebSocket, or hands the socket to net/http.
-func (pu *pendingUpgrade) onReadable() {
+func (pu *pendingUpgrade) onReadable(events uint32) {
 	if pu.done.Load() {
 		return
 	}
@@ -118,6 +118,12 @@ func (pu *pendingUpgrade) onReadable() {
 			pu.toHTTP(data)
 			return
 		}
+		if hungUp(events) {
+			// The client hung up before its head was complete: no new
+			// edge would come, and the socket would wait for its timer.
+			pu.expire()
+			return
+		}
 		if len(pu.head) == 0 {
 			pu.head = append(make([]byte, 0, 2*len(data)), data...)
 		}
@@ -138,9 +144,9 @@ func (pu *pendingUpgrade) onReadable() {
 		initial = append([]byte(nil), rest...) // frames sent right behind the head
 	}
 	pu.s.open(pu.tc, nil, a, origin, initial, resp, ps)
-	if n == len(buf) {
-		// The read filled the buffer: more may wait in the socket, with
-		// no new edge to announce it.
+	if n == len(buf) || hungUp(events) {
+		// The read filled the buffer, or the client hung up: more (or its
+		// end) may wait in the socket, with no new edge to announce it.
 		ps.recheck()
 	}
 }

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
-import { APP_A, defaultApps, startServer } from './lib/harness.mjs';
+import { APP_A, api, defaultApps, httpGet, rawHttp, startServer } from './lib/harness.mjs';
 import { PONG } from './lib/frames.mjs';
 
 let server;
@@ -48,7 +48,7 @@ const closePayload = (code, reason = '') => {
 
 /** A WebSocket spoken by hand: handshake, then a parser of server frames. */
 class WireSocket {
-  static async open(key = APP_A.key) {
+  static async open(key = APP_A.key, path = `/app/${key}?protocol=7`) {
     const w = new WireSocket();
     w.sock = net.connect(server.port, server.host);
     w.buf = Buffer.alloc(0);
@@ -57,7 +57,7 @@ class WireSocket {
     w.ended = false;
     await new Promise((r, j) => { w.sock.once('connect', r); w.sock.once('error', j); });
     const wsKey = crypto.randomBytes(16).toString('base64');
-    w.sock.write(`GET /app/${key}?protocol=7 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${wsKey}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    w.sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${wsKey}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     w.sock.on('data', (d) => { w.buf = Buffer.concat([w.buf, d]); w.parse(); });
     w.sock.on('close', () => { w.ended = true; w.wake(); });
     w.sock.on('error', () => {});
@@ -142,6 +142,30 @@ describe('handshake (§1.4)', () => {
     const est = JSON.parse(await w.nextText());
     assert.equal(est.event, 'pusher:connection_established');
     w.destroy();
+  });
+
+  test('another method than GET on the WebSocket route gets Reverb\'s router answer: 405, Allow: GET, "Method not allowed."', async () => {
+    // Reverb matches routes before any handshake check.
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const r = await httpGet(server, `/app/${APP_A.key}?protocol=7`, { method });
+      assert.deepEqual([r.status, r.headers.allow, r.text], [405, 'GET', 'Method not allowed.'], method);
+    }
+    const r = await rawHttp(server, [`POST /app/${APP_A.key}?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`]);
+    assert.deepEqual([r.status, r.headers.allow, r.body], [405, 'GET', 'Method not allowed.']);
+  });
+
+  test('extra leading slashes in the path (a proxy\'s //app/KEY) are ignored, as Reverb does', async () => {
+    // Reverb rebuilds the URI as "/" . ltrim($path, "/"): a proxy that joins
+    // its prefix with a slash of its own still reaches every route.
+    const w = await WireSocket.open(APP_A.key, `//app/${APP_A.key}?protocol=7`);
+    assert.match(w.response, /^HTTP\/1\.1 101 /);
+    assert.equal(JSON.parse(await w.nextText()).event, 'pusher:connection_established');
+    w.destroy();
+    const up = await httpGet(server, '///up');
+    assert.deepEqual([up.status, up.json], [200, { health: 'OK' }]);
+    // The signature covers the path as Reverb sees it: one leading slash.
+    const res = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { prefix: '/', body: { name: 'e', channel: 'slashes', data: '{}' } });
+    assert.deepEqual([res.status, res.text], [200, '{}']);
   });
 });
 
