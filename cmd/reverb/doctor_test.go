@@ -117,3 +117,44 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
+
+// In a release-folder deploy (Envoyer, Forge's zero-downtime deploys) the
+// process manager must start the server in <app>/current: a snippet naming
+// releases/<name> keeps serving that release after the next deploy and
+// fails once it is deleted. doctor run from a release's real path (a
+// deploy hook's cd {{ release }}), current or not yet, names the link.
+func TestDoctorSnippetsInAReleaseNameTheCurrentLink(t *testing.T) {
+	app := t.TempDir()
+	if real, err := filepath.EvalSymlinks(app); err == nil {
+		app = real
+	}
+	releases := filepath.Join(app, "releases")
+	if err := os.Mkdir(releases, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"1", "2"} {
+		if err := os.Rename(writeProject(t, "CACHE_STORE=file\n"), filepath.Join(releases, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := filepath.Join(app, "current")
+	if err := os.Symlink(filepath.Join("releases", "1"), current); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	for _, dir := range []string{current, filepath.Join(releases, "1"), filepath.Join(releases, "2")} {
+		out, _, _ := runCLI("doctor", "--dir", dir, "--user", "forge")
+		for _, want := range []string{
+			"command=" + current + "/reverb start",
+			"directory=" + current + "\n",
+			"WorkingDirectory=" + current + "\n",
+			"ExecStart=" + current + "/reverb start",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("doctor --dir %s: no %q in\n%s", dir, want, out)
+			}
+		}
+		if i := strings.Index(out, "\nSnippets"); i < 0 || strings.Contains(out[i:], releases) {
+			t.Errorf("doctor --dir %s: the snippets name a release folder:\n%s", dir, out)
+		}
+	}
+}

@@ -5,6 +5,7 @@
 package doctor
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -41,6 +42,10 @@ type Finding struct {
 // Input is everything Build looks at; every source is injectable.
 type Input struct {
 	Dir string // absolute project root
+	// ServiceDir is where the snippets start the server: the current
+	// link of a release-folder deploy (laravelcfg.CurrentLink); empty
+	// means Dir.
+	ServiceDir string
 	// RootErr says the folder is not a Laravel project (no artisan);
 	// EnvMissing that it has no .env. Either is reported first.
 	RootErr    error
@@ -261,8 +266,9 @@ func Build(in Input) Report {
 			idle = max(idle, a.PingInterval, a.ActivityTimeout)
 		}
 		workers := in.Workers
+		dir := cmp.Or(in.ServiceDir, in.Dir)
 		r.Snippets = sysctl.Snippets(sysctl.Target{
-			Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
+			Dir: dir, Binary: filepath.Join(dir, "reverb"), User: in.User,
 			Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
 			PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
 			Workers: workers, DrainWindow: in.DrainWindow,
