@@ -158,3 +158,38 @@ func TestDoctorSnippetsInAReleaseNameTheCurrentLink(t *testing.T) {
 		}
 	}
 }
+
+// With the configuration cached (php artisan config:cache, as deploy
+// scripts run it) Laravel does not read .env: the environment is
+// config('app.env') from the cache, and doctor's production checks follow
+// it, not a missing APP_ENV taken for production.
+func TestDoctorReadsTheEnvironmentOfACachedConfig(t *testing.T) {
+	dir := writeProject(t, "APP_ENV=local\nCACHE_STORE=file\n")
+	writeFile(t, filepath.Join(dir, "bootstrap", "cache", "config.php"), `<?php return array (
+  'app' => array ('env' => 'local', 'url' => 'http://localhost'),
+  'cache' => array ('default' => 'file', 'stores' => array ('file' => array ('driver' => 'file', 'path' => '`+dir+`/storage/framework/cache/data'))),
+  'reverb' => array (
+    'default' => 'reverb',
+    'servers' => array ('reverb' => array ('host' => '0.0.0.0', 'port' => 8080, 'hostname' => 'localhost')),
+    'apps' => array ('apps' => array (0 => array ('app_id' => '1', 'key' => 'k', 'secret' => 's', 'allowed_origins' => array (0 => '*'), 'ping_interval' => 60, 'activity_timeout' => 30, 'max_message_size' => 10000,
+      'options' => array ('host' => 'localhost', 'port' => 8080, 'scheme' => 'http')))),
+  ),
+);
+`)
+	out, _, _ := runCLI("doctor", "--dir", dir, "--json", "--no-snippets")
+	var r struct {
+		AppEnv   string `json:"app_env"`
+		Findings []struct{ Level, Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	if r.AppEnv != "local" {
+		t.Errorf("app_env %q, want local (the cached config's app.env)\n%s", r.AppEnv, out)
+	}
+	for _, f := range r.Findings {
+		if f.Code == "origins" {
+			t.Errorf("a production finding in a local app: %+v", f)
+		}
+	}
+}

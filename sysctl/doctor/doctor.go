@@ -167,9 +167,9 @@ func Build(in Input) Report {
 		getenv = p.Getenv
 	}
 	srv := p.Reverb.Server
-	appEnv, ok := getenv("APP_ENV")
-	if !ok && loaded {
-		appEnv = "production" // config/app.php: env('APP_ENV', 'production')
+	appEnv, _ := getenv("APP_ENV")
+	if loaded {
+		appEnv = p.AppEnvWith(getenv) // config('app.env'): the cached config's when there is one
 	}
 	r.AppEnv = appEnv
 	production := r.AppEnv == "production"
@@ -445,10 +445,7 @@ func StartWarnings(p *laravelcfg.Project, host string, port int, path string, se
 }
 
 func startWarnings(p *laravelcfg.Project, getenv func(string) (string, bool), host string, port int, path string, secure bool) []string {
-	appEnv, ok := getenv("APP_ENV")
-	if !ok {
-		appEnv = "production"
-	}
+	appEnv := p.AppEnvWith(getenv)
 	listen := Endpoint{Scheme: "http", Host: host, Port: port, Path: path}
 	if secure {
 		listen.Scheme = "https"
