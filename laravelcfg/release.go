@@ -31,16 +31,41 @@ func ServingDir(dir string) (serving string, inRelease bool, err error) {
 	if err != nil {
 		return abs, false, nil // the root checks say what is wrong
 	}
-	releases := filepath.Dir(real)
-	if filepath.Base(releases) != "releases" {
-		return abs, false, nil
-	}
-	link := filepath.Join(filepath.Dir(releases), "current")
-	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+	link, ok := currentLink(real)
+	if !ok {
 		return abs, false, nil
 	}
 	if target, err := filepath.EvalSymlinks(link); err != nil || target != real {
 		return abs, false, nil // a release other than the current one: served as asked
 	}
 	return link, true, nil
+}
+
+// CurrentLink is, when dir is a release of a release-folder deploy
+// (<app>/releases/<name> beside an <app>/current link), that link, whichever
+// release it points at now: where a process manager starts the server, so
+// that it serves each deploy. ok is false outside that layout.
+func CurrentLink(dir string) (link string, ok bool) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", false
+	}
+	return currentLink(real)
+}
+
+// currentLink is CurrentLink of a path with no links left in it.
+func currentLink(real string) (string, bool) {
+	releases := filepath.Dir(real)
+	if filepath.Base(releases) != "releases" {
+		return "", false
+	}
+	link := filepath.Join(filepath.Dir(releases), "current")
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return "", false
+	}
+	return link, true
 }

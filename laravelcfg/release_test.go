@@ -41,6 +41,16 @@ func TestServingDir(t *testing.T) {
 		}
 	}
 
+	// Where a process manager starts the server: the link, from any release.
+	for _, d := range []string{r1, r2, current} {
+		if got, ok := CurrentLink(d); got != current || !ok {
+			t.Errorf("CurrentLink(%s) = %s, %v; want %s", d, got, ok, current)
+		}
+	}
+	if got, ok := CurrentLink(plain); ok {
+		t.Errorf("CurrentLink(%s) = %s outside a release layout", plain, got)
+	}
+
 	// A deploy moves the link: the same serving folder now reads r2.
 	if err := os.Remove(current); err != nil {
 		t.Fatal(err)

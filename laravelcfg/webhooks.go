@@ -132,6 +132,26 @@ func (p *Project) appURL() string {
 	return "http://localhost"
 }
 
+// AppEnv is config('app.env'), what app()->environment() answers: from
+// the config when it holds app (a cached config, where .env is not read),
+// else what config/app.php computes, env('APP_ENV', 'production').
+func (p *Project) AppEnv() string {
+	return p.AppEnvWith(p.Getenv)
+}
+
+// AppEnvWith is AppEnv with the environment read through getenv.
+func (p *Project) AppEnvWith(getenv func(string) (string, bool)) string {
+	if v, ok := php.Lookup(p.Config, "app.env"); ok {
+		if s, ok := v.CoerceString(); ok {
+			return s
+		}
+	}
+	if v, ok := getenv("APP_ENV"); ok {
+		return v
+	}
+	return "production"
+}
+
 func oneOf(v string, list []string) bool {
 	for _, x := range list {
 		if x == v {

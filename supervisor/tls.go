@@ -26,14 +26,10 @@ func wrapTLS(ln net.Listener, ep Endpoint, p *laravelcfg.Project) (net.Listener,
 // tlsConfig resolves TLS like Reverb: options.tls, else a Herd/Valet site
 // certificate for the hostname; nil when the server is plain.
 func tlsConfig(ep Endpoint, p *laravelcfg.Project) (*tls.Config, error) {
-	appEnv, ok := p.Getenv("APP_ENV")
-	if !ok {
-		appEnv = "production" // config/app.php: env('APP_ENV', 'production')
-	}
 	res, err := tlsconf.Load(tlsconf.Request{
 		TLS:      ep.TLS,
 		Hostname: ep.Hostname,
-		AppEnv:   appEnv,
+		AppEnv:   p.AppEnv(), // config('app.env'), as Reverb's app()->environment()
 		BaseDir:  p.BasePath,
 	})
 	if err != nil {

@@ -279,6 +279,7 @@ func supervisorConf(t Target) string {
 	stopWait := int((t.DrainWindow + 20*time.Second).Seconds())
 	return fmt.Sprintf(`; /etc/supervisor/conf.d/reverb.conf — then: supervisorctl reread && supervisorctl update
 ; and in /etc/supervisor/supervisord.conf, section [supervisord]:  minfds=%[1]d
+; (supervisord does not start at all when it cannot raise its limit to minfds: check first, as root, sh -c 'ulimit -Hn %[1]d')
 ; Zero-downtime restart from a deploy script: php artisan reverb:restart (or supervisorctl signal HUP reverb).
 [program:reverb]
 command=%[2]s start --workers %[3]d

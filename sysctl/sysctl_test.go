@@ -188,7 +188,7 @@ func TestSnippets(t *testing.T) {
 		{"nginx plain on a custom port", func(t *Target) { t.PublicScheme = "http"; t.PublicPort = 6001; t.Host = "::" }, "nginx",
 			[]string{"listen 6001;", "proxy_pass http://[::1]:8080;"}, []string{"ssl"}},
 		{"nginx.conf", nil, "nginx.conf", []string{"worker_rlimit_nofile 21504;", "worker_connections 20480;"}, nil},
-		{"supervisor", nil, "supervisor", []string{"minfds=20480", "command=/home/forge/app/reverb start --workers 4",
+		{"supervisor", nil, "supervisor", []string{"minfds=20480", "ulimit -Hn 20480", "command=/home/forge/app/reverb start --workers 4",
 			"directory=/home/forge/app", "user=forge", "stopsignal=TERM", "stopwaitsecs=30", "autorestart=true"}, nil},
 		{"systemd", nil, "systemd", []string{"LimitNOFILE=20480", "KillSignal=SIGTERM", "ExecReload=/bin/kill -HUP $MAINPID",
 			"Restart=always", "ExecStart=/home/forge/app/reverb start --workers 4", "User=forge", "TimeoutStopSec=30"}, nil},

@@ -106,6 +106,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		if in.Dir == "" {
 			in.Dir = dir
 		}
+		if link, ok := laravelcfg.CurrentLink(in.Dir); ok {
+			in.ServiceDir = link // a release of an Envoyer-style deploy
+		}
 		if e := root.MissingEnv(); e != nil {
 			in.EnvMissing = e
 		}

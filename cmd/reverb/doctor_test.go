@@ -209,3 +209,79 @@ func TestDoctorChannelsRoute(t *testing.T) {
 		t.Errorf("with routes/channels.php:\n%s", out)
 	}
 }
+
+// In a release-folder deploy (Envoyer, Forge's zero-downtime deploys) the
+// process manager must start the server in <app>/current: a snippet naming
+// releases/<name> keeps serving that release after the next deploy and
+// fails once it is deleted. doctor run from a release's real path (a
+// deploy hook's cd {{ release }}), current or not yet, names the link.
+func TestDoctorSnippetsInAReleaseNameTheCurrentLink(t *testing.T) {
+	app := t.TempDir()
+	if real, err := filepath.EvalSymlinks(app); err == nil {
+		app = real
+	}
+	releases := filepath.Join(app, "releases")
+	if err := os.Mkdir(releases, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"1", "2"} {
+		if err := os.Rename(writeProject(t, "CACHE_STORE=file\n"), filepath.Join(releases, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	current := filepath.Join(app, "current")
+	if err := os.Symlink(filepath.Join("releases", "1"), current); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	for _, dir := range []string{current, filepath.Join(releases, "1"), filepath.Join(releases, "2")} {
+		out, _, _ := runCLI("doctor", "--dir", dir, "--user", "forge")
+		for _, want := range []string{
+			"command=" + current + "/reverb start",
+			"directory=" + current + "\n",
+			"WorkingDirectory=" + current + "\n",
+			"ExecStart=" + current + "/reverb start",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("doctor --dir %s: no %q in\n%s", dir, want, out)
+			}
+		}
+		if i := strings.Index(out, "\nSnippets"); i < 0 || strings.Contains(out[i:], releases) {
+			t.Errorf("doctor --dir %s: the snippets name a release folder:\n%s", dir, out)
+		}
+	}
+}
+
+// With the configuration cached (php artisan config:cache, as deploy
+// scripts run it) Laravel does not read .env: the environment is
+// config('app.env') from the cache, and doctor's production checks follow
+// it, not a missing APP_ENV taken for production.
+func TestDoctorReadsTheEnvironmentOfACachedConfig(t *testing.T) {
+	dir := writeProject(t, "APP_ENV=local\nCACHE_STORE=file\n")
+	writeFile(t, filepath.Join(dir, "bootstrap", "cache", "config.php"), `<?php return array (
+  'app' => array ('env' => 'local', 'url' => 'http://localhost'),
+  'cache' => array ('default' => 'file', 'stores' => array ('file' => array ('driver' => 'file', 'path' => '`+dir+`/storage/framework/cache/data'))),
+  'reverb' => array (
+    'default' => 'reverb',
+    'servers' => array ('reverb' => array ('host' => '0.0.0.0', 'port' => 8080, 'hostname' => 'localhost')),
+    'apps' => array ('apps' => array (0 => array ('app_id' => '1', 'key' => 'k', 'secret' => 's', 'allowed_origins' => array (0 => '*'), 'ping_interval' => 60, 'activity_timeout' => 30, 'max_message_size' => 10000,
+      'options' => array ('host' => 'localhost', 'port' => 8080, 'scheme' => 'http')))),
+  ),
+);
+`)
+	out, _, _ := runCLI("doctor", "--dir", dir, "--json", "--no-snippets")
+	var r struct {
+		AppEnv   string `json:"app_env"`
+		Findings []struct{ Level, Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err, out)
+	}
+	if r.AppEnv != "local" {
+		t.Errorf("app_env %q, want local (the cached config's app.env)\n%s", r.AppEnv, out)
+	}
+	for _, f := range r.Findings {
+		if f.Code == "origins" {
+			t.Errorf("a production finding in a local app: %+v", f)
+		}
+	}
+}

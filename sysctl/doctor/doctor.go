@@ -5,6 +5,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,10 @@ type Finding struct {
 // Input is everything Build looks at; every source is injectable.
 type Input struct {
 	Dir string // absolute project root
+	// ServiceDir is where the snippets start the server: the current
+	// link of a release-folder deploy (laravelcfg.CurrentLink); empty
+	// means Dir.
+	ServiceDir string
 	// RootErr says the folder is not a Laravel project (no artisan);
 	// EnvMissing that it has no .env. Either is reported first.
 	RootErr    error
@@ -167,9 +172,9 @@ func Build(in Input) Report {
 		getenv = p.Getenv
 	}
 	srv := p.Reverb.Server
-	appEnv, ok := getenv("APP_ENV")
-	if !ok && loaded {
-		appEnv = "production" // config/app.php: env('APP_ENV', 'production')
+	appEnv, _ := getenv("APP_ENV")
+	if loaded {
+		appEnv = p.AppEnvWith(getenv) // config('app.env'): the cached config's when there is one
 	}
 	r.AppEnv = appEnv
 	production := r.AppEnv == "production"
@@ -274,8 +279,9 @@ func Build(in Input) Report {
 			idle = max(idle, a.PingInterval, a.ActivityTimeout)
 		}
 		workers := in.Workers
+		dir := cmp.Or(in.ServiceDir, in.Dir)
 		r.Snippets = sysctl.Snippets(sysctl.Target{
-			Dir: in.Dir, Binary: filepath.Join(in.Dir, "reverb"), User: in.User,
+			Dir: dir, Binary: filepath.Join(dir, "reverb"), User: in.User,
 			Host: srv.Host, Port: srv.Port, Path: r.Listen.Path,
 			PublicHost: r.Clients.Host, PublicPort: r.Clients.Port, PublicScheme: r.Clients.Scheme,
 			Workers: workers, DrainWindow: in.DrainWindow,
@@ -550,10 +556,7 @@ func StartWarnings(p *laravelcfg.Project, host string, port int, path string, se
 }
 
 func startWarnings(p *laravelcfg.Project, getenv func(string) (string, bool), host string, port int, path string, secure bool) []string {
-	appEnv, ok := getenv("APP_ENV")
-	if !ok {
-		appEnv = "production"
-	}
+	appEnv := p.AppEnvWith(getenv)
 	listen := Endpoint{Scheme: "http", Host: host, Port: port, Path: path}
 	if secure {
 		listen.Scheme = "https"
