@@ -29,16 +29,31 @@ func (c *Config) reconnectPace() int {
 
 // restartDrainWindow is the window a restart drains conns connections
 // over: the configured one (--drain-window), stretched when the
-// connections would come back faster than pace per second. Stopping uses
-// the configured window as it is: nothing reconnects to a server that is
-// going away, and process managers wait for that window.
+// connections would come back faster than pace per second. Stopping never
+// stretches it (stopDrainWindow): process managers wait for that window.
 func restartDrainWindow(configured time.Duration, conns, pace int) time.Duration {
-	pace = max(pace, 1)
-	need := (time.Duration(conns)*time.Second + time.Duration(pace) - 1) / time.Duration(pace)
+	need := paceNeeds(conns, pace)
 	if need <= configured {
 		return configured
 	}
 	return need.Round(time.Second)
+}
+
+// stopDrainWindow is the window a stop drains conns connections over:
+// what they need at the reconnect pace, at most the configured window. Its
+// clients reconnect elsewhere (another server behind the load balancer)
+// or keep retrying until this one is back, so the pace still spares
+// whoever takes them; a handful of connections (Ctrl-C in development, a
+// container stopped with Docker's 10 s grace) close at once instead of at
+// random moments of the whole window.
+func stopDrainWindow(configured time.Duration, conns, pace int) time.Duration {
+	return min(configured, paceNeeds(conns, pace))
+}
+
+// paceNeeds is how long conns reconnects take at pace per second.
+func paceNeeds(conns, pace int) time.Duration {
+	pace = max(pace, 1)
+	return (time.Duration(conns)*time.Second + time.Duration(pace) - 1) / time.Duration(pace)
 }
 
 // drainPace explains a stretched window in the log line of a drain.

@@ -39,3 +39,21 @@ func TestRestartDrainWindow(t *testing.T) {
 		t.Error("the pace is the configured one, else reconnectsPerCPU for every CPU")
 	}
 }
+
+func TestStopDrainWindow(t *testing.T) {
+	for _, c := range []struct {
+		conns, pace int
+		want        time.Duration
+	}{
+		{0, 4000, 0},
+		{1, 4000, 250 * time.Microsecond},
+		{2000, 4000, 500 * time.Millisecond},
+		{40000, 4000, 10 * time.Second},
+		{200000, 4000, 10 * time.Second}, // never longer than configured
+		{3, 0, 3 * time.Second},          // a pace of 0 counts as one
+	} {
+		if got := stopDrainWindow(10*time.Second, c.conns, c.pace); got != c.want {
+			t.Errorf("%d connections at %d/s: window %v, want %v", c.conns, c.pace, got, c.want)
+		}
+	}
+}

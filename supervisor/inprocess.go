@@ -477,7 +477,9 @@ func (r *inProcess) drainGeneration(g *ipGen) {
 		n.in.Close() // Serve returns once it took what was handed over
 	}
 	window := r.c.DrainWindow
-	if !r.stopping {
+	if r.stopping {
+		window = stopDrainWindow(window, g.connections(), r.c.reconnectPace())
+	} else {
 		held := g.connections()
 		window = restartDrainWindow(window, held, r.c.reconnectPace())
 		r.con.Infof("Draining generation %d: %s, window %v%s", g.num, workers(len(g.nodes)), window,

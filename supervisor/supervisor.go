@@ -608,7 +608,9 @@ func (s *supervisor) drainGeneration(g *generation) {
 	g.drainStart = time.Now()
 	window := s.c.DrainWindow
 	held := g.connections()
-	if !s.stopping {
+	if s.stopping {
+		window = stopDrainWindow(window, held, s.c.reconnectPace())
+	} else {
 		window = restartDrainWindow(window, held, s.c.reconnectPace())
 	}
 	s.updateTargets() // before any drain order: nothing more is sent to g

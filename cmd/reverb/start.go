@@ -52,7 +52,7 @@ func startSpec(c *supervisor.Config) *spec {
 		{long: "max-workers", arg: "N", def: "none: the pool grows while a tenth of the memory stays free",
 			help: "The most worker processes the pool grows to on Linux as workers near their open-files limit",
 			set:  setCount(&c.MaxWorkers, 0, maxWorkers, "workers")},
-		{long: "drain-window", arg: "DURATION", def: "10s", help: "How long a restart or stop spreads the closing of old connections over",
+		{long: "drain-window", arg: "DURATION", def: "10s", help: "How long a restart spreads the closing of old connections over (longer with many), and the most a stop takes",
 			set: setDuration(&c.DrainWindow, time.Millisecond)},
 		{long: "restart-poll", arg: "DURATION", def: "1s", help: "How often a database, redis or memcached cache store is read for the restart flag",
 			set: setDuration(&c.RestartPoll, 10*time.Millisecond)},
