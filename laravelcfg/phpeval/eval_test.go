@@ -81,6 +81,12 @@ func TestUnknownCarriesLocation(t *testing.T) {
 		{"<?php use Laravel\\Pulse\\Pulse;\nreturn ['a' => [...Pulse::defaultVendorCacheKeys(), 'x'], 'b' => 1];", "a",
 			"config/test.php:2 unsupported construct static call Laravel\\Pulse\\Pulse::defaultVendorCacheKeys()"},
 		{"<?php return ['a' => (object) ['x' => 1]];", "a", "config/test.php:1 unsupported construct (object) cast"},
+		// Superglobals are filled by PHP and by the dotenv loader; they are
+		// not the undefined locals of the file.
+		{"<?php\nreturn ['a' => isset($_ENV['X']) ? 'set' : 'unset'];", "a", "config/test.php:2 unsupported construct $_ENV"},
+		{"<?php return ['a' => $_SERVER['APP_URL'] ?? 'http://localhost'];", "a", "config/test.php:1 unsupported construct $_SERVER"},
+		{"<?php $h = $_ENV['REDIS_HOST'] ?? '127.0.0.1'; return ['a' => $h];", "a", "config/test.php:1 unsupported construct $_ENV"},
+		{"<?php return ['a' => empty($GLOBALS['x'])];", "a", "config/test.php:1 unsupported construct $GLOBALS"},
 	}
 	for _, c := range cases {
 		_, res := evalJSON(t, c.src, nil)
