@@ -478,8 +478,8 @@ func (in *interp) evalTemplate(n *templateNode, sc *scope) php.Value {
 			return in.unknown(n.line, p.bad)
 		}
 		v := sc.vars[p.varName]
-		if p.varName == "this" {
-			return in.unknown(n.line, "$this")
+		if p.varName == "this" || superglobals[p.varName] {
+			return in.unknown(n.line, "$"+p.varName)
 		}
 		if p.keyLit != nil {
 			v = in.index(n.line, v, php.StringValue(*p.keyLit))

@@ -87,6 +87,8 @@ func TestUnknownCarriesLocation(t *testing.T) {
 		{"<?php return ['a' => $_SERVER['APP_URL'] ?? 'http://localhost'];", "a", "config/test.php:1 unsupported construct $_SERVER"},
 		{"<?php $h = $_ENV['REDIS_HOST'] ?? '127.0.0.1'; return ['a' => $h];", "a", "config/test.php:1 unsupported construct $_ENV"},
 		{"<?php return ['a' => empty($GLOBALS['x'])];", "a", "config/test.php:1 unsupported construct $GLOBALS"},
+		{"<?php return ['a' => \"redis://{$_ENV['REDIS_HOST']}:6379\"];", "a", "config/test.php:1 unsupported construct $_ENV"},
+		{"<?php return ['a' => \"$_SERVER[APP_URL]/x\"];", "a", "config/test.php:1 unsupported construct $_SERVER"},
 	}
 	for _, c := range cases {
 		_, res := evalJSON(t, c.src, nil)
