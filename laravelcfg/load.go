@@ -262,25 +262,32 @@ func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)
 	// The defaults this file merges over.
 	var defSrc []byte
 	var defName string
+	var def php.Value
 	switch {
 	case name == "reverb":
 		defSrc, defName = defaults.Reverb(), defaults.ReverbFile
 	case p.LaravelMajor >= 11 && !noFrameworkMerge:
+		if v, ok := p.vendorFrameworkDefault(name, getenv); ok {
+			def = v
+			break
+		}
 		if b, ok := defaults.Framework(p.LaravelMajor, name); ok {
 			defSrc, defName = b, defaults.FrameworkFile(p.LaravelMajor, name)
 		}
 	}
-	if defSrc == nil {
+	if defSrc == nil && def.Kind() != php.Array {
 		if !haveApp {
 			return php.NullValue(), nil
 		}
 		return app, nil
 	}
-	dres, err := phpeval.Eval(defSrc, phpeval.Options{File: defName, BasePath: p.BasePath, Getenv: getenv})
-	if err != nil {
-		return php.Value{}, fmt.Errorf("built-in default %s: %w", defName, err)
+	if defSrc != nil {
+		dres, err := phpeval.Eval(defSrc, phpeval.Options{File: defName, BasePath: p.BasePath, Getenv: getenv})
+		if err != nil {
+			return php.Value{}, fmt.Errorf("built-in default %s: %w", defName, err)
+		}
+		def = dres.Value
 	}
-	def := dres.Value
 	if !haveApp {
 		return def, nil
 	}
@@ -294,6 +301,23 @@ func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)
 		return php.ArrayValue(arrayMerge(def.ArrayVal(), app.ArrayVal())), nil
 	}
 	return php.ArrayValue(mergeFramework(def.ArrayVal(), app.ArrayVal(), mergeableOptions[name])), nil
+}
+
+// vendorFrameworkDefault evaluates the installed framework's own
+// config/<name>.php (vendor/laravel/framework/config), which is what
+// LoadConfiguration merges under the app's file: its keys and defaults
+// follow the installed minor release (Laravel 11.x added sqlite's
+// busy_timeout, journal_mode and synchronous after 11.0, and the prefixes
+// changed form in 13). false, and the built-in copy for the major is used,
+// when vendor/ has no such file or it does not evaluate to an array.
+func (p *Project) vendorFrameworkDefault(name string, getenv func(string) (string, bool)) (php.Value, bool) {
+	rel := "vendor/laravel/framework/config/" + name + ".php"
+	res, err := phpeval.EvalFile(filepath.Join(p.BasePath, filepath.FromSlash(rel)),
+		phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv})
+	if err != nil || res.Value.Kind() != php.Array {
+		return php.Value{}, false
+	}
+	return res.Value, true
 }
 
 // arrayMerge is PHP's array_merge for two arrays: string keys of b replace

@@ -151,6 +151,51 @@ func TestFrameworkMerge(t *testing.T) {
 	}
 }
 
+// The installed framework's own config file is what Laravel merges under
+// the app's, so its keys follow the installed minor release; without it (or
+// when it cannot be evaluated) the built-in copy of the major stands in.
+func TestFrameworkMergeReadsInstalledFrameworkConfig(t *testing.T) {
+	vendorDB := `<?php return ['default' => env('DB_CONNECTION', 'sqlite'), 'connections' => ['sqlite' => ['driver' => 'sqlite',
+		'database' => env('DB_DATABASE', database_path('database.sqlite')), 'busy_timeout' => null, 'journal_mode' => null,
+		'synchronous' => null]], 'redis' => ['options' => ['prefix' => 'from_vendor_']]];`
+	cases := []struct {
+		name  string
+		files map[string]string
+		want  map[string]string
+	}{
+		{"installed file", map[string]string{"vendor/laravel/framework/config/database.php": vendorDB}, map[string]string{
+			"database.connections.sqlite":   `{"driver":"sqlite","database":"DB","busy_timeout":null,"journal_mode":null,"synchronous":null}`,
+			"database.redis.options.prefix": `"from_vendor_"`,
+			"cache.prefix":                  `"laravel_cache_"`, // no vendor cache.php: built-in
+		}},
+		{"installed file under the app's", map[string]string{"vendor/laravel/framework/config/database.php": vendorDB,
+			"config/database.php": `<?php return ['connections' => ['mysql' => ['driver' => 'mysql']]];`}, map[string]string{
+			"database.connections.sqlite.busy_timeout": `null`, "database.connections.mysql": `{"driver":"mysql"}`,
+			"database.default": `"sqlite"`,
+		}},
+		{"unusable installed file", map[string]string{"vendor/laravel/framework/config/database.php": "<?php return [1,"}, map[string]string{
+			"database.connections.sqlite.busy_timeout": "<missing>", "database.redis.options.prefix": `"laravel_database_"`,
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]string{".env": baseEnv + "DB_DATABASE=DB\n", "composer.lock": lock("v11.33.2")}
+			for k, v := range c.files {
+				files[k] = v
+			}
+			p, err := Load(LoadOptions{Dir: project(t, files), LookupEnv: noEnv(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range c.want {
+				if got := jsonAt(t, p, k); got != want {
+					t.Errorf("%s = %s, want %s", k, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestDetectLaravelMajor(t *testing.T) {
 	cases := []struct {
 		name       string

@@ -300,6 +300,14 @@ func (in *interp) poisonBranches(s *ifStmt, sc *scope, cond php.Value) (php.Valu
 	return php.Value{}, false
 }
 
+// superglobals are filled by PHP (and $_ENV and $_SERVER by the .env
+// loader too, without env()'s conversions, $_ENV depending on php.ini's
+// variables_order): reading one is not reading an undefined local.
+var superglobals = map[string]bool{
+	"_ENV": true, "_SERVER": true, "GLOBALS": true, "_GET": true, "_POST": true,
+	"_COOKIE": true, "_FILES": true, "_REQUEST": true, "_SESSION": true,
+}
+
 func rootVar(n node) string {
 	switch n := n.(type) {
 	case *varNode:
@@ -320,8 +328,8 @@ func (in *interp) eval(n node, sc *scope) php.Value {
 	case *templateNode:
 		return in.evalTemplate(n, sc)
 	case *varNode:
-		if n.name == "this" {
-			return in.unknown(n.line, "$this")
+		if n.name == "this" || superglobals[n.name] {
+			return in.unknown(n.line, "$"+n.name)
 		}
 		return sc.vars[n.name]
 	case *arrayNode:
@@ -470,8 +478,8 @@ func (in *interp) evalTemplate(n *templateNode, sc *scope) php.Value {
 			return in.unknown(n.line, p.bad)
 		}
 		v := sc.vars[p.varName]
-		if p.varName == "this" {
-			return in.unknown(n.line, "$this")
+		if p.varName == "this" || superglobals[p.varName] {
+			return in.unknown(n.line, "$"+p.varName)
 		}
 		if p.keyLit != nil {
 			v = in.index(n.line, v, php.StringValue(*p.keyLit))

@@ -81,6 +81,14 @@ func TestUnknownCarriesLocation(t *testing.T) {
 		{"<?php use Laravel\\Pulse\\Pulse;\nreturn ['a' => [...Pulse::defaultVendorCacheKeys(), 'x'], 'b' => 1];", "a",
 			"config/test.php:2 unsupported construct static call Laravel\\Pulse\\Pulse::defaultVendorCacheKeys()"},
 		{"<?php return ['a' => (object) ['x' => 1]];", "a", "config/test.php:1 unsupported construct (object) cast"},
+		// Superglobals are filled by PHP and by the dotenv loader; they are
+		// not the undefined locals of the file.
+		{"<?php\nreturn ['a' => isset($_ENV['X']) ? 'set' : 'unset'];", "a", "config/test.php:2 unsupported construct $_ENV"},
+		{"<?php return ['a' => $_SERVER['APP_URL'] ?? 'http://localhost'];", "a", "config/test.php:1 unsupported construct $_SERVER"},
+		{"<?php $h = $_ENV['REDIS_HOST'] ?? '127.0.0.1'; return ['a' => $h];", "a", "config/test.php:1 unsupported construct $_ENV"},
+		{"<?php return ['a' => empty($GLOBALS['x'])];", "a", "config/test.php:1 unsupported construct $GLOBALS"},
+		{"<?php return ['a' => \"redis://{$_ENV['REDIS_HOST']}:6379\"];", "a", "config/test.php:1 unsupported construct $_ENV"},
+		{"<?php return ['a' => \"$_SERVER[APP_URL]/x\"];", "a", "config/test.php:1 unsupported construct $_SERVER"},
 	}
 	for _, c := range cases {
 		_, res := evalJSON(t, c.src, nil)
@@ -164,10 +172,25 @@ func TestSlug(t *testing.T) {
 		{"My-App_2", "_", "my_app_2"}, {"My-App_2", "-", "my-app-2"}, {"Café Crème", "_", "cafe_creme"},
 		{"ACME@Corp", "_", "acme_at_corp"}, {"Ünïcödé Straße", "_", "unicode_strasse"}, {"日本語", "_", ""},
 		{"", "-", ""}, {"1", "_", "1"}, {"Ǆemal", "-", "emal"}, {"€uro", "_", "eururo"}, {"Łódź Café", "_", "lodz_cafe"}, {"  a  b  ", "-", "a-b"}, {"Æsir Øl", "-", "aesir-ol"},
+		// Control characters are removed before the separators are made
+		// (a vertical tab or form feed from a .env "\v" / "\f" escape
+		// does not split the word); the Ogham, zero-width, line and
+		// paragraph separators become spaces.
+		{"x\vy\fz", "_", "xyz"}, {"a\tb\nc\rd", "-", "a-b-c-d"}, {"a\x00b\x1fc\x7fd", "_", "abcd"},
+		{"a\u1680b\u200bc\u2028d\u2029e", "_", "a_b_c_d_e"}, {"a\ufeffb\u200dc", "_", "abc"},
 	}
 	for _, c := range cases {
 		if got := Slug(c.in, c.sep); got != c.want {
 			t.Errorf("Slug(%q, %q) = %q, want %q", c.in, c.sep, got, c.want)
+		}
+	}
+	// Str::ascii, as voku/portable-ascii gives it.
+	for in, want := range map[string]string{
+		"a\tb\nc\rd": "a b c d", "a\x01b\x0bc\x0cd\x1fe\x7ff": "abcdef", "a\x10b\x13c": "a\x10b\x13c",
+		"a\u200bb\u2028c": "a b c", "a\u00a0b": "a b",
+	} {
+		if got := ASCII(in); got != want {
+			t.Errorf("ASCII(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -16,19 +16,29 @@ var specialASCII = map[rune]string{
 	'ŉ': "n", 'Ŋ': "N", 'ŋ': "n", 'ſ': "s", 'Ɨ': "I", 'ƚ': "l", 'Ɵ': "O",
 	'‘': "'", '’': "'", '‚': ",", '“': "\"", '”': "\"", '„': ",,", '–': "-", '—': "-",
 	'…': "...", '\u00a0': " ", 'Ǿ': "O", 'ǿ': "o", '€': "EUR",
+	// Separators without a compatibility decomposition to a space.
+	'\u1680': " ", '\u200b': " ", '\u2028': " ", '\u2029': " ",
 	// Digraph letters voku leaves out (removed, not spelled out).
 	'Ǆ': "", 'ǅ': "", 'ǆ': "", 'Ǉ': "", 'ǈ': "", 'ǉ': "", 'Ǌ': "", 'ǋ': "", 'ǌ': "",
 }
 
 // ASCII is Str::ascii for Latin scripts: accents are stripped (é → e),
-// ligatures and special letters spelled out (ß → ss, æ → ae), and any other
+// ligatures and special letters spelled out (ß → ss, æ → ae), tabs, line
+// breaks and Unicode spaces made spaces, control characters and any other
 // non-ASCII character removed. voku/portable-ascii also transliterates
 // Cyrillic, Greek, CJK...; those are dropped here (documented difference).
 func ASCII(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if r < 0x80 {
-			b.WriteRune(r)
+			switch {
+			case r == '\t' || r == '\n' || r == '\r':
+				b.WriteByte(' ')
+			case (r < 0x20 && r != 0x10 && r != 0x13) || r == 0x7f:
+				// voku removes control characters (it keeps 0x10 and 0x13).
+			default:
+				b.WriteRune(r)
+			}
 			continue
 		}
 		if t, ok := specialASCII[r]; ok {
