@@ -9,8 +9,9 @@
 #
 #   docker run --rm -p 8080:8080 -v "$PWD:/app" --user "$(id -u):$(id -g)" --stop-timeout 30 reverb-go/reverb
 #
-# (SIGTERM drains the connections over --drain-window, 10 s, then exits 0:
-# the stop timeout must be longer than that; Docker's default is 10 s.)
+# (SIGTERM drains the connections over up to --drain-window, 10 s, then
+# exits 0: the stop timeout must be longer than that; Docker's default is
+# 10 s.)
 #
 # Other commands run the same way: docker run ... reverb-go/reverb restart
 FROM scratch

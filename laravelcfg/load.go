@@ -229,8 +229,9 @@ func optsOutOfFrameworkMerge(base string) bool {
 
 // loadConfigFile evaluates config/<name>.php and merges it as Laravel does:
 // reverb over the package default (shallow), the others over the framework
-// defaults of the app's Laravel major (11+). It returns null for pulse when
-// the app has no config/pulse.php.
+// defaults (11+): the installed framework's config file, else the built-in
+// copy of the app's Laravel major (vendorFrameworkDefault). It returns null
+// for pulse when the app has no config/pulse.php.
 func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool), noFrameworkMerge bool) (php.Value, error) {
 	rel := "config/" + name + ".php"
 	path := filepath.Join(p.BasePath, "config", name+".php")

@@ -212,12 +212,10 @@ func (c *conn) enqueue(frame []byte) bool {
 // queueLimit is the most bytes that may wait for c: maxQueueBytes, or room
 // for queueRoom of the largest messages the server accepts (an API event
 // up to max_request_size, a client event up to the app's
-// max_message_size), whichever is more.
+// max_message_size), whichever is more. A socket of an unknown key has
+// s.noApp, whose max_message_size is 0.
 func (c *conn) queueLimit() int {
-	largest := c.srv.opts.MaxRequestSize
-	if c.app != nil { // nil for an unknown key: only its error is queued
-		largest = max(largest, c.app.cfg.MaxMessageSize)
-	}
+	largest := max(c.srv.opts.MaxRequestSize, c.app.cfg.MaxMessageSize)
 	return max(maxQueueBytes, queueRoom*largest)
 }
 

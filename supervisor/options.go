@@ -34,7 +34,9 @@ type Config struct {
 	MaxWorkers int
 	// PingSweep overrides server.Options.PingSweepInterval (tests).
 	PingSweep time.Duration
-	// DrainWindow spreads the closing of old connections on restart/stop.
+	// DrainWindow spreads the closing of old connections on a restart
+	// (stretched with many, restartDrainWindow), and bounds it on a stop
+	// (stopDrainWindow).
 	DrainWindow time.Duration
 	// ReconnectPace is how many of its connections per second a restart
 	// lets reconnect (drainpace.go); 0 is reconnectsPerCPU per CPU.

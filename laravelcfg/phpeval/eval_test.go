@@ -188,6 +188,8 @@ func TestSlug(t *testing.T) {
 	for in, want := range map[string]string{
 		"a\tb\nc\rd": "a b c d", "a\x01b\x0bc\x0cd\x1fe\x7ff": "abcdef", "a\x10b\x13c": "a\x10b\x13c",
 		"a\u200bb\u2028c": "a b c", "a\u00a0b": "a b",
+		// A Windows line break is one space, as voku replaces "\r\n" first.
+		"a\r\nb": "a b", "x\r\n\r\ny": "x  y", "a\n\rb": "a  b",
 	} {
 		if got := ASCII(in); got != want {
 			t.Errorf("ASCII(%q) = %q, want %q", in, got, want)

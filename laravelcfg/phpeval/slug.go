@@ -28,6 +28,7 @@ var specialASCII = map[rune]string{
 // non-ASCII character removed. voku/portable-ascii also transliterates
 // Cyrillic, Greek, CJK...; those are dropped here (documented difference).
 func ASCII(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", " ") // one space, as voku replaces it before "\n" and "\r"
 	var b strings.Builder
 	for _, r := range s {
 		if r < 0x80 {

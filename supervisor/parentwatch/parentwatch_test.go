@@ -142,12 +142,12 @@ func TestWatchOfAProcessAlreadyGoneIsClosedAtOnce(t *testing.T) {
 
 func TestAParentAliveIsNotGone(t *testing.T) {
 	done := make(chan struct{})
+	defer close(done)
 	gone, err := Watch(os.Getppid(), done)
 	if err != nil {
 		t.Fatal(err)
 	}
-	close(done)
-	time.Sleep(3 * pollInterval)
+	time.Sleep(3 * pollInterval) // polled a few times
 	select {
 	case <-gone:
 		t.Fatal("the test's parent is not gone")
