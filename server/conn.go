@@ -42,10 +42,15 @@ const (
 // A variable for tests.
 var writeTimeout = 10 * time.Second
 
-// stalled is whether a blocking write that wrote n bytes and failed with
-// err should give up: any error but a write deadline passed with progress.
-func stalled(n int64, err error) bool {
-	return err != nil && (n == 0 || !errors.Is(err, os.ErrDeadlineExceeded))
+// stalled is whether a blocking write to c that wrote n bytes and failed
+// with err should give up: any error but a write deadline passed with
+// progress, and that too once c is closing. A closed socket's backlog
+// (a slow consumer closed with 4100, a drain's 4200) gets one
+// writeTimeout and no more, so a client that reads a trickle cannot keep
+// a socket that no longer counts against max_connections, and its queued
+// bytes, alive.
+func (c *conn) stalled(n int64, err error) bool {
+	return err != nil && (n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.isClosing())
 }
 
 // writeChunk is the most one blocking write is given writeTimeout for: a
@@ -53,14 +58,14 @@ func stalled(n int64, err error) bool {
 // so a large queue is written in chunks, each with a deadline of its own.
 const writeChunk = 256 << 10
 
-// writeSteadily writes bufs to nc as long as the client keeps accepting
-// something every writeTimeout.
-func writeSteadily(nc net.Conn, bufs net.Buffers) error {
+// writeSteadily writes bufs to c's socket as long as the client keeps
+// accepting something every writeTimeout (see stalled).
+func (c *conn) writeSteadily(bufs net.Buffers) error {
 	for len(bufs) > 0 {
 		chunk := takeBytes(&bufs, writeChunk)
 		for len(chunk) > 0 {
-			_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if n, err := chunk.WriteTo(nc); stalled(n, err) {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if n, err := chunk.WriteTo(c.nc); c.stalled(n, err) {
 				return err
 			}
 		}
@@ -68,20 +73,20 @@ func writeSteadily(nc net.Conn, bufs net.Buffers) error {
 	return nil
 }
 
-// takeBytes removes from the front of *bufs at most max bytes (splitting
+// takeBytes removes from the front of *bufs at most limit bytes (splitting
 // a buffer if need be; the bytes themselves are not touched).
-func takeBytes(bufs *net.Buffers, max int) net.Buffers {
+func takeBytes(bufs *net.Buffers, limit int) net.Buffers {
 	q := *bufs
 	var out net.Buffers
-	for len(q) > 0 && max > 0 {
+	for len(q) > 0 && limit > 0 {
 		b := q[0]
-		if len(b) > max {
-			out = append(out, b[:max])
-			q[0] = b[max:]
+		if len(b) > limit {
+			out = append(out, b[:limit])
+			q[0] = b[limit:]
 			break
 		}
 		out = append(out, b)
-		max -= len(b)
+		limit -= len(b)
 		q = q[1:]
 	}
 	*bufs = q
@@ -261,7 +266,7 @@ func (c *conn) writeLoop() {
 		c.queued = 0
 		c.omu.Unlock()
 
-		if err := writeSteadily(c.nc, bufs); err != nil {
+		if err := c.writeSteadily(bufs); err != nil {
 			c.omu.Lock()
 			c.closing = true
 			c.queue = nil

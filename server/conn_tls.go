@@ -262,7 +262,7 @@ func (c *conn) writeLoopTLS() {
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		n, err := c.nc.Write(out)
-		if stalled(int64(n), err) {
+		if c.stalled(int64(n), err) {
 			c.failTLSWrite()
 			return
 		}

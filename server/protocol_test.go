@@ -690,6 +690,46 @@ func smallSendBuffers(t *testing.T, ts *testServer) {
 	}
 }
 
+// A slow but steady reader whose socket the server closes meanwhile (here
+// as a drain would) gets one write timeout for the rest of its backlog,
+// not as long as it keeps reading a trickle.
+func TestClosedSlowReaderDropped(t *testing.T) {
+	old := writeTimeout
+	writeTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { writeTimeout = old })
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
+	nc := rawSubscriber(t, ts.addr)
+	defer nc.Close()
+	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+	smallSendBuffers(t, ts)
+	const size = 8 << 20
+	ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
+	buf := make([]byte, 8<<10)
+	total, closedAt := 0, 0
+	for {
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := nc.Read(buf)
+		total += n
+		if err != nil {
+			break
+		}
+		if closedAt == 0 && total > 1<<20 {
+			closedAt = total
+			for _, a := range ts.s.table.Load().byKey {
+				a.mu.Lock()
+				for _, c := range a.conns {
+					go c.closeNow(4200, "Server closing", false)
+				}
+				a.mu.Unlock()
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // ~400 KB/s
+	}
+	if closedAt == 0 || total >= size {
+		t.Fatalf("read %d of %d bytes (closed after %d): the closed socket's backlog was written to the end", total, size, closedAt)
+	}
+}
+
 // A subscriber that accepts nothing at all for the write timeout is dropped.
 func TestStalledReaderDropped(t *testing.T) {
 	old := writeTimeout
