@@ -639,17 +639,26 @@ func TestLargeEventsDelivered(t *testing.T) {
 	}
 }
 
-// A subscriber that reads a large event slowly but steadily is not dropped
-// when writing it takes longer than the write timeout: only a client that
-// accepts nothing for that long is.
-func TestSlowSteadyReaderKept(t *testing.T) {
+// largeEventSubscriber starts a server that takes events up to 24 MiB
+// with a write timeout of 300 ms, and subscribes a raw client with a 64 KiB
+// receive buffer to "idle".
+func largeEventSubscriber(t *testing.T) (*testServer, net.Conn) {
+	t.Helper()
 	old := writeTimeout
 	writeTimeout = 300 * time.Millisecond
 	t.Cleanup(func() { writeTimeout = old })
 	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
 	nc := rawSubscriber(t, ts.addr)
-	defer nc.Close()
 	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+	return ts, nc
+}
+
+// A subscriber that reads a large event slowly but steadily is not dropped
+// when writing it takes longer than the write timeout: only a client that
+// accepts nothing for that long is.
+func TestSlowSteadyReaderKept(t *testing.T) {
+	ts, nc := largeEventSubscriber(t)
+	defer nc.Close()
 	smallSendBuffers(t, ts)
 	const size = 8 << 20
 	ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
@@ -694,13 +703,8 @@ func smallSendBuffers(t *testing.T, ts *testServer) {
 // as a drain would) gets one write timeout for the rest of its backlog,
 // not as long as it keeps reading a trickle.
 func TestClosedSlowReaderDropped(t *testing.T) {
-	old := writeTimeout
-	writeTimeout = 300 * time.Millisecond
-	t.Cleanup(func() { writeTimeout = old })
-	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
-	nc := rawSubscriber(t, ts.addr)
+	ts, nc := largeEventSubscriber(t)
 	defer nc.Close()
-	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
 	smallSendBuffers(t, ts)
 	const size = 8 << 20
 	ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
@@ -732,13 +736,8 @@ func TestClosedSlowReaderDropped(t *testing.T) {
 
 // A subscriber that accepts nothing at all for the write timeout is dropped.
 func TestStalledReaderDropped(t *testing.T) {
-	old := writeTimeout
-	writeTimeout = 300 * time.Millisecond
-	t.Cleanup(func() { writeTimeout = old })
-	ts := startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
-	nc := rawSubscriber(t, ts.addr)
+	ts, nc := largeEventSubscriber(t)
 	defer nc.Close()
-	_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
 	ts.trigger(t, "123456", "e", strings.Repeat("x", 8<<20), "idle")
 	deadline := time.Now().Add(10 * time.Second)
 	for ts.s.Stats().Apps[0].Connections > 0 {
