@@ -46,11 +46,32 @@ var writeTimeout = 10 * time.Second
 // with err should give up: any error but a write deadline passed with
 // progress, and that too once c is closing. A closed socket's backlog
 // (a slow consumer closed with 4100, a drain's 4200) gets one
-// writeTimeout and no more, so a client that reads a trickle cannot keep
-// a socket that no longer counts against max_connections, and its queued
-// bytes, alive.
+// writeTimeout from the close and no more, however many writes it takes
+// (writeDeadline), so a client that reads a trickle cannot keep a socket
+// that no longer counts against max_connections, and its queued bytes,
+// alive; and the close frame is out before the reader stops waiting for
+// the client's FIN (drainUntilEOF).
 func (c *conn) stalled(n int64, err error) bool {
 	return err != nil && (n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.isClosing())
+}
+
+// writeDeadline is the deadline of c's next blocking write: writeTimeout
+// from now, but no later than writeTimeout after c was closed.
+func (c *conn) writeDeadline() time.Time {
+	d := time.Now().Add(writeTimeout)
+	if at := c.closedAt.Load(); at != 0 {
+		if end := time.Unix(0, at).Add(writeTimeout); end.Before(d) {
+			return end
+		}
+	}
+	return d
+}
+
+// markClosed records when c started closing (under omu, as closing is
+// set), for writeDeadline.
+func (c *conn) markClosed() {
+	c.closing = true
+	c.closedAt.Store(time.Now().UnixNano())
 }
 
 // writeChunk is the most one blocking write is given writeTimeout for: a
@@ -64,7 +85,7 @@ func (c *conn) writeSteadily(bufs net.Buffers) error {
 	for len(bufs) > 0 {
 		chunk := takeBytes(&bufs, writeChunk)
 		for len(chunk) > 0 {
-			_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			_ = c.nc.SetWriteDeadline(c.writeDeadline())
 			if n, err := chunk.WriteTo(c.nc); c.stalled(n, err) {
 				return err
 			}
@@ -148,6 +169,9 @@ type conn struct {
 	queued  int
 	writing bool
 	closing bool
+	// closedAt is when closing was set to close with a frame (unix ns;
+	// 0 while open), read by the queue's owner without omu.
+	closedAt atomic.Int64
 	// handshake is how many bytes at the head of the queue are the 101
 	// response (plain sockets send it with connection_established in
 	// one write): not WebSocket traffic, so not counted in BytesOut.
@@ -188,7 +212,7 @@ func (c *conn) enqueue(frame []byte) bool {
 	}
 	if len(c.queue) >= maxQueueFrames || (len(c.queue) > 0 && c.queued+len(frame) > c.queueLimit()) {
 		// Slow consumer: drop what it did not read, close with 4100.
-		c.closing = true
+		c.markClosed()
 		c.queue, c.queued = c.unsentHandshake()
 		c.queue = append(c.queue, websocket.AppendClose(nil, 4100, "Over capacity"))
 		start := !c.writing
@@ -331,7 +355,7 @@ func (c *conn) closeQueued(code int, reason string, drop bool, pre ...[]byte) bo
 		c.omu.Unlock()
 		return false
 	}
-	c.closing = true
+	c.markClosed()
 	if drop {
 		c.queue, c.queued = c.unsentHandshake()
 	}
@@ -360,7 +384,7 @@ func (c *conn) closeRaw(frame []byte) {
 		c.omu.Unlock()
 		return
 	}
-	c.closing = true
+	c.markClosed()
 	c.queue = append(c.queue, frame)
 	start := !c.writing
 	c.writing = true

@@ -98,7 +98,7 @@ func (c *conn) closeTLS(a tlsrec.Alert) {
 		c.omu.Unlock()
 		return
 	}
-	c.closing = true
+	c.markClosed()
 	c.queue = nil
 	c.queued = 0
 	c.tls.alert = a
@@ -260,7 +260,7 @@ func (c *conn) writeLoopTLS() {
 		if !ok {
 			return
 		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		_ = c.nc.SetWriteDeadline(c.writeDeadline())
 		n, err := c.nc.Write(out)
 		if c.stalled(int64(n), err) {
 			c.failTLSWrite()

@@ -378,30 +378,12 @@ func TestTLSSlowSteadyReaderKept(t *testing.T) {
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(v), func(t *testing.T) {
 			ts := startTLSServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
-			_, pool := selfSigned(t)
-			raw, err := net.Dial("tcp", ts.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_ = raw.(*net.TCPConn).SetReadBuffer(64 << 10)
-			nc := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MaxVersion: v})
+			nc := rawTLSSubscriber(t, ts, v)
 			defer nc.Close()
-			_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
-			msg := `{"event":"pusher:subscribe","data":{"channel":"idle"}}`
-			_, _ = nc.Write(append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...))
-			buf := make([]byte, 64<<10)
-			got := ""
-			_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-			for !strings.Contains(got, "subscription_succeeded") {
-				n, err := nc.Read(buf)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got += string(buf[:n])
-			}
 			smallSendBuffers(t, ts)
 			const size = 8 << 20
 			ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
+			buf := make([]byte, 64<<10)
 			total := 0
 			start := time.Now()
 			for total < size {
@@ -415,4 +397,99 @@ func TestTLSSlowSteadyReaderKept(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A subscriber reading a large backlog steadily, whose socket is closed
+// meanwhile (as a drain closes it), gets one write timeout from the close
+// for the rest of its backlog, however the rest is cut into writes: on a
+// plain socket, on TLS 1.3 (the server's record layer) and on TLS 1.2
+// (crypto/tls) alike.
+func TestClosedSteadyReaderGetsOneWriteTimeout(t *testing.T) {
+	old := writeTimeout
+	writeTimeout = time.Second
+	t.Cleanup(func() { writeTimeout = old })
+	for _, v := range []uint16{0, tls.VersionTLS13, tls.VersionTLS12} {
+		name := "plain"
+		if v != 0 {
+			name = tls.VersionName(v)
+		}
+		t.Run(name, func(t *testing.T) {
+			var ts *testServer
+			var nc net.Conn
+			if v == 0 {
+				ts = startServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
+				nc = rawSubscriber(t, ts.addr)
+				_ = nc.(*net.TCPConn).SetReadBuffer(64 << 10)
+			} else {
+				ts = startTLSServer(t, Options{Apps: []laravelcfg.App{appA()}, MaxRequestSize: 24 << 20})
+				nc = rawTLSSubscriber(t, ts, v)
+			}
+			defer nc.Close()
+			smallSendBuffers(t, ts)
+			const size = 8 << 20
+			ts.trigger(t, "123456", "e", strings.Repeat("x", size), "idle")
+			buf := make([]byte, 16<<10)
+			total := 0
+			var closedAt time.Time
+			for {
+				_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				n, err := nc.Read(buf)
+				total += n
+				if err != nil {
+					break
+				}
+				if closedAt.IsZero() && total > 1<<20 {
+					closedAt = time.Now()
+					var conns []*conn
+					for _, a := range ts.s.table.Load().byKey {
+						a.mu.Lock()
+						for _, c := range a.conns {
+							conns = append(conns, c)
+						}
+						a.mu.Unlock()
+					}
+					for _, c := range conns {
+						c.closeNow(4200, "Server restarting", false)
+					}
+				}
+				// ~1.6 MB/s: each 256 KiB write well within the write
+				// timeout, the whole backlog well beyond it.
+				time.Sleep(10 * time.Millisecond)
+			}
+			if closedAt.IsZero() || total >= size {
+				t.Fatalf("read %d of %d bytes: the closed socket's backlog was written to the end", total, size)
+			}
+			if d := time.Since(closedAt); d > closeLinger+writeTimeout {
+				t.Fatalf("the closed socket's backlog was written for %v after the close", d)
+			}
+		})
+	}
+}
+
+// rawTLSSubscriber connects over TLS at most version v with a 64 KiB
+// receive buffer, and subscribes to "idle".
+func rawTLSSubscriber(t *testing.T, ts *testServer, v uint16) net.Conn {
+	t.Helper()
+	_, pool := selfSigned(t)
+	raw, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = raw.(*net.TCPConn).SetReadBuffer(64 << 10)
+	nc := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MaxVersion: v})
+	_, _ = nc.Write([]byte("GET /app/reverb-key HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	msg := `{"event":"pusher:subscribe","data":{"channel":"idle"}}`
+	_, _ = nc.Write(append([]byte{0x81, 0x80 | byte(len(msg)), 0, 0, 0, 0}, msg...))
+	buf := make([]byte, 64<<10)
+	got := ""
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !strings.Contains(got, "subscription_succeeded") {
+		n, err := nc.Read(buf)
+		if err != nil {
+			_ = nc.Close()
+			t.Fatal(err)
+		}
+		got += string(buf[:n])
+	}
+	return nc
 }
