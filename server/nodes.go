@@ -156,7 +156,7 @@ func (s *Server) onSnapshot(env *envelope) {
 			// A user new to this node's view (a late joiner's first
 			// snapshot, or a node back after a partition) is announced to
 			// the local subscribers.
-			if added = pc.join(env.Node, e.SocketID, e.Channel, data); added != nil {
+			if _, added = pc.join(env.Node, e.SocketID, e.Channel, data); added != nil {
 				if ch := a.channels[e.Channel]; ch != nil {
 					subs = ch.subscribers()
 				}

@@ -60,20 +60,29 @@ func (p *presenceChannel) hasUser(key string) bool {
 	return false
 }
 
-// join applies a join; it returns the member_added text to broadcast, nil
-// when the user was already present (or the socket re-subscribed).
-func (p *presenceChannel) join(node, socket, channel string, data php.Value) []byte {
+// join applies a join; it returns the member_removed and member_added
+// texts to broadcast (each nil when not due). member_added is due when the
+// user was not present before the join, as Reverb decides it. A socket
+// that joins again replaces its membership in place (Reverb keeps its
+// place too), and when that was the last membership of another user,
+// member_removed of that user comes first (Reverb sends none, and every
+// other client keeps a member no one is).
+func (p *presenceChannel) join(node, socket, channel string, data php.Value) (removed, added []byte) {
 	m := newMember(node, socket, data)
-	if i := p.find(node, socket); i >= 0 {
-		p.members[i] = m
-		return nil
-	}
 	already := p.hasUser(m.key)
-	p.members = append(p.members, m)
-	if already {
-		return nil
+	if i := p.find(node, socket); i >= 0 {
+		old := p.members[i]
+		p.members[i] = m
+		if old.key != m.key {
+			removed = p.removedText(old, channel)
+		}
+	} else {
+		p.members = append(p.members, m)
 	}
-	return internalText("pusher_internal:member_added", objectJSON(data), channel)
+	if already {
+		return removed, nil
+	}
+	return removed, internalText("pusher_internal:member_added", objectJSON(data), channel)
 }
 
 // admits reports whether a join may enter a channel limited to max users
@@ -255,7 +264,7 @@ func (s *Server) onPresence(env *envelope) {
 			}
 			break
 		}
-		added = pc.join(env.Node, env.SocketID, env.Channel, data)
+		removed, added = pc.join(env.Node, env.SocketID, env.Channel, data)
 		if mine {
 			c := a.conns[env.SocketID]
 			if c != nil && c.wantPresence[env.Channel] {
@@ -327,7 +336,7 @@ func (s *Server) onPresence(env *envelope) {
 			}
 		}
 	}
-	for _, t := range [][]byte{added, removed} {
+	for _, t := range [][]byte{removed, added} {
 		if t == nil {
 			continue
 		}

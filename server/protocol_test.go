@@ -169,6 +169,65 @@ func TestPresence(t *testing.T) {
 	c1.expect(`{"event":"pusher:pong"}`)
 }
 
+// A socket that subscribes to a presence channel again, without
+// unsubscribing, with another user's channel_data: its membership is
+// replaced, as in Reverb, and the others are told, as Reverb tells them
+// member_added for a user not present yet; they are also told
+// member_removed for the user it was when no other socket keeps that user
+// (Reverb leaves them a member no one is).
+func TestPresenceResubscribeAsAnotherUser(t *testing.T) {
+	ts := startServer(t, Options{})
+	ch := "presence-again"
+	user := func(id int) string {
+		return `{"user_id":` + strconv.Itoa(id) + `,"user_info":{"n":` + strconv.Itoa(id) + `}}`
+	}
+	added := func(id int) string {
+		return `{"event":"pusher_internal:member_added","data":"{\"user_id\":` + strconv.Itoa(id) + `,\"user_info\":{\"n\":` + strconv.Itoa(id) + `}}","channel":"presence-again"}`
+	}
+	removed := func(id int) string {
+		return `{"event":"pusher_internal:member_removed","data":"{\"user_id\":` + strconv.Itoa(id) + `}","channel":"presence-again"}`
+	}
+	users := func(want string) {
+		t.Helper()
+		ids, _, err := backend{ts.s}.Users(context.Background(), ts.app("123456"), ch)
+		var got []string
+		for _, id := range ids {
+			got = append(got, phpString(id))
+		}
+		if fmt.Sprint(got) != want || err != nil {
+			t.Fatalf("users %v (%v), want %s", got, err, want)
+		}
+	}
+	c1 := ts.dial(t, "reverb-key")
+	c1.subscribe(ch, user(1), "reverb-secret")
+	c1.expectContains(`\"ids\":[1]`)
+	c2 := ts.dial(t, "reverb-key")
+	c2.subscribe(ch, user(2), "reverb-secret")
+	c2.expectContains(`\"count\":2,\"ids\":[1,2]`)
+	c1.expect(added(2))
+
+	// User 2's socket subscribes again as user 3.
+	c2.subscribe(ch, user(3), "reverb-secret")
+	c2.expectContains(`\"count\":2,\"ids\":[1,3]`)
+	c1.expect(removed(2))
+	c1.expect(added(3))
+	users("[1 3]")
+
+	// Again as user 3: nothing changes for the others.
+	c2.subscribe(ch, user(3), "reverb-secret")
+	c2.expectContains(`\"count\":2,\"ids\":[1,3]`)
+	c1.send(`{"event":"pusher:ping"}`)
+	c1.expect(`{"event":"pusher:pong"}`)
+
+	// As user 1, whom c1 keeps present: user 3 is gone, no one joined.
+	c2.subscribe(ch, user(1), "reverb-secret")
+	c2.expectContains(`\"count\":1,\"ids\":[1]`)
+	c1.expect(removed(3))
+	c1.send(`{"event":"pusher:ping"}`)
+	c1.expect(`{"event":"pusher:pong"}`)
+	users("[1]")
+}
+
 func TestPresenceDataShapes(t *testing.T) {
 	ts := startServer(t, Options{})
 	cases := []struct{ name, data, want string }{
