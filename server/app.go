@@ -102,6 +102,11 @@ type sub struct {
 	// skip it. countsSeen is ch.counts when it was held (under mu).
 	pending    atomic.Bool
 	countsSeen int
+	// from is how many bus messages this node had taken in when the
+	// subscription was made (0: unknown, or made in the bus order): the
+	// broadcasts among them were published before it and skip it
+	// (Server.received).
+	from uint64
 }
 
 // subscribers is the current list; skip entries whose dead flag is set.
@@ -138,6 +143,13 @@ func (a *appState) findOrCreate(name string) *channel {
 
 // addSub adds or replaces c's membership of ch. Caller holds a.mu.
 func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
+	a.addSubFrom(ch, c, data, 0)
+}
+
+// addSubFrom is addSub for a subscription that skips the broadcasts among
+// the first from bus messages (sub.from); a re-subscription keeps the
+// skipping of the membership it replaces.
+func (a *appState) addSubFrom(ch *channel, c *conn, data php.Value, from uint64) {
 	replaced := false
 	if old := c.subOf(ch); old != nil {
 		// Re-subscription replaces the data. The channel's order of
@@ -146,8 +158,9 @@ func (a *appState) addSub(ch *channel, c *conn, data php.Value) {
 		ch.dead++
 		ch.live--
 		replaced = true
+		from = old.from
 	}
-	s := &sub{c: c, ch: ch, data: data}
+	s := &sub{c: c, ch: ch, data: data, from: from}
 	cur := ch.subscribers()
 	var next []*sub
 	if len(cur) < cap(cur) {

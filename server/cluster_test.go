@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,4 +271,75 @@ func TestDrainDeliversAcceptedEvents(t *testing.T) {
 			t.Fatalf("close %d", code)
 		}
 	}
+}
+
+// laggingNode is a bus node whose deliveries wait lag first, as those of a
+// server whose CPU is saturated fall behind.
+type laggingNode struct {
+	cluster.Transport
+	lag atomic.Int64 // nanoseconds
+}
+
+func (l *laggingNode) Start(ctx context.Context, deliver func([]byte)) error {
+	return l.Transport.Start(ctx, func(msg []byte) {
+		if d := l.lag.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		deliver(msg)
+	})
+}
+
+func (l *laggingNode) Received() (uint64, bool) {
+	if c, ok := l.Transport.(cluster.Counter); ok {
+		return c.Received()
+	}
+	return 0, false
+}
+
+// A client that moves to another node (pusher-js after a restart's 4200
+// close) does not get there, again, an event its old socket already had,
+// however far behind the new node's deliveries are: a subscription gets
+// what was published after it, not what the node had yet to deliver.
+func TestSubscriptionGetsOnlyLaterEvents(t *testing.T) {
+	bus := cluster.NewBus()
+	lb := &laggingNode{Transport: bus.Node()}
+	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	nb := startServer(t, Options{Transport: lb, NodeID: "node-b"})
+	old := na.dial(t, "reverb-key")
+	old.subscribe("news", "", "")
+	old.subscribed("news")
+
+	lb.lag.Store(int64(300 * time.Millisecond))
+	na.trigger(t, "123456", "e", "1", "news")
+	old.expect(`{"event":"e","data":"1","channel":"news"}`)
+	_ = old.ws.Close()
+	moved := nb.dial(t, "reverb-key")
+	moved.subscribe("news", "", "")
+	moved.subscribed("news")
+	lb.lag.Store(0)
+	na.trigger(t, "123456", "e", "2", "news")
+	moved.expect(`{"event":"e","data":"2","channel":"news"}`)
+}
+
+// On a cache channel a subscriber of a node whose deliveries run behind
+// still gets the last event published before it subscribed (the cache it
+// was sent, here none, may predate it).
+func TestCacheSubscriptionGetsEventsItsNodeHadYetToDeliver(t *testing.T) {
+	bus := cluster.NewBus()
+	lb := &laggingNode{Transport: bus.Node()}
+	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	nb := startServer(t, Options{Transport: lb, NodeID: "node-b"})
+	first := nb.dial(t, "reverb-key")
+	first.subscribe("cache-news", "", "")
+	first.subscribed("cache-news")
+	first.expect(`{"event":"pusher:cache_miss","channel":"cache-news"}`)
+
+	lb.lag.Store(int64(300 * time.Millisecond))
+	na.trigger(t, "123456", "e", "1", "cache-news")
+	late := nb.dial(t, "reverb-key")
+	late.subscribe("cache-news", "", "")
+	late.subscribed("cache-news")
+	lb.lag.Store(0)
+	late.expect(`{"event":"pusher:cache_miss","channel":"cache-news"}`)
+	late.expect(`{"event":"e","data":"1","channel":"cache-news"}`)
 }

@@ -14,6 +14,7 @@ import (
 
 // deliver is the transport's callback: one message at a time, in order.
 func (s *Server) deliver(msg []byte) {
+	s.delivering.Add(1)
 	var env envelope
 	if err := json.Unmarshal(msg, &env); err != nil {
 		s.logError("cluster: undecodable message: " + err.Error())
@@ -126,7 +127,7 @@ func (s *Server) broadcast(a *appState, name string, text []byte, except string)
 	}
 	subs := ch.subscribers()
 	a.mu.Unlock()
-	s.fanout(a, name, subs, text, ex)
+	s.fanoutAt(a, name, subs, text, ex, s.delivering.Load())
 	if held {
 		// Held subscribers waiting for the cache (routing.go) get this
 		// event as their cache frame, after their subscription_succeeded.
@@ -140,23 +141,31 @@ func (s *Server) broadcast(a *appState, name string, text []byte, except string)
 // and reports it as one Broadcast event (one MessageDelivered per
 // recipient only when an observer asks for those).
 func (s *Server) fanout(a *appState, channel string, subs []*sub, text []byte, except *conn) {
+	s.fanoutAt(a, channel, subs, text, except, 0)
+}
+
+// fanoutAt is fanout for the broadcast that is bus message seq of this
+// node (0: not one), which skips the subscriptions made after this node
+// had taken it in.
+func (s *Server) fanoutAt(a *appState, channel string, subs []*sub, text []byte, except *conn, seq uint64) {
 	frame := textFrame(text)
 	// Enqueueing is cheap (the flushers make the syscalls, in parallel),
 	// so one loop serves even 10,000 subscribers.
 	var n int
 	if a.wants(MessageDelivered) {
-		n = enqueueReporting(a, channel, subs, frame, text, except)
+		n = enqueueReporting(a, channel, subs, frame, text, except, seq)
 	} else {
-		n = enqueueAll(subs, frame, except)
+		n = enqueueAll(subs, frame, except, seq)
 	}
 	a.emit(Event{Kind: Broadcast, Channel: channel, Data: text, Count: n})
 }
 
 // enqueueReporting is enqueueAll with a MessageDelivered per recipient.
-func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []byte, except *conn) int {
+// Both skip the subscriptions made after bus message seq was taken in.
+func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []byte, except *conn, seq uint64) int {
 	n := 0
 	for _, sb := range subs {
-		if sb.c == except || sb.dead.Load() || sb.pending.Load() {
+		if sb.c == except || sb.dead.Load() || sb.pending.Load() || seq <= sb.from && seq != 0 {
 			continue
 		}
 		if sb.c.enqueue(frame) {
@@ -167,10 +176,10 @@ func enqueueReporting(a *appState, channel string, subs []*sub, frame, text []by
 	return n
 }
 
-func enqueueAll(subs []*sub, frame []byte, except *conn) int {
+func enqueueAll(subs []*sub, frame []byte, except *conn, seq uint64) int {
 	n := 0
 	for _, sb := range subs {
-		if sb.c == except || sb.dead.Load() || sb.pending.Load() {
+		if sb.c == except || sb.dead.Load() || sb.pending.Load() || seq <= sb.from && seq != 0 {
 			continue
 		}
 		if sb.c.enqueue(frame) {

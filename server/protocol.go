@@ -235,7 +235,16 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		ch = a.findOrCreate(name)
 	}
 	a.want(ch) // interest routing: only now that the subscription succeeded
-	a.addSub(ch, c, data)
+	// The broadcasts this node has taken in but not delivered yet were
+	// published before this subscription: a client that moved here from
+	// another node (a restart's 4200) had them there already. Except on a
+	// cache channel, where the last of them is the one a subscriber is
+	// owed and the cache sent below may not hold it yet.
+	var from uint64
+	if !kind.Cache() {
+		from = s.received()
+	}
+	a.addSubFrom(ch, c, data, from)
 	if s.holdSub(a, ch, c) {
 		// Interest routing: acknowledged once the channel's topic is
 		// live here (routing.go).

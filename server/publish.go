@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/reverb-go/reverb/server/cluster"
 )
 
 // Publishing in order, and waiting for a point of the bus's one order.
@@ -91,6 +93,18 @@ func (s *Server) send(ctx context.Context, topic string, msg []byte) (int, error
 		s.controlReceivers.Store(int64(n))
 	}
 	return n, err
+}
+
+// received is how many bus messages this node has taken in (delivered or
+// waiting to be), numbered as deliver counts them in s.delivering; 0 when
+// the transport does not say (cluster.Counter).
+func (s *Server) received() uint64 {
+	if c, ok := s.transport.(cluster.Counter); ok {
+		if n, ok := c.Received(); ok {
+			return n
+		}
+	}
+	return 0
 }
 
 // release wakes whoever waits for the delivery of the message ref.

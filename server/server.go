@@ -98,6 +98,10 @@ type Server struct {
 	// controlReceivers is the last control publish's receiver count.
 	routingWarn      routingWarnings
 	controlReceivers atomic.Int64
+	// delivering is the number of the bus message being delivered (the
+	// count of deliver calls; the transport's numbering when it is a
+	// cluster.Counter).
+	delivering atomic.Uint64
 	// table is the apps, copy-on-write (apptable.go); tableMu serialises
 	// writers.
 	table   atomic.Pointer[appTable]

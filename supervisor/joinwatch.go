@@ -61,6 +61,15 @@ func (j *joinWatch) Start(ctx context.Context, deliver func(msg []byte)) error {
 }
 
 // Publish learns from the hello how many nodes will answer it.
+// Received passes on the count of the transport underneath
+// (cluster.Counter): every message it takes in is delivered through here.
+func (j *joinWatch) Received() (uint64, bool) {
+	if c, ok := j.Transport.(cluster.Counter); ok {
+		return c.Received()
+	}
+	return 0, false
+}
+
 func (j *joinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
 	n, err := j.Transport.Publish(ctx, msg)
 	if bytes.Contains(msg, helloType) && !bytes.Contains(msg, forField) {

@@ -117,3 +117,29 @@ func TestWatchJoinsKeepsTheRouter(t *testing.T) {
 		t.Fatal("a plain transport became a router")
 	}
 }
+
+// The in-process servers' transport, the bus under a joinWatch, still
+// counts what it took in, so a server knows which broadcasts predate a
+// subscription (a client that moved from the draining generation).
+func TestJoinWatchPassesOnTheBusCount(t *testing.T) {
+	bus := cluster.NewBus()
+	tr, _ := watchJoins(bus.Node(), "g1s0")
+	c, ok := tr.(cluster.Counter)
+	if !ok {
+		t.Fatal("the watched transport is no cluster.Counter")
+	}
+	got := make(chan []byte, 2)
+	if err := tr.Start(context.Background(), func(m []byte) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	other := bus.Node()
+	defer other.Close()
+	if _, err := other.Publish(context.Background(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	if n, ok := c.Received(); !ok || n != 1 {
+		t.Fatalf("Received() = %d, %v; want 1, true", n, ok)
+	}
+}

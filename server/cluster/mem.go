@@ -27,12 +27,13 @@ func (b *Bus) Node() Transport { return &busNode{bus: b} }
 type busNode struct {
 	bus *Bus
 
-	mu      sync.Mutex // guards inbox, started, closed
-	cond    *sync.Cond
-	inbox   [][]byte
-	started bool
-	closed  bool
-	done    chan struct{}
+	mu       sync.Mutex // guards inbox, received, started, closed
+	cond     *sync.Cond
+	inbox    [][]byte
+	received uint64 // messages appended to inbox so far
+	started  bool
+	closed   bool
+	done     chan struct{}
 }
 
 func (n *busNode) Start(_ context.Context, deliver func([]byte)) error {
@@ -88,12 +89,20 @@ func (n *busNode) Publish(_ context.Context, msg []byte) (int, error) {
 		o.mu.Lock()
 		if !o.closed {
 			o.inbox = append(o.inbox, msg)
+			o.received++
 			o.cond.Signal()
 			count++
 		}
 		o.mu.Unlock()
 	}
 	return count, nil
+}
+
+// Received is how many messages this node has taken in (cluster.Counter).
+func (n *busNode) Received() (uint64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.received, true
 }
 
 func (n *busNode) Close() error {

@@ -21,6 +21,14 @@ type Transport interface {
 	Close() error
 }
 
+// Counter is implemented by transports that know how many messages they
+// have taken in for this node, delivered or still waiting to be: after
+// Received returned n, deliver is called for message n+1 onwards with the
+// messages published later. ok is false when the count is unknown.
+type Counter interface {
+	Received() (n uint64, ok bool)
+}
+
 // Router is the Transport of the interest-routed mode (a fleet of this
 // server only): besides the control stream every node receives (Publish),
 // a message published to a topic (PublishTo) reaches only the nodes
