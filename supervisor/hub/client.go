@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reverb-go/reverb/server/cluster"
@@ -50,12 +51,16 @@ type Client struct {
 	dead bool
 
 	queue     chan []byte
+	received  atomic.Uint64 // deliveries read off the connection so far
 	startOnce sync.Once
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
 }
 
-var _ cluster.Transport = (*Client)(nil)
+var (
+	_ cluster.Transport = (*Client)(nil)
+	_ cluster.Counter   = (*Client)(nil)
+)
 
 var ackPool = sync.Pool{New: func() any { return make(chan int, 1) }}
 
@@ -122,6 +127,11 @@ func (c *Client) Start(_ context.Context, deliver func([]byte)) error {
 	})
 	return err
 }
+
+// Received implements cluster.Counter: the deliveries read off the
+// connection so far, delivered or waiting in the queue. Those the
+// supervisor has relayed and the kernel still holds are not counted.
+func (c *Client) Received() (uint64, bool) { return c.received.Load(), true }
 
 // Publish implements cluster.Transport: the count is the number of workers
 // the supervisor queued msg for, this one included.
@@ -193,6 +203,7 @@ func (c *Client) read() error {
 		}
 		switch typ {
 		case FrameDeliver:
+			c.received.Add(1)
 			select {
 			case c.queue <- payload:
 			default:

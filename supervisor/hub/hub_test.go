@@ -459,3 +459,20 @@ func BenchmarkRelay(b *testing.B) {
 		<-got[1]
 	}
 }
+
+// A worker counts the deliveries it took in, delivered or still queued,
+// in the order its server numbers them.
+func TestClientCountsDeliveries(t *testing.T) {
+	r := NewRelay(0, t.Logf)
+	a := join(t, r, "a", ClientEvents{})
+	b := join(t, r, "b", ClientEvents{})
+	for i := range 5 {
+		if _, err := a.client.Publish(context.Background(), fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.got.wait(t, 5)
+	if n, ok := b.client.Received(); !ok || n != 5 {
+		t.Fatalf("Received() = %d, %v; want 5, true", n, ok)
+	}
+}
