@@ -107,6 +107,8 @@ async function restartScenario(t, store) {
     assert.ok(now && !initial.has(now), `client moved to a new socket (had ${r.socketIds.join(', ')})`);
   }
   assert.deepEqual(misses.slice(0, 5), [], `${misses.length} events not delivered to a subscribed socket`);
+  const dups = fleet.records.flatMap((r) => r.dups);
+  assert.deepEqual(dups.slice(0, 5), [], `${dups.length} events delivered twice to a client`);
   assert.match(server.output(), /Restart signal received/);
   assert.match(server.output(), /Configuration reloaded/);
   fleet.disconnect();

@@ -78,7 +78,8 @@ export function childPids(pid) {
  * A fleet of pusher-js clients subscribed to one public channel. Each record
  * keeps the socket ids it had, its subscription intervals (from
  * subscription_succeeded to leaving the connected state, in client time),
- * the event sequence numbers received, and errors.
+ * the event sequence numbers received, those received again (dups), and
+ * errors.
  */
 export class Fleet {
   constructor(server, app, channel, event) {
@@ -99,7 +100,7 @@ export class Fleet {
 
   add() {
     const p = pusherClient(this.server, this.app);
-    const rec = { p, socketIds: [], intervals: [], cur: null, seqs: new Set(), errors: [], stateChanges: 0 };
+    const rec = { p, socketIds: [], intervals: [], cur: null, seqs: new Set(), dups: [], errors: [], stateChanges: 0 };
     const conn = p.connection;
     conn.bind('state_change', ({ previous, current }) => {
       rec.stateChanges++;
@@ -117,7 +118,10 @@ export class Fleet {
         rec.intervals.push(rec.cur);
         resolve();
       });
-      ch.bind(this.event, (d) => rec.seqs.add(d.seq));
+      ch.bind(this.event, (d) => {
+        if (rec.seqs.has(d.seq)) rec.dups.push({ seq: d.seq, socketIds: rec.socketIds.slice() });
+        rec.seqs.add(d.seq);
+      });
     });
     this.records.push(rec);
     return rec;
