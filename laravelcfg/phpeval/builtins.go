@@ -1153,6 +1153,9 @@ func fnSprintf(in *interp, line int, a []php.Value) php.Value {
 				f = 0 // PHP prints -0.0 as 0.0
 			}
 			s = strconv.FormatFloat(f, 'f', prec, 64)
+			if plus && f >= 0 {
+				s = "+" + s
+			}
 		case 'x':
 			s = strconv.FormatUint(uint64(v.ToInt()), 16)
 		case 'X':

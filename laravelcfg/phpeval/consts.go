@@ -1,6 +1,7 @@
 package phpeval
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -48,6 +49,8 @@ var constants = map[string]php.Value{
 	"JSON_THROW_ON_ERROR":         php.IntValue(4194304),
 	"PHP_FLOAT_EPSILON":           php.FloatValue(2.220446049250313e-16),
 	"M_PI":                        php.FloatValue(3.141592653589793),
+	"INF":                         php.FloatValue(math.Inf(1)),
+	"NAN":                         php.FloatValue(math.NaN()),
 	"PHP_MAXPATHLEN":              php.IntValue(4096),
 	"SORT_STRING":                 php.IntValue(2),
 	"SORT_REGULAR":                php.IntValue(0),
