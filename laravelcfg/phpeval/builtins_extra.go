@@ -16,6 +16,7 @@ func init() {
 		"range":         fnRange,
 		"array_combine": fnArrayCombine,
 		"array_slice":   fnArraySlice,
+		"getenv":        fnGetenv,
 	} {
 		builtins[name] = fn
 	}
@@ -258,4 +259,25 @@ func fnArraySlice(in *interp, line int, a []php.Value) php.Value {
 		}
 	}
 	return php.ArrayValue(out)
+}
+
+// fnGetenv is getenv($name): the raw string of a process environment
+// variable (Laravel's .env loader puts its variables there too), false
+// when it is not set. getenv() without a name (every variable) is not
+// computed.
+func fnGetenv(in *interp, line int, a []php.Value) php.Value {
+	if arg(a, 0).IsNull() {
+		return in.unknown(line, "getenv() without a variable name")
+	}
+	name, ok := arg(a, 0).CoerceString()
+	if !ok {
+		return in.failed(line, "TypeError: getenv(): Argument #1 ($name) must be of type ?string, "+a[0].TypeName()+" given")
+	}
+	if in.opts.ProcessEnv == nil {
+		return in.unknown(line, "getenv('"+name+"') (the process environment is not known here)")
+	}
+	if v, ok := in.opts.ProcessEnv(name); ok {
+		return php.StringValue(v)
+	}
+	return php.BoolValue(false)
 }

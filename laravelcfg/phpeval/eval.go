@@ -45,6 +45,11 @@ type Options struct {
 	// Getenv is what env() reads (the real environment first, then .env);
 	// nil means no variable is set.
 	Getenv func(name string) (string, bool)
+	// ProcessEnv is what getenv() reads: the process environment, into
+	// which Laravel's .env loader also puts (putenv) the variables .env
+	// defined, but not the $_SERVER-only entries env() sees (PHP_SELF...);
+	// nil makes getenv() a value that cannot be computed.
+	ProcessEnv func(name string) (string, bool)
 	// Limits; zero fields take DefaultLimits.
 	Limits Limits
 }
