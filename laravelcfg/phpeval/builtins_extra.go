@@ -17,6 +17,7 @@ func init() {
 		"array_combine": fnArrayCombine,
 		"array_slice":   fnArraySlice,
 		"getenv":        fnGetenv,
+		"json_encode":   fnJSONEncode,
 	} {
 		builtins[name] = fn
 	}

@@ -23,7 +23,7 @@ func checkPHPCases(t *testing.T, cases []phpCase, env map[string]string) {
 		if c.want == "error" {
 			if !res.Value.IsUnknown() {
 				t.Errorf("%s: got a value, PHP throws", c.expr)
-			} else if !strings.Contains(res.Value.UnknownReason(), "Error") {
+			} else if r := res.Value.UnknownReason(); !strings.Contains(r, "Error") && !strings.Contains(r, "Exception") {
 				t.Errorf("%s: %s, want PHP's error", c.expr, res.Value.UnknownReason())
 			}
 			continue
@@ -121,5 +121,65 @@ func TestRangeRefusals(t *testing.T) {
 	res, _ := Eval([]byte("<?php return range(1, 1e9);"), Options{File: "config/x.php"})
 	if r := res.Value.UnknownReason(); !strings.Contains(r, "1000000000 elements") {
 		t.Errorf("range(1, 1e9): %q", r)
+	}
+}
+
+func TestJSONEncodeAgainstPHP(t *testing.T) {
+	checkPHPCases(t, []phpCase{
+		{`json_encode(['a' => 1, 'b' => [1, 2], 'c' => null, 'd' => true, 'e' => 1.5])`, `"{\"a\":1,\"b\":[1,2],\"c\":null,\"d\":true,\"e\":1.5}"`},
+		{`json_encode('https://example.com/x')`, `"\"https:\\\/\\\/example.com\\\/x\""`},
+		{`json_encode('https://example.com/x', JSON_UNESCAPED_SLASHES)`, `"\"https:\/\/example.com\/x\""`},
+		{`json_encode('Café 東京 😀')`, `"\"Caf\\u00e9 \\u6771\\u4eac \\ud83d\\ude00\""`},
+		{`json_encode('Café 東京 😀', JSON_UNESCAPED_UNICODE)`, `"\"Caf\u00e9 \u6771\u4eac \ud83d\ude00\""`},
+		{`json_encode("a\u{2028}b", JSON_UNESCAPED_UNICODE)`, `"\"a\\u2028b\""`},
+		{`json_encode("a\u{2028}b", JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_LINE_TERMINATORS)`, `"\"a\u2028b\""`},
+		{`json_encode("<a href='x'>&\"</a>")`, `"\"<a href='x'>&\\\"<\\\/a>\""`},
+		{`json_encode("<a href='x'>&\"</a>", JSON_HEX_TAG | JSON_HEX_APOS | JSON_HEX_QUOT | JSON_HEX_AMP)`, `"\"\\u003Ca href=\\u0027x\\u0027\\u003E\\u0026\\u0022\\u003C\\\/a\\u003E\""`},
+		{`json_encode("\x00\x1f\x7f\t\n\r\x08\x0c")`, `"\"\\u0000\\u001f\\t\\n\\r\\b\\f\""`},
+		{`json_encode([1.0, 0.1, 1e20, -0.0, 1e-7, 100.0, 0.30000000000000004])`, `"[1,0.1,1.0e+20,-0,1.0e-7,100,0.30000000000000004]"`},
+		{`json_encode([1.0, 0.1, 1e20, -0.0, 1e-7], JSON_PRESERVE_ZERO_FRACTION)`, `"[1.0,0.1,1.0e+20,-0.0,1.0e-7]"`},
+		{`json_encode([])`, `"[]"`},
+		{`json_encode([], JSON_FORCE_OBJECT)`, `"{}"`},
+		{`json_encode([1, 2], JSON_FORCE_OBJECT)`, `"{\"0\":1,\"1\":2}"`},
+		{`json_encode([1 => 'a', 2 => 'b'])`, `"{\"1\":\"a\",\"2\":\"b\"}"`},
+		{`json_encode(['a' => [], 'b' => ['x' => 1, 'y' => [1, [2]]]], JSON_PRETTY_PRINT)`, `"{\n    \"a\": [],\n    \"b\": {\n        \"x\": 1,\n        \"y\": [\n            1,\n            [\n                2\n            ]\n        ]\n    }\n}"`},
+		{`json_encode(['a' => [], 'b' => ['x' => 1]], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE)`, `"{\n    \"a\": [],\n    \"b\": {\n        \"x\": 1\n    }\n}"`},
+		{`json_encode("\xff")`, `false`},
+		{`json_encode(INF)`, `false`},
+		{`json_encode(NAN)`, `false`},
+		{`json_encode("\xff", JSON_THROW_ON_ERROR)`, `error`},
+		{`json_encode([[1]], 0, 1)`, `false`},
+		{`json_encode([1], 0, 1)`, `"[1]"`},
+		{`json_encode(1, 0, 0)`, `"1"`},
+		{`json_encode([[[]]], 0, 2)`, `false`},
+		{`json_encode([[[]]], 0, 3)`, `"[[[]]]"`},
+		{`json_encode(fn () => 1)`, `"{}"`},
+		{`json_encode(PHP_INT_MAX)`, `"9223372036854775807"`},
+		{`json_encode(['é' => 1])`, `"{\"\\u00e9\":1}"`},
+		{`json_encode(['a/b' => 1], JSON_UNESCAPED_SLASHES)`, `"{\"a\/b\":1}"`},
+		{`json_encode(null)`, `"null"`},
+		{`json_encode(0.1 + 0.2)`, `"0.30000000000000004"`},
+		{`json_encode('€', JSON_HEX_TAG)`, `"\"\\u20ac\""`},
+		{`json_encode([], 0, 0)`, `false`},
+		{`json_encode(1, 0, -1)`, `"1"`},
+		{`json_encode([1], 0, PHP_INT_MAX)`, `false`},
+		{`json_encode([1], 0, 4294967297)`, `"[1]"`},
+	}, nil)
+	// Flags it does not implement are not guessed.
+	res, _ := Eval([]byte("<?php return json_encode('1', JSON_NUMERIC_CHECK);"), Options{File: "config/x.php"})
+	if !res.Value.IsUnknown() {
+		t.Errorf("JSON_NUMERIC_CHECK computed")
+	}
+}
+
+func TestGetenvNeedsTheProcessEnvironment(t *testing.T) {
+	src := []byte("<?php return [getenv('A'), getenv('B')];")
+	res, _ := Eval(src, Options{File: "config/x.php"})
+	if v, _ := res.Value.ArrayVal().Get(php.IntKey(0)); !v.IsUnknown() {
+		t.Errorf("getenv() without a process environment computed")
+	}
+	res, _ = Eval(src, Options{File: "config/x.php", ProcessEnv: mapEnv(map[string]string{"A": "null"})})
+	if got, _ := php.EncodeJSON(res.Value, php.JSONOptions{}); string(got) != `["null",false]` {
+		t.Errorf("got %s", got)
 	}
 }
