@@ -183,3 +183,19 @@ func TestGetenvNeedsTheProcessEnvironment(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestStrTitleAgainstPHP(t *testing.T) {
+	checkPHPCases(t, []phpCase{
+		{`Illuminate\Support\Str::title('hELLO wORLD 1st x1y o\'neil foo-bar foo_bar')`, `"Hello World 1St X1Y O'neil Foo-Bar Foo_Bar"`},
+		{"Illuminate\\Support\\Str::title('my app.NAME:x^y`z')", "\"My App.name:x^y`z\""},
+		{`Illuminate\Support\Str::title('')`, `""`},
+		{`Illuminate\Support\Str::title("a\tb\nc")`, `"A\tB\nC"`},
+		{`Illuminate\Support\Str::title(123)`, `"123"`},
+		{`Str::title('laravel 11 API-gateway')`, `"Laravel 11 Api-Gateway"`},
+	}, nil)
+	// Unicode title-casing is not guessed.
+	res, _ := Eval([]byte("<?php return Str::title('ÉCOLE été');"), Options{File: "config/x.php"})
+	if !res.Value.IsUnknown() {
+		t.Errorf("non-ASCII Str::title computed")
+	}
+}

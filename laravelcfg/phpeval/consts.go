@@ -239,10 +239,49 @@ func (in *interp) staticCall(line int, cls, method string, args []php.Value) php
 		case "upper":
 			s, _ := stringArg(args, 0)
 			return php.StringValue(strings.ToUpper(s))
+		case "title":
+			s, ok := stringArg(args, 0)
+			if !ok {
+				return in.failed(line, "TypeError: mb_convert_case(): Argument #1 ($string) must be of type string")
+			}
+			t, ok := asciiTitle(s)
+			if !ok {
+				return in.unknown(line, "Str::title() of non-ASCII text")
+			}
+			return php.StringValue(t)
 		case "ascii":
 			s, _ := stringArg(args, 0)
 			return php.StringValue(ASCII(s))
 		}
 	}
 	return in.unknown(line, "static call "+cls+"::"+method+"()")
+}
+
+// asciiTitle is mb_convert_case($s, MB_CASE_TITLE) for ASCII text: a
+// letter is upper-cased after a character that is not a letter, lower-cased
+// after a letter; ' . : ^ and ` (case-ignorable) keep the state they
+// follow. ok is false for non-ASCII text.
+func asciiTitle(s string) (string, bool) {
+	b := []byte(s)
+	inWord := false
+	for i, c := range b {
+		switch {
+		case c >= 0x80:
+			return "", false
+		case c >= 'a' && c <= 'z':
+			if !inWord {
+				b[i] = c - 32
+			}
+			inWord = true
+		case c >= 'A' && c <= 'Z':
+			if inWord {
+				b[i] = c + 32
+			}
+			inWord = true
+		case c == '\'' || c == '.' || c == ':' || c == '^' || c == '`':
+		default:
+			inWord = false
+		}
+	}
+	return string(b), true
 }
