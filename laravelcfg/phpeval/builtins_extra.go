@@ -18,6 +18,9 @@ func init() {
 		"array_slice":   fnArraySlice,
 		"getenv":        fnGetenv,
 		"json_encode":   fnJSONEncode,
+		"define":        fnDefine,
+		"defined":       fnDefined,
+		"constant":      fnConstant,
 	} {
 		builtins[name] = fn
 	}
@@ -281,4 +284,86 @@ func fnGetenv(in *interp, line int, a []php.Value) php.Value {
 		return php.StringValue(v)
 	}
 	return php.BoolValue(false)
+}
+
+// constName checks a constant name argument.
+func constName(in *interp, line int, a []php.Value, fn string) (string, php.Value) {
+	name, ok := arg(a, 0).CoerceString()
+	if !ok {
+		return "", in.failed(line, "TypeError: "+fn+"(): Argument #1 ($constant_name) must be of type string, "+arg(a, 0).TypeName()+" given")
+	}
+	return strings.TrimPrefix(name, "\\"), php.Value{}
+}
+
+// isConstant reports whether name is a constant this file can see: PHP's
+// own, or one define() created earlier in the file.
+func (in *interp) isConstant(name string) bool {
+	if _, ok := constants[name]; ok {
+		return true
+	}
+	switch strings.ToLower(name) {
+	case "true", "false", "null":
+		return true
+	}
+	_, ok := in.defined[name]
+	return ok
+}
+
+// fnDefine is define($name, $value): the constant is visible to the rest of
+// the file. A name already defined keeps its value (PHP warns and returns
+// false). Constants defined elsewhere (other config files, the app's
+// autoloaded files) are not seen.
+func fnDefine(in *interp, line int, a []php.Value) php.Value {
+	name, bad := constName(in, line, a, "define")
+	if bad.IsUnknown() {
+		return bad
+	}
+	if len(a) < 2 {
+		return in.failed(line, "ArgumentCountError: define() expects at least 2 arguments, 1 given")
+	}
+	if strings.Contains(name, "::") {
+		return in.failed(line, "ValueError: define(): Argument #1 ($constant_name) cannot be a class constant")
+	}
+	if in.isConstant(name) {
+		in.warnings = append(in.warnings, fmt.Sprintf("%s: constant %s already defined", in.where(line), name))
+		return php.BoolValue(false)
+	}
+	v := a[1]
+	if v.Kind() == php.Closure {
+		v = in.unknown(line, "constant "+name+" holding a closure")
+	}
+	if in.defined == nil {
+		in.defined = map[string]php.Value{}
+	}
+	in.defined[name] = v
+	return php.BoolValue(true)
+}
+
+func fnDefined(in *interp, line int, a []php.Value) php.Value {
+	name, bad := constName(in, line, a, "defined")
+	if bad.IsUnknown() {
+		return bad
+	}
+	if strings.Contains(name, "::") {
+		_, ok := classConstants[strings.ToLower(name)]
+		if !ok {
+			return in.unknown(line, "defined('"+name+"')")
+		}
+		return php.BoolValue(true)
+	}
+	return php.BoolValue(in.isConstant(name))
+}
+
+func fnConstant(in *interp, line int, a []php.Value) php.Value {
+	name, bad := constName(in, line, a, "constant")
+	if bad.IsUnknown() {
+		return bad
+	}
+	if cls, c, ok := strings.Cut(name, "::"); ok {
+		return in.classConst(&classConstNode{base: base{line}, class: cls, name: c})
+	}
+	if !in.isConstant(name) {
+		return in.failed(line, "Error: Undefined constant \""+name+"\"")
+	}
+	return in.constant(&constNode{base: base{line}, name: name})
 }

@@ -199,3 +199,41 @@ func TestStrTitleAgainstPHP(t *testing.T) {
 		t.Errorf("non-ASCII Str::title computed")
 	}
 }
+
+// Constants define() creates are seen by the rest of the file; the
+// expected value is what PHP prints for json_encode(require 'a.php').
+func TestDefineAgainstPHP(t *testing.T) {
+	src := `<?php
+define('APP_PREFIX', 'my-app');
+defined('APP_PREFIX') || define('APP_PREFIX', 'other');
+if (!defined('LIMIT')) {
+    define('LIMIT', 10);
+}
+$again = define('APP_PREFIX', 'x');
+define('LIST_C', ['a', 'b']);
+return [
+    'prefix' => APP_PREFIX . '_cache',
+    'limit' => LIMIT * 2,
+    'again' => $again,
+    'list' => LIST_C[1],
+    'const' => constant('LIMIT'),
+    'builtin' => defined('PHP_EOL'),
+    'nope' => defined('NOPE'),
+    'cls' => constant('PDO::ATTR_TIMEOUT'),
+    'ns' => \APP_PREFIX,
+];
+`
+	got, res := evalJSON(t, src, nil)
+	want := `{"prefix":"my-app_cache","limit":20,"again":false,"list":"b","const":10,"builtin":true,"nope":false,"cls":2,"ns":"my-app"}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "config/test.php:7: constant APP_PREFIX already defined") {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	// A constant defined in a branch the evaluator cannot decide stays unknown.
+	got, _ = evalJSON(t, "<?php if (foo()) { define('X', 1); } return [X, 2];", nil)
+	if got != "[null,2]" {
+		t.Errorf("got %s", got)
+	}
+}

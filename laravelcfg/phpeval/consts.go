@@ -160,6 +160,9 @@ func (in *interp) constant(n *constNode) php.Value {
 	if v, ok := constants[strings.ToUpper(name)]; ok && strings.HasPrefix(strings.ToUpper(name), "PHP_") {
 		return v
 	}
+	if v, ok := in.defined[name]; ok {
+		return v
+	}
 	return in.unknown(n.line, "constant "+n.name)
 }
 

@@ -163,6 +163,8 @@ type interp struct {
 	aliases  map[string]string // lower-case alias -> fully qualified name
 	warnings []string
 	unknowns int
+	// defined are the constants define() created in this file.
+	defined map[string]php.Value
 }
 
 type scope struct {
