@@ -225,14 +225,14 @@ func fnArraySlice(in *interp, line int, a []php.Value) php.Value {
 	if src == nil {
 		return bad
 	}
-	offset, ok := arg(a, 1).CoerceInt()
+	offset, ok := in.intArg(arg(a, 1))
 	if !ok {
 		return in.failed(line, "TypeError: array_slice(): Argument #2 ($offset) must be of type int, "+arg(a, 1).TypeName()+" given")
 	}
 	n := int64(src.Len())
 	length := n
 	if l := arg(a, 2); !l.IsNull() {
-		length, ok = l.CoerceInt()
+		length, ok = in.intArg(l)
 		if !ok {
 			return in.failed(line, "TypeError: array_slice(): Argument #3 ($length) must be of type ?int, "+l.TypeName()+" given")
 		}
@@ -273,7 +273,7 @@ func fnGetenv(in *interp, line int, a []php.Value) php.Value {
 	if arg(a, 0).IsNull() {
 		return in.unknown(line, "getenv() without a variable name")
 	}
-	name, ok := arg(a, 0).CoerceString()
+	name, ok := in.coerceStr(arg(a, 0))
 	if !ok {
 		return in.failed(line, "TypeError: getenv(): Argument #1 ($name) must be of type ?string, "+a[0].TypeName()+" given")
 	}
@@ -288,7 +288,7 @@ func fnGetenv(in *interp, line int, a []php.Value) php.Value {
 
 // constName checks a constant name argument.
 func constName(in *interp, line int, a []php.Value, fn string) (string, php.Value) {
-	name, ok := arg(a, 0).CoerceString()
+	name, ok := in.coerceStr(arg(a, 0))
 	if !ok {
 		return "", in.failed(line, "TypeError: "+fn+"(): Argument #1 ($constant_name) must be of type string, "+arg(a, 0).TypeName()+" given")
 	}

@@ -237,3 +237,51 @@ return [
 		t.Errorf("got %s", got)
 	}
 }
+
+// Under declare(strict_types=1) the string and int parameters of the
+// functions the file calls take only those types, as in PHP (TypeError:
+// the value cannot be computed); callbacks a builtin calls are still
+// coerced, and Laravel's Str methods are not affected. Expected: what PHP
+// gives for each entry (null where it throws a TypeError).
+func TestStrictTypesAgainstPHP(t *testing.T) {
+	src := `<?php
+declare(strict_types=1);
+$f = 'trim';
+return [
+    'a' => parse_url(null),
+    'b' => strtolower(5),
+    'c' => array_map('trim', [1, null, ' x ']),
+    'd' => explode(',', 'a,b', '1'),
+    'e' => array_slice([1, 2], '1'),
+    'f' => json_encode([1], '0'),
+    'g' => implode(1, ['a', 'b']),
+    'h' => trim(' ok '),
+    'i' => (fn ($x) => strtoupper($x))(7),
+    'j' => $f(3),
+    'k' => str_contains('abc', 'b'),
+    'l' => Illuminate\Support\Str::slug(null ?? 'My App'),
+    'm' => Illuminate\Support\Str::title(5),
+    'n' => intval('12', '10'),
+    'o' => sprintf('%s-%d', 5, '6'),
+    'p' => substr('abc', 1),
+    'q' => substr('abc', '1'),
+    'r' => strlen(12),
+    's' => max('1', 2),
+    't' => env('NOPE', 'd'),
+];
+`
+	want := `{"a":null,"b":null,"c":["1","","x"],"d":null,"e":null,"f":null,"g":null,"h":"ok","i":null,"j":null,"k":true,"l":"my-app","m":"5","n":null,"o":"5-6","p":"bc","q":null,"r":null,"s":2,"t":"d"}`
+	got, res := evalJSON(t, src, nil)
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	a, _ := res.Value.ArrayVal().GetString("a")
+	if !strings.Contains(a.UnknownReason(), "TypeError: parse_url()") {
+		t.Errorf("parse_url(null): %q", a.UnknownReason())
+	}
+	// Without the declaration the same calls are coerced.
+	got, _ = evalJSON(t, strings.Replace(src, "declare(strict_types=1);", "", 1), nil)
+	if !strings.HasPrefix(got, `{"a":{"path":""},"b":"5",`) {
+		t.Errorf("coercive mode: %s", got)
+	}
+}

@@ -165,6 +165,10 @@ type interp struct {
 	unknowns int
 	// defined are the constants define() created in this file.
 	defined map[string]php.Value
+	// strict is set by declare(strict_types=1); argStrict while a builtin
+	// called from the file's code (not as a callback of another builtin)
+	// runs: its string and int parameters then take only those types.
+	strict, argStrict bool
 }
 
 type scope struct {
@@ -243,6 +247,8 @@ func (in *interp) exec(s stmt, sc *scope) (php.Value, bool) {
 		return in.eval(s.x, sc), true
 	case *exprStmt:
 		in.eval(s.x, sc)
+	case *strictTypesStmt:
+		in.strict = true
 	case *useStmt:
 		in.aliases[strings.ToLower(s.alias)] = s.name
 	case *skippedStmt:
@@ -357,7 +363,7 @@ func (in *interp) eval(n node, sc *scope) php.Value {
 		if bad.IsUnknown() {
 			return bad
 		}
-		return in.callValue(n.line, fn, args)
+		return in.callValueAs(n.line, fn, args, in.strict)
 	case *staticCallNode:
 		return in.evalStaticCall(n, sc)
 	case *classConstNode:

@@ -40,7 +40,7 @@ func fnJSONEncode(in *interp, line int, a []php.Value) php.Value {
 	}
 	var flags int64
 	if len(a) > 1 {
-		f, ok := a[1].CoerceInt()
+		f, ok := in.intArg(a[1])
 		if !ok {
 			return in.failed(line, "TypeError: json_encode(): Argument #2 ($flags) must be of type int, "+a[1].TypeName()+" given")
 		}
@@ -48,7 +48,7 @@ func fnJSONEncode(in *interp, line int, a []php.Value) php.Value {
 	}
 	depth := int64(512)
 	if len(a) > 2 {
-		d, ok := a[2].CoerceInt()
+		d, ok := in.intArg(a[2])
 		if !ok {
 			return in.failed(line, "TypeError: json_encode(): Argument #3 ($depth) must be of type int, "+a[2].TypeName()+" given")
 		}
