@@ -135,7 +135,7 @@ func TestJSONEncodeAgainstPHP(t *testing.T) {
 		{`json_encode("a\u{2028}b", JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_LINE_TERMINATORS)`, `"\"a\u2028b\""`},
 		{`json_encode("<a href='x'>&\"</a>")`, `"\"<a href='x'>&\\\"<\\\/a>\""`},
 		{`json_encode("<a href='x'>&\"</a>", JSON_HEX_TAG | JSON_HEX_APOS | JSON_HEX_QUOT | JSON_HEX_AMP)`, `"\"\\u003Ca href=\\u0027x\\u0027\\u003E\\u0026\\u0022\\u003C\\\/a\\u003E\""`},
-		{`json_encode("\x00\x1f\x7f\t\n\r\x08\x0c")`, `"\"\\u0000\\u001f\\t\\n\\r\\b\\f\""`},
+		{`json_encode("\x00\x1f\x7f\t\n\r\x08\x0c")`, "\"\\\"\\\\u0000\\\\u001f\x7f\\\\t\\\\n\\\\r\\\\b\\\\f\\\"\""},
 		{`json_encode([1.0, 0.1, 1e20, -0.0, 1e-7, 100.0, 0.30000000000000004])`, `"[1,0.1,1.0e+20,-0,1.0e-7,100,0.30000000000000004]"`},
 		{`json_encode([1.0, 0.1, 1e20, -0.0, 1e-7], JSON_PRESERVE_ZERO_FRACTION)`, `"[1.0,0.1,1.0e+20,-0.0,1.0e-7]"`},
 		{`json_encode([])`, `"[]"`},

@@ -1,7 +1,6 @@
 package phpeval
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -81,6 +80,11 @@ type jsonEncoder struct {
 	b        []byte
 }
 
+// jsonError is json_last_error_msg()'s text for a failure.
+type jsonError string
+
+func (e jsonError) Error() string { return string(e) }
+
 type unknownErr struct{ v php.Value }
 
 func (unknownErr) Error() string { return "unknown" }
@@ -99,7 +103,7 @@ func (e *jsonEncoder) encode(v php.Value, level int) error {
 	case php.Float:
 		f := v.FloatVal()
 		if math.IsInf(f, 0) || math.IsNaN(f) {
-			return errors.New("Inf and NaN cannot be JSON encoded")
+			return jsonError("Inf and NaN cannot be JSON encoded")
 		}
 		start := len(e.b)
 		e.b = php.AppendJSONFloat(e.b, f)
@@ -112,7 +116,7 @@ func (e *jsonEncoder) encode(v php.Value, level int) error {
 		e.b = append(e.b, "{}"...)
 	case php.Array:
 		if level >= e.maxDepth {
-			return errors.New("Maximum stack depth exceeded")
+			return jsonError("Maximum stack depth exceeded")
 		}
 		arr := v.ArrayVal()
 		list := arr.IsList() && e.flags&jsonForceObject == 0
@@ -154,7 +158,7 @@ func (e *jsonEncoder) encode(v php.Value, level int) error {
 
 func (e *jsonEncoder) str(s string) error {
 	if !utf8.ValidString(s) {
-		return errors.New("Malformed UTF-8 characters, possibly incorrectly encoded")
+		return jsonError("Malformed UTF-8 characters, possibly incorrectly encoded")
 	}
 	e.in.checkString(e.line, len(e.b)+len(s))
 	f := e.flags
