@@ -1176,24 +1176,43 @@ func fnSprintf(in *interp, line int, a []php.Value) php.Value {
 			}
 		case 'u':
 			s = strconv.FormatUint(uint64(v.ToInt()), 10)
-		case 'f', 'F':
+		case 'f', 'F', 'e', 'E':
 			if prec < 0 {
 				prec = 6
 			}
+			prec = min(prec, 53) // PHP's MAX_FLOAT_PRECISION
 			f := v.ToFloat()
 			if math.IsInf(f, 0) || math.IsNaN(f) {
-				// PHP prints these bare, ignoring width and padding.
+				// PHP 8.2 prints these bare, ignoring width; with
+				// zero padding a sign replaces the first letter ("-NF").
+				str := "INF"
 				if math.IsNaN(f) {
-					b.WriteString("NAN")
-				} else {
-					b.WriteString("INF")
+					str = "NaN"
 				}
+				if pad == '0' && !leftAlign && (f < 0 || plus) {
+					sign := "+"
+					if f < 0 {
+						sign = "-"
+					}
+					str = sign + str[1:]
+				}
+				b.WriteString(str)
 				continue
 			}
 			if f == 0 {
 				f = 0 // PHP prints -0.0 as 0.0
 			}
-			s = strconv.FormatFloat(f, 'f', prec, 64)
+			if format[i] == 'e' || format[i] == 'E' {
+				// 1.5e+3: the exponent without leading zeros.
+				m, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', prec, 64), "e")
+				sign, digits := exp[:1], strings.TrimLeft(exp[1:], "0")
+				if digits == "" {
+					digits = "0"
+				}
+				s = m + string(format[i]) + sign + digits
+			} else {
+				s = strconv.FormatFloat(f, 'f', prec, 64)
+			}
 			if plus && f >= 0 {
 				s = "+" + s
 			}
