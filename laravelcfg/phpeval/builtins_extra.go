@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
@@ -366,4 +367,76 @@ func fnConstant(in *interp, line int, a []php.Value) php.Value {
 		return in.failed(line, "Error: Undefined constant \""+name+"\"")
 	}
 	return in.constant(&constNode{base: base{line}, name: name})
+}
+
+// mbCaseFn is mb_strtoupper / mb_strtolower.
+func mbCaseFn(upper bool) builtin {
+	name := "mb_strtolower"
+	if upper {
+		name = "mb_strtoupper"
+	}
+	return func(in *interp, line int, a []php.Value) php.Value {
+		s, ok := in.strArg(a, 0)
+		if !ok {
+			return in.failed(line, "TypeError: "+name+"(): Argument #1 ($string) must be of type string, "+arg(a, 0).TypeName()+" given")
+		}
+		v, ok := mbCase(s, upper)
+		if !ok {
+			return in.unknown(line, name+"() of "+mbCaseRefusal(s))
+		}
+		return php.StringValue(v)
+	}
+}
+
+// mbCase is mbstring's full case mapping where it equals the simple,
+// one-to-one mapping Go applies. ok is false for text where they differ or
+// where PHP versions differ: invalid UTF-8 (PHP writes "?"), characters
+// with a special upper-case form (ß → SS, ligatures, ŉ, Greek with
+// ypogegrammeni...), İ when lower-casing (i + U+0307), and Σ when
+// lower-casing (PHP 8.3 made it ς at the end of a word).
+func mbCase(s string, upper bool) (string, bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	if upper {
+		for _, r := range s {
+			if upperSpecial(r) {
+				return "", false
+			}
+		}
+		return strings.ToUpper(s), true
+	}
+	if hasLowerSpecial(s) {
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+// mbCaseRefusal names why mbCase may refuse s ("" when it is plain).
+func mbCaseRefusal(s string) string {
+	if !utf8.ValidString(s) {
+		return "invalid UTF-8"
+	}
+	for _, r := range s {
+		if upperSpecial(r) || r == 0x130 || r == 0x3A3 {
+			return "text with special case mappings (" + string(r) + ")"
+		}
+	}
+	return ""
+}
+
+func hasLowerSpecial(s string) bool {
+	return strings.ContainsRune(s, 0x130) || strings.ContainsRune(s, 0x3A3)
+}
+
+// upperSpecial: the characters SpecialCasing.txt upper-cases to more than
+// one character (a superset for the Greek extended block).
+func upperSpecial(r rune) bool {
+	switch {
+	case r == 0xDF, r == 0x149, r == 0x1F0, r == 0x390, r == 0x3B0, r == 0x587:
+		return true
+	case r >= 0x1E96 && r <= 0x1E9A, r >= 0x1F50 && r <= 0x1F56, r >= 0x1F80 && r <= 0x1FFF, r >= 0xFB00 && r <= 0xFB17:
+		return true
+	}
+	return false
 }

@@ -409,3 +409,30 @@ func TestSprintfFloatsAgainstPHP(t *testing.T) {
 		{`sprintf('%\'*5f', NAN)`, `"NaN"`},
 	}, nil)
 }
+
+// mb_strtoupper/mb_strtolower and Str::upper/lower: mbstring's full case
+// mapping where it equals Go's simple one; text where they differ (ß →
+// SS, ligatures, İ → i̇), where PHP versions differ (Σ: PHP 8.3 writes ς
+// at a word's end) or that is not UTF-8 (PHP writes "?") is not computed.
+func TestMbCaseAgainstPHP(t *testing.T) {
+	checkPHPCases(t, []phpCase{
+		{`mb_strtoupper('ǆ')`, `"\u01c4"`},
+		{`mb_strtolower('ÀÉÎ Привет')`, `"\u00e0\u00e9\u00ee \u043f\u0440\u0438\u0432\u0435\u0442"`},
+		{`mb_strtoupper('àéî привет')`, `"\u00c0\u00c9\u00ce \u041f\u0420\u0418\u0412\u0415\u0422"`},
+		{`mb_strtolower('ẞ')`, `"\u00df"`},
+		{`mb_strtolower('STRAẞE ß')`, `"stra\u00dfe \u00df"`},
+		{`mb_strtolower('ǅ ǈ Ǳ')`, `"\u01c6 \u01c9 \u01f3"`},
+		{`Illuminate\Support\Str::upper('café')`, `"CAF\u00c9"`},
+		{`Illuminate\Support\Str::lower('CAFÉ')`, `"caf\u00e9"`},
+		{`mb_strtoupper('ω')`, `"\u03a9"`},
+		{`mb_strtoupper(null)`, `""`},
+		{`mb_strtolower(12)`, `"12"`},
+	}, nil)
+	for _, src := range []string{`mb_strtoupper('straße')`, `mb_strtolower('İSTANBUL')`, `mb_strtoupper('ﬁ')`, `mb_strtolower('ΣΑΣ')`,
+		`mb_strtolower("\xff")`, `mb_strtoupper('ŉ')`, `Str::upper('straße')`, `Str::lower('İ')`, `mb_strtoupper('ᾳ')`} {
+		res, _ := Eval([]byte("<?php return "+src+";"), Options{File: "config/x.php"})
+		if !res.Value.IsUnknown() {
+			t.Errorf("%s computed", src)
+		}
+	}
+}

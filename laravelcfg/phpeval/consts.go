@@ -236,12 +236,13 @@ func (in *interp) staticCall(line int, cls, method string, args []php.Value) php
 				sep = s
 			}
 			return php.StringValue(Slug(title, sep))
-		case "lower":
+		case "lower", "upper":
 			s, _ := stringArg(args, 0)
-			return php.StringValue(strings.ToLower(s))
-		case "upper":
-			s, _ := stringArg(args, 0)
-			return php.StringValue(strings.ToUpper(s))
+			v, ok := mbCase(s, strings.EqualFold(method, "upper"))
+			if !ok {
+				return in.unknown(line, "Str::"+method+"() of "+mbCaseRefusal(s))
+			}
+			return php.StringValue(v)
 		case "title":
 			s, ok := stringArg(args, 0)
 			if !ok {
