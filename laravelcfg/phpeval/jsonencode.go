@@ -119,6 +119,7 @@ func (e *jsonEncoder) encode(v php.Value, level int) error {
 			return jsonError("Maximum stack depth exceeded")
 		}
 		arr := v.ArrayVal()
+		e.in.cost(e.line, arr.Len()) // nested arrays are work too
 		list := arr.IsList() && e.flags&jsonForceObject == 0
 		open, closing := byte('{'), byte('}')
 		if list {
