@@ -48,6 +48,12 @@ func Load(opts LoadOptions) (*Project, error) {
 	// What php artisan reverb:start sees as real: the process environment
 	// plus the $_SERVER entries PHP's CLI adds (PHP_SELF=artisan, ...).
 	lookupReal := dotenv.ArtisanLookup(opts.LookupEnv)
+	// What getenv() in a config file reads: the process environment
+	// (without the $_SERVER-only entries), then what .env put there.
+	processEnv := opts.LookupEnv
+	if processEnv == nil {
+		processEnv = os.LookupEnv
+	}
 	p := &Project{BasePath: base}
 	p.LaravelMajor, p.LaravelMajorSource = DetectLaravelMajor(base)
 	if p.LaravelMajorSource == SourceAssumed {
@@ -67,7 +73,7 @@ func Load(opts LoadOptions) (*Project, error) {
 		p.ConfigCached = true
 		p.env = lookupReal
 		rel := relTo(base, cachePath)
-		res, err := phpeval.EvalFile(cachePath, phpeval.Options{File: rel, BasePath: base, Getenv: lookupReal})
+		res, err := phpeval.EvalFile(cachePath, phpeval.Options{File: rel, BasePath: base, Getenv: lookupReal, ProcessEnv: processEnv})
 		if err != nil {
 			return nil, err
 		}
@@ -90,6 +96,12 @@ func Load(opts LoadOptions) (*Project, error) {
 			p.FilesRead = append(p.FilesRead, relTo(base, env.File))
 		}
 		p.env = env.Lookup
+		p.processEnv = func(name string) (string, bool) {
+			if v, ok := processEnv(name); ok {
+				return v, true
+			}
+			return env.FileLookup(name)
+		}
 		// Remember what env() reads, so a wrong value can name its variable.
 		rec := &envRecorder{lookup: env.Lookup}
 		envFile := ""
@@ -235,7 +247,7 @@ func optsOutOfFrameworkMerge(base string) bool {
 func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool), noFrameworkMerge bool) (php.Value, error) {
 	rel := "config/" + name + ".php"
 	path := filepath.Join(p.BasePath, "config", name+".php")
-	opts := phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv}
+	opts := phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv, ProcessEnv: p.processEnv}
 
 	var app php.Value
 	haveApp := false
@@ -283,7 +295,7 @@ func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)
 		return app, nil
 	}
 	if defSrc != nil {
-		dres, err := phpeval.Eval(defSrc, phpeval.Options{File: defName, BasePath: p.BasePath, Getenv: getenv})
+		dres, err := phpeval.Eval(defSrc, phpeval.Options{File: defName, BasePath: p.BasePath, Getenv: getenv, ProcessEnv: p.processEnv})
 		if err != nil {
 			return php.Value{}, fmt.Errorf("built-in default %s: %w", defName, err)
 		}
@@ -314,7 +326,7 @@ func (p *Project) loadConfigFile(name string, getenv func(string) (string, bool)
 func (p *Project) vendorFrameworkDefault(name string, getenv func(string) (string, bool)) (php.Value, bool) {
 	rel := "vendor/laravel/framework/config/" + name + ".php"
 	res, err := phpeval.EvalFile(filepath.Join(p.BasePath, filepath.FromSlash(rel)),
-		phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv})
+		phpeval.Options{File: rel, BasePath: p.BasePath, Getenv: getenv, ProcessEnv: p.processEnv})
 	if err != nil || res.Value.Kind() != php.Array {
 		return php.Value{}, false
 	}

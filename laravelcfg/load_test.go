@@ -707,3 +707,38 @@ func TestScalingRouting(t *testing.T) {
 		})
 	}
 }
+
+// getenv() in a config file reads the process environment, into which
+// Laravel's .env loader puts what .env defines (putenv) unless the name is
+// already set; the $_SERVER-only names artisan adds (PHP_SELF) are not
+// there, and .env cannot set them. Expected values: config/probe.php in
+// the real Laravel 11 app run by `php artisan config:show`.
+func TestGetenvInConfigFiles(t *testing.T) {
+	files := map[string]string{
+		".env": baseEnv + "PROBE_DOTENV=fromdotenv\nPROBE_BOTH=fromdotenv\nPROBE_QUOTED=\"true\"\nPROBE_EMPTY=\n" +
+			"PHP_SELF=dotenvself\nPROBE_INTERP=\"${PROBE_DOTENV}-x\"\n",
+		"config/reverb.php": `<?php return ['probe' => ['a' => getenv('PROBE_DOTENV'), 'b' => getenv('PROBE_REAL'),
+			'c' => getenv('PHP_SELF'), 'd' => getenv('NOPE'), 'e' => getenv('PROBE_BOTH'), 'f' => getenv('PROBE_QUOTED'),
+			'g' => getenv('PROBE_EMPTY'), 'h' => getenv('PROBE_INTERP'), 'i' => getenv('probe_dotenv'),
+			'j' => getenv('PROBE_DOTENV', true), 'l' => env('PHP_SELF')], 'all' => getenv()];`,
+	}
+	p, err := Load(LoadOptions{Dir: project(t, files), LookupEnv: envOf(map[string]string{"PROBE_REAL": "real", "PROBE_BOTH": "real"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"a":"fromdotenv","b":"real","c":false,"d":false,"e":"real","f":"true","g":"","h":"fromdotenv-x","i":false,"j":"fromdotenv","l":"artisan"}`
+	if got := jsonAt(t, p, "reverb.probe"); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if v, _ := php.Lookup(p.Config, "reverb.all"); !v.IsUnknown() {
+		t.Errorf("getenv() without a name: %v", v.Kind())
+	}
+	// A real PHP_SELF is what getenv() returns (env() still sees artisan's).
+	p, err = Load(LoadOptions{Dir: project(t, files), LookupEnv: envOf(map[string]string{"PHP_SELF": "realself"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jsonAt(t, p, "reverb.probe.c"); got != `"realself"` {
+		t.Errorf("getenv('PHP_SELF') with a real PHP_SELF: %s", got)
+	}
+}

@@ -84,6 +84,8 @@ type Project struct {
 	// not be evaluated); envSrc is what env() read (see ReadServer).
 	reverbFile string
 	envSrc     envSource
+	// processEnv is what getenv() reads (see phpeval.Options.ProcessEnv).
+	processEnv func(name string) (string, bool)
 }
 
 // Getenv reads a variable as PHP code in the app would after bootstrap:

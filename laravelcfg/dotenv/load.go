@@ -142,6 +142,16 @@ func (e *Env) Lookup(name string) (string, bool) {
 	return "", false
 }
 
+// FileLookup reads a variable the file defined and that took effect (not
+// shadowed by a real one): what Laravel's loader wrote with putenv, so
+// what getenv() returns for a name the process environment lacks.
+func (e *Env) FileLookup(name string) (string, bool) {
+	if i, ok := e.index[name]; ok {
+		return e.vars[i].Value, true
+	}
+	return "", false
+}
+
 // Line is the line of the file that (last) defined name as the app sees
 // it; 0 when the file does not define it or the real environment does.
 func (e *Env) Line(name string) int {

@@ -146,6 +146,11 @@ type (
 		bodies [][]stmt
 		els    []stmt // nil when absent
 	}
+	// strictTypesStmt is declare(strict_types=1): scalar parameters of the
+	// functions the file calls are no longer coerced.
+	strictTypesStmt struct {
+		base
+	}
 	// skippedStmt is a statement kind the evaluator does not run (loops,
 	// declarations...); it is reported as a warning.
 	skippedStmt struct {

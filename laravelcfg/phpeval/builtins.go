@@ -37,8 +37,8 @@ func init() {
 		"chop":             trimFn(2),
 		"strtolower":       strFn(asciiLower),
 		"strtoupper":       strFn(asciiUpper),
-		"mb_strtolower":    strFn(strings.ToLower),
-		"mb_strtoupper":    strFn(strings.ToUpper),
+		"mb_strtolower":    mbCaseFn(false),
+		"mb_strtoupper":    mbCaseFn(true),
 		"ucfirst":          strFn(ucfirst),
 		"lcfirst":          strFn(lcfirst),
 		"strlen":           fnStrlen,
@@ -134,6 +134,9 @@ func (in *interp) evalCall(n *callNode, sc *scope) php.Value {
 	if bad.IsUnknown() {
 		return bad
 	}
+	prev := in.argStrict
+	in.argStrict = in.strict
+	defer func() { in.argStrict = prev }()
 	return in.callBuiltin(n.line, name, fn, args)
 }
 
@@ -156,7 +159,13 @@ func (in *interp) callBuiltin(line int, name string, fn builtin, args []php.Valu
 }
 
 // callValue calls a callable value: a closure, or a string naming a builtin.
+// It is how builtins call their callbacks, which PHP always coerces.
 func (in *interp) callValue(line int, fn php.Value, args []php.Value) php.Value {
+	return in.callValueAs(line, fn, args, false)
+}
+
+// callValueAs is callValue with the strictness of the calling code.
+func (in *interp) callValueAs(line int, fn php.Value, args []php.Value, strict bool) php.Value {
 	switch fn.Kind() {
 	case php.Closure:
 		c, _ := fn.ClosurePayload().(*closure)
@@ -171,6 +180,9 @@ func (in *interp) callValue(line int, fn php.Value, args []php.Value) php.Value 
 			return in.staticCall(line, strings.TrimPrefix(parts[0], "\\"), parts[1], args)
 		}
 		if b, ok := builtins[name]; ok && name != "env" {
+			prev := in.argStrict
+			in.argStrict = strict
+			defer func() { in.argStrict = prev }()
 			return in.callBuiltin(line, name, b, args)
 		}
 		return in.unknown(line, "callable '"+fn.StringVal()+"'")
@@ -348,12 +360,38 @@ func lcfirst(s string) string {
 // strFn wraps a string → string function with PHP's parameter rules.
 func strFn(f func(string) string) builtin {
 	return func(in *interp, line int, a []php.Value) php.Value {
-		s, ok := stringArg(a, 0)
+		s, ok := in.strArg(a, 0)
 		if !ok {
 			return in.failed(line, "TypeError: expects a string, "+arg(a, 0).TypeName()+" given")
 		}
 		return php.StringValue(f(s))
 	}
+}
+
+// strArg is a string parameter of a builtin: strict under
+// declare(strict_types=1), else stringArg.
+func (in *interp) strArg(a []php.Value, i int) (string, bool) {
+	if in.argStrict && arg(a, i).Kind() != php.String {
+		return "", false
+	}
+	return stringArg(a, i)
+}
+
+// coerceStr is a string parameter that refuses null in either mode.
+func (in *interp) coerceStr(v php.Value) (string, bool) {
+	if in.argStrict && v.Kind() != php.String {
+		return "", false
+	}
+	return v.CoerceString()
+}
+
+// intArg is an int parameter of a builtin: only an int under
+// declare(strict_types=1), else what PHP coerces.
+func (in *interp) intArg(v php.Value) (int64, bool) {
+	if in.argStrict && v.Kind() != php.Int {
+		return 0, false
+	}
+	return v.CoerceInt()
 }
 
 // stringArg is a non-strict string parameter; null becomes "" (PHP 8.1
@@ -368,8 +406,8 @@ func stringArg(a []php.Value, i int) (string, bool) {
 
 func strPred(f func(a, b string) bool) builtin {
 	return func(in *interp, line int, a []php.Value) php.Value {
-		h, ok1 := stringArg(a, 0)
-		n, ok2 := stringArg(a, 1)
+		h, ok1 := in.strArg(a, 0)
+		n, ok2 := in.strArg(a, 1)
 		if !ok1 || !ok2 {
 			return in.failed(line, "TypeError: expects string arguments")
 		}
@@ -382,7 +420,7 @@ func typePred(f func(php.Value) bool) builtin {
 }
 
 func fnStrlen(in *interp, line int, a []php.Value) php.Value {
-	s, ok := stringArg(a, 0)
+	s, ok := in.strArg(a, 0)
 	if !ok {
 		return in.failed(line, "TypeError: strlen() expects a string")
 	}
@@ -408,13 +446,13 @@ func trimMask(list string) [256]bool {
 // trimFn: mode 1 left, 2 right, 3 both.
 func trimFn(mode int) builtin {
 	return func(in *interp, line int, a []php.Value) php.Value {
-		s, ok := stringArg(a, 0)
+		s, ok := in.strArg(a, 0)
 		if !ok {
 			return in.failed(line, "TypeError: trim() expects a string, "+arg(a, 0).TypeName()+" given")
 		}
 		list := " \n\r\t\v\x00"
 		if len(a) > 1 {
-			l, ok := stringArg(a, 1)
+			l, ok := in.strArg(a, 1)
 			if !ok {
 				return in.failed(line, "TypeError: trim() characters must be a string")
 			}
@@ -437,8 +475,8 @@ func trimFn(mode int) builtin {
 }
 
 func fnExplode(in *interp, line int, a []php.Value) php.Value {
-	sep, ok1 := stringArg(a, 0)
-	s, ok2 := stringArg(a, 1)
+	sep, ok1 := in.strArg(a, 0)
+	s, ok2 := in.strArg(a, 1)
 	if !ok1 || !ok2 {
 		return in.failed(line, "TypeError: explode() expects string arguments")
 	}
@@ -447,7 +485,7 @@ func fnExplode(in *interp, line int, a []php.Value) php.Value {
 	}
 	limit := int64(1<<62 - 1)
 	if len(a) > 2 {
-		l, ok := a[2].CoerceInt()
+		l, ok := in.intArg(a[2])
 		if !ok {
 			return in.failed(line, "TypeError: explode(): Argument #3 ($limit) must be of type int")
 		}
@@ -481,7 +519,7 @@ func fnImplode(in *interp, line int, a []php.Value) php.Value {
 	case len(a) == 1 && a[0].Kind() == php.Array:
 		arr = a[0].ArrayVal()
 	case len(a) == 2 && a[1].Kind() == php.Array:
-		s, ok := a[0].CoerceString()
+		s, ok := in.coerceStr(a[0])
 		if !ok {
 			return in.failed(line, "TypeError: implode(): Argument #1 ($separator) must be of type string")
 		}
@@ -558,8 +596,8 @@ func fnStrReplace(in *interp, line int, a []php.Value) php.Value {
 }
 
 func fnSubstr(in *interp, line int, a []php.Value) php.Value {
-	s, ok := stringArg(a, 0)
-	start, ok2 := arg(a, 1).CoerceInt()
+	s, ok := in.strArg(a, 0)
+	start, ok2 := in.intArg(arg(a, 1))
 	if !ok || !ok2 {
 		return in.failed(line, "TypeError: substr() argument types")
 	}
@@ -572,7 +610,7 @@ func fnSubstr(in *interp, line int, a []php.Value) php.Value {
 	}
 	end := n
 	if len(a) > 2 && !a[2].IsNull() {
-		l, ok := a[2].CoerceInt()
+		l, ok := in.intArg(a[2])
 		if !ok {
 			return in.failed(line, "TypeError: substr() length must be int")
 		}
@@ -591,7 +629,10 @@ func fnSubstr(in *interp, line int, a []php.Value) php.Value {
 func fnIntval(in *interp, line int, a []php.Value) php.Value {
 	v := arg(a, 0)
 	if len(a) > 1 && v.Kind() == php.String {
-		b, _ := a[1].CoerceInt()
+		b, ok := in.intArg(a[1])
+		if !ok {
+			return in.failed(line, "TypeError: intval(): Argument #2 ($base) must be of type int, "+a[1].TypeName()+" given")
+		}
 		if b != 10 && b >= 0 && b <= 36 {
 			s := strings.TrimSpace(v.StringVal())
 			neg := strings.HasPrefix(s, "-")
@@ -635,7 +676,7 @@ func fnIntval(in *interp, line int, a []php.Value) php.Value {
 
 // fnDirname is dirname($path, $levels) for Unix paths.
 func fnDirname(in *interp, line int, a []php.Value) php.Value {
-	p, ok := stringArg(a, 0)
+	p, ok := in.strArg(a, 0)
 	if !ok {
 		return in.failed(line, "TypeError: dirname(): Argument #1 ($path) must be of type string")
 	}
@@ -679,7 +720,7 @@ func phpDirname(p string) string {
 }
 
 func fnBasename(in *interp, line int, a []php.Value) php.Value {
-	p, ok := stringArg(a, 0)
+	p, ok := in.strArg(a, 0)
 	if !ok {
 		return in.failed(line, "TypeError: basename(): Argument #1 ($path) must be of type string")
 	}
@@ -709,8 +750,8 @@ func ucwords(s string) string {
 }
 
 func fnStrPad(in *interp, line int, a []php.Value) php.Value {
-	s, ok := stringArg(a, 0)
-	n, ok2 := arg(a, 1).CoerceInt()
+	s, ok := in.strArg(a, 0)
+	n, ok2 := in.intArg(arg(a, 1))
 	if !ok || !ok2 {
 		return in.failed(line, "TypeError: str_pad() argument types")
 	}
@@ -1031,7 +1072,7 @@ func fnFilterVar(in *interp, line int, a []php.Value) php.Value {
 // ---- sprintf ----
 
 func fnSprintf(in *interp, line int, a []php.Value) php.Value {
-	format, ok := stringArg(a, 0)
+	format, ok := in.strArg(a, 0)
 	if !ok {
 		return in.failed(line, "TypeError: sprintf(): Argument #1 ($format) must be of type string")
 	}
@@ -1135,24 +1176,46 @@ func fnSprintf(in *interp, line int, a []php.Value) php.Value {
 			}
 		case 'u':
 			s = strconv.FormatUint(uint64(v.ToInt()), 10)
-		case 'f', 'F':
+		case 'f', 'F', 'e', 'E':
 			if prec < 0 {
 				prec = 6
 			}
+			prec = min(prec, 53) // PHP's MAX_FLOAT_PRECISION
 			f := v.ToFloat()
 			if math.IsInf(f, 0) || math.IsNaN(f) {
-				// PHP prints these bare, ignoring width and padding.
+				// PHP 8.2 prints these bare, ignoring width; with
+				// zero padding a sign replaces the first letter ("-NF").
+				str := "INF"
 				if math.IsNaN(f) {
-					b.WriteString("NAN")
-				} else {
-					b.WriteString("INF")
+					str = "NaN"
 				}
+				if pad == '0' && !leftAlign && (f < 0 || plus) {
+					sign := "+"
+					if f < 0 {
+						sign = "-"
+					}
+					str = sign + str[1:]
+				}
+				b.WriteString(str)
 				continue
 			}
 			if f == 0 {
 				f = 0 // PHP prints -0.0 as 0.0
 			}
-			s = strconv.FormatFloat(f, 'f', prec, 64)
+			if format[i] == 'e' || format[i] == 'E' {
+				// 1.5e+3: the exponent without leading zeros.
+				m, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', prec, 64), "e")
+				sign, digits := exp[:1], strings.TrimLeft(exp[1:], "0")
+				if digits == "" {
+					digits = "0"
+				}
+				s = m + string(format[i]) + sign + digits
+			} else {
+				s = strconv.FormatFloat(f, 'f', prec, 64)
+			}
+			if plus && f >= 0 {
+				s = "+" + s
+			}
 		case 'x':
 			s = strconv.FormatUint(uint64(v.ToInt()), 16)
 		case 'X':
@@ -1189,7 +1252,7 @@ func fnSprintf(in *interp, line int, a []php.Value) php.Value {
 
 // fnParseURL is parse_url($url[, $component]) over ParseURL.
 func fnParseURL(in *interp, line int, a []php.Value) php.Value {
-	s, ok := stringArg(a, 0)
+	s, ok := in.strArg(a, 0)
 	if !ok {
 		return in.failed(line, "TypeError: parse_url(): Argument #1 ($url) must be of type string")
 	}

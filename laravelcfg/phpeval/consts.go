@@ -1,6 +1,7 @@
 package phpeval
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -10,78 +11,91 @@ import (
 // constants are the global constants config files use, with the values of
 // a stock 64-bit Linux PHP 8.4 (PHP_VERSION_ID 80400).
 var constants = map[string]php.Value{
-	"PHP_EOL":                     php.StringValue("\n"),
-	"PHP_VERSION_ID":              php.IntValue(80400),
-	"PHP_MAJOR_VERSION":           php.IntValue(8),
-	"PHP_MINOR_VERSION":           php.IntValue(4),
-	"PHP_INT_MAX":                 php.IntValue(1<<63 - 1),
-	"PHP_INT_MIN":                 php.IntValue(-1 << 63),
-	"PHP_INT_SIZE":                php.IntValue(8),
-	"PHP_OS":                      php.StringValue("Linux"),
-	"PHP_OS_FAMILY":               php.StringValue("Linux"),
-	"DIRECTORY_SEPARATOR":         php.StringValue("/"),
-	"PATH_SEPARATOR":              php.StringValue(":"),
-	"PHP_URL_SCHEME":              php.IntValue(0),
-	"PHP_URL_HOST":                php.IntValue(1),
-	"PHP_URL_PORT":                php.IntValue(2),
-	"PHP_URL_USER":                php.IntValue(3),
-	"PHP_URL_PASS":                php.IntValue(4),
-	"PHP_URL_PATH":                php.IntValue(5),
-	"PHP_URL_QUERY":               php.IntValue(6),
-	"PHP_URL_FRAGMENT":            php.IntValue(7),
-	"ARRAY_FILTER_USE_KEY":        php.IntValue(2),
-	"ARRAY_FILTER_USE_BOTH":       php.IntValue(1),
-	"COUNT_RECURSIVE":             php.IntValue(1),
-	"COUNT_NORMAL":                php.IntValue(0),
-	"FILTER_VALIDATE_BOOLEAN":     php.IntValue(filterValidateBool),
-	"FILTER_VALIDATE_BOOL":        php.IntValue(filterValidateBool),
-	"FILTER_VALIDATE_INT":         php.IntValue(filterValidateInt),
-	"FILTER_DEFAULT":              php.IntValue(filterDefault),
-	"FILTER_NULL_ON_FAILURE":      php.IntValue(filterNullOnFail),
-	"E_ALL":                       php.IntValue(32767),
-	"E_DEPRECATED":                php.IntValue(8192),
-	"E_USER_DEPRECATED":           php.IntValue(16384),
-	"LOCK_EX":                     php.IntValue(2),
-	"JSON_PRETTY_PRINT":           php.IntValue(128),
-	"JSON_UNESCAPED_SLASHES":      php.IntValue(64),
-	"JSON_UNESCAPED_UNICODE":      php.IntValue(256),
-	"JSON_THROW_ON_ERROR":         php.IntValue(4194304),
-	"PHP_FLOAT_EPSILON":           php.FloatValue(2.220446049250313e-16),
-	"M_PI":                        php.FloatValue(3.141592653589793),
-	"PHP_MAXPATHLEN":              php.IntValue(4096),
-	"SORT_STRING":                 php.IntValue(2),
-	"SORT_REGULAR":                php.IntValue(0),
-	"STR_PAD_RIGHT":               php.IntValue(1),
-	"STR_PAD_LEFT":                php.IntValue(0),
-	"STR_PAD_BOTH":                php.IntValue(2),
-	"LARAVEL_START":               php.FloatValue(0),
-	"PHP_BINARY":                  php.StringValue("/usr/bin/php"),
-	"PHP_SAPI":                    php.StringValue("cli"),
-	"PHP_VERSION":                 php.StringValue("8.4.0"),
-	"PHP_RELEASE_VERSION":         php.IntValue(0),
-	"PHP_DEBUG":                   php.IntValue(0),
-	"PHP_ZTS":                     php.IntValue(0),
-	"PHP_EXTRA_VERSION":           php.StringValue(""),
-	"PHP_FLOAT_DIG":               php.IntValue(15),
-	"PHP_ROUND_HALF_UP":           php.IntValue(1),
-	"PHP_SHLIB_SUFFIX":            php.StringValue("so"),
-	"PHP_FD_SETSIZE":              php.IntValue(1024),
-	"PHP_FLOAT_MAX":               php.FloatValue(1.7976931348623157e308),
-	"PHP_FLOAT_MIN":               php.FloatValue(2.2250738585072014e-308),
-	"DEFAULT_INCLUDE_PATH":        php.StringValue(".:/usr/share/php"),
-	"PHP_PREFIX":                  php.StringValue("/usr"),
-	"PHP_BINDIR":                  php.StringValue("/usr/bin"),
-	"PHP_LIBDIR":                  php.StringValue("/usr/lib/php"),
-	"PHP_DATADIR":                 php.StringValue("/usr/share"),
-	"PHP_SYSCONFDIR":              php.StringValue("/etc"),
-	"PHP_LOCALSTATEDIR":           php.StringValue("/var"),
-	"PHP_CONFIG_FILE_PATH":        php.StringValue("/etc/php/8.4/cli"),
-	"PHP_CONFIG_FILE_SCAN_DIR":    php.StringValue("/etc/php/8.4/cli/conf.d"),
-	"PHP_MANDIR":                  php.StringValue("/usr/share/man"),
-	"PHP_EXTENSION_DIR":           php.StringValue("/usr/lib/php/20240924"),
-	"PEAR_INSTALL_DIR":            php.StringValue("/usr/share/php"),
-	"PEAR_EXTENSION_DIR":          php.StringValue("/usr/lib/php/20240924"),
-	"PHP_OUTPUT_HANDLER_STDFLAGS": php.IntValue(112),
+	"PHP_EOL":                         php.StringValue("\n"),
+	"PHP_VERSION_ID":                  php.IntValue(80400),
+	"PHP_MAJOR_VERSION":               php.IntValue(8),
+	"PHP_MINOR_VERSION":               php.IntValue(4),
+	"PHP_INT_MAX":                     php.IntValue(1<<63 - 1),
+	"PHP_INT_MIN":                     php.IntValue(-1 << 63),
+	"PHP_INT_SIZE":                    php.IntValue(8),
+	"PHP_OS":                          php.StringValue("Linux"),
+	"PHP_OS_FAMILY":                   php.StringValue("Linux"),
+	"DIRECTORY_SEPARATOR":             php.StringValue("/"),
+	"PATH_SEPARATOR":                  php.StringValue(":"),
+	"PHP_URL_SCHEME":                  php.IntValue(0),
+	"PHP_URL_HOST":                    php.IntValue(1),
+	"PHP_URL_PORT":                    php.IntValue(2),
+	"PHP_URL_USER":                    php.IntValue(3),
+	"PHP_URL_PASS":                    php.IntValue(4),
+	"PHP_URL_PATH":                    php.IntValue(5),
+	"PHP_URL_QUERY":                   php.IntValue(6),
+	"PHP_URL_FRAGMENT":                php.IntValue(7),
+	"ARRAY_FILTER_USE_KEY":            php.IntValue(2),
+	"ARRAY_FILTER_USE_BOTH":           php.IntValue(1),
+	"COUNT_RECURSIVE":                 php.IntValue(1),
+	"COUNT_NORMAL":                    php.IntValue(0),
+	"FILTER_VALIDATE_BOOLEAN":         php.IntValue(filterValidateBool),
+	"FILTER_VALIDATE_BOOL":            php.IntValue(filterValidateBool),
+	"FILTER_VALIDATE_INT":             php.IntValue(filterValidateInt),
+	"FILTER_DEFAULT":                  php.IntValue(filterDefault),
+	"FILTER_NULL_ON_FAILURE":          php.IntValue(filterNullOnFail),
+	"E_ALL":                           php.IntValue(32767),
+	"E_DEPRECATED":                    php.IntValue(8192),
+	"E_USER_DEPRECATED":               php.IntValue(16384),
+	"LOCK_EX":                         php.IntValue(2),
+	"JSON_PRETTY_PRINT":               php.IntValue(128),
+	"JSON_UNESCAPED_SLASHES":          php.IntValue(64),
+	"JSON_UNESCAPED_UNICODE":          php.IntValue(256),
+	"JSON_THROW_ON_ERROR":             php.IntValue(4194304),
+	"JSON_HEX_TAG":                    php.IntValue(1),
+	"JSON_HEX_AMP":                    php.IntValue(2),
+	"JSON_HEX_APOS":                   php.IntValue(4),
+	"JSON_HEX_QUOT":                   php.IntValue(8),
+	"JSON_FORCE_OBJECT":               php.IntValue(16),
+	"JSON_NUMERIC_CHECK":              php.IntValue(32),
+	"JSON_PARTIAL_OUTPUT_ON_ERROR":    php.IntValue(512),
+	"JSON_PRESERVE_ZERO_FRACTION":     php.IntValue(1024),
+	"JSON_UNESCAPED_LINE_TERMINATORS": php.IntValue(2048),
+	"JSON_INVALID_UTF8_IGNORE":        php.IntValue(1048576),
+	"JSON_INVALID_UTF8_SUBSTITUTE":    php.IntValue(2097152),
+	"PHP_FLOAT_EPSILON":               php.FloatValue(2.220446049250313e-16),
+	"M_PI":                            php.FloatValue(3.141592653589793),
+	"INF":                             php.FloatValue(math.Inf(1)),
+	"NAN":                             php.FloatValue(math.NaN()),
+	"PHP_MAXPATHLEN":                  php.IntValue(4096),
+	"SORT_STRING":                     php.IntValue(2),
+	"SORT_REGULAR":                    php.IntValue(0),
+	"STR_PAD_RIGHT":                   php.IntValue(1),
+	"STR_PAD_LEFT":                    php.IntValue(0),
+	"STR_PAD_BOTH":                    php.IntValue(2),
+	"LARAVEL_START":                   php.FloatValue(0),
+	"PHP_BINARY":                      php.StringValue("/usr/bin/php"),
+	"PHP_SAPI":                        php.StringValue("cli"),
+	"PHP_VERSION":                     php.StringValue("8.4.0"),
+	"PHP_RELEASE_VERSION":             php.IntValue(0),
+	"PHP_DEBUG":                       php.IntValue(0),
+	"PHP_ZTS":                         php.IntValue(0),
+	"PHP_EXTRA_VERSION":               php.StringValue(""),
+	"PHP_FLOAT_DIG":                   php.IntValue(15),
+	"PHP_ROUND_HALF_UP":               php.IntValue(1),
+	"PHP_SHLIB_SUFFIX":                php.StringValue("so"),
+	"PHP_FD_SETSIZE":                  php.IntValue(1024),
+	"PHP_FLOAT_MAX":                   php.FloatValue(1.7976931348623157e308),
+	"PHP_FLOAT_MIN":                   php.FloatValue(2.2250738585072014e-308),
+	"DEFAULT_INCLUDE_PATH":            php.StringValue(".:/usr/share/php"),
+	"PHP_PREFIX":                      php.StringValue("/usr"),
+	"PHP_BINDIR":                      php.StringValue("/usr/bin"),
+	"PHP_LIBDIR":                      php.StringValue("/usr/lib/php"),
+	"PHP_DATADIR":                     php.StringValue("/usr/share"),
+	"PHP_SYSCONFDIR":                  php.StringValue("/etc"),
+	"PHP_LOCALSTATEDIR":               php.StringValue("/var"),
+	"PHP_CONFIG_FILE_PATH":            php.StringValue("/etc/php/8.4/cli"),
+	"PHP_CONFIG_FILE_SCAN_DIR":        php.StringValue("/etc/php/8.4/cli/conf.d"),
+	"PHP_MANDIR":                      php.StringValue("/usr/share/man"),
+	"PHP_EXTENSION_DIR":               php.StringValue("/usr/lib/php/20240924"),
+	"PEAR_INSTALL_DIR":                php.StringValue("/usr/share/php"),
+	"PEAR_EXTENSION_DIR":              php.StringValue("/usr/lib/php/20240924"),
+	"PHP_OUTPUT_HANDLER_STDFLAGS":     php.IntValue(112),
 }
 
 // classConstants are Class::CONST values for the classes config files use
@@ -144,6 +158,9 @@ func (in *interp) constant(n *constNode) php.Value {
 		return v
 	}
 	if v, ok := constants[strings.ToUpper(name)]; ok && strings.HasPrefix(strings.ToUpper(name), "PHP_") {
+		return v
+	}
+	if v, ok := in.defined[name]; ok {
 		return v
 	}
 	return in.unknown(n.line, "constant "+n.name)
@@ -219,16 +236,56 @@ func (in *interp) staticCall(line int, cls, method string, args []php.Value) php
 				sep = s
 			}
 			return php.StringValue(Slug(title, sep))
-		case "lower":
+		case "lower", "upper":
 			s, _ := stringArg(args, 0)
-			return php.StringValue(strings.ToLower(s))
-		case "upper":
-			s, _ := stringArg(args, 0)
-			return php.StringValue(strings.ToUpper(s))
+			v, ok := mbCase(s, strings.EqualFold(method, "upper"))
+			if !ok {
+				return in.unknown(line, "Str::"+method+"() of "+mbCaseRefusal(s))
+			}
+			return php.StringValue(v)
+		case "title":
+			s, ok := stringArg(args, 0)
+			if !ok {
+				return in.failed(line, "TypeError: mb_convert_case(): Argument #1 ($string) must be of type string")
+			}
+			t, ok := asciiTitle(s)
+			if !ok {
+				return in.unknown(line, "Str::title() of non-ASCII text")
+			}
+			return php.StringValue(t)
 		case "ascii":
 			s, _ := stringArg(args, 0)
 			return php.StringValue(ASCII(s))
 		}
 	}
 	return in.unknown(line, "static call "+cls+"::"+method+"()")
+}
+
+// asciiTitle is mb_convert_case($s, MB_CASE_TITLE) for ASCII text: a
+// letter is upper-cased after a character that is not a letter, lower-cased
+// after a letter; ' . : ^ and ` (case-ignorable) keep the state they
+// follow. ok is false for non-ASCII text.
+func asciiTitle(s string) (string, bool) {
+	b := []byte(s)
+	inWord := false
+	for i, c := range b {
+		switch {
+		case c >= 0x80:
+			return "", false
+		case c >= 'a' && c <= 'z':
+			if !inWord {
+				b[i] = c - 32
+			}
+			inWord = true
+		case c >= 'A' && c <= 'Z':
+			if inWord {
+				b[i] = c + 32
+			}
+			inWord = true
+		case c == '\'' || c == '.' || c == ':' || c == '^' || c == '`':
+		default:
+			inWord = false
+		}
+	}
+	return string(b), true
 }

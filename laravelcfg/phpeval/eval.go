@@ -45,6 +45,11 @@ type Options struct {
 	// Getenv is what env() reads (the real environment first, then .env);
 	// nil means no variable is set.
 	Getenv func(name string) (string, bool)
+	// ProcessEnv is what getenv() reads: the process environment, into
+	// which Laravel's .env loader also puts (putenv) the variables .env
+	// defined, but not the $_SERVER-only entries env() sees (PHP_SELF...);
+	// nil makes getenv() a value that cannot be computed.
+	ProcessEnv func(name string) (string, bool)
 	// Limits; zero fields take DefaultLimits.
 	Limits Limits
 }
@@ -158,6 +163,12 @@ type interp struct {
 	aliases  map[string]string // lower-case alias -> fully qualified name
 	warnings []string
 	unknowns int
+	// defined are the constants define() created in this file.
+	defined map[string]php.Value
+	// strict is set by declare(strict_types=1); argStrict while a builtin
+	// called from the file's code (not as a callback of another builtin)
+	// runs: its string and int parameters then take only those types.
+	strict, argStrict bool
 }
 
 type scope struct {
@@ -236,6 +247,8 @@ func (in *interp) exec(s stmt, sc *scope) (php.Value, bool) {
 		return in.eval(s.x, sc), true
 	case *exprStmt:
 		in.eval(s.x, sc)
+	case *strictTypesStmt:
+		in.strict = true
 	case *useStmt:
 		in.aliases[strings.ToLower(s.alias)] = s.name
 	case *skippedStmt:
@@ -350,7 +363,7 @@ func (in *interp) eval(n node, sc *scope) php.Value {
 		if bad.IsUnknown() {
 			return bad
 		}
-		return in.callValue(n.line, fn, args)
+		return in.callValueAs(n.line, fn, args, in.strict)
 	case *staticCallNode:
 		return in.evalStaticCall(n, sc)
 	case *classConstNode:

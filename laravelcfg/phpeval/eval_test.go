@@ -132,6 +132,7 @@ func TestLimits(t *testing.T) {
 		{"array doubling", "<?php $a = [1];" + strings.Repeat("$a = [...$a, ...$a];", 40) + "return $a;"},
 		{"quadratic appends", "<?php $a = [];" + strings.Repeat("$a[] = 1;", 20000) + "return $a;"},
 		{"closure recursion", "<?php $f = fn ($f) => $f($f); return $f($f);"},
+		{"json_encode of nested arrays in a loop", "<?php $b = [range(1, 90000)]; return array_map(fn ($x) => json_encode($b) === '', range(1, 5000));"},
 		{"str_replace blowup", "<?php $s = 'a';" + strings.Repeat("$s = str_replace('a', 'aaaaaaaa', $s);", 20) + "return $s;"},
 	}
 	for _, c := range cases {

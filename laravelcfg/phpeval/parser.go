@@ -170,8 +170,14 @@ func (ps *parser) statement() stmt {
 			return &exprStmt{base{line}, &litNode{base{line}, php.NullValue()}}
 		case "declare":
 			ps.next()
+			start := ps.p
 			ps.skipBalanced("(", ")")
+			d := ps.toks[start:ps.p]
 			ps.endStmt()
+			if len(d) == 5 && d[1].kind == tIdent && strings.EqualFold(d[1].text, "strict_types") &&
+				d[2].kind == tOp && d[2].text == "=" && d[3].text == "1" {
+				return &strictTypesStmt{base{line}}
+			}
 			return &exprStmt{base{line}, &litNode{base{line}, php.NullValue()}}
 		case "if":
 			return ps.ifStatement()

@@ -45,6 +45,9 @@ var randomCalls = []string{
 	"intval(%s, 16)", "floatval(%s)", "boolval(%s)", "is_numeric(%s)", "dirname(%s)", "basename(%s)",
 	"[%s, %s]", "(%s)[0] ?? 'none'", "(%s)['a'] ?? 'none'", "empty(%s)",
 	"match(%s) { 0 => 'zero', '1', 1 => 'one', default => 'other' }",
+	"max(%s, %s)", "min(%s, %s, 0)", "max(%s)", "min(%s)", "array_slice(%s, 1)", "array_slice(%s, -1, 1, true)",
+	"array_combine(%s, %s)", "json_encode(%s)", "json_encode(%s, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE)",
+	"json_encode(%s, JSON_PRESERVE_ZERO_FRACTION | JSON_FORCE_OBJECT)", "range(1, 3)[%s] ?? 'none'",
 }
 
 func (g *exprGen) expr(depth int) string {
