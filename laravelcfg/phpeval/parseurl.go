@@ -254,3 +254,27 @@ func replaceControlChars(s string) string {
 	}
 	return string(b)
 }
+
+// fnParseURL is parse_url($url[, $component]) over ParseURL.
+func fnParseURL(in *interp, line int, a []php.Value) php.Value {
+	s, ok := in.strArg(a, 0)
+	if !ok {
+		return in.failed(line, "TypeError: parse_url(): Argument #1 ($url) must be of type string")
+	}
+	comp := int64(-1)
+	if len(a) > 1 {
+		comp = a[1].ToInt()
+	}
+	parts, ok := ParseURL(s)
+	if !ok {
+		return php.BoolValue(false)
+	}
+	if comp >= 0 {
+		if comp >= int64(len(urlComponents)) {
+			return in.failed(line, "ValueError: parse_url(): Argument #2 ($component) must be a valid URL component identifier")
+		}
+		v, _ := parts.GetString(urlComponents[comp])
+		return v
+	}
+	return php.ArrayValue(parts)
+}

@@ -1,31 +1,227 @@
 package phpeval
 
+// Array functions, min()/max() and range().
+
 import (
 	"fmt"
 	"math"
 	"math/big"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
-func init() {
-	for name, fn := range map[string]builtin{
-		"max":           minMax(true),
-		"min":           minMax(false),
-		"range":         fnRange,
-		"array_combine": fnArrayCombine,
-		"array_slice":   fnArraySlice,
-		"getenv":        fnGetenv,
-		"json_encode":   fnJSONEncode,
-		"define":        fnDefine,
-		"defined":       fnDefined,
-		"constant":      fnConstant,
-	} {
-		builtins[name] = fn
+func fnArrayMap(in *interp, line int, a []php.Value) php.Value {
+	if len(a) < 2 {
+		return in.failed(line, "ArgumentCountError: array_map() expects at least 2 arguments")
 	}
+	cb := a[0]
+	if len(a) == 2 {
+		src, bad := arrayArg(in, line, a, 1, "array_map")
+		if src == nil {
+			return bad
+		}
+		if cb.IsNull() {
+			return a[1]
+		}
+		out := php.NewArray()
+		in.grow(line, src.Len())
+		for i, k := range src.Keys {
+			v := src.Values[i]
+			if v.IsUnknown() {
+				out.Set(k, v)
+				continue
+			}
+			out.Set(k, in.callValue(line, cb, []php.Value{v}))
+		}
+		if src.IsList() {
+			out.NextIndex = int64(out.Len())
+		}
+		return php.ArrayValue(out)
+	}
+	var arrays []*php.OrderedArray
+	longest := 0
+	for i := 1; i < len(a); i++ {
+		src, bad := arrayArg(in, line, a, i, "array_map")
+		if src == nil {
+			return bad
+		}
+		arrays = append(arrays, src)
+		longest = max(longest, src.Len())
+	}
+	out := php.NewArray()
+	in.grow(line, longest)
+	for j := 0; j < longest; j++ {
+		row := make([]php.Value, len(arrays))
+		for i, arr := range arrays {
+			if j < arr.Len() {
+				row[i] = arr.Values[j]
+			}
+		}
+		if cb.IsNull() {
+			out.Append(php.ListValue(row...))
+		} else {
+			out.Append(in.callValue(line, cb, row))
+		}
+	}
+	return php.ArrayValue(out)
 }
+
+func fnArrayFilter(in *interp, line int, a []php.Value) php.Value {
+	src, bad := arrayArg(in, line, a, 0, "array_filter")
+	if src == nil {
+		return bad
+	}
+	cb := arg(a, 1)
+	mode := arg(a, 2).ToInt()
+	out := php.NewArray()
+	for i, k := range src.Keys {
+		v := src.Values[i]
+		var keep php.Value
+		switch {
+		case cb.IsNull():
+			keep = v
+		case mode == 2: // ARRAY_FILTER_USE_KEY
+			keep = in.callValue(line, cb, []php.Value{k.KeyValue()})
+		case mode == 1: // ARRAY_FILTER_USE_BOTH
+			keep = in.callValue(line, cb, []php.Value{v, k.KeyValue()})
+		default:
+			keep = in.callValue(line, cb, []php.Value{v})
+		}
+		if keep.IsUnknown() {
+			return keep
+		}
+		if keep.ToBool() {
+			out.Set(k, v)
+		}
+	}
+	out.NextIndex = src.NextIndex
+	return php.ArrayValue(out)
+}
+
+func fnArrayValues(in *interp, line int, a []php.Value) php.Value {
+	src, bad := arrayArg(in, line, a, 0, "array_values")
+	if src == nil {
+		return bad
+	}
+	in.grow(line, src.Len())
+	return php.ListValue(src.Values...)
+}
+
+func fnArrayKeys(in *interp, line int, a []php.Value) php.Value {
+	src, bad := arrayArg(in, line, a, 0, "array_keys")
+	if src == nil {
+		return bad
+	}
+	in.grow(line, src.Len())
+	out := php.NewArray()
+	for i, k := range src.Keys {
+		if len(a) > 1 {
+			strict := arg(a, 2).ToBool()
+			if strict && !php.StrictEquals(src.Values[i], a[1]) || !strict && !php.LooseEquals(src.Values[i], a[1]) {
+				continue
+			}
+		}
+		out.Append(k.KeyValue())
+	}
+	return php.ArrayValue(out)
+}
+
+// fnArrayUnique keeps the first of values equal as strings (SORT_STRING).
+func fnArrayUnique(in *interp, line int, a []php.Value) php.Value {
+	src, bad := arrayArg(in, line, a, 0, "array_unique")
+	if src == nil {
+		return bad
+	}
+	seen := map[string]bool{}
+	out := php.NewArray()
+	for i, k := range src.Keys {
+		v := src.Values[i]
+		if v.IsUnknown() {
+			return v
+		}
+		s := v.ToString()
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		out.Set(k, v)
+	}
+	out.NextIndex = src.NextIndex
+	return php.ArrayValue(out)
+}
+
+func fnArrayMerge(in *interp, line int, a []php.Value) php.Value {
+	out := php.NewArray()
+	for i := range a {
+		src, bad := arrayArg(in, line, a, i, "array_merge")
+		if src == nil {
+			return bad
+		}
+		in.grow(line, src.Len())
+		for j, k := range src.Keys {
+			if k.IsInt {
+				out.Append(src.Values[j])
+			} else {
+				out.Set(k, src.Values[j])
+			}
+		}
+	}
+	return php.ArrayValue(out)
+}
+
+func fnArrayKeyExists(in *interp, line int, a []php.Value) php.Value {
+	arr, bad := arrayArg(in, line, a, 1, "array_key_exists")
+	if arr == nil {
+		return bad
+	}
+	k, ok := arrayKey(arg(a, 0))
+	if !ok {
+		return in.failed(line, "TypeError: array_key_exists(): Argument #1 ($key) must be a valid array offset type")
+	}
+	_, found := arr.Get(k)
+	return php.BoolValue(found)
+}
+
+func fnInArray(in *interp, line int, a []php.Value) php.Value {
+	hay, bad := arrayArg(in, line, a, 1, "in_array")
+	if hay == nil {
+		return bad
+	}
+	strict := arg(a, 2).ToBool()
+	for _, v := range hay.Values {
+		if v.IsUnknown() {
+			return v
+		}
+		if strict && php.StrictEquals(v, a[0]) || !strict && php.LooseEquals(v, a[0]) {
+			return php.BoolValue(true)
+		}
+	}
+	return php.BoolValue(false)
+}
+
+func fnCount(in *interp, line int, a []php.Value) php.Value {
+	src, bad := arrayArg(in, line, a, 0, "count")
+	if src == nil {
+		return bad
+	}
+	if arg(a, 1).ToInt() == 1 { // COUNT_RECURSIVE
+		var rec func(*php.OrderedArray) int64
+		rec = func(x *php.OrderedArray) int64 {
+			n := int64(x.Len())
+			for _, v := range x.Values {
+				if v.Kind() == php.Array {
+					n += rec(v.ArrayVal())
+				}
+			}
+			return n
+		}
+		return php.IntValue(rec(src))
+	}
+	return php.IntValue(int64(src.Len()))
+}
+
+// ---- filter_var ----
 
 // minMax is max()/min(): one non-empty array or several values, compared
 // with PHP 8's <=> (an uncomparable pair counts as greater, as
@@ -264,179 +460,4 @@ func fnArraySlice(in *interp, line int, a []php.Value) php.Value {
 		}
 	}
 	return php.ArrayValue(out)
-}
-
-// fnGetenv is getenv($name): the raw string of a process environment
-// variable (Laravel's .env loader puts its variables there too), false
-// when it is not set. getenv() without a name (every variable) is not
-// computed.
-func fnGetenv(in *interp, line int, a []php.Value) php.Value {
-	if arg(a, 0).IsNull() {
-		return in.unknown(line, "getenv() without a variable name")
-	}
-	name, ok := in.coerceStr(arg(a, 0))
-	if !ok {
-		return in.failed(line, "TypeError: getenv(): Argument #1 ($name) must be of type ?string, "+a[0].TypeName()+" given")
-	}
-	if in.opts.ProcessEnv == nil {
-		return in.unknown(line, "getenv('"+name+"') (the process environment is not known here)")
-	}
-	if v, ok := in.opts.ProcessEnv(name); ok {
-		return php.StringValue(v)
-	}
-	return php.BoolValue(false)
-}
-
-// constName checks a constant name argument.
-func constName(in *interp, line int, a []php.Value, fn string) (string, php.Value) {
-	name, ok := in.coerceStr(arg(a, 0))
-	if !ok {
-		return "", in.failed(line, "TypeError: "+fn+"(): Argument #1 ($constant_name) must be of type string, "+arg(a, 0).TypeName()+" given")
-	}
-	return strings.TrimPrefix(name, "\\"), php.Value{}
-}
-
-// isConstant reports whether name is a constant this file can see: PHP's
-// own, or one define() created earlier in the file.
-func (in *interp) isConstant(name string) bool {
-	if _, ok := constants[name]; ok {
-		return true
-	}
-	switch strings.ToLower(name) {
-	case "true", "false", "null":
-		return true
-	}
-	_, ok := in.defined[name]
-	return ok
-}
-
-// fnDefine is define($name, $value): the constant is visible to the rest of
-// the file. A name already defined keeps its value (PHP warns and returns
-// false). Constants defined elsewhere (other config files, the app's
-// autoloaded files) are not seen.
-func fnDefine(in *interp, line int, a []php.Value) php.Value {
-	name, bad := constName(in, line, a, "define")
-	if bad.IsUnknown() {
-		return bad
-	}
-	if len(a) < 2 {
-		return in.failed(line, "ArgumentCountError: define() expects at least 2 arguments, 1 given")
-	}
-	if strings.Contains(name, "::") {
-		return in.failed(line, "ValueError: define(): Argument #1 ($constant_name) cannot be a class constant")
-	}
-	if in.isConstant(name) {
-		in.warnings = append(in.warnings, fmt.Sprintf("%s: constant %s already defined", in.where(line), name))
-		return php.BoolValue(false)
-	}
-	v := a[1]
-	if v.Kind() == php.Closure {
-		v = in.unknown(line, "constant "+name+" holding a closure")
-	}
-	if in.defined == nil {
-		in.defined = map[string]php.Value{}
-	}
-	in.defined[name] = v
-	return php.BoolValue(true)
-}
-
-func fnDefined(in *interp, line int, a []php.Value) php.Value {
-	name, bad := constName(in, line, a, "defined")
-	if bad.IsUnknown() {
-		return bad
-	}
-	if strings.Contains(name, "::") {
-		_, ok := classConstants[strings.ToLower(name)]
-		if !ok {
-			return in.unknown(line, "defined('"+name+"')")
-		}
-		return php.BoolValue(true)
-	}
-	return php.BoolValue(in.isConstant(name))
-}
-
-func fnConstant(in *interp, line int, a []php.Value) php.Value {
-	name, bad := constName(in, line, a, "constant")
-	if bad.IsUnknown() {
-		return bad
-	}
-	if cls, c, ok := strings.Cut(name, "::"); ok {
-		return in.classConst(&classConstNode{base: base{line}, class: cls, name: c})
-	}
-	if !in.isConstant(name) {
-		return in.failed(line, "Error: Undefined constant \""+name+"\"")
-	}
-	return in.constant(&constNode{base: base{line}, name: name})
-}
-
-// mbCaseFn is mb_strtoupper / mb_strtolower.
-func mbCaseFn(upper bool) builtin {
-	name := "mb_strtolower"
-	if upper {
-		name = "mb_strtoupper"
-	}
-	return func(in *interp, line int, a []php.Value) php.Value {
-		s, ok := in.strArg(a, 0)
-		if !ok {
-			return in.failed(line, "TypeError: "+name+"(): Argument #1 ($string) must be of type string, "+arg(a, 0).TypeName()+" given")
-		}
-		v, ok := mbCase(s, upper)
-		if !ok {
-			return in.unknown(line, name+"() of "+mbCaseRefusal(s))
-		}
-		return php.StringValue(v)
-	}
-}
-
-// mbCase is mbstring's full case mapping where it equals the simple,
-// one-to-one mapping Go applies. ok is false for text where they differ or
-// where PHP versions differ: invalid UTF-8 (PHP writes "?"), characters
-// with a special upper-case form (ß → SS, ligatures, ŉ, Greek with
-// ypogegrammeni...), İ when lower-casing (i + U+0307), and Σ when
-// lower-casing (PHP 8.3 made it ς at the end of a word).
-func mbCase(s string, upper bool) (string, bool) {
-	if !utf8.ValidString(s) {
-		return "", false
-	}
-	if upper {
-		for _, r := range s {
-			if upperSpecial(r) {
-				return "", false
-			}
-		}
-		return strings.ToUpper(s), true
-	}
-	if hasLowerSpecial(s) {
-		return "", false
-	}
-	return strings.ToLower(s), true
-}
-
-// mbCaseRefusal names why mbCase may refuse s ("" when it is plain).
-func mbCaseRefusal(s string) string {
-	if !utf8.ValidString(s) {
-		return "invalid UTF-8"
-	}
-	for _, r := range s {
-		if upperSpecial(r) || r == 0x130 || r == 0x3A3 {
-			return "text with special case mappings (" + string(r) + ")"
-		}
-	}
-	return ""
-}
-
-func hasLowerSpecial(s string) bool {
-	return strings.ContainsRune(s, 0x130) || strings.ContainsRune(s, 0x3A3)
-}
-
-// upperSpecial: the characters SpecialCasing.txt upper-cases to more than
-// one character (a superset for the Greek extended block).
-func upperSpecial(r rune) bool {
-	switch {
-	case r == 0xDF, r == 0x149, r == 0x1F0, r == 0x390, r == 0x3B0, r == 0x587:
-		return true
-	case r >= 0x1E96 && r <= 0x1E9A, r >= 0x1F50 && r <= 0x1F56, r >= 0x1F80 && r <= 0x1FFF, r >= 0xFB00 && r <= 0xFB17:
-		return true
-	}
-	return false
 }

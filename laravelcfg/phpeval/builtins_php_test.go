@@ -1,5 +1,7 @@
 package phpeval
 
+// Builtins checked against what PHP 8.2 printed for the same expressions.
+
 import (
 	"strings"
 	"testing"
