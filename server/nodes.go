@@ -59,7 +59,7 @@ func (s *Server) heartbeatLoop() {
 			counts[a.cfg.ID] = a.open.Load()
 		}
 		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1), Routing: s.routing()})
-		s.publish(hb)
+		s.publishState(hb)
 		deadline := time.Now().Add(-3 * period).UnixNano()
 		var silent []string
 		s.nodesMu.Lock()
@@ -114,7 +114,7 @@ func (s *Server) onHello(env *envelope) {
 		a.mu.Unlock()
 	}
 	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Entries: entries})
-	s.publish(b)
+	s.publishState(b)
 }
 
 // onSnapshot applies another node's memberships as of our hello: the
@@ -206,7 +206,7 @@ func (s *Server) publishCount(a *appState) {
 		return
 	}
 	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}, HB: s.hbSeq.Add(1), Routing: s.routing()})
-	s.publish(hb)
+	s.publishState(hb)
 }
 
 // hasPeers reports whether other nodes have been heard of.
