@@ -85,7 +85,8 @@
 //       waitClose) only when the server closes or the timeout passes.
 //
 // Utilities
-//   waitFor(predicate, {timeout, interval, message}) polls until truthy.
+//   waitFor(predicate, {timeout, interval, message}) polls until truthy. Timeouts here are timed with
+//                                         performance.now() (monotonic), never Date.now().
 //   eventOnce(emitterLike, name, timeout)  resolves with the first emitted value.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -317,11 +318,11 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function waitFor(predicate, { timeout = DEFAULT_TIMEOUT, interval = 20, message = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
+  const deadline = performance.now() + timeout;
   for (;;) {
     const v = await predicate();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${message}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${message}`);
     await sleep(interval);
   }
 }
@@ -462,7 +463,7 @@ async function launch(opts, project, ownsProject, port) {
     return server;
   }
   const timeout = opts.readyTimeout ?? 15000;
-  const deadline = Date.now() + timeout;
+  const deadline = performance.now() + timeout;
   let exited = false;
   server.exited.then(() => { exited = true; });
   for (;;) {
@@ -475,7 +476,7 @@ async function launch(opts, project, ownsProject, port) {
       // Still alive after the answer: it came from our process, not a squatter on the port.
       if (r.status === 200 && !exited) return server;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       await server.stop({ signal: 'SIGKILL' });
       throw new Error(`reverb did not answer ${p}/up within ${timeout} ms; args ${args.join(' ')}\n${server.tail()}`);
     }
@@ -686,12 +687,12 @@ export class RawClient {
 
   /** Raw text of the next unread frame; rejects on timeout or close. */
   async next(timeout = DEFAULT_TIMEOUT) {
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     while (this.cursor >= this.frames.length) {
       if (this.closeInfo) {
         throw new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for a frame; read so far: ${JSON.stringify(this.frames)}`);
       }
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) {
         throw new Error(`no frame within ${timeout} ms; frames so far: ${JSON.stringify(this.frames)}\nserver output:\n${this.server.tail(1500)}`);
       }
@@ -702,9 +703,9 @@ export class RawClient {
 
   /** Skips frames until one satisfies pred(rawText); returns it. Skipped frames stay in `frames`. */
   async nextWhere(pred, timeout = DEFAULT_TIMEOUT) {
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     for (;;) {
-      const f = await this.next(Math.max(1, deadline - Date.now()));
+      const f = await this.next(Math.max(1, deadline - performance.now()));
       if (pred(f)) return f;
     }
   }
