@@ -49,6 +49,12 @@
 //                  waitForOutput(regexp, timeoutMs), stop({signal, timeout}) -> {code, signal}}
 //   stopAll()                             stops every server and closes every client still open
 //   freePort()                            -> Promise<number>
+//   startRedis({args, conf, sentinel, port, timeout}) -> Promise<{port, proc, stop()}>
+//                                         a private redis-server (no persistence; conf first,
+//                                         sentinel: no persistence flags) answering on port, or on
+//                                         a free port: one taken meanwhile (redis-server exits, or
+//                                         another process answers there) is retried on another;
+//                                         args: an array, or (port) => array (each port tried)
 //
 // Clients
 //   RawClient.connect(server, appKey, {origin, headers, path, query, expectEstablished=true})
@@ -301,6 +307,59 @@ export async function createProject(opts = {}) {
 export function normalizePath(p) {
   const t = String(p ?? '').trim().replace(/^\/+|\/+$/g, '');
   return t === '' ? '' : '/' + t;
+}
+
+/**
+ * A private redis-server that answers on its port, ours (INFO's process_id is our child's).
+ * Without opts.port the port is a free one, and when it was taken before redis-server bound it
+ * (redis-server exits, or someone else answers there) another free port is tried. args may be
+ * a function of the port (then called again for each port tried: a cluster node's bus port).
+ */
+export async function startRedis({ args = [], conf, sentinel = false, port, timeout = 10000 } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const p = port ?? await freePort();
+    const extra = typeof args === 'function' ? await args(p) : args;
+    const argv = [...(conf ? [conf] : []), ...(sentinel ? ['--sentinel'] : []), '--port', String(p), '--bind', '127.0.0.1',
+      ...(sentinel ? [] : ['--save', '', '--appendonly', 'no']), ...extra];
+    const proc = spawn('redis-server', argv, { stdio: 'ignore' });
+    let exited = false;
+    proc.on('exit', () => { exited = true; });
+    const password = extra.includes('--requirepass') ? extra[extra.indexOf('--requirepass') + 1] : undefined;
+    const deadline = performance.now() + timeout;
+    let why = `no answer on ${p} within ${timeout} ms`;
+    while (performance.now() < deadline) {
+      if (exited) { why = `redis-server exited (port ${p} taken?)`; break; }
+      const pid = await redisProcessId(p, password);
+      if (pid === proc.pid) {
+        return { port: p, proc, stop: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); } };
+      }
+      if (pid !== undefined) { why = `another process answers on ${p}`; break; }
+      await sleep(20);
+    }
+    if (!exited) proc.kill('SIGKILL');
+    if (port !== undefined || attempt >= 5) throw new Error(`redis-server did not start: ${why}`);
+  }
+}
+
+/** The process_id of the redis-server answering on port (undefined: no answer yet). */
+function redisProcessId(port, password) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const done = (v) => { s.destroy(); resolve(v); };
+    s.setTimeout(1000, () => done(undefined));
+    s.on('error', () => done(undefined));
+    s.on('connect', () => {
+      const cmd = (...a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+      s.write((password !== undefined ? cmd('AUTH', password) : '') + cmd('INFO', 'server'));
+    });
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      const m = /process_id:(\d+)/.exec(buf);
+      if (m) done(Number(m[1]));
+      else if (/^-(?!NOAUTH)/m.test(buf) && !/^-LOADING/m.test(buf)) done(-1); // answered, not ours to tell
+    });
+  });
 }
 
 export function freePort() {
