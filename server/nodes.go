@@ -98,6 +98,15 @@ func (s *Server) onHello(env *envelope) {
 	if env.For != "" && env.For != s.nodeID {
 		return // a hello addressed to another node (rejoin.go)
 	}
+	if s.saidGone() {
+		// Between its end-of-drain notice and its exit this node still
+		// receives: it answers at once (the new node's gate waits for
+		// every node its hello reached), with nothing, as it has nothing
+		// in the cluster any more (publishState).
+		b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node})
+		s.publish(b)
+		return
+	}
 	// The ledger's state first: the snapshot tells the new node that this
 	// node has answered (decisions.go).
 	s.publishLedgerState(env.Node)

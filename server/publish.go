@@ -35,9 +35,18 @@ func (s *Server) publishTo(topic string, msg []byte) { s.enqueue(topic, msg, pub
 // message from it afterwards would undo that: a claim or a commit would
 // make it the holder of decisions nobody commits, a heartbeat void the
 // claims quoting its last one, a hello answer bring its drained members
-// back. Broadcasts accepted by the HTTP API and the answers to metric
-// queries still go out.
+// back (a hello gets an empty answer instead: onHello). Broadcasts
+// accepted by the HTTP API and the answers to metric queries still go
+// out.
 func (s *Server) publishState(msg []byte) { s.enqueue("", msg, pubState) }
+
+// saidGone reports whether the node's end-of-drain notice is out
+// (announceGone).
+func (s *Server) saidGone() bool {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.pubGone
+}
 
 // What enqueue is given: traffic, state (publishState), or the node's
 // end-of-drain notice, after which no state follows.

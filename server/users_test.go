@@ -553,3 +553,33 @@ func TestGoneNodeClaimsNothing(t *testing.T) {
 		t.Error("n3 sent no end-of-drain notice")
 	}
 }
+
+// A node starting while another is between its end-of-drain notice and
+// its exit gets an answer from it at once (its gate waits for every node
+// its hello reached), and one with nothing in it: the drained users are
+// not online again on the new node.
+func TestGoneNodeAnswersANewNodeWithNothing(t *testing.T) {
+	bus := cluster.NewBus()
+	app := appWith(func(a *laravelcfg.App) { a.WatchlistEvents = true })
+	start := func(id string) *testServer {
+		return startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: id,
+			WebhookHold: 100 * time.Millisecond, HeartbeatInterval: time.Hour, GatherTimeout: 10 * time.Second})
+	}
+	n1, n2 := start("n1"), start("n2")
+	w := n1.dial(t, "reverb-key")
+	w.signin(`{"id":"1","watchlist":["7"]}`)
+	w.expectContains(`offline`)
+	u := n2.dial(t, "reverb-key")
+	u.signin(`{"id":"7"}`)
+	w.expect(online7)
+	if err := n2.s.Drain(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(offline7)
+
+	// n2 has not closed: n3's hello reaches it.
+	n3 := start("n3")
+	w3 := n3.dial(t, "reverb-key")
+	w3.signin(`{"id":"3","watchlist":["7"]}`)
+	w3.expect(`{"event":"pusher_internal:watchlist_events","data":"{\"events\":[{\"name\":\"offline\",\"user_ids\":[\"7\"]}]}"}`)
+}
