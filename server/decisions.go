@@ -188,7 +188,7 @@ func (ls *ledgerState) openGate() {
 		ls.gateTimer.Stop()
 	}
 	for _, m := range ls.pending {
-		ls.s.publish(m)
+		ls.s.publishState(m)
 	}
 	ls.pending = nil
 }
@@ -201,7 +201,7 @@ func (ls *ledgerState) send(msg []byte) {
 		ls.pending = append(ls.pending, msg)
 		return
 	}
-	ls.s.publish(msg)
+	ls.s.publishState(msg)
 }
 
 // close stops the hold timers (a node that stops without a drain is
@@ -250,7 +250,7 @@ func (a *appState) ledgerCount(ch *channel) {
 func (s *Server) presenceOp(a *appState, socket, op, channel, rawData string, data php.Value) {
 	led := a.led
 	if led == nil || !led.members {
-		s.publish(presenceMsg(s.nodeID, a.cfg.ID, op, channel, socket, rawData, false, 0))
+		s.publishState(presenceMsg(s.nodeID, a.cfg.ID, op, channel, socket, rawData, false, 0))
 		return
 	}
 	k := channel + "\x00" + socket
@@ -485,7 +485,7 @@ func (s *Server) publishLedgerState(node string) {
 		}
 		state, _ := json.Marshal(snap)
 		msg, _ := json.Marshal(envelope{Type: typeLedgerState, Node: s.nodeID, For: node, Ledger: state, Seq: ls.seq.Add(1)})
-		s.publish(msg)
+		s.publishState(msg)
 		a.mu.Unlock()
 	}
 }

@@ -59,7 +59,7 @@ func (s *Server) heartbeatLoop() {
 			counts[a.cfg.ID] = a.open.Load()
 		}
 		hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: counts, HB: s.hbSeq.Add(1), Routing: s.routing()})
-		s.publish(hb)
+		s.publishState(hb)
 		deadline := time.Now().Add(-3 * period).UnixNano()
 		var silent []string
 		s.nodesMu.Lock()
@@ -98,6 +98,15 @@ func (s *Server) onHello(env *envelope) {
 	if env.For != "" && env.For != s.nodeID {
 		return // a hello addressed to another node (rejoin.go)
 	}
+	if s.saidGone() {
+		// Between its end-of-drain notice and its exit this node still
+		// receives: it answers at once (the new node's gate waits for
+		// every node its hello reached), with nothing, as it has nothing
+		// in the cluster any more (publishState).
+		b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node})
+		s.publish(b)
+		return
+	}
 	// The ledger's state first: the snapshot tells the new node that this
 	// node has answered (decisions.go).
 	s.publishLedgerState(env.Node)
@@ -114,7 +123,7 @@ func (s *Server) onHello(env *envelope) {
 		a.mu.Unlock()
 	}
 	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Entries: entries})
-	s.publish(b)
+	s.publishState(b)
 }
 
 // onSnapshot applies another node's memberships as of our hello: the
@@ -206,7 +215,7 @@ func (s *Server) publishCount(a *appState) {
 		return
 	}
 	hb, _ := json.Marshal(envelope{Type: typeHeartbeat, Node: s.nodeID, Counts: map[string]int64{a.cfg.ID: a.open.Load()}, HB: s.hbSeq.Add(1), Routing: s.routing()})
-	s.publish(hb)
+	s.publishState(hb)
 }
 
 // hasPeers reports whether other nodes have been heard of.

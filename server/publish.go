@@ -23,13 +23,48 @@ import (
 // an app's lock held (presence and ledger messages are, to keep their
 // order with the state they describe; a local transport delivers on the
 // publishing goroutine, which would then need that lock).
-func (s *Server) publish(msg []byte) { s.publishTo("", msg) }
+func (s *Server) publish(msg []byte) { s.enqueue("", msg, pubTraffic) }
 
 // publishTo is publish to one topic of the interest-routed mode ("" is the
 // control stream every node receives). One queue keeps this node's
 // messages in the order they were published, whatever their topics.
-func (s *Server) publishTo(topic string, msg []byte) {
+func (s *Server) publishTo(topic string, msg []byte) { s.enqueue(topic, msg, pubTraffic) }
+
+// publishState is publish for a message about this node's part of the
+// cluster's state (heartbeats, ledger messages, presence, the answers to a
+// hello): dropped once the node said it is gone (announceGone). The others
+// then hold it gone — its members removed, its holds claimed — and a
+// message from it afterwards would undo that: a claim or a commit would
+// make it the holder of decisions nobody commits, a heartbeat void the
+// claims quoting its last one, a hello answer bring its drained members
+// back (a hello gets an empty answer instead: onHello). Broadcasts
+// accepted by the HTTP API and the answers to metric queries still go
+// out.
+func (s *Server) publishState(msg []byte) { s.enqueue("", msg, pubState) }
+
+// saidGone reports whether the node's end-of-drain notice is out
+// (announceGone).
+func (s *Server) saidGone() bool {
 	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	return s.pubGone
+}
+
+// What enqueue is given: traffic, state (publishState), or the node's
+// end-of-drain notice, after which no state follows.
+const (
+	pubTraffic = iota
+	pubState
+	pubGone
+)
+
+func (s *Server) enqueue(topic string, msg []byte, kind int) {
+	s.pubMu.Lock()
+	if s.pubGone && kind != pubTraffic {
+		s.pubMu.Unlock()
+		return
+	}
+	s.pubGone = s.pubGone || kind == pubGone
 	s.pubQ = append(s.pubQ, pubItem{topic, msg})
 	if s.pubRunning {
 		s.pubMu.Unlock()

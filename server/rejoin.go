@@ -42,5 +42,5 @@ func (s *Server) askSnapshot(node string) {
 	s.rejoin.askedAt = time.Now()
 	s.rejoin.mu.Unlock()
 	b, _ := json.Marshal(envelope{Type: typeHello, Node: s.nodeID, For: node})
-	s.publish(b)
+	s.publishState(b)
 }

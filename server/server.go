@@ -155,10 +155,13 @@ type Server struct {
 	polls   *pollSet  // nil: goroutine readers
 	flushes *flushSet // writer pool for plain TCP sockets; nil on the portable path
 
-	// pubMu guards pubQ and pubRunning: the ordered queue of publish.
+	// pubMu guards pubQ, pubRunning and pubGone: the ordered queue of
+	// publish; pubGone is set with the end-of-drain notice queued
+	// (publishState).
 	pubMu      sync.Mutex
 	pubQ       []pubItem
 	pubRunning bool
+	pubGone    bool
 
 	// drainPause holds a drain's closes while its starter asks (drainpause.go).
 	drainPause drainPause
@@ -827,7 +830,7 @@ func (s *Server) Close() error {
 func (s *Server) announceGone() {
 	s.goneOnce.Do(func() {
 		msg, _ := json.Marshal(envelope{Type: typeNodeGone, NodeID: s.nodeID})
-		s.publish(msg)
+		s.enqueue("", msg, pubGone) // the last of this node's state (publishState)
 	})
 }
 

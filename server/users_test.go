@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -487,4 +488,98 @@ func TestThrottledSubscriptionCountArrivesWhenItsWindowEnds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A node that said it is gone (the end of its drain) takes no part in the
+// cluster any more, though it still receives until it closes: two workers
+// of one machine stopping together each end their drain within
+// milliseconds, and the one that ended first hears the other's notice.
+// Were it to claim the other, the user removals would be held by a node
+// that is gone: nobody would commit them until its heartbeats were missed.
+func TestGoneNodeClaimsNothing(t *testing.T) {
+	bus := cluster.NewBus()
+	app := appWith(func(a *laravelcfg.App) { a.WatchlistEvents = true })
+	start := func(id string) *testServer {
+		return startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: id,
+			WebhookHold: 300 * time.Millisecond, HeartbeatInterval: time.Hour})
+	}
+	n1, n2, n3 := start("n1"), start("n2"), start("n3")
+	var mu sync.Mutex
+	var seen []envelope
+	tap := bus.Node()
+	if err := tap.Start(context.Background(), func(msg []byte) {
+		var env envelope
+		if json.Unmarshal(msg, &env) == nil {
+			mu.Lock()
+			seen = append(seen, env)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tap.Close() })
+
+	w := n1.dial(t, "reverb-key")
+	w.signin(`{"id":"1","watchlist":["7"]}`)
+	w.expectContains(`offline`)
+	u := n2.dial(t, "reverb-key")
+	u.signin(`{"id":"7"}`)
+	w.expect(online7)
+	w.barrier()
+
+	// n3 ends its drain (no sockets) and has not closed yet; then n2 ends
+	// its drain: user 7 goes offline after the hold, through n1's claim.
+	if err := n3.s.Drain(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.s.Drain(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(offline7)
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	gone := false
+	for _, env := range seen {
+		if env.Type == typeNodeGone && env.NodeID == "n3" {
+			gone = true
+			continue
+		}
+		if gone && env.Node == "n3" {
+			t.Errorf("n3 published %s after its end-of-drain notice", env.Type)
+		}
+	}
+	if !gone {
+		t.Error("n3 sent no end-of-drain notice")
+	}
+}
+
+// A node starting while another is between its end-of-drain notice and
+// its exit gets an answer from it at once (its gate waits for every node
+// its hello reached), and one with nothing in it: the drained users are
+// not online again on the new node.
+func TestGoneNodeAnswersANewNodeWithNothing(t *testing.T) {
+	bus := cluster.NewBus()
+	app := appWith(func(a *laravelcfg.App) { a.WatchlistEvents = true })
+	start := func(id string) *testServer {
+		return startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: id,
+			WebhookHold: 100 * time.Millisecond, HeartbeatInterval: time.Hour, GatherTimeout: 10 * time.Second})
+	}
+	n1, n2 := start("n1"), start("n2")
+	w := n1.dial(t, "reverb-key")
+	w.signin(`{"id":"1","watchlist":["7"]}`)
+	w.expectContains(`offline`)
+	u := n2.dial(t, "reverb-key")
+	u.signin(`{"id":"7"}`)
+	w.expect(online7)
+	if err := n2.s.Drain(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(offline7)
+
+	// n2 has not closed: n3's hello reaches it.
+	n3 := start("n3")
+	w3 := n3.dial(t, "reverb-key")
+	w3.signin(`{"id":"3","watchlist":["7"]}`)
+	w3.expect(`{"event":"pusher_internal:watchlist_events","data":"{\"events\":[{\"name\":\"offline\",\"user_ids\":[\"7\"]}]}"}`)
 }

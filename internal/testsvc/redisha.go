@@ -215,7 +215,8 @@ type ClusterOptions struct {
 }
 
 // ClusterSet is a Redis Cluster built with `redis-cli --cluster create` on
-// private ports (client port and cluster bus port both chosen free).
+// private ports (client port and cluster bus port both chosen free, anew
+// when a node cannot bind them).
 type ClusterSet struct {
 	t     testing.TB
 	opts  ClusterOptions
@@ -244,7 +245,7 @@ func StartCluster(t testing.TB, opts ClusterOptions) *ClusterSet {
 	create := []string{"--cluster", "create"}
 	for i := 0; i < n; i++ {
 		dir := t.TempDir()
-		args := []string{"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(FreePort(t)),
+		args := []string{"--cluster-enabled", "yes",
 			"--cluster-node-timeout", strconv.FormatInt(opts.NodeTimeout.Milliseconds(), 10),
 			"--cluster-config-file", filepath.Join(dir, "nodes.conf"), "--dir", dir, "--repl-diskless-sync-delay", "0",
 			// A replica counts as online once its offset moved: ping
@@ -253,7 +254,9 @@ func StartCluster(t testing.TB, opts ClusterOptions) *ClusterSet {
 		if opts.Password != "" {
 			args = append(args, "--requirepass", opts.Password, "--masterauth", opts.Password)
 		}
-		node := StartRedis(t, append(args, opts.Args...)...)
+		// The bus port is chosen with the client port, anew when a start
+		// retries on another port.
+		node := startRedis(t, func() []string { return []string{"--cluster-port", strconv.Itoa(FreePort(t))} }, append(args, opts.Args...)...)
 		c.Nodes = append(c.Nodes, node)
 		create = append(create, node.Addr())
 	}

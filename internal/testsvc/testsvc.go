@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -55,7 +56,13 @@ type Redis struct {
 	// sentinel: a sentinel (no persistence flags on its command line).
 	sentinel bool
 	args     []string
-	cmd      *exec.Cmd
+	// fresh gives arguments to choose anew with the port when a first
+	// start retries (a cluster node's bus port); they are kept after.
+	fresh     func() []string
+	freshArgs []string
+	started   bool // once: a restart keeps the port
+	cmd       *exec.Cmd
+	exited    chan struct{} // closed when cmd has exited
 }
 
 // StartRedis runs redis-server on a free port with no persistence, plus
@@ -63,8 +70,15 @@ type Redis struct {
 // the test ends.
 func StartRedis(t testing.TB, extra ...string) *Redis {
 	t.Helper()
+	return startRedis(t, nil, extra...)
+}
+
+// startRedis is StartRedis with arguments chosen anew on each try of the
+// first start (Redis.fresh).
+func startRedis(t testing.TB, fresh func() []string, extra ...string) *Redis {
+	t.Helper()
 	requireBin(t, "redis-server", "redis-server")
-	r := &Redis{t: t, Port: FreePort(t), args: extra}
+	r := &Redis{t: t, Port: FreePort(t), args: extra, fresh: fresh}
 	r.Start()
 	t.Cleanup(r.Stop)
 	return r
@@ -75,8 +89,42 @@ func (r *Redis) Addr() string { return Addr(r.Port) }
 
 // Start (re)starts the server on its port and waits until it answers PING
 // (an error reply such as NOAUTH counts: the server is up).
+//
+// The first start owns its port choice: a port found free can be taken
+// before redis-server binds it (packages are tested in parallel, and every
+// outgoing connection takes a port too), so when this redis-server exits
+// without listening, or another process answers on the port, it starts
+// again on another free port. A restart keeps the port: the test's clients
+// know it.
 func (r *Redis) Start() {
 	r.t.Helper()
+	tries := 1
+	if !r.started {
+		tries = portTries
+	}
+	var why string
+	for try := 1; try <= tries; try++ {
+		if try > 1 {
+			r.Port = FreePort(r.t)
+		}
+		if !r.started && r.fresh != nil {
+			r.freshArgs = r.fresh()
+		}
+		var ok bool
+		if ok, why = r.launch(); ok {
+			r.started = true
+			return
+		}
+	}
+	r.t.Fatalf("redis-server on %s did not start: %s", r.Addr(), why)
+}
+
+// portTries is how many free ports a first start tries.
+const portTries = 5
+
+// launch starts redis-server on r.Port and waits until it is the one
+// answering there; otherwise it kills it and says why.
+func (r *Redis) launch() (bool, string) {
 	var args []string
 	if r.conf != "" {
 		args = append(args, r.conf)
@@ -85,23 +133,33 @@ func (r *Redis) Start() {
 	if !r.sentinel {
 		args = append(args, "--save", "", "--appendonly", "no")
 	}
-	args = append(args, r.args...)
-	r.cmd = exec.Command("redis-server", args...)
-	if err := r.cmd.Start(); err != nil {
+	args = append(append(args, r.freshArgs...), r.args...)
+	p, err := startProc("redis-server", args)
+	if err != nil {
 		r.t.Fatal(err)
 	}
+	r.cmd, r.exited = p.cmd, p.exited
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if p.gone() {
+			r.cmd = nil
+			return false, "it exited (port taken?)"
+		}
 		if c, err := net.DialTimeout("tcp", r.Addr(), time.Second); err == nil {
 			fmt.Fprint(c, "PING\r\n")
 			_ = c.SetReadDeadline(time.Now().Add(time.Second))
 			line, _ := bufio.NewReader(c).ReadString('\n')
 			c.Close()
 			if line == "+PONG\r\n" || (len(line) > 0 && line[0] == '-') {
-				return
+				if listensOn(p.cmd.Process.Pid, r.Port) {
+					return true, ""
+				}
+				r.Stop()
+				return false, "another process answers on its port"
 			}
 		}
 	}
-	r.t.Fatalf("redis-server on %s did not start", r.Addr())
+	r.Stop()
+	return false, "no answer to PING within 10 s"
 }
 
 // Stop kills the server like a crash (clients see their sockets drop). It
@@ -111,34 +169,113 @@ func (r *Redis) Stop() {
 		return
 	}
 	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
+	<-r.exited
 	r.cmd = nil
 }
 
 // Running reports whether the process was started and not stopped.
 func (r *Redis) Running() bool { return r.cmd != nil }
 
-// Process runs bin with args(port) for a free port, waits until the port
-// accepts TCP connections, kills the process when the test ends, and
-// returns the port. It is for servers whose command line does not fit
-// StartRedis or Memcached (e.g. redis-server listening on TLS only).
+// Process runs bin with args(port) for a free port, waits until the
+// process listens on that port, kills it when the test ends, and returns
+// the port. It is for servers whose command line does not fit StartRedis
+// or Memcached (e.g. redis-server listening on TLS only). Like a first
+// Redis.Start, it tries another free port when the process exits first or
+// another one listens there.
 func Process(t testing.TB, bin string, args func(port int) []string) int {
 	t.Helper()
 	requireBin(t, bin, bin)
-	port := FreePort(t)
-	cmd := exec.Command(bin, args(port)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", Addr(port)); err == nil {
-			c.Close()
+	why := ""
+	for try := 1; try <= portTries; try++ {
+		port := FreePort(t)
+		p, err := startProc(bin, args(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if why = p.waitListening(port, 10*time.Second); why == "" {
+			t.Cleanup(p.kill)
 			return port
 		}
+		p.kill()
 	}
-	t.Fatalf("%s did not start on %s", bin, Addr(port))
+	t.Fatalf("%s did not start: %s", bin, why)
 	return 0
+}
+
+// proc is a started process and the end of its Wait.
+type proc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// startProc starts bin; a goroutine owned by the proc waits for its exit.
+func startProc(bin string, args []string) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+func (p *proc) gone() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) kill() { _ = p.cmd.Process.Kill(); <-p.exited }
+
+// waitListening waits until the process listens on port: "" then, else why
+// not.
+func (p *proc) waitListening(port int, timeout time.Duration) string {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if p.gone() {
+			return "it exited (port taken?)"
+		}
+		if c, err := net.Dial("tcp", Addr(port)); err == nil {
+			c.Close()
+			if listensOn(p.cmd.Process.Pid, port) {
+				return ""
+			}
+			return "another process listens on " + Addr(port)
+		}
+	}
+	return "not listening on " + Addr(port) + " within " + timeout.String()
+}
+
+// listensOn reports whether process pid holds the listening socket of
+// 127.0.0.1:port (Linux: /proc/net/tcp and the process's descriptors).
+// Where /proc cannot tell, it says yes.
+func listensOn(pid, port int) bool {
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	// Fields: sl local_address rem_address st ... uid timeout inode; a
+	// local address is hex IP:port, LISTEN is state 0A.
+	want := fmt.Sprintf(":%04X", port)
+	inodes := map[string]bool{}
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) >= 10 && strings.HasSuffix(f[1], want) && f[3] == "0A" {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return true
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[l] {
+			return true
+		}
+	}
+	return false
 }
 
 // Memcached runs memcached (TCP only) on a free port and returns the port.

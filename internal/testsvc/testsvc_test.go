@@ -56,6 +56,46 @@ func TestRedisStopStart(t *testing.T) {
 	}
 }
 
+// A first start whose port was taken meanwhile (by a process that does
+// not answer, or by another redis-server) moves to another free port
+// instead of failing or talking to someone else's server.
+func TestRedisFirstStartMovesOffATakenPort(t *testing.T) {
+	requireBin(t, "redis-server", "redis-server")
+	other := StartRedis(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	silent := l.Addr().(*net.TCPAddr).Port
+	for _, taken := range []int{other.Port, silent} {
+		r := &Redis{t: t, Port: taken}
+		start := time.Now()
+		r.Start()
+		t.Cleanup(r.Stop)
+		if r.Port == taken {
+			t.Fatalf("started on the taken port %d", taken)
+		}
+		if !listensOn(r.cmd.Process.Pid, r.Port) {
+			t.Fatalf("redis-server does not listen on %d", r.Port)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("moving took %v", d)
+		}
+		if got := send(t, r.Addr(), "PING\r\n"); got != "+PONG\r\n" {
+			t.Fatalf("PING: %q", got)
+		}
+	}
+	// A restart keeps its port.
+	r := StartRedis(t)
+	port := r.Port
+	r.Stop()
+	r.Start()
+	if r.Port != port {
+		t.Fatalf("restart moved from %d to %d", port, r.Port)
+	}
+}
+
 func TestMemcached(t *testing.T) {
 	port := Memcached(t)
 	if got := send(t, Addr(port), "version\r\n"); !strings.HasPrefix(got, "VERSION ") {

@@ -42,12 +42,12 @@ test('a consumer that stops reading is closed with a 4100-range code; others kee
   stuck.ws._socket.pause(); // stop reading: the kernel buffers fill, then the server's queue
   const data = JSON.stringify({ pad: 'z'.repeat(200000) });
   let sent = 0;
-  const deadline = Date.now() + 20000;
+  const deadline = performance.now() + 20000;
   // Keep publishing until the server gives up on the stuck socket.
   let ended = false;
   stuck.ws._socket.once('end', () => { ended = true; });
   stuck.ws._socket.once('close', () => { ended = true; });
-  while (!ended && Date.now() < deadline && sent < 400) {
+  while (!ended && performance.now() < deadline && sent < 400) {
     const r = await api(server, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: EV, data, channel: 'slow' } });
     assert.equal(r.status, 200);
     sent++;
@@ -93,8 +93,8 @@ test('events larger than 4 MiB (max_request_size raised) reach every subscriber,
       assert.equal(f.data.length, n + 2, `raw frame ${i}: ${f.event} ${String(f.data).slice(0, 80)}`);
       assert.ok(f.data.startsWith(`${i}:`));
     }
-    const deadline = Date.now() + 15000;
-    while (got.length < sizes.length && closes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const deadline = performance.now() + 15000;
+    while (got.length < sizes.length && closes.length === 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(closes, []);
     assert.deepEqual(got.map((d) => d.length), sizes.map((n) => n + 2));
     raw.close();

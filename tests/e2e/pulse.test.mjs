@@ -4,14 +4,13 @@
 // their own counts: the upserts add up to the totals.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { APP_A, RawClient, api, createProject, defaultApps, freePort, startServer, waitFor } from './lib/harness.mjs';
+import { APP_A, RawClient, api, createProject, defaultApps, startRedis, startServer, waitFor } from './lib/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Reads the ingest stream like `php artisan pulse:work` (XRANGE + unserialize with a class of
@@ -131,22 +130,13 @@ test('pulse_aggregates gets count rows for each period and app', { skip: !haveSq
   await Promise.all(socks.map((s) => { s.close(); return s.waitClosed(); }));
 });
 
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const c = net.connect(port, '127.0.0.1', () => c.write('PING\r\n'));
-    c.on('data', (d) => { c.destroy(); resolve(d.toString().startsWith('+PONG')); });
-    c.on('error', () => resolve(false));
-  });
-}
-
 test('redis ingest: serialized Laravel\\Pulse\\Entry objects on the prefixed stream', {
   skip: !(haveRedis && havePhpRedis) && 'redis-server or php-redis not installed (CI installs them)',
 }, async () => {
-  const port = await freePort();
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redis = await startRedis();
+  const { port } = redis;
   let srv;
   try {
-    await waitFor(() => redisPing(port), { timeout: 10000, message: 'redis-server up' });
     const project = await createProject({
       apps: defaultApps(),
       files: { 'config/pulse.php': PULSE_PHP },
@@ -179,6 +169,6 @@ test('redis ingest: serialized Laravel\\Pulse\\Entry objects on the prefixed str
   } finally {
     await srv?.stop();
     srv?.project.cleanup();
-    redis.kill('SIGKILL');
+    redis.stop();
   }
 });

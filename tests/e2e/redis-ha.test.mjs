@@ -7,14 +7,14 @@
 // restart flag, kept in the same Sentinel set (CACHE_STORE=redis), restarts both servers.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-  APP_A, REVERB_BIN, createProject, defaultApps, freePort, pusherClient, serverSdk, startServer, stopAll,
+  APP_A, REVERB_BIN, createProject, defaultApps, pusherClient, serverSdk, startRedis, startServer, stopAll,
   waitConnected, waitFor,
 } from './lib/harness.mjs';
 
@@ -22,16 +22,16 @@ const haveRedis = spawnSync('redis-server', ['--version']).status === 0 && spawn
 const skip = haveRedis ? false : 'redis-server/redis-cli not installed (CI installs them)';
 
 const SERVICE = 'mymaster';
-const procs = new Map(); // port → child process
+const procs = new Map(); // port → startRedis's {port, proc, stop}
 let tmp;
 let masterPort;
 let replicaPort;
 let sentinelPort;
 
-function redisServer(port, args) {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...args], { stdio: 'ignore' });
-  procs.set(port, p);
-  return p;
+async function redisServer(opts) {
+  const r = await startRedis(opts);
+  procs.set(r.port, r);
+  return r.port;
 }
 
 function cli(port, ...args) {
@@ -59,29 +59,27 @@ function masterAddr() {
 before(async () => {
   if (!haveRedis) return;
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reverb-e2e-sentinel-'));
-  [masterPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
   // Each data node keeps its files (a replica writes the RDB it receives) in the temp folder.
   const data = (name) => {
-    fs.mkdirSync(path.join(tmp, name));
-    return ['--save', '', '--appendonly', 'no', '--repl-diskless-sync-delay', '0', '--dir', path.join(tmp, name)];
+    fs.mkdirSync(path.join(tmp, name), { recursive: true });
+    return ['--repl-diskless-sync-delay', '0', '--dir', path.join(tmp, name)];
   };
-  redisServer(masterPort, data('master'));
-  redisServer(replicaPort, [...data('replica'), '--replicaof', '127.0.0.1', String(masterPort)]);
+  masterPort = await redisServer({ args: data('master') });
+  replicaPort = await redisServer({ args: [...data('replica'), '--replicaof', '127.0.0.1', String(masterPort)] });
   const conf = path.join(tmp, 'sentinel.conf');
   fs.writeFileSync(conf, [
     `sentinel monitor ${SERVICE} 127.0.0.1 ${masterPort} 1`,
     `sentinel down-after-milliseconds ${SERVICE} 1000`,
     `sentinel failover-timeout ${SERVICE} 10000`,
   ].join('\n') + '\n');
-  const s = spawn('redis-server', [conf, '--sentinel', '--port', String(sentinelPort), '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  procs.set(sentinelPort, s);
+  sentinelPort = await redisServer({ conf, sentinel: true });
   await waitFor(() => sentinelReplicas().some((r) => r.flags === 'slave' && r['master-link-status'] === 'ok'),
     { timeout: 20000, interval: 100, message: 'the sentinel sees a synced replica' });
 });
 
 after(async () => {
   await stopAll();
-  for (const p of procs.values()) p.kill('SIGKILL');
+  for (const p of procs.values()) p.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -148,7 +146,7 @@ test('two servers on a Sentinel set: the master is killed mid-traffic', { skip, 
 
   const oldMaster = masterAddr();
   const killedAt = Date.now();
-  procs.get(oldMaster).kill('SIGKILL');
+  procs.get(oldMaster).stop();
   await waitFor(() => masterAddr() !== oldMaster, { timeout: 30000, interval: 100, message: 'Sentinel elected a new master' });
   // Sentinel usually elects within ~2 s, but may abort its first attempt and try again only after
   // twice failover-timeout (20 s here): how soon events flow again is measured from the election,

@@ -8,15 +8,14 @@
 // node. A node started without the setting (classic routing) is reported by the others.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  APP_A, REVERB_BIN, RawClient, api, createProject, defaultApps, freePort, pusherClient, serverSdk, startServer, stopAll,
+  APP_A, REVERB_BIN, RawClient, api, createProject, defaultApps, freePort, pusherClient, serverSdk, startRedis, startServer, stopAll,
   waitConnected, waitFor,
 } from './lib/harness.mjs';
 import { cacheMiss, memberAdded, memberRemoved, phpJson } from './lib/frames.mjs';
@@ -28,25 +27,15 @@ const procs = [];
 const clients = [];
 let tmp;
 
-function redisServer(port, args = []) {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
-  procs.push(p);
-  return p;
+async function redisServer(opts) {
+  const r = await startRedis(opts);
+  procs.push(r);
+  return r.port;
 }
 
 function cli(port, ...args) {
   const r = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 10000 });
   return r.status === 0 ? r.stdout.trim() : '';
-}
-
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500, () => { s.destroy(); resolve(false); });
-    s.on('error', () => resolve(false));
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-  });
 }
 
 /** The Redis channel of an app channel's topic (server/cluster/redis/topics.go). */
@@ -70,7 +59,7 @@ before(() => {
 after(async () => {
   for (const c of clients) c.terminate();
   await stopAll();
-  for (const p of procs) p.kill('SIGKILL');
+  for (const p of procs) p.stop();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -179,9 +168,7 @@ describe('interest routing on one Redis server', { skip }, () => {
   const prefix = `reverb-routing-${process.pid}`;
   before(async () => {
     if (!haveRedis) return;
-    port = await freePort();
-    redisServer(port);
-    await waitFor(() => redisPing(port), { timeout: 10000, message: 'redis-server up' });
+    port = await redisServer();
     const project = await createProject({
       apps: defaultApps(),
       env: {
@@ -227,14 +214,15 @@ describe('interest routing on a Redis Cluster of three masters', { skip }, () =>
   before(async () => {
     if (!haveRedis) return;
     for (let i = 0; i < 3; i++) {
-      const port = await freePort();
-      const dir = path.join(tmp, `node-${port}`);
-      fs.mkdirSync(dir);
-      redisServer(port, ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-node-timeout', '1000',
-        '--cluster-config-file', path.join(dir, 'nodes.conf'), '--dir', dir]);
-      ports.push(port);
+      ports.push(await redisServer({
+        args: async (port) => {
+          const dir = path.join(tmp, `node-${port}`);
+          fs.mkdirSync(dir, { recursive: true });
+          return ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-node-timeout', '1000',
+            '--cluster-config-file', path.join(dir, 'nodes.conf'), '--dir', dir];
+        },
+      }));
     }
-    for (const p of ports) await waitFor(() => redisPing(p), { timeout: 10000, message: `cluster node ${p} up` });
     const r = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
       { encoding: 'utf8', timeout: 30000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);

@@ -5,12 +5,11 @@
 // terminate_connections on one closes the user's sockets on the other.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  APP_A, RawClient, api, createProject, defaultApps, freePort, pusherClient, serverSdk, startServer,
+  APP_A, RawClient, api, createProject, defaultApps, freePort, pusherClient, serverSdk, startRedis, startServer,
   waitConnected, waitFor,
 } from './lib/harness.mjs';
 import { memberAdded, phpJson } from './lib/frames.mjs';
@@ -25,21 +24,10 @@ let node1;
 let node2;
 const clients = [];
 
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500, () => { s.destroy(); resolve(false); });
-    s.on('error', () => resolve(false));
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-  });
-}
-
 before(async () => {
   if (!haveRedis) return;
-  redisPort = await freePort();
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitFor(() => redisPing(redisPort), { timeout: 10000, message: 'redis-server up' });
+  redis = await startRedis();
+  redisPort = redis.port;
   project = await createProject({
     apps: defaultApps(),
     env: {
@@ -60,7 +48,7 @@ after(async () => {
   for (const c of clients) c.terminate();
   await node1?.stop();
   await node2?.stop();
-  redis?.kill('SIGKILL');
+  redis?.stop();
   await project?.cleanup?.();
 });
 
@@ -183,16 +171,16 @@ describe('two reverb processes on one Redis', { skip }, () => {
     const b = await connect(node2);
     await a.subscribeOk('outage');
     await b.subscribeOk('outage');
-    redis.kill('SIGKILL');
-    await new Promise((r) => redis.once('exit', r));
+    const exited = new Promise((r) => redis.proc.once('exit', r));
+    redis.stop();
+    await exited;
     await node1.waitForOutput(/Disconnected from Redis/, 5000);
 
     const r = await api(node1, APP_A, 'POST', `/apps/${APP_A.id}/events`, { body: { name: 'E', channel: 'outage', data: 'during' } });
     assert.equal(r.status, 200);
     await a.expectFrame(phpJson({ event: 'E', data: 'during', channel: 'outage' }), 5000);
 
-    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitFor(() => redisPing(redisPort), { timeout: 10000, message: 'redis-server up again' });
+    redis = await startRedis({ port: redisPort }); // the nodes know this port
     // What node 1 published meanwhile reaches node 2 once both are back.
     await b.expectFrame(phpJson({ event: 'E', data: 'during', channel: 'outage' }), 15000);
     await waitFor(async () => {
@@ -224,13 +212,13 @@ describe('scaling with Redis away at start', { skip }, () => {
       await alone.waitForOutput(/Failed to connect to Redis after retrying for 1s/, 10000);
       assert.equal(alone.proc.exitCode, null);
 
-      const late = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      const late = await startRedis({ port }); // the server was told this port
       try {
         await alone.waitForOutput(/Redis connection established/, 20000);
         const conns = await api(alone, APP_A, 'GET', `/apps/${APP_A.id}/connections`);
         assert.equal(conns.json.connections, 1);
       } finally {
-        late.kill('SIGKILL');
+        late.stop();
       }
     } finally {
       await alone.stop();

@@ -80,7 +80,7 @@ async function startTLS(tls, { home, workers = 1, apps, maxRequestSize } = {}) {
 }
 
 async function waitReady(server, timeout = 15000) {
-  const deadline = Date.now() + timeout;
+  const deadline = performance.now() + timeout;
   let gone = false;
   server.exited.then(() => { gone = true; });
   for (;;) {
@@ -89,7 +89,7 @@ async function waitReady(server, timeout = 15000) {
       const r = await httpsRequest(server, 'GET', '/up');
       if (r.status === 200) return;
     } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`no HTTPS /up within ${timeout} ms:\n${server.output()}`);
+    if (performance.now() > deadline) throw new Error(`no HTTPS /up within ${timeout} ms:\n${server.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -229,8 +229,8 @@ describe('TLS served in-process', { skip }, () => {
       child.stdout.on('data', (d) => { out += d; });
       child.stderr.on('data', (d) => { out += d; });
       const done = new Promise((resolve) => child.on('exit', resolve));
-      const deadline = Date.now() + 8000;
-      while (!out.includes('subscribed') && Date.now() < deadline && child.exitCode === null) {
+      const deadline = performance.now() + 8000;
+      while (!out.includes('subscribed') && performance.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 50));
       }
       assert.match(out, /connected \d+\.\d+/, out);
@@ -365,9 +365,9 @@ describe('TLS served in-process', { skip }, () => {
     child.stderr.on('data', (d) => { out += d.toString('latin1'); });
     const count = (s) => out.split(s).length - 1;
     const waitOut = async (s, times = 1) => {
-      const deadline = Date.now() + 15000;
+      const deadline = performance.now() + 15000;
       while (count(s) < times) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`s_client did not print ${s} ×${times}:\n${out}`);
+        if (performance.now() > deadline || child.exitCode !== null) throw new Error(`s_client did not print ${s} ×${times}:\n${out}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };

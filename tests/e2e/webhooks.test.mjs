@@ -17,7 +17,7 @@ import { after, describe, test } from 'node:test';
 
 import PusherServer from 'pusher';
 
-import { APP_A, RawClient, createProject, freePort, skipOnPortable, startServer, waitFor } from './lib/harness.mjs';
+import { APP_A, RawClient, createProject, freePort, skipOnPortable, startRedis, startServer, waitFor } from './lib/harness.mjs';
 import { laravelTarball } from './lib/laravel-app.mjs';
 import { childPids } from './lib/supervisor-helpers.mjs';
 
@@ -315,22 +315,11 @@ describe('a worker killed while holding vacates', () => {
 
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 
-function redisPing(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.setTimeout(500, () => { s.destroy(); resolve(false); });
-    s.on('error', () => resolve(false));
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')); });
-  });
-}
-
 describe('exactly once with two nodes on Redis', { skip: haveRedis ? false : 'redis-server not installed (CI installs it)' }, () => {
   test('each event once; a node killed while holding a vacate is claimed by the other, which reports it', async () => {
-    const redisPort = await freePort();
-    const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    started.push({ stop: () => redis.kill('SIGKILL') });
-    await waitFor(() => redisPing(redisPort), { timeout: 10000, message: 'redis-server up' });
+    const redis = await startRedis();
+    started.push(redis);
+    const redisPort = redis.port;
     const r = await new Receiver(APP_A).start();
     const project = await createProject({
       apps: [appWith({ webhooks: [{ url: r.url(), event_types: ALL_TYPES }] })],

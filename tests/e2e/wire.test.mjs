@@ -91,10 +91,10 @@ class WireSocket {
   }
 
   async until(pred, what, timeout = 3000) {
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     while (!pred()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames ${JSON.stringify(this.frames.map((f) => [f.opcode, f.payload.toString()]))} ended=${this.ended}`);
-      await new Promise((r) => { const t = setTimeout(r, deadline - Date.now()); this.waiters.push(() => { clearTimeout(t); r(); }); });
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; frames ${JSON.stringify(this.frames.map((f) => [f.opcode, f.payload.toString()]))} ended=${this.ended}`);
+      await new Promise((r) => { const t = setTimeout(r, deadline - performance.now()); this.waiters.push(() => { clearTimeout(t); r(); }); });
     }
   }
 

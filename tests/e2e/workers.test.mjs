@@ -77,11 +77,11 @@ describe('two workers', () => {
     assert.deepEqual(r.json.users.map((u) => u.id).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 100]);
     r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/channels/${ch}`, { query: { info: 'user_count' } });
     assert.deepEqual(r.json, { occupied: true, user_count: 7 });
-    const t0 = Date.now();
+    const t0 = performance.now();
     r = await api(server, APP_A, 'GET', `/apps/${APP_A.id}/connections`);
     assert.deepEqual(r.json, { connections: 13 });
     // README decision: gathering ends when every node answered (upstream waits up to 10 s).
-    assert.ok(Date.now() - t0 < 2000, `/connections took ${Date.now() - t0} ms`);
+    assert.ok(performance.now() - t0 < 2000, `/connections took ${Math.round(performance.now() - t0)} ms`);
 
     // Both sockets of user 1 leave: exactly one member_removed.
     for (const { s } of socks.filter((x) => x.uid === 1)) {

@@ -77,12 +77,12 @@ class Page {
   }
 
   async waitFor(expression, { timeout = 10000, message = expression } = {}) {
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     for (;;) {
       let v;
       try { v = await this.evaluate(expression); } catch { /* the page is still loading */ }
       if (v) return v;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting in the page for ${message}`);
+      if (performance.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting in the page for ${message}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

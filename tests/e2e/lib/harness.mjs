@@ -49,6 +49,12 @@
 //                  waitForOutput(regexp, timeoutMs), stop({signal, timeout}) -> {code, signal}}
 //   stopAll()                             stops every server and closes every client still open
 //   freePort()                            -> Promise<number>
+//   startRedis({args, conf, sentinel, port, timeout}) -> Promise<{port, proc, stop()}>
+//                                         a private redis-server (no persistence; conf first,
+//                                         sentinel: no persistence flags) answering on port, or on
+//                                         a free port: one taken meanwhile (redis-server exits, or
+//                                         another process answers there) is retried on another;
+//                                         args: an array, or (port) => array (each port tried)
 //
 // Clients
 //   RawClient.connect(server, appKey, {origin, headers, path, query, expectEstablished=true})
@@ -85,7 +91,8 @@
 //       waitClose) only when the server closes or the timeout passes.
 //
 // Utilities
-//   waitFor(predicate, {timeout, interval, message}) polls until truthy.
+//   waitFor(predicate, {timeout, interval, message}) polls until truthy. Timeouts here are timed with
+//                                         performance.now() (monotonic), never Date.now().
 //   eventOnce(emitterLike, name, timeout)  resolves with the first emitted value.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -302,6 +309,59 @@ export function normalizePath(p) {
   return t === '' ? '' : '/' + t;
 }
 
+/**
+ * A private redis-server that answers on its port, ours (INFO's process_id is our child's).
+ * Without opts.port the port is a free one, and when it was taken before redis-server bound it
+ * (redis-server exits, or someone else answers there) another free port is tried. args may be
+ * a function of the port (then called again for each port tried: a cluster node's bus port).
+ */
+export async function startRedis({ args = [], conf, sentinel = false, port, timeout = 10000 } = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const p = port ?? await freePort();
+    const extra = typeof args === 'function' ? await args(p) : args;
+    const argv = [...(conf ? [conf] : []), ...(sentinel ? ['--sentinel'] : []), '--port', String(p), '--bind', '127.0.0.1',
+      ...(sentinel ? [] : ['--save', '', '--appendonly', 'no']), ...extra];
+    const proc = spawn('redis-server', argv, { stdio: 'ignore' });
+    let exited = false;
+    proc.on('exit', () => { exited = true; });
+    const password = extra.includes('--requirepass') ? extra[extra.indexOf('--requirepass') + 1] : undefined;
+    const deadline = performance.now() + timeout;
+    let why = `no answer on ${p} within ${timeout} ms`;
+    while (performance.now() < deadline) {
+      if (exited) { why = `redis-server exited (port ${p} taken?)`; break; }
+      const pid = await redisProcessId(p, password);
+      if (pid === proc.pid) {
+        return { port: p, proc, stop: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); } };
+      }
+      if (pid !== undefined) { why = `another process answers on ${p}`; break; }
+      await sleep(20);
+    }
+    if (!exited) proc.kill('SIGKILL');
+    if (port !== undefined || attempt >= 5) throw new Error(`redis-server did not start: ${why}`);
+  }
+}
+
+/** The process_id of the redis-server answering on port (undefined: no answer yet). */
+function redisProcessId(port, password) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    const done = (v) => { s.destroy(); resolve(v); };
+    s.setTimeout(1000, () => done(undefined));
+    s.on('error', () => done(undefined));
+    s.on('connect', () => {
+      const cmd = (...a) => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+      s.write((password !== undefined ? cmd('AUTH', password) : '') + cmd('INFO', 'server'));
+    });
+    s.on('data', (d) => {
+      buf += d.toString('latin1');
+      const m = /process_id:(\d+)/.exec(buf);
+      if (m) done(Number(m[1]));
+      else if (/^-(?!NOAUTH)/m.test(buf) && !/^-LOADING/m.test(buf)) done(-1); // answered, not ours to tell
+    });
+  });
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -317,11 +377,11 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function waitFor(predicate, { timeout = DEFAULT_TIMEOUT, interval = 20, message = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
+  const deadline = performance.now() + timeout;
   for (;;) {
     const v = await predicate();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${message}`);
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${message}`);
     await sleep(interval);
   }
 }
@@ -462,7 +522,7 @@ async function launch(opts, project, ownsProject, port) {
     return server;
   }
   const timeout = opts.readyTimeout ?? 15000;
-  const deadline = Date.now() + timeout;
+  const deadline = performance.now() + timeout;
   let exited = false;
   server.exited.then(() => { exited = true; });
   for (;;) {
@@ -475,7 +535,7 @@ async function launch(opts, project, ownsProject, port) {
       // Still alive after the answer: it came from our process, not a squatter on the port.
       if (r.status === 200 && !exited) return server;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       await server.stop({ signal: 'SIGKILL' });
       throw new Error(`reverb did not answer ${p}/up within ${timeout} ms; args ${args.join(' ')}\n${server.tail()}`);
     }
@@ -686,12 +746,12 @@ export class RawClient {
 
   /** Raw text of the next unread frame; rejects on timeout or close. */
   async next(timeout = DEFAULT_TIMEOUT) {
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     while (this.cursor >= this.frames.length) {
       if (this.closeInfo) {
         throw new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for a frame; read so far: ${JSON.stringify(this.frames)}`);
       }
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) {
         throw new Error(`no frame within ${timeout} ms; frames so far: ${JSON.stringify(this.frames)}\nserver output:\n${this.server.tail(1500)}`);
       }
@@ -702,9 +762,9 @@ export class RawClient {
 
   /** Skips frames until one satisfies pred(rawText); returns it. Skipped frames stay in `frames`. */
   async nextWhere(pred, timeout = DEFAULT_TIMEOUT) {
-    const deadline = Date.now() + timeout;
+    const deadline = performance.now() + timeout;
     for (;;) {
-      const f = await this.next(Math.max(1, deadline - Date.now()));
+      const f = await this.next(Math.max(1, deadline - performance.now()));
       if (pred(f)) return f;
     }
   }

@@ -214,14 +214,14 @@ export async function startArtisanServer(laravel, { port, args = [], env = {}, a
   }
   let exited = false;
   server.exited.then(() => { exited = true; });
-  const deadline = Date.now() + readyTimeout;
+  const deadline = performance.now() + readyTimeout;
   for (;;) {
     if (exited) throw new Error(`php artisan reverb:start exited (${JSON.stringify(await server.exited)}) before answering /up:\n${server.tail()}`);
     try {
       const r = await httpGet(server, '/up', { timeout: 500 });
       if (r.status === 200 && !exited) return server;
     } catch { /* not yet */ }
-    if (Date.now() > deadline) {
+    if (performance.now() > deadline) {
       await server.stop({ signal: 'SIGKILL' });
       throw new Error(`php artisan reverb:start did not answer /up within ${readyTimeout} ms:\n${server.tail()}`);
     }
