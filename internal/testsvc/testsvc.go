@@ -250,7 +250,9 @@ func (p *proc) waitListening(port int, timeout time.Duration) string {
 
 // listensOn reports whether process pid holds the listening socket of
 // 127.0.0.1:port (Linux: /proc/net/tcp and the process's descriptors).
-// Where /proc cannot tell, it says yes.
+// Without /proc it says yes; a process whose descriptors cannot be read
+// has exited (a redis-server that found its port taken exits at once,
+// and may be reaped between the answer on the port and this look).
 func listensOn(pid, port int) bool {
 	table, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
@@ -268,7 +270,7 @@ func listensOn(pid, port int) bool {
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
-		return true
+		return false
 	}
 	for _, fd := range fds {
 		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[l] {
