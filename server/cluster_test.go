@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/reverb-go/reverb/internal/testsvc"
+	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/cluster"
+	"github.com/reverb-go/reverb/server/cluster/redis"
 )
 
 // Cross-node presence: member_added / member_removed once per user for the
@@ -302,8 +306,25 @@ func (l *laggingNode) Received() (uint64, bool) {
 // what was published after it, not what the node had yet to deliver.
 func TestSubscriptionGetsOnlyLaterEvents(t *testing.T) {
 	bus := cluster.NewBus()
-	lb := &laggingNode{Transport: bus.Node()}
-	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	subscriptionGetsOnlyLaterEvents(t, bus.Node(), bus.Node())
+}
+
+// The same over Redis: each node counts what it read off its subscription.
+func TestSubscriptionGetsOnlyLaterEventsOverRedis(t *testing.T) {
+	r := testsvc.StartRedis(t)
+	node := func() cluster.Transport {
+		tr, err := redis.New(redis.Options{Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port)}, Channel: "reverb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	subscriptionGetsOnlyLaterEvents(t, node(), node())
+}
+
+func subscriptionGetsOnlyLaterEvents(t *testing.T, a, b cluster.Transport) {
+	lb := &laggingNode{Transport: b}
+	na := startServer(t, Options{Transport: a, NodeID: "node-a"})
 	nb := startServer(t, Options{Transport: lb, NodeID: "node-b"})
 	old := na.dial(t, "reverb-key")
 	old.subscribe("news", "", "")

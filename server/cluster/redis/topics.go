@@ -130,8 +130,7 @@ func (r *Router) PublishTo(ctx context.Context, topic string, msg []byte) (int, 
 func (r *Router) Inject(msg []byte) {
 	r.mu.Lock()
 	if !r.closed {
-		r.inbox = append(r.inbox, inItem{msg: msg})
-		r.cond.Broadcast()
+		r.takeLocked(msg)
 	}
 	r.mu.Unlock()
 }

@@ -90,7 +90,10 @@ type Transport struct {
 	// Cleared when the subscriber drops (no copy will come then).
 	echoes map[string]int
 	inbox  []inItem
-	seq    uint64 // last queued message's number
+	// taken counts the messages appended to inbox (takeLocked), each
+	// delivered in that order (cluster.Counter).
+	taken uint64
+	seq   uint64 // last queued message's number
 	// dropped counts messages lost to the queue bound since it was last
 	// empty.
 	dropped int
@@ -380,8 +383,7 @@ func (t *Transport) publishOn(ctx context.Context, name string, msg []byte) (int
 	t.enqueueLocked(queued{msg: msg, name: name, local: local})
 	n := 0
 	if local {
-		t.inbox = append(t.inbox, inItem{msg: msg})
-		t.cond.Broadcast()
+		t.takeLocked(msg)
 		n = 1
 	}
 	t.mu.Unlock()
@@ -766,8 +768,23 @@ func (t *Transport) received(channel, payload string) {
 			return
 		}
 	}
-	t.inbox = append(t.inbox, inItem{msg: []byte(payload)})
+	t.takeLocked([]byte(payload))
+}
+
+// takeLocked queues msg for delivery on this node and counts it.
+func (t *Transport) takeLocked(msg []byte) {
+	t.inbox = append(t.inbox, inItem{msg: msg})
+	t.taken++
 	t.cond.Broadcast()
+}
+
+// Received implements cluster.Counter: the messages this node has taken
+// in, delivered or waiting in the inbox. Those Redis has sent and the
+// socket still holds are not counted yet.
+func (t *Transport) Received() (uint64, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.taken, true
 }
 
 // echoKey identifies a message sent while it was delivered here already:

@@ -196,6 +196,20 @@ func TestRedisRestart(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}
 	}
+	// Each node counts what it delivered (cluster.Counter): the local
+	// deliveries while Redis was away once, their echoes not at all.
+	for name, n := range map[string]struct {
+		tr *Transport
+		s  *sink
+	}{"a": {a, sa}, "b": {b, sb}} {
+		got, ok := n.tr.Received()
+		n.s.mu.Lock()
+		delivered := len(n.s.msgs)
+		n.s.mu.Unlock()
+		if !ok || got != uint64(delivered) || delivered != 7 {
+			t.Errorf("node %s: Received = %d, %v; delivered %d, want 7", name, got, ok, delivered)
+		}
+	}
 }
 
 // The queue is bounded: the oldest messages are dropped, with a log line.
