@@ -51,7 +51,7 @@ func encodeJSON(b *[]byte, v Value, opts JSONOptions, path string, depth int) er
 		if !utf8.ValidString(v.s) {
 			return fmt.Errorf("json_encode: %s: malformed UTF-8 characters", pathOrRoot(path))
 		}
-		*b = AppendJSONString(*b, v.s, false)
+		*b = AppendJSONString(*b, v.s, 0)
 	case Array:
 		a := v.arr
 		if a == nil {
@@ -75,7 +75,7 @@ func encodeJSON(b *[]byte, v Value, opts JSONOptions, path string, depth int) er
 				if !k.IsInt && !utf8.ValidString(k.S) {
 					return fmt.Errorf("json_encode: %s: malformed UTF-8 characters in a key", pathOrRoot(path))
 				}
-				*b = AppendJSONString(*b, k.String(), false)
+				*b = AppendJSONString(*b, k.String(), 0)
 				*b = append(*b, ':')
 				if opts.Pretty {
 					*b = append(*b, ' ')

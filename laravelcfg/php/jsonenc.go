@@ -6,40 +6,73 @@ import (
 	"unicode/utf8"
 )
 
-// The json_encode writers below serve both EncodeJSON (config output) and
-// server/phpjson (the wire), so the two cannot drift apart.
+// The json_encode writers below serve the config evaluator's json_encode,
+// EncodeJSON (config output) and server/phpjson (the wire), so none of them
+// can drift apart from the others.
 
-// jsonSafe marks the bytes written as they are with default flags (ASCII only:
-// a 256-entry table spares the hot loop a second comparison).
-var jsonSafe = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '/'
+// JSONFlags is json_encode's $flags argument, with PHP's values.
+// AppendJSONString honours the ones that change how a string is written.
+type JSONFlags int64
+
+const (
+	JSONHexTag                   JSONFlags = 1
+	JSONHexAmp                   JSONFlags = 2
+	JSONHexApos                  JSONFlags = 4
+	JSONHexQuot                  JSONFlags = 8
+	JSONUnescapedSlashes         JSONFlags = 64
+	JSONUnescapedUnicode         JSONFlags = 256
+	JSONUnescapedLineTerminators JSONFlags = 2048
+
+	// JSONHexAll is Symfony JsonResponse's escaping (JSON_HEX_TAG |
+	// JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT).
+	JSONHexAll = JSONHexTag | JSONHexAmp | JSONHexApos | JSONHexQuot
+)
+
+// jsonSafeTables[asciiFlags(f)] marks the bytes written as they are under
+// flags f. Only ASCII is ever safe: a 256-entry table per combination of the
+// five flags that change how ASCII is written spares the hot loop a second
+// comparison per byte.
+var jsonSafeTables = func() (t [32][256]bool) {
+	for i := range t {
+		f := JSONFlags(i&15 | (i&16)<<2)
+		for c := 0x20; c < utf8.RuneSelf; c++ {
+			t[i][c] = asciiWrittenAsIs(byte(c), f)
+		}
 	}
 	return t
 }()
 
-// jsonHexSafe is jsonSafe minus the characters JSON_HEX_* escape.
-var jsonHexSafe = func() (t [256]bool) {
-	t = jsonSafe
-	for _, c := range "<>&'" {
-		t[c] = false
+func asciiWrittenAsIs(c byte, f JSONFlags) bool {
+	switch c {
+	case '"', '\\':
+		return false
+	case '/':
+		return f&JSONUnescapedSlashes != 0
+	case '<', '>':
+		return f&JSONHexTag == 0
+	case '&':
+		return f&JSONHexAmp == 0
+	case '\'':
+		return f&JSONHexApos == 0
 	}
-	return t
-}()
+	return true
+}
+
+// asciiFlags packs the flags jsonSafeTables is indexed by into five bits.
+func asciiFlags(f JSONFlags) int { return int(f&15 | (f&JSONUnescapedSlashes)>>2) }
 
 const hexLower = "0123456789abcdef"
 
-// AppendJSONString appends s as a json_encode string literal (with quotes):
-// '/' escaped, every non-ASCII code point as lowercase \uXXXX (surrogate
-// pairs above U+FFFF), invalid UTF-8 bytes as \ufffd (PHP's
-// JSON_INVALID_UTF8_SUBSTITUTE). hexQuotes adds Symfony JsonResponse's
-// JSON_HEX_TAG|JSON_HEX_AMP|JSON_HEX_APOS|JSON_HEX_QUOT: <, >, &, ' and "
-// become \u003C, \u003E, \u0026, \u0027, \u0022. It does not allocate.
-func AppendJSONString(dst []byte, s string, hexQuotes bool) []byte {
-	table := &jsonSafe
-	if hexQuotes {
-		table = &jsonHexSafe
-	}
+// AppendJSONString appends s as json_encode($s, $flags) writes it (with
+// quotes). With no flags: '/' escaped, every non-ASCII code point as
+// lowercase \uXXXX (surrogate pairs above U+FFFF). JSON_HEX_* write <, >, &,
+// ' and " as \u003C, \u003E, \u0026, \u0027, \u0022; JSON_UNESCAPED_SLASHES
+// leaves '/'; JSON_UNESCAPED_UNICODE leaves non-ASCII as UTF-8 except U+2028
+// and U+2029, which need JSON_UNESCAPED_LINE_TERMINATORS too. Invalid UTF-8
+// bytes become U+FFFD (PHP's JSON_INVALID_UTF8_SUBSTITUTE); a caller that
+// must fail on them as json_encode does checks first. It does not allocate.
+func AppendJSONString(dst []byte, s string, f JSONFlags) []byte {
+	table := &jsonSafeTables[asciiFlags(f)]
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -50,20 +83,23 @@ func AppendJSONString(dst []byte, s string, hexQuotes bool) []byte {
 		}
 		dst = append(dst, s[start:i]...)
 		if c < utf8.RuneSelf {
-			dst = appendASCIIEscape(dst, c, hexQuotes)
+			dst = appendASCIIEscape(dst, c, f)
 			i++
 			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			r = utf8.RuneError
+			size = invalidUTF8Len(s[i:])
 		}
-		if r >= 0x10000 {
+		switch {
+		case f&JSONUnescapedUnicode != 0 && (f&JSONUnescapedLineTerminators != 0 || r != 0x2028 && r != 0x2029):
+			dst = utf8.AppendRune(dst, r) // RuneError for an invalid byte: U+FFFD
+		case r >= 0x10000:
 			r1, r2 := surrogates(r)
 			dst = appendU(dst, r1)
 			dst = appendU(dst, r2)
-		} else {
+		default:
 			dst = appendU(dst, r)
 		}
 		i += size
@@ -73,10 +109,54 @@ func AppendJSONString(dst []byte, s string, hexQuotes bool) []byte {
 	return append(dst, '"')
 }
 
-func appendASCIIEscape(dst []byte, c byte, hexQuotes bool) []byte {
+// invalidUTF8Len is how many bytes PHP's UTF-8 decoder (php_next_utf8_char,
+// which json_encode uses) takes as one invalid sequence at the start of s:
+// a lead byte and the bytes after it up to the first that could start a
+// character, at most the length the lead byte announces. Each such run
+// becomes one U+FFFD.
+func invalidUTF8Len(s string) int {
+	c := s[0]
+	var want int
+	switch {
+	case c >= 0xC2 && c < 0xE0:
+		want = 2
+	case c >= 0xE0 && c < 0xF0:
+		want = 3
+	case c >= 0xF0 && c < 0xF5:
+		want = 4
+	default:
+		return 1
+	}
+	n := 1
+	for ; n < want; n++ {
+		if n >= len(s) || !isUTF8Trail(s[n]) {
+			break
+		}
+	}
+	if n == want {
+		// A complete sequence of trail bytes that is still invalid
+		// (overlong, a surrogate, above U+10FFFF): taken whole.
+		return want
+	}
+	// Cut short: PHP takes the bytes up to the first one that can start a
+	// character (ASCII or a valid lead byte), or to the end.
+	for n = 1; n < want && n < len(s); n++ {
+		if isUTF8Lead(s[n]) {
+			return n
+		}
+	}
+	return n
+}
+
+func isUTF8Trail(c byte) bool { return c >= 0x80 && c <= 0xBF }
+
+func isUTF8Lead(c byte) bool { return c < 0x80 || c >= 0xC2 && c <= 0xF4 }
+
+// appendASCIIEscape writes an ASCII byte the table under f did not pass.
+func appendASCIIEscape(dst []byte, c byte, f JSONFlags) []byte {
 	switch c {
 	case '"':
-		if hexQuotes {
+		if f&JSONHexQuot != 0 {
 			return append(dst, `\u0022`...)
 		}
 		return append(dst, '\\', '"')

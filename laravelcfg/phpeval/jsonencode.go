@@ -12,16 +12,16 @@ import (
 
 // json_encode flags.
 const (
-	jsonHexTag                  = 1
-	jsonHexAmp                  = 2
-	jsonHexApos                 = 4
-	jsonHexQuot                 = 8
+	jsonHexTag                  = int64(php.JSONHexTag)
+	jsonHexAmp                  = int64(php.JSONHexAmp)
+	jsonHexApos                 = int64(php.JSONHexApos)
+	jsonHexQuot                 = int64(php.JSONHexQuot)
 	jsonForceObject             = 16
-	jsonUnescapedSlashes        = 64
+	jsonUnescapedSlashes        = int64(php.JSONUnescapedSlashes)
 	jsonPrettyPrint             = 128
-	jsonUnescapedUnicode        = 256
+	jsonUnescapedUnicode        = int64(php.JSONUnescapedUnicode)
 	jsonPreserveZeroFraction    = 1024
-	jsonUnescapedLineTerminator = 2048
+	jsonUnescapedLineTerminator = int64(php.JSONUnescapedLineTerminators)
 	jsonThrowOnError            = 4194304
 	// jsonSupported are the flags fnJSONEncode implements; others
 	// (JSON_NUMERIC_CHECK, JSON_PARTIAL_OUTPUT_ON_ERROR, the invalid UTF-8
@@ -162,55 +162,6 @@ func (e *jsonEncoder) str(s string) error {
 		return jsonError("Malformed UTF-8 characters, possibly incorrectly encoded")
 	}
 	e.in.checkString(e.line, len(e.b)+len(s))
-	f := e.flags
-	e.b = append(e.b, '"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			if f&jsonHexQuot != 0 {
-				e.b = append(e.b, `\u0022`...)
-			} else {
-				e.b = append(e.b, `\"`...)
-			}
-		case r == '\\':
-			e.b = append(e.b, `\\`...)
-		case r == '/':
-			if f&jsonUnescapedSlashes != 0 {
-				e.b = append(e.b, '/')
-			} else {
-				e.b = append(e.b, `\/`...)
-			}
-		case r == '\b':
-			e.b = append(e.b, `\b`...)
-		case r == '\f':
-			e.b = append(e.b, `\f`...)
-		case r == '\n':
-			e.b = append(e.b, `\n`...)
-		case r == '\r':
-			e.b = append(e.b, `\r`...)
-		case r == '\t':
-			e.b = append(e.b, `\t`...)
-		case r == '<' && f&jsonHexTag != 0:
-			e.b = append(e.b, `\u003C`...)
-		case r == '>' && f&jsonHexTag != 0:
-			e.b = append(e.b, `\u003E`...)
-		case r == '&' && f&jsonHexAmp != 0:
-			e.b = append(e.b, `\u0026`...)
-		case r == '\'' && f&jsonHexApos != 0:
-			e.b = append(e.b, `\u0027`...)
-		case r < 0x20:
-			e.b = fmt.Appendf(e.b, `\u%04x`, r)
-		case r < utf8.RuneSelf:
-			e.b = append(e.b, byte(r))
-		case f&jsonUnescapedUnicode != 0 && (f&jsonUnescapedLineTerminator != 0 || r != 0x2028 && r != 0x2029):
-			e.b = utf8.AppendRune(e.b, r)
-		case r >= 0x10000:
-			r -= 0x10000
-			e.b = fmt.Appendf(e.b, `\u%04x\u%04x`, 0xD800+(r>>10)&0x3FF, 0xDC00+r&0x3FF)
-		default:
-			e.b = fmt.Appendf(e.b, `\u%04x`, r)
-		}
-	}
-	e.b = append(e.b, '"')
+	e.b = php.AppendJSONString(e.b, s, php.JSONFlags(e.flags))
 	return nil
 }

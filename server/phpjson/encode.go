@@ -8,11 +8,11 @@ import (
 
 // flags selects the escaping of json_encode: default (PHP-JSON) or
 // Symfony's JsonResponse flags.
-type flags uint8
+type flags = php.JSONFlags
 
 const (
 	plain   flags = 0
-	symfony flags = 1
+	symfony       = php.JSONHexAll
 )
 
 // Append appends PHP json_encode($v) (default flags) to dst. Arrays whose
@@ -28,9 +28,9 @@ func AppendSymfony(dst []byte, v php.Value) []byte { return appendValue(dst, v, 
 
 // AppendString appends s as a PHP-JSON string literal (with quotes): '/'
 // escaped, every non-ASCII code point as lowercase \uXXXX (surrogate pairs
-// above U+FFFF). Invalid UTF-8 bytes become \ufffd (PHP's
-// JSON_INVALID_UTF8_SUBSTITUTE; Reverb's strings are valid UTF-8 because
-// they came through json_decode). It does not allocate.
+// above U+FFFF). Invalid UTF-8 becomes \ufffd, one for each sequence PHP's
+// JSON_INVALID_UTF8_SUBSTITUTE replaces (Reverb's strings are valid UTF-8
+// because they came through json_decode). It does not allocate.
 func AppendString(dst []byte, s string) []byte { return appendString(dst, s, plain) }
 
 // AppendSymfonyString is AppendString with Symfony JsonResponse's flags.
@@ -95,7 +95,7 @@ func appendArray(dst []byte, a *php.OrderedArray, f flags) []byte {
 }
 
 func appendString(dst []byte, s string, f flags) []byte {
-	return php.AppendJSONString(dst, s, f == symfony)
+	return php.AppendJSONString(dst, s, f)
 }
 
 // AppendFloat appends f as PHP json_encode writes a float with
