@@ -271,6 +271,7 @@ func (s *Server) onPresence(env *envelope) {
 				ch := a.findOrCreate(env.Channel)
 				a.want(ch) // wanted since the subscribe, unless deleted meanwhile
 				a.addSub(ch, c, data)
+				a.users.authorize(c) // subscribed: an authorized connection
 				joiner = c
 				held = s.holdSub(a, ch, c)
 				succeeded = pc.succeededData()

@@ -162,11 +162,6 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 			c.debugPusherError("Connection is unauthorized")
 			return false
 		}
-		if a.cfg.UserAuthenticationTimeout > 0 {
-			a.mu.Lock()
-			a.users.authorize(c) // an authorized connection, as Pusher counts it
-			a.mu.Unlock()
-		}
 	}
 	if hasData && data.Kind() != php.Array && rawData != "0" {
 		// Reverb keeps channel_data decoded as the subscription's data,
@@ -174,6 +169,14 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		// string, null) throws once the signature was checked, and the
 		// client is not subscribed.
 		return c.invalid()
+	}
+	if kind.Private() && !kind.Presence() && a.cfg.UserAuthenticationTimeout > 0 {
+		// An authorized connection, as Pusher counts it: subscribed to a
+		// private channel (a presence join counts once it is admitted,
+		// onPresence).
+		a.mu.Lock()
+		a.users.authorize(c)
+		a.mu.Unlock()
 	}
 	if kind.Presence() {
 		a.mu.Lock()

@@ -208,6 +208,38 @@ func TestAuthorizationDeadline(t *testing.T) {
 	}
 }
 
+// A subscription that does not happen does not authorize the connection,
+// as Pusher counts only connections subscribed to a private or presence
+// channel: a join refused because the presence channel is full, and a
+// private subscription refused for its channel_data, leave the deadline
+// running.
+func TestAuthorizationDeadlineCountsOnlySubscriptionsThatHappen(t *testing.T) {
+	app := appWith(func(a *laravelcfg.App) {
+		a.UserAuthenticationTimeout = 300 * time.Millisecond
+		a.Limits.PresenceMembers = 1
+	})
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}})
+	member := ts.dial(t, "reverb-key")
+	member.subscribe("presence-room", `{"user_id":"1"}`, "reverb-secret")
+	member.expectContains("subscription_succeeded")
+	refused := ts.dial(t, "reverb-key")
+	refused.subscribe("presence-room", `{"user_id":"2"}`, "reverb-secret")
+	refused.expectContains("LimitReached")
+	invalid := ts.dial(t, "reverb-key")
+	invalid.subscribe("private-x", `5`, "reverb-secret")
+	invalid.expect(`{"event":"pusher:error","data":"{\"code\":4200,\"message\":\"Invalid message format\"}"}`)
+	for _, c := range []*client{refused, invalid} {
+		c.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"Connection not authorized within timeout.\"}"}`)
+		if code, _ := c.expectClose(); code != 4009 {
+			t.Errorf("close %d", code)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := member.barrier(); len(got) != 0 {
+		t.Errorf("the member got %v", got)
+	}
+}
+
 func watchNodes(t *testing.T, hold time.Duration, mutate func(a *laravelcfg.App)) (*testServer, *testServer) {
 	bus := cluster.NewBus()
 	app := appWith(func(a *laravelcfg.App) {
