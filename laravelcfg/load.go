@@ -143,7 +143,7 @@ func Load(opts LoadOptions) (*Project, error) {
 	if p.SettingsErr == nil { // config/reverb.php was evaluated
 		p.reverbFile, p.envSrc = reverbFile, envSrc
 	}
-	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL(), envSrc, opts.Given)
+	s, warns, err := buildSettings(p.Config, reverbFile, p.Getenv, p.appURL(), p.eventsPath(), envSrc, opts.Given)
 	if err != nil {
 		err = explainNeedsPHP(explainMissingCredentials(err, p.Getenv), p.ConfigCached)
 	}

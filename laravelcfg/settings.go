@@ -109,8 +109,9 @@ type settingsReader struct {
 	// getenv reads the environment as the app sees it (real, then .env);
 	// nil reads nothing.
 	getenv func(name string) (string, bool)
-	// appURL is config('app.url'): the base of the listeners' default url.
-	appURL string
+	// appURL is config('app.url') and eventsPath the companion package's
+	// events route: the listeners' default url.
+	appURL, eventsPath string
 	// env is what env() read while the config was evaluated, to name the
 	// variable behind a wrong value.
 	env envSource
@@ -211,8 +212,8 @@ func (r *settingsReader) boolVal(key string, v php.Value) (bool, error) {
 
 // buildSettings reads config('reverb') into Settings as reverb:start and
 // ConfigApplicationProvider do.
-func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL string, env envSource, given GivenOptions) (Settings, []string, error) {
-	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, env: env, given: given}
+func buildSettings(cfg php.Value, file string, getenv func(string) (string, bool), appURL, eventsPath string, env envSource, given GivenOptions) (Settings, []string, error) {
+	r := &settingsReader{file: file, getenv: getenv, appURL: appURL, eventsPath: eventsPath, env: env, given: given}
 	var s Settings
 	var err error
 	if s.Server, err = r.defaultServer(cfg); err != nil {
@@ -258,7 +259,7 @@ func (p *Project) ReadServer() (ServerSettings, error) {
 	if p.reverbFile == "" {
 		return ServerSettings{}, errors.New("the Reverb configuration was not read")
 	}
-	r := &settingsReader{file: p.reverbFile, getenv: p.Getenv, appURL: p.appURL(), env: p.envSrc}
+	r := &settingsReader{file: p.reverbFile, getenv: p.Getenv, appURL: p.appURL(), eventsPath: p.eventsPath(), env: p.envSrc}
 	return r.defaultServer(p.Config)
 }
 

@@ -82,23 +82,29 @@ var ListenerEvents = []string{
 	"message_received", "message_sent", "channel_created", "channel_removed", "connection_pruned",
 }
 
-// ListenersPath is where the companion package's route listens by default.
+// ListenersPath is where the companion package's route listens by default
+// (its events.path setting, REVERB_GO_EVENTS_PATH).
 const ListenersPath = "/reverb-go/events"
 
-// defaultListenersURL is APP_URL + ListenersPath.
-func defaultListenersURL(appURL string) (string, error) {
-	s := strings.TrimRight(strings.TrimSpace(appURL), "/") + ListenersPath
+// defaultListenersURL is APP_URL + the path of the companion package's
+// events route ("" is ListenersPath), joined as Laravel's url() joins them.
+func defaultListenersURL(appURL, path string) (string, error) {
+	if strings.Trim(path, "/ ") == "" {
+		path = ListenersPath
+	}
+	path = "/" + strings.Trim(strings.TrimSpace(path), "/")
+	s := strings.TrimRight(strings.TrimSpace(appURL), "/") + path
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("missing, and the default (APP_URL %q + %s) is not an http(s) URL", appURL, ListenersPath)
+		return "", fmt.Errorf("missing, and the default (APP_URL %q + %s) is not an http(s) URL", appURL, path)
 	}
 	return u.String(), nil
 }
 
 // FillListenerURLs gives the listeners of apps read without APP_URL (apps
-// from PHP) their default url, APP_URL + ListenersPath. An app whose
-// default cannot be made loses its listeners, and the reason is returned
-// as a warning.
+// from PHP) their default url, APP_URL + the events route's path. An app
+// whose default cannot be made loses its listeners, and the reason is
+// returned as a warning.
 func (p *Project) FillListenerURLs(apps []App) []string {
 	var warns []string
 	for i := range apps {
@@ -106,7 +112,7 @@ func (p *Project) FillListenerURLs(apps []App) []string {
 		if l == nil || l.URL != "" {
 			continue
 		}
-		u, err := defaultListenersURL(p.appURL())
+		u, err := defaultListenersURL(p.appURL(), p.eventsPath())
 		if err != nil {
 			warns = append(warns, "app "+apps[i].ID+": listeners.url: "+err.Error()+": its listeners get no events")
 			apps[i].Listeners = nil
@@ -130,6 +136,24 @@ func (p *Project) appURL() string {
 		return v
 	}
 	return "http://localhost"
+}
+
+// eventsPath is config('reverb-go.events.path'), where the companion
+// package registers its events route: from the config when it holds it (a
+// cached config), else what the package's config computes,
+// env('REVERB_GO_EVENTS_PATH', 'reverb-go/events'). (An uncached
+// config/reverb-go.php is not read: a path written into it, not taken from
+// the environment, needs the app's listeners.url.)
+func (p *Project) eventsPath() string {
+	if v, ok := php.Lookup(p.Config, "reverb-go.events.path"); ok {
+		if s, ok := v.CoerceString(); ok && strings.TrimSpace(s) != "" {
+			return s
+		}
+	}
+	if v, ok := p.Getenv("REVERB_GO_EVENTS_PATH"); ok && strings.TrimSpace(v) != "" {
+		return v
+	}
+	return ListenersPath
 }
 
 // AppEnv is config('app.env'), what app()->environment() answers: from
@@ -368,7 +392,7 @@ func (r *settingsReader) listeners(key string, v php.Value) (*Listeners, error) 
 	}
 	if u.IsNull() {
 		if r.appURL != "" {
-			if l.URL, err = defaultListenersURL(r.appURL); err != nil {
+			if l.URL, err = defaultListenersURL(r.appURL, r.eventsPath); err != nil {
 				return nil, r.fail(key+".url", "%v", err)
 			}
 		}

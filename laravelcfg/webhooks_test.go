@@ -19,7 +19,7 @@ func appWith(t testing.TB, extra string) (App, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _, err := buildSettings(res.Value, "config/reverb.php", nil, "https://app.test/", envSource{}, GivenOptions{})
+	s, _, err := buildSettings(res.Value, "config/reverb.php", nil, "https://app.test/", "", envSource{}, GivenOptions{})
 	if err != nil {
 		return App{}, err
 	}
@@ -163,5 +163,32 @@ func TestListenersOfAppsFromPHP(t *testing.T) {
 	bad := &Project{env: envOf(map[string]string{"APP_URL": "shop.test"})}
 	if w := bad.FillListenerURLs(apps); len(w) != 1 || apps[0].Listeners != nil {
 		t.Errorf("bad APP_URL: %v %+v", w, apps[0].Listeners)
+	}
+}
+
+// The companion package's route moves with its events.path setting
+// (REVERB_GO_EVENTS_PATH): the default url follows it.
+func TestListenersDefaultURLFollowsTheEventsPath(t *testing.T) {
+	dir := project(t, map[string]string{
+		".env":              baseEnv + "APP_URL=http://shop.test:8000/\nREVERB_GO_EVENTS_PATH=/hooks/reverb\n",
+		"config/reverb.php": `<?php return ['apps' => ['apps' => [['app_id' => '1', 'key' => 'k', 'secret' => 's', 'ping_interval' => 60, 'max_message_size' => 1, 'allowed_origins' => ['*'], 'listeners' => ['events' => ['connection_pruned']]]]]];`,
+	})
+	p, err := Load(LoadOptions{Dir: dir, LookupEnv: noEnv(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := p.Reverb.Apps[0].Listeners; l == nil || l.URL != "http://shop.test:8000/hooks/reverb" {
+		t.Errorf("listeners %+v", l)
+	}
+
+	// Apps from PHP, with a cached configuration that holds the setting.
+	apps := []App{{ID: "1", Listeners: &Listeners{Events: []string{"message_received"}}}}
+	res, err := phpeval.Eval([]byte(`<?php return ['app' => ['url' => 'https://shop.test'], 'reverb-go' => ['events' => ['path' => 'internal/reverb-events']]];`), phpeval.Options{File: "bootstrap/cache/config.php", Getenv: envOf(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := &Project{Config: res.Value, env: envOf(nil)}
+	if w := cached.FillListenerURLs(apps); len(w) != 0 || apps[0].Listeners.URL != "https://shop.test/internal/reverb-events" {
+		t.Errorf("filled %+v (%v)", apps[0].Listeners, w)
 	}
 }

@@ -250,7 +250,7 @@ func (a *appState) ledgerCount(ch *channel) {
 func (s *Server) presenceOp(a *appState, socket, op, channel, rawData string, data php.Value) {
 	led := a.led
 	if led == nil || !led.members {
-		s.publishState(presenceMsg(s.nodeID, a.cfg.ID, op, channel, socket, rawData, false, 0))
+		s.publishState(presenceMsg(s.nodeID, a.cfg.ID, op, channel, socket, rawData, false, false, 0))
 		return
 	}
 	k := channel + "\x00" + socket
@@ -261,7 +261,10 @@ func (s *Server) presenceOp(a *appState, socket, op, channel, rawData string, da
 		delete(led.ownMembers, k)
 	}
 	ls := led.ls
-	ls.send(presenceMsg(s.nodeID, a.cfg.ID, op, channel, socket, rawData, true, ls.seq.Add(1)))
+	// A join's subscription is counted when the join is back (if
+	// channels or counts are wanted): its member_added waits for that.
+	counted := op == "join" && (led.channels || led.counts)
+	ls.send(presenceMsg(s.nodeID, a.cfg.ID, op, channel, socket, rawData, true, counted, ls.seq.Add(1)))
 }
 
 // userOf is a membership's user for the ledger: its key (loose equality,
@@ -422,7 +425,7 @@ func (s *Server) ledgerPresence(a *appState, env *envelope, data php.Value) {
 	case "join":
 		key, id := userOf(data)
 		ls.apply(func(l *ledger.Ledger) []ledger.Decision {
-			return l.Join(env.Node, ref, env.App, env.Channel, env.SocketID, key, id)
+			return l.Join(env.Node, ref, env.App, env.Channel, env.SocketID, key, id, env.Counted)
 		})
 	case "leave":
 		ls.apply(func(l *ledger.Ledger) []ledger.Decision {

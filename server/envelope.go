@@ -51,13 +51,15 @@ type envelope struct {
 	// heartbeats (a claim quotes the last one seen); N is a count
 	// message's subscribers; T its publisher's clock (ms); Hold asks for
 	// held vacates (count) or marks a membership the ledger tracks
-	// (presence); SubCount asks for subscription counts; Ledger is a
+	// (presence); Counted marks a tracked join whose subscription a count
+	// message follows; SubCount asks for subscription counts; Ledger is a
 	// ledger state message's content.
 	Seq      uint64          `json:"seq,omitempty"`
 	HB       uint64          `json:"hb,omitempty"`
 	N        *int            `json:"n,omitempty"`
 	T        int64           `json:"t,omitempty"`
 	Hold     bool            `json:"hold,omitempty"`
+	Counted  bool            `json:"counted,omitempty"`
 	SubCount bool            `json:"subcount,omitempty"`
 	Ledger   json.RawMessage `json:"ledger,omitempty"`
 }
@@ -126,9 +128,9 @@ func appIDFromToken(tok string) string {
 	return rest[j+2 : j+2+n]
 }
 
-func presenceMsg(node, app, op, channel, socket, channelData string, tracked bool, seq uint64) []byte {
+func presenceMsg(node, app, op, channel, socket, channelData string, tracked, counted bool, seq uint64) []byte {
 	b, _ := json.Marshal(envelope{Type: typePresence, Node: node, App: app, Op: op, Channel: channel, Socket: socket,
-		ChannelData: channelData, Hold: tracked, Seq: seq})
+		ChannelData: channelData, Hold: tracked, Counted: counted, Seq: seq})
 	return b
 }
 

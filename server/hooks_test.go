@@ -358,3 +358,26 @@ func TestListenerConnectionPrunedCarriesChannelData(t *testing.T) {
 		t.Errorf("the plain subscriber's prune:\n%s", got)
 	}
 }
+
+// The order in which a presence channel's events reach the endpoint is
+// Pusher's (and soketi's): channel_occupied before the first member_added,
+// the last member_removed before channel_vacated.
+func TestWebhookPresenceOrder(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	ts := startServer(t, Options{Apps: []laravelcfg.App{appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")}, WebhookHold: 50 * time.Millisecond})
+	a := ts.dial(t, "reverb-key")
+	a.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+	a.read()
+	r.wait(t, "member_added", 1)
+	_ = a.ws.Close()
+	r.wait(t, "channel_vacated", 1)
+	r.mu.Lock()
+	var got []string
+	for _, e := range r.evs {
+		got = append(got, e["name"].(string))
+	}
+	r.mu.Unlock()
+	if want := "channel_occupied member_added member_removed channel_vacated"; strings.Join(got, " ") != want {
+		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+}

@@ -86,7 +86,7 @@ func (s *Server) onUserMessage(msg []byte) {
 	switch m.Op {
 	case userSignin:
 		ls.apply(func(l *ledger.Ledger) []ledger.Decision {
-			return l.Join(m.Node, ref, m.App, onlineChannel, m.Socket, m.User, m.User)
+			return l.Join(m.Node, ref, m.App, onlineChannel, m.Socket, m.User, m.User, false)
 		})
 		if m.Node == s.nodeID {
 			s.startWatching(a, m.Socket, m.User)

@@ -129,6 +129,9 @@ type chanState struct {
 	sockets map[string]string
 	// removals are the pending MemberRemoved holds by user key.
 	removals map[string]*hold
+	// adds are MemberAdded decisions waiting for the channel to be
+	// occupied (a counted join before its count), by user key.
+	adds map[string]Decision
 }
 
 type user struct {
@@ -297,6 +300,10 @@ func (l *Ledger) setCount(out []Decision, c *chanState, node, sender, ref, app, 
 		} else {
 			out = append(out, Decision{Kind: ChannelOccupied, Sender: sender, App: app, Channel: channel})
 		}
+		for _, key := range sortedKeys(c.adds) {
+			out = append(out, c.adds[key])
+		}
+		c.adds = nil
 	case before > 0 && c.total == 0:
 		out = append(out, Decision{Kind: ChannelRemoved, Sender: sender, App: app, Channel: channel})
 		if holdVacate {
@@ -311,8 +318,11 @@ func (l *Ledger) setCount(out []Decision, c *chanState, node, sender, ref, app, 
 
 // Join applies a presence join of socket on node as user userKey (its
 // user id as a string is userID). An empty userKey (no user id) is not a
-// member for these events.
-func (l *Ledger) Join(node, ref, app, channel, socket, userKey, userID string) []Decision {
+// member for these events. counted says that the socket's subscription
+// will be counted (Count) once the join is done: a new member of a channel
+// not occupied yet is then reported after the channel_occupied that count
+// brings, as Pusher orders them, and not at all if it leaves first.
+func (l *Ledger) Join(node, ref, app, channel, socket, userKey, userID string, counted bool) []Decision {
 	l.seen(node)
 	sk := node + "\x00" + socket
 	c := l.channel(app, channel, userKey != "")
@@ -339,12 +349,19 @@ func (l *Ledger) Join(node, ref, app, channel, socket, userKey, userID string) [
 	if u == nil {
 		u = &user{id: userID}
 		c.users[userKey] = u
-		if h := c.removals[userKey]; h != nil {
+		added := Decision{Kind: MemberAdded, Sender: node, App: app, Channel: channel, UserID: userID}
+		switch h := c.removals[userKey]; {
+		case h != nil:
 			// Back within the hold: neither removed nor added.
 			delete(c.removals, userKey)
 			delete(l.holds, h.id)
-		} else {
-			out = append(out, Decision{Kind: MemberAdded, Sender: node, App: app, Channel: channel, UserID: userID})
+		case counted && c.total == 0 && c.vacate == nil:
+			if c.adds == nil {
+				c.adds = map[string]Decision{}
+			}
+			c.adds[userKey] = added
+		default:
+			out = append(out, added)
 		}
 	}
 	u.sockets++
@@ -375,6 +392,10 @@ func (l *Ledger) leave(out []Decision, c *chanState, sk, sender, ref, app, chann
 		return out
 	}
 	delete(c.users, key)
+	if _, ok := c.adds[key]; ok {
+		delete(c.adds, key) // never reported as added: nothing to remove
+		return out
+	}
 	h := &hold{id: ref, holder: sender, kind: MemberRemoved, app: app, channel: channel, userKey: key, userID: u.id}
 	if c.removals == nil {
 		c.removals = map[string]*hold{}
@@ -385,7 +406,8 @@ func (l *Ledger) leave(out []Decision, c *chanState, sk, sender, ref, app, chann
 }
 
 // Commit applies the end of a hold, sent by its holder: the held decision
-// is reported unless something cancelled it first.
+// is reported unless something cancelled it first. A ChannelVacated brings
+// the channel's held MemberRemoved decisions with it, before it.
 func (l *Ledger) Commit(node, id string) []Decision {
 	l.seen(node)
 	h := l.holds[id]
@@ -407,16 +429,28 @@ func (l *Ledger) Commit(node, id string) []Decision {
 		c.lastCountAt += CountThrottleMS
 		return []Decision{{Kind: SubscriptionCount, Sender: node, App: h.app, Channel: h.channel, Count: c.total}}
 	}
+	var out []Decision
 	if c != nil {
 		if h.kind == ChannelVacated && c.vacate == h {
 			c.vacate = nil
+			// The members whose removal is still held left a channel
+			// that stayed empty for a whole hold: they are gone, and
+			// are reported first, as Pusher reports member_removed
+			// before channel_vacated (each by its holder; their own
+			// commits come later and find nothing).
+			for _, key := range sortedKeys(c.removals) {
+				r := c.removals[key]
+				delete(c.removals, key)
+				delete(l.holds, r.id)
+				out = append(out, Decision{Kind: MemberRemoved, Sender: r.holder, App: r.app, Channel: r.channel, UserID: r.userID})
+			}
 		}
 		if h.kind == MemberRemoved && c.removals[h.userKey] == h {
 			delete(c.removals, h.userKey)
 		}
 		l.gc(h.app, h.channel, c)
 	}
-	return []Decision{{Kind: h.kind, Sender: node, App: h.app, Channel: h.channel, UserID: h.userID}}
+	return append(out, Decision{Kind: h.kind, Sender: node, App: h.app, Channel: h.channel, UserID: h.userID})
 }
 
 // Claim applies claimer's notice that node is gone, quoting the last
@@ -521,7 +555,7 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 		for _, sock := range sortedKeys(want) {
 			e := want[sock]
 			i++
-			out = append(out, l.Join(node, ref+"/"+strconv.Itoa(i), app, name, sock, e.UserKey, e.UserID)...)
+			out = append(out, l.Join(node, ref+"/"+strconv.Itoa(i), app, name, sock, e.UserKey, e.UserID, false)...)
 		}
 	}
 	return out

@@ -60,7 +60,7 @@ func (c *cluster) count(node, channel string, n int) []Decision {
 
 func (c *cluster) join(node, channel, socket, user string) []Decision {
 	r := c.ref(node)
-	return c.apply(func(l *Ledger) []Decision { return l.Join(node, r, "app", channel, socket, user, user) })
+	return c.apply(func(l *Ledger) []Decision { return l.Join(node, r, "app", channel, socket, user, user, false) })
 }
 
 func (c *cluster) leave(node, channel, socket string) []Decision {
@@ -505,5 +505,82 @@ func TestThrottledSubscriptionCountIsReportedLater(t *testing.T) {
 	c.commit("a", ds[0].Hold)
 	if got := c.reported(); got != before {
 		t.Errorf("after the commit: %s", strings.TrimPrefix(got, before))
+	}
+}
+
+// A presence channel emptied by its last members: member_removed comes
+// before channel_vacated, as Pusher and soketi send them, although the
+// vacate's hold started first (a socket's count leaves before its presence
+// leave). A removal held by another node is reported by that node then.
+func TestMembersAreRemovedBeforeTheirChannelIsVacated(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	c.count("a", "presence-r", 1)
+	c.join("a", "presence-r", "s1", "7")
+	c.count("b", "presence-r", 1)
+	c.join("b", "presence-r", "s2", "8")
+	c.count("b", "presence-r", 0)
+	hb := holdOf(c.leave("b", "presence-r", "s2"))
+	hv := holdOf(c.count("a", "presence-r", 0))
+	ha := holdOf(c.leave("a", "presence-r", "s1"))
+	var got []string
+	for _, d := range c.commit("a", hv) {
+		got = append(got, d.Sender+" "+d.Kind.String()+" "+d.UserID)
+	}
+	if want := []string{"a member_removed 7", "b member_removed 8", "a channel_vacated "}; !reflect.DeepEqual(got, want) {
+		t.Errorf("commit of the vacate: got %q, want %q", got, want)
+	}
+	if d := c.commit("a", ha); d != nil {
+		t.Errorf("a removal reported again: %v", d)
+	}
+	if d := c.commit("b", hb); d != nil {
+		t.Errorf("a removal reported again: %v", d)
+	}
+	if l := c.ledger["b"]; len(l.holds) != 0 || l.Size() != 0 {
+		t.Errorf("left holds %v, %d channels", l.holds, l.Size())
+	}
+	// A member back before the vacate commits is no removal at all.
+	c.count("a", "presence-q", 1)
+	c.join("a", "presence-q", "s3", "9")
+	hv = holdOf(c.count("a", "presence-q", 0))
+	c.leave("a", "presence-q", "s3")
+	c.join("a", "presence-q", "s4", "9")
+	c.count("a", "presence-q", 1)
+	if d := c.commit("a", hv); d != nil {
+		t.Errorf("a cancelled vacate committed: %v", d)
+	}
+	if r := c.reported(); strings.Contains(r, "presence-q 9;") && strings.Count(r, "member_added presence-q") != 1 || strings.Contains(r, "member_removed presence-q") {
+		t.Errorf("reported %s", r)
+	}
+}
+
+func (c *cluster) joinCounted(node, channel, socket, user string) []Decision {
+	r := c.ref(node)
+	return c.apply(func(l *Ledger) []Decision { return l.Join(node, r, "app", channel, socket, user, user, true) })
+}
+
+// A presence subscription's join travels before its count: its
+// member_added waits for the channel_occupied, as Pusher and soketi send
+// channel_occupied first. A socket gone before its count came was never a
+// member for the webhooks.
+func TestMemberIsAddedAfterItsChannelIsOccupied(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	c.joinCounted("a", "presence-r", "s1", "7")
+	c.joinCounted("b", "presence-r", "s2", "8")
+	c.count("a", "presence-r", 1)
+	c.count("b", "presence-r", 1)
+	c.joinCounted("b", "presence-r", "s3", "9") // occupied already: at once
+	want := "a channel_created presence-r; a channel_occupied presence-r; a member_added presence-r 7; b member_added presence-r 8; b member_added presence-r 9"
+	if got := c.reported(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	c.joinCounted("a", "presence-q", "s4", "5")
+	if d := c.leave("a", "presence-q", "s4"); d != nil {
+		t.Errorf("a member never added left: %v", d)
+	}
+	if got := c.reported(); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if l := c.ledger["a"]; l.Size() != 1 {
+		t.Errorf("%d channels tracked", l.Size())
 	}
 }
