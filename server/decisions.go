@@ -27,6 +27,8 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -238,10 +240,51 @@ func (a *appState) ledgerCount(ch *channel) {
 	} else {
 		led.own[ch.name] = n
 	}
+	led.sendCount(a.cfg.ID, ch.name, n)
+}
+
+// sendCount publishes this node's n subscribers of channel. Caller holds
+// a.mu.
+func (led *appLedger) sendCount(app, channel string, n int) {
 	ls := led.ls
-	msg, _ := json.Marshal(envelope{Type: typeCount, Node: ls.s.nodeID, App: a.cfg.ID, Channel: ch.name, N: &n,
-		T: time.Now().UnixMilli(), Hold: led.holdVacate, SubCount: led.counts && !ch.kind.Presence(), Seq: ls.seq.Add(1)})
+	msg, _ := json.Marshal(envelope{Type: typeCount, Node: ls.s.nodeID, App: app, Channel: channel, N: &n,
+		T: time.Now().UnixMilli(), Hold: led.holdVacate, SubCount: led.counts && !chantype.Of(channel).Presence(), Seq: ls.seq.Add(1)})
 	ls.send(msg)
+}
+
+// departAll reports the departures of a stopping node's drained sockets
+// itself, where a restart leaves them to the node that claims it: a count
+// of 0 for every channel it had subscribers on, then a leave for every
+// presence membership and sign-in they kept. Their channel_vacated,
+// member_removed and offline are held like any other, so a client that
+// reconnected to another server within the hold cancels them.
+func (s *Server) departAll() {
+	for _, a := range s.appList() {
+		a.mu.Lock()
+		if led := a.led; led != nil {
+			for _, name := range slices.Sorted(maps.Keys(led.own)) {
+				delete(led.own, name)
+				led.sendCount(a.cfg.ID, name, 0)
+			}
+			for _, k := range slices.Sorted(maps.Keys(led.ownMembers)) {
+				m := led.ownMembers[k]
+				if m.channel == onlineChannel {
+					s.userOp(a, m.socket, userSignout, m.userID)
+				} else {
+					s.presenceOp(a, m.socket, "leave", m.channel, "", php.Value{})
+				}
+			}
+		}
+		a.mu.Unlock()
+	}
+}
+
+// holding reports whether this node still holds decisions it has to
+// commit.
+func (ls *ledgerState) holding() bool {
+	ls.hmu.Lock()
+	defer ls.hmu.Unlock()
+	return len(ls.timers) > 0
 }
 
 // presenceOp publishes a presence join or leave of a local socket (data is

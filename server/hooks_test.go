@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -379,5 +380,93 @@ func TestWebhookPresenceOrder(t *testing.T) {
 	r.mu.Unlock()
 	if want := "channel_occupied member_added member_removed channel_vacated"; strings.Join(got, " ") != want {
 		t.Errorf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+// A server that stops (no new generation takes its sockets over) reports
+// its connections' departures itself, after the hold, in Pusher's order; a
+// drain for a restart leaves them to the node that claims it.
+func TestStopReportsDepartures(t *testing.T) {
+	for _, stop := range []bool{false, true} {
+		r := newHookReceiver(t, "reverb-secret")
+		app := appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")
+		app.WatchlistEvents = true // a signed-in user's sign-out is a departure too
+		ts := startServer(t, Options{Apps: []laravelcfg.App{app}, WebhookHold: 50 * time.Millisecond})
+		u := ts.dial(t, "reverb-key")
+		u.signin(`{"id":"9","watchlist":["7"]}`)
+		u.read()
+		a := ts.dial(t, "reverb-key")
+		a.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+		a.read()
+		p := ts.dial(t, "reverb-key")
+		p.subscribe("public", "", "")
+		p.subscribed("public")
+		r.wait(t, "channel_occupied", 2)
+		r.wait(t, "member_added", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if stop {
+			err = ts.s.Stop(ctx, 0)
+		} else {
+			err = ts.s.Drain(ctx, 0)
+		}
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts.s.Close()                 // the webhooks' last try
+		got := map[string][]string{} // channel → its events in order
+		r.mu.Lock()
+		for _, e := range r.evs {
+			ch := e["channel"].(string)
+			got[ch] = append(got[ch], e["name"].(string))
+		}
+		r.mu.Unlock()
+		want := map[string][]string{
+			"presence-room": {"channel_occupied", "member_added"},
+			"public":        {"channel_occupied"},
+		}
+		if stop {
+			want["presence-room"] = append(want["presence-room"], "member_removed", "channel_vacated")
+			want["public"] = append(want["public"], "channel_vacated")
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("stop %v:\ngot  %v\nwant %v", stop, got, want)
+		}
+	}
+}
+
+// A stopping server's departures are held like any other: a member whose
+// client reconnected to another server is not removed, and a channel it
+// subscribed there again is not vacated.
+func TestStopDeparturesCancelledByAReturn(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	bus := cluster.NewBus()
+	app := appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")
+	na := startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "a", WebhookHold: 500 * time.Millisecond})
+	nb := startServer(t, Options{Apps: []laravelcfg.App{app}, Transport: bus.Node(), NodeID: "b", WebhookHold: 500 * time.Millisecond})
+	moves := na.dial(t, "reverb-key")
+	moves.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+	moves.read()
+	leaves := na.dial(t, "reverb-key")
+	leaves.subscribe("presence-room", `{"user_id":8}`, "reverb-secret")
+	leaves.read()
+	r.wait(t, "member_added", 2)
+	done := make(chan error, 1)
+	go func() { done <- na.s.Stop(context.Background(), 0) }()
+	moves.expectClose()
+	back := nb.dial(t, "reverb-key")
+	back.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+	back.read()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	na.s.Close()
+	nb.s.Close()
+	if got := r.named("member_removed"); len(got) != 1 || !strings.Contains(got[0], `"8"`) {
+		t.Errorf("member_removed: %v, want user 8's only", got)
+	}
+	if got := r.named("channel_vacated"); len(got) != 0 {
+		t.Errorf("channel_vacated: %v", got)
 	}
 }

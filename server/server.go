@@ -663,10 +663,69 @@ func strIs(pattern, value string) bool {
 // worker meanwhile. Without this, every member would be seen leaving and
 // joining again during a deploy.
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
-	s.draining.Store(true)
 	defer s.announceGone()
+	lastClose, presence, err := s.closeAll(ctx, window)
+	if err != nil || !presence {
+		return err
+	}
+	return rejoinGrace(ctx, lastClose)
+}
+
+// Stop is Drain for a server that stops rather than restarts (SIGTERM, the
+// last generation): no new generation claims this node's drained sockets,
+// so once they are closed it reports their departures itself
+// (channel_vacated, member_removed, the watchlists' offline, the listeners'
+// ChannelRemoved), held as any departure is, so a client that reconnected
+// to another server meanwhile cancels its own, and returns when they are
+// decided (the hold, 3 s, after the last close) or ctx ends. Without the
+// cluster decisions (no webhooks, listeners or watchlists) it is Drain.
+func (s *Server) Stop(ctx context.Context, window time.Duration) error {
+	defer s.announceGone()
+	lastClose, presence, err := s.closeAll(ctx, window)
+	if err != nil {
+		return err
+	}
+	ls := s.ledger
+	if ls == nil {
+		if !presence {
+			return nil
+		}
+		return rejoinGrace(ctx, lastClose) // other servers' presence views
+	}
+	s.departAll()
+	// Once the departures are back in the bus order, their holds are
+	// this node's; they commit after the hold, and the commits are
+	// applied (and reported) when they come back in turn. A transport
+	// that takes nothing (Redis down) has them go unreported after
+	// GatherTimeout rather than hold the stop.
+	if !s.ordered(ctx) {
+		return ctx.Err()
+	}
+	for ls.holding() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	s.ordered(ctx)
+	return ctx.Err()
+}
+
+// ordered waits, GatherTimeout at most, until what this node published so
+// far came back to it in the cluster's order.
+func (s *Server) ordered(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.GatherTimeout)
+	defer cancel()
+	return s.inOrderAfter(ctx, nil, func() {}) == nil
+}
+
+// closeAll closes every open WebSocket over window, as Drain describes,
+// and returns when they are all closed: when the last close was sent, and
+// whether any of them was a presence member.
+func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose time.Time, presence bool, err error) {
+	s.draining.Store(true)
 	var all []*conn
-	presence := false
 	for _, a := range s.appList() {
 		a.mu.Lock()
 		for _, c := range a.conns {
@@ -704,7 +763,7 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 			}
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return time.Time{}, presence, ctx.Err()
 			case <-changed:
 			case <-due:
 			}
@@ -737,29 +796,31 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 		if err != nil {
 			closeBatch() // the transport is stuck: close anyway
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return time.Time{}, presence, ctx.Err()
 			}
 		}
 	}
-	lastClose := time.Now()
+	lastClose = time.Now()
 	for s.openSockets() > 0 {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return lastClose, presence, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if presence {
-		// The drained members stay present (announceGone drops them)
-		// until their clients had time to reconnect to the new
-		// generation and subscribe again, as pusher-js does at once on
-		// a 4200-range close: a member who only moved never leaves and
-		// joins again for the others.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Until(lastClose.Add(presenceRejoinGrace))):
-		}
+	return lastClose, presence, nil
+}
+
+// rejoinGrace keeps the drained presence members present (announceGone
+// drops them) until their clients had time to reconnect to the new
+// generation and subscribe again, as pusher-js does at once on a
+// 4200-range close: a member who only moved never leaves and joins again
+// for the others.
+func rejoinGrace(ctx context.Context, lastClose time.Time) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(lastClose.Add(presenceRejoinGrace))):
 	}
 	return nil
 }

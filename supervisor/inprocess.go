@@ -26,6 +26,17 @@ import (
 // closing before it is stopped hard.
 const drainGrace = 5 * time.Second
 
+// stopGrace is the time a stopping server is given beyond drainGrace to
+// report its connections' departures: the hold before they are decided
+// (server.DefaultHold) and the webhooks' last try.
+const stopGrace = server.DefaultHold + 2*time.Second
+
+// stopper is a node that can stop rather than drain for a restart
+// (server.Server; test nodes need not be).
+type stopper interface {
+	Stop(ctx context.Context, window time.Duration) error
+}
+
 // The in-process runner serves every connection in this one process, with
 // zero-downtime restarts made of generations of server.Server instead of
 // worker processes. It is `reverb start` on the portable path (macOS,
@@ -485,7 +496,8 @@ func (r *inProcess) drainGeneration(g *ipGen) {
 		r.con.Infof("Draining generation %d: %s, window %v%s", g.num, workers(len(g.nodes)), window,
 			drainPace(r.c.DrainWindow, window, held, r.c.reconnectPace()))
 	}
-	go func() { // owned by g: ends within 2×window + drainGrace + 1 s
+	stop := r.stopping
+	go func() { // owned by g: ends within 2×window + drainGrace + stopGrace + 1 s
 		var wg sync.WaitGroup
 		for _, n := range g.nodes {
 			wg.Add(1)
@@ -497,7 +509,7 @@ func (r *inProcess) drainGeneration(g *ipGen) {
 				case <-n.served:
 				case <-time.After(time.Second):
 				}
-				drainNode(n.srv, window, nil)
+				drainNode(n.srv, window, stop, nil)
 				if n.pulse != nil {
 					n.pulse.Close()
 				}
@@ -687,13 +699,19 @@ func startNodePulse(p *laravelcfg.Project, srv node, con *console.Writer) io.Clo
 	return startPulse(p, st, con.Warnf)
 }
 
-// drainNode closes every connection of srv over window and stops it. The
-// bound allows for a supervisor holding the closes for up to one more
-// window (drainpace_workers.go).
-func drainNode(srv node, window time.Duration, con *console.Writer) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*window+drainGrace)
+// drainNode closes every connection of srv over window and stops it; stop
+// (the server stops rather than restarts) has it report its connections'
+// departures itself (server.Stop). The bound allows for a supervisor
+// holding the closes for up to one more window (drainpace_workers.go), and
+// for a stop's held departures.
+func drainNode(srv node, window time.Duration, stop bool, con *console.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*window+drainGrace+stopGrace)
 	defer cancel()
-	if err := srv.Drain(ctx, window); err != nil && con != nil {
+	drain := srv.Drain
+	if st, ok := srv.(stopper); ok && stop {
+		drain = st.Stop
+	}
+	if err := drain(ctx, window); err != nil && con != nil {
 		con.Warnf("Drain ended early: %v", err)
 	}
 	srv.Close()

@@ -620,7 +620,11 @@ func (s *supervisor) drainGeneration(g *generation) {
 			continue
 		}
 		p.draining = true
-		if !p.ready || !p.peer.Drain(window) {
+		order := p.peer.Drain
+		if s.stopping {
+			order = p.peer.Stop // no generation follows: the worker reports its departures
+		}
+		if !p.ready || !order(window) {
 			p.cmd.Process.Kill()
 			continue
 		}
@@ -634,6 +638,9 @@ func (s *supervisor) drainGeneration(g *generation) {
 		g.timer.Stop()
 	}
 	deadline := window + drainGrace
+	if s.stopping {
+		deadline += stopGrace
+	}
 	if !s.stopping && n > 0 {
 		// Holds add up to one window at most (drainpace_workers.go).
 		s.startPacing(g, window)

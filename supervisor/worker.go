@@ -118,15 +118,21 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	stopTrim := make(chan struct{})
 	defer close(stopTrim)
 	go newMemTrimmer().run(stopTrim)
-	drains := make(chan time.Duration, 1)
+	// drains carries the supervisor's drain order: its window, and
+	// whether the supervisor is stopping (not restarting).
+	type drainOrder struct {
+		window time.Duration
+		stop   bool
+	}
+	drains := make(chan drainOrder, 1)
 	lifeline := make(chan error, 1)
 	// pauseDrain is the server's PauseDrain once the server exists (the
 	// supervisor holds only drains, which come after).
 	var pauseDrain atomic.Pointer[func(bool)]
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
-		Drain: func(w time.Duration) {
+		Drain: func(w time.Duration, stop bool) {
 			select {
-			case drains <- w:
+			case drains <- drainOrder{w, stop}:
 			default: // already draining
 			}
 		},
@@ -204,7 +210,10 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	drain := func(window time.Duration) int {
+	// drain ends the worker. stop is false only for a restart's drain, whose
+	// departures the new generation takes over; a stop, a signal of its own
+	// or a lost supervisor leaves no one to, so the worker reports them.
+	drain := func(window time.Duration, stop bool) int {
 		dl.startDraining()
 		// The supervisor sends nothing more once it ordered the drain; take
 		// what it sent before, then let Serve return so those sockets are
@@ -216,16 +225,16 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 			case <-time.After(time.Second):
 			}
 		}
-		drainNode(srv, window, nil)
+		drainNode(srv, window, stop, nil)
 		bus.Close()
 		return 0
 	}
 	for {
 		select {
-		case w := <-drains:
-			return drain(w)
+		case o := <-drains:
+			return drain(o.window, o.stop)
 		case <-lifeline:
-			return drain(orphanDrainWindow)
+			return drain(orphanDrainWindow, true)
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGQUIT:
@@ -233,9 +242,9 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 				bus.Close()
 				return 0
 			case orphanSignal:
-				return drain(orphanDrainWindow)
+				return drain(orphanDrainWindow, true)
 			}
-			return drain(c.DrainWindow)
+			return drain(c.DrainWindow, true)
 		case <-served:
 			if serveErr != nil && !errors.Is(serveErr, net.ErrClosed) {
 				fmt.Fprintf(stderr, "reverb worker %s: server stopped: %v\n", nodeID, serveErr)

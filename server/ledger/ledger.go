@@ -300,8 +300,12 @@ func (l *Ledger) setCount(out []Decision, c *chanState, node, sender, ref, app, 
 		} else {
 			out = append(out, Decision{Kind: ChannelOccupied, Sender: sender, App: app, Channel: channel})
 		}
+		// The members that joined before this count, reported after the
+		// occupied by the same node, so one endpoint batch keeps the order.
 		for _, key := range sortedKeys(c.adds) {
-			out = append(out, c.adds[key])
+			d := c.adds[key]
+			d.Sender = sender
+			out = append(out, d)
 		}
 		c.adds = nil
 	case before > 0 && c.total == 0:
@@ -436,13 +440,15 @@ func (l *Ledger) Commit(node, id string) []Decision {
 			// The members whose removal is still held left a channel
 			// that stayed empty for a whole hold: they are gone, and
 			// are reported first, as Pusher reports member_removed
-			// before channel_vacated (each by its holder; their own
-			// commits come later and find nothing).
+			// before channel_vacated. The committing node reports them
+			// all, so its one endpoint batch keeps that order (and a
+			// holder that is gone but not yet claimed loses none);
+			// their holders' own commits come later and find nothing.
 			for _, key := range sortedKeys(c.removals) {
 				r := c.removals[key]
 				delete(c.removals, key)
 				delete(l.holds, r.id)
-				out = append(out, Decision{Kind: MemberRemoved, Sender: r.holder, App: r.app, Channel: r.channel, UserID: r.userID})
+				out = append(out, Decision{Kind: MemberRemoved, Sender: node, App: r.app, Channel: r.channel, UserID: r.userID})
 			}
 		}
 		if h.kind == MemberRemoved && c.removals[h.userKey] == h {

@@ -26,8 +26,9 @@ const deliverQueue = 65536
 // ClientEvents are the supervisor's commands to a worker.
 type ClientEvents struct {
 	// Drain is called (from the reader goroutine) when the supervisor asks
-	// the worker to stop accepting and drain over window.
-	Drain func(window time.Duration)
+	// the worker to stop accepting and drain over window; stop says the
+	// supervisor is stopping, not restarting (FrameStop).
+	Drain func(window time.Duration, stop bool)
 	// PauseDrain is called (from the reader goroutine) when the supervisor
 	// holds (true) or resumes (false) the drain's closes.
 	PauseDrain func(paused bool)
@@ -227,12 +228,12 @@ func (c *Client) read() error {
 			c.acks = c.acks[:len(c.acks)-1]
 			c.wmu.Unlock()
 			ch <- n
-		case FrameDrain:
+		case FrameDrain, FrameStop:
 			if len(payload) != 8 {
 				return errors.New("hub: malformed drain")
 			}
 			if c.ev.Drain != nil {
-				c.ev.Drain(time.Duration(binary.BigEndian.Uint64(payload)) * time.Millisecond)
+				c.ev.Drain(time.Duration(binary.BigEndian.Uint64(payload))*time.Millisecond, typ == FrameStop)
 			}
 		case FramePause:
 			if len(payload) != 8 {

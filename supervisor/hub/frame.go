@@ -18,7 +18,7 @@ import (
 )
 
 // Frame types. Worker → supervisor: Hello, Subscribe, Ready, Fail, Publish.
-// Supervisor → worker: Ack, Deliver, Drain.
+// Supervisor → worker: Ack, Deliver, Drain, Stop, Pause.
 const (
 	// FrameHello carries the worker's node id; it must be the first frame.
 	FrameHello byte = 'H'
@@ -40,6 +40,11 @@ const (
 	// FrameDrain tells a worker to stop accepting and drain over the window
 	// given as an 8-byte big-endian count of milliseconds.
 	FrameDrain byte = 'X'
+	// FrameStop is FrameDrain when the supervisor stops rather than
+	// restarts: no new generation takes the worker's departures over, so
+	// the worker reports them itself (server.Stop). A worker that predates
+	// it takes it for a broken stream and drains as an orphan.
+	FrameStop byte = 'T'
 	// FramePause holds (payload 1) or resumes (payload 0) a drain's closes,
 	// as an 8-byte big-endian number: the supervisor pauses a draining
 	// generation while the listening socket's accept queue is long.
@@ -67,7 +72,7 @@ type scratch [16]byte
 // allocation, the payload itself; everything else is read into scratch.
 func retained(typ byte) bool {
 	switch typ {
-	case FrameAck, FrameDrain, FramePause, FrameReady, FrameSubscribe:
+	case FrameAck, FrameDrain, FrameStop, FramePause, FrameReady, FrameSubscribe:
 		return false
 	}
 	return true

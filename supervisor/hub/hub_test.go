@@ -302,7 +302,12 @@ func TestDrainAndClosedEvents(t *testing.T) {
 		Gone:  func(error) { close(gone) },
 	})
 	c, err := Dial(wrk, "w", ClientEvents{
-		Drain:      func(d time.Duration) { drained <- d },
+		Drain: func(d time.Duration, stop bool) {
+			if stop {
+				d = -d // a stop order, told apart from a drain's
+			}
+			drained <- d
+		},
 		PauseDrain: func(p bool) { paused <- p },
 		Closed:     func(err error) { closed <- err },
 	})
@@ -324,6 +329,12 @@ func TestDrainAndClosedEvents(t *testing.T) {
 	}
 	if d := <-drained; d != 1500*time.Millisecond {
 		t.Fatalf("drain window %v", d)
+	}
+	if !peer.Stop(2500 * time.Millisecond) {
+		t.Fatal("Stop reported a gone worker")
+	}
+	if d := <-drained; d != -2500*time.Millisecond {
+		t.Fatalf("stop: window %v (negative for a stop)", -d)
 	}
 	if !peer.PauseDrain(true) || !peer.PauseDrain(false) {
 		t.Fatal("PauseDrain reported a gone worker")

@@ -104,6 +104,12 @@ func (p *Peer) Drain(window time.Duration) bool {
 	return p.control(FrameDrain, uint64(window.Milliseconds()))
 }
 
+// Stop is Drain when the supervisor stops: the worker reports its
+// connections' departures itself (FrameStop).
+func (p *Peer) Stop(window time.Duration) bool {
+	return p.control(FrameStop, uint64(window.Milliseconds()))
+}
+
 // PauseDrain holds (true) or resumes (false) the worker's drain; false
 // when the worker already left.
 func (p *Peer) PauseDrain(paused bool) bool {
@@ -290,7 +296,7 @@ func (p *Peer) writeLoop() {
 		switch f.typ {
 		case FrameAck:
 			err = writeNumber(bw, num, f.typ, f.n, 4)
-		case FrameDrain, FramePause:
+		case FrameDrain, FrameStop, FramePause:
 			err = writeNumber(bw, num, f.typ, f.n, 8)
 		default:
 			err = writeFrame(bw, &hdr, f.typ, f.payload)

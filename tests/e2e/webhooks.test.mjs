@@ -229,6 +229,29 @@ describe('webhooks on one server', () => {
     await server.stop();
   });
 
+  test('a stop (SIGTERM) reports its clients\' departures after the hold, member_removed before channel_vacated', async () => {
+    const r = await new Receiver(APP_A).start();
+    const server = await startServer({ apps: [appWith({ webhooks: [{ url: r.url(), event_types: ALL_TYPES }] })] });
+    started.push(server);
+    const c = await connect(server);
+    await c.subscribeOk('presence-stop', { channelData: { user_id: 11 } });
+    const p = await connect(server);
+    await p.subscribeOk('stop-public');
+    await r.wait('member_added');
+    await r.wait('channel_occupied', 2);
+    const t0 = performance.now();
+    const exit = await server.stop({ timeout: 30000 });
+    assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)}`);
+    assert.ok(performance.now() - t0 >= HOLD - 500, 'the departures were held before they were sent');
+    assert.deepEqual(r.named('member_removed'), [{ name: 'member_removed', channel: 'presence-stop', user_id: '11' }]);
+    assert.deepEqual(sortBy(r.named('channel_vacated')), sortBy([
+      { name: 'channel_vacated', channel: 'presence-stop' },
+      { name: 'channel_vacated', channel: 'stop-public' },
+    ]));
+    const order = r.events.filter((e) => e.channel === 'presence-stop').map((e) => e.name);
+    assert.deepEqual(order, ['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']);
+  });
+
   test('config errors name the key path and stop the start', async () => {
     for (const [webhooks, want] of [
       [[{ url: 'ftp://hooks.test', event_types: ['client_event'] }], /reverb\.apps\.apps\.0\.webhooks\.0\.url: "ftp:\/\/hooks\.test" is not an http:\/\/ or https:\/\/ URL/],
