@@ -451,3 +451,22 @@ func TestMethodIsSignedUppercase(t *testing.T) {
 		t.Fatalf("get signed as GET: %d %s", r.status, r.body)
 	}
 }
+
+func TestChannelsInfoArrayWithNoChannels(t *testing.T) {
+	// ChannelsController passes info to infoForChannels(..., string $info)
+	// whatever the channel list: an array is a TypeError (500) even when
+	// no channel is listed.
+	fb := newFake()
+	srv := httptest.NewServer(NewHandler(fb, Options{}))
+	defer srv.Close()
+	for _, extra := range []url.Values{
+		{"info": {"a"}, "filter_by_prefix": {"zzz"}},
+		{"info": {"a"}},
+	} {
+		q := sign("reverb-secret", "GET", "/apps/123456/channels", extra, "")
+		q = strings.Replace(q, "info=a", "info%5B%5D=a", 1) // parse_str signs info[]=a as info=a
+		if r := do(t, srv, "GET", "/apps/123456/channels?"+q, ""); r.status != 500 {
+			t.Errorf("info array with %v: %d %s", extra, r.status, r.body)
+		}
+	}
+}
