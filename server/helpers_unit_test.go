@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"crypto/tls"
+	"math"
 	"net"
 	"testing"
 	"time"
@@ -55,6 +56,34 @@ func TestLooseKey(t *testing.T) {
 		if looseKey(p[0]) == looseKey(p[1]) {
 			t.Errorf("%v and %v should differ", p[0], p[1])
 		}
+	}
+}
+
+func TestPHPStringOfFloats(t *testing.T) {
+	// (string) of a float, as PHP 8 writes it (precision 14): user ids
+	// decoded from channel_data are compared this way by terminate.
+	cases := []struct {
+		f    float64
+		want string
+	}{
+		{1000, "1000"},
+		{1.5, "1.5"},
+		{math.Copysign(0, -1), "-0"},
+		{1e20, "1.0E+20"},
+		{1e-5, "1.0E-5"},
+		{12345678901234567890, "1.2345678901235E+19"},
+		{1e15, "1.0E+15"},
+		{1e14, "1.0E+14"},
+		{123456789012345, "1.2345678901234E+14"},
+		{0.1, "0.1"},
+	}
+	for _, tc := range cases {
+		if got := phpString(php.FloatValue(tc.f)); got != tc.want {
+			t.Errorf("phpString(%v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	if looseKey(php.FloatValue(math.Copysign(0, -1))) != looseKey(php.IntValue(0)) {
+		t.Error("-0.0 and 0 should be the same user")
 	}
 }
 
