@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"math"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/phpjson"
 )
 
 func TestStrIs(t *testing.T) {
@@ -246,5 +248,29 @@ func TestArrayKeyOfFloat(t *testing.T) {
 		if got := arrayKeyOf(php.FloatValue(tc.f)); got != php.IntKey(tc.want) {
 			t.Errorf("arrayKeyOf(%g) = %v, want %d", tc.f, got, tc.want)
 		}
+	}
+}
+
+func TestPresenceUsersListMembersWithoutIDAsNull(t *testing.T) {
+	// /channels/{c}/users agrees with user_count: members whose
+	// channel_data has a null (or no) user_id are one user, listed with a
+	// null id as Reverb lists a null user_id.
+	decode := func(s string) php.Value {
+		v, err := phpjson.Decode([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	p := &presenceChannel{}
+	for i, cd := range []string{`{"user_id":1,"user_info":{}}`, `{"user_id":null,"user_info":{}}`, `{"user_info":{}}`, `{"user_id":"1"}`} {
+		p.members = append(p.members, newMember("n", strconv.Itoa(i), decode(cd)))
+	}
+	ids := p.users()
+	if len(ids) != 2 || ids[0].Kind() != php.Int || ids[1].Kind() != php.Null {
+		t.Fatalf("users() = %v, want [1 null]", ids)
+	}
+	if n := p.userCount(); n != len(ids) {
+		t.Errorf("userCount() = %d, users() lists %d", n, len(ids))
 	}
 }
