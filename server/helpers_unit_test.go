@@ -3,11 +3,14 @@ package server
 import (
 	"bytes"
 	"crypto/tls"
+	"math"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg/php"
+	"github.com/reverb-go/reverb/server/phpjson"
 )
 
 func TestStrIs(t *testing.T) {
@@ -55,6 +58,34 @@ func TestLooseKey(t *testing.T) {
 		if looseKey(p[0]) == looseKey(p[1]) {
 			t.Errorf("%v and %v should differ", p[0], p[1])
 		}
+	}
+}
+
+func TestPHPStringOfFloats(t *testing.T) {
+	// (string) of a float, as PHP 8 writes it (precision 14): user ids
+	// decoded from channel_data are compared this way by terminate.
+	cases := []struct {
+		f    float64
+		want string
+	}{
+		{1000, "1000"},
+		{1.5, "1.5"},
+		{math.Copysign(0, -1), "-0"},
+		{1e20, "1.0E+20"},
+		{1e-5, "1.0E-5"},
+		{12345678901234567890, "1.2345678901235E+19"},
+		{1e15, "1.0E+15"},
+		{1e14, "1.0E+14"},
+		{123456789012345, "1.2345678901234E+14"},
+		{0.1, "0.1"},
+	}
+	for _, tc := range cases {
+		if got := phpString(php.FloatValue(tc.f)); got != tc.want {
+			t.Errorf("phpString(%v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	if looseKey(php.FloatValue(math.Copysign(0, -1))) != looseKey(php.IntValue(0)) {
+		t.Error("-0.0 and 0 should be the same user")
 	}
 }
 
@@ -217,5 +248,29 @@ func TestArrayKeyOfFloat(t *testing.T) {
 		if got := arrayKeyOf(php.FloatValue(tc.f)); got != php.IntKey(tc.want) {
 			t.Errorf("arrayKeyOf(%g) = %v, want %d", tc.f, got, tc.want)
 		}
+	}
+}
+
+func TestPresenceUsersListMembersWithoutIDAsNull(t *testing.T) {
+	// /channels/{c}/users agrees with user_count: members whose
+	// channel_data has a null (or no) user_id are one user, listed with a
+	// null id as Reverb lists a null user_id.
+	decode := func(s string) php.Value {
+		v, err := phpjson.Decode([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	p := &presenceChannel{}
+	for i, cd := range []string{`{"user_id":1,"user_info":{}}`, `{"user_id":null,"user_info":{}}`, `{"user_info":{}}`, `{"user_id":"1"}`} {
+		p.members = append(p.members, newMember("n", strconv.Itoa(i), decode(cd)))
+	}
+	ids := p.users()
+	if len(ids) != 2 || ids[0].Kind() != php.Int || ids[1].Kind() != php.Null {
+		t.Fatalf("users() = %v, want [1 null]", ids)
+	}
+	if n := p.userCount(); n != len(ids) {
+		t.Errorf("userCount() = %d, users() lists %d", n, len(ids))
 	}
 }

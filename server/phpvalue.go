@@ -25,28 +25,10 @@ func truthy(v php.Value) bool {
 	return false
 }
 
-// phpString is PHP's (string) cast for scalars.
+// phpString is PHP's (string) cast for scalars (floats as PHP 8 writes
+// them: "1.0E+20", "-0").
 func phpString(v php.Value) string {
-	switch v.Kind() {
-	case php.Bool:
-		if v.BoolVal() {
-			return "1"
-		}
-		return ""
-	case php.Int:
-		return strconv.FormatInt(v.IntVal(), 10)
-	case php.Float:
-		f := v.FloatVal()
-		if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
-			return strconv.FormatInt(int64(f), 10)
-		}
-		return strings.ToUpper(strconv.FormatFloat(f, 'G', 14, 64))
-	case php.String:
-		return v.StringVal()
-	case php.Array:
-		return "Array"
-	}
-	return ""
+	return v.ToString()
 }
 
 // looseKey maps a value to a key under which PHP's loose == between the
@@ -58,6 +40,9 @@ func looseKey(v php.Value) string {
 	t = strings.TrimRight(t, " \t\n\r\v\f")
 	if t != "" {
 		if f, err := strconv.ParseFloat(t, 64); err == nil && !strings.ContainsAny(t, "xXpP_") && !strings.EqualFold(t, "inf") && !strings.EqualFold(t, "infinity") && !strings.EqualFold(t, "nan") {
+			if f == 0 {
+				f = 0 // -0 == 0
+			}
 			return "n:" + strconv.FormatFloat(f, 'g', -1, 64)
 		}
 	}

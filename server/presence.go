@@ -146,16 +146,17 @@ func (p *presenceChannel) dropNode(node, channel string) [][]byte {
 	return out
 }
 
-// users returns the distinct user ids in membership order (members without
-// a user id are skipped: Reverb would answer 500).
+// users returns the distinct user ids in membership order. Members without
+// a user id are one null id, as userCount counts them and as Reverb lists a
+// null user_id (for a missing one Reverb answers 500).
 func (p *presenceChannel) users() []php.Value {
 	var ids []php.Value
 	seen := map[string]bool{}
 	for _, m := range p.members {
-		if !m.hasID {
-			continue
+		k := "null"
+		if m.hasID {
+			k = looseKey(m.id)
 		}
-		k := looseKey(m.id)
 		if seen[k] {
 			continue
 		}

@@ -283,8 +283,10 @@ func (h *handler) channels(ctx context.Context, req *request) ([]byte, error) {
 	}
 	info := ""
 	if v, ok := req.params.Get("info"); ok {
-		if v.Array != nil && len(all) > 0 {
-			return nil, errInternal // info(string $info) gets an array
+		if v.Array != nil {
+			// infoForChannels(..., string $info) gets an array, even
+			// when no channel is left to describe.
+			return nil, errInternal
 		}
 		info = v.S
 	}

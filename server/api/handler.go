@@ -250,7 +250,8 @@ func (h *handler) prepare(r *http.Request, vars []string, body []byte) (*request
 		return nil, http.StatusNotFound, "No matching application for ID [" + appID + "]."
 	}
 	opts := pusherauth.APIOptions{MaxAge: h.opts.SignatureMaxAge}
-	switch err := pusherauth.VerifyParams(opts, app.Secret, r.Method, rawPath(r), params, body, h.opts.Path, h.opts.ConfigPath); {
+	// Guzzle upper-cases the method Reverb signs over, as the router does.
+	switch err := pusherauth.VerifyParams(opts, app.Secret, strings.ToUpper(r.Method), rawPath(r), params, body, h.opts.Path, h.opts.ConfigPath); {
 	case errors.Is(err, pusherauth.ErrArrayToString):
 		return nil, http.StatusInternalServerError, err.Error()
 	case err != nil:

@@ -434,3 +434,39 @@ func TestPusherHTTPPHPStyle(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 }
+
+func TestMethodIsSignedUppercase(t *testing.T) {
+	// Reverb reads the request through Guzzle, which upper-cases the
+	// method: a request sent as "post" is signed and routed as "POST".
+	fb := newFake()
+	srv := httptest.NewServer(NewHandler(fb, Options{}))
+	defer srv.Close()
+	body := `{"name":"e","data":"d","channel":"c"}`
+	q := sign("reverb-secret", "POST", "/apps/123456/events", nil, body)
+	if r := do(t, srv, "post", "/apps/123456/events?"+q, body); r.status != 200 || r.body != "{}" {
+		t.Fatalf("post signed as POST: %d %s", r.status, r.body)
+	}
+	q = sign("reverb-secret", "GET", "/apps/123456/connections", nil, "")
+	if r := do(t, srv, "get", "/apps/123456/connections?"+q, ""); r.status != 200 {
+		t.Fatalf("get signed as GET: %d %s", r.status, r.body)
+	}
+}
+
+func TestChannelsInfoArrayWithNoChannels(t *testing.T) {
+	// ChannelsController passes info to infoForChannels(..., string $info)
+	// whatever the channel list: an array is a TypeError (500) even when
+	// no channel is listed.
+	fb := newFake()
+	srv := httptest.NewServer(NewHandler(fb, Options{}))
+	defer srv.Close()
+	for _, extra := range []url.Values{
+		{"info": {"a"}, "filter_by_prefix": {"zzz"}},
+		{"info": {"a"}},
+	} {
+		q := sign("reverb-secret", "GET", "/apps/123456/channels", extra, "")
+		q = strings.Replace(q, "info=a", "info%5B%5D=a", 1) // parse_str signs info[]=a as info=a
+		if r := do(t, srv, "GET", "/apps/123456/channels?"+q, ""); r.status != 500 {
+			t.Errorf("info array with %v: %d %s", extra, r.status, r.body)
+		}
+	}
+}

@@ -2,7 +2,8 @@
 // Laravel Reverb 1.10.2 installed: Composer installs the package from this
 // repository (path repository, offline), and then the usual commands run
 // this server. php artisan reverb:start (exec'ed into the binary) serves
-// pusher-js and Laravel's own broadcast() through the Pusher PHP SDK; a
+// pusher-js and Laravel's own broadcast() through the Pusher PHP SDK (its
+// errors reach Laravel as BroadcastException with Reverb's messages); a
 // custom ApplicationManager driver serves its apps, including one added
 // after start, and so does a provider bound to Reverb's contract; php artisan reverb:restart moves clients to a new
 // generation; the events route dispatches Reverb's event classes to the
@@ -124,6 +125,29 @@ test('php artisan reverb:start runs the binary in its own process and serves pus
   t.diagnostic(`socket ${firstSocket} → ${p.connection.socket_id}`);
 
   p.disconnect();
+  const res = await server.stop();
+  assert.deepEqual(res, { code: 0, signal: null }, server.tail());
+});
+
+test('Laravel\'s broadcaster gets the HTTP API\'s errors as BroadcastException with Reverb\'s messages', { skip: missing || false, timeout: 120000 }, async () => {
+  const server = await start({ args: ['-n'] });
+  const env = { REVERB_HOST: '127.0.0.1', REVERB_PORT: String(server.port), REVERB_SCHEME: 'http' };
+  // The messages PHP Reverb 1.10.2 gives for the same calls: Laravel wraps
+  // the SDK's ApiErrorException as "Pusher error: <body>.".
+  const cases = [
+    [['--secret=not-the-secret'], '{"a":1}', 'Pusher error: Authentication signature invalid..'],
+    [['--app-id=999'], '{"a":1}', 'Pusher error: No matching application for ID [999]..'],
+    [[], JSON.stringify({ big: 'y'.repeat(20000) }), 'Pusher error: Payload too large..'],
+  ];
+  for (const [opts, data, message] of cases) {
+    const r = await laravel.artisan(['fixture:broadcast', 'orders', 'OrderShipped', data, ...opts, '-v'], { env }); // -v: the exception's class
+    const out = r.stdout + r.stderr;
+    assert.notEqual(r.code, 0, out);
+    assert.match(out, /Illuminate\\Broadcasting\\BroadcastException/, out);
+    assert.ok(out.includes(message), `${message} not in:\n${out}`);
+  }
+  const ok = await laravel.artisan(['fixture:broadcast', 'orders', 'OrderShipped', '{"a":1}'], { env });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   const res = await server.stop();
   assert.deepEqual(res, { code: 0, signal: null }, server.tail());
 });
