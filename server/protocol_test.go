@@ -821,3 +821,18 @@ func TestHandshakeTooLarge(t *testing.T) {
 		t.Fatalf("resp %v err %v", resp, err)
 	}
 }
+
+// A presence user_id that is a JSON object or list is refused as Reverb
+// refuses it (its ?string parameter throws): 4200, not subscribed, not a
+// member.
+func TestPresenceUserIDArrayIsRefused(t *testing.T) {
+	ts := startServer(t, Options{})
+	for _, data := range []string{`{"user_id":{"a":1}}`, `{"user_id":[1]}`, `{"user_id":[]}`} {
+		c := ts.dial(t, "reverb-key")
+		c.subscribe("presence-room", data, "reverb-secret")
+		c.expect(`{"event":"pusher:error","data":"{\"code\":4200,\"message\":\"Invalid message format\"}"}`)
+	}
+	m := ts.dial(t, "reverb-key")
+	m.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+	m.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{\"presence\":{\"count\":1,\"ids\":[7],\"hash\":{\"7\":null}}}","channel":"presence-room"}`)
+}
