@@ -30,6 +30,7 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -353,6 +354,9 @@ func (t *Transport) Publish(ctx context.Context, msg []byte) (int, error) {
 // the order they were published. While Redis is away a topic's message is
 // delivered here at once only when this node wants the topic.
 func (t *Transport) publishOn(ctx context.Context, name string, msg []byte) (int, error) {
+	if name == "" {
+		msg = forPHPNodes(msg)
+	}
 	t.mu.Lock()
 	if t.closed || !t.started {
 		t.mu.Unlock()
@@ -943,4 +947,23 @@ func (t *Transport) flushLoop() {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// goOnlyPrefix starts every message only Go nodes read ("reverb-go:*" types).
+var goOnlyPrefix = []byte(`{"type":"reverb-go:`)
+
+// forPHPNodes gives a Go-only message on the control channel an empty
+// "application". PHP Reverb nodes listening there unserialize every
+// message's application before looking at its type; without one that is
+// unserialize(null), which PHP 8.1+ reports as a deprecation (a log line per
+// message, every heartbeat, where Laravel logs deprecations), while
+// unserialize("") is false without a notice. The message is then ignored
+// as before; Go nodes do not read the field on these types.
+func forPHPNodes(msg []byte) []byte {
+	if !bytes.HasPrefix(msg, goOnlyPrefix) {
+		return msg
+	}
+	out := make([]byte, 0, len(msg)+len(`"application":"",`))
+	out = append(out, `{"application":"",`...)
+	return append(out, msg[1:]...)
 }

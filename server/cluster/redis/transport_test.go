@@ -349,3 +349,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A Go-only message on the control channel carries an empty application, so a
+// PHP Reverb node's unserialize() gets "" (false, silently) and not null (a
+// deprecation per message); Reverb's own types are sent as they are.
+func TestGoOnlyMessagesCarryEmptyApplication(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"type":"reverb-go:heartbeat","node":"n1"}`:            `{"application":"","type":"reverb-go:heartbeat","node":"n1"}`,
+		`{"type":"message","application":"O:1:x","payload":{}}`: `{"type":"message","application":"O:1:x","payload":{}}`,
+		`{"type":"metrics","payload":"s:0:\"\";"}`:              `{"type":"metrics","payload":"s:0:\"\";"}`,
+	} {
+		if got := string(forPHPNodes([]byte(in))); got != want {
+			t.Errorf("forPHPNodes(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
