@@ -16,10 +16,12 @@ import (
 // as Reverb sends it.
 func (c *conn) clientEvent(raw []byte, name string, msg, data php.Value) bool {
 	chv, ok := field(msg, "channel")
-	if !ok || chv.Kind() != php.String || chv.StringVal() == "" {
+	if !ok || chv.Kind() != php.String || laravelBlank(chv.StringVal()) {
 		return c.invalid()
 	}
-	if data.Kind() != php.Null && data.Kind() != php.Array {
+	// Laravel's validator skips the array rule for a blank string: it is
+	// relayed as sent.
+	if data.Kind() != php.Null && data.Kind() != php.Array && (data.Kind() != php.String || !laravelBlank(data.StringVal())) {
 		return c.invalid()
 	}
 	if !strings.HasPrefix(name, "client-") {

@@ -25,6 +25,13 @@ func truthy(v php.Value) bool {
 	return false
 }
 
+// laravelBlank reports whether Laravel's validator treats a string as
+// empty: only PHP trim()'s characters (space, \t, \n, \r, NUL, \v). A
+// required rule fails on it; other rules are skipped.
+func laravelBlank(s string) bool {
+	return strings.Trim(s, " \t\n\r\x00\x0B") == ""
+}
+
 // phpString is PHP's (string) cast for scalars (floats as PHP 8 writes
 // them: "1.0E+20", "-0").
 func phpString(v php.Value) string {

@@ -65,7 +65,7 @@ func (c *conn) dispatch(p []byte) bool {
 		return c.invalid()
 	}
 	ev, ok := field(v, "event")
-	if !ok || ev.Kind() != php.String || ev.StringVal() == "" {
+	if !ok || ev.Kind() != php.String || laravelBlank(ev.StringVal()) {
 		return c.invalid()
 	}
 	data, _ := field(v, "data")

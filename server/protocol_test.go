@@ -342,6 +342,36 @@ func TestClientEvents(t *testing.T) {
 	n.expect(`{"event":"pusher:error","data":"{\"code\":4301,\"message\":\"The app does not have client messaging enabled.\"}"}`)
 }
 
+// Laravel's validator treats a string of only spaces, tabs, newlines, NUL
+// or vertical tabs (PHP's trim set) as empty: a required event name or
+// client-event channel made of them is refused with 4200, and a client
+// event's data made of them skips the array rule and is relayed as sent.
+func TestClientEventBlankStrings(t *testing.T) {
+	ts := startServer(t, Options{})
+	a := ts.dial(t, "reverb-key")
+	b := ts.dial(t, "reverb-key")
+	for _, c := range []*client{a, b} {
+		c.subscribe("news", "", "")
+		c.subscribed("news")
+	}
+	invalid := `{"event":"pusher:error","data":"{\"code\":4200,\"message\":\"Invalid message format\"}"}`
+	a.send(`{"event":"  ","channel":"news","data":{"a":1}}`)
+	a.expect(invalid)
+	a.send(`{"event":"client-x","channel":" \t","data":{"a":1}}`)
+	a.expect(invalid)
+	for _, data := range []string{`""`, `"  "`, `"\t\n\r"`, `"\u0000\u000b"`} {
+		a.send(`{"event":"client-x","channel":"news","data":` + data + `}`)
+		b.expect(`{"event":"client-x","channel":"news","data":` + data + `}`)
+	}
+	// A form feed is not in PHP's trim set: a string, not an array.
+	a.send(`{"event":"client-x","channel":"news","data":"\f"}`)
+	a.expect(invalid)
+	a.send(`{"event":"client-x","channel":"elsewhere","data":""}`)
+	a.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"The client is not a member of the specified channel.\"}"}`)
+	b.send(`{"event":"pusher:ping"}`)
+	b.expect(`{"event":"pusher:pong"}`)
+}
+
 // §15 case 25.
 func TestMalformed(t *testing.T) {
 	ts := startServer(t, Options{})
