@@ -232,7 +232,8 @@ func (a *appState) deleteChannel(ch *channel) {
 }
 
 // dropEmptyChannels deletes channels left empty by failed subscriptions, as
-// every unsubscribe and disconnect does in Reverb. Caller holds a.mu.
+// every disconnect does in Reverb (an unsubscribe removes only its own
+// channel). Caller holds a.mu.
 func (a *appState) dropEmptyChannels() {
 	for ch := range a.emptyChans {
 		if ch.live == 0 {

@@ -299,10 +299,12 @@ func (s *Server) unsubscribe(c *conn, name string) {
 	ch, ok := a.channels[name]
 	wasPresence := c.wantPresence[name]
 	delete(c.wantPresence, name)
-	if ok {
-		a.removeSub(ch, c)
+	if ok && !a.removeSub(ch, c) && ch.live == 0 {
+		// Reverb removes the named channel once it is empty, also when
+		// this socket was not subscribed (a channel a refused subscription
+		// left behind); other empty channels stay until a disconnect.
+		a.deleteChannel(ch)
 	}
-	a.dropEmptyChannels()
 	if wasPresence {
 		s.presenceOp(a, c.id, "leave", name, "", php.Value{})
 	}

@@ -866,3 +866,37 @@ func TestPresenceUserIDArrayIsRefused(t *testing.T) {
 	m.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
 	m.expect(`{"event":"pusher_internal:subscription_succeeded","data":"{\"presence\":{\"count\":1,\"ids\":[7],\"hash\":{\"7\":null}}}","channel":"presence-room"}`)
 }
+
+// A refused subscription leaves its channel behind, as Reverb creates the
+// channel before checking the signature: events sent to it are cached.
+// Unsubscribing from another channel removes only that one; a disconnect
+// removes every empty channel, as Reverb's unsubscribeFromAll does.
+func TestChannelLeftByARefusedSubscription(t *testing.T) {
+	ts := startServer(t, Options{})
+	refused := ts.dial(t, "reverb-key")
+	refused.send(`{"event":"pusher:subscribe","data":{"channel":"private-cache-a","auth":"reverb-key:bad"}}`)
+	refused.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"Connection is unauthorized\"}"}`)
+	other := ts.dial(t, "reverb-key")
+	other.subscribe("news", "", "")
+	other.subscribed("news")
+	other.send(`{"event":"pusher:unsubscribe","data":{"channel":"news"}}`)
+	other.send(`{"event":"pusher:unsubscribe","data":{"channel":"unknown"}}`)
+	other.barrier()
+	ts.trigger(t, "123456", "sent", `{"m":1}`, "private-cache-a")
+	late := ts.dial(t, "reverb-key")
+	late.subscribe("private-cache-a", "", "reverb-secret")
+	late.subscribed("private-cache-a")
+	late.expect(`{"event":"sent","data":"{\"m\":1}","channel":"private-cache-a"}`)
+	// Once every socket left and one disconnected, the channel is gone
+	// with its cache.
+	late.send(`{"event":"pusher:unsubscribe","data":{"channel":"private-cache-a"}}`)
+	late.barrier()
+	refused.send(`{"event":"pusher:subscribe","data":{"channel":"private-cache-b","auth":"reverb-key:bad"}}`)
+	refused.expect(`{"event":"pusher:error","data":"{\"code\":4009,\"message\":\"Connection is unauthorized\"}"}`)
+	ts.trigger(t, "123456", "sent", `{"m":2}`, "private-cache-b")
+	_ = other.ws.Close()
+	time.Sleep(100 * time.Millisecond)
+	late.subscribe("private-cache-b", "", "reverb-secret")
+	late.subscribed("private-cache-b")
+	late.expect(`{"event":"pusher:cache_miss","channel":"private-cache-b"}`)
+}
