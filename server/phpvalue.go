@@ -28,9 +28,7 @@ func truthy(v php.Value) bool {
 // laravelBlank reports whether Laravel's validator treats a string as
 // empty: only PHP trim()'s characters (space, \t, \n, \r, NUL, \v). A
 // required rule fails on it; other rules are skipped.
-func laravelBlank(s string) bool {
-	return strings.Trim(s, " \t\n\r\x00\x0B") == ""
-}
+func laravelBlank(s string) bool { return php.Trim(s) == "" }
 
 // phpString is PHP's (string) cast for scalars (floats as PHP 8 writes
 // them: "1.0E+20", "-0").

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
 )
 
 // parseEntry is pass 2 for one raw entry (phpdotenv's EntryParser): split at
@@ -17,7 +19,7 @@ func parseEntry(file string, raw rawEntry, d dialect) (Entry, *Error) {
 	if hasValue {
 		// Only a line with '=' is trimmed: an indented "  FOO" (an unset
 		// line) keeps its blanks and is then an invalid name, as in PHP.
-		name, value = phpTrim(name), phpTrim(value)
+		name, value = php.Trim(name), php.Trim(value)
 		if name == "" {
 			return fail(causeEquals, raw.text)
 		}
@@ -49,7 +51,7 @@ func parseName(name string, d dialect) (string, bool) {
 		// versions used PHP's default set, which has NUL but not \f).
 		cutset := " \t\n\r\v\f"
 		if d.v54 {
-			cutset = phpTrimSet
+			cutset = php.TrimChars
 		}
 		name = strings.TrimLeft(name[6:], cutset)
 	}

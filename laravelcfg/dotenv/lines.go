@@ -1,6 +1,10 @@
 package dotenv
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/reverb-go/reverb/laravelcfg/php"
+)
 
 // rawEntry is one entry after pass 1: its text (several physical lines
 // joined with "\n" for a multi-line double-quoted value) and the 1-based
@@ -104,12 +108,7 @@ func looksLikeMultilineStop(line string, started bool) bool {
 	return count >= 1
 }
 
-// phpTrimSet is the character set of PHP's trim() without a second argument.
-const phpTrimSet = " \t\n\r\x00\x0B"
-
-func phpTrim(s string) string { return strings.Trim(s, phpTrimSet) }
-
 func isCommentOrWhitespace(line string) bool {
-	t := phpTrim(line)
+	t := php.Trim(line)
 	return t == "" || t[0] == '#'
 }

@@ -96,7 +96,7 @@ func trimFn(mode int) builtin {
 		if !ok {
 			return in.failed(line, "TypeError: trim() expects a string, "+arg(a, 0).TypeName()+" given")
 		}
-		list := " \n\r\t\v\x00"
+		list := php.TrimChars
 		if len(a) > 1 {
 			l, ok := in.strArg(a, 1)
 			if !ok {

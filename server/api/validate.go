@@ -93,7 +93,7 @@ func validate(payload *php.OrderedArray, set []attrRules) []validationError {
 		for _, r := range ar.rules {
 			// presentOrRuleIsImplicit: blank strings only meet implicit
 			// rules; absent attributes likewise.
-			if s := value; s.Kind() == php.String && phpTrim(s.StringVal()) == "" {
+			if s := value; s.Kind() == php.String && php.Trim(s.StringVal()) == "" {
 				if !r.implicit() {
 					continue
 				}
@@ -134,15 +134,12 @@ func filled(v php.Value) bool {
 	case php.Null:
 		return false
 	case php.String:
-		return phpTrim(v.StringVal()) != ""
+		return php.Trim(v.StringVal()) != ""
 	case php.Array:
 		return v.ArrayVal().Len() > 0
 	}
 	return true
 }
-
-// phpTrim is PHP's trim() with its default character set.
-func phpTrim(s string) string { return strings.Trim(s, " \t\n\r\x00\x0b") }
 
 // lookup is Laravel's data_get with dot notation over decoded JSON; present
 // reports Arr::has (the key exists, even with a null value).
