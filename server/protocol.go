@@ -170,11 +170,13 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		// client is not subscribed.
 		return c.invalid()
 	}
-	if id, ok := field(data, "user_id"); ok && kind.Presence() && id.Kind() == php.Array {
-		// Reverb passes user_id to a ?string parameter: an array (a JSON
-		// object or list) is a TypeError, answered 4200, and the client
-		// is not subscribed.
-		return c.invalid()
+	if kind.Presence() {
+		if id, ok := field(data, "user_id"); ok && id.Kind() == php.Array {
+			// Reverb passes user_id to a ?string parameter: an array (a
+			// JSON object or list) is a TypeError, answered 4200, and the
+			// client is not subscribed.
+			return c.invalid()
+		}
 	}
 	if kind.Private() && !kind.Presence() && a.cfg.UserAuthenticationTimeout > 0 {
 		// An authorized connection, as Pusher counts it: subscribed to a

@@ -129,9 +129,9 @@ type chanState struct {
 	sockets map[string]string
 	// removals are the pending MemberRemoved holds by user key.
 	removals map[string]*hold
-	// adds are MemberAdded decisions waiting for the channel to be
-	// occupied (a counted join before its count), by user key.
-	adds map[string]Decision
+	// adds are the user keys whose MemberAdded waits for the channel to
+	// be occupied (a counted join before its count).
+	adds map[string]bool
 }
 
 type user struct {
@@ -303,9 +303,7 @@ func (l *Ledger) setCount(out []Decision, c *chanState, node, sender, ref, app, 
 		// The members that joined before this count, reported after the
 		// occupied by the same node, so one endpoint batch keeps the order.
 		for _, key := range sortedKeys(c.adds) {
-			d := c.adds[key]
-			d.Sender = sender
-			out = append(out, d)
+			out = append(out, Decision{Kind: MemberAdded, Sender: sender, App: app, Channel: channel, UserID: c.users[key].id})
 		}
 		c.adds = nil
 	case before > 0 && c.total == 0:
@@ -353,7 +351,6 @@ func (l *Ledger) Join(node, ref, app, channel, socket, userKey, userID string, c
 	if u == nil {
 		u = &user{id: userID}
 		c.users[userKey] = u
-		added := Decision{Kind: MemberAdded, Sender: node, App: app, Channel: channel, UserID: userID}
 		switch h := c.removals[userKey]; {
 		case h != nil:
 			// Back within the hold: neither removed nor added.
@@ -361,11 +358,11 @@ func (l *Ledger) Join(node, ref, app, channel, socket, userKey, userID string, c
 			delete(l.holds, h.id)
 		case counted && c.total == 0 && c.vacate == nil:
 			if c.adds == nil {
-				c.adds = map[string]Decision{}
+				c.adds = map[string]bool{}
 			}
-			c.adds[userKey] = added
+			c.adds[userKey] = true
 		default:
-			out = append(out, added)
+			out = append(out, Decision{Kind: MemberAdded, Sender: node, App: app, Channel: channel, UserID: userID})
 		}
 	}
 	u.sockets++
@@ -396,7 +393,7 @@ func (l *Ledger) leave(out []Decision, c *chanState, sk, sender, ref, app, chann
 		return out
 	}
 	delete(c.users, key)
-	if _, ok := c.adds[key]; ok {
+	if c.adds[key] {
 		delete(c.adds, key) // never reported as added: nothing to remove
 		return out
 	}
