@@ -680,17 +680,13 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 // decided (the hold, 3 s, after the last close) or ctx ends. Without the
 // cluster decisions (no webhooks, listeners or watchlists) it is Drain.
 func (s *Server) Stop(ctx context.Context, window time.Duration) error {
-	defer s.announceGone()
-	lastClose, presence, err := s.closeAll(ctx, window)
-	if err != nil {
-		return err
-	}
 	ls := s.ledger
 	if ls == nil {
-		if !presence {
-			return nil
-		}
-		return rejoinGrace(ctx, lastClose) // other servers' presence views
+		return s.Drain(ctx, window)
+	}
+	defer s.announceGone()
+	if _, _, err := s.closeAll(ctx, window); err != nil {
+		return err
 	}
 	s.departAll()
 	// Once the departures are back in the bus order, their holds are
