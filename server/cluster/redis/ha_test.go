@@ -378,3 +378,63 @@ func (t *Transport) subscribedOn() string {
 	}
 	return t.subAddr
 }
+
+// One node's subscriber connection is closed by Redis while Redis stays up
+// (CLIENT KILL, a proxy's idle timeout, Redis' pub/sub output buffer
+// limit): the other nodes do not notice and keep publishing directly, so
+// what they publish until this node has subscribed again never reaches it.
+// The node subscribes again at once, not after a backoff: a few messages at
+// most are lost, not a backoff's worth.
+func TestOneSubscriberKilledResubscribesAtOnce(t *testing.T) {
+	r := startRedis(t)
+	d, err := redisconn.FromReverbServer(serverFor(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: r.Addr()})
+	defer c.Close()
+	a := startHANode(t, d, "a")
+	aIDs := pubsubClients(t, c) // only a's subscriber so far
+	b := startHANode(t, d, "b")
+	pb := b.publishEvery(5 * time.Millisecond)
+	waitFor(t, "traffic flowing", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.got["b"]) > 20
+	})
+	kill := time.Now()
+	for _, id := range aIDs {
+		if err := c.Do(context.Background(), "CLIENT", "KILL", "ID", id).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := pb.firstAfter(kill)
+	waitFor(t, "a subscribed again", func() bool {
+		a.tr.mu.Lock()
+		defer a.tr.mu.Unlock()
+		return a.tr.subUp && strings.Contains(a.log.String(), "Disconnected from Redis (subscriber")
+	})
+	time.Sleep(200 * time.Millisecond)
+	last := pb.halt()
+	lost, _ := checkStream(t, a, b, first, last, 1000)
+	gap := interruption(a, "b", first, last, kill)
+	if lost > 6 || gap > 200*time.Millisecond {
+		t.Errorf("a missed %d of b's messages (one every 5ms) and went %v without one after its subscriber was killed; want a prompt resubscription\n%s", lost, gap, a.log.String())
+	}
+}
+
+// pubsubClients lists the ids of the subscriber connections Redis has.
+func pubsubClients(t *testing.T, c *goredis.Client) []string {
+	t.Helper()
+	out, err := c.Do(context.Background(), "CLIENT", "LIST", "TYPE", "pubsub").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range strings.Fields(out) {
+		if id, ok := strings.CutPrefix(f, "id="); ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}

@@ -669,6 +669,13 @@ func (t *Transport) subscribeLoop() {
 		switch {
 		case wasUp:
 			t.logf("Disconnected from Redis (subscriber %s): %v", t.where, err)
+			// A live subscription that drops first tries again at once:
+			// when only this connection was closed (CLIENT KILL, an idle
+			// timeout, the pub/sub output buffer limit) the other nodes
+			// go on publishing directly, and everything they publish
+			// until this node is subscribed again misses it. When Redis
+			// itself is away this attempt fails and the backoff follows.
+			attempt, backoff = -1, 0
 		case attempt == 0 && !everUp:
 			t.logf("Cannot connect to Redis (subscriber %s, from %s): %v", t.where, t.source, err)
 		}
