@@ -678,3 +678,45 @@ func TestPartitionSlots(t *testing.T) {
 		t.Fatalf("%s: partition %d, read back %q %d", name, p, tag, q)
 	}
 }
+
+// On Redis Cluster in the interest routing, one node's shard subscriber
+// connection is closed while the master stays up (CLIENT KILL): the node
+// subscribes its channels again at once, so it misses a round trip of the
+// other node's messages, not a backoff's worth.
+func TestRoutedClusterShardLinkKilledResubscribesAtOnce(t *testing.T) {
+	c := testsvc.StartCluster(t, testsvc.ClusterOptions{Password: "cluster-pw", ReplicasPerMaster: -1})
+	d := clusterDeployment(t, c)
+	probe, _ := NewRouter(Options{Redis: d, Channel: "reverb"})
+	topic := topicElsewhere(t, c, probe)
+	_ = probe.Close()
+	a := startHARouted(t, d, "a", topic)
+	cl := goredis.NewClient(&goredis.Options{Addr: c.MasterOf(a.router.nameOf(topic)), Password: "cluster-pw", Protocol: 2})
+	defer cl.Close()
+	aIDs := pubsubClients(t, cl) // a's shard link, alone on that master so far
+	b := startHARouted(t, d, "b", topic)
+	pb := b.publishEvery(5 * time.Millisecond)
+	waitFor(t, "traffic flowing", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return len(a.got["b"]) > 20
+	})
+	kill := time.Now()
+	for _, id := range aIDs {
+		if err := cl.Do(context.Background(), "CLIENT", "KILL", "ID", id).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := pb.firstAfter(kill)
+	waitFor(t, "a's shard link subscribed again", func() bool {
+		a.tr.mu.Lock()
+		defer a.tr.mu.Unlock()
+		return a.tr.liveNameLocked(a.tr.nameOf(topic)) && strings.Contains(a.log.String(), "Disconnected from Redis (shard subscriber")
+	})
+	time.Sleep(200 * time.Millisecond)
+	last := pb.halt()
+	lost, _ := checkStream(t, a, b, first, last, 1000)
+	gap := interruption(a, "b", first, last, kill)
+	if lost > 6 || gap > 200*time.Millisecond {
+		t.Errorf("a missed %d of b's messages (one every 5ms) and went %v without one after its shard link was killed; want a prompt resubscription\n%s", lost, gap, a.log.String())
+	}
+}

@@ -464,7 +464,10 @@ func (t *Transport) shardLoop(l *shardLink) {
 			var up bool
 			up, err = t.readShard(l, ps)
 			if up {
-				attempt, backoff = 0, 0
+				// A live link that drops first tries again at once (as
+				// the control subscriber does): the other nodes go on
+				// publishing when only this connection was closed.
+				attempt, backoff = -1, 0
 			}
 		}
 		t.mu.Lock()
