@@ -384,6 +384,7 @@ func (t *Transport) shardLoop(l *shardLink) {
 	defer t.wg.Done()
 	var backoff time.Duration
 	var downSince time.Time
+	var quickRetry time.Time // the last retry made at once (quickRetryEvery)
 	for attempt := 0; ; attempt++ {
 		if t.ctx.Err() != nil {
 			return
@@ -463,11 +464,15 @@ func (t *Transport) shardLoop(l *shardLink) {
 			}
 			var up bool
 			up, err = t.readShard(l, ps)
-			if up {
+			switch {
+			case up && time.Since(quickRetry) >= quickRetryEvery:
 				// A live link that drops first tries again at once (as
-				// the control subscriber does): the other nodes go on
-				// publishing when only this connection was closed.
-				attempt, backoff = -1, 0
+				// the control subscriber does, at most once a second):
+				// the other nodes go on publishing when only this
+				// connection was closed.
+				attempt, backoff, quickRetry = -1, 0, time.Now()
+			case up:
+				attempt, backoff = 0, 0
 			}
 		}
 		t.mu.Lock()

@@ -558,6 +558,10 @@ func (t *Transport) nextBackoff(d time.Duration) time.Duration {
 	return min(2*d, t.opts.MaxBackoff)
 }
 
+// quickRetryEvery bounds the retries made at once after a live
+// subscription drops: one a second, then the backoff.
+const quickRetryEvery = time.Second
+
 // subscribeLoop owns the subscriber connection: subscribe, read until the
 // connection fails, back off, again — until Close. An outage is logged
 // when it starts, at the first retry and when it ends, not per attempt.
@@ -567,6 +571,7 @@ func (t *Transport) subscribeLoop() {
 	everUp := false
 	downSince := time.Now()
 	warned := false
+	var quickRetry time.Time // the last retry made at once (quickRetryEvery)
 	for attempt := 0; ; attempt++ {
 		if t.ctx.Err() != nil {
 			return
@@ -675,7 +680,12 @@ func (t *Transport) subscribeLoop() {
 			// go on publishing directly, and everything they publish
 			// until this node is subscribed again misses it. When Redis
 			// itself is away this attempt fails and the backoff follows.
-			attempt, backoff = -1, 0
+			// One such retry a second: a link that keeps being closed as
+			// soon as it is up (a proxy refusing it, a buffer limit hit at
+			// once) waits the backoff instead of looping without pause.
+			if time.Since(quickRetry) >= quickRetryEvery {
+				attempt, backoff, quickRetry = -1, 0, time.Now()
+			}
 		case attempt == 0 && !everUp:
 			t.logf("Cannot connect to Redis (subscriber %s, from %s): %v", t.where, t.source, err)
 		}
