@@ -152,7 +152,10 @@ type Stats struct {
 type Sender struct {
 	opts   Options
 	client *http.Client
-	stop   chan struct{}
+	// ownClient is set when client was made here: Close closes its idle
+	// connections (a caller's client is the caller's to close).
+	ownClient bool
+	stop      chan struct{}
 	// ctx is cancelled by Close: requests in flight end at once (their
 	// batch gets the last try).
 	ctx    context.Context
@@ -173,7 +176,7 @@ func New(opts Options) *Sender {
 	}
 	cc := *c
 	cc.CheckRedirect = checkRedirect
-	s := &Sender{opts: opts, client: &cc, stop: make(chan struct{})}
+	s := &Sender{opts: opts, client: &cc, ownClient: opts.Client == nil, stop: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -280,7 +283,8 @@ func (s *Sender) Stats() []Stats {
 }
 
 // Close stops every target's goroutine after one last attempt (bounded by
-// CloseTimeout) to send what is queued.
+// CloseTimeout) to send what is queued, then closes the idle keep-alive
+// connections (and their goroutines) to the endpoints.
 func (s *Sender) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -292,6 +296,9 @@ func (s *Sender) Close() {
 	s.cancel()
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.ownClient {
+		s.client.CloseIdleConnections()
+	}
 }
 
 // take removes the next batch: up to BatchEvents events and BatchBytes

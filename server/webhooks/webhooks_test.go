@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -401,4 +402,34 @@ func TestHostHeaderIsSent(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("no request")
 	}
+}
+
+// Close leaves no keep-alive connection open to an endpoint: a server
+// replaced in the same process (a reload) does not keep its old sockets
+// and their goroutines for the idle timeout.
+func TestCloseClosesIdleConnections(t *testing.T) {
+	var open, requests atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		requests.Add(1)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	s := New(Options{BatchWait: time.Millisecond})
+	q := s.Add(Target{Name: "w", URL: srv.URL, Key: "key", Secret: "secret"})
+	q.Push(ev(1))
+	waitFor(t, "the delivery", 2*time.Second, func() bool { return requests.Load() == 1 })
+	if open.Load() != 1 {
+		t.Fatalf("%d connections open", open.Load())
+	}
+	s.Close()
+	waitFor(t, "the connection to close", 2*time.Second, func() bool { return open.Load() == 0 })
 }
