@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -97,4 +99,59 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if left := leakedSince(before, "net/http.(*conn).serve", "httptest"); len(left) > 0 {
 		t.Fatalf("%d goroutines outlive Close:\n%s", len(left), strings.Join(left, "\n\n"))
 	}
+}
+
+// A cluster node that drains (or stops) and closes ends every goroutine
+// too, with the cluster decisions and the presence view in play.
+func TestDrainAndCloseLeaveNoGoroutines(t *testing.T) {
+	for _, stop := range []bool{false, true} {
+		before := goroutines()
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		app := appA()
+		app.Webhooks = []laravelcfg.Webhook{{URL: hook.URL, EventTypes: []string{"channel_occupied", "channel_vacated", "member_added", "member_removed"}}}
+		app.UserAuthenticationTimeout = time.Minute
+		bus := testBusNodes()
+		var nodes []*testServer
+		for _, id := range []string{"node-a", "node-b"} {
+			s, err := New(Options{Apps: []laravelcfg.App{app}, Transport: bus(), NodeID: id, WebhookHold: 10 * time.Millisecond,
+				HeartbeatInterval: 20 * time.Millisecond, GatherTimeout: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() { _ = s.Serve(ln) }()
+			nodes = append(nodes, &testServer{s: s, addr: ln.Addr().String()})
+		}
+		for i, n := range nodes {
+			c := n.dial(t, "reverb-key")
+			c.subscribe("presence-x", fmt.Sprintf(`{"user_id":%d}`, i), "reverb-secret")
+			c.expectContains("subscription_succeeded")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if stop {
+			err = nodes[0].s.Stop(ctx, 50*time.Millisecond)
+		} else {
+			err = nodes[0].s.Drain(ctx, 50*time.Millisecond)
+		}
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			_ = n.s.Close()
+		}
+		hook.Close()
+		if left := leakedSince(before, "net/http.(*conn).serve", "httptest", "gorilla/websocket"); len(left) > 0 {
+			t.Fatalf("stop=%v: %d goroutines outlive Close:\n%s", stop, len(left), strings.Join(left, "\n\n"))
+		}
+	}
+}
+
+func TestRoutedDrainAndCloseLeaveNoGoroutines(t *testing.T) {
+	routed(t)
+	TestDrainAndCloseLeaveNoGoroutines(t)
 }
