@@ -49,6 +49,12 @@ const ledgerKinds = ChannelCreated | ChannelRemoved | ChannelOccupied | ChannelV
 	MemberAdded | MemberRemoved | SubscriptionCount
 
 // ledgerState is this node's side of the cluster ledger.
+//
+// Lock story: mu, gmu and hmu guard the fields listed with them. gmu is
+// taken under an app's mu (ledger messages leave under the app's lock,
+// ledgerCount) and the server's pubMu under gmu (openGate publishes what
+// waited). mu and hmu are leaves: released before anything is sent or
+// another lock taken (apply acts on the decisions after unlocking mu).
 type ledgerState struct {
 	s    *Server
 	hold time.Duration

@@ -22,7 +22,8 @@ const rejoinWindow = 30 * time.Second
 
 // rejoinState records when this node last asked for snapshots.
 //
-// Lock story: mu guards askedAt; taken alone, never with other locks.
+// Lock story: mu guards askedAt; nothing is locked under it. It is taken
+// under Server.snapMu (noteLeave), never the other way.
 type rejoinState struct {
 	mu      sync.Mutex
 	askedAt time.Time

@@ -87,6 +87,15 @@ type Options struct {
 }
 
 // Server is one node: WebSocket endpoint, HTTP API, channel state.
+//
+// Lock story: each mutex below guards the fields listed with it. When
+// several are held, they are taken in this order: an app's mu (app.go),
+// the ledger's gmu (decisions.go), pubMu; srvMu (spawn) may be taken
+// under an app's mu or gmu, and only a poller's lock under it (attach);
+// a socket's omu is taken under an app's mu, never the other way. snapMu is taken
+// before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).
+// errMu, gatherMu, waitersMu and nodesMu are leaves: nothing else is
+// locked, and nothing is sent, while one is held.
 type Server struct {
 	opts      Options
 	nodeID    string
@@ -115,7 +124,7 @@ type Server struct {
 	noApp   *appState
 	api     http.Handler
 	debug   io.Writer
-	errMu   sync.Mutex
+	errMu   sync.Mutex // serialises writes to Options.ErrorLog
 	started time.Time
 
 	handshakeFailures sync.Map     // reason → *atomic.Int64
@@ -130,9 +139,11 @@ type Server struct {
 	// app has any.
 	hooks *hookObserver
 
+	// gatherMu guards gatherings: the cluster queries waiting for answers.
 	gatherMu   sync.Mutex
 	gatherings map[string]*gathering
 
+	// waitersMu guards waiters, inOrderFns and inOrderLeft.
 	waitersMu sync.Mutex
 	waiters   map[string]chan struct{}
 	// inOrderFns are run when their marker is delivered (inOrder);
@@ -145,6 +156,8 @@ type Server struct {
 	// remoteCounts is node id → app id → open sockets (heartbeats).
 	remoteCounts map[string]map[string]int64
 
+	// snapMu guards helloSeen and leftSinceHello (presence snapshots,
+	// nodes.go); rejoin has its own lock, taken under snapMu.
 	snapMu         sync.Mutex
 	helloSeen      bool
 	leftSinceHello map[string]bool
@@ -170,6 +183,8 @@ type Server struct {
 	draining atomic.Bool
 	goneOnce sync.Once
 
+	// srvMu guards servers, listeners and closed, and orders wg.Add
+	// (spawn) before Close's Wait.
 	srvMu   sync.Mutex
 	servers []*http.Server
 	// listeners are those the accept loops read (upgrade.go); net/http
