@@ -27,7 +27,7 @@ type flusher struct {
 // flushSet is the server's pool; sockets are spread round robin.
 type flushSet struct {
 	fs   []*flusher
-	mu   sync.Mutex
+	mu   sync.Mutex // guards next; nothing else is locked under it
 	next int
 }
 

@@ -46,6 +46,11 @@ type metricAnswer struct {
 	php bool
 }
 
+// gathering is one cluster query waiting for its answers.
+//
+// Lock story: mu guards resp, want and ended (answers come from the
+// delivery goroutine, the asker reads them); done is closed once, under
+// mu, when ended is set.
 type gathering struct {
 	mu    sync.Mutex
 	resp  []metricAnswer

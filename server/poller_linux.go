@@ -53,7 +53,7 @@ func hungUp(events uint32) bool {
 // pollSet is the server's pollers; sockets are spread round robin.
 type pollSet struct {
 	ps   []*poller
-	mu   sync.Mutex
+	mu   sync.Mutex // guards next; nothing else is locked under it
 	next int
 }
 
