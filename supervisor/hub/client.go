@@ -56,6 +56,9 @@ type Client struct {
 	startOnce sync.Once
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
+	// delivered is closed when the delivery goroutine has returned (or
+	// by Close when Start never ran): Close waits for it.
+	delivered chan struct{}
 }
 
 var (
@@ -70,11 +73,12 @@ var ackPool = sync.Pool{New: func() any { return make(chan int, 1) }}
 // start with Start (the subscription).
 func Dial(conn net.Conn, nodeID string, ev ClientEvents) (*Client, error) {
 	c := &Client{
-		conn:  conn,
-		ev:    ev,
-		bw:    bufio.NewWriterSize(conn, 64<<10),
-		queue: make(chan []byte, deliverQueue),
-		done:  make(chan struct{}),
+		conn:      conn,
+		ev:        ev,
+		bw:        bufio.NewWriterSize(conn, 64<<10),
+		queue:     make(chan []byte, deliverQueue),
+		done:      make(chan struct{}),
+		delivered: make(chan struct{}),
 	}
 	if err := c.send(FrameHello, []byte(nodeID)); err != nil {
 		return nil, err
@@ -103,16 +107,21 @@ func (c *Client) send(typ byte, payload []byte) error {
 
 // Start implements cluster.Transport: it subscribes, then deliver is called
 // for each relayed message, one at a time, in the bus order, from one
-// goroutine that ends on Close or when the connection ends.
+// goroutine that ends on Close (which waits for it) or when the
+// connection ends.
 func (c *Client) Start(_ context.Context, deliver func([]byte)) error {
 	var err error
+	started := false
 	c.startOnce.Do(func() {
+		started = true
 		// Subscribing before the goroutine runs is fine: deliveries wait
 		// in the queue.
 		if err = c.send(FrameSubscribe, nil); err != nil {
+			close(c.delivered)
 			return
 		}
 		go func() {
+			defer close(c.delivered)
 			for {
 				select {
 				case <-c.done:
@@ -121,11 +130,24 @@ func (c *Client) Start(_ context.Context, deliver func([]byte)) error {
 					if !ok {
 						return
 					}
+					// Close wins over what is still queued.
+					select {
+					case <-c.done:
+						return
+					default:
+					}
 					deliver(msg)
 				}
 			}
 		}()
 	})
+	if !started {
+		select {
+		case <-c.done:
+			return ErrClosed
+		default:
+		}
+	}
 	return err
 }
 
@@ -169,10 +191,15 @@ func (c *Client) Publish(ctx context.Context, msg []byte) (int, error) {
 	}
 }
 
-// Close implements cluster.Transport: it leaves the bus.
+// Close implements cluster.Transport: it leaves the bus and returns once
+// no delivery runs, after the one in progress (so it must not be called
+// from deliver); none follows.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() { close(c.done) })
-	return c.conn.Close()
+	err := c.conn.Close()
+	c.startOnce.Do(func() { close(c.delivered) }) // never started
+	<-c.delivered
+	return err
 }
 
 func (c *Client) readLoop() {

@@ -487,3 +487,65 @@ func TestClientCountsDeliveries(t *testing.T) {
 		t.Fatalf("Received() = %d, %v; want 5, true", n, ok)
 	}
 }
+
+// Close stops delivery: once it returns, deliver is not called again, even
+// with messages still queued (the server closes its state after its
+// transport).
+func TestNoDeliveryAfterClose(t *testing.T) {
+	r := NewRelay(0, t.Logf)
+	var mu sync.Mutex
+	delivered := 0
+	release := make(chan struct{})
+	b := join(t, r, "b", ClientEvents{})
+	// a's deliver holds the first message until released.
+	sup, wrk := socketPair(t)
+	r.Attach(sup, Events{})
+	ca, err := Dial(wrk, "a", ClientEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Start(context.Background(), func([]byte) {
+		mu.Lock()
+		delivered++
+		first := delivered == 1
+		mu.Unlock()
+		if first {
+			<-release
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !r.subscribed("a"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not subscribed")
+		}
+	}
+	const n = 50
+	for i := 0; i < n; i++ {
+		if _, err := b.client.Publish(context.Background(), []byte("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if got, _ := ca.Received(); got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the messages did not arrive")
+		}
+	}
+	closed := make(chan struct{})
+	go func() { ca.Close(); close(closed) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	<-closed
+	mu.Lock()
+	atClose := delivered
+	mu.Unlock()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if delivered != atClose || delivered != 1 {
+		t.Fatalf("%d delivered when Close returned, %d after; want the one in progress only", atClose, delivered)
+	}
+}
