@@ -74,7 +74,7 @@ func startTLSServer(t testing.TB, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := tlsrec.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	ln := tlsrec.NewListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil)
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Close(); _ = ln.Close() })
 	return &testServer{s: s, addr: raw.Addr().String()}

@@ -79,6 +79,7 @@ type inProcess struct {
 	// (the one process holds every socket); logs rate-limits its lines.
 	reserve *fdreserve.Reserve
 	logs    limitLogs
+	tlsLog  *handshakeLog // failed TLS handshakes, of every generation
 	gate    gate
 	bus     *cluster.Bus
 	events  chan any
@@ -177,6 +178,7 @@ func runInProcess(c Config, con *console.Writer) int {
 	// At the open-files limit: descriptors in reserve keep the HTTP API
 	// answering while WebSockets get 503 (supervisor/fdreserve).
 	r.logs.logf = con.Warnf
+	r.tlsLog = newHandshakeLog(con.Warnf)
 	r.reserve = fdreserve.New(fdreserve.Options{Limit: fdreserve.CurrentLimit(), CurrentLimit: fdreserve.CurrentLimit, OnChange: func(full bool) {
 		if full {
 			r.logs.print("full", "At the open-files limit (%d): new WebSocket connections are refused with 503 while the HTTP API keeps answering; %s",
@@ -412,7 +414,7 @@ func (r *inProcess) buildNode(p *laravelcfg.Project, num, slot int) (*ipNode, er
 	id := newNodeID(num, slot)
 	n := &ipNode{id: id, in: newHandoff(r.raw.Addr()), served: make(chan struct{})}
 	n.dl = &drainListener{Listener: n.in, full: r.reserve.Full}
-	tln, _, err := wrapTLS(n.dl, r.ep, p)
+	tln, _, err := wrapTLS(n.dl, r.ep, p, r.tlsLog)
 	if err != nil {
 		return nil, err
 	}

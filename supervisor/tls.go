@@ -14,13 +14,13 @@ import (
 // handshake runs in crypto/tls; TLS 1.3 connections then continue on the
 // server's own record layer (tlsrec), driven like plain sockets. Each
 // worker calls it with the config it loaded, so a restart picks up renewed
-// certificates.
-func wrapTLS(ln net.Listener, ep Endpoint, p *laravelcfg.Project) (net.Listener, bool, error) {
+// certificates. Failed handshakes go to hl.
+func wrapTLS(ln net.Listener, ep Endpoint, p *laravelcfg.Project, hl *handshakeLog) (net.Listener, bool, error) {
 	cfg, err := tlsConfig(ep, p)
 	if err != nil || cfg == nil {
 		return ln, false, err
 	}
-	return tlsrec.NewListener(ln, cfg), true, nil
+	return tlsrec.NewListener(ln, cfg, hl.failed), true, nil
 }
 
 // tlsConfig resolves TLS like Reverb: options.tls, else a Herd/Valet site

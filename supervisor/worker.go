@@ -166,7 +166,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	}
 	ep := Resolve(p.Reverb.Server, c.CLI)
 	dl := &drainListener{Listener: ln, full: reserve.Full}
-	tln, _, err := wrapTLS(dl, ep, p)
+	tln, _, err := wrapTLS(dl, ep, p, newHandshakeLog(workerLogf(stderr, nodeID)))
 	if err != nil {
 		return fail(err)
 	}

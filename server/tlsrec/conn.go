@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,16 +12,29 @@ import (
 
 // NewListener returns a listener whose connections are TLS servers with
 // cfg (which must not change afterwards): *Conn values whose handshake runs
-// on their first Read or Write, like tls.NewListener's.
-func NewListener(inner net.Listener, cfg *tls.Config) net.Listener {
+// on their first Read or Write, like tls.NewListener's. failed, when not
+// nil, is told of each handshake that fails, from the goroutine that ran
+// it.
+func NewListener(inner net.Listener, cfg *tls.Config, failed func(HandshakeFailure)) net.Listener {
 	lcfg := cfg.Clone()
 	lcfg.GetConfigForClient = configFor(cfg)
-	return &listener{Listener: inner, cfg: lcfg}
+	return &listener{Listener: inner, cfg: lcfg, failed: failed}
+}
+
+// A HandshakeFailure is a TLS handshake that did not complete.
+type HandshakeFailure struct {
+	Remote net.Addr
+	Reason string
+	// Silent is set when the client closed without sending a byte: a
+	// port check (a load balancer's, an uptime monitor's), not a client
+	// that tried TLS.
+	Silent bool
 }
 
 type listener struct {
 	net.Listener
-	cfg *tls.Config
+	cfg    *tls.Config
+	failed func(HandshakeFailure)
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -30,7 +42,9 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Server(c, l.cfg), nil
+	tc := Server(c, l.cfg)
+	tc.failed = l.failed
+	return tc, nil
 }
 
 // Server returns a TLS server connection over raw. cfg should come from a
@@ -48,8 +62,9 @@ const closeNotifyTimeout = 5 * time.Second
 // package's record layer (a Session) over the raw connection; otherwise it
 // is a tls.Conn underneath. See the package documentation for its locks.
 type Conn struct {
-	raw net.Conn
-	cfg *tls.Config
+	raw    net.Conn
+	cfg    *tls.Config
+	failed func(HandshakeFailure) // NewListener's, or nil
 
 	hsMu   sync.Mutex
 	hsDone atomic.Bool
@@ -106,14 +121,16 @@ func (c *Conn) handshake() error {
 	tc := tls.Server(h, c.cfg)
 	if err := tc.Handshake(); err != nil {
 		// As net/http does for its own TLS connections: a plain HTTP
-		// request gets a plain 400, every failure is logged.
+		// request gets a plain 400; the failure is reported.
 		reason := err.Error()
 		var re tls.RecordHeaderError
 		if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
 			_, _ = io.WriteString(c.raw, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 			reason = "client sent an HTTP request to an HTTPS server"
 		}
-		log.Printf("http: TLS handshake error from %s: %v", c.raw.RemoteAddr(), reason)
+		if c.failed != nil {
+			c.failed(HandshakeFailure{Remote: c.raw.RemoteAddr(), Reason: reason, Silent: !h.got})
+		}
 		_ = c.raw.Close()
 		return err
 	}

@@ -29,6 +29,7 @@ type hsConn struct {
 	next                       io.Writer // the Config's own KeyLogWriter, if any
 
 	passthrough bool
+	got         bool // a byte came from the client
 }
 
 func (h *hsConn) Read(b []byte) (int, error) {
@@ -40,6 +41,7 @@ func (h *hsConn) Read(b []byte) (int, error) {
 	}
 	if h.hdrN < recordHeaderLen {
 		n, err := h.Conn.Read(b[:min(len(b), recordHeaderLen-h.hdrN)])
+		h.got = h.got || n > 0
 		copy(h.hdr[h.hdrN:], b[:n])
 		h.hdrN += n
 		if h.hdrN == recordHeaderLen {

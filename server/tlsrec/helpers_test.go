@@ -133,7 +133,7 @@ func listen(t testing.TB, cfg *tls.Config) (net.Listener, <-chan *Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := NewListener(raw, cfg)
+	ln := NewListener(raw, cfg, nil)
 	ch := make(chan *Conn, 16)
 	go func() {
 		for {
