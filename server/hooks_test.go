@@ -470,3 +470,71 @@ func TestStopDeparturesCancelledByAReturn(t *testing.T) {
 		t.Errorf("channel_vacated: %v", got)
 	}
 }
+
+// A stop that comes while the server drains for a restart (SIGTERM right
+// after `reverb:restart`) leaves no generation to claim the drained
+// sockets: the drain ends as a stop does, reporting their departures,
+// whether the stop came before the drain began, during its closes or
+// during the presence members' rejoin grace.
+func TestStopDuringRestartDrainReportsDepartures(t *testing.T) {
+	for _, when := range []string{"before", "closing", "grace"} {
+		t.Run(when, func(t *testing.T) {
+			r := newHookReceiver(t, "reverb-secret")
+			app := appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")
+			ts := startServer(t, Options{Apps: []laravelcfg.App{app}, WebhookHold: 50 * time.Millisecond})
+			a := ts.dial(t, "reverb-key")
+			a.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+			a.read()
+			p := ts.dial(t, "reverb-key")
+			p.subscribe("public", "", "")
+			p.subscribed("public")
+			r.wait(t, "channel_occupied", 2)
+			r.wait(t, "member_added", 1)
+			window := time.Duration(0)
+			if when == "closing" {
+				window = 600 * time.Millisecond
+			}
+			if when == "before" {
+				ts.s.Stopping()
+			}
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				done <- ts.s.Drain(ctx, window)
+			}()
+			switch when {
+			case "closing":
+				time.Sleep(100 * time.Millisecond)
+				ts.s.Stopping()
+			case "grace":
+				a.expectClose()
+				p.expectClose()
+				time.Sleep(200 * time.Millisecond)
+				ts.s.Stopping()
+			}
+			started := time.Now()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if when == "grace" && time.Since(started) > time.Second {
+				t.Errorf("the drain waited out its rejoin grace after the stop (%v)", time.Since(started))
+			}
+			ts.s.Close()
+			got := map[string][]string{}
+			r.mu.Lock()
+			for _, e := range r.evs {
+				ch := e["channel"].(string)
+				got[ch] = append(got[ch], e["name"].(string))
+			}
+			r.mu.Unlock()
+			want := map[string][]string{
+				"presence-room": {"channel_occupied", "member_added", "member_removed", "channel_vacated"},
+				"public":        {"channel_occupied", "channel_vacated"},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %v\nwant %v", got, want)
+			}
+		})
+	}
+}

@@ -169,6 +169,11 @@ type Server struct {
 	// memberships until announceGone (see Drain).
 	draining atomic.Bool
 	goneOnce sync.Once
+	// stopping is closed by Stopping: a restart's drain under way (or
+	// yet to start) ends as Stop does.
+	stoppingOnce sync.Once
+	stoppingMu   sync.Mutex
+	stopping     chan struct{}
 
 	srvMu   sync.Mutex
 	servers []*http.Server
@@ -663,12 +668,52 @@ func strIs(pattern, value string) bool {
 // worker meanwhile. Without this, every member would be seen leaving and
 // joining again during a deploy.
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
-	defer s.announceGone()
 	lastClose, presence, err := s.closeAll(ctx, window)
+	if err == nil && s.ledger != nil {
+		stopping := s.stopOrder()
+		select {
+		case <-stopping:
+			return s.departAndGo(ctx)
+		default:
+		}
+		if presence {
+			// rejoinGrace, unless a stop makes the wait for a new
+			// generation pointless.
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(time.Until(lastClose.Add(presenceRejoinGrace))):
+			case <-stopping:
+				return s.departAndGo(ctx)
+			}
+		}
+		s.announceGone()
+		return err
+	}
+	defer s.announceGone()
 	if err != nil || !presence {
 		return err
 	}
 	return rejoinGrace(ctx, lastClose)
+}
+
+// Stopping tells a server that drains for a restart, or is about to, that
+// no generation follows after all (SIGTERM while a restart's drain is under
+// way): its Drain ends as Stop does, reporting its drained sockets'
+// departures itself instead of leaving them to a generation that is
+// stopping too, and without waiting out the presence members' rejoin grace.
+func (s *Server) Stopping() {
+	ch := s.stopOrder()
+	s.stoppingOnce.Do(func() { close(ch) })
+}
+
+func (s *Server) stopOrder() chan struct{} {
+	s.stoppingMu.Lock()
+	defer s.stoppingMu.Unlock()
+	if s.stopping == nil {
+		s.stopping = make(chan struct{})
+	}
+	return s.stopping
 }
 
 // Stop is Drain for a server that stops rather than restarts (SIGTERM, the
@@ -680,14 +725,21 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 // decided (the hold, 3 s, after the last close) or ctx ends. Without the
 // cluster decisions (no webhooks, listeners or watchlists) it is Drain.
 func (s *Server) Stop(ctx context.Context, window time.Duration) error {
-	ls := s.ledger
-	if ls == nil {
+	if s.ledger == nil {
 		return s.Drain(ctx, window)
 	}
-	defer s.announceGone()
 	if _, _, err := s.closeAll(ctx, window); err != nil {
+		s.announceGone()
 		return err
 	}
+	return s.departAndGo(ctx)
+}
+
+// departAndGo reports the departures of the sockets closeAll closed, waits
+// until they are decided, and announces this node gone.
+func (s *Server) departAndGo(ctx context.Context) error {
+	defer s.announceGone()
+	ls := s.ledger
 	s.departAll()
 	// Once the departures are back in the bus order, their holds are
 	// this node's; they commit after the hold, and the commits are

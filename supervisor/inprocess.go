@@ -552,6 +552,17 @@ func (r *inProcess) stop() {
 	r.raw.Close()
 	r.gate.set(nil)
 	for _, g := range r.gens {
+		if g.draining {
+			// A restart's drain under way: no generation will take its
+			// drained sockets' departures over, so its servers report
+			// them themselves.
+			for _, n := range g.nodes {
+				if st, ok := n.srv.(interface{ Stopping() }); ok {
+					st.Stopping()
+				}
+			}
+			continue
+		}
 		r.drainGeneration(g)
 	}
 }
