@@ -538,3 +538,53 @@ func TestStopDuringRestartDrainReportsDepartures(t *testing.T) {
 		})
 	}
 }
+
+// A node that joins the cluster while another holds a departure (a worker
+// replaced after a crash, whose members' removal the survivor holds) learns
+// of the hold: a member who comes back to the new node within it is neither
+// removed nor added again, and a channel subscribed there again is neither
+// vacated nor occupied again.
+func TestNewNodeLearnsHeldDepartures(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	bus := cluster.NewBus()
+	apps := []laravelcfg.App{appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")}
+	hold := 800 * time.Millisecond
+	startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "n1", WebhookHold: hold})
+	doomed := startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "doomed", WebhookHold: hold})
+	d := doomed.dial(t, "reverb-key")
+	d.subscribe("presence-p", `{"user_id":9}`, "reverb-secret")
+	d.read()
+	d.subscribe("public", "", "")
+	d.read()
+	r.wait(t, "member_added", 1)
+	r.wait(t, "channel_occupied", 2)
+
+	doomed.s.draining.Store(true) // it crashed: its closing sockets publish no leaves
+	_ = doomed.s.Close()
+	hub := bus.Node()
+	if err := hub.Start(context.Background(), func([]byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.Publish(context.Background(), []byte(`{"type":"reverb-go:node_gone","node_id":"doomed"}`)); err != nil {
+		t.Fatal(err)
+	}
+	hub.Close()
+	// The replacement joins during the hold; the client comes back to it.
+	repl := startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "replacement", WebhookHold: hold})
+	back := repl.dial(t, "reverb-key")
+	back.subscribe("presence-p", `{"user_id":9}`, "reverb-secret")
+	back.read()
+	back.subscribe("public", "", "")
+	back.read()
+	time.Sleep(2 * hold)
+	r.mu.Lock()
+	var got []string
+	for _, e := range r.evs {
+		got = append(got, e["name"].(string)+" "+e["channel"].(string))
+	}
+	r.mu.Unlock()
+	sort.Strings(got)
+	if want := "channel_occupied presence-p|channel_occupied public|member_added presence-p"; strings.Join(got, "|") != want {
+		t.Errorf("webhooks:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+}
