@@ -682,7 +682,7 @@ func (s *supervisor) onLoaded(ev evLoaded) {
 	s.watch(ev.p)
 	n := s.generationSize()
 	if n > s.c.Workers {
-		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.connections())
+		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.heldConnections())
 	}
 	s.startGeneration(n, ev.p.BasePath)
 }
