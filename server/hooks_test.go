@@ -495,7 +495,7 @@ func TestStopDuringRestartDrainReportsDepartures(t *testing.T) {
 				window = 600 * time.Millisecond
 			}
 			if when == "before" {
-				ts.s.Stopping()
+				ts.s.Stopping(0)
 			}
 			done := make(chan error, 1)
 			go func() {
@@ -506,12 +506,12 @@ func TestStopDuringRestartDrainReportsDepartures(t *testing.T) {
 			switch when {
 			case "closing":
 				time.Sleep(100 * time.Millisecond)
-				ts.s.Stopping()
+				ts.s.Stopping(0)
 			case "grace":
 				a.expectClose()
 				p.expectClose()
 				time.Sleep(200 * time.Millisecond)
-				ts.s.Stopping()
+				ts.s.Stopping(0)
 			}
 			started := time.Now()
 			if err := <-done; err != nil {
@@ -587,4 +587,40 @@ func TestNewNodeLearnsHeldDepartures(t *testing.T) {
 	if want := "channel_occupied presence-p|channel_occupied public|member_added presence-p"; strings.Join(got, "|") != want {
 		t.Errorf("webhooks:\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}
+}
+
+// A stop during a restart's drain closes the sockets still open over the
+// stop's window, not the rest of the restart's (stretched for reconnects
+// that no longer come): process managers wait for the stop's window only.
+func TestStopDuringRestartDrainKeepsTheStopWindow(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	app := appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated")
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}, WebhookHold: 50 * time.Millisecond})
+	for i := 0; i < 6; i++ {
+		c := ts.dial(t, "reverb-key")
+		c.subscribe("public", "", "")
+		c.subscribed("public")
+	}
+	r.wait(t, "channel_occupied", 1)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- ts.s.Drain(ctx, 20*time.Second) // a restart's long window
+	}()
+	time.Sleep(100 * time.Millisecond)
+	started := time.Now()
+	ts.s.Stopping(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drain went on at the restart's pace after the stop")
+	}
+	if d := time.Since(started); d > 2*time.Second {
+		t.Errorf("stopped after %v", d)
+	}
+	r.wait(t, "channel_vacated", 1)
 }

@@ -174,6 +174,7 @@ type Server struct {
 	stoppingOnce sync.Once
 	stoppingMu   sync.Mutex
 	stopping     chan struct{}
+	stopWindow   atomic.Int64 // Stopping's window, set before stopping closes
 
 	srvMu   sync.Mutex
 	servers []*http.Server
@@ -702,9 +703,16 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 // way): its Drain ends as Stop does, reporting its drained sockets'
 // departures itself instead of leaving them to a generation that is
 // stopping too, and without waiting out the presence members' rejoin grace.
-func (s *Server) Stopping() {
+//
+// The closes still due are spread over window from now (at most: a
+// drain's own schedule is never slowed), since nothing reconnects to
+// this server any more and process managers wait for the stop's window.
+func (s *Server) Stopping(window time.Duration) {
 	ch := s.stopOrder()
-	s.stoppingOnce.Do(func() { close(ch) })
+	s.stoppingOnce.Do(func() {
+		s.stopWindow.Store(int64(window))
+		close(ch)
+	})
 }
 
 func (s *Server) stopOrder() chan struct{} {
@@ -792,6 +800,7 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 			at[i] = start.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
 		}
 	}
+	stopping := s.stopOrder()
 	for i := 0; i < len(all); {
 		// Wait for the next close to be due, on the schedule moved on by
 		// the time spent paused (drainpause.go).
@@ -814,6 +823,22 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 				return time.Time{}, presence, ctx.Err()
 			case <-changed:
 			case <-due:
+			case <-stopping:
+				// A stop: the closes still due go over its window
+				// (Stopping), never later than planned.
+				stopping = nil
+				rest := len(all) - i
+				from := time.Now().Add(-shift)
+				w := time.Duration(s.stopWindow.Load())
+				for k := i; k < len(all); k++ {
+					when := from
+					if w > 0 {
+						when = from.Add(w * time.Duration(k-i) / time.Duration(rest))
+					}
+					if when.Before(at[k]) {
+						at[k] = when
+					}
+				}
 			}
 			if t != nil {
 				t.Stop()

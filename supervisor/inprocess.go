@@ -556,9 +556,10 @@ func (r *inProcess) stop() {
 			// A restart's drain under way: no generation will take its
 			// drained sockets' departures over, so its servers report
 			// them themselves.
+			window := stopDrainWindow(r.c.DrainWindow, g.connections(), r.c.reconnectPace())
 			for _, n := range g.nodes {
-				if st, ok := n.srv.(interface{ Stopping() }); ok {
-					st.Stopping()
+				if st, ok := n.srv.(interface{ Stopping(time.Duration) }); ok {
+					st.Stopping(window)
 				}
 			}
 			continue

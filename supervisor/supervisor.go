@@ -719,11 +719,13 @@ func (s *supervisor) stop(code int) {
 // stopDraining tells the workers of g, draining for a restart, that the
 // supervisor stops: no generation will take their drained sockets'
 // departures over, so they report them themselves (server.Stopping), and
-// have the stop's grace for it.
+// have the stop's grace for it; what they still have to close goes over
+// the stop's window.
 func (s *supervisor) stopDraining(g *generation) {
+	window := stopDrainWindow(s.c.DrainWindow, g.connections(), s.c.reconnectPace())
 	for _, p := range g.procs {
 		if p != nil && !p.exited && p.ready {
-			p.peer.Stop(s.c.DrainWindow)
+			p.peer.Stop(window)
 		}
 	}
 	if g.timer != nil && g.timer.Stop() {

@@ -131,7 +131,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	var pauseDrain atomic.Pointer[func(bool)]
 	// stopping is the server's Stopping once the server exists: a stop
 	// ordered while a restart's drain is under way turns it into a stop.
-	var stopping atomic.Pointer[func()]
+	var stopping atomic.Pointer[func(time.Duration)]
 	var ordered atomic.Bool
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
 		Drain: func(w time.Duration, stop bool) {
@@ -140,7 +140,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 				return
 			}
 			if f := stopping.Load(); f != nil && stop {
-				(*f)()
+				(*f)(w)
 			}
 		},
 		PauseDrain: func(paused bool) {
@@ -201,7 +201,7 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 		f := ps.PauseDrain
 		pauseDrain.Store(&f)
 	}
-	if st, ok := srv.(interface{ Stopping() }); ok {
+	if st, ok := srv.(interface{ Stopping(time.Duration) }); ok {
 		f := st.Stopping
 		stopping.Store(&f)
 	}
