@@ -801,6 +801,7 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 		}
 	}
 	stopping := s.stopOrder()
+	var joined atomic.Bool // a closed socket was a presence member (closeBatch)
 	for i := 0; i < len(all); {
 		// Wait for the next close to be due, on the schedule moved on by
 		// the time spent paused (drainpause.go).
@@ -860,6 +861,14 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 		i = j
 		closeBatch := func() {
 			for _, c := range batch {
+				// A presence member now, also one that joined after the
+				// drain began: its membership stays for the rejoin grace.
+				a := c.app
+				a.mu.Lock()
+				if len(c.wantPresence) > 0 {
+					joined.Store(true)
+				}
+				a.mu.Unlock()
 				c.closeNow(4200, "Server restarting", false)
 			}
 		}
@@ -874,6 +883,7 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 		}
 	}
 	lastClose = time.Now()
+	presence = presence || joined.Load()
 	for s.openSockets() > 0 {
 		select {
 		case <-ctx.Done():
