@@ -364,3 +364,35 @@ func TestCacheSubscriptionGetsEventsItsNodeHadYetToDeliver(t *testing.T) {
 	late.expect(`{"event":"pusher:cache_miss","channel":"cache-news"}`)
 	late.expect(`{"event":"e","data":"1","channel":"cache-news"}`)
 }
+
+// A socket that joins a presence channel while its node already drains (a
+// restart right after the previous one, while clients are still
+// subscribing on the generation that now drains) keeps its membership
+// through the rejoin grace like the others: its user, back on another node
+// at once, never leaves for the other members.
+func TestDrainKeepsPresenceJoinedDuringTheDrain(t *testing.T) {
+	na, nb := twoNodes(t)
+	watcher := nb.dial(t, "reverb-key")
+	watcher.subscribe("presence-r", `{"user_id":"w"}`, "reverb-secret")
+	watcher.expectContains("subscription_succeeded")
+	late := na.dial(t, "reverb-key") // connected, not subscribed yet
+	done := make(chan error, 1)
+	go func() { done <- na.s.Drain(context.Background(), 600*time.Millisecond) }()
+	time.Sleep(50 * time.Millisecond)
+	late.subscribe("presence-r", `{"user_id":"late"}`, "reverb-secret")
+	late.expectContains("subscription_succeeded")
+	watcher.expectContains(`\"user_id\":\"late\"`)
+	if code, _ := late.expectClose(); code != 4200 {
+		t.Fatalf("close %d", code)
+	}
+	time.Sleep(300 * time.Millisecond) // pusher-js reconnects, asks the app, subscribes
+	back := nb.dial(t, "reverb-key")
+	back.subscribe("presence-r", `{"user_id":"late"}`, "reverb-secret")
+	back.expectContains("subscription_succeeded")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Nothing for the watcher: "late" never left.
+	watcher.send(`{"event":"pusher:ping"}`)
+	watcher.expect(`{"event":"pusher:pong"}`)
+}

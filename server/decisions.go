@@ -75,9 +75,12 @@ type ledgerState struct {
 	answered  map[string]bool
 	gateTimer *time.Timer
 
-	// hmu guards timers (the holds this node holds) and stopped.
-	hmu     sync.Mutex
-	timers  map[string]*time.Timer
+	// hmu guards timers (the holds this node holds), fired and stopped.
+	hmu    sync.Mutex
+	timers map[string]*time.Timer
+	// fired: holds whose commit this node sent and has not seen back yet
+	// (its ledger still has them; a joiner must not be told of them).
+	fired   map[string]bool
 	stopped bool
 }
 
@@ -118,7 +121,7 @@ func (s *Server) setupLedger(apps []*appState) {
 		hold = DefaultHold
 	}
 	s.ledger = &ledgerState{s: s, hold: hold, l: ledger.New(), claimed: map[string]uint64{},
-		expect: -1, answered: map[string]bool{}, timers: map[string]*time.Timer{}}
+		expect: -1, answered: map[string]bool{}, timers: map[string]*time.Timer{}, fired: map[string]bool{}}
 }
 
 // needsLedger reports whether an app's own settings need cluster
@@ -396,6 +399,9 @@ func (ls *ledgerState) startHold(id string, wait time.Duration) {
 		ls.hmu.Lock()
 		delete(ls.timers, id)
 		stopped := ls.stopped
+		if !stopped {
+			ls.fired[id] = true
+		}
 		ls.hmu.Unlock()
 		if stopped {
 			return
@@ -457,6 +463,11 @@ func (s *Server) onLedgerMessage(env *envelope) {
 		})
 	case typeCommit:
 		ls.apply(func(l *ledger.Ledger) []ledger.Decision { return l.Commit(env.Node, env.Ref) })
+		if env.Node == s.nodeID {
+			ls.hmu.Lock()
+			delete(ls.fired, env.Ref)
+			ls.hmu.Unlock()
+		}
 	case typeClaim:
 		ls.apply(func(l *ledger.Ledger) []ledger.Decision { return l.Claim(env.Node, ref, env.NodeID, env.HB) })
 	}
@@ -499,6 +510,9 @@ type ledgerSnap struct {
 	Counts  map[string]int         `json:"counts,omitempty"`
 	Members map[string][][3]string `json:"members,omitempty"`
 	Hold    bool                   `json:"hold,omitempty"`
+	// Holds are the departures this node holds (channel_vacated,
+	// member_removed) whose commit it has not sent yet.
+	Holds []ledger.Held `json:"holds,omitempty"`
 }
 
 // publishLedgerState sends this node's state, app by app, to node (which
@@ -535,9 +549,21 @@ func (s *Server) publishLedgerState(node string) {
 			}
 			snap.Members[m.channel] = append(snap.Members[m.channel], [3]string{m.socket, m.userKey, m.userID})
 		}
+		ls.mu.Lock()
+		holds := ls.l.Holds(s.nodeID, a.cfg.ID)
+		ls.mu.Unlock()
+		// Under hmu until published: a hold not fired yet commits after
+		// this state in this node's order.
+		ls.hmu.Lock()
+		for _, h := range holds {
+			if !ls.fired[h.ID] {
+				snap.Holds = append(snap.Holds, h)
+			}
+		}
 		state, _ := json.Marshal(snap)
 		msg, _ := json.Marshal(envelope{Type: typeLedgerState, Node: s.nodeID, For: node, Ledger: state, Seq: ls.seq.Add(1)})
 		s.publishState(msg)
+		ls.hmu.Unlock()
 		a.mu.Unlock()
 	}
 }
@@ -568,6 +594,8 @@ func (s *Server) onLedgerState(env *envelope) {
 	}
 	ref := ledgerRef(env)
 	ls.apply(func(l *ledger.Ledger) []ledger.Decision {
-		return l.State(env.Node, ref, snap.App, snap.Counts, members, snap.Hold)
+		ds := l.State(env.Node, ref, snap.App, snap.Counts, members, snap.Hold)
+		l.Adopt(env.Node, snap.App, snap.Holds)
+		return ds
 	})
 }

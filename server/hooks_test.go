@@ -470,3 +470,157 @@ func TestStopDeparturesCancelledByAReturn(t *testing.T) {
 		t.Errorf("channel_vacated: %v", got)
 	}
 }
+
+// A stop that comes while the server drains for a restart (SIGTERM right
+// after `reverb:restart`) leaves no generation to claim the drained
+// sockets: the drain ends as a stop does, reporting their departures,
+// whether the stop came before the drain began, during its closes or
+// during the presence members' rejoin grace.
+func TestStopDuringRestartDrainReportsDepartures(t *testing.T) {
+	for _, when := range []string{"before", "closing", "grace"} {
+		t.Run(when, func(t *testing.T) {
+			r := newHookReceiver(t, "reverb-secret")
+			app := appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")
+			ts := startServer(t, Options{Apps: []laravelcfg.App{app}, WebhookHold: 50 * time.Millisecond})
+			a := ts.dial(t, "reverb-key")
+			a.subscribe("presence-room", `{"user_id":7}`, "reverb-secret")
+			a.read()
+			p := ts.dial(t, "reverb-key")
+			p.subscribe("public", "", "")
+			p.subscribed("public")
+			r.wait(t, "channel_occupied", 2)
+			r.wait(t, "member_added", 1)
+			window := time.Duration(0)
+			if when == "closing" {
+				window = 600 * time.Millisecond
+			}
+			if when == "before" {
+				ts.s.Stopping(0)
+			}
+			done := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				done <- ts.s.Drain(ctx, window)
+			}()
+			switch when {
+			case "closing":
+				time.Sleep(100 * time.Millisecond)
+				ts.s.Stopping(0)
+			case "grace":
+				a.expectClose()
+				p.expectClose()
+				time.Sleep(200 * time.Millisecond)
+				ts.s.Stopping(0)
+			}
+			started := time.Now()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if when == "grace" && time.Since(started) > time.Second {
+				t.Errorf("the drain waited out its rejoin grace after the stop (%v)", time.Since(started))
+			}
+			ts.s.Close()
+			got := map[string][]string{}
+			r.mu.Lock()
+			for _, e := range r.evs {
+				ch := e["channel"].(string)
+				got[ch] = append(got[ch], e["name"].(string))
+			}
+			r.mu.Unlock()
+			want := map[string][]string{
+				"presence-room": {"channel_occupied", "member_added", "member_removed", "channel_vacated"},
+				"public":        {"channel_occupied", "channel_vacated"},
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+// A node that joins the cluster while another holds a departure (a worker
+// replaced after a crash, whose members' removal the survivor holds) learns
+// of the hold: a member who comes back to the new node within it is neither
+// removed nor added again, and a channel subscribed there again is neither
+// vacated nor occupied again.
+func TestNewNodeLearnsHeldDepartures(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	bus := cluster.NewBus()
+	apps := []laravelcfg.App{appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated", "member_added", "member_removed")}
+	hold := 800 * time.Millisecond
+	startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "n1", WebhookHold: hold})
+	doomed := startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "doomed", WebhookHold: hold})
+	d := doomed.dial(t, "reverb-key")
+	d.subscribe("presence-p", `{"user_id":9}`, "reverb-secret")
+	d.read()
+	d.subscribe("public", "", "")
+	d.read()
+	r.wait(t, "member_added", 1)
+	r.wait(t, "channel_occupied", 2)
+
+	doomed.s.draining.Store(true) // it crashed: its closing sockets publish no leaves
+	_ = doomed.s.Close()
+	hub := bus.Node()
+	if err := hub.Start(context.Background(), func([]byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.Publish(context.Background(), []byte(`{"type":"reverb-go:node_gone","node_id":"doomed"}`)); err != nil {
+		t.Fatal(err)
+	}
+	hub.Close()
+	// The replacement joins during the hold; the client comes back to it.
+	repl := startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "replacement", WebhookHold: hold})
+	back := repl.dial(t, "reverb-key")
+	back.subscribe("presence-p", `{"user_id":9}`, "reverb-secret")
+	back.read()
+	back.subscribe("public", "", "")
+	back.read()
+	time.Sleep(2 * hold)
+	r.mu.Lock()
+	var got []string
+	for _, e := range r.evs {
+		got = append(got, e["name"].(string)+" "+e["channel"].(string))
+	}
+	r.mu.Unlock()
+	sort.Strings(got)
+	if want := "channel_occupied presence-p|channel_occupied public|member_added presence-p"; strings.Join(got, "|") != want {
+		t.Errorf("webhooks:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+}
+
+// A stop during a restart's drain closes the sockets still open over the
+// stop's window, not the rest of the restart's (stretched for reconnects
+// that no longer come): process managers wait for the stop's window only.
+func TestStopDuringRestartDrainKeepsTheStopWindow(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	app := appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated")
+	ts := startServer(t, Options{Apps: []laravelcfg.App{app}, WebhookHold: 50 * time.Millisecond})
+	for i := 0; i < 6; i++ {
+		c := ts.dial(t, "reverb-key")
+		c.subscribe("public", "", "")
+		c.subscribed("public")
+	}
+	r.wait(t, "channel_occupied", 1)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- ts.s.Drain(ctx, 20*time.Second) // a restart's long window
+	}()
+	time.Sleep(100 * time.Millisecond)
+	started := time.Now()
+	ts.s.Stopping(200 * time.Millisecond)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drain went on at the restart's pace after the stop")
+	}
+	if d := time.Since(started); d > 2*time.Second {
+		t.Errorf("stopped after %v", d)
+	}
+	r.wait(t, "channel_vacated", 1)
+}

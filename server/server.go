@@ -182,6 +182,12 @@ type Server struct {
 	// memberships until announceGone (see Drain).
 	draining atomic.Bool
 	goneOnce sync.Once
+	// stopping is closed by Stopping: a restart's drain under way (or
+	// yet to start) ends as Stop does.
+	stoppingOnce sync.Once
+	stoppingMu   sync.Mutex
+	stopping     chan struct{}
+	stopWindow   atomic.Int64 // Stopping's window, set before stopping closes
 
 	// srvMu guards servers, listeners and closed, and orders wg.Add
 	// (spawn) before Close's Wait.
@@ -678,12 +684,59 @@ func strIs(pattern, value string) bool {
 // worker meanwhile. Without this, every member would be seen leaving and
 // joining again during a deploy.
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
-	defer s.announceGone()
 	lastClose, presence, err := s.closeAll(ctx, window)
+	if err == nil && s.ledger != nil {
+		stopping := s.stopOrder()
+		select {
+		case <-stopping:
+			return s.departAndGo(ctx)
+		default:
+		}
+		if presence {
+			// rejoinGrace, unless a stop makes the wait for a new
+			// generation pointless.
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(time.Until(lastClose.Add(presenceRejoinGrace))):
+			case <-stopping:
+				return s.departAndGo(ctx)
+			}
+		}
+		s.announceGone()
+		return err
+	}
+	defer s.announceGone()
 	if err != nil || !presence {
 		return err
 	}
 	return rejoinGrace(ctx, lastClose)
+}
+
+// Stopping tells a server that drains for a restart, or is about to, that
+// no generation follows after all (SIGTERM while a restart's drain is under
+// way): its Drain ends as Stop does, reporting its drained sockets'
+// departures itself instead of leaving them to a generation that is
+// stopping too, and without waiting out the presence members' rejoin grace.
+//
+// The closes still due are spread over window from now (at most: a
+// drain's own schedule is never slowed), since nothing reconnects to
+// this server any more and process managers wait for the stop's window.
+func (s *Server) Stopping(window time.Duration) {
+	ch := s.stopOrder()
+	s.stoppingOnce.Do(func() {
+		s.stopWindow.Store(int64(window))
+		close(ch)
+	})
+}
+
+func (s *Server) stopOrder() chan struct{} {
+	s.stoppingMu.Lock()
+	defer s.stoppingMu.Unlock()
+	if s.stopping == nil {
+		s.stopping = make(chan struct{})
+	}
+	return s.stopping
 }
 
 // Stop is Drain for a server that stops rather than restarts (SIGTERM, the
@@ -695,14 +748,21 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 // decided (the hold, 3 s, after the last close) or ctx ends. Without the
 // cluster decisions (no webhooks, listeners or watchlists) it is Drain.
 func (s *Server) Stop(ctx context.Context, window time.Duration) error {
-	ls := s.ledger
-	if ls == nil {
+	if s.ledger == nil {
 		return s.Drain(ctx, window)
 	}
-	defer s.announceGone()
 	if _, _, err := s.closeAll(ctx, window); err != nil {
+		s.announceGone()
 		return err
 	}
+	return s.departAndGo(ctx)
+}
+
+// departAndGo reports the departures of the sockets closeAll closed, waits
+// until they are decided, and announces this node gone.
+func (s *Server) departAndGo(ctx context.Context) error {
+	defer s.announceGone()
+	ls := s.ledger
 	s.departAll()
 	// Once the departures are back in the bus order, their holds are
 	// this node's; they commit after the hold, and the commits are
@@ -755,6 +815,8 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 			at[i] = start.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
 		}
 	}
+	stopping := s.stopOrder()
+	var joined atomic.Bool // a closed socket was a presence member (closeBatch)
 	for i := 0; i < len(all); {
 		// Wait for the next close to be due, on the schedule moved on by
 		// the time spent paused (drainpause.go).
@@ -777,6 +839,22 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 				return time.Time{}, presence, ctx.Err()
 			case <-changed:
 			case <-due:
+			case <-stopping:
+				// A stop: the closes still due go over its window
+				// (Stopping), never later than planned.
+				stopping = nil
+				rest := len(all) - i
+				from := time.Now().Add(-shift)
+				w := time.Duration(s.stopWindow.Load())
+				for k := i; k < len(all); k++ {
+					when := from
+					if w > 0 {
+						when = from.Add(w * time.Duration(k-i) / time.Duration(rest))
+					}
+					if when.Before(at[k]) {
+						at[k] = when
+					}
+				}
 			}
 			if t != nil {
 				t.Stop()
@@ -798,6 +876,14 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 		i = j
 		closeBatch := func() {
 			for _, c := range batch {
+				// A presence member now, also one that joined after the
+				// drain began: its membership stays for the rejoin grace.
+				a := c.app
+				a.mu.Lock()
+				if len(c.wantPresence) > 0 {
+					joined.Store(true)
+				}
+				a.mu.Unlock()
 				c.closeNow(4200, "Server restarting", false)
 			}
 		}
@@ -812,6 +898,7 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 		}
 	}
 	lastClose = time.Now()
+	presence = presence || joined.Load()
 	for s.openSockets() > 0 {
 		select {
 		case <-ctx.Done():

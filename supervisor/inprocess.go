@@ -554,6 +554,18 @@ func (r *inProcess) stop() {
 	r.raw.Close()
 	r.gate.set(nil)
 	for _, g := range r.gens {
+		if g.draining {
+			// A restart's drain under way: no generation will take its
+			// drained sockets' departures over, so its servers report
+			// them themselves.
+			window := stopDrainWindow(r.c.DrainWindow, g.connections(), r.c.reconnectPace())
+			for _, n := range g.nodes {
+				if st, ok := n.srv.(interface{ Stopping(time.Duration) }); ok {
+					st.Stopping(window)
+				}
+			}
+			continue
+		}
 		r.drainGeneration(g)
 	}
 }

@@ -373,30 +373,40 @@ func (g *generation) connections() int {
 	return n
 }
 
+// heldConnections is how many connections the workers of every generation
+// hold: those of a generation still draining reconnect to the next one.
+func (s *supervisor) heldConnections() int {
+	n := 0
+	for _, g := range s.gens {
+		n += g.connections()
+	}
+	return n
+}
+
 // generationSize is how many workers a restart starts: enough to hold the
-// serving generation's connections below the high-water mark, at least
-// --workers, at most --max-workers.
+// workers' connections below the high-water mark, at least --workers, at
+// most --max-workers. Every generation's connections count: those of a
+// generation still draining from an earlier restart reconnect to the new
+// one as well.
 func (s *supervisor) generationSize() int {
 	n := s.c.Workers
-	g := s.current
-	if g == nil {
-		return n
-	}
 	var limit, base uint64
-	for _, p := range g.procs {
-		if p == nil || p.exited || !p.ready {
-			continue
+	for _, g := range s.gens {
+		for _, p := range g.procs {
+			if p == nil || p.exited || !p.ready {
+				continue
+			}
+			if _, known := p.out.Load(); !known {
+				continue
+			}
+			limit = max(limit, p.out.Limit())
+			base = max(base, p.out.Base())
 		}
-		if _, known := p.out.Load(); !known {
-			continue
-		}
-		limit = max(limit, p.out.Limit())
-		base = max(base, p.out.Base())
 	}
 	if limit == 0 {
 		return n
 	}
-	n = max(n, workersFor(s.connections(), perWorker(limit, base)))
+	n = max(n, workersFor(s.heldConnections(), perWorker(limit, base)))
 	if s.c.MaxWorkers > 0 {
 		n = min(n, max(s.c.MaxWorkers, s.c.Workers))
 	}

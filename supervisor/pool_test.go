@@ -3,6 +3,7 @@
 package supervisor
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,5 +129,41 @@ func TestPoolArithmetic(t *testing.T) {
 	}
 	if why := growBlock(Config{}, 10, 10, 128, 128, mem); !strings.Contains(why, "supervisor's own open-files limit") {
 		t.Fatalf("supervisor descriptors: %q", why)
+	}
+}
+
+// A restart while the previous one still drains sizes its generation for
+// every connection the workers hold, the draining generation's included:
+// those reconnect to the new generation too. Counting only the serving
+// generation's (the few that moved so far) started one worker, which then
+// met the open-files limit with the whole load on its way.
+func TestRestartDuringADrainSizesForTheDrainingConnections(t *testing.T) {
+	s := startLimited(t, 128, Config{Workers: 1, ReconnectPace: 20})
+	s.ready()
+	nodes := map[string]int{}
+	held := 0
+	for ; held < 200 && len(nodes) < 2; held++ {
+		nodes[s.hold(t).node]++
+	}
+	for i := 0; i < 10; i++ {
+		nodes[s.hold(t).node]++
+		held++
+	}
+	s.waitFor(`Worker 1 added in \d+ ms \(generation 1, g1w1-[0-9a-f]+\): 2 workers serving`, time.Second)
+	writeFlag(t, s.dir, 1732200000)
+	s.waitFor(`Generation 2 ready in \d+ ms`, 20*time.Second)
+	// At 20 reconnects per second the drain of about 110 connections
+	// lasts seconds: restart again at once.
+	s.waitFor(`Draining generation 1: \d+ workers`, 5*time.Second)
+	before := len(s.out.String())
+	writeFlag(t, s.dir, 1732200001)
+	s.waitFor(`Generation 3 ready in \d+ ms`, 20*time.Second)
+	second := s.out.String()[before:]
+	m := regexp.MustCompile(`Starting (\d+) workers for the (\d+) connections the workers hold`).FindStringSubmatch(second)
+	if m == nil {
+		t.Fatalf("the second restart did not size its generation for the %d connections held:\n%s", held, second)
+	}
+	if counted, _ := strconv.Atoi(m[2]); counted < held-5 {
+		t.Fatalf("the workers were counted holding %s connections, want about %d:\n%s", m[2], held, second)
 	}
 }

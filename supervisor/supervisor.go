@@ -64,7 +64,8 @@ type generation struct {
 	procs      []*proc // by slot; a replaced worker's slot holds the new one; added workers take new slots
 	draining   bool
 	drainStart time.Time
-	failures   []int // consecutive deaths per slot, for backoff
+	deadline   time.Time // when workers still open are killed
+	failures   []int     // consecutive deaths per slot, for backoff
 	timer      *time.Timer
 	pacer      *drainPacer // a restart's drain (drainpace_workers.go)
 	// dir is the folder the generation's workers read the project from,
@@ -646,6 +647,7 @@ func (s *supervisor) drainGeneration(g *generation) {
 		s.startPacing(g, window)
 		deadline += window
 	}
+	g.deadline = g.drainStart.Add(deadline)
 	g.timer = time.AfterFunc(deadline, func() { s.events <- evDrainDeadline{g} })
 	if g.live() == 0 {
 		s.removeGeneration(g)
@@ -680,7 +682,7 @@ func (s *supervisor) onLoaded(ev evLoaded) {
 	s.watch(ev.p)
 	n := s.generationSize()
 	if n > s.c.Workers {
-		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.connections())
+		s.con.Infof("Starting %s for the %d connections the workers hold", workers(n), s.heldConnections())
 	}
 	s.startGeneration(n, ev.p.BasePath)
 }
@@ -706,7 +708,29 @@ func (s *supervisor) stop(code int) {
 	s.disp.close()
 	for _, g := range s.gens {
 		s.stopPacing(g) // nothing reconnects here any more: no holds
-		s.drainGeneration(g)
+		if g.draining {
+			s.stopDraining(g)
+		} else {
+			s.drainGeneration(g)
+		}
+	}
+}
+
+// stopDraining tells the workers of g, draining for a restart, that the
+// supervisor stops: no generation will take their drained sockets'
+// departures over, so they report them themselves (server.Stopping), and
+// have the stop's grace for it; what they still have to close goes over
+// the stop's window.
+func (s *supervisor) stopDraining(g *generation) {
+	window := stopDrainWindow(s.c.DrainWindow, g.connections(), s.c.reconnectPace())
+	for _, p := range g.procs {
+		if p != nil && !p.exited && p.ready {
+			p.peer.Stop(window)
+		}
+	}
+	if g.timer != nil && g.timer.Stop() {
+		g.deadline = g.deadline.Add(stopGrace)
+		g.timer = time.AfterFunc(time.Until(g.deadline), func() { s.events <- evDrainDeadline{g} })
 	}
 }
 

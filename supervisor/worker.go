@@ -129,11 +129,18 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	// pauseDrain is the server's PauseDrain once the server exists (the
 	// supervisor holds only drains, which come after).
 	var pauseDrain atomic.Pointer[func(bool)]
+	// stopping is the server's Stopping once the server exists: a stop
+	// ordered while a restart's drain is under way turns it into a stop.
+	var stopping atomic.Pointer[func(time.Duration)]
+	var ordered atomic.Bool
 	bus, err := hub.Dial(conn, nodeID, hub.ClientEvents{
 		Drain: func(w time.Duration, stop bool) {
-			select {
-			case drains <- drainOrder{w, stop}:
-			default: // already draining
+			if !ordered.Swap(true) {
+				drains <- drainOrder{w, stop} // the first order: room for it
+				return
+			}
+			if f := stopping.Load(); f != nil && stop {
+				(*f)(w)
 			}
 		},
 		PauseDrain: func(paused bool) {
@@ -193,6 +200,10 @@ func RunWorker(args []string, stdout, stderr io.Writer) int {
 	if ps, ok := srv.(interface{ PauseDrain(bool) }); ok {
 		f := ps.PauseDrain
 		pauseDrain.Store(&f)
+	}
+	if st, ok := srv.(interface{ Stopping(time.Duration) }); ok {
+		f := st.Stopping
+		stopping.Store(&f)
 	}
 	defer startWorkerMonitoring(p, srv, nodeID, ln.Lost, stderr).Close() // Pulse, stats socket (monitoring.go)
 	// served is closed when Serve returns; serveErr is written before.

@@ -564,6 +564,68 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 	return out
 }
 
+// Held is a pending ChannelVacated or MemberRemoved hold, as its holder
+// tells a node that joined after it began (Holds, Adopt).
+type Held struct {
+	ID      string `json:"id"`
+	Kind    Kind   `json:"kind"`
+	Channel string `json:"channel"`
+	UserKey string `json:"user_key,omitempty"`
+	UserID  string `json:"user_id,omitempty"`
+}
+
+// Holds returns the ChannelVacated and MemberRemoved holds node holds in
+// app, in id order.
+func (l *Ledger) Holds(node, app string) []Held {
+	var out []Held
+	for _, id := range sortedKeys(l.holds) {
+		h := l.holds[id]
+		if h.holder == node && h.app == app && (h.kind == ChannelVacated || h.kind == MemberRemoved) {
+			out = append(out, Held{ID: h.id, Kind: h.kind, Channel: h.channel, UserKey: h.userKey, UserID: h.userID})
+		}
+	}
+	return out
+}
+
+// Adopt takes in holds node holds in app that this ledger, started after
+// they began, does not know (with node's State, to a node that joined):
+// a member back within the hold is then neither removed nor added, and a
+// channel subscribed again neither vacated nor occupied, whichever node
+// the return comes to. A hold whose departure this ledger already saw
+// undone (the member or a subscriber is back) is left out, as is one it
+// knows. It decides nothing.
+func (l *Ledger) Adopt(node, app string, holds []Held) {
+	for _, e := range holds {
+		if l.holds[e.ID] != nil || e.Channel == "" {
+			continue
+		}
+		h := &hold{id: e.ID, holder: node, kind: e.Kind, app: app, channel: e.Channel, userKey: e.UserKey, userID: e.UserID}
+		switch e.Kind {
+		case ChannelVacated:
+			if c := l.channel(app, e.Channel, false); c != nil && (c.total > 0 || c.vacate != nil) {
+				continue
+			}
+			c := l.channel(app, e.Channel, true)
+			c.vacate, c.holdVacate = h, true
+		case MemberRemoved:
+			if e.UserKey == "" {
+				continue
+			}
+			if c := l.channel(app, e.Channel, false); c != nil && (c.users[e.UserKey] != nil || c.removals[e.UserKey] != nil) {
+				continue
+			}
+			c := l.channel(app, e.Channel, true)
+			if c.removals == nil {
+				c.removals = map[string]*hold{}
+			}
+			c.removals[e.UserKey] = h
+		default:
+			continue
+		}
+		l.holds[h.id] = h
+	}
+}
+
 func nodeOf(sk string) string {
 	for i := 0; i < len(sk); i++ {
 		if sk[i] == 0 {

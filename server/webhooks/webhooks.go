@@ -156,8 +156,9 @@ type Sender struct {
 	// connections (a caller's client is the caller's to close).
 	ownClient bool
 	stop      chan struct{}
-	// ctx is cancelled by Close: requests in flight end at once (their
-	// batch gets the last try).
+	// ctx is cancelled CloseTimeout after Close: requests still in flight
+	// then end, and their batch is dropped with what the last try could
+	// not send.
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -293,9 +294,14 @@ func (s *Sender) Close() {
 	}
 	s.closed = true
 	close(s.stop)
-	s.cancel()
+	// A request in flight may finish: its endpoint may have the batch
+	// already, and the last try would send it a second time. It and the
+	// last try share CloseTimeout.
+	deadline := time.AfterFunc(s.opts.CloseTimeout, s.cancel)
 	s.mu.Unlock()
 	s.wg.Wait()
+	deadline.Stop()
+	s.cancel()
 	if s.ownClient {
 		s.client.CloseIdleConnections()
 	}
@@ -436,7 +442,7 @@ func (q *Queue) deliver(batch [][]byte) bool {
 	backoff := time.Duration(0)
 	for attempt := 1; ; attempt++ {
 		err := q.post(s.ctx, b, sig)
-		if s.ctx.Err() != nil {
+		if err != nil && s.ctx.Err() != nil {
 			q.requeue(batch)
 			return false
 		}
@@ -489,11 +495,11 @@ func (q *Queue) requeue(batch [][]byte) {
 	}
 }
 
-// flushOnClose makes one attempt per batch, within CloseTimeout in all.
+// flushOnClose makes one attempt per batch, within CloseTimeout of Close
+// in all.
 func (q *Queue) flushOnClose() {
 	s := q.s
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.CloseTimeout)
-	defer cancel()
+	ctx := s.ctx
 	for {
 		batch := q.take()
 		if len(batch) == 0 {

@@ -326,6 +326,42 @@ func TestCloseFlushes(t *testing.T) {
 	}
 }
 
+// Close while a batch is in flight to a working endpoint lets that request
+// finish: the endpoint gets the batch once, not again in the last try (a
+// stopping server used to send its departures twice).
+func TestCloseDuringARequestSendsTheBatchOnce(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	arrived := make(chan struct{}, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		arrived <- struct{}{}
+		time.Sleep(200 * time.Millisecond) // the endpoint's work
+	}))
+	defer srv.Close()
+	s := New(Options{BatchWait: time.Millisecond})
+	q := s.Add(Target{Name: "w", URL: srv.URL, Key: "key", Secret: "secret"})
+	q.Push(ev(1))
+	<-arrived
+	q.Push(ev(2))
+	s.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	n1 := 0
+	for _, b := range got {
+		n1 += strings.Count(b, `"n":1}`)
+	}
+	if n1 != 1 || !strings.Contains(strings.Join(got, ""), `"n":2}`) {
+		t.Errorf("bodies received: %q", got)
+	}
+	if st := q.Stats(); st.Events != 2 || st.Failures != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestCloseDoesNotHangOnADeadEndpoint(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		time.Sleep(2 * time.Second)

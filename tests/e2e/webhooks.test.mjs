@@ -252,6 +252,21 @@ describe('webhooks on one server', () => {
     assert.deepEqual(order, ['channel_occupied', 'member_added', 'member_removed', 'channel_vacated']);
   });
 
+  test('a stop while a restart drains (SIGTERM right after SIGHUP) still reports the drained clients\' departures', async () => {
+    const r = await new Receiver(APP_A).start();
+    const server = await startServer({ drainWindow: '1500ms', apps: [appWith({ webhooks: [{ url: r.url(), event_types: ALL_TYPES }] })] });
+    started.push(server);
+    const c = await connect(server);
+    await c.subscribeOk('presence-restop', { channelData: { user_id: 12 } });
+    await r.wait('member_added');
+    server.proc.kill('SIGHUP');
+    await server.waitForOutput(/Draining generation 1/, 10000);
+    const exit = await server.stop({ timeout: 30000 });
+    assert.equal(exit.code, 0, `exit ${JSON.stringify(exit)}`);
+    assert.deepEqual(r.named('member_removed'), [{ name: 'member_removed', channel: 'presence-restop', user_id: '12' }]);
+    assert.deepEqual(r.named('channel_vacated'), [{ name: 'channel_vacated', channel: 'presence-restop' }]);
+  });
+
   test('config errors name the key path and stop the start', async () => {
     for (const [webhooks, want] of [
       [[{ url: 'ftp://hooks.test', event_types: ['client_event'] }], /reverb\.apps\.apps\.0\.webhooks\.0\.url: "ftp:\/\/hooks\.test" is not an http:\/\/ or https:\/\/ URL/],

@@ -108,7 +108,20 @@ export class Fleet {
         rec.cur.end = Date.now();
         rec.cur = null;
       }
-      if (current === 'connected') rec.socketIds.push(conn.socket_id);
+      if (current === 'connected') {
+        rec.socketIds.push(conn.socket_id);
+        // The socket's end is when its close frame arrives: nothing can
+        // follow it. pusher-js changes state only once the TCP connection
+        // is closed as well, which under load can be much later (the
+        // server answers the client's close reply after its other work).
+        const sid = conn.socket_id;
+        conn.connection?.transport?.socket?._driver?.on?.('close', () => {
+          if (rec.cur && rec.cur.socketId === sid) {
+            rec.cur.end = Date.now();
+            rec.cur = null;
+          }
+        });
+      }
     });
     conn.bind('error', (e) => rec.errors.push(e));
     rec.subscribed = new Promise((resolve) => {
