@@ -53,8 +53,11 @@ const ledgerKinds = ChannelCreated | ChannelRemoved | ChannelOccupied | ChannelV
 // Lock story: mu, gmu and hmu guard the fields listed with them. gmu is
 // taken under an app's mu (ledger messages leave under the app's lock,
 // ledgerCount) and the server's pubMu under gmu (openGate publishes what
-// waited). mu and hmu are leaves: released before anything is sent or
-// another lock taken (apply acts on the decisions after unlocking mu).
+// waited). hmu is taken under an app's mu, and pubMu under hmu, only
+// where a node's state goes out (publishLedgerState: the holds it lists
+// must not commit before it). mu is a leaf: released before anything is
+// sent or another lock taken (apply acts on the decisions after
+// unlocking mu).
 type ledgerState struct {
 	s    *Server
 	hold time.Duration

@@ -90,7 +90,7 @@ type Options struct {
 //
 // Lock story: each mutex below guards the fields listed with it. When
 // several are held, they are taken in this order: an app's mu (app.go),
-// the ledger's gmu (decisions.go), pubMu; srvMu (spawn) may be taken
+// the ledger's gmu or hmu (decisions.go), pubMu; srvMu (spawn) may be taken
 // under an app's mu or gmu, and only a poller's lock under it (attach);
 // a socket's omu is taken under an app's mu, never the other way. snapMu is taken
 // before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).

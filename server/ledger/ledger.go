@@ -28,7 +28,8 @@ import (
 	"strconv"
 )
 
-// Kind is the kind of a decision.
+// Kind is the kind of a decision. Its values travel between nodes (a
+// Held in a node's state): append new kinds, never renumber.
 type Kind uint8
 
 // Decisions.
