@@ -506,7 +506,10 @@ class Run {
     }
   }
 
-  async quiesce() {
+  // Presence joins and leaves make a round trip through this server's bus before
+  // subscription_succeeded, member_added and member_removed are sent, so a pong can
+  // come before them: steps that join or leave wait for a longer quiet moment.
+  async quiesce(op = {}) {
     await Promise.all(this.clients.map(async (c, i) => {
       if (c.closeInfo) return;
       c.send({ event: 'pusher:ping' });
@@ -518,9 +521,10 @@ class Run {
         await sleep(5);
       }
     }));
+    const quiet = ['subscribe', 'unsubscribe', 'reconnect'].includes(op.op) || op.route === 'terminate' ? 80 : 25;
     for (;;) {
       const before = this.clients.reduce((n, c) => n + c.frames.length, 0);
-      await sleep(25);
+      await sleep(quiet);
       if (this.clients.reduce((n, c) => n + c.frames.length, 0) === before) break;
     }
   }
@@ -644,7 +648,7 @@ async function differential(seed) {
   const a = new Run(php);
   const b = new Run(go);
   await Promise.all([a.start(), b.start()]);
-  await Promise.all([a.quiesce(), b.quiesce()]);
+  await Promise.all([a.quiesce({ op: 'reconnect' }), b.quiesce({ op: 'reconnect' })]);
   a.take();
   b.take();
   // Presence memberships (channel -> user id) of each client, as both servers have them.
@@ -663,7 +667,7 @@ async function differential(seed) {
       }
       const reconnected = op.op === 'reconnect' ? [...Array(CLIENTS).keys()].filter((i) => a.clients[i].closeInfo || b.clients[i].closeInfo) : [];
       const [ra, rb] = await Promise.all([a.play(op), b.play(op)]);
-      await Promise.all([a.quiesce(), b.quiesce()]);
+      await Promise.all([a.quiesce(op), b.quiesce(op)]);
       const fa = a.take();
       const fb = b.take();
       let line = `#${step} ${describe(op)}`;
@@ -734,7 +738,7 @@ async function differential(seed) {
       for (const i of reconnected) members[i] = new Map([[BASE[i].ch, String(BASE[i].user.user_id)]]);
       if (resync) {
         await Promise.all([a.play({ op: 'reconnect', all: true }), b.play({ op: 'reconnect', all: true })]);
-        await Promise.all([a.quiesce(), b.quiesce()]);
+        await Promise.all([a.quiesce({ op: 'reconnect' }), b.quiesce({ op: 'reconnect' })]);
         a.take();
         b.take();
         members = BASE.map((x) => new Map([[x.ch, String(x.user.user_id)]]));
