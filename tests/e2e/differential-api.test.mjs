@@ -290,7 +290,21 @@ function rawRequest(server, text, timeout = 5000) {
         const i = line.indexOf(':');
         if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
       }
-      resolve({ status: m ? Number(m[1]) : 0, headers, body: sep < 0 ? '' : raw.slice(sep + 4), raw });
+      let body = sep < 0 ? '' : raw.slice(sep + 4);
+      if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
+        // docs/compatibility.md §2: net/http's framing (a large answer is chunked).
+        let out = '';
+        let rest = Buffer.from(body);
+        for (;;) {
+          const eol = rest.indexOf('\r\n');
+          const n = parseInt(rest.subarray(0, eol).toString(), 16);
+          if (!(n > 0)) break;
+          out += rest.subarray(eol + 2, eol + 2 + n).toString();
+          rest = rest.subarray(eol + 2 + n + 2);
+        }
+        body = out;
+      }
+      resolve({ status: m ? Number(m[1]) : 0, headers, body, raw });
     };
     sock.on('data', (d) => got.push(d));
     sock.on('close', done);
