@@ -102,3 +102,27 @@ func rawGet(t *testing.T, addr, target string) (int, string) {
 	resp.Body.Close()
 	return resp.StatusCode, string(b)
 }
+
+// Reverb buffers the whole request, body included, before routing: a
+// request to the WebSocket route whose body takes it over
+// max_request_size is 413, before the method and handshake checks.
+func TestWebSocketRouteOversizedBody(t *testing.T) {
+	ts := startServer(t, Options{})
+	body := strings.Repeat("x", 12000)
+	for _, method := range []string{"GET", "HEAD"} {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = nc.Write([]byte(method + " /app/reverb-key HTTP/1.1\r\nHost: x\r\nContent-Length: 12000\r\n\r\n" + body))
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		nc.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("%s with a body over max_request_size: %d", method, resp.StatusCode)
+		}
+	}
+}

@@ -366,9 +366,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if headSize(r) > s.opts.MaxRequestSize {
-		// Reverb buffers the whole request first: over max_request_size is
-		// a 413 before any handshake check.
+	if int64(headSize(r))+max(r.ContentLength, 0) > int64(s.opts.MaxRequestSize) {
+		// Reverb buffers the whole request first, body included: over
+		// max_request_size is a 413 before any handshake check.
 		s.countHandshakeFailure("413")
 		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		_, _ = nc.Write([]byte("HTTP/1.1 413 Request Entity Too Large\r\n\r\nPayload too large."))
