@@ -221,19 +221,35 @@ func (s *Server) onTerminate(env *envelope) {
 
 // terminateVictims are the local sockets of a signed in as uid or with a
 // membership whose user id, as a string, is uid (any membership; ones
-// without a user id are skipped — compatibility decision).
+// without a user id are skipped — compatibility decision). They are in
+// Reverb's order, the order it closes them in (so the others see
+// member_removed in its order): the app's channels in creation order,
+// each channel's subscribers in the order they joined, each socket where
+// it first appears.
 func (s *Server) terminateVictims(a *appState, uid string) []*conn {
 	var victims []*conn
 	a.mu.Lock()
 	victims = a.users.signedInAs(victims, uid)
-	for _, c := range a.conns {
-		if cu := a.users.conns[c]; cu != nil && cu.id == uid {
-			continue // signed in as uid: a victim already
+	seen := make(map[*conn]bool)
+	for _, ch := range a.sortedChannels() {
+		subs := ch.subs.Load()
+		if subs == nil {
+			continue
 		}
-		for _, sb := range c.subs {
-			if id, ok := field(sb.data, "user_id"); ok && id.Kind() != php.Null && phpString(id) == uid {
-				victims = append(victims, c)
-				break
+		for _, sb := range *subs {
+			c := sb.c
+			if sb.dead.Load() || seen[c] || a.conns[c.id] != c {
+				continue
+			}
+			seen[c] = true
+			if cu := a.users.conns[c]; cu != nil && cu.id == uid {
+				continue // signed in as uid: a victim already
+			}
+			for _, sb := range c.subs {
+				if id, ok := field(sb.data, "user_id"); ok && id.Kind() != php.Null && phpString(id) == uid {
+					victims = append(victims, c)
+					break
+				}
 			}
 		}
 	}

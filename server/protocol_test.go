@@ -900,3 +900,37 @@ func TestChannelLeftByARefusedSubscription(t *testing.T) {
 	late.subscribed("private-cache-b")
 	late.expect(`{"event":"pusher:cache_miss","channel":"private-cache-b"}`)
 }
+
+// terminate_connections closes the user's sockets in Reverb's order: the
+// app's channels in creation order, each channel's subscribers in the
+// order they joined. So the others see member_removed in Reverb's order.
+func TestTerminateOrder(t *testing.T) {
+	ts := startServer(t, Options{})
+	ctx := context.Background()
+	obs := ts.dial(t, "reverb-key")
+	const n = 6
+	for i := 0; i < n; i++ {
+		ch := fmt.Sprintf("presence-p%d", i)
+		obs.subscribe(ch, `{"user_id":"obs"}`, "reverb-secret")
+		obs.expectContains("subscription_succeeded")
+	}
+	victims := make([]*client, n)
+	for i := n - 1; i >= 0; i-- {
+		v := ts.dial(t, "reverb-key")
+		v.subscribe(fmt.Sprintf("presence-p%d", i), fmt.Sprintf(`{"user_id":"v","user_info":%d}`, i), "reverb-secret")
+		v.expectContains("subscription_succeeded")
+		obs.expectContains("member_added")
+		victims[i] = v
+	}
+	if err := (backend{ts.s}).TerminateUser(ctx, ts.app("123456"), "v"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		obs.expect(fmt.Sprintf(`{"event":"pusher_internal:member_removed","data":"{\"user_id\":\"v\"}","channel":"presence-p%d"}`, i))
+	}
+	for _, v := range victims {
+		if code, _ := v.expectClose(); code != 4009 {
+			t.Fatalf("close %d", code)
+		}
+	}
+}

@@ -356,6 +356,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // ServeHTTP routes WebSocket upgrades to the Pusher endpoint and anything
 // else to the HTTP API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	dropFragment(r)
 	oneLeadingSlash(r)
 	// The WebSocket route always goes through Ratchet's handshake checks,
 	// so a plain request to it gets the handshake's error (426...) and is
@@ -386,9 +387,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if headSize(r) > s.opts.MaxRequestSize {
-		// Reverb buffers the whole request first: over max_request_size is
-		// a 413 before any handshake check.
+	if int64(headSize(r))+max(r.ContentLength, 0) > int64(s.opts.MaxRequestSize) {
+		// Reverb buffers the whole request first, body included: over
+		// max_request_size is a 413 before any handshake check.
 		s.countHandshakeFailure("413")
 		_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		_, _ = nc.Write([]byte("HTTP/1.1 413 Request Entity Too Large\r\n\r\nPayload too large."))
@@ -486,6 +487,23 @@ func oneLeadingSlash(r *http.Request) {
 	r.URL.Path = trimExtraSlashes(r.URL.Path)
 	r.URL.RawPath = trimExtraSlashes(r.URL.RawPath)
 	r.RequestURI = trimExtraSlashes(r.RequestURI)
+}
+
+// dropFragment cuts a fragment ("#..." to the end, a '?' in it included)
+// off the request target, as Guzzle's URI does for Reverb: routes, the
+// query and the API signature see the target without it. net/http keeps
+// it, in the path or in the raw query.
+func dropFragment(r *http.Request) {
+	i := strings.IndexByte(r.RequestURI, '#')
+	if i < 0 {
+		return
+	}
+	u, err := url.ParseRequestURI(r.RequestURI[:i])
+	if err != nil {
+		return
+	}
+	r.RequestURI = r.RequestURI[:i]
+	r.URL = u
 }
 
 // open runs §2 for an upgraded socket: app (nil: unknown key), quota,
