@@ -11,7 +11,7 @@
 //
 // Cases are grouped by variant so each PHP server is started once per variant.
 // The CI run plays one seed per variant; REVERB_E2E_OPTS_SEEDS=1-20 hunts longer (and
-// adds the slow timing variant: pings and pruning with a 1 s ping_interval).
+// adds edge values, and the slow timing variant: pings and pruning with a 1 s ping_interval).
 // REVERB_E2E_OPTS_PORT=N uses ports N (PHP) and N+1.
 
 import assert from 'node:assert/strict';
@@ -186,6 +186,17 @@ function twoAppsScript(r) {
   return steps;
 }
 
+// Pings and pruning (long runs only): Reverb sweeps every 60 s (our default sweep too),
+// pinging subscribed sockets quiet for ping_interval and pruning those that did not
+// answer by the next sweep. Compared coarsely: what each client got by 70 s and by 130 s
+// after the servers started. docs/compatibility.md §1: only subscribed sockets are
+// pinged by Reverb, and its prune is a bare TCP close (ours 4201): every client here
+// subscribes, and the close codes are not compared.
+function pingScript() {
+  return [{ op: 'connect', c: 0 }, { op: 'connect', c: 1 }, { op: 'sub', c: 0, ch: PUB }, { op: 'sub', c: 1, ch: PRIV },
+    { op: 'waitUntil', s: 70, expect: 'pusher:ping' }, { op: 'waitUntil', s: 130, expect: '<closed by the server>' }];
+}
+
 function activityScript() {
   return [{ op: 'connect', c: 0 }, { op: 'connect', c: 1 }, { op: 'sub', c: 1, ch: PUB }];
 }
@@ -250,9 +261,26 @@ const VARIANTS = [
       REVERB_APP_B_MAX_CONNECTIONS: 'null', REVERB_APP_B_CLIENT_EVENTS: '(null)',
     },
     scripts: [['established', activityScript], ['max_message_size', (r) => sizesScript(r, 150)], ['client events', clientEventsScript],
-      ['max_connections', maxConnectionsScript]],
+      ['max_connections', maxConnectionsScript], ['second app, nulls', (r) => clientEventsScript(r).map((s) => ({ ...s, key: B.key }))]],
   },
 ];
+if (LONG) {
+  VARIANTS.push({
+    name: 'edge values',
+    apps: [
+      { ...A, max_message_size: 0 },
+      { ...B, accept_client_events_from: 'ALL' },
+      { ...C, max_connections: 0, accept_client_events_from: '' },
+    ],
+    scripts: [['max_message_size 0', (r) => sizesScript(r, 12000)], ['client events from ALL', (r) => clientEventsScript(r, 10).map((s) => ({ ...s, key: B.key }))],
+      ['max_connections 0', () => [{ op: 'connect', c: 0, key: C.key }, { op: 'subIfOpen', c: 0, ch: PUB }]]],
+  }, {
+    name: 'ping_interval 1 (timing)',
+    apps: [{ ...A, ping_interval: 1, activity_timeout: 7 }],
+    quiet: true,
+    scripts: [['pings', pingScript]],
+  });
+}
 
 // ---------------------------------------------------------------------------
 // The two servers, on one unpacked Laravel app, restarted per variant.
@@ -263,6 +291,7 @@ let originalEnv;
 let php;
 let go;
 let current;
+let startedAt;
 
 function writeVariant(v) {
   // The generated config/reverb.php of the harness, in the real app.
@@ -288,8 +317,20 @@ async function useVariant(v) {
   await writeVariant(v);
   const portBase = Number(process.env.REVERB_E2E_OPTS_PORT || 0);
   php = await startPhpReverb(appDir, portBase || await freePort(), v.apps);
-  go = await startServer({ project: { dir: appDir, apps: v.apps, path: '', cleanup() {} }, port: portBase ? portBase + 1 : undefined, pingSweep: '1s' });
+  go = await startServer({ project: { dir: appDir, apps: v.apps, path: '', cleanup() {} }, port: portBase ? portBase + 1 : undefined });
   current = v;
+  startedAt = performance.now();
+  // docs/compatibility.md §1 (multi-app: the client-event membership check may use the
+  // wrong app's registry): on a fresh Reverb no app was served yet, and every client
+  // event answers 4200 until someone subscribes or unsubscribes. One subscribe first.
+  for (const s of [php, go]) {
+    const allowed = (v.apps[0].allowed_origins ?? ['*']).find((o) => !o.includes('*'));
+    const c = await RawClient.connect(s, v.apps[0].key, { origin: allowed ? `http://${allowed}` : undefined });
+    c.send({ event: 'pusher:subscribe', data: { channel: 'warm-up' } });
+    await c.next();
+    c.close(1000);
+    await c.closed;
+  }
 }
 
 before(async () => {
@@ -315,8 +356,9 @@ after(async () => {
 // Playing a script on one server.
 
 class Run {
-  constructor(server, quiet) {
+  constructor(server, quiet, apps) {
     this.server = server;
+    this.apps = apps;
     this.quiet = quiet;
     this.clients = new Map();
     this.marks = new Map();
@@ -390,8 +432,20 @@ class Run {
         }
         return undefined;
       case 'send':
-        if (c && !c.closeInfo) c.send(s.msg);
+        if (!c || c.closeInfo) return undefined;
+        // docs/compatibility.md §1 (multi-app): Reverb checks a client event's membership
+        // in the registry of whichever app its channel manager last served. An unsubscribe
+        // from the sender (of a channel it is not on: no answer) makes that its own app.
+        if (this.apps.length > 1 && !this.quiet && typeof s.msg === 'object' && String(s.msg.event).startsWith('client-')) {
+          c.send({ event: 'pusher:unsubscribe', data: { channel: 'not-subscribed' } });
+        }
+        c.send(s.msg);
         return undefined;
+      case 'waitUntil': {
+        const left = startedAt + s.s * 1000 - performance.now();
+        if (left > 0) await sleep(left);
+        return undefined;
+      }
       case 'controlPing':
         if (c && !c.closeInfo) c.ws.ping('x');
         return undefined;
@@ -403,17 +457,19 @@ class Run {
     }
   }
 
-  async settle() {
+  // step: a ping sent by the script means one more pong to wait for (a large message
+  // can take PHP a while to read).
+  async settle(step) {
     const open = [...this.clients.entries()].filter(([, c]) => !c.closeInfo);
     if (!this.quiet) {
       await Promise.all(open.map(async ([i, c]) => {
         c.send({ event: 'pusher:ping' });
         const from = this.marks.get(i);
+        const pinged = step?.op === 'send' && step.c === i && /^\{"event":"pusher:ping"/.test(typeof step.msg === 'string' ? step.msg : JSON.stringify(step.msg));
+        const want = pinged ? 2 : 1;
+        const pongs = () => c.frames.slice(from).filter((f) => f === '{"event":"pusher:pong"}').length;
         const deadline = performance.now() + 5000;
-        while (!c.closeInfo && !c.frames.slice(from).includes('{"event":"pusher:pong"}')) {
-          if (performance.now() > deadline) throw new Error(`no pong from ${this.server.port}`);
-          await sleep(5);
-        }
+        while (!c.closeInfo && pongs() < want && performance.now() < deadline) await sleep(5);
         c.barrier = true;
       }));
     }
@@ -482,7 +538,8 @@ function normalise(step, php, go) {
         if (f === '<closed 4004>' || f === '<closed 4009>') return null;
         // docs/compatibility.md §1: a rate-limit terminate is a bare TCP close in Reverb
         // (before the 4301 frame is written); we send the frame, then close with 4301.
-        if (f === '<closed 4301>' || f === '<closed 1006>') return '<closed by the server>';
+        // The same for a prune (ours: 4201).
+        if (f === '<closed 4301>' || f === '<closed 1006>' || f === '<closed 4201>') return '<closed by the server>';
         return f;
       }).filter((f) => f !== null);
     }
@@ -493,6 +550,14 @@ function normalise(step, php, go) {
       go[k] = list.filter((f) => !f.includes('"code":4301'));
     }
   }
+  // docs/compatibility.md §1: a socket subscribing again to a presence channel as another
+  // user makes us send member_removed for the user it was; Reverb sends none.
+  if (step.op === 'sub' && step.ch.startsWith('presence-')) {
+    for (const [k, list] of Object.entries(go)) {
+      const removed = (f) => f.includes('"event":"pusher_internal:member_removed"') && f.includes(`"channel":"${step.ch}"`);
+      if (!(php[k] ?? []).some(removed)) go[k] = list.filter((f) => !removed(f));
+    }
+  }
   for (const side of [php, go]) for (const k of Object.keys(side)) if (!side[k].length) delete side[k];
   return [php, go];
 }
@@ -500,8 +565,8 @@ function normalise(step, php, go) {
 async function differential(v, name, gen, seed) {
   await useVariant(v);
   const script = gen(rng(seed * 7919 + name.length));
-  const a = new Run(php, v.quiet);
-  const b = new Run(go, v.quiet);
+  const a = new Run(php, v.quiet, v.apps);
+  const b = new Run(go, v.quiet, v.apps);
   const history = [];
   try {
     for (let step = 0; step < script.length; step++) {
@@ -509,7 +574,7 @@ async function differential(v, name, gen, seed) {
       const t0 = performance.now();
       const [ra, rb] = await Promise.all([a.play(s), b.play(s)]);
       const t1 = performance.now();
-      await Promise.all([a.settle(), b.settle()]);
+      await Promise.all([a.settle(s), b.settle(s)]);
       if (process.env.REVERB_E2E_OPTS_TIMING) console.error(`step ${step} ${s.op}: play ${Math.round(t1 - t0)} ms, settle ${Math.round(performance.now() - t1)} ms`);
       const [fa, fb] = normalise(s, a.take(), b.take());
       const shown = { ...s };
@@ -518,6 +583,7 @@ async function differential(v, name, gen, seed) {
       history.push(`#${step} ${JSON.stringify(shown)}${ra ? ` -> php ${ra} / go ${rb}` : ''} :: ${JSON.stringify(fa)}`);
       const where = `variant "${v.name}", script ${name}, seed ${seed}, step ${step}`;
       if (ra !== rb) assert.fail(`${where}: HTTP answers differ\n  php: ${ra}\n  go:  ${rb}\n${history.slice(-15).join('\n')}`);
+      if (s.expect && !JSON.stringify(fa).includes(s.expect)) assert.fail(`${where}: expected ${s.expect} from PHP Reverb\n${history.slice(-15).join('\n')}`);
       if (JSON.stringify(fa) !== JSON.stringify(fb)) {
         assert.fail(`${where}: frames differ\n  php: ${JSON.stringify(fa)}\n  go:  ${JSON.stringify(fb)}\n${history.slice(-15).join('\n')}`);
       }
@@ -530,7 +596,7 @@ async function differential(v, name, gen, seed) {
 for (const v of VARIANTS) {
   for (const [name, gen] of v.scripts) {
     for (const seed of SEEDS) {
-      test(`options differential: ${v.name}: ${name}, seed ${seed}`, { skip: missing || false, timeout: 90000 }, async () => {
+      test(`options differential: ${v.name}: ${name}, seed ${seed}`, { skip: missing || false, timeout: 200000 }, async () => {
         await differential(v, name, gen, seed);
       });
     }
