@@ -82,6 +82,18 @@ func TestOriginAllowed(t *testing.T) {
 		{"https://a.b.example.com", []string{"*.example.com"}, true},
 		{"https://x", []string{"https://x"}, false},
 		{"http://Laravel.com", []string{"laravel.com"}, false},
+		// The host is PHP's parse_url($origin, PHP_URL_HOST), odd corners included.
+		{"laravel.com:8080", []string{"laravel.com"}, true},
+		{"http://[::1]:8080", []string{"[::1]"}, true},
+		{"http://[::1]:8080", []string{"::1"}, false},
+		{"http://laravel.com:99999", []string{"laravel.com"}, false},
+		{"http://laravel.com:99999", []string{""}, true},
+		{"http://laravel.com%2e", []string{"laravel.com%2e"}, true},
+		{"http://exa mple.com", []string{"exa mple.com"}, true},
+		{"http://h.com\\@laravel.com", []string{"laravel.com"}, true},
+		{"laravel.com", []string{"laravel.com"}, false},
+		{"laravel.com", []string{""}, true},
+		{" http://laravel.com", []string{"laravel.com"}, false},
 	}
 	for _, tc := range cases {
 		if got := originAllowed(tc.allowed, tc.origin); got != tc.ok {

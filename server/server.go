@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/reverb-go/reverb/laravelcfg"
+	"github.com/reverb-go/reverb/laravelcfg/phpeval"
 	"github.com/reverb-go/reverb/server/api"
 	"github.com/reverb-go/reverb/server/cluster"
 	"github.com/reverb-go/reverb/server/tlsrec"
@@ -643,7 +643,11 @@ func (s *Server) establishedFrame(c *conn) []byte {
 }
 
 // originAllowed is Reverb's check (§2): "*" allows all; otherwise the
-// Origin's host must match an entry with Str::is semantics.
+// Origin's host, as PHP's parse_url($origin, PHP_URL_HOST) reads it ("" when
+// it has none), must match an entry with Str::is semantics. parse_url is not
+// net/url: an IPv6 host keeps its brackets ("[::1]"), "laravel.com:8080"
+// without a scheme has the host "laravel.com", a port above 65535 leaves no
+// host, and a host net/url rejects ("exa mple.com") is still one.
 func originAllowed(allowed []string, origin string) bool {
 	for _, o := range allowed {
 		if o == "*" {
@@ -652,8 +656,10 @@ func originAllowed(allowed []string, origin string) bool {
 	}
 	host := ""
 	if origin != "" {
-		if u, err := url.Parse(origin); err == nil {
-			host = u.Hostname()
+		if parts, ok := phpeval.ParseURL(origin); ok {
+			if h, ok := parts.GetString("host"); ok {
+				host = h.StringVal()
+			}
 		}
 	}
 	for _, pattern := range allowed {
