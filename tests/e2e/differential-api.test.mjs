@@ -27,7 +27,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { REVERB_BIN, RawClient, freePort, httpGet, parseDeep, startServer, stopAll } from './lib/harness.mjs';
+import { REVERB_BIN, RawClient, freePort, parseDeep, startServer, stopAll } from './lib/harness.mjs';
+import { startPhpReverb } from './lib/php-reverb.mjs';
 import { ENV_APP, laravelTarball } from './lib/laravel-app.mjs';
 
 function which(bin) {
@@ -64,49 +65,6 @@ let root;
 let php;
 let go;
 
-function phpEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(REVERB_|REDIS_|APP_|CACHE_|DB_|PULSE_|BROADCAST_|SHELL_VERBOSITY)/.test(k)) continue;
-    env[k] = v;
-  }
-  return env;
-}
-
-async function startPhp(port) {
-  const dir = path.join(root, 'app');
-  const proc = spawn('php', ['artisan', 'reverb:start', '--host=127.0.0.1', `--port=${port}`], { cwd: dir, env: phpEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = [];
-  proc.stdout.on('data', (d) => out.push(String(d)));
-  proc.stderr.on('data', (d) => out.push(String(d)));
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const server = {
-    proc, port, host: '127.0.0.1', path: '', apps: [app],
-    httpUrl: (p = '') => `http://127.0.0.1:${port}${p}`,
-    wsUrl: (key) => `ws://127.0.0.1:${port}/app/${key}?protocol=7&client=js&version=8.6.0&flash=false`,
-    tail: (n = 2000) => out.join('').slice(-n),
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-  const deadline = performance.now() + 30000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`php artisan reverb:start exited:\n${server.tail()}`);
-    try {
-      const r = await httpGet(server, '/up', { timeout: 500 });
-      if (r.status) return server;
-    } catch { /* not yet */ }
-    if (performance.now() > deadline) {
-      await server.stop();
-      throw new Error(`php artisan reverb:start did not answer within 30 s:\n${server.tail()}`);
-    }
-    await sleep(100);
-  }
-}
-
 before(async () => {
   if (missing) return;
   const base = process.env.REVERB_E2E_TMP || os.tmpdir();
@@ -117,7 +75,7 @@ before(async () => {
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`))));
   });
   const portBase = Number(process.env.REVERB_E2E_DIFF_API_PORT || 0);
-  php = await startPhp(portBase || await freePort());
+  php = await startPhpReverb(path.join(root, 'app'), portBase || await freePort(), [app]);
   go = await startServer({ apps: [app], port: portBase ? portBase + 1 : undefined });
 }, { timeout: 120000 });
 
