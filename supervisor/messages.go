@@ -12,11 +12,13 @@ import (
 const limitLogEvery = 10 * time.Second
 
 // limitLogs rate-limits messages by kind: the first at once, then one per
-// limitLogEvery with how many were left out.
+// every (limitLogEvery when zero) with how many were left out.
 //
 // Lock story: mu guards last and skipped; logf is called outside it.
 type limitLogs struct {
 	logf    func(format string, args ...any)
+	every   time.Duration
+	now     func() time.Time // time.Now when nil; tests move it
 	mu      sync.Mutex
 	last    map[string]time.Time
 	skipped map[string]int
@@ -29,11 +31,18 @@ func (l *limitLogs) print(kind, format string, args ...any) {
 // printWith is print through another logger (an INFO line).
 func (l *limitLogs) printWith(logf func(string, ...any), kind, format string, args ...any) {
 	now := time.Now()
+	if l.now != nil {
+		now = l.now()
+	}
+	every := l.every
+	if every == 0 {
+		every = limitLogEvery
+	}
 	l.mu.Lock()
 	if l.last == nil {
 		l.last, l.skipped = map[string]time.Time{}, map[string]int{}
 	}
-	if t, ok := l.last[kind]; ok && now.Sub(t) < limitLogEvery {
+	if t, ok := l.last[kind]; ok && now.Sub(t) < every {
 		l.skipped[kind]++
 		l.mu.Unlock()
 		return

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"sync"
 	"time"
 
 	"github.com/reverb-go/reverb/server/tlsrec"
@@ -18,16 +17,11 @@ const handshakeLogEvery = time.Minute
 // misconfigured client (plain HTTP, an old TLS version, an untrusted
 // certificate), the count of a scanner.
 type handshakeLog struct {
-	logf func(format string, args ...any)
-	now  func() time.Time // time.Now; tests move it
-
-	mu      sync.Mutex // guards last and skipped; logf runs outside it
-	last    time.Time  // when the last line was written
-	skipped int        // failures left out since
+	logs limitLogs
 }
 
 func newHandshakeLog(logf func(format string, args ...any)) *handshakeLog {
-	return &handshakeLog{logf: logf, now: time.Now}
+	return &handshakeLog{logs: limitLogs{logf: logf, every: handshakeLogEvery}}
 }
 
 // failed is the listener's report of one failure (tlsrec.NewListener).
@@ -36,22 +30,5 @@ func (h *handshakeLog) failed(f tlsrec.HandshakeFailure) {
 	if h == nil || f.Silent {
 		return
 	}
-	h.mu.Lock()
-	now := h.now()
-	if !h.last.IsZero() && now.Sub(h.last) < handshakeLogEvery {
-		h.skipped++
-		h.mu.Unlock()
-		return
-	}
-	skipped := h.skipped
-	h.last, h.skipped = now, 0
-	h.mu.Unlock()
-	switch skipped {
-	case 0:
-		h.logf("TLS handshake failed from %s: %s", f.Remote, f.Reason)
-	case 1:
-		h.logf("TLS handshake failed from %s: %s (1 more failed since the last such line)", f.Remote, f.Reason)
-	default:
-		h.logf("TLS handshake failed from %s: %s (%d more failed since the last such line)", f.Remote, f.Reason, skipped)
-	}
+	h.logs.print("tls", "TLS handshake failed from %s: %s", f.Remote, f.Reason)
 }

@@ -14,7 +14,7 @@ func TestHandshakeLogLeavesOutPortChecksAndLogsOnceAMinute(t *testing.T) {
 	var lines []string
 	h := newHandshakeLog(func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) })
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	h.now = func() time.Time { return clock }
+	h.logs.now = func() time.Time { return clock }
 	from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
 	fail := func(reason string, silent bool) {
 		h.failed(tlsrec.HandshakeFailure{Remote: from, Reason: reason, Silent: silent})
@@ -33,7 +33,7 @@ func TestHandshakeLogLeavesOutPortChecksAndLogsOnceAMinute(t *testing.T) {
 
 	want := []string{
 		"TLS handshake failed from 127.0.0.1:5000: client sent an HTTP request to an HTTPS server",
-		"TLS handshake failed from 127.0.0.1:5000: remote error: tls: bad certificate (2 more failed since the last such line)",
+		"TLS handshake failed from 127.0.0.1:5000: remote error: tls: bad certificate (2 more like it since the last report)",
 		"TLS handshake failed from 127.0.0.1:5000: EOF",
 	}
 	if !reflect.DeepEqual(lines, want) {
