@@ -19,91 +19,39 @@
 // REVERB_E2E_DIFF_API_STEPS=150. REVERB_E2E_DIFF_API_PORT=N uses ports N (PHP) and N+1.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { REVERB_BIN, RawClient, freePort, parseDeep, startServer, stopAll } from './lib/harness.mjs';
-import { startPhpReverb } from './lib/php-reverb.mjs';
-import { ENV_APP, laravelTarball } from './lib/laravel-app.mjs';
+import { hmac, parseHttpAnswer, stopAll } from './lib/harness.mjs';
+import { ENV_APP, laravelMissing } from './lib/laravel-app.mjs';
+import { LockStep, canonical, genScript, resubscribeMemberRemoved, seedList, staleCachedMemberRemoved, startPair } from './lib/differential.mjs';
 
-function which(bin) {
-  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, bin)));
-}
-
-const missing = (() => {
-  if (!laravelTarball()) return 'the Laravel test app tarball was not found; set REVERB_GO_LARAVEL_TARBALL';
-  for (const bin of ['php', 'tar']) if (!which(bin)) return `${bin} is not installed (scripts/install-test-deps.sh)`;
-  if (!fs.existsSync(REVERB_BIN)) return `reverb binary not found at ${REVERB_BIN} (run make build)`;
-  return '';
-})();
-
-function seedList() {
-  const env = process.env.REVERB_E2E_DIFF_API_SEEDS;
-  if (!env) return [1, 2, 3, 4];
-  const out = [];
-  for (const part of env.split(',')) {
-    const m = /^(\d+)-(\d+)$/.exec(part.trim());
-    if (m) for (let s = Number(m[1]); s <= Number(m[2]); s++) out.push(s);
-    else if (part.trim()) out.push(Number(part));
-  }
-  return out;
-}
-const SEEDS = seedList();
+const missing = laravelMissing({ bins: ['php', 'tar'] });
+const SEEDS = seedList('REVERB_E2E_DIFF_API_SEEDS', [1, 2, 3, 4]);
 const STEPS = Number(process.env.REVERB_E2E_DIFF_API_STEPS || 40);
 
 // ---------------------------------------------------------------------------
 // The two servers.
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const app = { ...ENV_APP };
-let root;
+let pair;
 let php;
 let go;
 
 before(async () => {
   if (missing) return;
-  const base = process.env.REVERB_E2E_TMP || os.tmpdir();
-  fs.mkdirSync(base, { recursive: true });
-  root = fs.mkdtempSync(path.join(base, 'reverb-e2e-diff-api-'));
-  await new Promise((resolve, reject) => {
-    const p = spawn('tar', ['-xzf', laravelTarball(), '-C', root], { stdio: 'ignore' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`))));
-  });
-  const portBase = Number(process.env.REVERB_E2E_DIFF_API_PORT || 0);
-  php = await startPhpReverb(path.join(root, 'app'), portBase || await freePort(), [app]);
-  go = await startServer({ apps: [app], port: portBase ? portBase + 1 : undefined });
+  pair = await startPair('reverb-e2e-diff-api-', 'REVERB_E2E_DIFF_API_PORT', [app]);
+  ({ php, go } = pair);
 }, { timeout: 120000 });
 
 after(async () => {
   await stopAll();
-  if (php) await php.stop();
-  if (root && !process.env.REVERB_E2E_KEEP) fs.rmSync(root, { recursive: true, force: true });
+  if (pair) await pair.stop();
 });
 
 // ---------------------------------------------------------------------------
-// The script generator (mulberry32: the same seed gives the same script everywhere).
-
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (n) => Math.floor(next() * n),
-    pick: (xs) => xs[Math.floor(next() * xs.length)],
-    chance: (p) => next() < p,
-  };
-}
+// The script generator (genScript: the same seed gives the same script everywhere).
 
 // Each client's first subscription is a presence channel it never leaves (a reconnect
 // subscribes it again first): docs/compatibility.md §1, Reverb's terminate_connections
@@ -223,13 +171,6 @@ function genOp(r) {
   return genApiOp(r);
 }
 
-function genScript(seed) {
-  const r = rng(seed);
-  const ops = [];
-  for (let i = 0; i < STEPS; i++) ops.push(genOp(r));
-  return ops;
-}
-
 // ---------------------------------------------------------------------------
 // Raw HTTP: the request exactly as written, Connection: close, read to the end.
 
@@ -241,14 +182,8 @@ function rawRequest(server, text, timeout = 5000) {
     const done = () => {
       clearTimeout(timer);
       const raw = Buffer.concat(got).toString('utf8');
-      const m = /^HTTP\/\d\.\d (\d{3})/.exec(raw);
-      const sep = raw.indexOf('\r\n\r\n');
-      const headers = {};
-      for (const line of raw.slice(0, sep < 0 ? raw.length : sep).split('\r\n').slice(1)) {
-        const i = line.indexOf(':');
-        if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-      }
-      let body = sep < 0 ? '' : raw.slice(sep + 4);
+      const { status, headers, body: text } = parseHttpAnswer(raw);
+      let body = text;
       if (/chunked/i.test(headers['transfer-encoding'] ?? '')) {
         // docs/compatibility.md §2: net/http's framing (a large answer is chunked).
         let out = '';
@@ -262,7 +197,7 @@ function rawRequest(server, text, timeout = 5000) {
         }
         body = out;
       }
-      resolve({ status: m ? Number(m[1]) : 0, headers, body, raw });
+      resolve({ status, headers, body, raw });
     };
     sock.on('data', (d) => got.push(d));
     sock.on('close', done);
@@ -272,7 +207,6 @@ function rawRequest(server, text, timeout = 5000) {
 }
 
 const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');
-const hmac = (secret, s) => crypto.createHmac('sha256', secret).update(s).digest('hex');
 const enc = (s) => encodeURIComponent(s);
 
 // Builds the request text of an api op; socket ids come from the run.
@@ -413,19 +347,9 @@ function buildRequest(op, sid) {
 
 function channelData(user) { return JSON.stringify(user); }
 
-class Run {
-  constructor(server) {
-    this.server = server;
-    this.clients = [];
-    this.marks = [];
-    this.ids = new Map();
-  }
-
+class Run extends LockStep {
   async connect(i) {
-    const c = await RawClient.connect(this.server, app.key);
-    if (!this.ids.has(c.socketId)) this.ids.set(c.socketId, `S${this.ids.size}`);
-    this.clients[i] = c;
-    this.marks[i] = 0;
+    const c = await super.connect(i, app.key);
     c.send(this.subscribeMessage(c, BASE[i].ch, BASE[i].user));
   }
 
@@ -481,64 +405,17 @@ class Run {
   // Presence joins and leaves make a round trip through this server's bus before
   // subscription_succeeded, member_added and member_removed are sent, so a pong can
   // come before them: steps that join or leave wait for a longer quiet moment.
-  async quiesce(op = {}) {
-    await Promise.all(this.clients.map(async (c, i) => {
-      if (c.closeInfo) return;
-      c.send({ event: 'pusher:ping' });
-      const from = this.marks[i];
-      const pongs = () => c.frames.slice(from).filter((f) => f === '{"event":"pusher:pong"}').length;
-      const deadline = performance.now() + 5000;
-      while (pongs() < 1 && !c.closeInfo) {
-        if (performance.now() > deadline) throw new Error(`no pong from ${this.server.port}`);
-        await sleep(5);
-      }
-    }));
-    const quiet = ['subscribe', 'unsubscribe', 'reconnect'].includes(op.op) || op.route === 'terminate' ? 80 : 25;
-    for (;;) {
-      const before = this.clients.reduce((n, c) => n + c.frames.length, 0);
-      await sleep(quiet);
-      if (this.clients.reduce((n, c) => n + c.frames.length, 0) === before) break;
-    }
+  quiesce(op = {}) {
+    return this.settle({ quietMs: ['subscribe', 'unsubscribe', 'reconnect'].includes(op.op) || op.route === 'terminate' ? 80 : 25 });
   }
 
-  normalise(text) {
-    let t = text;
-    for (const [id, name] of this.ids) t = t.split(id).join(name);
-    return t;
-  }
-
+  // docs/compatibility.md §1: Reverb's server-initiated disconnects are a bare TCP
+  // close (1006), ours a close frame with a Pusher code (4009 for terminate).
   take() {
-    return this.clients.map((c, i) => {
-      const fresh = c.frames.slice(this.marks[i]);
-      this.marks[i] = c.frames.length;
-      const last = fresh.lastIndexOf('{"event":"pusher:pong"}');
-      if (last >= 0) fresh.splice(last, 1);
-      const out = fresh.map((f) => this.normalise(f));
-      if (c.closeInfo && !c.closeReported) {
-        c.closeReported = true;
-        // docs/compatibility.md §1: Reverb's server-initiated disconnects are a bare TCP
-        // close (1006), ours a close frame with a Pusher code (4009 for terminate).
-        out.push('<closed>');
-      }
-      return out;
-    });
+    return super.take(() => '<closed>');
   }
 
   anyClosed() { return this.clients.some((c) => c.closeInfo); }
-}
-
-function canonical(frame) {
-  if (frame.startsWith('<closed')) return frame;
-  const sort = (v) => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])]));
-    return v;
-  };
-  try {
-    return JSON.stringify(sort(parseDeep(JSON.parse(frame))));
-  } catch {
-    return frame;
-  }
 }
 
 // An HTTP answer as compared: status, body (parsed JSON when it is JSON), the Allow
@@ -583,32 +460,6 @@ function staleCacheInAnswer(aa, ab) {
   ab.json = JSON.stringify(pb);
 }
 
-// docs/compatibility.md §1: the same for a subscriber's cached message: a stale
-// member_removed right after PHP's subscription_succeeded is not compared.
-function staleCachedMemberRemoved(phpFrames, goFrames) {
-  const a = phpFrames.map((f) => { try { return JSON.parse(f); } catch { return {}; } });
-  const b = goFrames.map((f) => { try { return JSON.parse(f); } catch { return {}; } });
-  const out = [phpFrames.slice(), goFrames.slice()];
-  for (let i = 1; i < a.length && i < b.length; i++) {
-    const ch = a[i].channel;
-    if (a[i].event === 'pusher_internal:member_removed' && typeof ch === 'string' && ch.startsWith('presence-cache-') &&
-        a[i - 1].event === 'pusher_internal:subscription_succeeded' && a[i - 1].channel === ch &&
-        b[i - 1].event === 'pusher_internal:subscription_succeeded' && b[i - 1].channel === ch && b[i].channel === ch) {
-      out[0][i] = out[1][i] = '<cached message on a presence-cache- channel>';
-    }
-  }
-  return out;
-}
-
-// docs/compatibility.md §1: a socket subscribing again to a presence channel as another
-// user makes us send member_removed for the user it was; Reverb sends none.
-function resubscribeMemberRemoved(op, phpFrames, goFrames) {
-  if (op.op !== 'subscribe' || !op.ch.startsWith('presence-')) return goFrames;
-  const removed = (f) => { try { const m = JSON.parse(f); return m.event === 'pusher_internal:member_removed' && m.channel === op.ch; } catch { return false; } };
-  if (phpFrames.some(removed)) return goFrames;
-  return goFrames.filter((f) => !removed(f));
-}
-
 // PHP 8's loose == of two numeric strings (leading and trailing whitespace allowed).
 function looseNumericEqual(x, y) {
   const num = /^[ \t\n\r\v\f]*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[ \t\n\r\v\f]*$/;
@@ -616,7 +467,7 @@ function looseNumericEqual(x, y) {
 }
 
 async function differential(seed) {
-  const script = genScript(seed);
+  const script = genScript(seed, STEPS, genOp);
   const a = new Run(php);
   const b = new Run(go);
   await Promise.all([a.start(), b.start()]);
@@ -680,7 +531,9 @@ async function differential(seed) {
       if (!resync) {
         const differ = [];
         for (let i = 0; i < CLIENTS; i++) {
-          let [na, nb] = staleCachedMemberRemoved(fa[i], resubscribeMemberRemoved(op, fa[i], fb[i]));
+          // docs/compatibility.md §1: a stale cached member_removed on presence-cache-
+          // channels, and our member_removed on a resubscribe as another user (lib/differential.mjs).
+          let [na, nb] = staleCachedMemberRemoved(fa[i], resubscribeMemberRemoved(op.op === 'subscribe' && op.ch, fa[i], fb[i]));
           if (op.route === 'terminate' && na.includes('<closed>') && nb.includes('<closed>')) {
             // docs/compatibility.md §1: the sockets one terminate_connections closes are
             // closed together, none gets member_removed for another (Reverb closes them
@@ -717,8 +570,7 @@ async function differential(seed) {
       }
     }
   } finally {
-    for (const c of [...a.clients, ...b.clients]) if (!c.closeInfo) c.terminate();
-    await Promise.all([...a.clients, ...b.clients].map((c) => c.closed));
+    await Promise.all([a.end(), b.end()]);
   }
 }
 

@@ -15,54 +15,20 @@
 // REVERB_E2E_OPTS_PORT=N uses ports N (PHP) and N+1.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { REVERB_BIN, RawClient, api, createProject, freePort, parseDeep, php as phpCode, signChannel, startServer, stopAll } from './lib/harness.mjs';
-import { laravelTarball } from './lib/laravel-app.mjs';
+import { RawClient, api, createProject, php as phpCode, signChannel, startServer, stopAll } from './lib/harness.mjs';
+import { laravelMissing, unpackLaravelApp } from './lib/laravel-app.mjs';
 import { startPhpReverb } from './lib/php-reverb.mjs';
+import { canonical, closeAll, pongBarrier, quietFor, resubscribeMemberRemoved, rng, seedList, serverPorts } from './lib/differential.mjs';
 
-function which(bin) {
-  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, bin)));
-}
-
-const missing = (() => {
-  if (!laravelTarball()) return 'the Laravel test app tarball was not found; set REVERB_GO_LARAVEL_TARBALL';
-  for (const bin of ['php', 'tar']) if (!which(bin)) return `${bin} is not installed (scripts/install-test-deps.sh)`;
-  if (!fs.existsSync(REVERB_BIN)) return `reverb binary not found at ${REVERB_BIN} (run make build)`;
-  return '';
-})();
-
-function seedList() {
-  const env = process.env.REVERB_E2E_OPTS_SEEDS;
-  if (!env) return [1];
-  const out = [];
-  for (const part of env.split(',')) {
-    const m = /^(\d+)-(\d+)$/.exec(part.trim());
-    if (m) for (let s = Number(m[1]); s <= Number(m[2]); s++) out.push(s);
-    else if (part.trim()) out.push(Number(part));
-  }
-  return out;
-}
-const SEEDS = seedList();
+const missing = laravelMissing({ bins: ['php', 'tar'] });
+const SEEDS = seedList('REVERB_E2E_OPTS_SEEDS', [1]);
 const LONG = Boolean(process.env.REVERB_E2E_OPTS_SEEDS);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n) => Math.floor(next() * n), pick: (xs) => xs[Math.floor(next() * xs.length)], chance: (p) => next() < p };
-}
 
 // ---------------------------------------------------------------------------
 // The apps and the variants.
@@ -285,7 +251,7 @@ if (LONG) {
 // ---------------------------------------------------------------------------
 // The two servers, on one unpacked Laravel app, restarted per variant.
 
-let root;
+let unpacked;
 let appDir;
 let originalEnv;
 let php;
@@ -315,9 +281,9 @@ async function useVariant(v) {
   await stopBoth();
   current = undefined;
   await writeVariant(v);
-  const portBase = Number(process.env.REVERB_E2E_OPTS_PORT || 0);
-  php = await startPhpReverb(appDir, portBase || await freePort(), v.apps);
-  go = await startServer({ project: { dir: appDir, apps: v.apps, path: '', cleanup() {} }, port: portBase ? portBase + 1 : undefined });
+  const ports = await serverPorts('REVERB_E2E_OPTS_PORT');
+  php = await startPhpReverb(appDir, ports.php, v.apps);
+  go = await startServer({ project: { dir: appDir, apps: v.apps, path: '', cleanup() {} }, port: ports.go });
   current = v;
   startedAt = performance.now();
   // docs/compatibility.md §1 (multi-app: the client-event membership check may use the
@@ -335,21 +301,15 @@ async function useVariant(v) {
 
 before(async () => {
   if (missing) return;
-  const base = process.env.REVERB_E2E_TMP || os.tmpdir();
-  fs.mkdirSync(base, { recursive: true });
-  root = fs.mkdtempSync(path.join(base, 'reverb-e2e-diffopts-'));
-  await new Promise((resolve, reject) => {
-    const p = spawn('tar', ['-xzf', laravelTarball(), '-C', root], { stdio: 'ignore' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`))));
-  });
-  appDir = path.join(root, 'app');
+  unpacked = await unpackLaravelApp('reverb-e2e-diffopts-');
+  appDir = unpacked.dir;
   originalEnv = fs.readFileSync(path.join(appDir, '.env'), 'utf8');
 }, { timeout: 60000 });
 
 after(async () => {
   await stopAll();
   await stopBoth();
-  if (root && !process.env.REVERB_E2E_KEEP) fs.rmSync(root, { recursive: true, force: true });
+  if (unpacked) unpacked.cleanup();
 });
 
 // ---------------------------------------------------------------------------
@@ -462,25 +422,12 @@ class Run {
   async settle(step) {
     const open = [...this.clients.entries()].filter(([, c]) => !c.closeInfo);
     if (!this.quiet) {
-      await Promise.all(open.map(async ([i, c]) => {
-        c.send({ event: 'pusher:ping' });
-        const from = this.marks.get(i);
-        const pinged = step?.op === 'send' && step.c === i && /^\{"event":"pusher:ping"/.test(typeof step.msg === 'string' ? step.msg : JSON.stringify(step.msg));
-        const want = pinged ? 2 : 1;
-        const pongs = () => c.frames.slice(from).filter((f) => f === '{"event":"pusher:pong"}').length;
-        const deadline = performance.now() + 5000;
-        while (!c.closeInfo && pongs() < want && performance.now() < deadline) await sleep(5);
-        c.barrier = true;
-      }));
+      const pinged = (i) => step?.op === 'send' && step.c === i && /^\{"event":"pusher:ping"/.test(typeof step.msg === 'string' ? step.msg : JSON.stringify(step.msg));
+      await pongBarrier(this.server, open.map(([i, c]) => [i, c, this.marks.get(i)]), { want: (i) => (pinged(i) ? 2 : 1), strict: false });
+      for (const [, c] of open) c.barrier = true;
     }
     // Then quiet for a while (longer without a barrier).
-    const quietMs = this.quiet ? 250 : 30;
-    for (;;) {
-      const count = () => [...this.clients.values()].reduce((n, c) => n + c.frames.length + (c.closeInfo ? 1 : 0), 0);
-      const before = count();
-      await sleep(quietMs);
-      if (count() === before) break;
-    }
+    await quietFor(this.quiet ? 250 : 30, () => [...this.clients.values()].reduce((n, c) => n + c.frames.length + (c.closeInfo ? 1 : 0), 0));
   }
 
   take() {
@@ -509,23 +456,7 @@ class Run {
     return out;
   }
 
-  async end() {
-    for (const c of this.clients.values()) if (!c.closeInfo) c.terminate();
-    await Promise.all([...this.clients.values()].map((c) => c.closed));
-  }
-}
-
-function canonical(frame) {
-  const sort = (v) => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])]));
-    return v;
-  };
-  try {
-    return JSON.stringify(sort(parseDeep(JSON.parse(frame))));
-  } catch {
-    return frame;
-  }
+  end() { return closeAll(this.clients.values()); }
 }
 
 // Known, documented differences, normalised before comparing.
@@ -552,11 +483,8 @@ function normalise(step, php, go) {
   }
   // docs/compatibility.md §1: a socket subscribing again to a presence channel as another
   // user makes us send member_removed for the user it was; Reverb sends none.
-  if (step.op === 'sub' && step.ch.startsWith('presence-')) {
-    for (const [k, list] of Object.entries(go)) {
-      const removed = (f) => f.includes('"event":"pusher_internal:member_removed"') && f.includes(`"channel":"${step.ch}"`);
-      if (!(php[k] ?? []).some(removed)) go[k] = list.filter((f) => !removed(f));
-    }
+  if (step.op === 'sub') {
+    for (const [k, list] of Object.entries(go)) go[k] = resubscribeMemberRemoved(step.ch, php[k] ?? [], list);
   }
   for (const side of [php, go]) for (const k of Object.keys(side)) if (!side[k].length) delete side[k];
   return [php, go];

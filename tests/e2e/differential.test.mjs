@@ -14,63 +14,29 @@
 // REVERB_E2E_DIFF_STEPS=120. REVERB_E2E_DIFF_PORT=N uses ports N (PHP) and N+1.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { REVERB_BIN, RawClient, api, freePort, parseDeep, signChannel, startServer, stopAll } from './lib/harness.mjs';
-import { startPhpReverb } from './lib/php-reverb.mjs';
-import { ENV_APP, laravelTarball } from './lib/laravel-app.mjs';
+import { RawClient, api, signChannel, stopAll } from './lib/harness.mjs';
+import { ENV_APP, laravelMissing } from './lib/laravel-app.mjs';
+import { LockStep, canonical, genScript, resubscribeMemberRemoved, seedList, staleCachedMemberRemoved, startPair } from './lib/differential.mjs';
 
-function which(bin) {
-  return (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, bin)));
-}
-
-const missing = (() => {
-  if (!laravelTarball()) return 'the Laravel test app tarball was not found; set REVERB_GO_LARAVEL_TARBALL';
-  for (const bin of ['php', 'tar']) if (!which(bin)) return `${bin} is not installed (scripts/install-test-deps.sh)`;
-  if (!fs.existsSync(REVERB_BIN)) return `reverb binary not found at ${REVERB_BIN} (run make build)`;
-  return '';
-})();
-
-function seedList() {
-  const env = process.env.REVERB_E2E_DIFF_SEEDS;
-  if (!env) return [1, 2, 3, 4, 5, 6];
-  const out = [];
-  for (const part of env.split(',')) {
-    const m = /^(\d+)-(\d+)$/.exec(part.trim());
-    if (m) for (let s = Number(m[1]); s <= Number(m[2]); s++) out.push(s);
-    else if (part.trim()) out.push(Number(part));
-  }
-  return out;
-}
-const SEEDS = seedList();
+const missing = laravelMissing({ bins: ['php', 'tar'] });
+const SEEDS = seedList('REVERB_E2E_DIFF_SEEDS', [1, 2, 3, 4, 5, 6]);
 const STEPS = Number(process.env.REVERB_E2E_DIFF_STEPS || 40);
 const CLIENTS = 3;
 
 // ---------------------------------------------------------------------------
 // The two servers.
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const app = { ...ENV_APP };
-let root;
+let pair;
 let php;
 let go;
 
 before(async () => {
   if (missing) return;
-  const base = process.env.REVERB_E2E_TMP || os.tmpdir();
-  fs.mkdirSync(base, { recursive: true });
-  root = fs.mkdtempSync(path.join(base, 'reverb-e2e-diff-'));
-  await new Promise((resolve, reject) => {
-    const p = spawn('tar', ['-xzf', laravelTarball(), '-C', root], { stdio: 'ignore' });
-    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`))));
-  });
-  const portBase = Number(process.env.REVERB_E2E_DIFF_PORT || 0);
-  php = await startPhpReverb(path.join(root, 'app'), portBase || await freePort(), [app]);
-  go = await startServer({ apps: [app], port: portBase ? portBase + 1 : undefined });
+  pair = await startPair('reverb-e2e-diff-', 'REVERB_E2E_DIFF_PORT', [app]);
+  ({ php, go } = pair);
   // docs/compatibility.md §1 (multi-app: Reverb's client-event membership check may use
   // the wrong app's registry): Reverb looks the channel up in whichever app its channel
   // manager last served, none on a fresh server, where every client event answers 4200
@@ -85,30 +51,11 @@ before(async () => {
 
 after(async () => {
   await stopAll();
-  if (php) await php.stop();
-  if (root && !process.env.REVERB_E2E_KEEP) fs.rmSync(root, { recursive: true, force: true });
+  if (pair) await pair.stop();
 });
 
 // ---------------------------------------------------------------------------
-// The script generator (mulberry32: the same seed gives the same script everywhere).
-
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6D2B79F5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const r = {
-    next,
-    int: (n) => Math.floor(next() * n),
-    pick: (xs) => xs[Math.floor(next() * xs.length)],
-    chance: (p) => next() < p,
-  };
-  return r;
-}
+// The script generator (genScript: the same seed gives the same script everywhere).
 
 const CHANNELS = [
   'news', 'private-a', 'presence-a', 'private-encrypted-a', 'cache-a', 'private-cache-a', 'presence-cache-a',
@@ -163,33 +110,12 @@ function genOp(r) {
   return { op: 'batch', items: [0, 1].map(() => ({ channel: r.pick(CHANNELS), name: 'b', data: r.pick(['{"i":1}', 'z']) })) };
 }
 
-function genScript(seed) {
-  const r = rng(seed);
-  const ops = [];
-  for (let i = 0; i < STEPS; i++) ops.push(genOp(r));
-  return ops;
-}
-
 // ---------------------------------------------------------------------------
 // Playing a script on one server.
 
-class Run {
-  constructor(server) {
-    this.server = server;
-    this.clients = [];
-    this.marks = [];
-    this.ids = new Map(); // socket id -> normalised name, by order of appearance
-  }
-
-  async connect(i) {
-    const c = await RawClient.connect(this.server, app.key);
-    if (!this.ids.has(c.socketId)) this.ids.set(c.socketId, `S${this.ids.size}`);
-    this.clients[i] = c;
-    this.marks[i] = 0;
-  }
-
+class Run extends LockStep {
   async start() {
-    for (let i = 0; i < CLIENTS; i++) await this.connect(i);
+    for (let i = 0; i < CLIENTS; i++) await this.connect(i, app.key);
   }
 
   sid(i) { return this.clients[i]?.socketId; }
@@ -249,7 +175,7 @@ class Run {
           c.close(1000);
           await c.closed;
         }
-        await this.connect(op.c);
+        await this.connect(op.c, app.key);
         return;
       case 'trigger': {
         const body = { name: op.name, data: op.data };
@@ -271,96 +197,14 @@ class Run {
     }
   }
 
-  // Every open client passes a ping/pong barrier, then nothing arrives for a moment.
   // A ping in the script itself (without a string as data: 4200) means one more pong.
-  async quiesce(op) {
-    await Promise.all(this.clients.map(async (c, i) => {
-      if (c.closeInfo) return;
-      c.send({ event: 'pusher:ping' });
-      const from = this.marks[i];
-      const want = op.op === 'ping' && op.c === i && typeof op.data !== 'string' ? 2 : 1;
-      const pongs = () => c.frames.slice(from).filter((f) => f === '{"event":"pusher:pong"}').length;
-      const deadline = performance.now() + 5000;
-      while (pongs() < want && !c.closeInfo) {
-        if (performance.now() > deadline) throw new Error(`no pong from ${this.server.port}`);
-        await sleep(5);
-      }
-    }));
-    for (;;) {
-      const before = this.clients.reduce((n, c) => n + c.frames.length, 0);
-      await sleep(25);
-      if (this.clients.reduce((n, c) => n + c.frames.length, 0) === before) break;
-    }
+  quiesce(op) {
+    return this.settle({ want: (i) => (op.op === 'ping' && op.c === i && typeof op.data !== 'string' ? 2 : 1) });
   }
-
-  normalise(text) {
-    let t = text;
-    for (const [id, name] of this.ids) t = t.split(id).join(name);
-    return t;
-  }
-
-  // Each client's frames since the last step, without the barrier's pong, normalised.
-  take() {
-    return this.clients.map((c, i) => {
-      const fresh = c.frames.slice(this.marks[i]);
-      this.marks[i] = c.frames.length;
-      const last = fresh.lastIndexOf('{"event":"pusher:pong"}');
-      if (last >= 0) fresh.splice(last, 1);
-      const out = fresh.map((f) => this.normalise(f));
-      if (c.closeInfo && !c.closeReported) {
-        c.closeReported = true;
-        out.push(`<closed ${c.closeInfo.code}>`);
-      }
-      return out;
-    });
-  }
-}
-
-// Compared as clients read them: parsed, data strings parsed too, key order ignored.
-function canonical(frame) {
-  if (frame.startsWith('<closed')) return frame;
-  const sort = (v) => {
-    if (Array.isArray(v)) return v.map(sort);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])]));
-    return v;
-  };
-  try {
-    return JSON.stringify(sort(parseDeep(JSON.parse(frame))));
-  } catch {
-    return frame;
-  }
-}
-
-// docs/compatibility.md §1: on presence-cache- channels Reverb caches member_removed too, so
-// a later subscriber may get a stale member_removed as its cached message, where we send
-// the last broadcast or cache_miss. That one frame is not compared.
-function staleCachedMemberRemoved(phpFrames, goFrames) {
-  const a = phpFrames.map((f) => { try { return JSON.parse(f); } catch { return {}; } });
-  const b = goFrames.map((f) => { try { return JSON.parse(f); } catch { return {}; } });
-  const out = [phpFrames.slice(), goFrames.slice()];
-  for (let i = 1; i < a.length && i < b.length; i++) {
-    const ch = a[i].channel;
-    if (a[i].event === 'pusher_internal:member_removed' && typeof ch === 'string' && ch.startsWith('presence-cache-') &&
-        a[i - 1].event === 'pusher_internal:subscription_succeeded' && a[i - 1].channel === ch &&
-        b[i - 1].event === 'pusher_internal:subscription_succeeded' && b[i - 1].channel === ch && b[i].channel === ch) {
-      out[0][i] = out[1][i] = '<cached message on a presence-cache- channel>';
-    }
-  }
-  return out;
-}
-
-// docs/compatibility.md §1: a socket subscribing again to a presence channel as another
-// user makes us send member_removed for the user it was (when no other socket keeps that
-// user present); Reverb sends none. Our extra member_removed on that channel is dropped.
-function resubscribeMemberRemoved(op, phpFrames, goFrames) {
-  if (op.op !== 'subscribe' || !op.ch.startsWith('presence-')) return goFrames;
-  const removed = (f) => { try { const m = JSON.parse(f); return m.event === 'pusher_internal:member_removed' && m.channel === op.ch; } catch { return false; } };
-  if (phpFrames.some(removed)) return goFrames;
-  return goFrames.filter((f) => !removed(f));
 }
 
 async function differential(seed) {
-  const script = genScript(seed);
+  const script = genScript(seed, STEPS, genOp);
   const a = new Run(php);
   const b = new Run(go);
   await Promise.all([a.start(), b.start()]);
@@ -377,7 +221,7 @@ async function differential(seed) {
         assert.fail(`seed ${seed} step ${step}: HTTP answers differ\n  php: ${ra}\n  go:  ${rb}\nscript so far:\n${history.slice(-12).join('\n')}`);
       }
       for (let i = 0; i < CLIENTS; i++) {
-        const [na, nb] = staleCachedMemberRemoved(fa[i], resubscribeMemberRemoved(op, fa[i], fb[i]));
+        const [na, nb] = staleCachedMemberRemoved(fa[i], resubscribeMemberRemoved(op.op === 'subscribe' && op.ch, fa[i], fb[i]));
         const ca = na.map(canonical);
         const cb = nb.map(canonical);
         if (JSON.stringify(ca) !== JSON.stringify(cb)) {
@@ -387,8 +231,7 @@ async function differential(seed) {
       }
     }
   } finally {
-    for (const c of [...a.clients, ...b.clients]) if (!c.closeInfo) c.terminate();
-    await Promise.all([...a.clients, ...b.clients].map((c) => c.closed));
+    await Promise.all([a.end(), b.end()]);
   }
 }
 

@@ -89,6 +89,8 @@
 //       closedByServer}> over plain TCP, writing each chunk in its own write (to exercise
 //       buffering across reads). Resolves once a Content-Length body is complete, or (with
 //       waitClose) only when the server closes or the timeout passes.
+//   parseHttpAnswer(raw) -> {status, headers (lower-case names), body}: an HTTP/1.x answer
+//       as read from the socket (status 0 when there is no status line; body as it is).
 //
 // Utilities
 //   waitFor(predicate, {timeout, interval, message}) polls until truthy. Timeouts here are timed with
@@ -623,6 +625,17 @@ export async function api(server, app, method, p, { query = {}, body, sign = tru
   return request(server, { method, path: `${prefix}${p}${qs ? '?' + qs : ''}`, headers: h, body: bodyStr });
 }
 
+export function parseHttpAnswer(raw) {
+  const m = /^HTTP\/\d\.\d (\d{3})/.exec(raw);
+  const sep = raw.indexOf('\r\n\r\n');
+  const headers = {};
+  for (const line of raw.slice(0, sep < 0 ? raw.length : sep).split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: m ? Number(m[1]) : 0, headers, body: sep < 0 ? '' : raw.slice(sep + 4) };
+}
+
 export function rawHttp(server, chunks, { timeout = 5000, waitClose = false } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(server.port, server.host);
@@ -634,14 +647,7 @@ export function rawHttp(server, chunks, { timeout = 5000, waitClose = false } = 
       done = true;
       clearTimeout(timer);
       const raw = Buffer.concat(got).toString('latin1');
-      const m = /^HTTP\/\d\.\d (\d{3})/.exec(raw);
-      const sep = raw.indexOf('\r\n\r\n');
-      const headers = {};
-      for (const line of raw.slice(0, sep < 0 ? raw.length : sep).split('\r\n').slice(1)) {
-        const i = line.indexOf(':');
-        if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-      }
-      resolve({ raw, status: m ? Number(m[1]) : 0, headers, body: sep < 0 ? '' : raw.slice(sep + 4), closedByServer });
+      resolve({ raw, ...parseHttpAnswer(raw), closedByServer });
     };
     let closedByServer = false;
     sock.on('data', (d) => {

@@ -7,7 +7,14 @@
 //
 // Exported API
 //   laravelTarball()                       path of the tarball, or '' (env REVERB_GO_LARAVEL_TARBALL)
-//   laravelMissing()                       why the app cannot be prepared here, or ''
+//   laravelMissing({bins})                 why the app cannot be prepared here, or '': the
+//                                          tarball, the commands bins (default php, composer,
+//                                          tar), the binary
+//   unpackLaravelApp(prefix) -> Promise<{root, dir, cleanup()}>
+//                                          the tarball as it is, unpacked into a new folder
+//                                          prefix* (env REVERB_E2E_TMP, else the OS temp
+//                                          dir); dir = root/app; cleanup() keeps it with
+//                                          REVERB_E2E_KEEP
 //   prepareLaravelApp() -> Promise<LaravelApp>
 //   LaravelApp: {dir, app (the .env app, harness shape), cleanup(),
 //                artisan(args, {env, timeout}) -> Promise<{code, stdout, stderr}>,
@@ -49,9 +56,9 @@ function which(bin) {
   return (process.env.PATH ?? '').split(path.delimiter).some((d) => d && fs.existsSync(path.join(d, bin)));
 }
 
-export function laravelMissing() {
+export function laravelMissing({ bins = ['php', 'composer', 'tar'] } = {}) {
   if (!laravelTarball()) return `the Laravel test app (${TARBALL}) was not found; set REVERB_GO_LARAVEL_TARBALL`;
-  for (const bin of ['php', 'composer', 'tar']) {
+  for (const bin of bins) {
     if (!which(bin)) return `${bin} is not installed (scripts/install-test-deps.sh)`;
   }
   if (!fs.existsSync(REVERB_BIN)) return `reverb binary not found at ${REVERB_BIN} (run make build)`;
@@ -91,12 +98,22 @@ async function must(cmd, args, opts) {
   return r;
 }
 
-export async function prepareLaravelApp() {
+export async function unpackLaravelApp(prefix) {
   const base = process.env.REVERB_E2E_TMP || os.tmpdir();
   fs.mkdirSync(base, { recursive: true });
-  const root = fs.mkdtempSync(path.join(base, 'reverb-e2e-laravel-'));
+  const root = fs.mkdtempSync(path.join(base, prefix));
   await must('tar', ['-xzf', laravelTarball(), '-C', root]);
-  const dir = path.join(root, 'app');
+  return {
+    root,
+    dir: path.join(root, 'app'),
+    cleanup() {
+      if (!process.env.REVERB_E2E_KEEP) fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function prepareLaravelApp() {
+  const { dir, cleanup } = await unpackLaravelApp('reverb-e2e-laravel-');
   const composerEnv = cleanEnv({ COMPOSER_DISABLE_NETWORK: '1', COMPOSER_ALLOW_SUPERUSER: '1', COMPOSER_NO_AUDIT: '1' });
   const composer = ['--no-interaction', '--no-ansi', `--working-dir=${dir}`];
   await must('composer', [...composer, 'config', 'repositories.vendored', JSON.stringify({ type: 'composer', url: `file://${dir}/.composer-local` })], { env: composerEnv });
@@ -110,9 +127,7 @@ export async function prepareLaravelApp() {
     dir,
     app: { ...ENV_APP },
     env: {},
-    cleanup() {
-      if (!process.env.REVERB_E2E_KEEP) fs.rmSync(root, { recursive: true, force: true });
-    },
+    cleanup,
     write(rel, contents) {
       fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
       fs.writeFileSync(path.join(dir, rel), contents);
