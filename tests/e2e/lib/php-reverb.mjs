@@ -1,5 +1,5 @@
 // PHP Reverb itself (`php artisan reverb:start`) in an unpacked Laravel app, as an
-// oracle for differential tests. startPhpReverb(dir, port, apps) resolves once it
+// oracle for differential tests. startPhpReverb(dir, port, apps, {args, env}) resolves once it
 // answers HTTP; the server object has the fields RawClient and api() use (port, host,
 // path, apps, httpUrl, wsUrl, tail) and stop().
 
@@ -19,8 +19,8 @@ export function phpEnv() {
   return env;
 }
 
-export async function startPhpReverb(dir, port, apps, { args = [], readyTimeout = 30000 } = {}) {
-  const proc = spawn('php', ['artisan', 'reverb:start', '--host=127.0.0.1', `--port=${port}`, ...args], { cwd: dir, env: phpEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startPhpReverb(dir, port, apps, { args = [], env = {}, readyTimeout = 30000 } = {}) {
+  const proc = spawn('php', ['artisan', 'reverb:start', '--host=127.0.0.1', `--port=${port}`, ...args], { cwd: dir, env: { ...phpEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = [];
   proc.stdout.on('data', (d) => out.push(String(d)));
   proc.stderr.on('data', (d) => out.push(String(d)));
