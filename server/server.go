@@ -183,10 +183,9 @@ type Server struct {
 	// memberships until announceGone (see Drain).
 	draining atomic.Bool
 	goneOnce sync.Once
-	// stopping is closed by Stopping: a restart's drain under way (or
-	// yet to start) ends as Stop does.
+	// stopping (made by New) is closed by Stopping: a restart's drain
+	// under way (or yet to start) ends as Stop does.
 	stoppingOnce sync.Once
-	stoppingMu   sync.Mutex
 	stopping     chan struct{}
 	stopWindow   atomic.Int64 // Stopping's window, set before stopping closes
 
@@ -226,6 +225,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:           opts,
+		stopping:       make(chan struct{}),
 		nodeID:         opts.NodeID,
 		transport:      opts.Transport,
 		noApp:          newAppState(&laravelcfg.App{}),
@@ -711,7 +711,7 @@ func strIs(pattern, value string) bool {
 func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 	lastClose, presence, err := s.closeAll(ctx, window)
 	if err == nil && s.ledger != nil {
-		stopping := s.stopOrder()
+		stopping := s.stopping
 		select {
 		case <-stopping:
 			return s.departAndGo(ctx)
@@ -748,20 +748,10 @@ func (s *Server) Drain(ctx context.Context, window time.Duration) error {
 // drain's own schedule is never slowed), since nothing reconnects to
 // this server any more and process managers wait for the stop's window.
 func (s *Server) Stopping(window time.Duration) {
-	ch := s.stopOrder()
 	s.stoppingOnce.Do(func() {
 		s.stopWindow.Store(int64(window))
-		close(ch)
+		close(s.stopping)
 	})
-}
-
-func (s *Server) stopOrder() chan struct{} {
-	s.stoppingMu.Lock()
-	defer s.stoppingMu.Unlock()
-	if s.stopping == nil {
-		s.stopping = make(chan struct{})
-	}
-	return s.stopping
 }
 
 // Stop is Drain for a server that stops rather than restarts (SIGTERM, the
@@ -840,7 +830,7 @@ func (s *Server) closeAll(ctx context.Context, window time.Duration) (lastClose 
 			at[i] = start.Add(slot*time.Duration(i) + time.Duration(rand.Int64N(int64(slot)+1)))
 		}
 	}
-	stopping := s.stopOrder()
+	stopping := s.stopping
 	var joined atomic.Bool // a closed socket was a presence member (closeBatch)
 	for i := 0; i < len(all); {
 		// Wait for the next close to be due, on the schedule moved on by
