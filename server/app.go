@@ -102,6 +102,9 @@ type sub struct {
 	// skip it. countsSeen is ch.counts when it was held (under mu).
 	pending    atomic.Bool
 	countsSeen int
+	// fenced: pending until a marker published after the subscription
+	// comes back through the bus (fence.go; under mu).
+	fenced bool
 	// from is how many bus messages this node had taken in when the
 	// subscription was made (0: unknown, or made in the bus order): the
 	// broadcasts among them were published before it and skip it

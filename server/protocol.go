@@ -265,6 +265,12 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	if ch.cache == nil && remote != nil {
 		ch.cache = remote
 	}
+	if s.fenceSub(a, ch, c) {
+		// Other nodes share the bus: acknowledged once the bus's order
+		// passes the subscription (fence.go).
+		a.mu.Unlock()
+		return true
+	}
 	// Queued under the lock, so nothing the channel sends after the
 	// subscription (a broadcast, its new subscription count) overtakes
 	// them; queueing never blocks.

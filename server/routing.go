@@ -162,7 +162,7 @@ func (s *Server) completeHeld(a *appState, ch *channel) {
 		data = pc.succeededData()
 	}
 	for _, sb := range ch.subscribers() {
-		if !sb.pending.Load() || sb.dead.Load() {
+		if !sb.pending.Load() || sb.dead.Load() || sb.fenced {
 			continue
 		}
 		// Queued before the flag is cleared: a broadcast that sees the

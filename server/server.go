@@ -95,7 +95,7 @@ type Options struct {
 // under an app's mu or gmu, and only a poller's lock under it (attach);
 // a socket's omu is taken under an app's mu, never the other way. snapMu is taken
 // before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).
-// errMu, gatherMu, waitersMu and nodesMu are leaves: nothing else is
+// errMu, gatherMu, waitersMu, fenceMu and nodesMu are leaves: nothing else is
 // locked, and nothing is sent, while one is held.
 type Server struct {
 	opts      Options
@@ -151,6 +151,13 @@ type Server struct {
 	// inOrderLeft counts the markers still out when there are several.
 	inOrderFns  map[string]func()
 	inOrderLeft map[string]int
+
+	// fenceMu guards the subscriptions waiting for the bus's order
+	// (fence.go): fenceSent are covered by the marker out (fenceOut),
+	// fenceNext wait for the next one.
+	fenceMu              sync.Mutex
+	fenceOut             bool
+	fenceSent, fenceNext []*sub
 
 	nodesMu sync.Mutex
 	nodes   map[string]int64 // node id → last message (unix ns)

@@ -1,0 +1,102 @@
+package server
+
+// Subscriptions fenced at the bus's order.
+//
+// A client that moves to this node (a restart's 4200 sends it to the new
+// generation; a reconnect may land on another node) had, on its old
+// socket, every broadcast its old node delivered before the close. This
+// node may be behind that one: broadcasts still in the kernel between the
+// bus and this node were published before the new subscription, and the
+// old socket may have had them. Counting what this node has read
+// (sub.from) cannot see those, so while other nodes share the bus a new
+// subscription is acknowledged only when a marker this node publishes
+// after it comes back: everything ordered before the marker has then been
+// delivered here without it, and everything after reaches it, so no
+// broadcast arrives twice and none published after subscription_succeeded
+// is missed. Presence joins already wait for their own message to come
+// back (presence.go); interest routing holds subscriptions its own way
+// (routing.go). One marker is out at a time; the subscriptions made while
+// it travels wait for the next one, so a reconnect storm costs a marker
+// per round trip, not one per subscription. A node with no peers fences
+// nothing: nothing else could have delivered to its clients.
+
+// fenceSub holds c's new subscription of ch until the bus's order passes
+// it, and reports whether it did; false means the caller acknowledges it
+// now. Caller holds a.mu, right after addSub.
+func (s *Server) fenceSub(a *appState, ch *channel, c *conn) bool {
+	if s.router != nil || !s.hasPeers() {
+		return false
+	}
+	sb := c.subOf(ch)
+	if sb == nil {
+		return false
+	}
+	sb.pending.Store(true)
+	sb.fenced = true
+	sb.countsSeen = ch.counts
+	s.fenceMu.Lock()
+	if s.fenceOut {
+		s.fenceNext = append(s.fenceNext, sb)
+		s.fenceMu.Unlock()
+		return true
+	}
+	s.fenceOut = true
+	s.fenceSent = append(s.fenceSent, sb)
+	s.fenceMu.Unlock()
+	s.afterOrdered(s.fenceBack)
+	return true
+}
+
+// fenceBack acknowledges the subscriptions the marker now back was
+// published after, and sends the next marker for those made since. It
+// runs on the delivery goroutine (or on a timer when the marker was lost
+// to a bus outage: acknowledged anyway, as without the fence).
+func (s *Server) fenceBack() {
+	s.fenceMu.Lock()
+	done := s.fenceSent
+	s.fenceSent, s.fenceNext = s.fenceNext, nil
+	next := len(s.fenceSent) > 0
+	s.fenceOut = next
+	s.fenceMu.Unlock()
+	if next {
+		s.afterOrdered(s.fenceBack)
+	}
+	for _, sb := range done {
+		s.ackFenced(sb)
+	}
+}
+
+// ackFenced sends a fenced subscription's subscription_succeeded (and a
+// cache channel's last message or cache miss) and lets broadcasts reach
+// it. One that was unsubscribed or closed meanwhile gets nothing.
+func (s *Server) ackFenced(sb *sub) {
+	a := sb.c.app
+	ch := sb.ch
+	missed := false
+	a.mu.Lock()
+	if sb.dead.Load() || !sb.fenced {
+		a.mu.Unlock()
+		return
+	}
+	sb.fenced = false
+	// Queued before the flag is cleared: a broadcast that sees the
+	// subscriber acknowledged queues after these frames.
+	sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, ch.name)))
+	if ch.kind.Cache() {
+		if ch.cache != nil {
+			sb.c.send(textFrame(ch.cache))
+		} else {
+			sb.c.send(textFrame(pusherText("pusher:cache_miss", nil, ch.name)))
+			missed = true
+		}
+	}
+	if ch.counts != sb.countsSeen {
+		// The counts sent while it was held skipped it.
+		sb.c.send(textFrame(subscriptionCountText(ch.name, ch.count)))
+	}
+	sb.pending.Store(false)
+	a.mu.Unlock()
+	if missed && a.wants(CacheMiss) {
+		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
+	}
+}
