@@ -236,20 +236,15 @@ async function restartOnce(server, gen) {
   await server.waitForOutput(new RegExp(`Generation ${gen} gone after`), DRAIN * 2 + 20000);
 }
 
-// Known: with worker processes, a client that moved to a worker of the new
-// generation reading the hub behind (a starved CPU) can get again what its
-// old socket had (docs/architecture.md: what the kernel still holds
-// between the hub and the worker is not counted).
 const WORKERS = Number(process.env.REVERB_E2E_WORKERS ?? 2);
-const hubDups = !PORTABLE && WORKERS > 0 ? 'worker processes: a subscription does not skip what the kernel holds between the hub and its worker' : false;
 
-test('one server, restarts: whispers and API events reach every subscribed peer exactly once, in order', { timeout: 120000, todo: hubDups }, async (t) => {
+test('one server, restarts: whispers and API events reach every subscribed peer exactly once, in order', { timeout: 120000 }, async (t) => {
   const server = await startServer({ port: await port(), workers: WORKERS, drainWindow: `${DRAIN}ms` });
   await scenario(t, [server], () => server, (r) => restartOnce(server, r + 1));
   await server.stop();
 });
 
-test('two nodes on Redis, restarts of each and of both: whispers and API events across nodes exactly once, in order', { skip: haveRedis ? false : 'no redis-server', timeout: 180000, todo: hubDups }, async (t) => {
+test('two nodes on Redis, restarts of each and of both: whispers and API events across nodes exactly once, in order', { skip: haveRedis ? false : 'no redis-server', timeout: 180000 }, async (t) => {
   const redisPort = await port();
   const redis = await startRedis({ port: redisPort });
   t.after(() => redis.stop());
