@@ -363,6 +363,18 @@ func (l *uncountedLagNode) Start(ctx context.Context, deliver func([]byte)) erro
 
 func (l *uncountedLagNode) Received() (uint64, bool) { return l.taken.Load(), true }
 
+// uncountedLagRouter is uncountedLagNode for a node of the interest routing.
+type uncountedLagRouter struct {
+	cluster.Router
+	lag *uncountedLagNode
+}
+
+func (l *uncountedLagRouter) Start(ctx context.Context, deliver func([]byte)) error {
+	return l.lag.Start(ctx, deliver)
+}
+
+func (l *uncountedLagRouter) Received() (uint64, bool) { return l.lag.Received() }
+
 // The same when the events the new node is behind on are still on their
 // way to it (not read, so not counted): the subscription is acknowledged
 // once the bus's order has passed it, so the event the old socket had
@@ -370,12 +382,28 @@ func (l *uncountedLagNode) Received() (uint64, bool) { return l.taken.Load(), tr
 func TestSubscriptionGetsOnlyLaterEventsBehindUnreadOnes(t *testing.T) {
 	bus := cluster.NewBus()
 	lb := &uncountedLagNode{Transport: bus.Node()}
-	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
-	nb := startServer(t, Options{Transport: lb, NodeID: "node-b"})
+	subscriptionGetsOnlyLaterEventsBehindUnreadOnes(t, bus.Node(), lb, lb)
+}
+
+// The same in the interest routing, the new node's topic live already
+// (another subscriber there).
+func TestRoutedSubscriptionGetsOnlyLaterEventsBehindUnreadOnes(t *testing.T) {
+	bus := cluster.NewRoutedBus()
+	inner := bus.Node()
+	lb := &uncountedLagNode{Transport: inner}
+	subscriptionGetsOnlyLaterEventsBehindUnreadOnes(t, bus.Node(), &uncountedLagRouter{Router: inner, lag: lb}, lb)
+}
+
+func subscriptionGetsOnlyLaterEventsBehindUnreadOnes(t *testing.T, a, b cluster.Transport, lb *uncountedLagNode) {
+	na := startServer(t, Options{Transport: a, NodeID: "node-a"})
+	nb := startServer(t, Options{Transport: b, NodeID: "node-b"})
 	waitFor(t, "node b hears of node a", nb.s.hasPeers)
 	old := na.dial(t, "reverb-key")
 	old.subscribe("news", "", "")
 	old.subscribed("news")
+	stays := nb.dial(t, "reverb-key")
+	stays.subscribe("news", "", "")
+	stays.subscribed("news")
 
 	lb.lag.Store(int64(300 * time.Millisecond))
 	na.trigger(t, "123456", "e", "1", "news")

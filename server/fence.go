@@ -14,8 +14,11 @@ package server
 // delivered here without it, and everything after reaches it, so no
 // broadcast arrives twice and none published after subscription_succeeded
 // is missed. Presence joins already wait for their own message to come
-// back (presence.go); interest routing holds subscriptions its own way
-// (routing.go). One marker is out at a time; the subscriptions made while
+// back (presence.go). In the interest routing a subscription to a channel
+// whose topic is not live here yet is held until it is (routing.go); one
+// to a live topic is fenced with a marker on the topic as well, since the
+// topics and the control stream may not share one order (Redis Cluster's
+// shards). One marker is out at a time; the subscriptions made while
 // it travels wait for the next one, so a reconnect storm costs a marker
 // per round trip, not one per subscription. A node with no peers fences
 // nothing: nothing else could have delivered to its clients.
@@ -24,7 +27,7 @@ package server
 // it, and reports whether it did; false means the caller acknowledges it
 // now. Caller holds a.mu, right after addSub.
 func (s *Server) fenceSub(a *appState, ch *channel, c *conn) bool {
-	if s.router != nil || !s.hasPeers() {
+	if !s.hasPeers() {
 		return false
 	}
 	sb := c.subOf(ch)
@@ -43,8 +46,26 @@ func (s *Server) fenceSub(a *appState, ch *channel, c *conn) bool {
 	s.fenceOut = true
 	s.fenceSent = append(s.fenceSent, sb)
 	s.fenceMu.Unlock()
-	s.afterOrdered(s.fenceBack)
+	s.afterMarkers(s.fenceTopics([]*sub{sb}), s.fenceBack)
 	return true
+}
+
+// fenceTopics is where a marker covering subs goes besides the control
+// stream: their channels' topics in the interest routing, none otherwise.
+func (s *Server) fenceTopics(subs []*sub) []string {
+	if s.router == nil {
+		return nil
+	}
+	seen := make(map[string]bool, len(subs))
+	var topics []string
+	for _, sb := range subs {
+		t := channelTopic(sb.c.app.cfg.ID, sb.ch.name)
+		if !seen[t] {
+			seen[t] = true
+			topics = append(topics, t)
+		}
+	}
+	return topics
 }
 
 // fenceBack acknowledges the subscriptions the marker now back was
@@ -55,11 +76,11 @@ func (s *Server) fenceBack() {
 	s.fenceMu.Lock()
 	done := s.fenceSent
 	s.fenceSent, s.fenceNext = s.fenceNext, nil
-	next := len(s.fenceSent) > 0
-	s.fenceOut = next
+	next := s.fenceSent
+	s.fenceOut = len(next) > 0
 	s.fenceMu.Unlock()
-	if next {
-		s.afterOrdered(s.fenceBack)
+	if len(next) > 0 {
+		s.afterMarkers(s.fenceTopics(next), s.fenceBack)
 	}
 	for _, sb := range done {
 		s.ackFenced(sb)
