@@ -506,9 +506,11 @@ type Entry struct {
 }
 
 // State replaces what the ledger holds for node in app by its own account
-// (a node answering a late joiner, or back after being forgotten): counts
-// by channel, presence memberships by channel. Differences are applied as
-// node's own operations.
+// (a node answering a late joiner, one back after being forgotten, or this
+// node subscribed again after its subscription dropped): counts by
+// channel, presence memberships by channel. Differences are applied as
+// node's own operations, except that a departure it no longer lists starts
+// no hold here (unhold).
 func (l *Ledger) State(node, ref, app string, counts map[string]int, members map[string][]Entry, holdVacate bool) []Decision {
 	l.seen(node)
 	var out []Decision
@@ -538,6 +540,7 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 		if c := l.channel(app, name, counts[name] > 0); c != nil {
 			c.holdVacate = holdVacate
 			out = l.setCount(out, c, node, node, r, app, name, counts[name], holdVacate)
+			out = l.unhold(out, c, r)
 			l.gc(app, name, c)
 		}
 		want := map[string]Entry{}
@@ -551,7 +554,9 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 				}
 				if e, ok := want[sk[len(node)+1:]]; !ok || e.UserKey != c.sockets[sk] {
 					i++
-					out = l.leave(out, c, sk, node, ref+"/"+strconv.Itoa(i), app, name)
+					id := ref + "/" + strconv.Itoa(i)
+					out = l.leave(out, c, sk, node, id, app, name)
+					out = l.unhold(out, c, id)
 				}
 			}
 			l.gc(app, name, c)
@@ -563,6 +568,33 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 		}
 	}
 	return out
+}
+
+// unhold withdraws hold id, just started by State: a departure that node's
+// own account no longer lists happened without this ledger seeing it (its
+// messages missed this node). That node decided it in its own ledger, and
+// its hold, if still pending, comes with its own id (Adopt); one started
+// here would never be committed (its holder does not know it) and would
+// stand for a member or a vacated channel that is gone.
+func (l *Ledger) unhold(out []Decision, c *chanState, id string) []Decision {
+	h := l.holds[id]
+	if h == nil {
+		return out
+	}
+	delete(l.holds, id)
+	if c.vacate == h {
+		c.vacate = nil
+	}
+	if c.removals[h.userKey] == h {
+		delete(c.removals, h.userKey)
+	}
+	kept := out[:0]
+	for _, d := range out {
+		if d.Kind != HoldStart || d.Hold != id {
+			kept = append(kept, d)
+		}
+	}
+	return kept
 }
 
 // Held is a pending ChannelVacated or MemberRemoved hold, as its holder

@@ -585,3 +585,49 @@ func TestMemberIsAddedAfterItsChannelIsOccupied(t *testing.T) {
 		t.Errorf("%d channels tracked", l.Size())
 	}
 }
+
+// A ledger that missed some of a node's operations (its subscription
+// dropped while the others went on publishing) takes that node's state in
+// place of what it held: a departure it missed starts no hold of its own,
+// which its holder would never commit (the member would stay "back within
+// the hold" for ever, the channel "vacated"); the holder's own pending
+// hold, adopted, still commits.
+func TestStateAfterMissedOperations(t *testing.T) {
+	a, b := New(), New()
+	both := func(op func(l *Ledger) []Decision) { op(a); op(b) }
+	both(func(l *Ledger) []Decision { return l.Count("a", "a:1", "app", "presence-x", 2, 0, true, false) })
+	both(func(l *Ledger) []Decision { return l.Join("a", "a:2", "app", "presence-x", "s1", "1", "1", false) })
+	both(func(l *Ledger) []Decision { return l.Join("a", "a:3", "app", "presence-x", "s2", "2", "2", false) })
+	both(func(l *Ledger) []Decision { return l.Count("a", "a:4", "app", "public", 1, 0, true, false) })
+	// b misses these: user 2 leaves (a holds its removal), public empties
+	// (a holds its vacate, then commits it).
+	a.Leave("a", "a:5", "app", "presence-x", "s2")
+	a.Count("a", "a:6", "app", "public", 0, 0, true, false)
+	if ds := a.Commit("a", "a:6"); len(ds) != 1 || ds[0].Kind != ChannelVacated {
+		t.Fatalf("a's commit of the vacate: %v", ds)
+	}
+	// b asks again: a's state and its pending holds replace what b had.
+	ds := b.State("a", "a:7", "app", map[string]int{"presence-x": 1},
+		map[string][]Entry{"presence-x": {{Socket: "s1", UserKey: "1", UserID: "1"}}}, true)
+	for _, d := range ds {
+		if d.Kind == HoldStart {
+			t.Errorf("b started a hold for a departure a decided already: %+v", d)
+		}
+	}
+	b.Adopt("a", "app", a.Holds("a", "app"))
+	// a's pending removal commits on both alike.
+	da, db := a.Commit("a", "a:5"), b.Commit("a", "a:5")
+	if !reflect.DeepEqual(da, db) || len(da) != 1 || da[0].Kind != MemberRemoved {
+		t.Fatalf("commit of user 2's removal: a decided %v, b %v", da, db)
+	}
+	// User 2 back (on b), public subscribed (on b): both ledgers agree that
+	// these are a new member and an occupied channel.
+	da, db = a.Join("b", "b:1", "app", "presence-x", "t1", "2", "2", false), b.Join("b", "b:1", "app", "presence-x", "t1", "2", "2", false)
+	if !reflect.DeepEqual(da, db) || len(da) != 1 || da[0].Kind != MemberAdded {
+		t.Errorf("user 2 back: a decided %v, b %v", da, db)
+	}
+	da, db = a.Count("b", "b:2", "app", "public", 1, 0, true, false), b.Count("b", "b:2", "app", "public", 1, 0, true, false)
+	if !reflect.DeepEqual(da, db) || len(da) != 2 || da[1].Kind != ChannelOccupied {
+		t.Errorf("public subscribed again: a decided %v, b %v", da, db)
+	}
+}
