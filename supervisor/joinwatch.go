@@ -70,6 +70,14 @@ func (j *joinWatch) Received() (uint64, bool) {
 	return 0, false
 }
 
+// OnResubscribed passes the server's function on to the transport
+// underneath when it reports resubscriptions (cluster.Resubscriber).
+func (j *joinWatch) OnResubscribed(f func()) {
+	if r, ok := j.Transport.(cluster.Resubscriber); ok {
+		r.OnResubscribed(f)
+	}
+}
+
 func (j *joinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
 	n, err := j.Transport.Publish(ctx, msg)
 	if bytes.Contains(msg, helloType) && !bytes.Contains(msg, forField) {
@@ -131,3 +139,5 @@ func (r routerJoinWatch) Start(ctx context.Context, deliver func(msg []byte)) er
 func (r routerJoinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
 	return r.jw.Publish(ctx, msg)
 }
+
+func (r routerJoinWatch) OnResubscribed(f func()) { r.jw.OnResubscribed(f) }

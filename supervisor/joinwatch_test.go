@@ -143,3 +143,44 @@ func TestJoinWatchPassesOnTheBusCount(t *testing.T) {
 		t.Fatalf("Received() = %d, %v; want 1, true", n, ok)
 	}
 }
+
+// resubStub is a transport that reports resubscriptions.
+type resubStub struct {
+	busStub
+	f func()
+}
+
+func (r *resubStub) OnResubscribed(f func()) { r.f = f }
+
+type resubRouterStub struct {
+	routerStub
+	f func()
+}
+
+func (r *resubRouterStub) OnResubscribed(f func()) { r.f = f }
+
+// The server hears through the joinWatch, plain or routed, that the Redis
+// subscription was made again after a drop (it then asks the other nodes
+// for the state it may have missed).
+func TestJoinWatchPassesResubscriptionsOn(t *testing.T) {
+	plain := &resubStub{busStub: busStub{receivers: 1}}
+	routed := &resubRouterStub{routerStub: routerStub{busStub: busStub{receivers: 1}}}
+	for _, c := range []struct {
+		tr   cluster.Transport
+		got  func() func()
+		name string
+	}{{plain, func() func() { return plain.f }, "plain"}, {routed, func() func() { return routed.f }, "routed"}} {
+		tr, _ := watchJoins(c.tr, "g1w0-aa")
+		rs, ok := tr.(cluster.Resubscriber)
+		if !ok {
+			t.Fatalf("%s: the watched transport is no cluster.Resubscriber", c.name)
+		}
+		called := false
+		rs.OnResubscribed(func() { called = true })
+		if f := c.got(); f == nil {
+			t.Fatalf("%s: the function did not reach the transport", c.name)
+		} else if f(); !called {
+			t.Fatalf("%s: the transport's call did not reach the server", c.name)
+		}
+	}
+}

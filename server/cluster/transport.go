@@ -29,6 +29,21 @@ type Counter interface {
 	Received() (n uint64, ok bool)
 }
 
+// Resubscriber is implemented by transports whose subscription can drop
+// and be made again while the other nodes go on publishing (Redis: CLIENT
+// KILL, a proxy's idle timeout, the pub/sub output buffer limit, a
+// failover): what they published in between never reaches this node, so
+// the state their messages carry (presence, the ledger) has to be asked
+// for again.
+type Resubscriber interface {
+	// OnResubscribed installs the function the transport calls, on the
+	// delivery goroutine, each time the subscription is live again after
+	// it dropped: after every message received before the drop and
+	// before any message received on the new subscription. Call it
+	// before Start.
+	OnResubscribed(f func())
+}
+
 // Router is the Transport of the interest-routed mode (a fleet of this
 // server only): besides the control stream every node receives (Publish),
 // a message published to a topic (PublishTo) reaches only the nodes

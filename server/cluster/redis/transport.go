@@ -109,6 +109,10 @@ type Transport struct {
 	pubLogged bool
 	ps        *goredis.PubSub // the subscriber's current PubSub, for Close
 	live      chan struct{}   // closed at the first live subscription
+	// onResub is called on the delivery goroutine each time the control
+	// channel's subscription is live again after a drop
+	// (cluster.Resubscriber).
+	onResub func()
 	// ctlWritable: the subscriber's initial SUBSCRIBE commands are written
 	// (the manager may send topic commands on ps from then on).
 	ctlWritable bool
@@ -154,6 +158,8 @@ type Transport struct {
 type inItem struct {
 	msg  []byte
 	live string
+	// resub: the subscription is live again after a drop (onResub).
+	resub bool
 }
 
 type queued struct {
@@ -193,6 +199,15 @@ func New(opts Options) (*Transport, error) {
 	t.cond = sync.NewCond(&t.mu)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
+}
+
+// OnResubscribed installs the function called, on the delivery goroutine,
+// each time the subscription to the channel is live again after it
+// dropped (cluster.Resubscriber). Call it before Start.
+func (t *Transport) OnResubscribed(f func()) {
+	t.mu.Lock()
+	t.onResub = f
+	t.mu.Unlock()
 }
 
 // Where names the Redis deployment the transport uses (no secrets).
@@ -502,9 +517,13 @@ func (t *Transport) deliverLoop() {
 		it := t.inbox[0]
 		t.inbox[0] = inItem{}
 		t.inbox = t.inbox[1:]
-		d, live := t.deliver, t.onLive
+		d, live, resub := t.deliver, t.onLive, t.onResub
 		t.mu.Unlock()
-		if it.live != "" {
+		if it.resub {
+			if resub != nil {
+				resub()
+			}
+		} else if it.live != "" {
 			if live != nil {
 				live(it.live)
 			}
@@ -743,6 +762,12 @@ func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time
 				// Nobody else to wait for (first start, a lone node):
 				// publish directly at once.
 				t.flushReady = t.receivers <= 1
+				if reconnect {
+					// Whatever the other nodes published since the drop
+					// missed this node: the server asks them for their
+					// state, after everything received before.
+					t.inbox = append(t.inbox, inItem{resub: true})
+				}
 				t.cond.Broadcast() // the flusher may send now
 				t.mu.Unlock()
 				if reconnect {
