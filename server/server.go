@@ -93,8 +93,8 @@ type Options struct {
 // several are held, they are taken in this order: an app's mu (app.go),
 // the ledger's gmu or hmu (decisions.go), pubMu; srvMu (spawn) may be taken
 // under an app's mu or gmu, and only a poller's lock under it (attach);
-// a socket's omu is taken under an app's mu, never the other way. snapMu is taken
-// before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).
+// a socket's omu is taken under an app's mu, never the other way. snapMu and an
+// app's mu are taken before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).
 // errMu, gatherMu, waitersMu and nodesMu are leaves: nothing else is
 // locked, and nothing is sent, while one is held.
 type Server struct {
@@ -285,6 +285,9 @@ func New(opts Options) (*Server, error) {
 		s.transport = cluster.NewLocal()
 	}
 	s.setupRouting()
+	if rs, ok := s.transport.(cluster.Resubscriber); ok {
+		rs.OnResubscribed(s.onResubscribed) // the others' state asked again after a drop (rejoin.go)
+	}
 	s.setupObservers(table.list)
 	if err := s.transport.Start(context.Background(), s.deliver); err != nil {
 		return nil, fmt.Errorf("server: starting cluster transport: %w", err)
