@@ -9,7 +9,7 @@
 // node 2's members (frames to its clients, the API's users and user_count, a new subscriber's
 // subscription_succeeded) and every webhook are compared with the truth.
 //
-// REVERB_E2E_GAP_PORT=N takes ports N..N+4 (Redis, proxy, node 1, node 2, webhook receiver)
+// REVERB_E2E_PORT_BASE=N takes ports N..N+4 (Redis, proxy, node 1, node 2, webhook receiver)
 // instead of free ones.
 
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ import { memberAdded, memberRemoved } from './lib/frames.mjs';
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 const skip = haveRedis ? false : 'redis-server not installed (CI installs it)';
 const HOLD = 3000; // Pusher's hold of channel_vacated and member_removed
-const base = Number(process.env.REVERB_E2E_GAP_PORT) || 0;
+const base = Number(process.env.REVERB_E2E_PORT_BASE) || 0;
 const port = async (i) => (base ? base + i : freePort());
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
