@@ -145,8 +145,12 @@ func (s *Server) onSnapshot(env *envelope) {
 		defer s.snapMu.Unlock()
 		return s.leftSinceHello[key]
 	}
-	if ok, joined, left := s.rejoin.answers(env.Ref); ok {
-		s.dropUnlisted(env, joined)
+	// An answer to the hello of a resubscription replaces: it also
+	// removes what it does not list and updates a membership whose data
+	// changed (a socket that joined again as another user).
+	replace, joinedSince, left := s.rejoin.answers(env.Ref)
+	if replace {
+		s.dropUnlisted(env, joinedSince)
 		leftSince = left
 	}
 	for _, e := range env.Entries {
@@ -164,9 +168,10 @@ func (s *Server) onSnapshot(env *envelope) {
 			pc = &presenceChannel{}
 			a.presence[e.Channel] = pc
 		}
-		var added []byte
+		var removed, added []byte
 		var subs []*sub
-		if pc.find(env.Node, e.SocketID) < 0 {
+		i := pc.find(env.Node, e.SocketID)
+		if i < 0 || replace && !joinedSince(key) && string(phpjson.Append(nil, pc.members[i].data)) != e.ChannelData {
 			data := php.ArrayValue(php.NewArray())
 			if d, err := phpjson.Decode([]byte(e.ChannelData)); err == nil && d.Kind() == php.Array {
 				data = d
@@ -174,15 +179,17 @@ func (s *Server) onSnapshot(env *envelope) {
 			// A user new to this node's view (a late joiner's first
 			// snapshot, or a node back after a partition) is announced to
 			// the local subscribers.
-			if _, added = pc.join(env.Node, e.SocketID, e.Channel, data); added != nil {
+			if removed, added = pc.join(env.Node, e.SocketID, e.Channel, data); removed != nil || added != nil {
 				if ch := a.channels[e.Channel]; ch != nil {
 					subs = ch.subscribers()
 				}
 			}
 		}
 		a.mu.Unlock()
-		if len(subs) > 0 {
-			s.fanout(a, e.Channel, subs, added, nil)
+		for _, t := range [][]byte{removed, added} {
+			if t != nil && len(subs) > 0 {
+				s.fanout(a, e.Channel, subs, t, nil)
+			}
 		}
 	}
 }
