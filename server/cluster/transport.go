@@ -38,9 +38,9 @@ type Counter interface {
 type Resubscriber interface {
 	// OnResubscribed installs the function the transport calls, on the
 	// delivery goroutine, each time the subscription is live again after
-	// it dropped: after every message received before the drop and
-	// before any message received on the new subscription. Call it
-	// before Start.
+	// a drop the other nodes did not share (they stayed subscribed, so
+	// they may have published meanwhile): after every message received
+	// before the drop. Call it before Start.
 	OnResubscribed(f func())
 }
 

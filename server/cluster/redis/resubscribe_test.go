@@ -17,10 +17,11 @@ import (
 
 // A node whose subscriber connection is closed while Redis stays up hears
 // from the transport that it subscribed again (cluster.Resubscriber), on
-// the delivery goroutine, after what it received before the drop and
-// before what it receives on the new subscription: the server then asks
-// the other nodes for the state it may have missed. Alike on one server,
-// Sentinel and Cluster (both routings), which share the subscriber loop.
+// the delivery goroutine, after what it received before the drop: the
+// server then asks the other nodes for the state it may have missed. Alike
+// on one server, Sentinel and Cluster (both routings), which share the
+// subscriber loop. When Redis itself was away (every node disconnected,
+// each holding its queue until the others are back), nobody is told.
 
 var _ cluster.Resubscriber = (*Transport)(nil)
 var _ cluster.Resubscriber = (*Router)(nil)
@@ -156,4 +157,53 @@ func TestResubscribedNoticeCluster(t *testing.T) {
 	// The interest routing on Cluster: shard channels for the topics, the
 	// control channel (presence, the ledger) on the same subscriber loop.
 	checkResubscribed(t, d, c, true)
+}
+
+func TestNoResubscribedNoticeAfterARedisRestart(t *testing.T) {
+	r := startRedis(t)
+	d, err := redisconn.FromReverbServer(serverFor(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := startResubNode(t, d, false), startResubNode(t, d, false)
+	ctx := context.Background()
+	for _, n := range []*resubNode{a, b} {
+		if _, err := n.tr.Publish(ctx, []byte("hello")); err != nil { // both count 2 receivers
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both messages everywhere", func() bool { return a.count("hello") == 2 && b.count("hello") == 2 })
+	r.Stop()
+	time.Sleep(300 * time.Millisecond)
+	r.Start()
+	waitFor(t, "both subscribed again", func() bool {
+		return strings.Count(a.log.String(), "Redis connection established") == 2 &&
+			strings.Count(b.log.String(), "Redis connection established") == 2
+	})
+	if _, err := b.tr.Publish(ctx, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a got the message after", func() bool { return a.index("after") >= 0 })
+	time.Sleep(200 * time.Millisecond)
+	// Both were disconnected, and each waited for the other before
+	// publishing again: nothing was lost, nobody is told.
+	if n := a.count("resubscribed") + b.count("resubscribed"); n != 0 {
+		t.Errorf("%d notices after a restart of Redis: a %q, b %q", n, a.seq, b.seq)
+	}
+}
+
+// A planned failover moves each node's subscription to the new master; a
+// message published there before a node moved missed it: each is told.
+func TestResubscribedNoticeAfterAPlannedMove(t *testing.T) {
+	s := testsvc.StartSentinel(t, testsvc.SentinelOptions{})
+	d := sentinelDeployment(t, s, "")
+	a, b := startResubNode(t, d, false), startResubNode(t, d, false)
+	old := s.MasterAddr()
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: s.SentinelAddr(), Protocol: 2, DisableIdentity: true})
+	defer sc.Close()
+	if err := sc.Failover(context.Background(), s.Service()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitFailover(old, 30*time.Second)
+	waitFor(t, "both told after moving", func() bool { return a.count("resubscribed") == 1 && b.count("resubscribed") == 1 })
 }

@@ -110,9 +110,11 @@ type Transport struct {
 	ps        *goredis.PubSub // the subscriber's current PubSub, for Close
 	live      chan struct{}   // closed at the first live subscription
 	// onResub is called on the delivery goroutine each time the control
-	// channel's subscription is live again after a drop
-	// (cluster.Resubscriber).
-	onResub func()
+	// channel's subscription is live again after a drop the other nodes
+	// did not share (cluster.Resubscriber); resubPending is set from such
+	// a drop until the subscription is live again.
+	onResub      func()
+	resubPending bool
 	// ctlWritable: the subscriber's initial SUBSCRIBE commands are written
 	// (the manager may send topic commands on ps from then on).
 	ctlWritable bool
@@ -686,6 +688,11 @@ func (t *Transport) subscribeLoop() {
 		}
 		if moved {
 			// The follower closed it to move: subscribe again at once.
+			// What was published on the new master meanwhile missed
+			// this node.
+			t.mu.Lock()
+			t.resubPending = true
+			t.mu.Unlock()
 			attempt, backoff = -1, 0
 			continue
 		}
@@ -693,6 +700,13 @@ func (t *Transport) subscribeLoop() {
 		switch {
 		case wasUp:
 			t.logf("Disconnected from Redis (subscriber %s): %v", t.where, err)
+			t.mu.Lock()
+			want := t.receivers
+			t.mu.Unlock()
+			stayed := t.othersStayed(want)
+			t.mu.Lock()
+			t.resubPending = t.resubPending || stayed
+			t.mu.Unlock()
 			// A live subscription that drops first tries again at once:
 			// when only this connection was closed (CLIENT KILL, an idle
 			// timeout, the pub/sub output buffer limit) the other nodes
@@ -762,10 +776,11 @@ func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time
 				// Nobody else to wait for (first start, a lone node):
 				// publish directly at once.
 				t.flushReady = t.receivers <= 1
-				if reconnect {
-					// Whatever the other nodes published since the drop
-					// missed this node: the server asks them for their
-					// state, after everything received before.
+				if reconnect && t.resubPending {
+					// What the others published since the drop missed
+					// this node: the server asks them for their state,
+					// after everything received before.
+					t.resubPending = false
 					t.inbox = append(t.inbox, inItem{resub: true})
 				}
 				t.cond.Broadcast() // the flusher may send now
@@ -882,6 +897,26 @@ func (t *Transport) awaitPeers(want int) {
 			return
 		}
 	}
+}
+
+// othersStayed reports, when this node's subscription dropped, whether
+// the other nodes are still subscribed (at least one, and all but this one
+// of the want that listened before): then only this node's connection was
+// closed, the others go on publishing directly, and what they publish
+// until this node is subscribed again misses it. When Redis itself is
+// away (no answer, or the others are gone as well) they queue until every
+// node is back (awaitPeers) and nothing is lost: the server is not told
+// then (every node asking every other one for its state after each
+// restart of Redis would be a storm of answers).
+func (t *Transport) othersStayed(want int) bool {
+	ctx, cancel := context.WithTimeout(t.ctx, time.Second)
+	defer cancel()
+	node, err := redisconn.NodeFor(ctx, t.client, t.opts.Channel)
+	if err != nil {
+		return false
+	}
+	counts, err := node.PubSubNumSub(ctx, t.opts.Channel).Result()
+	return err == nil && int(counts[t.opts.Channel]) >= max(want-1, 1)
 }
 
 // flushLoop sends queued messages, in order, whenever the subscription is
