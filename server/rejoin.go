@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/reverb-go/reverb/server/cluster"
 )
 
 // rejoinWindow is how long after asking for a snapshot the leaves of other
@@ -71,8 +73,16 @@ func (s *Server) askSnapshot(node string) {
 
 // onResubscribed is the transport's notice that the subscription is live
 // again after a drop (cluster.Resubscriber), on the delivery goroutine:
-// every node is asked for its state.
-func (s *Server) onResubscribed() {
+// this node's own state messages whose copy was lost are applied here
+// (owncopies.go), and when the others went on publishing meanwhile every
+// node is asked for its state.
+func (s *Server) onResubscribed(r cluster.Resubscription) {
+	for _, m := range s.own.lost(r.Drop) {
+		s.handle(m)
+	}
+	if !r.Missed {
+		return
+	}
 	s.rejoin.mu.Lock()
 	s.rejoin.rounds++
 	ref := "resync:" + s.nodeID + ":" + strconv.FormatUint(s.rejoin.rounds, 10)

@@ -164,6 +164,10 @@ type Server struct {
 	leftSinceHello map[string]bool
 	rejoin         rejoinState
 
+	// own keeps this node's state messages until their copy is back
+	// (owncopies.go).
+	own ownCopies
+
 	tlsRest tlsRester // rests the write keys of quiet TLS sockets
 
 	polls   *pollSet  // nil: goroutine readers
@@ -286,7 +290,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.setupRouting()
 	if rs, ok := s.transport.(cluster.Resubscriber); ok {
-		rs.OnResubscribed(s.onResubscribed) // the others' state asked again after a drop (rejoin.go)
+		// Copies lost with a dropped subscription (owncopies.go), the
+		// others' state asked again (rejoin.go).
+		s.own.rs = rs
+		rs.OnResubscribed(s.onResubscribed)
 	}
 	s.setupObservers(table.list)
 	if err := s.transport.Start(context.Background(), s.deliver); err != nil {

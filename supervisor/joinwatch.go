@@ -70,12 +70,19 @@ func (j *joinWatch) Received() (uint64, bool) {
 	return 0, false
 }
 
-// OnResubscribed passes the server's function on to the transport
-// underneath when it reports resubscriptions (cluster.Resubscriber).
-func (j *joinWatch) OnResubscribed(f func()) {
+// OnResubscribed and Drops pass the transport underneath on when it
+// reports resubscriptions (cluster.Resubscriber).
+func (j *joinWatch) OnResubscribed(f func(cluster.Resubscription)) {
 	if r, ok := j.Transport.(cluster.Resubscriber); ok {
 		r.OnResubscribed(f)
 	}
+}
+
+func (j *joinWatch) Drops() uint64 {
+	if r, ok := j.Transport.(cluster.Resubscriber); ok {
+		return r.Drops()
+	}
+	return 0
 }
 
 func (j *joinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
@@ -140,4 +147,6 @@ func (r routerJoinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
 	return r.jw.Publish(ctx, msg)
 }
 
-func (r routerJoinWatch) OnResubscribed(f func()) { r.jw.OnResubscribed(f) }
+func (r routerJoinWatch) OnResubscribed(f func(cluster.Resubscription)) { r.jw.OnResubscribed(f) }
+
+func (r routerJoinWatch) Drops() uint64 { return r.jw.Drops() }

@@ -9,8 +9,8 @@
 // node 2's members (frames to its clients, the API's users and user_count, a new subscriber's
 // subscription_succeeded) and every webhook are compared with the truth.
 //
-// REVERB_E2E_PORT_BASE=N takes ports N..N+4 (Redis, proxy, node 1, node 2, webhook receiver)
-// instead of free ones.
+// REVERB_E2E_PORT_BASE=N takes ports N..N+9 (for each test: Redis, proxy, node 1, node 2, webhook
+// receiver) instead of free ones.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -58,13 +58,16 @@ function redisCommand(redisPort, ...args) {
 
 /**
  * A TCP proxy in front of Redis for one node. While `holding`, a connection whose client sends
- * SUBSCRIBE gets nothing more forwarded until release(): the node's new subscription waits.
+ * SUBSCRIBE gets nothing more forwarded until release(): the node's new subscription waits. With
+ * `closeDelay`, a subscriber connection Redis closed stays open towards the node that long: the
+ * node does not notice at once (as when Redis' close is slow to reach it) and goes on publishing.
  */
 class Proxy {
   constructor(redisPort) {
     this.redisPort = redisPort;
     this.conns = new Set(); // { client, upstream, subscriber, held: [] | null }
     this.holding = false;
+    this.closeDelay = 0;
   }
 
   async start(listenPort) {
@@ -76,7 +79,7 @@ class Proxy {
       client.on('error', end);
       upstream.on('error', end);
       client.on('close', end);
-      upstream.on('close', end);
+      upstream.on('close', () => (c.subscriber && this.closeDelay ? setTimeout(end, this.closeDelay) : end()));
       upstream.on('data', (d) => client.write(d));
       client.on('data', (d) => {
         if (/\r\n(s?subscribe)\r\n/i.test(d.toString('latin1'))) {
@@ -84,7 +87,7 @@ class Proxy {
           if (this.holding && !c.held) c.held = [];
         }
         if (c.held) c.held.push(d);
-        else upstream.write(d);
+        else if (!upstream.destroyed) upstream.write(d);
       });
     });
     await new Promise((r) => this.server.listen(listenPort, '127.0.0.1', r));
@@ -168,28 +171,37 @@ async function userCount(server, channel) {
   return r.json.user_count;
 }
 
+/**
+ * Redis, node 1 on it, node 2 on it through a Proxy, and a webhook receiver for both; ports
+ * from REVERB_E2E_PORT_BASE + offset onwards when set.
+ */
+async function twoNodes(offset) {
+  const redis = await startRedis({ port: base ? base + offset : undefined });
+  started.push(redis);
+  const proxy = await new Proxy(redis.port).start(await port(offset + 1));
+  started.push(proxy);
+  const r = await new Receiver(APP_A).start(await port(offset + 4));
+  started.push(r);
+  const env = {
+    REVERB_SCALING_ENABLED: 'true', REVERB_SCALING_CHANNEL: `reverb-e2e-gap-${process.pid}-${offset}`,
+    REDIS_HOST: '127.0.0.1', REDIS_PASSWORD: 'null',
+  };
+  const apps = [{ ...APP_A, webhooks: [{ url: r.url(), event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }] }];
+  const project1 = await createProject({ apps, env: { ...env, REDIS_PORT: String(redis.port) } });
+  const project2 = await createProject({ apps, env: { ...env, REDIS_PORT: String(proxy.port) } });
+  started.push({ stop: () => project1.cleanup() }, { stop: () => project2.cleanup() });
+  const node1 = await startServer({ project: project1, workers: 0, port: base ? base + offset + 2 : undefined });
+  started.push(node1);
+  await node1.waitForOutput(/Redis connection established/, 10000);
+  const node2 = await startServer({ project: project2, workers: 0, port: base ? base + offset + 3 : undefined });
+  started.push(node2);
+  await node2.waitForOutput(/Redis connection established/, 10000);
+  return { redis, proxy, r, node1, node2 };
+}
+
 describe('a node whose subscription was dropped while Redis stayed up', { skip }, () => {
   test('learns the members that joined and left meanwhile; webhooks stay exactly once', async () => {
-    const redis = await startRedis({ port: base ? base : undefined });
-    started.push(redis);
-    const proxy = await new Proxy(redis.port).start(await port(1));
-    started.push(proxy);
-    const r = await new Receiver(APP_A).start(await port(4));
-    started.push(r);
-    const env = {
-      REVERB_SCALING_ENABLED: 'true', REVERB_SCALING_CHANNEL: `reverb-e2e-gap-${process.pid}`,
-      REDIS_HOST: '127.0.0.1', REDIS_PASSWORD: 'null',
-    };
-    const apps = [{ ...APP_A, webhooks: [{ url: r.url(), event_types: ['channel_occupied', 'channel_vacated', 'member_added', 'member_removed'] }] }];
-    const project1 = await createProject({ apps, env: { ...env, REDIS_PORT: String(redis.port) } });
-    const project2 = await createProject({ apps, env: { ...env, REDIS_PORT: String(proxy.port) } });
-    started.push({ stop: () => project1.cleanup() }, { stop: () => project2.cleanup() });
-    const node1 = await startServer({ project: project1, workers: 0, port: base ? base + 2 : undefined });
-    started.push(node1);
-    await node1.waitForOutput(/Redis connection established/, 10000);
-    const node2 = await startServer({ project: project2, workers: 0, port: base ? base + 3 : undefined });
-    started.push(node2);
-    await node2.waitForOutput(/Redis connection established/, 10000);
+    const { redis, proxy, r, node1, node2 } = await twoNodes(0);
 
     const ch = 'presence-gap';
     const m1 = await connect(node1);
@@ -258,6 +270,50 @@ describe('a node whose subscription was dropped while Redis stayed up', { skip }
     assert.deepEqual(sorted(r.named('member_removed')), sorted([2, 1, 5, 4].map((id) => ({
       name: 'member_removed', channel: id === 4 ? 'presence-gap-other' : ch, user_id: String(id),
     }))));
+    assert.equal(r.invalid, 0);
+  });
+
+  test('applies what it published itself before it noticed the drop', async () => {
+    const { redis, proxy, r, node1, node2 } = await twoNodes(5);
+    const ch = 'presence-own';
+    const w = await connect(node1);
+    await w.subscribeOk(ch, member(1));
+    const z = await connect(node2);
+    const z2 = await connect(node2);
+
+    // Redis closes node 2's subscriber; node 2 hears of it only 500 ms later and meanwhile
+    // publishes, directly, the join of user 2 and the first subscriber of a channel: they reach
+    // node 1, but their copies never come back to node 2.
+    proxy.closeDelay = 500;
+    const addrs = proxy.subscriberAddrs();
+    assert.equal(addrs.length, 1);
+    assert.match(await redisCommand(redis.port, 'CLIENT', 'KILL', 'ADDR', addrs[0], 'TYPE', 'pubsub'), /^:1\r/);
+    z.subscribe(ch, member(2));
+    z2.subscribe('own-public');
+    await w.nextWhere((f) => f === memberAdded(ch, member(2).channelData), 5000);
+    await node2.waitForOutput(/Redis connection established .* after/, 5000);
+
+    // Node 2 applies them once subscribed again: its clients are subscribed, its members are
+    // right, and the webhooks it alone reports (it is their sender) go out once.
+    const ok = JSON.parse(await z.nextWhere((f) => f.includes('pusher_internal:subscription_succeeded'), 5000));
+    assert.deepEqual(JSON.parse(ok.data).presence.ids.sort(), [1, 2]);
+    await z2.nextWhere((f) => f.includes('pusher_internal:subscription_succeeded'), 5000);
+    assert.deepEqual(await users(node2, ch), [1, 2]);
+    await waitFor(() => r.named('member_added').length === 2 && r.named('channel_occupied').length === 2,
+      { timeout: 5000, message: `webhooks: ${JSON.stringify(r.events)}` });
+    await sleep(1000);
+    assert.deepEqual(sorted(r.named('member_added')), sorted([1, 2].map((id) => ({ name: 'member_added', channel: ch, user_id: String(id) }))));
+    assert.deepEqual(sorted(r.named('channel_occupied')), sorted([ch, 'own-public'].map((channel) => ({ name: 'channel_occupied', channel }))));
+
+    // And its leaves too: user 2 leaves node 2 while it again has not noticed a drop.
+    proxy.closeDelay = 500;
+    const again = proxy.subscriberAddrs();
+    assert.equal(again.length, 1);
+    assert.match(await redisCommand(redis.port, 'CLIENT', 'KILL', 'ADDR', again[0], 'TYPE', 'pubsub'), /^:1\r/);
+    z.unsubscribe(ch);
+    await w.nextWhere((f) => f === memberRemoved(ch, 2), 5000);
+    await waitFor(async () => JSON.stringify(await users(node2, ch)) === '[1]', { timeout: 5000, message: `node 2's users of ${ch}` });
+    await waitFor(() => r.named('member_removed').length === 1, { timeout: HOLD + 5000, message: `member_removed: ${JSON.stringify(r.events)}` });
     assert.equal(r.invalid, 0);
   });
 });

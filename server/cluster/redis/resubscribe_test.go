@@ -21,7 +21,7 @@ import (
 // server then asks the other nodes for the state it may have missed. Alike
 // on one server, Sentinel and Cluster (both routings), which share the
 // subscriber loop. When Redis itself was away (every node disconnected,
-// each holding its queue until the others are back), nobody is told.
+// each holding its queue until the others are back), nothing was missed.
 
 var _ cluster.Resubscriber = (*Transport)(nil)
 var _ cluster.Resubscriber = (*Router)(nil)
@@ -31,8 +31,9 @@ type resubNode struct {
 	tr  *Transport
 	log *syncBuffer
 
-	mu  sync.Mutex
-	seq []string
+	mu    sync.Mutex
+	seq   []string
+	drops []cluster.Resubscription
 }
 
 func (n *resubNode) add(s string) {
@@ -77,7 +78,16 @@ func startResubNode(t *testing.T, d *redisconn.Deployment, router bool) *resubNo
 		n.tr = tr
 	}
 	t.Cleanup(func() { _ = n.tr.Close() })
-	n.tr.OnResubscribed(func() { n.add("resubscribed") })
+	n.tr.OnResubscribed(func(r cluster.Resubscription) {
+		n.mu.Lock()
+		n.drops = append(n.drops, r)
+		n.mu.Unlock()
+		if r.Missed {
+			n.add("resubscribed")
+		} else {
+			n.add("resubscribed, nothing missed")
+		}
+	})
 	if err := n.tr.Start(context.Background(), func(m []byte) { n.add(string(m)) }); err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +130,11 @@ func checkResubscribed(t *testing.T, d *redisconn.Deployment, master *goredis.Cl
 	if n := a.count("resubscribed"); n != 1 {
 		t.Errorf("%d notices for one drop: %q", n, a.seq)
 	}
-	if b.count("resubscribed") != 0 {
+	if len(b.drops) != 0 || b.tr.Drops() != 0 {
 		t.Errorf("b, whose subscription never dropped, was told it subscribed again: %q", b.seq)
+	}
+	if a.tr.Drops() != 1 || len(a.drops) != 1 || a.drops[0] != (cluster.Resubscription{Drop: 1, Missed: true}) {
+		t.Errorf("a counts %d drops and was told %+v; want one drop, the others went on publishing", a.tr.Drops(), a.drops)
 	}
 	if !strings.Contains(a.log.String(), "Disconnected from Redis (subscriber") {
 		t.Errorf("the drop is not logged:\n%s", a.log)
@@ -159,7 +172,7 @@ func TestResubscribedNoticeCluster(t *testing.T) {
 	checkResubscribed(t, d, c, true)
 }
 
-func TestNoResubscribedNoticeAfterARedisRestart(t *testing.T) {
+func TestResubscribedAfterARedisRestartMissedNothing(t *testing.T) {
 	r := startRedis(t)
 	d, err := redisconn.FromReverbServer(serverFor(r))
 	if err != nil {
@@ -186,8 +199,8 @@ func TestNoResubscribedNoticeAfterARedisRestart(t *testing.T) {
 	waitFor(t, "a got the message after", func() bool { return a.index("after") >= 0 })
 	time.Sleep(200 * time.Millisecond)
 	// Both were disconnected, and each waited for the other before
-	// publishing again: nothing was lost, nobody is told.
-	if n := a.count("resubscribed") + b.count("resubscribed"); n != 0 {
+	// publishing again: neither missed the other's messages.
+	if n := a.count("resubscribed, nothing missed") + b.count("resubscribed, nothing missed"); n != 2 || a.count("resubscribed")+b.count("resubscribed") != 0 {
 		t.Errorf("%d notices after a restart of Redis: a %q, b %q", n, a.seq, b.seq)
 	}
 }

@@ -43,6 +43,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/reverb-go/reverb/laravelcfg/redisconn"
+	"github.com/reverb-go/reverb/server/cluster"
 )
 
 // Transport is a cluster.Transport over Redis pub/sub.
@@ -110,11 +111,13 @@ type Transport struct {
 	ps        *goredis.PubSub // the subscriber's current PubSub, for Close
 	live      chan struct{}   // closed at the first live subscription
 	// onResub is called on the delivery goroutine each time the control
-	// channel's subscription is live again after a drop the other nodes
-	// did not share (cluster.Resubscriber); resubPending is set from such
-	// a drop until the subscription is live again.
-	onResub      func()
-	resubPending bool
+	// channel's subscription is live again after a drop
+	// (cluster.Resubscriber); drops counts the drops, and missed says that
+	// the other nodes stayed subscribed since the last one (or this node
+	// moved to a new master).
+	onResub func(cluster.Resubscription)
+	drops   uint64
+	missed  bool
 	// ctlWritable: the subscriber's initial SUBSCRIBE commands are written
 	// (the manager may send topic commands on ps from then on).
 	ctlWritable bool
@@ -160,8 +163,9 @@ type Transport struct {
 type inItem struct {
 	msg  []byte
 	live string
-	// resub: the subscription is live again after a drop (onResub).
-	resub bool
+	// resub: the subscription is live again after drop resub.Drop
+	// (onResub).
+	resub *cluster.Resubscription
 }
 
 type queued struct {
@@ -206,10 +210,18 @@ func New(opts Options) (*Transport, error) {
 // OnResubscribed installs the function called, on the delivery goroutine,
 // each time the subscription to the channel is live again after it
 // dropped (cluster.Resubscriber). Call it before Start.
-func (t *Transport) OnResubscribed(f func()) {
+func (t *Transport) OnResubscribed(f func(cluster.Resubscription)) {
 	t.mu.Lock()
 	t.onResub = f
 	t.mu.Unlock()
+}
+
+// Drops is the number of drops of the subscription so far
+// (cluster.Resubscriber).
+func (t *Transport) Drops() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.drops
 }
 
 // Where names the Redis deployment the transport uses (no secrets).
@@ -521,9 +533,9 @@ func (t *Transport) deliverLoop() {
 		t.inbox = t.inbox[1:]
 		d, live, resub := t.deliver, t.onLive, t.onResub
 		t.mu.Unlock()
-		if it.resub {
+		if it.resub != nil {
 			if resub != nil {
-				resub()
+				resub(*it.resub)
 			}
 		} else if it.live != "" {
 			if live != nil {
@@ -691,7 +703,8 @@ func (t *Transport) subscribeLoop() {
 			// What was published on the new master meanwhile missed
 			// this node.
 			t.mu.Lock()
-			t.resubPending = true
+			t.drops++
+			t.missed = true
 			t.mu.Unlock()
 			attempt, backoff = -1, 0
 			continue
@@ -701,11 +714,12 @@ func (t *Transport) subscribeLoop() {
 		case wasUp:
 			t.logf("Disconnected from Redis (subscriber %s): %v", t.where, err)
 			t.mu.Lock()
+			t.drops++
 			want := t.receivers
 			t.mu.Unlock()
 			stayed := t.othersStayed(want)
 			t.mu.Lock()
-			t.resubPending = t.resubPending || stayed
+			t.missed = t.missed || stayed
 			t.mu.Unlock()
 			// A live subscription that drops first tries again at once:
 			// when only this connection was closed (CLIENT KILL, an idle
@@ -776,12 +790,10 @@ func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time
 				// Nobody else to wait for (first start, a lone node):
 				// publish directly at once.
 				t.flushReady = t.receivers <= 1
-				if reconnect && t.resubPending {
-					// What the others published since the drop missed
-					// this node: the server asks them for their state,
-					// after everything received before.
-					t.resubPending = false
-					t.inbox = append(t.inbox, inItem{resub: true})
+				if reconnect {
+					// After everything received before the drop.
+					t.inbox = append(t.inbox, inItem{resub: &cluster.Resubscription{Drop: t.drops, Missed: t.missed}})
+					t.missed = false
 				}
 				t.cond.Broadcast() // the flusher may send now
 				t.mu.Unlock()
