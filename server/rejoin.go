@@ -78,7 +78,7 @@ func (s *Server) askSnapshot(node string) {
 // node is asked for its state.
 func (s *Server) onResubscribed(r cluster.Resubscription) {
 	for _, m := range s.own.lost(r.Drop) {
-		s.handle(m)
+		s.handle(m, true)
 	}
 	if !r.Missed {
 		return
