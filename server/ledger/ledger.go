@@ -541,6 +541,13 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 			c.holdVacate = holdVacate
 			out = l.setCount(out, c, node, node, r, app, name, counts[name], holdVacate)
 			out = l.unhold(out, c, r)
+			if c.wantCounts && c.counted && c.total != c.lastCount {
+				// The count this node's subscribers were last told is not
+				// the channel's any more (node reported the changes this
+				// ledger missed): they are told, as after a claim.
+				c.lastCount = c.total
+				out = append(out, Decision{Kind: SubscriptionCount, Sender: node, App: app, Channel: name, Count: c.total})
+			}
 			l.gc(app, name, c)
 		}
 		want := map[string]Entry{}

@@ -631,3 +631,23 @@ func TestStateAfterMissedOperations(t *testing.T) {
 		t.Errorf("public subscribed again: a decided %v, b %v", da, db)
 	}
 }
+
+// The subscription count a ledger last reported changes with a state that
+// lists other counts (changes it missed): the new count is decided, with
+// the state's node as sender (which reported it already), so that every
+// node tells its own subscribers.
+func TestStateDecidesTheMissedSubscriptionCount(t *testing.T) {
+	a, b := New(), New()
+	for _, l := range []*Ledger{a, b} {
+		l.Count("a", "a:1", "app", "orders", 2, 0, false, true)
+	}
+	a.Count("a", "a:2", "app", "orders", 5, CountThrottleMS, false, true) // b misses it
+	ds := b.State("a", "a:3", "app", map[string]int{"orders": 5}, nil, false)
+	want := []Decision{{Kind: SubscriptionCount, Sender: "a", App: "app", Channel: "orders", Count: 5}}
+	if !reflect.DeepEqual(ds, want) {
+		t.Fatalf("b decided %+v, want %+v", ds, want)
+	}
+	if ds := b.State("a", "a:4", "app", map[string]int{"orders": 5}, nil, false); len(ds) != 0 {
+		t.Fatalf("the same state again decided %+v", ds)
+	}
+}
