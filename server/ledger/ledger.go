@@ -508,10 +508,12 @@ type Entry struct {
 // State replaces what the ledger holds for node in app by its own account
 // (a node answering a late joiner, one back after being forgotten, or this
 // node subscribed again after its subscription dropped): counts by
-// channel, presence memberships by channel. Differences are applied as
-// node's own operations, except that a departure it no longer lists starts
-// no hold here (unhold).
-func (l *Ledger) State(node, ref, app string, counts map[string]int, members map[string][]Entry, holdVacate bool) []Decision {
+// channel, presence memberships by channel, the holds it holds (Adopt).
+// Differences are applied as node's own operations, except that a
+// departure it no longer lists starts no hold here (unhold): a user gone
+// whose removal node no longer holds is decided removed at once (node
+// reported it already; every node's watchers hear of it).
+func (l *Ledger) State(node, ref, app string, counts map[string]int, members map[string][]Entry, holdVacate bool, holds []Held) []Decision {
 	l.seen(node)
 	var out []Decision
 	i := 0
@@ -563,6 +565,9 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 					i++
 					id := ref + "/" + strconv.Itoa(i)
 					out = l.leave(out, c, sk, node, id, app, name)
+					if h := l.holds[id]; h != nil && h.kind == MemberRemoved && !holding(holds, name, h.userKey) {
+						out = append(out, Decision{Kind: MemberRemoved, Sender: node, App: app, Channel: name, UserID: h.userID})
+					}
 					out = l.unhold(out, c, id)
 				}
 			}
@@ -574,6 +579,7 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 			out = append(out, l.Join(node, ref+"/"+strconv.Itoa(i), app, name, sock, e.UserKey, e.UserID, false)...)
 		}
 	}
+	l.Adopt(node, app, holds)
 	return out
 }
 
@@ -604,6 +610,16 @@ func (l *Ledger) unhold(out []Decision, c *chanState, id string) []Decision {
 	return kept
 }
 
+// holding reports whether holds has the removal of user key in channel.
+func holding(holds []Held, channel, key string) bool {
+	for _, h := range holds {
+		if h.Kind == MemberRemoved && h.Channel == channel && h.UserKey == key {
+			return true
+		}
+	}
+	return false
+}
+
 // Held is a pending ChannelVacated or MemberRemoved hold, as its holder
 // tells a node that joined after it began (Holds, Adopt).
 type Held struct {
@@ -628,7 +644,7 @@ func (l *Ledger) Holds(node, app string) []Held {
 }
 
 // Adopt takes in holds node holds in app that this ledger, started after
-// they began, does not know (with node's State, to a node that joined):
+// they began, does not know (State does, for a node's state):
 // a member back within the hold is then neither removed nor added, and a
 // channel subscribed again neither vacated nor occupied, whichever node
 // the return comes to. A hold whose departure this ledger already saw

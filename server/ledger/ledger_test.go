@@ -309,7 +309,7 @@ func TestLateJoinerSyncsFromStates(t *testing.T) {
 		case "b":
 			counts["x"] = 1
 		}
-		for _, dec := range d.State(n, n+":state", "app", counts, members, true) {
+		for _, dec := range d.State(n, n+":state", "app", counts, members, true, nil) {
 			if dec.Sender == "d" {
 				t.Errorf("d reports %v while syncing", dec)
 			}
@@ -329,7 +329,7 @@ func TestLateJoinerSyncsFromStates(t *testing.T) {
 	}
 	// A state that matches changes nothing; one that drops a socket is a
 	// leave by its node.
-	if ds := d.State("b", "b:s2", "app", map[string]int{}, nil, true); len(ds) != 0 {
+	if ds := d.State("b", "b:s2", "app", map[string]int{}, nil, true, nil); len(ds) != 0 {
 		t.Errorf("same state: %v", ds)
 	}
 }
@@ -608,13 +608,12 @@ func TestStateAfterMissedOperations(t *testing.T) {
 	}
 	// b asks again: a's state and its pending holds replace what b had.
 	ds := b.State("a", "a:7", "app", map[string]int{"presence-x": 1},
-		map[string][]Entry{"presence-x": {{Socket: "s1", UserKey: "1", UserID: "1"}}}, true)
+		map[string][]Entry{"presence-x": {{Socket: "s1", UserKey: "1", UserID: "1"}}}, true, a.Holds("a", "app"))
 	for _, d := range ds {
-		if d.Kind == HoldStart {
-			t.Errorf("b started a hold for a departure a decided already: %+v", d)
+		if d.Kind == HoldStart || d.Kind == MemberRemoved {
+			t.Errorf("b started a hold for, or decided, a departure a decided or holds already: %+v", d)
 		}
 	}
-	b.Adopt("a", "app", a.Holds("a", "app"))
 	// a's pending removal commits on both alike.
 	da, db := a.Commit("a", "a:5"), b.Commit("a", "a:5")
 	if !reflect.DeepEqual(da, db) || len(da) != 1 || da[0].Kind != MemberRemoved {
@@ -642,12 +641,29 @@ func TestStateDecidesTheMissedSubscriptionCount(t *testing.T) {
 		l.Count("a", "a:1", "app", "orders", 2, 0, false, true)
 	}
 	a.Count("a", "a:2", "app", "orders", 5, CountThrottleMS, false, true) // b misses it
-	ds := b.State("a", "a:3", "app", map[string]int{"orders": 5}, nil, false)
+	ds := b.State("a", "a:3", "app", map[string]int{"orders": 5}, nil, false, nil)
 	want := []Decision{{Kind: SubscriptionCount, Sender: "a", App: "app", Channel: "orders", Count: 5}}
 	if !reflect.DeepEqual(ds, want) {
 		t.Fatalf("b decided %+v, want %+v", ds, want)
 	}
-	if ds := b.State("a", "a:4", "app", map[string]int{"orders": 5}, nil, false); len(ds) != 0 {
+	if ds := b.State("a", "a:4", "app", map[string]int{"orders": 5}, nil, false, nil); len(ds) != 0 {
 		t.Fatalf("the same state again decided %+v", ds)
+	}
+}
+
+// A user gone unseen whose removal its node committed already is decided
+// removed at once by the state (with that node as sender, which reported
+// it): watchers on every node hear that it went offline.
+func TestStateDecidesARemovalCommittedUnseen(t *testing.T) {
+	a, b := New(), New()
+	for _, l := range []*Ledger{a, b} {
+		l.Join("a", "a:1", "app", "#online", "s1", "7", "7", false)
+	}
+	a.Leave("a", "a:2", "app", "#online", "s1") // b misses the leave...
+	a.Commit("a", "a:2")                        // ...and its commit
+	ds := b.State("a", "a:3", "app", nil, nil, false, a.Holds("a", "app"))
+	want := []Decision{{Kind: MemberRemoved, Sender: "a", App: "app", Channel: "#online", UserID: "7"}}
+	if !reflect.DeepEqual(ds, want) {
+		t.Fatalf("b decided %+v, want %+v", ds, want)
 	}
 }
