@@ -597,8 +597,6 @@ func (s *Server) onLedgerState(env *envelope) {
 	}
 	ref := ledgerRef(env)
 	ls.apply(func(l *ledger.Ledger) []ledger.Decision {
-		ds := l.State(env.Node, ref, snap.App, snap.Counts, members, snap.Hold)
-		l.Adopt(env.Node, snap.App, snap.Holds)
-		return ds
+		return l.State(env.Node, ref, snap.App, snap.Counts, members, snap.Hold, snap.Holds)
 	})
 }

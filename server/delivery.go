@@ -15,10 +15,19 @@ import (
 // deliver is the transport's callback: one message at a time, in order.
 func (s *Server) deliver(msg []byte) {
 	s.delivering.Add(1)
+	s.handle(msg, false)
+}
+
+// handle applies one message of the bus (deliver), or one of this node's
+// own whose copy was lost (lost; owncopies.go).
+func (s *Server) handle(msg []byte, lost bool) {
 	var env envelope
 	if err := json.Unmarshal(msg, &env); err != nil {
 		s.logError("cluster: undecodable message: " + err.Error())
 		return
+	}
+	if !lost && (env.Node == s.nodeID || env.NodeID == s.nodeID) && s.own.pending.Load() > 0 && s.own.back(msg) {
+		return // applied already (owncopies.go)
 	}
 	if s.noteNode(env.Node) {
 		s.askSnapshot(env.Node) // new, or back after being forgotten (rejoin.go)

@@ -93,6 +93,7 @@ func (s *Server) onHello(env *envelope) {
 		s.snapMu.Lock()
 		s.helloSeen = true
 		s.snapMu.Unlock()
+		s.rejoin.helloBack(env.Ref)
 		return
 	}
 	if env.For != "" && env.For != s.nodeID {
@@ -103,7 +104,7 @@ func (s *Server) onHello(env *envelope) {
 		// receives: it answers at once (the new node's gate waits for
 		// every node its hello reached), with nothing, as it has nothing
 		// in the cluster any more (publishState).
-		b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node})
+		b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Ref: env.Ref})
 		s.publish(b)
 		return
 	}
@@ -122,14 +123,16 @@ func (s *Server) onHello(env *envelope) {
 		}
 		a.mu.Unlock()
 	}
-	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Entries: entries})
+	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Ref: env.Ref, Entries: entries})
 	s.publishState(b)
 }
 
 // onSnapshot applies another node's memberships as of our hello: the
 // snapshot is the state at the hello, and the joins and leaves that node
 // published after the hello were applied already; so snapshot entries are
-// added only when not already known and not left since.
+// added only when not already known and not left since. An answer to the
+// hello of a resubscription (rejoin.go) also removes that node's members
+// it does not list, unless they joined since.
 func (s *Server) onSnapshot(env *envelope) {
 	if env.For != s.nodeID {
 		return
@@ -137,16 +140,26 @@ func (s *Server) onSnapshot(env *envelope) {
 	if s.ledger != nil {
 		defer s.ledger.answeredBy(env.Node)
 	}
+	leftSince := func(key string) bool {
+		s.snapMu.Lock()
+		defer s.snapMu.Unlock()
+		return s.leftSinceHello[key]
+	}
+	// An answer to the hello of a resubscription replaces: it also
+	// removes what it does not list and updates a membership whose data
+	// changed (a socket that joined again as another user).
+	replace, joinedSince, left := s.rejoin.answers(env.Ref)
+	if replace {
+		s.dropUnlisted(env, joinedSince)
+		leftSince = left
+	}
 	for _, e := range env.Entries {
 		a := s.appByID(e.App)
 		if a == nil {
 			continue
 		}
 		key := env.Node + "\x00" + e.App + "\x00" + e.Channel + "\x00" + e.SocketID
-		s.snapMu.Lock()
-		left := s.leftSinceHello[key]
-		s.snapMu.Unlock()
-		if left {
+		if leftSince(key) {
 			continue
 		}
 		a.mu.Lock()
@@ -155,9 +168,10 @@ func (s *Server) onSnapshot(env *envelope) {
 			pc = &presenceChannel{}
 			a.presence[e.Channel] = pc
 		}
-		var added []byte
+		var removed, added []byte
 		var subs []*sub
-		if pc.find(env.Node, e.SocketID) < 0 {
+		i := pc.find(env.Node, e.SocketID)
+		if i < 0 || replace && !joinedSince(key) && string(phpjson.Append(nil, pc.members[i].data)) != e.ChannelData {
 			data := php.ArrayValue(php.NewArray())
 			if d, err := phpjson.Decode([]byte(e.ChannelData)); err == nil && d.Kind() == php.Array {
 				data = d
@@ -165,15 +179,64 @@ func (s *Server) onSnapshot(env *envelope) {
 			// A user new to this node's view (a late joiner's first
 			// snapshot, or a node back after a partition) is announced to
 			// the local subscribers.
-			if _, added = pc.join(env.Node, e.SocketID, e.Channel, data); added != nil {
+			if removed, added = pc.join(env.Node, e.SocketID, e.Channel, data); removed != nil || added != nil {
 				if ch := a.channels[e.Channel]; ch != nil {
 					subs = ch.subscribers()
 				}
 			}
 		}
 		a.mu.Unlock()
-		if len(subs) > 0 {
-			s.fanout(a, e.Channel, subs, added, nil)
+		for _, t := range [][]byte{removed, added} {
+			if t != nil && len(subs) > 0 {
+				s.fanout(a, e.Channel, subs, t, nil)
+			}
+		}
+	}
+}
+
+// dropUnlisted removes the memberships of the node answering with env
+// that its snapshot does not list and that did not join since the hello
+// (joined), telling local subscribers member_removed as a leave does.
+func (s *Server) dropUnlisted(env *envelope, joined func(key string) bool) {
+	listed := make(map[string]bool, len(env.Entries))
+	for _, e := range env.Entries {
+		listed[e.App+"\x00"+e.Channel+"\x00"+e.SocketID] = true
+	}
+	for _, a := range s.appList() {
+		type out struct {
+			channel string
+			subs    []*sub
+			text    []byte
+		}
+		var outs []out
+		a.mu.Lock()
+		for name, pc := range a.presence {
+			var gone []string
+			for _, m := range pc.members {
+				k := a.cfg.ID + "\x00" + name + "\x00" + m.socket
+				if m.node == env.Node && !listed[k] && !joined(env.Node+"\x00"+k) {
+					gone = append(gone, m.socket)
+				}
+			}
+			if len(gone) == 0 {
+				continue
+			}
+			var subs []*sub
+			if ch := a.channels[name]; ch != nil {
+				subs = ch.subscribers()
+			}
+			for _, sock := range gone {
+				if t := pc.leave(env.Node, sock, name); t != nil {
+					outs = append(outs, out{name, subs, t})
+				}
+			}
+			if len(pc.members) == 0 {
+				delete(a.presence, name)
+			}
+		}
+		a.mu.Unlock()
+		for _, o := range outs {
+			s.fanout(a, o.channel, o.subs, o.text, nil)
 		}
 	}
 }

@@ -266,6 +266,9 @@ func (s *Server) onPresence(env *envelope) {
 			break
 		}
 		removed, added = pc.join(env.Node, env.SocketID, env.Channel, data)
+		if !mine {
+			s.rejoin.note(env)
+		}
 		if mine {
 			c := a.conns[env.SocketID]
 			if c != nil && c.wantPresence[env.Channel] {
@@ -289,6 +292,7 @@ func (s *Server) onPresence(env *envelope) {
 		removed = pc.leave(env.Node, env.SocketID, env.Channel)
 		if !mine {
 			s.noteLeave(env)
+			s.rejoin.note(env)
 		}
 	}
 	if len(pc.members) == 0 {

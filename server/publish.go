@@ -65,7 +65,7 @@ func (s *Server) enqueue(topic string, msg []byte, kind int) {
 		return
 	}
 	s.pubGone = s.pubGone || kind == pubGone
-	s.pubQ = append(s.pubQ, pubItem{topic, msg})
+	s.pubQ = append(s.pubQ, pubItem{topic, msg, kind != pubTraffic && topic == ""})
 	if s.pubRunning {
 		s.pubMu.Unlock()
 		return
@@ -93,6 +93,9 @@ func (s *Server) publishLoop() {
 		}
 		s.pubMu.Unlock()
 		for _, m := range q {
+			if m.state {
+				s.own.sent(m.msg)
+			}
 			if _, err := s.send(context.Background(), m.topic, m.msg); err != nil {
 				s.busErrors.Add(1)
 				s.logError("cluster publish: " + err.Error())
@@ -115,6 +118,9 @@ func (s *Server) publishEvent(a *appState, channel string, msg []byte) {
 type pubItem struct {
 	topic string
 	msg   []byte
+	// state: a state message on the control stream, kept until its copy
+	// is back (owncopies.go).
+	state bool
 }
 
 // send publishes msg now: to topic's subscribers in the interest-routed

@@ -93,9 +93,9 @@ type Options struct {
 // several are held, they are taken in this order: an app's mu (app.go),
 // the ledger's gmu or hmu (decisions.go), pubMu; srvMu (spawn) may be taken
 // under an app's mu or gmu, and only a poller's lock under it (attach);
-// a socket's omu is taken under an app's mu, never the other way. snapMu is taken
-// before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).
-// errMu, gatherMu, waitersMu, fenceMu and nodesMu are leaves: nothing else is
+// a socket's omu is taken under an app's mu, never the other way. snapMu and an
+// app's mu are taken before rejoin.mu; tableMu before the webhook sender's lock (hooks.add).
+// errMu, gatherMu, waitersMu, fenceMu, own.mu and nodesMu are leaves: nothing else is
 // locked, and nothing is sent, while one is held.
 type Server struct {
 	opts      Options
@@ -170,6 +170,10 @@ type Server struct {
 	helloSeen      bool
 	leftSinceHello map[string]bool
 	rejoin         rejoinState
+
+	// own keeps this node's state messages until their copy is back
+	// (owncopies.go).
+	own ownCopies
 
 	tlsRest tlsRester // rests the write keys of quiet TLS sockets
 
@@ -292,6 +296,12 @@ func New(opts Options) (*Server, error) {
 		s.transport = cluster.NewLocal()
 	}
 	s.setupRouting()
+	if rs, ok := s.transport.(cluster.Resubscriber); ok {
+		// Copies lost with a dropped subscription (owncopies.go), the
+		// others' state asked again (rejoin.go).
+		s.own.rs = rs
+		rs.OnResubscribed(s.onResubscribed)
+	}
 	s.setupObservers(table.list)
 	if err := s.transport.Start(context.Background(), s.deliver); err != nil {
 		return nil, fmt.Errorf("server: starting cluster transport: %w", err)

@@ -70,6 +70,21 @@ func (j *joinWatch) Received() (uint64, bool) {
 	return 0, false
 }
 
+// OnResubscribed and Drops pass the transport underneath on when it
+// reports resubscriptions (cluster.Resubscriber).
+func (j *joinWatch) OnResubscribed(f func(cluster.Resubscription)) {
+	if r, ok := j.Transport.(cluster.Resubscriber); ok {
+		r.OnResubscribed(f)
+	}
+}
+
+func (j *joinWatch) Drops() uint64 {
+	if r, ok := j.Transport.(cluster.Resubscriber); ok {
+		return r.Drops()
+	}
+	return 0
+}
+
 func (j *joinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
 	n, err := j.Transport.Publish(ctx, msg)
 	if bytes.Contains(msg, helloType) && !bytes.Contains(msg, forField) {
@@ -131,3 +146,7 @@ func (r routerJoinWatch) Start(ctx context.Context, deliver func(msg []byte)) er
 func (r routerJoinWatch) Publish(ctx context.Context, msg []byte) (int, error) {
 	return r.jw.Publish(ctx, msg)
 }
+
+func (r routerJoinWatch) OnResubscribed(f func(cluster.Resubscription)) { r.jw.OnResubscribed(f) }
+
+func (r routerJoinWatch) Drops() uint64 { return r.jw.Drops() }

@@ -143,3 +143,49 @@ func TestJoinWatchPassesOnTheBusCount(t *testing.T) {
 		t.Fatalf("Received() = %d, %v; want 1, true", n, ok)
 	}
 }
+
+// resubStub is a transport that reports resubscriptions.
+type resubStub struct {
+	busStub
+	f func(cluster.Resubscription)
+}
+
+func (r *resubStub) OnResubscribed(f func(cluster.Resubscription)) { r.f = f }
+func (r *resubStub) Drops() uint64                                 { return 7 }
+
+type resubRouterStub struct {
+	routerStub
+	f func(cluster.Resubscription)
+}
+
+func (r *resubRouterStub) OnResubscribed(f func(cluster.Resubscription)) { r.f = f }
+func (r *resubRouterStub) Drops() uint64                                 { return 7 }
+
+// The server hears through the joinWatch, plain or routed, that the Redis
+// subscription was made again after a drop (it then asks the other nodes
+// for the state it may have missed).
+func TestJoinWatchPassesResubscriptionsOn(t *testing.T) {
+	plain := &resubStub{busStub: busStub{receivers: 1}}
+	routed := &resubRouterStub{routerStub: routerStub{busStub: busStub{receivers: 1}}}
+	for _, c := range []struct {
+		tr   cluster.Transport
+		got  func() func(cluster.Resubscription)
+		name string
+	}{{plain, func() func(cluster.Resubscription) { return plain.f }, "plain"}, {routed, func() func(cluster.Resubscription) { return routed.f }, "routed"}} {
+		tr, _ := watchJoins(c.tr, "g1w0-aa")
+		rs, ok := tr.(cluster.Resubscriber)
+		if !ok {
+			t.Fatalf("%s: the watched transport is no cluster.Resubscriber", c.name)
+		}
+		var got cluster.Resubscription
+		rs.OnResubscribed(func(r cluster.Resubscription) { got = r })
+		if f := c.got(); f == nil {
+			t.Fatalf("%s: the function did not reach the transport", c.name)
+		} else if f(cluster.Resubscription{Drop: 3, Missed: true}); got != (cluster.Resubscription{Drop: 3, Missed: true}) {
+			t.Fatalf("%s: the transport's call did not reach the server: %+v", c.name, got)
+		}
+		if rs.Drops() != 7 {
+			t.Fatalf("%s: Drops is not the transport's", c.name)
+		}
+	}
+}

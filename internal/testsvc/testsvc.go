@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -31,15 +32,41 @@ import (
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. The
 // port is released before returning, so another process could take it; the
-// window is small enough for tests.
+// window is small enough for tests. With REVERB_TEST_PORTS=FROM-TO (a
+// machine shared by several test runs) the port is taken from that range,
+// in turn.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	if from, to, ok := portRange(); ok {
+		for range to - from + 1 {
+			p := from + int(nextPort.Add(1)-1)%(to-from+1)
+			if l, err := net.Listen("tcp", Addr(p)); err == nil {
+				l.Close()
+				return p
+			}
+		}
+		t.Fatalf("no free port in REVERB_TEST_PORTS=%s", os.Getenv("REVERB_TEST_PORTS"))
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// nextPort counts the ports handed out from REVERB_TEST_PORTS.
+var nextPort atomic.Int64
+
+// portRange reads REVERB_TEST_PORTS ("34200-34299").
+func portRange() (from, to int, ok bool) {
+	a, b, found := strings.Cut(os.Getenv("REVERB_TEST_PORTS"), "-")
+	if !found {
+		return 0, 0, false
+	}
+	from, err1 := strconv.Atoi(strings.TrimSpace(a))
+	to, err2 := strconv.Atoi(strings.TrimSpace(b))
+	return from, to, err1 == nil && err2 == nil && from > 0 && to >= from
 }
 
 // Addr is "127.0.0.1:port".

@@ -29,6 +29,35 @@ type Counter interface {
 	Received() (n uint64, ok bool)
 }
 
+// Resubscriber is implemented by transports whose subscription can drop
+// and be made again while Redis stays up or comes back (CLIENT KILL, a
+// proxy's idle timeout, the pub/sub output buffer limit, a move to a new
+// master, a restart of Redis).
+type Resubscriber interface {
+	// OnResubscribed installs the function the transport calls, on the
+	// delivery goroutine, each time the subscription is live again after
+	// a drop: after every message received before the drop. Call it
+	// before Start.
+	OnResubscribed(f func(Resubscription))
+	// Drops is the number of drops of the subscription so far. A message
+	// published (Publish called) while Drops was below a Resubscription's
+	// Drop and not delivered to this node by the time of that
+	// Resubscription never will be: its copy was lost with the old
+	// subscription.
+	Drops() uint64
+}
+
+// Resubscription describes a subscription live again after a drop.
+type Resubscription struct {
+	// Drop numbers the drop (Drops counted it).
+	Drop uint64
+	// Missed: the other nodes stayed subscribed and went on publishing
+	// directly, so what they published until now missed this node. Not
+	// so when Redis itself was away: every node held its messages until
+	// the others were back.
+	Missed bool
+}
+
 // Router is the Transport of the interest-routed mode (a fleet of this
 // server only): besides the control stream every node receives (Publish),
 // a message published to a topic (PublishTo) reaches only the nodes

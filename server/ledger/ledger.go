@@ -506,10 +506,14 @@ type Entry struct {
 }
 
 // State replaces what the ledger holds for node in app by its own account
-// (a node answering a late joiner, or back after being forgotten): counts
-// by channel, presence memberships by channel. Differences are applied as
-// node's own operations.
-func (l *Ledger) State(node, ref, app string, counts map[string]int, members map[string][]Entry, holdVacate bool) []Decision {
+// (a node answering a late joiner, one back after being forgotten, or this
+// node subscribed again after its subscription dropped): counts by
+// channel, presence memberships by channel, the holds it holds (Adopt).
+// Differences are applied as node's own operations, except that a
+// departure it no longer lists starts no hold here (unhold): a user gone
+// whose removal node no longer holds is decided removed at once (node
+// reported it already; every node's watchers hear of it).
+func (l *Ledger) State(node, ref, app string, counts map[string]int, members map[string][]Entry, holdVacate bool, holds []Held) []Decision {
 	l.seen(node)
 	var out []Decision
 	i := 0
@@ -538,6 +542,14 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 		if c := l.channel(app, name, counts[name] > 0); c != nil {
 			c.holdVacate = holdVacate
 			out = l.setCount(out, c, node, node, r, app, name, counts[name], holdVacate)
+			out = l.unhold(out, c, r)
+			if c.wantCounts && c.counted && c.total != c.lastCount {
+				// The count this node's subscribers were last told is not
+				// the channel's any more (node reported the changes this
+				// ledger missed): they are told, as after a claim.
+				c.lastCount = c.total
+				out = append(out, Decision{Kind: SubscriptionCount, Sender: node, App: app, Channel: name, Count: c.total})
+			}
 			l.gc(app, name, c)
 		}
 		want := map[string]Entry{}
@@ -551,7 +563,12 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 				}
 				if e, ok := want[sk[len(node)+1:]]; !ok || e.UserKey != c.sockets[sk] {
 					i++
-					out = l.leave(out, c, sk, node, ref+"/"+strconv.Itoa(i), app, name)
+					id := ref + "/" + strconv.Itoa(i)
+					out = l.leave(out, c, sk, node, id, app, name)
+					if h := l.holds[id]; h != nil && h.kind == MemberRemoved && !holding(holds, name, h.userKey) {
+						out = append(out, Decision{Kind: MemberRemoved, Sender: node, App: app, Channel: name, UserID: h.userID})
+					}
+					out = l.unhold(out, c, id)
 				}
 			}
 			l.gc(app, name, c)
@@ -562,7 +579,45 @@ func (l *Ledger) State(node, ref, app string, counts map[string]int, members map
 			out = append(out, l.Join(node, ref+"/"+strconv.Itoa(i), app, name, sock, e.UserKey, e.UserID, false)...)
 		}
 	}
+	l.Adopt(node, app, holds)
 	return out
+}
+
+// unhold withdraws hold id, just started by State: a departure that node's
+// own account no longer lists happened without this ledger seeing it (its
+// messages missed this node). That node decided it in its own ledger, and
+// its hold, if still pending, comes with its own id (Adopt); one started
+// here would never be committed (its holder does not know it) and would
+// stand for a member or a vacated channel that is gone.
+func (l *Ledger) unhold(out []Decision, c *chanState, id string) []Decision {
+	h := l.holds[id]
+	if h == nil {
+		return out
+	}
+	delete(l.holds, id)
+	if c.vacate == h {
+		c.vacate = nil
+	}
+	if c.removals[h.userKey] == h {
+		delete(c.removals, h.userKey)
+	}
+	kept := out[:0]
+	for _, d := range out {
+		if d.Kind != HoldStart || d.Hold != id {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
+
+// holding reports whether holds has the removal of user key in channel.
+func holding(holds []Held, channel, key string) bool {
+	for _, h := range holds {
+		if h.Kind == MemberRemoved && h.Channel == channel && h.UserKey == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Held is a pending ChannelVacated or MemberRemoved hold, as its holder
@@ -589,7 +644,7 @@ func (l *Ledger) Holds(node, app string) []Held {
 }
 
 // Adopt takes in holds node holds in app that this ledger, started after
-// they began, does not know (with node's State, to a node that joined):
+// they began, does not know (State does, for a node's state):
 // a member back within the hold is then neither removed nor added, and a
 // channel subscribed again neither vacated nor occupied, whichever node
 // the return comes to. A hold whose departure this ledger already saw

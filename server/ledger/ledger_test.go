@@ -309,7 +309,7 @@ func TestLateJoinerSyncsFromStates(t *testing.T) {
 		case "b":
 			counts["x"] = 1
 		}
-		for _, dec := range d.State(n, n+":state", "app", counts, members, true) {
+		for _, dec := range d.State(n, n+":state", "app", counts, members, true, nil) {
 			if dec.Sender == "d" {
 				t.Errorf("d reports %v while syncing", dec)
 			}
@@ -329,7 +329,7 @@ func TestLateJoinerSyncsFromStates(t *testing.T) {
 	}
 	// A state that matches changes nothing; one that drops a socket is a
 	// leave by its node.
-	if ds := d.State("b", "b:s2", "app", map[string]int{}, nil, true); len(ds) != 0 {
+	if ds := d.State("b", "b:s2", "app", map[string]int{}, nil, true, nil); len(ds) != 0 {
 		t.Errorf("same state: %v", ds)
 	}
 }
@@ -583,5 +583,87 @@ func TestMemberIsAddedAfterItsChannelIsOccupied(t *testing.T) {
 	}
 	if l := c.ledger["a"]; l.Size() != 1 {
 		t.Errorf("%d channels tracked", l.Size())
+	}
+}
+
+// A ledger that missed some of a node's operations (its subscription
+// dropped while the others went on publishing) takes that node's state in
+// place of what it held: a departure it missed starts no hold of its own,
+// which its holder would never commit (the member would stay "back within
+// the hold" for ever, the channel "vacated"); the holder's own pending
+// hold, adopted, still commits.
+func TestStateAfterMissedOperations(t *testing.T) {
+	a, b := New(), New()
+	both := func(op func(l *Ledger) []Decision) { op(a); op(b) }
+	both(func(l *Ledger) []Decision { return l.Count("a", "a:1", "app", "presence-x", 2, 0, true, false) })
+	both(func(l *Ledger) []Decision { return l.Join("a", "a:2", "app", "presence-x", "s1", "1", "1", false) })
+	both(func(l *Ledger) []Decision { return l.Join("a", "a:3", "app", "presence-x", "s2", "2", "2", false) })
+	both(func(l *Ledger) []Decision { return l.Count("a", "a:4", "app", "public", 1, 0, true, false) })
+	// b misses these: user 2 leaves (a holds its removal), public empties
+	// (a holds its vacate, then commits it).
+	a.Leave("a", "a:5", "app", "presence-x", "s2")
+	a.Count("a", "a:6", "app", "public", 0, 0, true, false)
+	if ds := a.Commit("a", "a:6"); len(ds) != 1 || ds[0].Kind != ChannelVacated {
+		t.Fatalf("a's commit of the vacate: %v", ds)
+	}
+	// b asks again: a's state and its pending holds replace what b had.
+	ds := b.State("a", "a:7", "app", map[string]int{"presence-x": 1},
+		map[string][]Entry{"presence-x": {{Socket: "s1", UserKey: "1", UserID: "1"}}}, true, a.Holds("a", "app"))
+	for _, d := range ds {
+		if d.Kind == HoldStart || d.Kind == MemberRemoved {
+			t.Errorf("b started a hold for, or decided, a departure a decided or holds already: %+v", d)
+		}
+	}
+	// a's pending removal commits on both alike.
+	da, db := a.Commit("a", "a:5"), b.Commit("a", "a:5")
+	if !reflect.DeepEqual(da, db) || len(da) != 1 || da[0].Kind != MemberRemoved {
+		t.Fatalf("commit of user 2's removal: a decided %v, b %v", da, db)
+	}
+	// User 2 back (on b), public subscribed (on b): both ledgers agree that
+	// these are a new member and an occupied channel.
+	da, db = a.Join("b", "b:1", "app", "presence-x", "t1", "2", "2", false), b.Join("b", "b:1", "app", "presence-x", "t1", "2", "2", false)
+	if !reflect.DeepEqual(da, db) || len(da) != 1 || da[0].Kind != MemberAdded {
+		t.Errorf("user 2 back: a decided %v, b %v", da, db)
+	}
+	da, db = a.Count("b", "b:2", "app", "public", 1, 0, true, false), b.Count("b", "b:2", "app", "public", 1, 0, true, false)
+	if !reflect.DeepEqual(da, db) || len(da) != 2 || da[1].Kind != ChannelOccupied {
+		t.Errorf("public subscribed again: a decided %v, b %v", da, db)
+	}
+}
+
+// The subscription count a ledger last reported changes with a state that
+// lists other counts (changes it missed): the new count is decided, with
+// the state's node as sender (which reported it already), so that every
+// node tells its own subscribers.
+func TestStateDecidesTheMissedSubscriptionCount(t *testing.T) {
+	a, b := New(), New()
+	for _, l := range []*Ledger{a, b} {
+		l.Count("a", "a:1", "app", "orders", 2, 0, false, true)
+	}
+	a.Count("a", "a:2", "app", "orders", 5, CountThrottleMS, false, true) // b misses it
+	ds := b.State("a", "a:3", "app", map[string]int{"orders": 5}, nil, false, nil)
+	want := []Decision{{Kind: SubscriptionCount, Sender: "a", App: "app", Channel: "orders", Count: 5}}
+	if !reflect.DeepEqual(ds, want) {
+		t.Fatalf("b decided %+v, want %+v", ds, want)
+	}
+	if ds := b.State("a", "a:4", "app", map[string]int{"orders": 5}, nil, false, nil); len(ds) != 0 {
+		t.Fatalf("the same state again decided %+v", ds)
+	}
+}
+
+// A user gone unseen whose removal its node committed already is decided
+// removed at once by the state (with that node as sender, which reported
+// it): watchers on every node hear that it went offline.
+func TestStateDecidesARemovalCommittedUnseen(t *testing.T) {
+	a, b := New(), New()
+	for _, l := range []*Ledger{a, b} {
+		l.Join("a", "a:1", "app", "#online", "s1", "7", "7", false)
+	}
+	a.Leave("a", "a:2", "app", "#online", "s1") // b misses the leave...
+	a.Commit("a", "a:2")                        // ...and its commit
+	ds := b.State("a", "a:3", "app", nil, nil, false, a.Holds("a", "app"))
+	want := []Decision{{Kind: MemberRemoved, Sender: "a", App: "app", Channel: "#online", UserID: "7"}}
+	if !reflect.DeepEqual(ds, want) {
+		t.Fatalf("b decided %+v, want %+v", ds, want)
 	}
 }

@@ -43,6 +43,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/reverb-go/reverb/laravelcfg/redisconn"
+	"github.com/reverb-go/reverb/server/cluster"
 )
 
 // Transport is a cluster.Transport over Redis pub/sub.
@@ -109,6 +110,14 @@ type Transport struct {
 	pubLogged bool
 	ps        *goredis.PubSub // the subscriber's current PubSub, for Close
 	live      chan struct{}   // closed at the first live subscription
+	// onResub is called on the delivery goroutine each time the control
+	// channel's subscription is live again after a drop
+	// (cluster.Resubscriber); drops counts the drops, and missed says that
+	// the other nodes stayed subscribed since the last one (or this node
+	// moved to a new master).
+	onResub func(cluster.Resubscription)
+	drops   uint64
+	missed  bool
 	// ctlWritable: the subscriber's initial SUBSCRIBE commands are written
 	// (the manager may send topic commands on ps from then on).
 	ctlWritable bool
@@ -154,6 +163,9 @@ type Transport struct {
 type inItem struct {
 	msg  []byte
 	live string
+	// resub: the subscription is live again after drop resub.Drop
+	// (onResub).
+	resub *cluster.Resubscription
 }
 
 type queued struct {
@@ -193,6 +205,23 @@ func New(opts Options) (*Transport, error) {
 	t.cond = sync.NewCond(&t.mu)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
+}
+
+// OnResubscribed installs the function called, on the delivery goroutine,
+// each time the subscription to the channel is live again after it
+// dropped (cluster.Resubscriber). Call it before Start.
+func (t *Transport) OnResubscribed(f func(cluster.Resubscription)) {
+	t.mu.Lock()
+	t.onResub = f
+	t.mu.Unlock()
+}
+
+// Drops is the number of drops of the subscription so far
+// (cluster.Resubscriber).
+func (t *Transport) Drops() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.drops
 }
 
 // Where names the Redis deployment the transport uses (no secrets).
@@ -502,9 +531,13 @@ func (t *Transport) deliverLoop() {
 		it := t.inbox[0]
 		t.inbox[0] = inItem{}
 		t.inbox = t.inbox[1:]
-		d, live := t.deliver, t.onLive
+		d, live, resub := t.deliver, t.onLive, t.onResub
 		t.mu.Unlock()
-		if it.live != "" {
+		if it.resub != nil {
+			if resub != nil {
+				resub(*it.resub)
+			}
+		} else if it.live != "" {
 			if live != nil {
 				live(it.live)
 			}
@@ -667,6 +700,12 @@ func (t *Transport) subscribeLoop() {
 		}
 		if moved {
 			// The follower closed it to move: subscribe again at once.
+			// What was published on the new master meanwhile missed
+			// this node.
+			t.mu.Lock()
+			t.drops++
+			t.missed = true
+			t.mu.Unlock()
 			attempt, backoff = -1, 0
 			continue
 		}
@@ -674,6 +713,14 @@ func (t *Transport) subscribeLoop() {
 		switch {
 		case wasUp:
 			t.logf("Disconnected from Redis (subscriber %s): %v", t.where, err)
+			t.mu.Lock()
+			t.drops++
+			want := t.receivers
+			t.mu.Unlock()
+			stayed := t.othersStayed(want)
+			t.mu.Lock()
+			t.missed = t.missed || stayed
+			t.mu.Unlock()
 			// A live subscription that drops first tries again at once:
 			// when only this connection was closed (CLIENT KILL, an idle
 			// timeout, the pub/sub output buffer limit) the other nodes
@@ -743,6 +790,11 @@ func (t *Transport) read(ps *goredis.PubSub, reconnect bool, downSince time.Time
 				// Nobody else to wait for (first start, a lone node):
 				// publish directly at once.
 				t.flushReady = t.receivers <= 1
+				if reconnect {
+					// After everything received before the drop.
+					t.inbox = append(t.inbox, inItem{resub: &cluster.Resubscription{Drop: t.drops, Missed: t.missed}})
+					t.missed = false
+				}
 				t.cond.Broadcast() // the flusher may send now
 				t.mu.Unlock()
 				if reconnect {
@@ -857,6 +909,26 @@ func (t *Transport) awaitPeers(want int) {
 			return
 		}
 	}
+}
+
+// othersStayed reports, when this node's subscription dropped, whether
+// the other nodes are still subscribed (at least one, and all but this one
+// of the want that listened before): then only this node's connection was
+// closed, the others go on publishing directly, and what they publish
+// until this node is subscribed again misses it. When Redis itself is
+// away (no answer, or the others are gone as well) they queue until every
+// node is back (awaitPeers) and nothing is lost: the server is not told
+// then (every node asking every other one for its state after each
+// restart of Redis would be a storm of answers).
+func (t *Transport) othersStayed(want int) bool {
+	ctx, cancel := context.WithTimeout(t.ctx, time.Second)
+	defer cancel()
+	node, err := redisconn.NodeFor(ctx, t.client, t.opts.Channel)
+	if err != nil {
+		return false
+	}
+	counts, err := node.PubSubNumSub(ctx, t.opts.Channel).Result()
+	return err == nil && int(counts[t.opts.Channel]) >= max(want-1, 1)
 }
 
 // flushLoop sends queued messages, in order, whenever the subscription is

@@ -364,7 +364,32 @@ function redisProcessId(port, password) {
   });
 }
 
-export function freePort() {
+let nextPort = 0;
+
+/** A free port: any, or with REVERB_E2E_PORTS=FROM-TO (a shared machine) one of that range, in turn. */
+export async function freePort() {
+  const m = /^(\d+)-(\d+)$/.exec(process.env.REVERB_E2E_PORTS ?? '');
+  if (m) {
+    const [from, to] = [Number(m[1]), Number(m[2])];
+    for (let i = 0; i <= to - from; i++) {
+      const p = from + (nextPort++ % (to - from + 1));
+      if (await canListen(p)) return p;
+    }
+    throw new Error(`no free port in REVERB_E2E_PORTS=${process.env.REVERB_E2E_PORTS}`);
+  }
+  return anyFreePort();
+}
+
+function canListen(p) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', () => resolve(false));
+    srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+function anyFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
