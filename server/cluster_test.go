@@ -330,14 +330,22 @@ func subscriptionGetsOnlyLaterEvents(t *testing.T, a, b cluster.Transport) {
 	old.subscribe("news", "", "")
 	old.subscribed("news")
 
-	lb.lag.Store(int64(300 * time.Millisecond))
+	movesAndGetsOnlyTheNext(t, na, nb, old, &lb.lag)
+}
+
+// movesAndGetsOnlyTheNext has old, subscribed to news on na, get an event
+// nb runs lag behind on, then move to nb and subscribe again there: the
+// next event is the first it gets.
+func movesAndGetsOnlyTheNext(t *testing.T, na, nb *testServer, old *client, lag *atomic.Int64) {
+	t.Helper()
+	lag.Store(int64(300 * time.Millisecond))
 	na.trigger(t, "123456", "e", "1", "news")
 	old.expect(`{"event":"e","data":"1","channel":"news"}`)
 	_ = old.ws.Close()
 	moved := nb.dial(t, "reverb-key")
 	moved.subscribe("news", "", "")
 	moved.subscribed("news")
-	lb.lag.Store(0)
+	lag.Store(0)
 	na.trigger(t, "123456", "e", "2", "news")
 	moved.expect(`{"event":"e","data":"2","channel":"news"}`)
 }
@@ -405,16 +413,7 @@ func subscriptionGetsOnlyLaterEventsBehindUnreadOnes(t *testing.T, a, b cluster.
 	stays.subscribe("news", "", "")
 	stays.subscribed("news")
 
-	lb.lag.Store(int64(300 * time.Millisecond))
-	na.trigger(t, "123456", "e", "1", "news")
-	old.expect(`{"event":"e","data":"1","channel":"news"}`)
-	_ = old.ws.Close()
-	moved := nb.dial(t, "reverb-key")
-	moved.subscribe("news", "", "")
-	moved.subscribed("news")
-	lb.lag.Store(0)
-	na.trigger(t, "123456", "e", "2", "news")
-	moved.expect(`{"event":"e","data":"2","channel":"news"}`)
+	movesAndGetsOnlyTheNext(t, na, nb, old, &lb.lag)
 }
 
 // On a cache channel a subscriber of a node whose deliveries run behind
