@@ -36,6 +36,7 @@ func (s *Server) fenceSub(a *appState, ch *channel, c *conn) bool {
 	}
 	sb.pending.Store(true)
 	sb.fenced = true
+	sb.acks = 1
 	sb.countsSeen = ch.counts
 	s.fenceMu.Lock()
 	if s.fenceOut {
@@ -102,13 +103,15 @@ func (s *Server) ackFenced(sb *sub) {
 	sb.fenced = false
 	// Queued before the flag is cleared: a broadcast that sees the
 	// subscriber acknowledged queues after these frames.
-	sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, ch.name)))
-	if ch.kind.Cache() {
-		if ch.cache != nil {
-			sb.c.send(textFrame(ch.cache))
-		} else {
-			sb.c.send(textFrame(pusherText("pusher:cache_miss", nil, ch.name)))
-			missed = true
+	for range sb.acks {
+		sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, ch.name)))
+		if ch.kind.Cache() {
+			if ch.cache != nil {
+				sb.c.send(textFrame(ch.cache))
+			} else {
+				sb.c.send(textFrame(pusherText("pusher:cache_miss", nil, ch.name)))
+				missed = true
+			}
 		}
 	}
 	if ch.counts != sb.countsSeen {
@@ -120,4 +123,16 @@ func (s *Server) ackFenced(sb *sub) {
 	if missed && a.wants(CacheMiss) {
 		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
 	}
+}
+
+// carryHeld hands what prev, a held subscription sb replaced (the socket
+// subscribed again before it was acknowledged), still owed over to sb,
+// held as well: an answer per subscribe, and the subscription count sent
+// since prev was held. Caller holds a.mu.
+func carryHeld(prev, sb *sub) {
+	if prev == nil || sb == nil || !prev.pending.Load() {
+		return
+	}
+	sb.acks += prev.acks
+	sb.countsSeen = prev.countsSeen
 }
