@@ -22,6 +22,21 @@ package server
 // it travels wait for the next one, so a reconnect storm costs a marker
 // per round trip, not one per subscription. A node with no peers fences
 // nothing: nothing else could have delivered to its clients.
+//
+// A socket's first sign-in is fenced the same way: the events to its user
+// (#server-to-user-{id}, delivered to signed-in sockets whether or not
+// they subscribed) skip it until its pusher:signin_success, which the
+// marker's return sends, with the watchlist's sign-in published then, so
+// its status still follows signin_success. A socket that subscribes or
+// signs in again while held gets an answer per request when it is
+// acknowledged, as from Reverb.
+
+// fenceItem is what a marker covers: a subscription (sb), or a socket's
+// sign-in (signin; its events to the user wait the same way, users.go).
+type fenceItem struct {
+	sb     *sub
+	signin *conn
+}
 
 // fenceSub holds c's new subscription of ch until the bus's order passes
 // it, and reports whether it did; false means the caller acknowledges it
@@ -38,29 +53,39 @@ func (s *Server) fenceSub(a *appState, ch *channel, c *conn) bool {
 	sb.fenced = true
 	sb.acks = 1
 	sb.countsSeen = ch.counts
-	s.fenceMu.Lock()
-	if s.fenceOut {
-		s.fenceNext = append(s.fenceNext, sb)
-		s.fenceMu.Unlock()
-		return true
-	}
-	s.fenceOut = true
-	s.fenceSent = append(s.fenceSent, sb)
-	s.fenceMu.Unlock()
-	s.afterMarkers(s.fenceTopics([]*sub{sb}), s.fenceBack)
+	s.fence(fenceItem{sb: sb})
 	return true
 }
 
-// fenceTopics is where a marker covering subs goes besides the control
-// stream: their channels' topics in the interest routing, none otherwise.
-func (s *Server) fenceTopics(subs []*sub) []string {
+// fence has it acknowledged when a marker published after it comes back:
+// the marker out when none is, else the next one.
+func (s *Server) fence(it fenceItem) {
+	s.fenceMu.Lock()
+	if s.fenceOut {
+		s.fenceNext = append(s.fenceNext, it)
+		s.fenceMu.Unlock()
+		return
+	}
+	s.fenceOut = true
+	s.fenceSent = append(s.fenceSent, it)
+	s.fenceMu.Unlock()
+	s.afterMarkers(s.fenceTopics([]fenceItem{it}), s.fenceBack)
+}
+
+// fenceTopics is where a marker covering items goes besides the control
+// stream: their channels' topics in the interest routing, none otherwise
+// (events to users go on the control stream).
+func (s *Server) fenceTopics(items []fenceItem) []string {
 	if s.router == nil {
 		return nil
 	}
-	seen := make(map[string]bool, len(subs))
+	seen := make(map[string]bool, len(items))
 	var topics []string
-	for _, sb := range subs {
-		t := channelTopic(sb.c.app.cfg.ID, sb.ch.name)
+	for _, it := range items {
+		if it.sb == nil {
+			continue
+		}
+		t := channelTopic(it.sb.c.app.cfg.ID, it.sb.ch.name)
 		if !seen[t] {
 			seen[t] = true
 			topics = append(topics, t)
@@ -69,10 +94,10 @@ func (s *Server) fenceTopics(subs []*sub) []string {
 	return topics
 }
 
-// fenceBack acknowledges the subscriptions the marker now back was
-// published after, and sends the next marker for those made since. It
-// runs on the delivery goroutine (or on a timer when the marker was lost
-// to a bus outage: acknowledged anyway, as without the fence).
+// fenceBack acknowledges the subscriptions and sign-ins the marker now
+// back was published after, and sends the next marker for those made
+// since. It runs on the delivery goroutine (or on a timer when the marker
+// was lost to a bus outage: acknowledged anyway, as without the fence).
 func (s *Server) fenceBack() {
 	s.fenceMu.Lock()
 	done := s.fenceSent
@@ -83,8 +108,12 @@ func (s *Server) fenceBack() {
 	if len(next) > 0 {
 		s.afterMarkers(s.fenceTopics(next), s.fenceBack)
 	}
-	for _, sb := range done {
-		s.ackFenced(sb)
+	for _, it := range done {
+		if it.sb != nil {
+			s.ackFenced(it.sb)
+		} else {
+			s.ackSignin(it.signin)
+		}
 	}
 }
 

@@ -129,3 +129,39 @@ func TestSubscriptionWhileRedisIsAwayIsAnsweredAtOnce(t *testing.T) {
 	na.trigger(t, "123456", "e", "1", "news")
 	c.expect(`{"event":"e","data":"1","channel":"news"}`)
 }
+
+// A signed-in client that moves to a node running behind its old one (a
+// restart's 4200; pusher-js signs in again on the new connection) does not
+// get there, again, an event to its user its old socket had: the sign-in
+// is answered once the bus's order has passed it. The next event arrives.
+func TestMovedSignedInUserGetsOnlyLaterEvents(t *testing.T) {
+	na, nb, lb := laggingPair(t)
+	const user = `{"id":"7"}`
+	old := na.dial(t, "reverb-key")
+	old.signin(user)
+	lb.lag.Store(int64(300 * time.Millisecond))
+	na.trigger(t, "123456", "e", "1", "#server-to-user-7")
+	old.expect(`{"event":"e","data":"1","channel":"#server-to-user-7"}`)
+	_ = old.ws.Close()
+	moved := nb.dial(t, "reverb-key")
+	moved.signin(user)
+	lb.lag.Store(0)
+	na.trigger(t, "123456", "e", "2", "#server-to-user-7")
+	moved.expect(`{"event":"e","data":"2","channel":"#server-to-user-7"}`)
+}
+
+// A socket that signs in twice before the first sign-in was answered gets
+// both answers, in order, and a sign-out of a socket closed before its
+// sign-in was answered leaves nothing behind.
+func TestSigningInTwiceWhileHeldIsAnsweredTwice(t *testing.T) {
+	na, nb, lb := laggingPair(t)
+	lb.lag.Store(int64(100 * time.Millisecond))
+	c := nb.dial(t, "reverb-key")
+	c.send(signinMsg(c.id, "reverb-secret", `{"id":"7"}`))
+	c.send(signinMsg(c.id, "reverb-secret", `{"id":"7","user_info":{"n":1}}`))
+	c.expect(`{"event":"pusher:signin_success","data":` + jsonString(`{"user_data":`+jsonString(`{"id":"7"}`)+`}`) + `}`)
+	c.expect(`{"event":"pusher:signin_success","data":` + jsonString(`{"user_data":`+jsonString(`{"id":"7","user_info":{"n":1}}`)+`}`) + `}`)
+	lb.lag.Store(0)
+	na.trigger(t, "123456", "e", "1", "#server-to-user-7")
+	c.expect(`{"event":"e","data":"1","channel":"#server-to-user-7"}`)
+}
