@@ -123,7 +123,7 @@ func (s *Server) fenceBack() {
 func (s *Server) ackFenced(sb *sub) {
 	a := sb.c.app
 	ch := sb.ch
-	missed := false
+	missed := 0
 	a.mu.Lock()
 	if sb.dead.Load() || !sb.fenced {
 		a.mu.Unlock()
@@ -139,7 +139,7 @@ func (s *Server) ackFenced(sb *sub) {
 				sb.c.send(textFrame(ch.cache))
 			} else {
 				sb.c.send(textFrame(pusherText("pusher:cache_miss", nil, ch.name)))
-				missed = true
+				missed++
 			}
 		}
 	}
@@ -149,7 +149,7 @@ func (s *Server) ackFenced(sb *sub) {
 	}
 	sb.pending.Store(false)
 	a.mu.Unlock()
-	if missed && a.wants(CacheMiss) {
+	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
 	}
 }

@@ -14,7 +14,7 @@ import (
 // laggingPair is two nodes of one bus, the second taking every message in
 // only once lb's lag has passed (unread, so uncounted), both aware of the
 // other.
-func laggingPair(t *testing.T) (na, nb *testServer, lb *uncountedLagNode) {
+func laggingPair(t *testing.T, obs ...Observer) (na, nb *testServer, lb *uncountedLagNode) {
 	t.Helper()
 	var a, b cluster.Transport
 	if routedTests {
@@ -28,7 +28,7 @@ func laggingPair(t *testing.T) (na, nb *testServer, lb *uncountedLagNode) {
 		a, b = bus.Node(), lb
 	}
 	na = startServer(t, Options{Transport: a, NodeID: "node-a"})
-	nb = startServer(t, Options{Transport: b, NodeID: "node-b"})
+	nb = startServer(t, Options{Transport: b, NodeID: "node-b", Observers: obs})
 	waitFor(t, "node b hears of node a", nb.s.hasPeers)
 	return na, nb, lb
 }
@@ -77,9 +77,10 @@ func TestSubscribingAgainToACacheChannelIsAnsweredAtOnce(t *testing.T) {
 
 // A socket that subscribes twice before the first subscribe was answered
 // gets an answer to each, as from Reverb (and from a node alone), and the
-// channel's events after them.
+// channel's events after them. Each cache_miss it is sent is reported.
 func TestSubscribingTwiceWhileHeldIsAnsweredTwice(t *testing.T) {
-	na, nb, lb := laggingPair(t)
+	rec := &recorder{want: CacheMiss}
+	na, nb, lb := laggingPair(t, rec)
 	lb.lag.Store(int64(100 * time.Millisecond))
 	c := nb.dial(t, "reverb-key")
 	c.subscribe("cache-twice", "", "")
@@ -88,6 +89,7 @@ func TestSubscribingTwiceWhileHeldIsAnsweredTwice(t *testing.T) {
 	c.expect(`{"event":"pusher:cache_miss","channel":"cache-twice"}`)
 	c.subscribed("cache-twice")
 	c.expect(`{"event":"pusher:cache_miss","channel":"cache-twice"}`)
+	waitFor(t, "a cache miss per answer", func() bool { return len(rec.of(CacheMiss)) == 2 })
 	lb.lag.Store(0)
 	na.trigger(t, "123456", "e", "1", "cache-twice")
 	c.expect(`{"event":"e","data":"1","channel":"cache-twice"}`)

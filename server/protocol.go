@@ -288,7 +288,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		answers += prev.acks
 		counts = ch.counts != prev.countsSeen
 	}
-	missed := false
+	missed := 0
 	for range answers {
 		c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
 		if kind.Cache() {
@@ -296,7 +296,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 				c.send(textFrame(ch.cache))
 			} else {
 				c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
-				missed = true
+				missed++
 			}
 		}
 	}
@@ -304,7 +304,7 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 		c.send(textFrame(subscriptionCountText(name, ch.count)))
 	}
 	a.mu.Unlock()
-	if missed && a.wants(CacheMiss) {
+	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: name})
 	}
 	return true
