@@ -105,6 +105,10 @@ type sub struct {
 	// fenced: pending until a marker published after the subscription
 	// comes back through the bus (fence.go; under mu).
 	fenced bool
+	// acks is how many subscribes a held subscription answers when it is
+	// acknowledged: one, more when the socket subscribed again while it
+	// was held (Reverb answers each subscribe; under mu).
+	acks int
 	// from is how many bus messages this node had taken in when the
 	// subscription was made (0: unknown, or made in the bus order): the
 	// broadcasts among them were published before it and skip it

@@ -22,6 +22,21 @@ package server
 // it travels wait for the next one, so a reconnect storm costs a marker
 // per round trip, not one per subscription. A node with no peers fences
 // nothing: nothing else could have delivered to its clients.
+//
+// A socket's first sign-in is fenced the same way: the events to its user
+// (#server-to-user-{id}, delivered to signed-in sockets whether or not
+// they subscribed) skip it until its pusher:signin_success, which the
+// marker's return sends, with the watchlist's sign-in published then, so
+// its status still follows signin_success. A socket that subscribes or
+// signs in again while held gets an answer per request when it is
+// acknowledged, as from Reverb.
+
+// fenceItem is what a marker covers: a subscription (sb), or a socket's
+// sign-in (signin; its events to the user wait the same way, users.go).
+type fenceItem struct {
+	sb     *sub
+	signin *conn
+}
 
 // fenceSub holds c's new subscription of ch until the bus's order passes
 // it, and reports whether it did; false means the caller acknowledges it
@@ -36,30 +51,41 @@ func (s *Server) fenceSub(a *appState, ch *channel, c *conn) bool {
 	}
 	sb.pending.Store(true)
 	sb.fenced = true
+	sb.acks = 1
 	sb.countsSeen = ch.counts
-	s.fenceMu.Lock()
-	if s.fenceOut {
-		s.fenceNext = append(s.fenceNext, sb)
-		s.fenceMu.Unlock()
-		return true
-	}
-	s.fenceOut = true
-	s.fenceSent = append(s.fenceSent, sb)
-	s.fenceMu.Unlock()
-	s.afterMarkers(s.fenceTopics([]*sub{sb}), s.fenceBack)
+	s.fence(fenceItem{sb: sb})
 	return true
 }
 
-// fenceTopics is where a marker covering subs goes besides the control
-// stream: their channels' topics in the interest routing, none otherwise.
-func (s *Server) fenceTopics(subs []*sub) []string {
+// fence has it acknowledged when a marker published after it comes back:
+// the marker out when none is, else the next one.
+func (s *Server) fence(it fenceItem) {
+	s.fenceMu.Lock()
+	if s.fenceOut {
+		s.fenceNext = append(s.fenceNext, it)
+		s.fenceMu.Unlock()
+		return
+	}
+	s.fenceOut = true
+	s.fenceSent = append(s.fenceSent, it)
+	s.fenceMu.Unlock()
+	s.afterMarkers(s.fenceTopics([]fenceItem{it}), s.fenceBack)
+}
+
+// fenceTopics is where a marker covering items goes besides the control
+// stream: their channels' topics in the interest routing, none otherwise
+// (events to users go on the control stream).
+func (s *Server) fenceTopics(items []fenceItem) []string {
 	if s.router == nil {
 		return nil
 	}
-	seen := make(map[string]bool, len(subs))
+	seen := make(map[string]bool, len(items))
 	var topics []string
-	for _, sb := range subs {
-		t := channelTopic(sb.c.app.cfg.ID, sb.ch.name)
+	for _, it := range items {
+		if it.sb == nil {
+			continue
+		}
+		t := channelTopic(it.sb.c.app.cfg.ID, it.sb.ch.name)
 		if !seen[t] {
 			seen[t] = true
 			topics = append(topics, t)
@@ -68,10 +94,10 @@ func (s *Server) fenceTopics(subs []*sub) []string {
 	return topics
 }
 
-// fenceBack acknowledges the subscriptions the marker now back was
-// published after, and sends the next marker for those made since. It
-// runs on the delivery goroutine (or on a timer when the marker was lost
-// to a bus outage: acknowledged anyway, as without the fence).
+// fenceBack acknowledges the subscriptions and sign-ins the marker now
+// back was published after, and sends the next marker for those made
+// since. It runs on the delivery goroutine (or on a timer when the marker
+// was lost to a bus outage: acknowledged anyway, as without the fence).
 func (s *Server) fenceBack() {
 	s.fenceMu.Lock()
 	done := s.fenceSent
@@ -82,8 +108,12 @@ func (s *Server) fenceBack() {
 	if len(next) > 0 {
 		s.afterMarkers(s.fenceTopics(next), s.fenceBack)
 	}
-	for _, sb := range done {
-		s.ackFenced(sb)
+	for _, it := range done {
+		if it.sb != nil {
+			s.ackFenced(it.sb)
+		} else {
+			s.ackSignin(it.signin)
+		}
 	}
 }
 
@@ -93,7 +123,7 @@ func (s *Server) fenceBack() {
 func (s *Server) ackFenced(sb *sub) {
 	a := sb.c.app
 	ch := sb.ch
-	missed := false
+	missed := 0
 	a.mu.Lock()
 	if sb.dead.Load() || !sb.fenced {
 		a.mu.Unlock()
@@ -102,13 +132,15 @@ func (s *Server) ackFenced(sb *sub) {
 	sb.fenced = false
 	// Queued before the flag is cleared: a broadcast that sees the
 	// subscriber acknowledged queues after these frames.
-	sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, ch.name)))
-	if ch.kind.Cache() {
-		if ch.cache != nil {
-			sb.c.send(textFrame(ch.cache))
-		} else {
-			sb.c.send(textFrame(pusherText("pusher:cache_miss", nil, ch.name)))
-			missed = true
+	for range sb.acks {
+		sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, ch.name)))
+		if ch.kind.Cache() {
+			if ch.cache != nil {
+				sb.c.send(textFrame(ch.cache))
+			} else {
+				sb.c.send(textFrame(pusherText("pusher:cache_miss", nil, ch.name)))
+				missed++
+			}
 		}
 	}
 	if ch.counts != sb.countsSeen {
@@ -117,7 +149,19 @@ func (s *Server) ackFenced(sb *sub) {
 	}
 	sb.pending.Store(false)
 	a.mu.Unlock()
-	if missed && a.wants(CacheMiss) {
+	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
 	}
+}
+
+// carryHeld hands what prev, a held subscription sb replaced (the socket
+// subscribed again before it was acknowledged), still owed over to sb,
+// held as well: an answer per subscribe, and the subscription count sent
+// since prev was held. Caller holds a.mu.
+func carryHeld(prev, sb *sub) {
+	if prev == nil || sb == nil || !prev.pending.Load() {
+		return
+	}
+	sb.acks += prev.acks
+	sb.countsSeen = prev.countsSeen
 }

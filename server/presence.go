@@ -274,10 +274,13 @@ func (s *Server) onPresence(env *envelope) {
 			if c != nil && c.wantPresence[env.Channel] {
 				ch := a.findOrCreate(env.Channel)
 				a.want(ch) // wanted since the subscribe, unless deleted meanwhile
+				prev := c.subOf(ch)
 				a.addSub(ch, c, data)
 				a.users.authorize(c) // subscribed: an authorized connection
 				joiner = c
-				held = s.holdSub(a, ch, c)
+				if held = s.holdSub(a, ch, c); held {
+					carryHeld(prev, c.subOf(ch))
+				}
 				succeeded = pc.succeededData()
 				if ch.kind.Cache() {
 					cached = ch.cache

@@ -255,37 +255,56 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	if !kind.Cache() {
 		from = s.received()
 	}
+	prev := c.subOf(ch)
 	a.addSubFrom(ch, c, data, from)
-	if s.holdSub(a, ch, c) {
+	// A socket subscribing again to a channel it was acknowledged on
+	// keeps its membership without a break (Reverb replaces the data):
+	// answered at once, neither held nor fenced, so nothing its node has
+	// yet to deliver skips it.
+	again := prev != nil && !prev.pending.Load()
+	if !again && s.holdSub(a, ch, c) {
 		// Interest routing: acknowledged once the channel's topic is
 		// live here (routing.go).
+		carryHeld(prev, c.subOf(ch))
 		a.mu.Unlock()
 		return true
 	}
 	if ch.cache == nil && remote != nil {
 		ch.cache = remote
 	}
-	if s.fenceSub(a, ch, c) {
+	if !again && s.fenceSub(a, ch, c) {
 		// Other nodes share the bus: acknowledged once the bus's order
 		// passes the subscription (fence.go).
+		carryHeld(prev, c.subOf(ch))
 		a.mu.Unlock()
 		return true
 	}
 	// Queued under the lock, so nothing the channel sends after the
 	// subscription (a broadcast, its new subscription count) overtakes
-	// them; queueing never blocks.
-	c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
-	missed := false
-	if kind.Cache() {
-		if ch.cache != nil {
-			c.send(textFrame(ch.cache))
-		} else {
-			c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
-			missed = true
+	// them; queueing never blocks. A held subscription this one replaced
+	// is answered too.
+	answers, counts := 1, false
+	if prev != nil && prev.pending.Load() {
+		answers += prev.acks
+		counts = ch.counts != prev.countsSeen
+	}
+	missed := 0
+	for range answers {
+		c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
+		if kind.Cache() {
+			if ch.cache != nil {
+				c.send(textFrame(ch.cache))
+			} else {
+				c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
+				missed++
+			}
 		}
 	}
+	if counts {
+		c.send(textFrame(subscriptionCountText(name, ch.count)))
+	}
 	a.mu.Unlock()
-	if missed && a.wants(CacheMiss) {
+	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: name})
 	}
 	return true

@@ -128,6 +128,7 @@ func (s *Server) holdSub(a *appState, ch *channel, c *conn) bool {
 		return false
 	}
 	sb.pending.Store(true)
+	sb.acks = 1
 	sb.countsSeen = ch.counts
 	ch.held++
 	s.completeHeld(a, ch)
@@ -167,12 +168,14 @@ func (s *Server) completeHeld(a *appState, ch *channel) {
 		}
 		// Queued before the flag is cleared: a broadcast that sees the
 		// subscriber acknowledged queues after these frames.
-		sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", data, ch.name)))
-		if ch.kind.Cache() {
-			if ch.cache != nil {
-				sb.c.send(textFrame(ch.cache))
-			} else {
-				sb.c.sendCacheMiss(ch.name)
+		for range sb.acks {
+			sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", data, ch.name)))
+			if ch.kind.Cache() {
+				if ch.cache != nil {
+					sb.c.send(textFrame(ch.cache))
+				} else {
+					sb.c.sendCacheMiss(ch.name)
+				}
 			}
 		}
 		if ch.counts != sb.countsSeen {

@@ -152,12 +152,12 @@ type Server struct {
 	inOrderFns  map[string]func()
 	inOrderLeft map[string]int
 
-	// fenceMu guards the subscriptions waiting for the bus's order
+	// fenceMu guards the subscriptions and sign-ins waiting for the bus's order
 	// (fence.go): fenceSent are covered by the marker out (fenceOut),
 	// fenceNext wait for the next one.
 	fenceMu              sync.Mutex
 	fenceOut             bool
-	fenceSent, fenceNext []*sub
+	fenceSent, fenceNext []fenceItem
 
 	nodesMu sync.Mutex
 	nodes   map[string]int64 // node id → last message (unix ns)

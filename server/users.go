@@ -52,6 +52,10 @@ type connUser struct {
 	// watching is the watchlist registered in appUsers.watchers, once the
 	// sign-in came back through the bus.
 	watching []string
+	// held: signed in, not answered yet (fence.go): events to the user
+	// skip the socket; answers are the frames its sign-ins are owed.
+	held    bool
+	answers [][]byte
 	// deadline closes the socket when it has not signed in (nor
 	// subscribed to a private or presence channel) in time; nil once
 	// authorized or when the app sets no deadline.
@@ -226,23 +230,62 @@ func (s *Server) signIn(c *conn, u signedUser, userData string) bool {
 		c.refuseSignin(msgOtherUser)
 		return false
 	}
-	if cu.id == "" {
+	first := cu.id == ""
+	if first {
 		a.users.byID[u.id] = append(a.users.byID[u.id], c)
 	}
 	cu.id, cu.member, cu.watchlist = u.id, u.member, u.watchlist
 	a.users.authorize(c)
+	answer := [][]byte{textFrame(signinSuccessText(userData))}
+	if u.truncated {
+		answer = append(answer, frameWatchlistCut())
+	}
+	if cu.held || first && s.hasPeers() {
+		// A client that moved here from another node (a restart's 4200)
+		// had there the events to its user that node delivered before
+		// the close: answered once the bus's order has passed the
+		// sign-in, the socket gets those published after it only
+		// (fence.go), as a subscription does.
+		if !cu.held {
+			cu.held = true
+			s.fence(fenceItem{signin: c})
+		}
+		cu.answers = append(cu.answers, answer...)
+		a.mu.Unlock()
+		return true
+	}
+	s.answerSignin(a, c, cu, answer)
+	a.mu.Unlock()
+	return true
+}
+
+// answerSignin sends a sign-in's answer and, with watchlist events,
+// publishes it. Caller holds a.mu.
+func (s *Server) answerSignin(a *appState, c *conn, cu *connUser, answer [][]byte) {
 	// Queued under the lock: the watchlist's status (startWatching, which
 	// takes the lock) comes after them.
-	c.send(textFrame(signinSuccessText(userData)))
-	if u.truncated {
-		c.send(frameWatchlistCut())
+	for _, f := range answer {
+		c.send(f)
 	}
 	if led := a.led; led != nil && led.watch {
 		// Published under the lock, in order with this socket's sign-out.
-		s.userOp(a, c.id, userSignin, u.id)
+		s.userOp(a, c.id, userSignin, cu.id)
 	}
-	a.mu.Unlock()
-	return true
+}
+
+// ackSignin answers the sign-ins of a socket held by the fence, unless it
+// closed meanwhile, and lets events to its user reach it.
+func (s *Server) ackSignin(c *conn) {
+	a := c.app
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cu := a.users.conns[c]
+	if cu == nil || !cu.held {
+		return
+	}
+	answer := cu.answers
+	cu.held, cu.answers = false, nil
+	s.answerSignin(a, c, cu, answer)
 }
 
 // userGone forgets a closed socket's sign-in and deadline. Caller holds
@@ -274,7 +317,8 @@ func (s *Server) userGone(a *appState, c *conn) {
 	a.users.unwatch(c, cu)
 	// A drained node's users go offline when it is claimed, after the
 	// hold, like its presence members (decisions.go).
-	if led := a.led; led != nil && led.watch && !s.draining.Load() {
+	// One whose sign-in was never answered never published it.
+	if led := a.led; led != nil && led.watch && !s.draining.Load() && !cu.held {
 		s.userOp(a, c.id, userSignout, cu.id)
 	}
 }
@@ -303,8 +347,10 @@ func (s *Server) subscribeUserChannel(c *conn, uid, name string) bool {
 func (s *Server) sendToUser(a *appState, uid, channel string, text []byte, except string) {
 	a.mu.Lock()
 	var conns []*conn
-	if list := a.users.byID[uid]; len(list) > 0 {
-		conns = append(conns, list...)
+	for _, c := range a.users.byID[uid] {
+		if cu := a.users.conns[c]; cu == nil || !cu.held { // held: not answered yet (fence.go)
+			conns = append(conns, c)
+		}
 	}
 	a.mu.Unlock()
 	frame := textFrame(text)
