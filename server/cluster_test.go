@@ -451,12 +451,16 @@ func TestDrainKeepsPresenceJoinedDuringTheDrain(t *testing.T) {
 	watcher.subscribe("presence-r", `{"user_id":"w"}`, "reverb-secret")
 	watcher.expectContains("subscription_succeeded")
 	late := na.dial(t, "reverb-key") // connected, not subscribed yet
+	// The drain's closes wait until late has joined: its close falls
+	// anywhere in the window, which could be before the join.
+	na.s.PauseDrain(true)
 	done := make(chan error, 1)
 	go func() { done <- na.s.Drain(context.Background(), 600*time.Millisecond) }()
 	time.Sleep(50 * time.Millisecond)
 	late.subscribe("presence-r", `{"user_id":"late"}`, "reverb-secret")
 	late.expectContains("subscription_succeeded")
 	watcher.expectContains(`\"user_id\":\"late\"`)
+	na.s.PauseDrain(false)
 	if code, _ := late.expectClose(); code != 4200 {
 		t.Fatalf("close %d", code)
 	}
