@@ -311,15 +311,19 @@ func TestSubscriptionGetsOnlyLaterEvents(t *testing.T) {
 
 // The same over Redis: each node counts what it read off its subscription.
 func TestSubscriptionGetsOnlyLaterEventsOverRedis(t *testing.T) {
-	r := testsvc.StartRedis(t)
-	node := func() cluster.Transport {
+	node := redisNodes(t, testsvc.StartRedis(t))
+	subscriptionGetsOnlyLaterEvents(t, node(), node())
+}
+
+// redisNodes returns a function making nodes of one cluster over r.
+func redisNodes(t *testing.T, r *testsvc.Redis) func() cluster.Transport {
+	return func() cluster.Transport {
 		tr, err := redis.New(redis.Options{Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port)}, Channel: "reverb"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tr
 	}
-	subscriptionGetsOnlyLaterEvents(t, node(), node())
 }
 
 func subscriptionGetsOnlyLaterEvents(t *testing.T, a, b cluster.Transport) {

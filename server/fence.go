@@ -123,17 +123,30 @@ func (s *Server) fenceBack() {
 func (s *Server) ackFenced(sb *sub) {
 	a := sb.c.app
 	ch := sb.ch
-	missed := 0
 	a.mu.Lock()
 	if sb.dead.Load() || !sb.fenced {
 		a.mu.Unlock()
 		return
 	}
 	sb.fenced = false
+	missed := answerHeld(sb, nil)
+	a.mu.Unlock()
+	for ; missed > 0 && a.wants(CacheMiss); missed-- {
+		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
+	}
+}
+
+// answerHeld sends a held subscription's answers, a subscription_succeeded
+// per subscribe (with data: a presence channel's members) each followed on
+// a cache channel by its last message or a cache miss, and the channel's
+// subscription count when one was sent while it was held; then broadcasts
+// reach it. It returns how many cache misses it sent. Caller holds a.mu.
+func answerHeld(sb *sub, data []byte) (missed int) {
+	ch := sb.ch
 	// Queued before the flag is cleared: a broadcast that sees the
 	// subscriber acknowledged queues after these frames.
 	for range sb.acks {
-		sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, ch.name)))
+		sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", data, ch.name)))
 		if ch.kind.Cache() {
 			if ch.cache != nil {
 				sb.c.send(textFrame(ch.cache))
@@ -148,10 +161,7 @@ func (s *Server) ackFenced(sb *sub) {
 		sb.c.send(textFrame(subscriptionCountText(ch.name, ch.count)))
 	}
 	sb.pending.Store(false)
-	a.mu.Unlock()
-	for ; missed > 0 && a.wants(CacheMiss); missed-- {
-		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
-	}
+	return missed
 }
 
 // carryHeld hands what prev, a held subscription sb replaced (the socket

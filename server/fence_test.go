@@ -1,14 +1,11 @@
 package server
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/reverb-go/reverb/internal/testsvc"
-	"github.com/reverb-go/reverb/laravelcfg"
 	"github.com/reverb-go/reverb/server/cluster"
-	"github.com/reverb-go/reverb/server/cluster/redis"
 )
 
 // laggingPair is two nodes of one bus, the second taking every message in
@@ -109,13 +106,7 @@ func TestRoutedSubscribingTwiceWhileHeldIsAnsweredTwice(t *testing.T) {
 // publishes to itself at once, its marker included.
 func TestSubscriptionWhileRedisIsAwayIsAnsweredAtOnce(t *testing.T) {
 	r := testsvc.StartRedis(t)
-	node := func() cluster.Transport {
-		tr, err := redis.New(redis.Options{Server: laravelcfg.RedisServer{Host: "127.0.0.1", Port: strconv.Itoa(r.Port)}, Channel: "reverb"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tr
-	}
+	node := redisNodes(t, r)
 	na := startServer(t, Options{Transport: node(), NodeID: "node-a"})
 	_ = startServer(t, Options{Transport: node(), NodeID: "node-b"})
 	waitFor(t, "node a hears of node b", na.s.hasPeers)

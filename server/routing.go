@@ -166,23 +166,11 @@ func (s *Server) completeHeld(a *appState, ch *channel) {
 		if !sb.pending.Load() || sb.dead.Load() || sb.fenced {
 			continue
 		}
-		// Queued before the flag is cleared: a broadcast that sees the
-		// subscriber acknowledged queues after these frames.
-		for range sb.acks {
-			sb.c.send(textFrame(internalText("pusher_internal:subscription_succeeded", data, ch.name)))
-			if ch.kind.Cache() {
-				if ch.cache != nil {
-					sb.c.send(textFrame(ch.cache))
-				} else {
-					sb.c.sendCacheMiss(ch.name)
-				}
+		for range answerHeld(sb, data) {
+			if a.wants(CacheMiss) {
+				a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
 			}
 		}
-		if ch.counts != sb.countsSeen {
-			// The counts sent while it was held skipped it.
-			sb.c.send(textFrame(subscriptionCountText(ch.name, ch.count)))
-		}
-		sb.pending.Store(false)
 	}
 	ch.held = 0
 }
