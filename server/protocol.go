@@ -283,26 +283,10 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	// subscription (a broadcast, its new subscription count) overtakes
 	// them; queueing never blocks. A held subscription this one replaced
 	// is answered too.
-	answers, counts := 1, false
-	if prev != nil && prev.pending.Load() {
-		answers += prev.acks
-		counts = ch.counts != prev.countsSeen
-	}
-	missed := 0
-	for range answers {
-		c.send(textFrame(internalText("pusher_internal:subscription_succeeded", nil, name)))
-		if kind.Cache() {
-			if ch.cache != nil {
-				c.send(textFrame(ch.cache))
-			} else {
-				c.send(textFrame(pusherText("pusher:cache_miss", nil, name)))
-				missed++
-			}
-		}
-	}
-	if counts {
-		c.send(textFrame(subscriptionCountText(name, ch.count)))
-	}
+	sb := c.subOf(ch)
+	sb.acks, sb.countsSeen = 1, ch.counts
+	carryHeld(prev, sb)
+	missed := answerHeld(sb, nil)
 	a.mu.Unlock()
 	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: name})
