@@ -87,7 +87,8 @@ func (s *Server) heartbeatLoop() {
 }
 
 // onHello answers a new node with this node's own presence memberships as
-// the replica holds them at this point of the order.
+// the replica holds them at this point of the order (with a ledger: once
+// this node's messages before it are applied).
 func (s *Server) onHello(env *envelope) {
 	if env.Node == s.nodeID {
 		s.snapMu.Lock()
@@ -99,18 +100,35 @@ func (s *Server) onHello(env *envelope) {
 	if env.For != "" && env.For != s.nodeID {
 		return // a hello addressed to another node (rejoin.go)
 	}
+	if s.ledger != nil && !s.saidGone() {
+		// The ledger's state lists the holds this node holds; the ones its
+		// own messages still on the way will start (a claim of a node gone
+		// just before the new one came, a last subscriber's leave) are
+		// past the new node's hello in the order, where its empty ledger
+		// could make nothing of them. So the answer waits until what this
+		// node published before it is back and applied here.
+		node, ref := env.Node, env.Ref
+		s.afterOrdered(func() { s.answerHello(node, ref) })
+		return
+	}
+	s.answerHello(env.Node, env.Ref)
+}
+
+// answerHello sends node, which said hello, this node's ledger state and
+// its presence snapshot.
+func (s *Server) answerHello(node, ref string) {
 	if s.saidGone() {
 		// Between its end-of-drain notice and its exit this node still
-		// receives: it answers at once (the new node's gate waits for
-		// every node its hello reached), with nothing, as it has nothing
-		// in the cluster any more (publishState).
-		b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Ref: env.Ref})
+		// receives: it answers (the new node's gate waits for every node
+		// its hello reached) with nothing, as it has nothing in the
+		// cluster any more (publishState).
+		b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: node, Ref: ref})
 		s.publish(b)
 		return
 	}
 	// The ledger's state first: the snapshot tells the new node that this
 	// node has answered (decisions.go).
-	s.publishLedgerState(env.Node)
+	s.publishLedgerState(node)
 	var entries []snapshotEntry
 	for _, a := range s.appList() {
 		a.mu.Lock()
@@ -123,13 +141,13 @@ func (s *Server) onHello(env *envelope) {
 		}
 		a.mu.Unlock()
 	}
-	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: env.Node, Ref: env.Ref, Entries: entries})
+	b, _ := json.Marshal(envelope{Type: typeSnapshot, Node: s.nodeID, For: node, Ref: ref, Entries: entries})
 	s.publishState(b)
 }
 
-// onSnapshot applies another node's memberships as of our hello: the
-// snapshot is the state at the hello, and the joins and leaves that node
-// published after the hello were applied already; so snapshot entries are
+// onSnapshot applies another node's memberships as of its answer to our
+// hello: the snapshot is the state at that point, and the joins and leaves
+// that node published after the hello were applied already; so entries are
 // added only when not already known and not left since. An answer to the
 // hello of a resubscription (rejoin.go) also removes that node's members
 // it does not list, unless they joined since.
