@@ -84,9 +84,17 @@ func (s fakeFlag) Read(context.Context) (cachestore.Flag, error) {
 	}
 	return cachestore.Flag{Present: err == nil, Raw: b}, err
 }
+// Write replaces the file at once: the fake reads without the file
+// store's shared lock, so a write in place could be read empty or cut
+// between its truncate and its write (a change the real store never
+// reports) and restart for an unchanged value.
 func (s fakeFlag) Write(_ context.Context, ts int64) error {
 	os.MkdirAll(filepath.Dir(s.path), 0o777)
-	return os.WriteFile(s.path, fmt.Appendf(nil, "9999999999i:%d;", ts), 0o666)
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, fmt.Appendf(nil, "9999999999i:%d;", ts), 0o666); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.path)
 }
 func (s fakeFlag) Location() string  { return "file " + s.path }
 func (s fakeFlag) WatchPath() string { return s.path }
