@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -586,6 +587,52 @@ func TestNewNodeLearnsHeldDepartures(t *testing.T) {
 	sort.Strings(got)
 	if want := "channel_occupied presence-p|channel_occupied public|member_added presence-p"; strings.Join(got, "|") != want {
 		t.Errorf("webhooks:\n got %s\nwant %s", strings.Join(got, "|"), want)
+	}
+}
+
+// slowPublisher is a bus node whose publishes wait lag first, as those of
+// a node whose connection to Redis is slow: what it sent is not in the
+// bus yet when a message published after by another node is.
+type slowPublisher struct {
+	cluster.Transport
+	lag atomic.Int64 // nanoseconds
+}
+
+func (l *slowPublisher) Publish(ctx context.Context, msg []byte) (int, error) {
+	if d := l.lag.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
+	return l.Transport.Publish(ctx, msg)
+}
+
+// A node that joins while another's last subscriber's leave is still on
+// its way learns the vacate that leave starts: a client subscribing on the
+// new node within the hold is no second channel_occupied.
+func TestNewNodeLearnsAVacateItsHelloOvertook(t *testing.T) {
+	r := newHookReceiver(t, "reverb-secret")
+	bus := cluster.NewBus()
+	apps := []laravelcfg.App{appWithHooks(r.srv.URL, "channel_occupied", "channel_vacated")}
+	hold := 800 * time.Millisecond
+	slow := &slowPublisher{Transport: bus.Node()}
+	n1 := startServer(t, Options{Apps: apps, Transport: slow, NodeID: "n1", WebhookHold: hold})
+	c := n1.dial(t, "reverb-key")
+	c.subscribe("public", "", "")
+	c.subscribed("public")
+	r.wait(t, "channel_occupied", 1)
+
+	slow.lag.Store(int64(100 * time.Millisecond))
+	c.send(`{"event":"pusher:unsubscribe","data":{"channel":"public"}}`) // n1's count 0 waits in its publish
+	time.Sleep(20 * time.Millisecond)
+	n2 := startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "n2", WebhookHold: hold})
+	back := n2.dial(t, "reverb-key")
+	back.subscribe("public", "", "")
+	back.subscribed("public")
+	time.Sleep(2 * hold)
+	if got := r.named("channel_occupied"); len(got) != 1 {
+		t.Errorf("channel_occupied %d times, want once: %v", len(got), got)
+	}
+	if got := r.named("channel_vacated"); len(got) != 0 {
+		t.Errorf("channel_vacated while a subscriber came back within the hold: %v", got)
 	}
 }
 
