@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -418,6 +419,48 @@ func subscriptionGetsOnlyLaterEventsBehindUnreadOnes(t *testing.T, a, b cluster.
 	stays.subscribed("news")
 
 	movesAndGetsOnlyTheNext(t, na, nb, old, &lb.lag)
+}
+
+// A presence member that moves to a node whose channel topic runs behind
+// its control stream (Redis Cluster: they live on different shards) gets
+// no event twice: its join comes back on the control stream before the
+// topic has delivered what the old socket had, so it is fenced on the
+// topic too.
+func TestRoutedPresenceJoinGetsOnlyLaterEventsBehindItsTopic(t *testing.T) {
+	bus := cluster.NewRoutedBus()
+	nbBus := bus.Node()
+	na := startServer(t, Options{Transport: bus.Node(), NodeID: "node-a"})
+	nb := startServer(t, Options{Transport: nbBus, NodeID: "node-b"})
+	waitFor(t, "node b hears of node a", nb.s.hasPeers)
+	const ch = "presence-news"
+	old := na.dial(t, "reverb-key")
+	old.subscribe(ch, `{"user_id":1}`, "reverb-secret")
+	old.expectContains("subscription_succeeded")
+	stays := nb.dial(t, "reverb-key")
+	stays.subscribe(ch, `{"user_id":2}`, "reverb-secret")
+	stays.expectContains("subscription_succeeded")
+	old.expectContains("member_added")
+
+	bus.HoldTopics(nbBus, true)
+	na.trigger(t, "123456", "e", "1", ch)
+	old.expect(`{"event":"e","data":"1","channel":"presence-news"}`)
+	_ = old.ws.Close()
+	moved := nb.dial(t, "reverb-key")
+	moved.subscribe(ch, `{"user_id":1}`, "reverb-secret")
+	time.Sleep(100 * time.Millisecond) // its join is back on the control stream
+	bus.HoldTopics(nbBus, false)
+	moved.expectContains("subscription_succeeded")
+	na.trigger(t, "123456", "e", "2", ch)
+	for {
+		got := moved.read()
+		if strings.Contains(got, "pusher_internal:member_") {
+			continue
+		}
+		if want := `{"event":"e","data":"2","channel":"presence-news"}`; got != want {
+			t.Fatalf("moved member got %s\nwant %s", got, want)
+		}
+		break
+	}
 }
 
 // On a cache channel a subscriber of a node whose deliveries run behind

@@ -14,7 +14,8 @@ package server
 // delivered here without it, and everything after reaches it, so no
 // broadcast arrives twice and none published after subscription_succeeded
 // is missed. Presence joins already wait for their own message to come
-// back (presence.go). In the interest routing a subscription to a channel
+// back (presence.go); where the topics do not share the control stream's
+// order, a join back is fenced on its topic as well. In the interest routing a subscription to a channel
 // whose topic is not live here yet is held until it is (routing.go); one
 // to a live topic is fenced with a marker on the topic as well, since the
 // topics and the control stream may not share one order (Redis Cluster's
@@ -129,7 +130,17 @@ func (s *Server) ackFenced(sb *sub) {
 		return
 	}
 	sb.fenced = false
-	missed := answerHeld(sb, nil)
+	var data []byte
+	if ch.kind.Presence() {
+		// The members as they are now: the joins and leaves while it was
+		// held skipped it.
+		pc := a.presence[ch.name]
+		if pc == nil {
+			pc = &presenceChannel{}
+		}
+		data = pc.succeededData()
+	}
+	missed := answerHeld(sb, data)
 	a.mu.Unlock()
 	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})

@@ -280,6 +280,12 @@ func (s *Server) onPresence(env *envelope) {
 				joiner = c
 				if held = s.holdSub(a, ch, c); held {
 					carryHeld(prev, c.subOf(ch))
+				} else if s.router != nil && !s.router.Ordered() && s.fenceSub(a, ch, c) {
+					// Redis Cluster: the join came back on the control
+					// stream, which shares no order with the channel's
+					// topic; fenced on the topic too (fence.go).
+					held = true
+					carryHeld(prev, c.subOf(ch))
 				}
 				succeeded = pc.succeededData()
 				if ch.kind.Cache() {

@@ -11,7 +11,9 @@ import (
 // reach every node, topic messages only the nodes subscribed to the topic,
 // all in one total order (like one Redis server). A subscription can be
 // made to take a while (SetSubscribeDelay), so tests see the moments
-// between a Want and its live notice.
+// between a Want and its live notice; a node's topic messages can be held
+// back while its control messages go on (HoldTopics), as on Redis Cluster,
+// whose topics live on other shards than the control stream.
 //
 // Lock story: mu guards nodes and delay. Publishing holds mu while it
 // appends to the inboxes, which makes the order total; a node's own mu
@@ -67,6 +69,32 @@ type routedNode struct {
 	wants   map[string]int  // topic → Want count
 	live    map[string]bool // topics subscribed now
 	timers  map[string]*time.Timer
+	// unordered: HoldTopics was used, the node's streams share no order.
+	unordered bool
+	// holding: topic messages go to held instead of the inbox.
+	holding bool
+	held    []routedItem
+}
+
+// HoldTopics makes r, a node of this bus, keep the topic messages it is
+// sent aside (hold true) while its control messages are delivered, until
+// HoldTopics(r, false) queues them after what it has received meanwhile.
+// From the first call on, r reports its streams unordered.
+func (b *RoutedBus) HoldTopics(r Router, hold bool) {
+	n := r.(*routedNode)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.unordered = true
+	n.holding = hold
+	if hold {
+		return
+	}
+	for _, it := range n.held {
+		n.pushLocked(it)
+	}
+	n.held = nil
 }
 
 type routedItem struct {
@@ -156,7 +184,11 @@ func (n *routedNode) send(topic string, msg []byte) (int, error) {
 	count := 0
 	for _, o := range n.bus.nodes {
 		o.mu.Lock()
-		if topic == "" || o.live[topic] {
+		switch {
+		case topic != "" && o.live[topic] && o.holding:
+			o.held = append(o.held, routedItem{msg: msg})
+			count++
+		case topic == "" || o.live[topic]:
 			if o.pushLocked(routedItem{msg: msg}) {
 				count++
 			}
@@ -218,7 +250,11 @@ func (n *routedNode) Inject(msg []byte) {
 	n.mu.Unlock()
 }
 
-func (n *routedNode) Ordered() bool { return true }
+func (n *routedNode) Ordered() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.unordered
+}
 
 func (n *routedNode) Close() error {
 	n.bus.mu.Lock()
