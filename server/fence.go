@@ -14,15 +14,15 @@ package server
 // delivered here without it, and everything after reaches it, so no
 // broadcast arrives twice and none published after subscription_succeeded
 // is missed. Presence joins already wait for their own message to come
-// back (presence.go); where the topics do not share the control stream's
-// order, a join back is fenced on its topic as well. In the interest routing a subscription to a channel
+// back (presence.go). In the interest routing a subscription to a channel
 // whose topic is not live here yet is held until it is (routing.go); one
 // to a live topic is fenced with a marker on the topic as well, since the
 // topics and the control stream may not share one order (Redis Cluster's
-// shards). One marker is out at a time; the subscriptions made while
-// it travels wait for the next one, so a reconnect storm costs a marker
-// per round trip, not one per subscription. A node with no peers fences
-// nothing: nothing else could have delivered to its clients.
+// shards; there a presence join back is fenced on its topic too). One
+// marker is out at a time; the subscriptions made while it travels wait
+// for the next one, so a reconnect storm costs a marker per round trip,
+// not one per subscription. A node with no peers fences nothing: nothing
+// else could have delivered to its clients.
 //
 // A socket's first sign-in is fenced the same way: the events to its user
 // (#server-to-user-{id}, delivered to signed-in sockets whether or not
