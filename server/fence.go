@@ -130,17 +130,7 @@ func (s *Server) ackFenced(sb *sub) {
 		return
 	}
 	sb.fenced = false
-	var data []byte
-	if ch.kind.Presence() {
-		// The members as they are now: the joins and leaves while it was
-		// held skipped it.
-		pc := a.presence[ch.name]
-		if pc == nil {
-			pc = &presenceChannel{}
-		}
-		data = pc.succeededData()
-	}
-	missed := answerHeld(sb, data)
+	missed := answerHeld(sb, a.heldAnswerData(ch))
 	a.mu.Unlock()
 	for ; missed > 0 && a.wants(CacheMiss); missed-- {
 		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})

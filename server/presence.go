@@ -180,6 +180,21 @@ func (p *presenceChannel) userCount() int {
 	return len(seen)
 }
 
+// heldAnswerData is the data of a held subscription's
+// subscription_succeeded on ch, sent when it is acknowledged: a presence
+// channel's members as they are then (the joins and leaves meanwhile
+// skipped it), nothing on other channels. Caller holds a.mu.
+func (a *appState) heldAnswerData(ch *channel) []byte {
+	if !ch.kind.Presence() {
+		return nil
+	}
+	pc := a.presence[ch.name]
+	if pc == nil {
+		pc = &presenceChannel{}
+	}
+	return pc.succeededData()
+}
+
 // succeededData is the subscription_succeeded data of §3.5, with a missing
 // user_info mapped to null (compatibility decision).
 func (p *presenceChannel) succeededData() []byte {

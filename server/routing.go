@@ -154,14 +154,7 @@ func (s *Server) completeHeld(a *appState, ch *channel) {
 		}
 		return
 	}
-	var data []byte
-	if ch.kind.Presence() {
-		pc := a.presence[ch.name]
-		if pc == nil {
-			pc = &presenceChannel{}
-		}
-		data = pc.succeededData()
-	}
+	data := a.heldAnswerData(ch)
 	for _, sb := range ch.subscribers() {
 		if !sb.pending.Load() || sb.dead.Load() || sb.fenced {
 			continue
