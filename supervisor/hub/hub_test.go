@@ -496,6 +496,7 @@ func TestNoDeliveryAfterClose(t *testing.T) {
 	var mu sync.Mutex
 	delivered := 0
 	release := make(chan struct{})
+	inFirst := make(chan struct{})
 	b := join(t, r, "b", ClientEvents{})
 	// a's deliver holds the first message until released.
 	sup, wrk := socketPair(t)
@@ -510,6 +511,7 @@ func TestNoDeliveryAfterClose(t *testing.T) {
 		first := delivered == 1
 		mu.Unlock()
 		if first {
+			close(inFirst)
 			<-release
 		}
 	}); err != nil {
@@ -534,6 +536,7 @@ func TestNoDeliveryAfterClose(t *testing.T) {
 			t.Fatal("the messages did not arrive")
 		}
 	}
+	<-inFirst // Close comes while a delivery is in progress
 	closed := make(chan struct{})
 	go func() { ca.Close(); close(closed) }()
 	time.Sleep(20 * time.Millisecond)
