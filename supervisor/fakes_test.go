@@ -84,6 +84,7 @@ func (s fakeFlag) Read(context.Context) (cachestore.Flag, error) {
 	}
 	return cachestore.Flag{Present: err == nil, Raw: b}, err
 }
+
 // Write replaces the file at once: the fake reads without the file
 // store's shared lock, so a write in place could be read empty or cut
 // between its truncate and its write (a change the real store never
