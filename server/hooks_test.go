@@ -595,10 +595,14 @@ func TestNewNodeLearnsHeldDepartures(t *testing.T) {
 // bus yet when a message published after by another node is.
 type slowPublisher struct {
 	cluster.Transport
-	lag atomic.Int64 // nanoseconds
+	lag    atomic.Int64 // nanoseconds
+	counts atomic.Int64 // ledger count messages whose publish began
 }
 
 func (l *slowPublisher) Publish(ctx context.Context, msg []byte) (int, error) {
+	if strings.Contains(string(msg), `"type":"reverb-go:count"`) {
+		l.counts.Add(1)
+	}
 	if d := l.lag.Load(); d > 0 {
 		time.Sleep(time.Duration(d))
 	}
@@ -621,8 +625,9 @@ func TestNewNodeLearnsAVacateItsHelloOvertook(t *testing.T) {
 	r.wait(t, "channel_occupied", 1)
 
 	slow.lag.Store(int64(100 * time.Millisecond))
-	c.send(`{"event":"pusher:unsubscribe","data":{"channel":"public"}}`) // n1's count 0 waits in its publish
-	time.Sleep(20 * time.Millisecond)
+	counts := slow.counts.Load()
+	c.send(`{"event":"pusher:unsubscribe","data":{"channel":"public"}}`)
+	waitFor(t, "n1's count 0 in its publish", func() bool { return slow.counts.Load() > counts })
 	n2 := startServer(t, Options{Apps: apps, Transport: bus.Node(), NodeID: "n2", WebhookHold: hold})
 	back := n2.dial(t, "reverb-key")
 	back.subscribe("public", "", "")
