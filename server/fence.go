@@ -132,8 +132,8 @@ func (s *Server) ackFenced(sb *sub) {
 	sb.fenced = false
 	missed := answerHeld(sb, a.heldAnswerData(ch))
 	a.mu.Unlock()
-	for ; missed > 0 && a.wants(CacheMiss); missed-- {
-		a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
+	for range missed {
+		sb.c.reportCacheMiss(ch.name)
 	}
 }
 

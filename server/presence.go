@@ -293,18 +293,18 @@ func (s *Server) onPresence(env *envelope) {
 				a.addSub(ch, c, data)
 				a.users.authorize(c) // subscribed: an authorized connection
 				joiner = c
-				if held = s.holdSub(a, ch, c); held {
-					carryHeld(prev, c.subOf(ch))
-				} else if s.router != nil && !s.router.Ordered() && s.fenceSub(a, ch, c) {
-					// Redis Cluster: the join came back on the control
-					// stream, which shares no order with the channel's
-					// topic; fenced on the topic too (fence.go).
-					held = true
-					carryHeld(prev, c.subOf(ch))
-				}
-				succeeded = pc.succeededData()
-				if ch.kind.Cache() {
-					cached = ch.cache
+				// Held until its topic is live; on Redis Cluster, whose
+				// topics share no order with the control stream the join
+				// came back on, fenced on its topic too (fence.go).
+				held = s.holdSub(a, ch, c) ||
+					s.router != nil && !s.router.Ordered() && s.fenceSub(a, ch, c)
+				if held {
+					carryHeld(prev, c.subOf(ch)) // answered when acknowledged
+				} else {
+					succeeded = pc.succeededData()
+					if ch.kind.Cache() {
+						cached = ch.cache
+					}
 				}
 			} else {
 				// The socket unsubscribed or went away before its join

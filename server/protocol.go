@@ -288,8 +288,8 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 	carryHeld(prev, sb)
 	missed := answerHeld(sb, nil)
 	a.mu.Unlock()
-	for ; missed > 0 && a.wants(CacheMiss); missed-- {
-		a.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: name})
+	for range missed {
+		c.reportCacheMiss(name)
 	}
 	return true
 }
@@ -298,6 +298,11 @@ func (s *Server) subscribe(c *conn, name, auth, rawData string, hasData bool, da
 // cached (pusher:cache_miss), and reports it.
 func (c *conn) sendCacheMiss(channel string) {
 	c.send(textFrame(pusherText("pusher:cache_miss", nil, channel)))
+	c.reportCacheMiss(channel)
+}
+
+// reportCacheMiss tells the app's observers of a cache_miss sent to c.
+func (c *conn) reportCacheMiss(channel string) {
 	if c.app.wants(CacheMiss) {
 		c.app.emit(Event{Kind: CacheMiss, SocketID: c.id, Origin: c.origin, Channel: channel})
 	}

@@ -160,9 +160,7 @@ func (s *Server) completeHeld(a *appState, ch *channel) {
 			continue
 		}
 		for range answerHeld(sb, data) {
-			if a.wants(CacheMiss) {
-				a.emit(Event{Kind: CacheMiss, SocketID: sb.c.id, Origin: sb.c.origin, Channel: ch.name})
-			}
+			sb.c.reportCacheMiss(ch.name)
 		}
 	}
 	ch.held = 0
