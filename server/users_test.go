@@ -577,7 +577,10 @@ func TestGoneNodeClaimsNothing(t *testing.T) {
 			gone = true
 			continue
 		}
-		if gone && env.Node == "n3" {
+		// An empty snapshot is the answer it still owes a hello (its
+		// answer waits for its earlier messages to come back, nodes.go):
+		// nothing in the cluster any more.
+		if gone && env.Node == "n3" && (env.Type != typeSnapshot || len(env.Entries) > 0) {
 			t.Errorf("n3 published %s after its end-of-drain notice", env.Type)
 		}
 	}
